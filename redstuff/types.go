@@ -81,3 +81,15 @@ type InconsistencyProof struct {
 	TargetIndex int
 	Symbols     []RecoverySymbol
 }
+
+// RootHash returns the Merkle root over the pair hashes, each leaf being
+// primary_hash || secondary_hash (Empty hashes count as 32 zero bytes). The blob ID is derived
+// from it.
+func RootHash(hashes []PairHashes) Node {
+	h := merkle.NewHasher()
+	leaves := make([]Node, len(hashes))
+	for i := range hashes {
+		leaves[i] = h.LeafParts(hashes[i].Primary[:], hashes[i].Secondary[:])
+	}
+	return merkle.RootInPlace(leaves)
+}
