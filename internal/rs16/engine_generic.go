@@ -1,0 +1,16 @@
+package rs16
+
+// kernels are the element-wise field operations on work-layout bytes.
+type kernels struct {
+	mulAdd func(x, y []byte, logM uint16) // x ^= y * exp(logM)
+	mul    func(x []byte, logM uint16)    // x *= exp(logM)
+}
+
+func genericKernels(t *tables) kernels {
+	return kernels{mulAdd: t.mulAddGeneric, mul: t.mulGeneric}
+}
+
+func newEngine() engine {
+	t := fieldTables()
+	return engine{t: t, k: bestKernels(t)}
+}

@@ -1,0 +1,15 @@
+package redstuff
+
+import "errors"
+
+// Errors of encoding, decoding and verification.
+var (
+	ErrNotEnoughSlivers = errors.New("redstuff: not enough distinct valid slivers to decode")
+	ErrNotEnoughSymbols = errors.New("redstuff: not enough distinct valid recovery symbols")
+	ErrInvalidSliver    = errors.New("redstuff: invalid sliver")
+	ErrInvalidSymbol    = errors.New("redstuff: invalid recovery symbol")
+	ErrInconsistent     = errors.New("redstuff: the blob is inconsistently encoded")
+	ErrInvalidProof     = errors.New("redstuff: invalid inconsistency proof")
+	ErrHashCount        = errors.New("redstuff: wrong number of pair hashes")
+	ErrSymbolSize       = errors.New("redstuff: invalid symbol size")
+)
