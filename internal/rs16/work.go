@@ -1,0 +1,40 @@
+package rs16
+
+import "fmt"
+
+// EncodeWork is a reusable area that encodes in place, without copying shards in and out:
+// the caller writes the originals into Original(i), calls Encode, and reads Recovery(r). It is
+// meant for shards small enough to stay in cache (a few KiB); it is not safe for concurrent use.
+type EncodeWork struct {
+	c    *Code
+	area workArea
+	wc   int
+}
+
+// NewEncodeWork returns an encoding area for shards of size bytes (a positive multiple of 64).
+func (c *Code) NewEncodeWork(size int) (*EncodeWork, error) {
+	if size <= 0 || size%64 != 0 {
+		return nil, fmt.Errorf("%w: %d", ErrShardSize, size)
+	}
+	wc := c.encodeWorkCount()
+	return &EncodeWork{c: c, area: workArea{buf: make([]byte, wc*size), size: size}, wc: wc}, nil
+}
+
+// Size returns the shard size.
+func (w *EncodeWork) Size() int { return w.area.size }
+
+// Original returns the slot of original shard i (0 <= i < k) to be filled before Encode.
+func (w *EncodeWork) Original(i int) []byte { return w.area.at(i) }
+
+// Encode computes the recovery shards from the originals in place. The originals' slots are
+// overwritten and must be filled again before the next Encode.
+func (w *EncodeWork) Encode() {
+	if w.c.high {
+		w.c.encodeHigh(w.area)
+		return
+	}
+	w.c.encodeLow(w.area)
+}
+
+// Recovery returns recovery shard r (0 <= r < m) after Encode.
+func (w *EncodeWork) Recovery(r int) []byte { return w.area.at(r) }

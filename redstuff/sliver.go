@@ -1,0 +1,289 @@
+package redstuff
+
+import (
+	"fmt"
+
+	"github.com/floelabs/floe/internal/merkle"
+	"github.com/floelabs/floe/internal/rs16"
+)
+
+// checkSliverShape validates a sliver's index, symbol size and length for symbol size s.
+func (e *Encoder) checkSliverShape(sl Sliver, s int) error {
+	if sl.Axis != Primary && sl.Axis != Secondary {
+		return fmt.Errorf("%w: unknown axis %d", ErrInvalidSliver, sl.Axis)
+	}
+	if sl.Index < 0 || sl.Index >= e.p.NShards {
+		return fmt.Errorf("%w: %s sliver index %d out of range [0, %d)", ErrInvalidSliver, sl.Axis, sl.Index, e.p.NShards)
+	}
+	if sl.SymbolSize != s {
+		return fmt.Errorf("%w: symbol size %d, want %d", ErrInvalidSliver, sl.SymbolSize, s)
+	}
+	if want := e.p.SliverLen(sl.Axis, s); len(sl.Data) != want {
+		return fmt.Errorf("%w: %s sliver of %d bytes, want %d", ErrInvalidSliver, sl.Axis, len(sl.Data), want)
+	}
+	return nil
+}
+
+func checkSymbolSize(s int) error {
+	if s <= 0 || s%SymbolAlignment != 0 || s > MaxSymbolSize {
+		return fmt.Errorf("%w: %d", ErrSymbolSize, s)
+	}
+	return nil
+}
+
+// expandSliver expands a sliver's symbols with the code of its axis into all n symbols of its
+// row or column. It returns the n raw symbols (the first ones alias data) and their leaf hashes.
+func (e *Encoder) expandSliver(a Axis, data []byte, s int) ([][]byte, []merkle.Node, error) {
+	code := e.code(a)
+	k, m := code.K(), code.M()
+	ws := rs16.WorkSize(s)
+	w, err := code.NewEncodeWork(ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := 0; i < k; i++ {
+		rs16.ToWork(w.Original(i), data[i*s:(i+1)*s], s)
+	}
+	w.Encode()
+	n := k + m
+	syms := make([][]byte, n)
+	leaves := make([]merkle.Node, n)
+	h := merkle.NewHasher()
+	rec := make([]byte, m*s)
+	for i := 0; i < k; i++ {
+		syms[i] = data[i*s : (i+1)*s]
+		leaves[i] = h.Leaf(syms[i])
+	}
+	for r := 0; r < m; r++ {
+		sym := rec[r*s : (r+1)*s]
+		rs16.FromWork(sym, w.Recovery(r), s)
+		syms[k+r] = sym
+		leaves[k+r] = h.Leaf(sym)
+	}
+	return syms, leaves, nil
+}
+
+// SliverHash returns the Merkle root over the expansion of the sliver.
+func (e *Encoder) SliverHash(sl Sliver) (Node, error) {
+	if err := checkSymbolSize(sl.SymbolSize); err != nil {
+		return Node{}, err
+	}
+	if err := e.checkSliverShape(sl, sl.SymbolSize); err != nil {
+		return Node{}, err
+	}
+	_, leaves, err := e.expandSliver(sl.Axis, sl.Data, sl.SymbolSize)
+	if err != nil {
+		return Node{}, err
+	}
+	return merkle.RootInPlace(leaves), nil
+}
+
+// VerifySliver checks a sliver's index, length and symbol size (for a blob of the given
+// symbol size) and that its hash equals the one committed for its pair.
+func (e *Encoder) VerifySliver(sl Sliver, symbolSize int, hashes []PairHashes) error {
+	if len(hashes) != e.p.NShards {
+		return fmt.Errorf("%w: %d, want %d", ErrHashCount, len(hashes), e.p.NShards)
+	}
+	if err := checkSymbolSize(symbolSize); err != nil {
+		return err
+	}
+	if err := e.checkSliverShape(sl, symbolSize); err != nil {
+		return err
+	}
+	h, err := e.SliverHash(sl)
+	if err != nil {
+		return err
+	}
+	if want := hashes[e.p.PairIndex(sl.Axis, sl.Index)].Hash(sl.Axis); h != want {
+		return fmt.Errorf("%w: %s sliver %d does not match its hash", ErrInvalidSliver, sl.Axis, sl.Index)
+	}
+	return nil
+}
+
+// RecoverySymbols returns, for each target index, the recovery symbol that source contributes
+// to rebuilding sliver target of the other axis: element target of source's expansion, with
+// its Merkle proof against source's hash.
+func (e *Encoder) RecoverySymbols(source Sliver, targets []int) ([]RecoverySymbol, error) {
+	if err := checkSymbolSize(source.SymbolSize); err != nil {
+		return nil, err
+	}
+	if err := e.checkSliverShape(source, source.SymbolSize); err != nil {
+		return nil, err
+	}
+	syms, leaves, err := e.expandSliver(source.Axis, source.Data, source.SymbolSize)
+	if err != nil {
+		return nil, err
+	}
+	tree := merkle.NewTree(leaves)
+	out := make([]RecoverySymbol, 0, len(targets))
+	for _, t := range targets {
+		if t < 0 || t >= e.p.NShards {
+			return nil, fmt.Errorf("%w: target index %d out of range", ErrInvalidSymbol, t)
+		}
+		proof, err := tree.Proof(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, RecoverySymbol{
+			Target:      source.Axis.Other(),
+			SourceIndex: source.Index,
+			TargetIndex: t,
+			Data:        append([]byte(nil), syms[t]...),
+			Proof:       proof,
+		})
+	}
+	return out, nil
+}
+
+// VerifyRecoverySymbol checks a recovery symbol's axis, indices, size and Merkle proof against
+// the hash of the sliver it was taken from.
+func (e *Encoder) VerifyRecoverySymbol(sym RecoverySymbol, symbolSize int, hashes []PairHashes) error {
+	n := e.p.NShards
+	if len(hashes) != n {
+		return fmt.Errorf("%w: %d, want %d", ErrHashCount, len(hashes), n)
+	}
+	if sym.Target != Primary && sym.Target != Secondary {
+		return fmt.Errorf("%w: unknown axis %d", ErrInvalidSymbol, sym.Target)
+	}
+	if sym.SourceIndex < 0 || sym.SourceIndex >= n || sym.TargetIndex < 0 || sym.TargetIndex >= n {
+		return fmt.Errorf("%w: indices %d, %d out of range [0, %d)", ErrInvalidSymbol, sym.SourceIndex, sym.TargetIndex, n)
+	}
+	if len(sym.Data) != symbolSize {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrInvalidSymbol, len(sym.Data), symbolSize)
+	}
+	src := sym.Target.Other()
+	root := hashes[e.p.PairIndex(src, sym.SourceIndex)].Hash(src)
+	if err := sym.Proof.Verify(root, sym.TargetIndex, n, sym.Data); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidSymbol, err)
+	}
+	return nil
+}
+
+// RecoverSliver rebuilds sliver index of axis target from recovery symbols. Symbols that fail
+// verification, target another sliver or repeat a source are skipped; the first K valid ones
+// are used (K = the sliver's symbol count). If the rebuilt sliver does not match its hash, it
+// returns an InconsistencyProof built from those K symbols, and ErrInconsistent.
+func (e *Encoder) RecoverSliver(target Axis, index, symbolSize int, symbols []RecoverySymbol, hashes []PairHashes) (Sliver, *InconsistencyProof, error) {
+	n := e.p.NShards
+	if err := checkSymbolSize(symbolSize); err != nil {
+		return Sliver{}, nil, err
+	}
+	if len(hashes) != n {
+		return Sliver{}, nil, fmt.Errorf("%w: %d, want %d", ErrHashCount, len(hashes), n)
+	}
+	if index < 0 || index >= n || (target != Primary && target != Secondary) {
+		return Sliver{}, nil, fmt.Errorf("%w: %s sliver %d", ErrInvalidSliver, target, index)
+	}
+	k := e.p.SymbolCount(target)
+	seen := make(map[int]bool, k)
+	used := make([]RecoverySymbol, 0, k)
+	for _, sym := range symbols {
+		if len(used) == k {
+			break
+		}
+		if sym.Target != target || sym.TargetIndex != index || seen[sym.SourceIndex] {
+			continue
+		}
+		if e.VerifyRecoverySymbol(sym, symbolSize, hashes) != nil {
+			continue
+		}
+		seen[sym.SourceIndex] = true
+		used = append(used, sym)
+	}
+	if len(used) < k {
+		return Sliver{}, nil, fmt.Errorf("%w: %d valid, need %d", ErrNotEnoughSymbols, len(used), k)
+	}
+	sl, err := e.decodeSliver(target, index, symbolSize, used)
+	if err != nil {
+		return Sliver{}, nil, err
+	}
+	h, err := e.SliverHash(sl)
+	if err != nil {
+		return Sliver{}, nil, err
+	}
+	if h != hashes[e.p.PairIndex(target, index)].Hash(target) {
+		proof := &InconsistencyProof{Target: target, TargetIndex: index, Symbols: used}
+		return Sliver{}, proof, fmt.Errorf("%w: rebuilt %s sliver %d does not match its hash", ErrInconsistent, target, index)
+	}
+	return sl, nil, nil
+}
+
+// decodeSliver decodes sliver index of axis target from exactly K symbols with distinct
+// sources; the symbols' source indices are their code positions.
+func (e *Encoder) decodeSliver(target Axis, index, s int, syms []RecoverySymbol) (Sliver, error) {
+	code := e.code(target)
+	k, n := code.K(), code.K()+code.M()
+	ws := rs16.WorkSize(s)
+	shards := make([][]byte, n)
+	present := make([]bool, n)
+	buf := make([]byte, (k+len(syms))*ws)
+	for i := 0; i < k; i++ {
+		shards[i] = buf[i*ws : (i+1)*ws]
+	}
+	extra := k
+	for _, sym := range syms {
+		pos := sym.SourceIndex
+		if shards[pos] == nil {
+			shards[pos] = buf[extra*ws : (extra+1)*ws]
+			extra++
+		}
+		rs16.ToWork(shards[pos], sym.Data, s)
+		present[pos] = true
+	}
+	if err := code.Decode(shards, present); err != nil {
+		return Sliver{}, fmt.Errorf("redstuff: decoding %s sliver %d: %w", target, index, err)
+	}
+	data := make([]byte, k*s)
+	for i := 0; i < k; i++ {
+		rs16.FromWork(data[i*s:(i+1)*s], shards[i], s)
+	}
+	return Sliver{Axis: target, Index: index, SymbolSize: s, Data: data}, nil
+}
+
+// VerifyInconsistencyProof checks an inconsistency proof against the pair hashes alone: it
+// must hold exactly K valid symbols from distinct sources for its target, and the sliver they
+// decode to must differ from the committed hash.
+func (e *Encoder) VerifyInconsistencyProof(proof *InconsistencyProof, symbolSize int, hashes []PairHashes) error {
+	if proof == nil {
+		return fmt.Errorf("%w: no proof", ErrInvalidProof)
+	}
+	n := e.p.NShards
+	if err := checkSymbolSize(symbolSize); err != nil {
+		return err
+	}
+	if len(hashes) != n {
+		return fmt.Errorf("%w: %d, want %d", ErrHashCount, len(hashes), n)
+	}
+	if proof.Target != Primary && proof.Target != Secondary || proof.TargetIndex < 0 || proof.TargetIndex >= n {
+		return fmt.Errorf("%w: bad target %s %d", ErrInvalidProof, proof.Target, proof.TargetIndex)
+	}
+	k := e.p.SymbolCount(proof.Target)
+	if len(proof.Symbols) != k {
+		return fmt.Errorf("%w: %d symbols, want exactly %d", ErrInvalidProof, len(proof.Symbols), k)
+	}
+	seen := make(map[int]bool, k)
+	for i, sym := range proof.Symbols {
+		if sym.Target != proof.Target || sym.TargetIndex != proof.TargetIndex {
+			return fmt.Errorf("%w: symbol %d targets %s %d", ErrInvalidProof, i, sym.Target, sym.TargetIndex)
+		}
+		if seen[sym.SourceIndex] {
+			return fmt.Errorf("%w: duplicate source %d", ErrInvalidProof, sym.SourceIndex)
+		}
+		seen[sym.SourceIndex] = true
+		if err := e.VerifyRecoverySymbol(sym, symbolSize, hashes); err != nil {
+			return fmt.Errorf("%w: symbol %d: %w", ErrInvalidProof, i, err)
+		}
+	}
+	sl, err := e.decodeSliver(proof.Target, proof.TargetIndex, symbolSize, proof.Symbols)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidProof, err)
+	}
+	h, err := e.SliverHash(sl)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidProof, err)
+	}
+	if h == hashes[e.p.PairIndex(proof.Target, proof.TargetIndex)].Hash(proof.Target) {
+		return fmt.Errorf("%w: the symbols decode to the committed sliver", ErrInvalidProof)
+	}
+	return nil
+}
