@@ -6,6 +6,7 @@ package protocol
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -213,5 +214,36 @@ func VerifyProofOfPossession(pk crypto.BLSPublicKey, address crypto.Address, epo
 	if err := crypto.VerifyBLS(pk, msg, pop); err != nil {
 		return fmt.Errorf("protocol: proof of possession: %w", err)
 	}
+	return nil
+}
+
+// String returns "0x" and 64 lowercase hex digits.
+func (id ObjectID) String() string { return "0x" + hex.EncodeToString(id[:]) }
+
+// ParseObjectID parses an object ID with or without the 0x prefix.
+func ParseObjectID(s string) (ObjectID, error) {
+	var id ObjectID
+	if len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X") {
+		s = s[2:]
+	}
+	if len(s) != 64 {
+		return id, fmt.Errorf("%w: object ID %q has %d hex digits, want 64", ErrMalformed, s, len(s))
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("%w: object ID %q: %w", ErrMalformed, s, err)
+	}
+	return id, nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (id ObjectID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ObjectID) UnmarshalText(b []byte) error {
+	v, err := ParseObjectID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
 	return nil
 }

@@ -1,0 +1,216 @@
+package controlplane
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// randomBlocks builds a random but reproducible workload (transfers, reservations, blob
+// registrations, certifications, deletions, stakes, epoch changes), applying it to h as it goes
+// so that later transactions can refer to objects created earlier. It returns the state hash
+// after every block.
+func randomBlocks(t *testing.T, h *harness, seed uint64, nBlocks int) []Hash {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	users := []*crypto.AccountKey{h.alice, h.bob}
+	type reg struct {
+		obj       ObjectID
+		owner     *crypto.AccountKey
+		deletable bool
+		bid       [32]byte
+	}
+	var blobs []reg
+	var hashes []Hash
+	for b := 0; b < nBlocks; b++ {
+		var txs [][]byte
+		var pending []reg
+		for k := r.IntN(4); k > 0; k-- {
+			u := users[r.IntN(len(users))]
+			switch r.IntN(7) {
+			case 0:
+				txs = append(txs, h.sign(u, Op{Transfer: &TransferOp{To: users[r.IntN(2)].Address(), Amount: r.Uint64N(1000)}}))
+			case 1:
+				txs = append(txs, h.sign(u, Op{ReserveStorage: &ReserveStorageOp{Size: 1 + r.Uint64N(10*MiB), EpochsAhead: 1 + uint32(r.IntN(6))}}))
+			case 2, 3:
+				size := 1 + r.Uint64N(5000)
+				bid, root := testBlob(size, byte(r.IntN(256)))
+				del := r.IntN(2) == 0
+				raw := h.sign(u, Op{RegisterBlob: &RegisterBlobOp{EpochsAhead: 1 + uint32(r.IntN(3)), BlobID: bid, RootHash: root, Size: size, EncodingType: 1, Deletable: del}})
+				txs = append(txs, raw)
+				// The blob object is the second object created by the transaction.
+				h2 := TxHash(raw)
+				pending = append(pending, reg{owner: u, deletable: del, bid: bid, obj: objectIDFor(h2, 1)})
+			case 4:
+				if len(blobs) > 0 {
+					x := blobs[r.IntN(len(blobs))]
+					p := protocol.Permanent
+					if x.deletable {
+						p = protocol.Deletable(x.obj)
+					}
+					w := h.memberIndexByWeight()
+					msg := protocol.StorageConfirmation{Epoch: h.s.Epoch(), BlobID: x.bid, Persistence: p}.Encode()
+					txs = append(txs, h.sign(u, Op{CertifyBlob: &CertifyBlobOp{BlobObjectID: x.obj, Certificate: h.cert(msg, w[0], w[1])}}))
+				}
+			case 5:
+				if len(blobs) > 0 {
+					x := blobs[r.IntN(len(blobs))]
+					txs = append(txs, h.sign(x.owner, Op{DeleteBlob: &DeleteBlobOp{BlobObjectID: x.obj}}))
+				}
+			case 6:
+				c, _ := h.s.Committee(h.s.Epoch())
+				txs = append(txs, h.sign(u, Op{Stake: &StakeOp{NodeID: c.Members[r.IntN(len(c.Members))].NodeID, Amount: 1 + r.Uint64N(50)}}))
+			}
+		}
+		step := time.Duration(1+r.IntN(20)) * time.Second
+		h.blockAt(h.now.Add(step), txs...)
+		blobs = append(blobs, pending...)
+		hashes = append(hashes, h.s.Hash())
+	}
+	return hashes
+}
+
+func objectIDFor(txHash Hash, i uint32) ObjectID {
+	s := &State{txHash: txHash}
+	var id ObjectID
+	for k := uint32(0); k <= i; k++ {
+		id = s.newObjectID()
+	}
+	return id
+}
+
+func TestDeterminism(t *testing.T) {
+	const nBlocks = 60
+	for seed := uint64(1); seed <= 3; seed++ {
+		h1 := newHarness(t)
+		hashes := randomBlocks(t, h1, seed, nBlocks)
+		if h1.s.Epoch() < 3 {
+			t.Fatalf("seed %d: workload stayed in epoch %d; it should cross epoch changes", seed, h1.s.Epoch())
+		}
+		okCount := 0
+		// Replay the same blocks on a fresh state: same hash after every block.
+		h2 := newHarness(t)
+		for i, txs := range h1.blocks {
+			r, err := h2.s.ApplyBlock(uint64(i+1), h1.times[i], txs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range r.Results {
+				if tr.OK() {
+					okCount++
+				}
+			}
+			if r.AppHash != hashes[i] {
+				t.Fatalf("seed %d: block %d hash differs on replay", seed, i+1)
+			}
+		}
+		if okCount < nBlocks/2 {
+			t.Fatalf("seed %d: only %d successful transactions; the workload tests too little", seed, okCount)
+		}
+		// Restart in the middle: snapshot, restore, continue.
+		mid := nBlocks / 2
+		h3 := newHarness(t)
+		for i := 0; i < mid; i++ {
+			if _, err := h3.s.ApplyBlock(uint64(i+1), h1.times[i], h1.blocks[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snap, err := h3.s.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored, err := Restore(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if restored.Hash() != hashes[mid-1] {
+			t.Fatal("restored state hash differs")
+		}
+		for i := mid; i < nBlocks; i++ {
+			r, err := restored.ApplyBlock(uint64(i+1), h1.times[i], h1.blocks[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.AppHash != hashes[i] {
+				t.Fatalf("seed %d: block %d hash differs after a restart at %d", seed, i+1, mid)
+			}
+		}
+		// Blob-ID index survives the restart.
+		for bid := range h1.s.byBlobID {
+			if len(restored.byBlobID[bid]) != len(h1.s.byBlobID[bid]) {
+				t.Fatal("blob index differs after restore")
+			}
+		}
+	}
+}
+
+func TestApplyBlockRejectsBadHeightAndTime(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.s.ApplyBlock(5, t0.Add(time.Second), nil); err == nil {
+		t.Fatal("skipped height accepted")
+	}
+	h.block()
+	if _, err := h.s.ApplyBlock(2, t0.Add(-time.Second), nil); err == nil {
+		t.Fatal("time going back accepted")
+	}
+}
+
+// TestStateMachineImports keeps the state machine free of I/O, network, database, clock and
+// consensus packages: none anywhere in its dependencies, and no os/io-fs/syscall/log in its own
+// imports (fmt needs os underneath, which is fine).
+func TestStateMachineImports(t *testing.T) {
+	deps, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list unavailable: %v", err)
+	}
+	direct, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbiddenDeps := []string{"net", "net/http", "os/exec", "database/sql", "os/signal"}
+	forbiddenPrefixes := []string{"github.com/cockroachdb/", "github.com/cometbft/", "net/", "github.com/floelabs/floe/internal/controlplane/"}
+	for _, dep := range strings.Fields(string(deps)) {
+		for _, f := range forbiddenDeps {
+			if dep == f {
+				t.Errorf("state machine depends on %s", dep)
+			}
+		}
+		for _, p := range forbiddenPrefixes {
+			if strings.HasPrefix(dep, p) {
+				t.Errorf("state machine depends on %s", dep)
+			}
+		}
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(src), "time.Now") || strings.Contains(string(src), "time.Since") {
+			t.Errorf("%s reads the wall clock", f)
+		}
+	}
+	imports := strings.Fields(string(direct))
+	if len(imports) < 3 {
+		t.Fatalf("go list found too few imports: %v", imports)
+	}
+	for _, imp := range imports {
+		switch imp {
+		case "os", "io/fs", "syscall", "log", "log/slog", "math/rand", "math/rand/v2", "crypto/rand", "runtime", "sync":
+			t.Errorf("state machine imports %s", imp)
+		}
+	}
+}

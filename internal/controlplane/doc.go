@@ -1,0 +1,43 @@
+// Package controlplane is Floe's control plane state machine: what Walrus keeps in its Sui
+// contracts (spec §7) — accounts and balances, storage nodes and their stake, epochs with their
+// committee and shard assignment, prices, storage resources and blobs — as one pure,
+// deterministic state machine.
+//
+// It does no I/O and reads no clock: time enters only as block time. A driver (the embedded
+// single-process driver, or an ABCI application on CometBFT) orders signed transactions into
+// blocks and calls ApplyBlock, which returns each transaction's outcome, the events it emitted
+// and the hash of the whole state after the block. The same transactions in the same blocks give
+// the same state and the same hash in every run.
+//
+// # Transactions
+//
+// A signed transaction on the wire is
+//
+//	0x01 (version) || uvarint(len(payload)) || payload || ed25519 signature (64 bytes)
+//
+// where payload is the canonical JSON of Tx (Go's encoding/json of the Tx struct: fields in
+// declaration order, map keys sorted, no insignificant white space); a payload that does not
+// re-encode to the same bytes is rejected, so every transaction has one encoding and one hash
+// (Blake2b-256 of the wire bytes). The signature is over "floe-tx-v1:" || payload. Nonces are
+// strictly sequential per account; a transaction that is well signed and carries the expected
+// nonce consumes it even when its operation fails (so it can never be replayed later), and
+// changes nothing else.
+//
+// # Decisions where Floe differs from Walrus
+//
+//   - Shards are apportioned by largest remainder (Hamilton), not D'Hondt: every member gets
+//     within one shard of its exact stake-proportional quota. Later epochs keep each member's
+//     shards where they can and move only the surplus shards.
+//   - Epoch 0 has no committee. The first epoch change (at genesis when initial nodes are given,
+//     else when block time passes the epoch duration) picks the committee. An epoch changes at
+//     the first block whose time is at least the epoch start plus the epoch duration, and the new
+//     epoch starts at that block's time.
+//   - Staking: stake becomes active at the next epoch; a withdrawal takes effect (and the tokens
+//     return) at the next epoch change. Rewards are paid when an epoch ends: the epoch's bucket of
+//     storage and write fees is split over the committee by shards, the node's commission goes to
+//     its owner and the rest to the stakes of the node pro rata; integer remainders go to the
+//     node's owner or carry over to the next epoch's bucket.
+//   - Prices and capacity are recomputed at each epoch change only (fixed for the epoch).
+//   - Expired blobs and storage resources stay queryable for one epoch after their end epoch,
+//     then are removed.
+package controlplane

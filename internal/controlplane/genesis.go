@@ -1,0 +1,110 @@
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// Params are the system parameters fixed at genesis.
+type Params struct {
+	ChainID          string `json:"chain_id"`
+	NShards          int    `json:"n_shards"`
+	EpochDurationMs  int64  `json:"epoch_duration_ms"`
+	MaxEpochsAhead   uint32 `json:"max_epochs_ahead"`
+	MinCommitteeSize int    `json:"min_committee_size"`
+	MaxCommitteeSize int    `json:"max_committee_size"`
+	MinStake         uint64 `json:"min_stake"`
+}
+
+// GenesisBalance is an initial balance.
+type GenesisBalance struct {
+	Address Address `json:"address"`
+	Amount  uint64  `json:"amount"`
+}
+
+// GenesisNode is a storage node present at genesis with its initial (minted) stake, owned by
+// Owner. ProofOfPossession is for epoch 0.
+type GenesisNode struct {
+	Owner             Address             `json:"owner"`
+	Name              string              `json:"name"`
+	NetworkAddress    string              `json:"network_address"`
+	NetworkPublicKey  []byte              `json:"network_public_key"`
+	BLSPublicKey      crypto.BLSPublicKey `json:"bls_public_key"`
+	ProofOfPossession crypto.BLSSignature `json:"proof_of_possession"`
+	Commission        uint16              `json:"commission"`
+	Stake             uint64              `json:"stake"`
+	StoragePrice      uint64              `json:"storage_price"`
+	WritePrice        uint64              `json:"write_price"`
+	Capacity          uint64              `json:"capacity"`
+}
+
+// Genesis is the initial state.
+type Genesis struct {
+	Params      Params           `json:"params"`
+	GenesisTime int64            `json:"genesis_time_ms"`
+	Balances    []GenesisBalance `json:"balances"`
+	Nodes       []GenesisNode    `json:"nodes,omitempty"`
+}
+
+// DefaultParams are devnet parameters: 1000 shards, one-hour epochs, 53 epochs ahead.
+func DefaultParams() Params {
+	return Params{
+		ChainID:          "floe-devnet",
+		NShards:          1000,
+		EpochDurationMs:  3600_000,
+		MaxEpochsAhead:   53,
+		MinCommitteeSize: 1,
+		MaxCommitteeSize: 150,
+		MinStake:         1,
+	}
+}
+
+// ErrGenesis is returned for an invalid genesis.
+var ErrGenesis = errors.New("controlplane: invalid genesis")
+
+// Validate checks the parameters.
+func (p Params) Validate() error {
+	if p.ChainID == "" || len(p.ChainID) > 64 {
+		return fmt.Errorf("%w: chain ID must be 1..64 bytes", ErrGenesis)
+	}
+	if _, err := redstuff.NewParams(p.NShards); err != nil {
+		return fmt.Errorf("%w: %w", ErrGenesis, err)
+	}
+	if p.EpochDurationMs <= 0 {
+		return fmt.Errorf("%w: epoch duration must be positive", ErrGenesis)
+	}
+	if p.MaxEpochsAhead == 0 || p.MaxEpochsAhead > 1000 {
+		return fmt.Errorf("%w: max epochs ahead must be 1..1000", ErrGenesis)
+	}
+	if p.MinCommitteeSize < 1 || p.MaxCommitteeSize < p.MinCommitteeSize || p.MaxCommitteeSize > p.NShards {
+		return fmt.Errorf("%w: committee size limits %d..%d", ErrGenesis, p.MinCommitteeSize, p.MaxCommitteeSize)
+	}
+	return nil
+}
+
+// Validate checks the genesis.
+func (g *Genesis) Validate() error {
+	if err := g.Params.Validate(); err != nil {
+		return err
+	}
+	var total uint64
+	for _, b := range g.Balances {
+		if total+b.Amount < total {
+			return fmt.Errorf("%w: balances overflow", ErrGenesis)
+		}
+		total += b.Amount
+	}
+	for i, n := range g.Nodes {
+		if n.Stake < g.Params.MinStake {
+			return fmt.Errorf("%w: node %d stake %d below the minimum %d", ErrGenesis, i, n.Stake, g.Params.MinStake)
+		}
+		if total+n.Stake < total {
+			return fmt.Errorf("%w: stake overflows", ErrGenesis)
+		}
+		total += n.Stake
+	}
+	return nil
+}

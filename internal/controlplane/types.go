@@ -1,0 +1,196 @@
+package controlplane
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// ObjectID identifies a blob, storage resource, storage node or stake object.
+type ObjectID = protocol.ObjectID
+
+// Address is an account address.
+type Address = crypto.Address
+
+// Hash is a 32-byte hash (transaction hashes, state hashes, Merkle roots) in hex text form.
+type Hash [32]byte
+
+// String returns the lowercase hex form.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *Hash) UnmarshalText(b []byte) error {
+	if len(b) != 64 {
+		return fmt.Errorf("%w: hash has %d hex digits, want 64", ErrInvalidTx, len(b))
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		return fmt.Errorf("%w: hash: %w", ErrInvalidTx, err)
+	}
+	return nil
+}
+
+// MiB is the storage unit: prices are per MiB of encoded size.
+const MiB = 1 << 20
+
+// Account is a balance and the next expected nonce.
+type Account struct {
+	Balance uint64 `json:"balance"`
+	Nonce   uint64 `json:"nonce"`
+}
+
+// Node is a registered storage node.
+type Node struct {
+	ID               ObjectID            `json:"id"`
+	Owner            Address             `json:"owner"`
+	Name             string              `json:"name"`
+	NetworkAddress   string              `json:"network_address"`
+	NetworkPublicKey []byte              `json:"network_public_key"`
+	BLSPublicKey     crypto.BLSPublicKey `json:"bls_public_key"`
+	// Commission is the node's share of its rewards in basis points (0..10000).
+	Commission      uint16 `json:"commission"`
+	StoragePrice    uint64 `json:"storage_price_vote"`
+	WritePrice      uint64 `json:"write_price_vote"`
+	Capacity        uint64 `json:"capacity_vote"`
+	RegisteredEpoch uint32 `json:"registered_epoch"`
+}
+
+// Stake is an amount staked to a node.
+type Stake struct {
+	ID     ObjectID `json:"id"`
+	Owner  Address  `json:"owner"`
+	NodeID ObjectID `json:"node_id"`
+	Amount uint64   `json:"amount"`
+	// ActivationEpoch is the first epoch in which the stake counts.
+	ActivationEpoch uint32 `json:"activation_epoch"`
+	// WithdrawEpoch, when non-zero, is the epoch at whose start the stake is returned.
+	WithdrawEpoch uint32 `json:"withdraw_epoch,omitempty"`
+}
+
+// Storage is a storage resource: Size bytes of encoded capacity for epochs [Start, End).
+type Storage struct {
+	ID    ObjectID `json:"id"`
+	Owner Address  `json:"owner"`
+	Start uint32   `json:"start_epoch"`
+	End   uint32   `json:"end_epoch"`
+	Size  uint64   `json:"storage_size"`
+}
+
+// Blob is a registered blob object.
+type Blob struct {
+	ID              ObjectID          `json:"id"`
+	Owner           Address           `json:"owner"`
+	BlobID          blob.ID           `json:"blob_id"`
+	Size            uint64            `json:"size"`
+	EncodingType    uint8             `json:"encoding_type"`
+	RootHash        Hash              `json:"root_hash"`
+	RegisteredEpoch uint32            `json:"registered_epoch"`
+	Certified       bool              `json:"certified"`
+	CertifiedEpoch  uint32            `json:"certified_epoch,omitempty"`
+	Deletable       bool              `json:"deletable"`
+	Storage         Storage           `json:"storage"`
+	Attributes      map[string]string `json:"attributes,omitempty"`
+}
+
+// Member is a committee member with its shards, in committee order.
+type Member struct {
+	NodeID           ObjectID            `json:"node_id"`
+	Name             string              `json:"name"`
+	NetworkAddress   string              `json:"network_address"`
+	NetworkPublicKey []byte              `json:"network_public_key"`
+	BLSPublicKey     crypto.BLSPublicKey `json:"bls_public_key"`
+	Stake            uint64              `json:"stake"`
+	Shards           []uint16            `json:"shards"`
+}
+
+// Committee is an epoch's committee, members sorted by node ID (certificates' signer bits refer
+// to this order), with the prices and capacity fixed for the epoch.
+type Committee struct {
+	Epoch        uint32   `json:"epoch"`
+	NShards      int      `json:"n_shards"`
+	StartMs      int64    `json:"start_ms"`
+	Members      []Member `json:"members"`
+	StoragePrice uint64   `json:"storage_price_per_mib_epoch"`
+	WritePrice   uint64   `json:"write_price_per_mib"`
+	Capacity     uint64   `json:"capacity"`
+}
+
+// ProtocolMembers returns the members' keys and shard counts for certificate verification.
+func (c *Committee) ProtocolMembers() []protocol.Member {
+	out := make([]protocol.Member, len(c.Members))
+	for i, m := range c.Members {
+		out[i] = protocol.Member{PublicKey: m.BLSPublicKey, Weight: len(m.Shards)}
+	}
+	return out
+}
+
+// ShardOwner returns, for each shard index, the index of the member holding it (-1 if none).
+func (c *Committee) ShardOwner() []int {
+	out := make([]int, c.NShards)
+	for i := range out {
+		out[i] = -1
+	}
+	for i, m := range c.Members {
+		for _, s := range m.Shards {
+			out[s] = i
+		}
+	}
+	return out
+}
+
+// EventType names an event.
+type EventType string
+
+// Event types.
+const (
+	EventTransfer          EventType = "Transfer"
+	EventNodeRegistered    EventType = "NodeRegistered"
+	EventNodeUpdated       EventType = "NodeUpdated"
+	EventVotesSet          EventType = "VotesSet"
+	EventStaked            EventType = "Staked"
+	EventStakeWithdrawn    EventType = "StakeWithdrawRequested"
+	EventStakeReturned     EventType = "StakeReturned"
+	EventRewardPaid        EventType = "RewardPaid"
+	EventStorageReserved   EventType = "StorageReserved"
+	EventStorageSplit      EventType = "StorageSplit"
+	EventStorageFused      EventType = "StorageFused"
+	EventBlobRegistered    EventType = "BlobRegistered"
+	EventBlobCertified     EventType = "BlobCertified"
+	EventInvalidBlobID     EventType = "InvalidBlobID"
+	EventBlobExtended      EventType = "BlobExtended"
+	EventBlobDeleted       EventType = "BlobDeleted"
+	EventBlobAttributes    EventType = "BlobAttributesChanged"
+	EventObjectTransferred EventType = "ObjectTransferred"
+	EventEpochChangeStart  EventType = "EpochChangeStart"
+	EventEpochChangeDone   EventType = "EpochChangeDone"
+	EventObjectsExpired    EventType = "ObjectsExpired"
+)
+
+// Event is one change of state, numbered by a global sequence number. Fields that do not apply
+// to a type are zero and omitted from JSON.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	Height uint64    `json:"height"`
+	Type   EventType `json:"type"`
+	// TxHash is the transaction that emitted the event (zero for block-level events).
+	TxHash       Hash     `json:"tx_hash,omitzero"`
+	Epoch        uint32   `json:"epoch"`
+	BlobID       blob.ID  `json:"blob_id,omitzero"`
+	ObjectID     ObjectID `json:"object_id,omitzero"`
+	NodeID       ObjectID `json:"node_id,omitzero"`
+	Owner        Address  `json:"owner,omitzero"`
+	To           Address  `json:"to,omitzero"`
+	Amount       uint64   `json:"amount,omitempty"`
+	Size         uint64   `json:"size,omitempty"`
+	EncodingType uint8    `json:"encoding_type,omitempty"`
+	StartEpoch   uint32   `json:"start_epoch,omitempty"`
+	EndEpoch     uint32   `json:"end_epoch,omitempty"`
+	Deletable    bool     `json:"deletable,omitempty"`
+	IsExtension  bool     `json:"is_extension,omitempty"`
+	WasCertified bool     `json:"was_certified,omitempty"`
+}
