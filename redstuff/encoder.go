@@ -129,7 +129,10 @@ func (e *Encoder) rawRow(dst, data []byte, s, r int) {
 	clear(dst[n:rowLen])
 }
 
-// expand computes the expanded matrix's leaf hashes and, if keep, all slivers.
+// expand computes the expanded matrix's leaf hashes and, if keep, all slivers. It works
+// symbol by symbol in cache-sized encoding areas: the message is read in place, and besides
+// the leaf hashes only the secondary-code expansion of the top rows (the right K_p x (n-K_s)
+// block) is kept across phases.
 func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
@@ -145,60 +148,58 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	}
 	nRight := n - ks
 	nBottom := n - kp
+	rowLen := ks * s
 	// right[r] holds the secondary-code recovery symbols of message row r (work layout).
 	right := make([]byte, kp*nRight*ws)
 
 	type rowScratch struct {
-		raw, work []byte
-		orig, rec [][]byte
-		sh        *symHasher
-		tmp       []byte
+		raw  []byte
+		work *rs16.EncodeWork
+		sh   *symHasher
 	}
-	scratch := make([]*rowScratch, e.workers)
-	getRow := func(w int) *rowScratch {
-		if scratch[w] == nil {
-			scratch[w] = &rowScratch{
-				raw: make([]byte, ks*s), work: make([]byte, ks*ws),
-				orig: make([][]byte, ks), rec: make([][]byte, nRight),
-				sh: newSymHasher(), tmp: make([]byte, s),
-			}
-		}
-		return scratch[w]
-	}
+	rows := make([]*rowScratch, e.workers)
 	var firstErr error
 	var errOnce sync.Once
 	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
 
 	// Phase 1: rows 0..K_p: secondary-code expansion, leaves of the top rows.
 	e.parallel(kp, func(w, r int) {
-		sc := getRow(w)
-		e.rawRow(sc.raw, data, s, r)
-		rs16.ToWork(sc.work, sc.raw, s)
-		for c := 0; c < ks; c++ {
-			sc.orig[c] = sc.work[c*ws : (c+1)*ws]
+		sc := rows[w]
+		if sc == nil {
+			wk, err := e.rowCode.NewEncodeWork(ws)
+			if err != nil {
+				fail(err)
+				return
+			}
+			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher()}
+			rows[w] = sc
 		}
-		rrow := right[r*nRight*ws : (r+1)*nRight*ws]
-		for c := 0; c < nRight; c++ {
-			sc.rec[c] = rrow[c*ws : (c+1)*ws]
-		}
-		if err := e.rowCode.Encode(sc.orig, sc.rec); err != nil {
-			fail(err)
-			return
+		raw := sc.raw
+		if (r+1)*rowLen <= len(data) {
+			raw = data[r*rowLen : (r+1)*rowLen]
+		} else {
+			e.rawRow(raw, data, s, r)
 		}
 		leaves := x.leaves[r*n : (r+1)*n]
 		for c := 0; c < ks; c++ {
-			leaves[c] = sc.sh.raw(sc.raw[c*s : (c+1)*s])
+			sym := raw[c*s : (c+1)*s]
+			rs16.ToWork(sc.work.Original(c), sym, s)
+			leaves[c] = sc.sh.raw(sym)
 		}
+		sc.work.Encode()
+		rrow := right[r*nRight*ws : (r+1)*nRight*ws]
 		for c := 0; c < nRight; c++ {
-			leaves[ks+c] = sc.sh.work(sc.rec[c], s)
+			rec := sc.work.Recovery(c)
+			copy(rrow[c*ws:(c+1)*ws], rec)
+			leaves[ks+c] = sc.sh.work(rec, s)
+			if keep {
+				rs16.FromWork(x.secondary[ks+c][r*s:(r+1)*s], rec, s)
+			}
 		}
 		if keep {
-			copy(x.primary[r], sc.raw)
+			copy(x.primary[r], raw)
 			for c := 0; c < ks; c++ {
-				copy(x.secondary[c][r*s:(r+1)*s], sc.raw[c*s:(c+1)*s])
-			}
-			for c := 0; c < nRight; c++ {
-				rs16.FromWork(x.secondary[ks+c][r*s:(r+1)*s], sc.rec[c], s)
+				copy(x.secondary[c][r*s:(r+1)*s], raw[c*s:(c+1)*s])
 			}
 		}
 	})
@@ -206,9 +207,9 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 		return nil, firstErr
 	}
 
-	// Phase 2: columns, in batches of w columns that do not straddle K_s: primary-code
+	// Phase 2: columns, in batches of width columns that do not straddle K_s: primary-code
 	// expansion into the bottom rows, their leaves, and (Encode) the bottom primary slivers.
-	width := max(1, (32<<10)/ws)
+	width := max(1, 1024/ws)
 	type batch struct{ c0, c1 int }
 	var batches []batch
 	for c := 0; c < ks; c += width {
@@ -218,49 +219,51 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 		batches = append(batches, batch{c, min(c+width, n)})
 	}
 	type colScratch struct {
-		top, bottom []byte
-		orig, rec   [][]byte
-		sh          *symHasher
-		raw         []byte
+		works map[int]*rs16.EncodeWork // by batch width
+		sh    *symHasher
+		raw   []byte
 	}
-	cscratch := make([]*colScratch, e.workers)
-	getCol := func(w int) *colScratch {
-		if cscratch[w] == nil {
-			cscratch[w] = &colScratch{
-				top: make([]byte, kp*width*ws), bottom: make([]byte, nBottom*width*ws),
-				orig: make([][]byte, kp), rec: make([][]byte, nBottom),
-				sh: newSymHasher(), raw: make([]byte, ks*s),
-			}
-		}
-		return cscratch[w]
-	}
+	cols := make([]*colScratch, e.workers)
 	e.parallel(len(batches), func(w, bi int) {
-		sc := getCol(w)
+		sc := cols[w]
+		if sc == nil {
+			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(), raw: make([]byte, width*s)}
+			cols[w] = sc
+		}
 		b := batches[bi]
 		cw := b.c1 - b.c0
+		wk := sc.works[cw]
+		if wk == nil {
+			var err error
+			if wk, err = e.colCode.NewEncodeWork(cw * ws); err != nil {
+				fail(err)
+				return
+			}
+			sc.works[cw] = wk
+		}
 		seg := cw * ws
 		for r := 0; r < kp; r++ {
+			dst := wk.Original(r)
 			if b.c0 < ks {
-				dst := sc.top[r*seg : (r+1)*seg]
-				e.rawSegment(sc.raw[:cw*s], data, s, r, b.c0, b.c1)
-				rs16.ToWork(dst, sc.raw[:cw*s], s)
-				sc.orig[r] = dst
+				start := r*rowLen + b.c0*s
+				src := sc.raw[:cw*s]
+				if start+cw*s <= len(data) {
+					src = data[start : start+cw*s]
+				} else {
+					e.rawSegment(src, data, s, r, b.c0, b.c1)
+				}
+				rs16.ToWork(dst, src, s)
 			} else {
 				off := (r*nRight + b.c0 - ks) * ws
-				sc.orig[r] = right[off : off+seg]
+				copy(dst, right[off:off+seg])
 			}
 		}
-		for r := 0; r < nBottom; r++ {
-			sc.rec[r] = sc.bottom[r*seg : (r+1)*seg]
-		}
-		if err := e.colCode.Encode(sc.orig, sc.rec); err != nil {
-			fail(err)
-			return
-		}
+		wk.Encode()
 		for r := 0; r < nBottom; r++ {
 			row := kp + r
+			rec := wk.Recovery(r)
 			for c := b.c0; c < b.c1; c++ {
-				sym := sc.rec[r][(c-b.c0)*ws : (c-b.c0+1)*ws]
+				sym := rec[(c-b.c0)*ws : (c-b.c0+1)*ws]
 				x.leaves[row*n+c] = sc.sh.work(sym, s)
 				if keep && c < ks {
 					rs16.FromWork(x.primary[row][c*s:(c+1)*s], sym, s)
