@@ -65,3 +65,93 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecode measures reading a blob back from K_p primary slivers: the systematic ones
+// (a copy) and the last K_p ones (a full erasure decode).
+func BenchmarkDecode(b *testing.B) {
+	for _, n := range []int{1000, 100} {
+		for _, size := range benchSizes {
+			enc, err := redstuff.New(n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := randomBlob(size, 2)
+			e, err := enc.Encode(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := enc.Params()
+			for _, kind := range []string{"systematic", "recovery"} {
+				b.Run(fmt.Sprintf("n=%d/size=%dMiB/%s", n, size>>20, kind), func(b *testing.B) {
+					first := 0
+					if kind == "recovery" {
+						first = n - p.PrimarySource
+					}
+					var in []redstuff.Sliver
+					for i := first; i < first+p.PrimarySource; i++ {
+						in = append(in, redstuff.Sliver{Axis: redstuff.Primary, Index: i, SymbolSize: e.SymbolSize, Data: e.Primary[i]})
+					}
+					b.SetBytes(int64(size))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if _, err := enc.Decode(uint64(size), in, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+			e = nil
+		}
+	}
+}
+
+// BenchmarkRecoverSliver measures rebuilding one primary and one secondary sliver from
+// recovery symbols (symbol verification and decoding; the symbols are made beforehand).
+// Bytes are the size of the rebuilt sliver pair.
+func BenchmarkRecoverSliver(b *testing.B) {
+	for _, n := range []int{1000, 100} {
+		for _, size := range []int{1 << 20, 64 << 20} {
+			enc, err := redstuff.New(n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := enc.Encode(randomBlob(size, 3))
+			if err != nil {
+				b.Fatal(err)
+			}
+			const target = 5
+			var forPrimary, forSecondary []redstuff.RecoverySymbol
+			for src := 0; src < n; src++ {
+				rs, err := enc.RecoverySymbols(redstuff.Sliver{Axis: redstuff.Secondary, Index: src, SymbolSize: e.SymbolSize, Data: e.Secondary[src]}, []int{target})
+				if err != nil {
+					b.Fatal(err)
+				}
+				forPrimary = append(forPrimary, rs...)
+				rs, err = enc.RecoverySymbols(redstuff.Sliver{Axis: redstuff.Primary, Index: src, SymbolSize: e.SymbolSize, Data: e.Primary[src]}, []int{target})
+				if err != nil {
+					b.Fatal(err)
+				}
+				forSecondary = append(forSecondary, rs...)
+			}
+			// Use the non-systematic symbols first so that decoding really runs.
+			reverse := func(s []redstuff.RecoverySymbol) {
+				for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+					s[i], s[j] = s[j], s[i]
+				}
+			}
+			reverse(forPrimary)
+			reverse(forSecondary)
+			b.Run(fmt.Sprintf("n=%d/size=%dMiB", n, size>>20), func(b *testing.B) {
+				b.SetBytes(int64(len(e.Primary[target]) + len(e.Secondary[target])))
+				for i := 0; i < b.N; i++ {
+					if _, _, err := enc.RecoverSliver(redstuff.Primary, target, e.SymbolSize, forPrimary, e.Hashes); err != nil {
+						b.Fatal(err)
+					}
+					if _, _, err := enc.RecoverSliver(redstuff.Secondary, target, e.SymbolSize, forSecondary, e.Hashes); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (e *Encoder) decodeAxis(a Axis, slivers map[int][]byte, s int) ([]byte, err
 		rs16.ToWork(shards[i], slivers[i], s)
 		present[i] = true
 	}
-	if err := code.Decode(shards, present); err != nil {
+	if err := e.parallelDecode(code, shards, present, shardLen); err != nil {
 		return nil, fmt.Errorf("redstuff: decoding from %s slivers: %w", a, err)
 	}
 	raw := make([]byte, symbols*s)
@@ -158,6 +158,32 @@ func (e *Encoder) checkConsistency(data []byte, s int, inputs map[int][]byte, ha
 		}
 		if bad[j] {
 			return fmt.Errorf("%w: primary sliver %d rebuilt from the decoded blob does not match its hash", ErrInconsistent, rows[j])
+		}
+	}
+	return nil
+}
+
+// parallelDecode runs code.Decode over byte ranges of the shards on all workers: the code is
+// element-wise, so each range decodes on its own.
+func (e *Encoder) parallelDecode(code *rs16.Code, shards [][]byte, present []bool, shardLen int) error {
+	const minPart = 16 << 10
+	parts := min(e.workers*4, max(1, shardLen/minPart))
+	step := (shardLen/parts + 63) &^ 63
+	parts = (shardLen + step - 1) / step
+	errs := make([]error, parts)
+	e.parallel(parts, func(_, i int) {
+		lo, hi := i*step, min((i+1)*step, shardLen)
+		sub := make([][]byte, len(shards))
+		for j, sh := range shards {
+			if sh != nil {
+				sub[j] = sh[lo:hi]
+			}
+		}
+		errs[i] = code.Decode(sub, present)
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,10 +4,23 @@ package rs16
 type kernels struct {
 	mulAdd func(x, y []byte, logM uint16) // x ^= y * exp(logM)
 	mul    func(x []byte, logM uint16)    // x *= exp(logM)
+	fft    func(x, y []byte, logM uint16) // x ^= y * exp(logM); y ^= x
+	ifft   func(x, y []byte, logM uint16) // y ^= x; x ^= y * exp(logM)
 }
 
 func genericKernels(t *tables) kernels {
-	return kernels{mulAdd: t.mulAddGeneric, mul: t.mulGeneric}
+	return kernels{
+		mulAdd: t.mulAddGeneric,
+		mul:    t.mulGeneric,
+		fft: func(x, y []byte, logM uint16) {
+			t.mulAddGeneric(x, y, logM)
+			xorInto(y, x)
+		},
+		ifft: func(x, y []byte, logM uint16) {
+			xorInto(y, x)
+			t.mulAddGeneric(x, y, logM)
+		},
+	}
 }
 
 func newEngine() engine {

@@ -31,11 +31,7 @@ func (e *engine) fft(d workArea, pos, size, truncated, skewDelta int) {
 				xorInto(d.span(pos+r+dist, dist), d.span(pos+r, dist))
 				continue
 			}
-			for i := r; i < r+dist; i++ {
-				a, b := d.at(pos+i), d.at(pos+i+dist)
-				e.k.mulAdd(a, b, logM)
-			}
-			xorInto(d.span(pos+r+dist, dist), d.span(pos+r, dist))
+			e.k.fft(d.span(pos+r, dist), d.span(pos+r+dist, dist), logM)
 		}
 	}
 }
@@ -46,14 +42,12 @@ func (e *engine) ifft(d workArea, pos, size, truncated, skewDelta int) {
 	for dist := 1; dist < size; dist *= 2 {
 		for r := 0; r < truncated; r += 2 * dist {
 			logM := skew[r+dist+skewDelta-1]
-			xorInto(d.span(pos+r+dist, dist), d.span(pos+r, dist))
+			a, b := d.span(pos+r, dist), d.span(pos+r+dist, dist)
 			if logM == modulus {
+				xorInto(b, a)
 				continue
 			}
-			for i := r; i < r+dist; i++ {
-				a, b := d.at(pos+i), d.at(pos+i+dist)
-				e.k.mulAdd(a, b, logM)
-			}
+			e.k.ifft(a, b, logM)
 		}
 	}
 }

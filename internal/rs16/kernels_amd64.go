@@ -12,6 +12,12 @@ func mulAddAVX2(x, y []byte, lut *[128]byte)
 //go:noescape
 func mulAVX2(x []byte, lut *[128]byte)
 
+//go:noescape
+func fftButterflyAVX2(x, y []byte, lut *[128]byte)
+
+//go:noescape
+func ifftButterflyAVX2(x, y []byte, lut *[128]byte)
+
 // nibbleLUTs are, for every log of a multiplier, the eight 16-byte tables the SIMD kernels
 // use: low bytes of x*m for each nibble position, then high bytes (8 MiB in all).
 type nibbleLUTs [order][128]byte
@@ -46,5 +52,7 @@ func avx2Kernels() kernels {
 	return kernels{
 		mulAdd: func(x, y []byte, logM uint16) { mulAddAVX2(x, y[:len(x)], &l[logM]) },
 		mul:    func(x []byte, logM uint16) { mulAVX2(x, &l[logM]) },
+		fft:    func(x, y []byte, logM uint16) { fftButterflyAVX2(x, y[:len(x)], &l[logM]) },
+		ifft:   func(x, y []byte, logM uint16) { ifftButterflyAVX2(x, y[:len(x)], &l[logM]) },
 	}
 }

@@ -33,6 +33,17 @@ func TestKernelsAgree(t *testing.T) {
 		if !bytes.Equal(x1, x2) {
 			t.Fatalf("mulAdd differs (logM %d, size %d)", logM, size)
 		}
+		y1, y2 := bytes.Clone(y), bytes.Clone(y)
+		ref.fft(x1, y1, logM)
+		fast.fft(x2, y2, logM)
+		if !bytes.Equal(x1, x2) || !bytes.Equal(y1, y2) {
+			t.Fatalf("fft butterfly differs (logM %d, size %d)", logM, size)
+		}
+		ref.ifft(x1, y1, logM)
+		fast.ifft(x2, y2, logM)
+		if !bytes.Equal(x1, x2) || !bytes.Equal(y1, y2) {
+			t.Fatalf("ifft butterfly differs (logM %d, size %d)", logM, size)
+		}
 		ref.mul(x1, logM)
 		fast.mul(x2, logM)
 		if !bytes.Equal(x1, x2) {
