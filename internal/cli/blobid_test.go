@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBlobIDKnownAnswer(t *testing.T) {
+	f := writeFile(t, "kat", []byte("walrus blob id v1 regression test"))
+	code, out, errs := run(t, "blob-id", "--n-shards", "10", f)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY  " + f + "\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	// Flags after the file, JSON output.
+	code, out, errs = run(t, "blob-id", f, "--n-shards=10", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res blobIDResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bad JSON %q: %v", out, err)
+	}
+	if res != (blobIDResult{File: f, BlobID: "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY", UnencodedLength: 33, NShards: 10}) {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestBlobIDDefaultShards(t *testing.T) {
+	// Vector n1000-len0 (the empty blob) from the Walrus encoder.
+	f := writeFile(t, "empty", nil)
+	code, out, errs := run(t, "blob-id", "--json", f)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res blobIDResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.NShards != 1000 || res.UnencodedLength != 0 || res.BlobID != "3GPQL3HZNnFhN_F7l5Aa-X1VOtAKwIsg9zuWk8R81v4" {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestBlobIDErrors(t *testing.T) {
+	// At n = 4 the limit is K_p*K_s*65534 = 2*3*65534 = 393204 bytes.
+	big := writeFile(t, "big", make([]byte, 393205))
+	ok := writeFile(t, "ok", make([]byte, 393204))
+	code, out, errs := run(t, "blob-id", "--n-shards", "4", big, ok)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errs, "393204") || !strings.Contains(errs, "too large") {
+		t.Fatalf("error does not name the limit: %q", errs)
+	}
+	if !strings.Contains(out, ok) || strings.Contains(out, big) {
+		t.Fatalf("output %q: the good file must still be printed, the bad one not", out)
+	}
+
+	for _, args := range [][]string{
+		{"blob-id"},
+		{"blob-id", "--n-shards", "3", ok},
+		{"blob-id", "--n-shards", "x", ok},
+		{"blob-id", "--bogus", ok},
+		{"no-such-command"},
+	} {
+		if code, _, _ := run(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	if code, _, errs := run(t, "blob-id", filepath.Join(t.TempDir(), "missing")); code != 1 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing file: exit %d, %q", code, errs)
+	}
+}
