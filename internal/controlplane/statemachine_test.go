@@ -600,4 +600,3 @@ func TestEventsNumbered(t *testing.T) {
 		t.Fatal("second tx should fail")
 	}
 }
-

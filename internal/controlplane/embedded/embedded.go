@@ -1,0 +1,400 @@
+// Package embedded runs the control-plane state machine in one process on local disk: it
+// orders submitted transactions into blocks, applies them, persists them and answers queries.
+//
+// # Persistence
+//
+// The source of truth is an append-only block log, blocks.log, in the data directory. Each
+// record is
+//
+//	u32 LE payload length || u32 LE CRC-32C of the payload || payload (JSON of one block:
+//	height, block time, transactions, app hash)
+//
+// and is written and fsync'd before any transaction of the block is acknowledged, so a kill -9
+// loses nothing that was acknowledged. On start the log is replayed from genesis (genesis.json,
+// written once with fsync), every block's app hash is checked against the recorded one, and a
+// torn last record (a crash in the middle of an append, never acknowledged) is cut off.
+//
+// Why a log and not Pebble: the state machine keeps its whole state in memory and is rebuilt
+// deterministically from its inputs, so the only thing that must be durable is the ordered
+// input. One sequential write and one fsync per block is the least a durable commit can cost, it
+// group-commits every transaction of a block, it needs no new dependency, and replay also
+// re-derives the event history that the API serves from any cursor. The cost is replay time on
+// start, linear in the chain's length; snapshots (State.Snapshot/Restore already exist) can
+// bound it later.
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/floelabs/floe/internal/controlplane"
+)
+
+// Options configure a Chain.
+type Options struct {
+	// Genesis is used when the directory is new; an existing directory uses its own genesis
+	// (a different one given here is an error).
+	Genesis *controlplane.Genesis
+	// Clock gives block times (time.Now if nil).
+	Clock func() time.Time
+	// MaxBlockTxs bounds the transactions per block (default 1000).
+	MaxBlockTxs int
+	// TickInterval is how often the chain checks whether an epoch change is due and, if so,
+	// makes an empty block (default 1s).
+	TickInterval time.Duration
+	// Logger (slog.Default() if nil).
+	Logger *slog.Logger
+}
+
+// Errors of the driver.
+var (
+	ErrClosed       = errors.New("embedded: chain closed")
+	ErrGenesisDiffs = errors.New("embedded: the directory holds a different genesis")
+	ErrCorrupt      = errors.New("embedded: block log corrupt")
+)
+
+// Outcome is what a submitter learns about its transaction.
+type Outcome struct {
+	Height uint64 `json:"height"`
+	TimeMs int64  `json:"time_ms"`
+	controlplane.TxResult
+}
+
+type pendingTx struct {
+	raw  []byte
+	done chan Outcome
+}
+
+// Chain is a running embedded control plane.
+type Chain struct {
+	log   *slog.Logger
+	clock func() time.Time
+	opts  Options
+
+	mu      sync.RWMutex
+	state   *controlplane.State
+	appHash controlplane.Hash
+	events  []controlplane.Event
+	notify  chan struct{} // closed and replaced when a block is committed
+	blog    *blockLog
+	failed  error
+
+	submit  chan pendingTx
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// Open opens or creates the chain in dir and starts producing blocks.
+func Open(dir string, opts *Options) (*Chain, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxBlockTxs <= 0 {
+		o.MaxBlockTxs = 1000
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	g, err := loadOrWriteGenesis(dir, o.Genesis)
+	if err != nil {
+		return nil, err
+	}
+	st, genesisEvents, err := controlplane.NewState(g)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chain{log: o.Logger, clock: o.Clock, opts: o, state: st, appHash: st.Hash(),
+		events: genesisEvents, notify: make(chan struct{}), submit: make(chan pendingTx, 4*o.MaxBlockTxs),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	blog, err := openBlockLog(filepath.Join(dir, "blocks.log"), func(b *block) error {
+		res, err := c.state.ApplyBlock(b.Height, time.UnixMilli(b.TimeMs), b.Txs)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if res.AppHash != b.AppHash {
+			return fmt.Errorf("%w: block %d replays to app hash %s, log says %s", ErrCorrupt, b.Height, res.AppHash, b.AppHash)
+		}
+		c.appHash = res.AppHash
+		c.events = append(c.events, res.Events()...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.blog = blog
+	c.log.Info("control plane opened", "dir", dir, "height", c.state.Height(), "epoch", c.state.Epoch(), "app_hash", c.appHash.String())
+	go c.run()
+	return c, nil
+}
+
+func loadOrWriteGenesis(dir string, g *controlplane.Genesis) (*controlplane.Genesis, error) {
+	path := filepath.Join(dir, "genesis.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if g == nil {
+			return nil, fmt.Errorf("embedded: %s has no genesis and none was given", dir)
+		}
+		if err := g.Validate(); err != nil {
+			return nil, err
+		}
+		data, err := json.MarshalIndent(g, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		if err := writeFileSync(path, data); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	var stored controlplane.Genesis
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", path, err)
+	}
+	if g != nil {
+		want, _ := json.Marshal(g)
+		have, _ := json.Marshal(&stored)
+		if string(want) != string(have) {
+			return nil, ErrGenesisDiffs
+		}
+	}
+	return &stored, nil
+}
+
+// writeFileSync writes a file atomically and durably: temp file, fsync, rename, fsync dir.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("embedded: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("embedded: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("embedded: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("embedded: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("embedded: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("embedded: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("embedded: syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Close stops block production and closes the log. Pending submissions fail with ErrClosed.
+func (c *Chain) Close() error {
+	c.once.Do(func() { close(c.stop) })
+	<-c.stopped
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blog.Close()
+}
+
+// Submit checks a signed transaction, waits for it to be included in a durable block and
+// returns its outcome. A transaction that fails the admission check (bad encoding, signature,
+// chain or used nonce) is rejected at once with that error and never enters a block.
+func (c *Chain) Submit(ctx context.Context, raw []byte) (*Outcome, error) {
+	c.mu.RLock()
+	_, err := c.state.CheckTx(raw)
+	failed := c.failed
+	c.mu.RUnlock()
+	if failed != nil {
+		return nil, failed
+	}
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-c.stop:
+		return nil, ErrClosed
+	default:
+	}
+	p := pendingTx{raw: raw, done: make(chan Outcome, 1)}
+	select {
+	case c.submit <- p:
+	case <-c.stop:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case o, ok := <-p.done:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return &o, nil
+	case <-c.stopped:
+		// Block production ended; the transaction was committed only if its outcome is there.
+		select {
+		case o, ok := <-p.done:
+			if ok {
+				return &o, nil
+			}
+		default:
+		}
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Chain) run() {
+	defer close(c.stopped)
+	tick := time.NewTicker(c.opts.TickInterval)
+	defer tick.Stop()
+	for {
+		var batch []pendingTx
+		select {
+		case <-c.stop:
+			c.drain()
+			return
+		case p := <-c.submit:
+			batch = append(batch, p)
+		more:
+			for len(batch) < c.opts.MaxBlockTxs {
+				select {
+				case p := <-c.submit:
+					batch = append(batch, p)
+				default:
+					break more
+				}
+			}
+		case <-tick.C:
+			c.mu.RLock()
+			due := c.state.Info().NextEpochMs <= c.clock().UnixMilli()
+			c.mu.RUnlock()
+			if !due {
+				continue
+			}
+		}
+		if err := c.commit(batch); err != nil {
+			c.log.Error("control plane stopped: block not committed", "err", err)
+			c.mu.Lock()
+			c.failed = err
+			c.mu.Unlock()
+			for _, p := range batch {
+				close(p.done)
+			}
+			c.drain()
+			<-c.stop
+			return
+		}
+	}
+}
+
+func (c *Chain) drain() {
+	for {
+		select {
+		case p := <-c.submit:
+			close(p.done)
+		default:
+			return
+		}
+	}
+}
+
+func (c *Chain) commit(batch []pendingTx) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	txs := make([][]byte, len(batch))
+	for i, p := range batch {
+		txs[i] = p.raw
+	}
+	now := c.clock().UnixMilli()
+	if last := c.state.TimeMs(); now < last {
+		now = last
+	}
+	height := c.state.Height() + 1
+	// The block is durable before any submitter hears of it. If the write fails the driver
+	// stops taking transactions (c.failed); a restart replays only what is on disk.
+	res, err := c.state.ApplyBlock(height, time.UnixMilli(now), txs)
+	if err != nil {
+		return err
+	}
+	if err := c.blog.Append(&block{Height: height, TimeMs: now, Txs: txs, AppHash: res.AppHash}); err != nil {
+		return err
+	}
+	c.appHash = res.AppHash
+	c.events = append(c.events, res.Events()...)
+	close(c.notify)
+	c.notify = make(chan struct{})
+	for i, p := range batch {
+		p.done <- Outcome{Height: height, TimeMs: now, TxResult: res.Results[i]}
+	}
+	if len(res.BlockEvents) > 0 {
+		c.log.Info("block", "height", height, "epoch", res.Epoch, "txs", len(txs), "block_events", len(res.BlockEvents))
+	}
+	return nil
+}
+
+// View runs f with the state under a read lock; f must not keep the state.
+func (c *Chain) View(f func(s *controlplane.State, appHash controlplane.Hash)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	f(c.state, c.appHash)
+}
+
+// Events returns up to max events with sequence numbers from from on, waiting up to the
+// context's deadline if there are none yet. It returns an empty slice when the wait ends.
+func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+	if max <= 0 {
+		max = 100
+	}
+	for {
+		c.mu.RLock()
+		n := uint64(len(c.events))
+		notify := c.notify
+		var out []controlplane.Event
+		if from < n {
+			end := min(n, from+uint64(max))
+			out = append(out, c.events[from:end]...)
+		}
+		c.mu.RUnlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-notify:
+		case <-ctx.Done():
+			return []controlplane.Event{}, nil
+		case <-c.stop:
+			return nil, ErrClosed
+		}
+	}
+}
