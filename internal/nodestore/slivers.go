@@ -1,0 +1,356 @@
+package nodestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// The sliver record (key 0x03 || shard || blob ID || axis) is the BCS SliverData of the
+// sliver, the exact body of a sliver GET, so a node serves it without re-encoding.
+
+// SliverRef names one stored sliver: the shard that holds it, its blob and its axis.
+type SliverRef struct {
+	Shard  uint16
+	BlobID blob.ID
+	Axis   redstuff.Axis
+}
+
+func (r SliverRef) String() string {
+	return fmt.Sprintf("shard %d blob %s %s", r.Shard, r.BlobID, r.Axis)
+}
+
+func (r SliverRef) key(prefix byte) []byte { return sliverKey(prefix, r.Shard, r.BlobID, r.Axis) }
+
+func checkAxis(a redstuff.Axis) error {
+	if a != redstuff.Primary && a != redstuff.Secondary {
+		return fmt.Errorf("%w: axis %d", ErrInvalid, uint8(a))
+	}
+	return nil
+}
+
+// encodeSliver returns the stored value of sl.
+func encodeSliver(sl redstuff.Sliver) ([]byte, error) {
+	if err := checkAxis(sl.Axis); err != nil {
+		return nil, err
+	}
+	v, err := blob.MarshalSliverData(sl)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return v, nil
+}
+
+// decodeSliver decodes a stored sliver value of axis a. The sliver's data aliases v.
+func decodeSliver(a redstuff.Axis, v []byte) (redstuff.Sliver, error) {
+	sl, err := blob.UnmarshalSliverData(v, a)
+	if err != nil {
+		return redstuff.Sliver{}, fmt.Errorf("%w: sliver: %w", ErrCorrupt, err)
+	}
+	return sl, nil
+}
+
+// Batch collects writes (metadata and slivers of one upload, a sliver pair, ...) that Commit
+// makes durable atomically. A Batch is not safe for concurrent use; Close releases it.
+type Batch struct {
+	b *pebble.Batch
+}
+
+// NewBatch returns an empty batch.
+func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+
+// Close releases the batch; it must not be used afterwards.
+func (b *Batch) Close() { _ = b.b.Close() }
+
+// Count returns the number of writes in the batch.
+func (b *Batch) Count() int { return int(b.b.Count()) }
+
+// PutMetadata adds the metadata of a blob to the batch.
+func (b *Batch) PutMetadata(m *blob.MetadataWithID) error {
+	v, err := encodeMetadata(m)
+	if err != nil {
+		return err
+	}
+	return b.b.Set(metadataKey(m.ID), v, nil)
+}
+
+// PutSliver adds a sliver held for shard to the batch. The sliver must be structurally valid
+// (whole even-sized symbols, an index that fits a u16); its contents are the caller's to
+// verify (blob.VerifySliver).
+func (b *Batch) PutSliver(shard uint16, id blob.ID, sl redstuff.Sliver) error {
+	v, err := encodeSliver(sl)
+	if err != nil {
+		return fmt.Errorf("sliver %s: %w", SliverRef{shard, id, sl.Axis}, err)
+	}
+	return b.b.Set(sliverKey(prefixSliver, shard, id, sl.Axis), v, nil)
+}
+
+// PutSliverData adds a sliver given as its BCS SliverData (an upload body) to the batch,
+// storing those bytes as they are after checking that they decode.
+func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []byte) error {
+	ref := SliverRef{shard, id, a}
+	if err := checkAxis(a); err != nil {
+		return fmt.Errorf("sliver %s: %w", ref, err)
+	}
+	if _, err := blob.UnmarshalSliverData(data, a); err != nil {
+		return fmt.Errorf("sliver %s: %w: %w", ref, ErrInvalid, err)
+	}
+	return b.b.Set(ref.key(prefixSliver), data, nil)
+}
+
+// Commit makes every write of b durable (synced) and visible, atomically. b stays usable only
+// for Close.
+func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if err := s.commit(b.b); err != nil {
+		return fmt.Errorf("nodestore: commit %d writes: %w", b.Count(), err)
+	}
+	return nil
+}
+
+// PutSliver stores one sliver held for shard (synced).
+func (s *Store) PutSliver(ctx context.Context, shard uint16, id blob.ID, sl redstuff.Sliver) error {
+	b := s.NewBatch()
+	defer b.Close()
+	if err := b.PutSliver(shard, id, sl); err != nil {
+		return fmt.Errorf("nodestore: put %w", err)
+	}
+	return s.Commit(ctx, b)
+}
+
+// PutSliverData stores one sliver given as its BCS SliverData (synced).
+func (s *Store) PutSliverData(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis, data []byte) error {
+	b := s.NewBatch()
+	defer b.Close()
+	if err := b.PutSliverData(shard, id, a, data); err != nil {
+		return fmt.Errorf("nodestore: put %w", err)
+	}
+	return s.Commit(ctx, b)
+}
+
+// PutSliverPair stores both slivers of the pair shard holds, atomically (synced).
+func (s *Store) PutSliverPair(ctx context.Context, shard uint16, id blob.ID, primary, secondary redstuff.Sliver) error {
+	if primary.Axis != redstuff.Primary || secondary.Axis != redstuff.Secondary {
+		return fmt.Errorf("nodestore: put sliver pair: %w: axes %s, %s", ErrInvalid, primary.Axis, secondary.Axis)
+	}
+	b := s.NewBatch()
+	defer b.Close()
+	for _, sl := range [2]redstuff.Sliver{primary, secondary} {
+		if err := b.PutSliver(shard, id, sl); err != nil {
+			return fmt.Errorf("nodestore: put %w", err)
+		}
+	}
+	return s.Commit(ctx, b)
+}
+
+// SliverData returns the stored BCS SliverData of a sliver, as a sliver GET serves it, or an
+// error wrapping ErrNotFound.
+func (s *Store) SliverData(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) ([]byte, error) {
+	ref := SliverRef{shard, id, a}
+	if err := checkAxis(a); err != nil {
+		return nil, fmt.Errorf("nodestore: sliver %s: %w", ref, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	v, err := s.get(ref.key(prefixSliver))
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: sliver %s: %w", ref, err)
+	}
+	return v, nil
+}
+
+// Sliver returns a stored sliver, or an error wrapping ErrNotFound.
+func (s *Store) Sliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) (redstuff.Sliver, error) {
+	v, err := s.SliverData(ctx, shard, id, a)
+	if err != nil {
+		return redstuff.Sliver{}, err
+	}
+	sl, err := decodeSliver(a, v)
+	if err != nil {
+		return redstuff.Sliver{}, fmt.Errorf("nodestore: sliver %s: %w", SliverRef{shard, id, a}, err)
+	}
+	return sl, nil
+}
+
+// HasSliver reports whether a sliver is stored.
+func (s *Store) HasSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) (bool, error) {
+	ref := SliverRef{shard, id, a}
+	if err := checkAxis(a); err != nil {
+		return false, fmt.Errorf("nodestore: has sliver %s: %w", ref, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return false, err
+	}
+	defer s.release()
+	ok, err := s.has(ref.key(prefixSliver))
+	if err != nil {
+		return false, fmt.Errorf("nodestore: has sliver %s: %w", ref, err)
+	}
+	return ok, nil
+}
+
+// MissingSlivers returns the slivers of blob id that the given shards should hold (both axes
+// of each) and that are not stored, in shard order, primary first. An empty result means the
+// node holds every sliver it needs to sign a storage confirmation.
+func (s *Store) MissingSlivers(ctx context.Context, id blob.ID, shards []uint16) ([]SliverRef, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	var missing []SliverRef
+	for _, sh := range shards {
+		for _, a := range [2]redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+			ref := SliverRef{sh, id, a}
+			ok, err := s.has(ref.key(prefixSliver))
+			if err != nil {
+				return nil, fmt.Errorf("nodestore: has sliver %s: %w", ref, err)
+			}
+			if !ok {
+				missing = append(missing, ref)
+			}
+		}
+	}
+	return missing, nil
+}
+
+// DeleteSliver deletes a sliver (synced). Deleting what is not stored is not an error.
+func (s *Store) DeleteSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) error {
+	ref := SliverRef{shard, id, a}
+	if err := checkAxis(a); err != nil {
+		return fmt.Errorf("nodestore: delete sliver %s: %w", ref, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if err := s.write(func(b *pebble.Batch) error { return b.Delete(ref.key(prefixSliver), nil) }); err != nil {
+		return fmt.Errorf("nodestore: delete sliver %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ShardSliver is one sliver of a shard, as ShardSlivers returns it.
+type ShardSliver struct {
+	BlobID blob.ID
+	Sliver redstuff.Sliver
+}
+
+// ShardSlivers returns up to limit slivers of axis a that shard holds, in blob-ID order,
+// starting at blob ID start (inclusive): the page a shard sync (Walrus's sync_shard) sends.
+// The next page starts after the last blob ID returned. limit <= 0 means no limit.
+func (s *Store) ShardSlivers(ctx context.Context, shard uint16, a redstuff.Axis, start blob.ID, limit int) ([]ShardSliver, error) {
+	if err := checkAxis(a); err != nil {
+		return nil, fmt.Errorf("nodestore: shard %d slivers: %w", shard, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	out, err := s.shardSlivers(ctx, shard, a, start, limit)
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: shard %d slivers: %w", shard, err)
+	}
+	return out, nil
+}
+
+func (s *Store) shardSlivers(ctx context.Context, shard uint16, a redstuff.Axis, start blob.ID, limit int) (out []ShardSliver, err error) {
+	_, upper := shardRange(prefixSliver, shard)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: shardBlobPrefix(prefixSliver, shard, start), UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(&err, it)
+	for ok := it.First(); ok && (limit <= 0 || len(out) < limit); ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ref, err := parseSliverKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if ref.Axis != a {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		sl, err := decodeSliver(a, bytes.Clone(v))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		out = append(out, ShardSliver{BlobID: ref.BlobID, Sliver: sl})
+	}
+	return out, it.Error()
+}
+
+// Shards returns the shards that hold at least one sliver, in increasing order.
+func (s *Store) Shards(ctx context.Context) ([]uint16, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	out, err := s.shards(prefixSliver)
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: list shards: %w", err)
+	}
+	return out, nil
+}
+
+// shards lists the shards with a key under prefix (0x03 or 0x04), seeking from one shard to
+// the next rather than reading every key.
+func (s *Store) shards(prefix byte) (out []uint16, err error) {
+	lower, upper := prefixRange(prefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(&err, it)
+	for ok := it.First(); ok; {
+		k := it.Key()
+		if len(k) < shardKeyLen {
+			return nil, fmt.Errorf("%w: key %x under prefix %#x", ErrCorrupt, k, prefix)
+		}
+		sh := uint16(k[1])<<8 | uint16(k[2])
+		out = append(out, sh)
+		if sh == 0xffff {
+			break
+		}
+		_, next := shardRange(prefix, sh)
+		ok = it.SeekGE(next)
+	}
+	return out, it.Error()
+}
+
+// DropShard deletes every sliver (and quarantined sliver) of shard with one range deletion
+// (synced), as a node does once a shard has moved to another node.
+func (s *Store) DropShard(ctx context.Context, shard uint16) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	err := s.write(func(b *pebble.Batch) error {
+		var errs []error
+		for _, p := range [2]byte{prefixSliver, prefixQuarantine} {
+			lower, upper := shardRange(p, shard)
+			errs = append(errs, b.DeleteRange(lower, upper, nil))
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return fmt.Errorf("nodestore: drop shard %d: %w", shard, err)
+	}
+	s.log.Info("shard dropped", "shard", shard)
+	return nil
+}
