@@ -766,3 +766,10 @@ func (s *State) transferObject(sender Address, op *TransferObjectOp) error {
 	s.emit(Event{Type: EventObjectTransferred, ObjectID: st.ID, Owner: sender, To: op.To})
 	return nil
 }
+
+// Included is a transaction's outcome with the block that included it.
+type Included struct {
+	Height uint64 `json:"height"`
+	TimeMs int64  `json:"time_ms"`
+	TxResult
+}

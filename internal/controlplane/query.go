@@ -225,3 +225,31 @@ func (s *State) Info() Info {
 	}
 	return i
 }
+
+// Cost returns, at the current prices, the encoded length of a blob of size bytes, the cost of
+// storing it for epochs epochs and its write fee.
+func (s *State) Cost(size uint64, epochs uint32) (encoded, storage, write uint64, err error) {
+	encoded, err = s.EncodedLength(size)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c, err := s.committee()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if storage, err = mul3(c.StoragePrice, units(encoded), uint64(epochs)); err != nil {
+		return 0, 0, 0, err
+	}
+	if write, err = mul3(c.WritePrice, units(encoded), 1); err != nil {
+		return 0, 0, 0, err
+	}
+	return encoded, storage, write, nil
+}
+
+// Stake returns a stake object.
+func (s *State) Stake(id ObjectID) (Stake, bool) {
+	if st := s.d.Stakes[id]; st != nil {
+		return *st, true
+	}
+	return Stake{}, false
+}

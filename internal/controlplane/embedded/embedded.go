@@ -60,16 +60,9 @@ var (
 	ErrCorrupt      = errors.New("embedded: block log corrupt")
 )
 
-// Outcome is what a submitter learns about its transaction.
-type Outcome struct {
-	Height uint64 `json:"height"`
-	TimeMs int64  `json:"time_ms"`
-	controlplane.TxResult
-}
-
 type pendingTx struct {
 	raw  []byte
-	done chan Outcome
+	done chan controlplane.Included
 }
 
 // Chain is a running embedded control plane.
@@ -229,7 +222,7 @@ func (c *Chain) Close() error {
 // Submit checks a signed transaction, waits for it to be included in a durable block and
 // returns its outcome. A transaction that fails the admission check (bad encoding, signature,
 // chain or used nonce) is rejected at once with that error and never enters a block.
-func (c *Chain) Submit(ctx context.Context, raw []byte) (*Outcome, error) {
+func (c *Chain) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
 	c.mu.RLock()
 	_, err := c.state.CheckTx(raw)
 	failed := c.failed
@@ -245,7 +238,7 @@ func (c *Chain) Submit(ctx context.Context, raw []byte) (*Outcome, error) {
 		return nil, ErrClosed
 	default:
 	}
-	p := pendingTx{raw: raw, done: make(chan Outcome, 1)}
+	p := pendingTx{raw: raw, done: make(chan controlplane.Included, 1)}
 	select {
 	case c.submit <- p:
 	case <-c.stop:
@@ -355,7 +348,7 @@ func (c *Chain) commit(batch []pendingTx) error {
 	close(c.notify)
 	c.notify = make(chan struct{})
 	for i, p := range batch {
-		p.done <- Outcome{Height: height, TimeMs: now, TxResult: res.Results[i]}
+		p.done <- controlplane.Included{Height: height, TimeMs: now, TxResult: res.Results[i]}
 	}
 	if len(res.BlockEvents) > 0 {
 		c.log.Info("block", "height", height, "epoch", res.Epoch, "txs", len(txs), "block_events", len(res.BlockEvents))

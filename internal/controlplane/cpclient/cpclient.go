@@ -1,0 +1,260 @@
+// Package cpclient is the Go client of the control-plane HTTP API
+// (github.com/floelabs/floe/api/controlplane): submit signed transactions and wait for their
+// outcome, query state, and follow events from a cursor. It works the same against the
+// embedded and the replicated drivers.
+package cpclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	api "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/crypto"
+)
+
+// ErrNotFound is returned for unknown objects and committees.
+var ErrNotFound = errors.New("cpclient: not found")
+
+// Error is an error response, or a transaction that was included but failed. Is matches the
+// state machine's sentinel with the same code, so errors.Is(err, controlplane.ErrBadNonce)
+// works across the API.
+type Error struct {
+	Status int
+	Code   string
+	Msg    string
+	// Included is set when the transaction entered a block and failed there.
+	Included *controlplane.Included
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("control plane: %s (%s)", e.Msg, e.Code)
+}
+
+// Is reports whether target is the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	if e.Code == "not_found" && target == ErrNotFound {
+		return true
+	}
+	s := controlplane.ErrorForCode(e.Code)
+	return s != nil && s == target
+}
+
+// Client talks to one control-plane API endpoint.
+type Client struct {
+	base string
+	hc   *http.Client
+
+	mu     sync.Mutex
+	nonces map[crypto.Address]uint64
+}
+
+// New returns a client for baseURL (e.g. "http://127.0.0.1:7070"); hc may be nil.
+func New(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, nonces: map[crypto.Address]uint64{}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("cpclient: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return fmt.Errorf("cpclient: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpclient: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var er api.ErrorResponse
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &er) != nil || er.Code == "" {
+			er = api.ErrorResponse{Code: "http_" + strconv.Itoa(resp.StatusCode), Error: strings.TrimSpace(string(b))}
+		}
+		return &Error{Status: resp.StatusCode, Code: er.Code, Msg: er.Error}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("cpclient: decoding %s: %w", path, err)
+	}
+	return nil
+}
+
+// Submit sends a signed transaction and waits for its block. It returns the outcome and, if
+// the transaction was rejected or failed in its block, an *Error.
+func (c *Client) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
+	var inc controlplane.Included
+	if err := c.do(ctx, http.MethodPost, api.PathTransactions, api.SubmitRequest{Tx: raw}, &inc); err != nil {
+		return nil, err
+	}
+	if inc.Code != "" {
+		return &inc, &Error{Status: http.StatusOK, Code: inc.Code, Msg: inc.Error, Included: &inc}
+	}
+	return &inc, nil
+}
+
+// Execute signs op with key using the account's next nonce (fetched once, then tracked by the
+// client; calls for one key must not overlap), submits it and waits. A rejection that was
+// not included (for example a nonce already used by another client) drops the tracked nonce so
+// the next call fetches it again.
+func (c *Client) Execute(ctx context.Context, chainID string, key *crypto.AccountKey, op controlplane.Op) (*controlplane.Included, error) {
+	a := key.Address()
+	c.mu.Lock()
+	nonce, ok := c.nonces[a]
+	c.mu.Unlock()
+	if !ok {
+		acc, err := c.Account(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		nonce = acc.Nonce
+	}
+	raw, err := controlplane.Sign(&controlplane.Tx{ChainID: chainID, Sender: key.PublicKey(), Nonce: nonce, Op: op}, key)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := c.Submit(ctx, raw)
+	c.mu.Lock()
+	if inc != nil {
+		c.nonces[a] = nonce + 1
+	} else {
+		delete(c.nonces, a)
+	}
+	c.mu.Unlock()
+	return inc, err
+}
+
+// Info returns the system summary.
+func (c *Client) Info(ctx context.Context) (*api.Info, error) {
+	var v api.Info
+	return &v, c.do(ctx, http.MethodGet, api.PathInfo, nil, &v)
+}
+
+// Params returns the system parameters.
+func (c *Client) Params(ctx context.Context) (*api.Params, error) {
+	var v api.Params
+	return &v, c.do(ctx, http.MethodGet, api.PathParams, nil, &v)
+}
+
+// Prices returns the current prices.
+func (c *Client) Prices(ctx context.Context) (*api.Prices, error) {
+	var v api.Prices
+	return &v, c.do(ctx, http.MethodGet, api.PathPrices, nil, &v)
+}
+
+// Cost returns the cost of storing size bytes for epochs epochs.
+func (c *Client) Cost(ctx context.Context, size uint64, epochs uint32) (*api.Cost, error) {
+	var v api.Cost
+	q := url.Values{"size": {strconv.FormatUint(size, 10)}, "epochs": {strconv.FormatUint(uint64(epochs), 10)}}
+	return &v, c.do(ctx, http.MethodGet, api.PathCost+"?"+q.Encode(), nil, &v)
+}
+
+// Account returns an account's balance and next nonce.
+func (c *Client) Account(ctx context.Context, a crypto.Address) (*api.AccountResponse, error) {
+	var v api.AccountResponse
+	return &v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String(), nil, &v)
+}
+
+// Owned returns the storage resources and blobs of an owner.
+func (c *Client) Owned(ctx context.Context, a crypto.Address) (*api.Owned, error) {
+	var v api.Owned
+	return &v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String()+"/objects", nil, &v)
+}
+
+// Stakes returns the stakes of an owner.
+func (c *Client) Stakes(ctx context.Context, a crypto.Address) ([]api.Stake, error) {
+	var v []api.Stake
+	return v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String()+"/stakes", nil, &v)
+}
+
+// BlobStatus returns the Walrus status of a blob ID.
+func (c *Client) BlobStatus(ctx context.Context, id blob.ID) (*api.BlobStatus, error) {
+	var v api.BlobStatus
+	return &v, c.do(ctx, http.MethodGet, api.PathBlobs+id.String()+"/status", nil, &v)
+}
+
+// BlobObjects returns the blob objects registered for a blob ID.
+func (c *Client) BlobObjects(ctx context.Context, id blob.ID) ([]api.Blob, error) {
+	var v []api.Blob
+	return v, c.do(ctx, http.MethodGet, api.PathBlobs+id.String()+"/objects", nil, &v)
+}
+
+// Object returns a blob, storage resource, node or stake by object ID.
+func (c *Client) Object(ctx context.Context, id controlplane.ObjectID) (*api.ObjectResponse, error) {
+	var v api.ObjectResponse
+	return &v, c.do(ctx, http.MethodGet, api.PathObjects+id.String(), nil, &v)
+}
+
+// Committee returns the committee of an epoch.
+func (c *Client) Committee(ctx context.Context, epoch uint32) (*api.Committee, error) {
+	var v api.Committee
+	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+strconv.FormatUint(uint64(epoch), 10), nil, &v)
+}
+
+// CurrentCommittee returns the committee of the current epoch.
+func (c *Client) CurrentCommittee(ctx context.Context) (*api.Committee, error) {
+	var v api.Committee
+	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+"current", nil, &v)
+}
+
+// Nodes returns the registered storage nodes.
+func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
+	var v []api.Node
+	return v, c.do(ctx, http.MethodGet, api.PathNodes, nil, &v)
+}
+
+// Events returns up to limit events from sequence number from on, waiting up to wait for the
+// first one; the next cursor is the returned Next.
+func (c *Client) Events(ctx context.Context, from uint64, limit int, wait time.Duration) (*api.EventsResponse, error) {
+	var v api.EventsResponse
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}, "limit": {strconv.Itoa(limit)}, "wait": {wait.String()}}
+	return &v, c.do(ctx, http.MethodGet, api.PathEvents+"?"+q.Encode(), nil, &v)
+}
+
+// Follow calls f for every event from sequence number from on, in order, until ctx ends or f
+// returns an error. Transient request errors are retried after a pause.
+func (c *Client) Follow(ctx context.Context, from uint64, f func(api.Event) error) error {
+	for {
+		page, err := c.Events(ctx, from, 500, 30*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case <-time.After(500 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		for _, e := range page.Events {
+			if err := f(e); err != nil {
+				return err
+			}
+		}
+		from = page.Next
+	}
+}

@@ -1,0 +1,185 @@
+package cpclient_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/controlplane/cpserver"
+	"github.com/floelabs/floe/internal/controlplane/cptest"
+	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/merkle"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// serve starts an embedded chain behind a real HTTP server on 127.0.0.1.
+func serve(t testing.TB, net_ *cptest.Network) (*cpclient.Client, *embedded.Chain) {
+	t.Helper()
+	chain, err := embedded.Open(t.TempDir(), &embedded.Options{Genesis: net_.Genesis, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: cpserver.New(chain, quiet()), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		chain.Close()
+	})
+	return cpclient.New("http://"+ln.Addr().String(), nil), chain
+}
+
+func TestBlobLifecycleOverHTTP(t *testing.T) {
+	nw := cptest.NewNetwork(10, 4, 2, 1e12, []uint64{40, 30, 20, 10}, time.Now())
+	c, _ := serve(t, nw)
+	ctx := context.Background()
+	chainID := nw.Genesis.Params.ChainID
+	alice, bob := nw.Users[0], nw.Users[1]
+
+	info, err := c.Info(ctx)
+	if err != nil || info.Epoch != 1 || info.CommitteeSize != 4 || info.Params.NShards != 10 {
+		t.Fatalf("info %+v %v", info, err)
+	}
+	cost, err := c.Cost(ctx, 1000, 2)
+	if err != nil || cost.EncodedLength != 10680 || cost.StorageCost != 20 || cost.WriteFee != 5 || cost.Total != 25 {
+		t.Fatalf("cost %+v %v", cost, err)
+	}
+	// Register a deletable blob with inline storage.
+	size := uint64(1000)
+	root := merkle.LeafHash([]byte("blob"))
+	bid := blob.DeriveID(blob.RS2, size, root)
+	inc, err := c.Execute(ctx, chainID, alice, controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{
+		EpochsAhead: 2, BlobID: bid, RootHash: controlplane.Hash(root), Size: size, EncodingType: 1, Deletable: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := inc.Created[1]
+	if st, err := c.BlobStatus(ctx, bid); err != nil || st.Status != controlplane.StatusDeletable || st.DeletableCounts.Total != 1 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	// Certify with a quorum certificate from the committee.
+	com, err := c.CurrentCommittee(ctx)
+	if err != nil || len(com.Members) != 4 {
+		t.Fatalf("committee %+v %v", com, err)
+	}
+	msg := protocol.StorageConfirmation{Epoch: com.Epoch, BlobID: bid, Persistence: protocol.Deletable(obj)}.Encode()
+	cert, err := nw.Certify(com, msg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Execute(ctx, chainID, bob, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.BlobStatus(ctx, bid)
+	if err != nil || st.DeletableCounts.Certified != 1 || st.InitialCertifiedEpoch == nil {
+		t.Fatalf("status after certification %+v %v", st, err)
+	}
+	o, err := c.Object(ctx, obj)
+	if err != nil || o.Blob == nil || !o.Blob.Certified || o.Blob.BlobID != bid {
+		t.Fatalf("object %+v %v", o, err)
+	}
+	if bs, err := c.BlobObjects(ctx, bid); err != nil || len(bs) != 1 {
+		t.Fatalf("objects %v %v", bs, err)
+	}
+	owned, err := c.Owned(ctx, alice.Address())
+	if err != nil || len(owned.Blobs) != 1 {
+		t.Fatalf("owned %+v %v", owned, err)
+	}
+	// A failing transaction: certifying twice.
+	_, err = c.Execute(ctx, chainID, bob, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}})
+	var ce *cpclient.Error
+	if !errors.Is(err, controlplane.ErrAlreadyCertified) || !errors.As(err, &ce) || ce.Included == nil {
+		t.Fatalf("certify twice: %v", err)
+	}
+	// Rejected at admission: a replayed transaction.
+	raw := nw.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})
+	if _, err := c.Submit(ctx, raw); !errors.Is(err, controlplane.ErrBadNonce) {
+		t.Fatalf("replay: %v", err)
+	}
+	// Unknown object and committee: 404.
+	if _, err := c.Object(ctx, controlplane.ObjectID{1}); !errors.Is(err, cpclient.ErrNotFound) {
+		t.Fatalf("unknown object: %v", err)
+	}
+	if _, err := c.Committee(ctx, 99); !errors.Is(err, cpclient.ErrNotFound) {
+		t.Fatalf("unknown committee: %v", err)
+	}
+	// Events: follow from the start and find the registration and certification in order.
+	var got []controlplane.EventType
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	errStop := errors.New("stop")
+	err = c.Follow(fctx, 0, func(e controlplane.Event) error {
+		if e.BlobID == bid {
+			got = append(got, e.Type)
+		}
+		if e.Type == controlplane.EventBlobCertified {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || len(got) != 2 || got[0] != controlplane.EventBlobRegistered {
+		t.Fatalf("follow: %v %v", err, got)
+	}
+	// Long poll wakes up on a new event.
+	info, _ = c.Info(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(50 * time.Millisecond)
+		c.Execute(ctx, chainID, alice, controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: obj}})
+	}()
+	ev, err := c.Events(ctx, info.EventSeq, 10, 5*time.Second)
+	wg.Wait()
+	if err != nil || len(ev.Events) != 1 || ev.Events[0].Type != controlplane.EventBlobDeleted || ev.Next != info.EventSeq+1 {
+		t.Fatalf("long poll: %+v %v", ev, err)
+	}
+	if acc, err := c.Account(ctx, alice.Address()); err != nil || acc.Nonce != 2 {
+		t.Fatalf("account %+v %v", acc, err)
+	}
+}
+
+func BenchmarkSubmitTransfers(b *testing.B) {
+	const workers = 32
+	nw := cptest.NewNetwork(10, 4, workers, 1e15, nil, time.Now())
+	c, _ := serve(b, nw)
+	ctx := context.Background()
+	txs := make([][][]byte, workers)
+	per := b.N/workers + 1
+	for w := range txs {
+		for i := 0; i < per; i++ {
+			txs[w] = append(txs[w], nw.Sign(nw.Users[w], controlplane.Op{Transfer: &controlplane.TransferOp{To: nw.Users[(w+1)%workers].Address(), Amount: 1}}))
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for _, raw := range txs[w] {
+				if _, err := c.Submit(ctx, raw); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	b.ReportMetric(float64(per*workers)/time.Since(start).Seconds(), "tx/s")
+}
