@@ -38,6 +38,9 @@ func usagef(format string, args ...any) error {
 func commands() []command {
 	return []command{
 		blobIDCommand(),
+		chainCommand(),
+		walletCommand(),
+		infoCommand(),
 	}
 }
 
