@@ -98,4 +98,3 @@ func shardRanges(s []uint16) string {
 	}
 	return fmt.Sprintf("%s (%d)", out, len(s))
 }
-
