@@ -1,0 +1,269 @@
+package storagenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// batchChunkBytes is how many sliver bytes the batched upload verifies and commits at once.
+const batchChunkBytes = 32 << 20
+
+type batchSliver struct {
+	frame int
+	pair  int
+	axis  redstuff.Axis
+	body  []byte
+}
+
+type batchChunk struct {
+	slivers []batchSliver
+	err     error // the read error that ended the body (nil: more may follow; io.EOF: done)
+}
+
+// mapBatchError maps the framing errors onto request errors.
+func mapBatchError(err error) error {
+	switch {
+	case errors.Is(err, api.ErrBatchTruncated):
+		return fmt.Errorf("%w: %w", ErrTruncatedBody, err)
+	case errors.Is(err, api.ErrBatchMalformed):
+		return fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	case errors.Is(err, api.ErrFrameTooLarge):
+		return fmt.Errorf("%w: %w", ErrBodyTooLarge, err)
+	default:
+		return fmt.Errorf("%w: reading the body: %w", ErrTruncatedBody, err)
+	}
+}
+
+func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathBlobID(r)
+	if err != nil {
+		return err
+	}
+	pending, err := queryBool(r, api.QueryPending)
+	if err != nil {
+		return err
+	}
+	if err := checkOctetStream(r, api.ContentTypeSliverBatch); err != nil {
+		return err
+	}
+	v, err := n.currentView()
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	maxFrame := max(sliverLimit(v.enc.Params()), metadataLimit(v.nShards))
+	br := api.NewBatchReader(r.Body, int(maxFrame))
+	var res api.BatchResult
+	st := &uploadState{}
+	fail := func(err error, frame int) error {
+		return withMeta(err, "frame", strconv.Itoa(frame), "stored", strconv.Itoa(res.Stored))
+	}
+
+	// The first frame may be metadata.
+	first, err := br.Next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fail(mapBatchError(err), 0)
+	}
+	eof := errors.Is(err, io.EOF)
+	var carry *api.Frame
+	if !eof {
+		if first.Kind == api.FrameMetadata {
+			md, err := decodeMetadata(id, first.Payload, v.enc.Params())
+			if err != nil {
+				return fail(err, 0)
+			}
+			code, _, err := n.storeMetadata(ctx, md, v, pending)
+			if err != nil {
+				return fail(err, 0)
+			}
+			res.Metadata = api.Stored
+			if code == http.StatusAccepted || (code == http.StatusOK && n.pending.metadata(id) != nil) {
+				res.Metadata = api.Buffered
+			}
+		} else {
+			carry = &first
+		}
+	}
+
+	// A reader goroutine reads the next chunk while the current one is verified and committed.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan batchChunk, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(chunks)
+		if eof {
+			return
+		}
+		maxFrames := 2*v.nShards + 1
+		var c batchChunk
+		var size int
+		if carry != nil {
+			c.slivers = append(c.slivers, batchSliver{frame: 0, pair: int(carry.Pair), axis: frameAxis(carry.Kind), body: carry.Payload})
+			size += len(carry.Payload)
+		}
+		for {
+			f, err := br.Next()
+			if err == nil && f.Kind == api.FrameMetadata {
+				err = fmt.Errorf("%w: metadata frame after slivers", api.ErrBatchMalformed)
+			}
+			if err == nil && br.Frames() > maxFrames {
+				err = fmt.Errorf("%w: more than %d frames", api.ErrBatchMalformed, maxFrames)
+			}
+			if err != nil {
+				c.err = err
+				select {
+				case chunks <- c:
+				case <-rctx.Done():
+				}
+				return
+			}
+			c.slivers = append(c.slivers, batchSliver{frame: br.Frames() - 1, pair: int(f.Pair), axis: frameAxis(f.Kind), body: f.Payload})
+			size += len(f.Payload)
+			if size >= batchChunkBytes {
+				select {
+				case chunks <- c:
+				case <-rctx.Done():
+					return
+				}
+				c, size = batchChunk{}, 0
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer cancel()
+
+	for c := range chunks {
+		if err := n.storeBatchChunk(ctx, id, v, c.slivers, pending, st, &res); err != nil {
+			return fail(err, batchErrFrame(err, c.slivers))
+		}
+		if c.err != nil && !errors.Is(c.err, io.EOF) {
+			return fail(mapBatchError(c.err), br.Frames())
+		}
+	}
+	res.Buffered = !st.registered && st.info != nil
+	writeSuccess(w, http.StatusOK, res)
+	return nil
+}
+
+func frameAxis(kind byte) redstuff.Axis {
+	if kind == api.FrameSecondary {
+		return redstuff.Secondary
+	}
+	return redstuff.Primary
+}
+
+// frameError records the frame a chunk failed at.
+type frameError struct {
+	frame int
+	err   error
+}
+
+func (e *frameError) Error() string { return fmt.Sprintf("frame %d: %v", e.frame, e.err) }
+func (e *frameError) Unwrap() error { return e.err }
+
+func batchErrFrame(err error, slivers []batchSliver) int {
+	var fe *frameError
+	if errors.As(err, &fe) {
+		return fe.frame
+	}
+	if len(slivers) > 0 {
+		return slivers[0].frame
+	}
+	return 0
+}
+
+// storeBatchChunk checks every sliver of a chunk, verifies them in parallel and commits the
+// new ones in one batch (or buffers them if the blob is not registered yet).
+func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, slivers []batchSliver,
+	pending bool, st *uploadState, res *api.BatchResult) error {
+	type item struct {
+		bs    batchSliver
+		sl    redstuff.Sliver
+		shard uint16
+	}
+	var todo []item
+	for _, bs := range slivers {
+		if st.info != nil && !st.registered {
+			// Not registered (pending upload): buffer one by one.
+			code, _, err := n.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			if err != nil {
+				return &frameError{bs.frame, err}
+			}
+			if code == http.StatusOK {
+				res.AlreadyStored++
+			} else {
+				res.Stored++
+			}
+			continue
+		}
+		sl, shard, done, err := n.checkSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+		if err != nil {
+			n.m.slivers.WithLabelValues("rejected").Inc()
+			return &frameError{bs.frame, err}
+		}
+		if done {
+			res.AlreadyStored++
+			continue
+		}
+		if !st.registered {
+			code, _, err := n.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			if err != nil {
+				return &frameError{bs.frame, err}
+			}
+			if code == http.StatusOK {
+				res.AlreadyStored++
+			} else {
+				res.Stored++
+			}
+			continue
+		}
+		todo = append(todo, item{bs, sl, shard})
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n.cfg.MaxVerifications)
+	for _, it := range todo {
+		g.Go(func() error {
+			if err := n.verify(gctx, v.enc, st.md, it.sl); err != nil {
+				n.m.slivers.WithLabelValues("invalid").Inc()
+				return &frameError{it.bs.frame, err}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	b := n.store.NewBatch()
+	defer b.Close()
+	for _, it := range todo {
+		if err := b.PutSliverData(it.shard, id, it.bs.axis, it.bs.body); err != nil {
+			return err
+		}
+	}
+	if err := n.store.Commit(ctx, b); err != nil {
+		return err
+	}
+	res.Stored += len(todo)
+	n.m.slivers.WithLabelValues("stored").Add(float64(len(todo)))
+	for _, it := range todo {
+		n.m.bodyBytes.WithLabelValues("in").Add(float64(len(it.bs.body)))
+	}
+	return nil
+}

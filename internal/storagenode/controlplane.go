@@ -1,0 +1,163 @@
+package storagenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/controlplane/embedded"
+)
+
+// ControlPlane is what a storage node needs from the control plane. Events long-polls: it
+// waits (up to ctx's deadline) for events with sequence numbers from from on and returns an
+// empty slice when the wait ends without any.
+type ControlPlane interface {
+	Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error)
+	// Committee returns the committee of epoch, or an error wrapping ErrNoCommittee.
+	Committee(ctx context.Context, epoch uint32) (*controlplane.Committee, error)
+	Info(ctx context.Context) (controlplane.Info, error)
+	// BlobObject returns a blob object, or an error wrapping ErrNoBlobObject.
+	BlobObject(ctx context.Context, id controlplane.ObjectID) (controlplane.Blob, error)
+	// Submit submits a signed transaction and waits for its outcome; a transaction that failed
+	// returns an error.
+	Submit(ctx context.Context, rawTx []byte) (*controlplane.TxResult, error)
+}
+
+// Errors of a ControlPlane.
+var (
+	ErrNoCommittee  = errors.New("storagenode: no committee for the epoch")
+	ErrNoBlobObject = errors.New("storagenode: no such blob object")
+	ErrTxFailed     = errors.New("storagenode: transaction failed")
+)
+
+// Embedded adapts an in-process embedded control plane.
+type Embedded struct{ Chain *embedded.Chain }
+
+var _ ControlPlane = Embedded{}
+
+// Events implements ControlPlane.
+func (e Embedded) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+	evs, err := e.Chain.Events(ctx, from, max)
+	if err != nil && ctx.Err() != nil && len(evs) == 0 {
+		return nil, nil // the wait ended
+	}
+	return evs, err
+}
+
+// Committee implements ControlPlane.
+func (e Embedded) Committee(_ context.Context, epoch uint32) (*controlplane.Committee, error) {
+	var c *controlplane.Committee
+	var ok bool
+	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, ok = s.Committee(epoch) })
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrNoCommittee, epoch)
+	}
+	return c, nil
+}
+
+// Info implements ControlPlane.
+func (e Embedded) Info(context.Context) (controlplane.Info, error) {
+	var i controlplane.Info
+	e.Chain.View(func(s *controlplane.State, h controlplane.Hash) { i = s.Info(); i.AppHash = h })
+	return i, nil
+}
+
+// BlobObject implements ControlPlane.
+func (e Embedded) BlobObject(_ context.Context, id controlplane.ObjectID) (controlplane.Blob, error) {
+	var b controlplane.Blob
+	var ok bool
+	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { b, ok = s.Blob(id) })
+	if !ok {
+		return b, fmt.Errorf("%w: %s", ErrNoBlobObject, id)
+	}
+	return b, nil
+}
+
+// Submit implements ControlPlane.
+func (e Embedded) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult, error) {
+	out, err := e.Chain.Submit(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !out.OK() {
+		return &out.TxResult, fmt.Errorf("%w: %s: %s", ErrTxFailed, out.Code, out.Error)
+	}
+	return &out.TxResult, nil
+}
+
+// Remote adapts the control-plane HTTP client.
+type Remote struct {
+	Client *cpclient.Client
+	// Poll is the long-poll wait of Events when ctx has no deadline (default 2 s).
+	Poll time.Duration
+}
+
+var _ ControlPlane = Remote{}
+
+// Events implements ControlPlane.
+func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]controlplane.Event, error) {
+	wait := c.Poll
+	if wait == 0 {
+		wait = 2 * time.Second
+	}
+	if d, ok := ctx.Deadline(); ok {
+		// leave the request time to come back before ctx ends
+		wait = min(wait, time.Until(d)*3/4)
+	}
+	resp, err := c.Client.Events(ctx, from, limit, max(wait, 0))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return resp.Events, nil
+}
+
+// Committee implements ControlPlane.
+func (c Remote) Committee(ctx context.Context, epoch uint32) (*controlplane.Committee, error) {
+	cm, err := c.Client.Committee(ctx, epoch)
+	if errors.Is(err, cpclient.ErrNotFound) {
+		return nil, fmt.Errorf("%w %d: %w", ErrNoCommittee, epoch, err)
+	}
+	return cm, err
+}
+
+// Info implements ControlPlane.
+func (c Remote) Info(ctx context.Context) (controlplane.Info, error) {
+	i, err := c.Client.Info(ctx)
+	if err != nil {
+		return controlplane.Info{}, err
+	}
+	return *i, nil
+}
+
+// BlobObject implements ControlPlane.
+func (c Remote) BlobObject(ctx context.Context, id controlplane.ObjectID) (controlplane.Blob, error) {
+	o, err := c.Client.Object(ctx, id)
+	if errors.Is(err, cpclient.ErrNotFound) {
+		return controlplane.Blob{}, fmt.Errorf("%w: %s", ErrNoBlobObject, id)
+	}
+	if err != nil {
+		return controlplane.Blob{}, err
+	}
+	if o.Blob == nil {
+		return controlplane.Blob{}, fmt.Errorf("%w: %s is not a blob", ErrNoBlobObject, id)
+	}
+	return *o.Blob, nil
+}
+
+// Submit implements ControlPlane.
+func (c Remote) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult, error) {
+	out, err := c.Client.Submit(ctx, raw)
+	if err != nil {
+		if out != nil {
+			return &out.TxResult, fmt.Errorf("%w: %w", ErrTxFailed, err)
+		}
+		return nil, err
+	}
+	return &out.TxResult, nil
+}

@@ -1,0 +1,131 @@
+package storagenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/nodestore"
+)
+
+// followEvents applies control-plane events from the persisted cursor on, one fetched batch
+// per durable store transaction, until ctx ends.
+func (n *Node) followEvents(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		n.mu.RLock()
+		from := n.cursor
+		n.mu.RUnlock()
+		pctx, cancel := context.WithTimeout(ctx, n.cfg.EventPoll)
+		evs, err := n.cp.Events(pctx, from, n.cfg.EventBatch)
+		cancel()
+		if err == nil && len(evs) > 0 {
+			err = n.applyEvents(ctx, evs)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			n.m.eventErrors.Inc()
+			n.log.Warn("following events", "from", from, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+	return nil
+}
+
+// blobChange maps a control-plane event onto a nodestore blob change.
+func blobChange(ev *controlplane.Event) (nodestore.BlobChange, bool) {
+	c := nodestore.BlobChange{Event: nodestore.EventID{TxDigest: ev.TxHash, Seq: ev.Seq}, Epoch: ev.Epoch,
+		EndEpoch: ev.EndEpoch, Deletable: ev.Deletable, WasCertified: ev.WasCertified}
+	switch ev.Type {
+	case controlplane.EventBlobRegistered:
+		c.Kind = nodestore.Registered
+	case controlplane.EventBlobCertified:
+		c.Kind = nodestore.Certified
+	case controlplane.EventBlobExtended:
+		c.Kind = nodestore.Extended
+	case controlplane.EventBlobDeleted:
+		c.Kind, c.Deletable = nodestore.Deleted, true // only deletable objects can be deleted
+	case controlplane.EventInvalidBlobID:
+		c.Kind = nodestore.Invalidated
+	default:
+		return c, false
+	}
+	return c, true
+}
+
+// applyEvents applies a batch of consecutive events atomically with the cursor, then refreshes
+// the committee view on epoch changes and flushes pending uploads of newly registered blobs.
+func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error {
+	n.mu.RLock()
+	want := n.cursor
+	n.mu.RUnlock()
+	if evs[0].Seq != want {
+		return fmt.Errorf("control plane returned event %d, expected %d", evs[0].Seq, want)
+	}
+	last := evs[len(evs)-1].Seq
+	var registered []blob.ID
+	var epoch uint32
+	epochChanged := false
+	err := n.store.ApplyEvent(ctx, last, func(tx *nodestore.EventTx) error {
+		registered, epochChanged = registered[:0], false
+		for i := range evs {
+			ev := &evs[i]
+			if ev.Type == controlplane.EventEpochChangeStart || ev.Type == controlplane.EventEpochChangeDone {
+				epochChanged, epoch = true, max(epoch, ev.Epoch)
+			}
+			c, ok := blobChange(ev)
+			if !ok {
+				continue
+			}
+			if _, err := tx.ApplyChange(ev.BlobID, c); err != nil {
+				if errors.Is(err, nodestore.ErrBadChange) {
+					n.log.Warn("event contradicts the blob info; skipped", "seq", ev.Seq, "type", ev.Type, "blob", ev.BlobID, "err", err)
+					continue
+				}
+				return err
+			}
+			if c.Kind == nodestore.Registered || c.Kind == nodestore.Certified {
+				registered = append(registered, ev.BlobID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.cursor, n.applied = last+1, last+1
+	n.latest = max(n.latest, last+1)
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+	n.m.eventsApplied.Add(float64(len(evs)))
+	n.m.eventCursor.Set(float64(last))
+	if epochChanged {
+		if err := n.refreshCommittee(ctx, epoch); err != nil {
+			n.log.Warn("committee refresh", "epoch", epoch, "err", err)
+		}
+	}
+	for _, id := range registered {
+		n.flushPending(ctx, id)
+	}
+	return nil
+}
+
+// waitChange returns a channel closed at the next applied event batch.
+func (n *Node) waitChange() <-chan struct{} {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.changed
+}

@@ -1,0 +1,72 @@
+package storagenode
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the node's Prometheus metrics, registered on the registry of its Config.
+type metrics struct {
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	bodyBytes        *prometheus.CounterVec
+	slivers          *prometheus.CounterVec
+	eventsApplied    prometheus.Counter
+	eventErrors      prometheus.Counter
+	eventCursor      prometheus.Gauge
+	epoch            prometheus.Gauge
+	ownedShards      prometheus.Gauge
+	pendingBytes     prometheus.Gauge
+	confirmations    *prometheus.CounterVec
+	scrubQuarantined prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_node_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "floe_node_http_request_duration_seconds", Help: "HTTP request durations by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"route", "method"}),
+		bodyBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_node_http_body_bytes_total", Help: "Request and response body bytes by direction.",
+		}, []string{"direction"}),
+		slivers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_node_slivers_total", Help: "Slivers handled, by outcome.",
+		}, []string{"outcome"}),
+		eventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floe_node_events_applied_total", Help: "Control-plane events applied.",
+		}),
+		eventErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floe_node_event_errors_total", Help: "Failures to fetch or apply control-plane events.",
+		}),
+		eventCursor: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_event_cursor", Help: "Sequence number of the last applied event.",
+		}),
+		epoch: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_epoch", Help: "Epoch of the node's committee view.",
+		}),
+		ownedShards: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_owned_shards", Help: "Shards the node owns in its current epoch.",
+		}),
+		pendingBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_pending_bytes", Help: "Bytes held in the pending upload buffer.",
+		}),
+		confirmations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_node_confirmations_total", Help: "Storage confirmations signed, by persistence type.",
+		}, []string{"type"}),
+		scrubQuarantined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floe_node_scrub_quarantined_total", Help: "Slivers the scrubber quarantined.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bodyBytes, m.slivers, m.eventsApplied,
+		m.eventErrors, m.eventCursor, m.epoch, m.ownedShards, m.pendingBytes, m.confirmations, m.scrubQuarantined} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("storagenode: metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,396 @@
+// Package storagenode is Floe's storage node: it follows the control plane's events, accepts
+// metadata and slivers of registered blobs over an HTTPS API that follows Walrus's storage-node
+// routes (spec §5), verifies and stores them in a nodestore, signs storage confirmations with
+// its BLS key once it holds both slivers of every shard it owns, and serves slivers, metadata,
+// recovery symbols and statuses. Wire types live in api/storagenode.
+//
+// A Node is built from a Config (New), then Run serves until its context ends. Many nodes can
+// run in one process: the logger and the Prometheus registry are passed in.
+package storagenode
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/nodestore"
+	"github.com/floelabs/floe/internal/nodetls"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// Config configures a Node. Store, ControlPlane, ProtocolKey and Certificate are required;
+// zero limits take the defaults.
+type Config struct {
+	// ListenAddr is the HTTPS listen address (default 127.0.0.1:0).
+	ListenAddr string
+	// MetricsAddr is the address of the Prometheus listener; "" disables it.
+	MetricsAddr string
+	Store       *nodestore.Store
+	// ControlPlane is the control plane the node follows.
+	ControlPlane ControlPlane
+	// ProtocolKey is the node's BLS key; the node finds itself in committees by its public key.
+	ProtocolKey *crypto.BLSSecretKey
+	// Certificate is the node's TLS certificate (nodetls.SelfSigned for its network key).
+	Certificate tls.Certificate
+	Logger      *slog.Logger
+	// Registry receives the node's metrics (a fresh registry if nil).
+	Registry *prometheus.Registry
+
+	// MaxPendingBytes bounds the buffer of uploads for blobs not yet registered (default 256 MiB);
+	// PendingTTL is how long they wait for the registration (default 10 minutes).
+	MaxPendingBytes int64
+	PendingTTL      time.Duration
+	// MaxWaitForRegistration caps wait_millis of confirmation requests (default 10 s).
+	MaxWaitForRegistration time.Duration
+	// EventBatch is the number of events fetched and applied at once (default 500);
+	// EventPoll the long-poll duration (default 2 s).
+	EventBatch int
+	EventPoll  time.Duration
+	// MaxSymbolRequests bounds concurrent recovery-symbol requests (default GOMAXPROCS); more
+	// are refused with 503.
+	MaxSymbolRequests int
+	// MaxVerifications bounds concurrent sliver verifications (default GOMAXPROCS).
+	MaxVerifications int
+	// ScrubInterval and GCInterval schedule the scrubber and garbage collection (0: never).
+	ScrubInterval time.Duration
+	GCInterval    time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.ListenAddr == "" {
+		c.ListenAddr = "127.0.0.1:0"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = 256 << 20
+	}
+	if c.PendingTTL == 0 {
+		c.PendingTTL = 10 * time.Minute
+	}
+	if c.MaxWaitForRegistration == 0 {
+		c.MaxWaitForRegistration = 10 * time.Second
+	}
+	if c.EventBatch == 0 {
+		c.EventBatch = 500
+	}
+	if c.EventPoll == 0 {
+		c.EventPoll = 2 * time.Second
+	}
+	if c.MaxSymbolRequests == 0 {
+		c.MaxSymbolRequests = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxVerifications == 0 {
+		c.MaxVerifications = runtime.GOMAXPROCS(0)
+	}
+}
+
+// Validate reports a configuration the node cannot run with.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("storagenode: config: no store")
+	case c.ControlPlane == nil:
+		return errors.New("storagenode: config: no control plane")
+	case c.ProtocolKey == nil:
+		return errors.New("storagenode: config: no protocol key")
+	case len(c.Certificate.Certificate) == 0:
+		return errors.New("storagenode: config: no TLS certificate")
+	case c.MaxPendingBytes < 0 || c.PendingTTL < 0 || c.MaxWaitForRegistration < 0 || c.EventBatch < 0 ||
+		c.EventPoll < 0 || c.MaxSymbolRequests < 0 || c.MaxVerifications < 0:
+		return errors.New("storagenode: config: negative limit")
+	}
+	return nil
+}
+
+// Node is a running storage node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *nodestore.Store
+	cp      ControlPlane
+	key     *crypto.BLSSecretKey
+	pub     crypto.BLSPublicKey
+	m       *metrics
+	pending *pendingBuffer
+	started time.Time
+
+	ln, metricsLn net.Listener
+	srv           *http.Server
+	metricsSrv    *http.Server
+
+	symbolSem chan struct{}
+	verifySem chan struct{}
+
+	mu       sync.RWMutex
+	view     *epochView    // current committee view (nil until known)
+	cursor   uint64        // next event to read
+	applied  uint64        // events applied (cursor seq + 1), for health
+	latest   uint64        // highest event seq seen on the control plane + 1
+	changed  chan struct{} // closed and replaced whenever events were applied
+	encoders map[int]*redstuff.Encoder
+}
+
+// epochView is the node's committee view for one epoch.
+type epochView struct {
+	epoch     uint32
+	committee *controlplane.Committee
+	nShards   int
+	owned     map[uint16]bool
+	shards    []uint16 // owned, increasing
+	enc       *redstuff.Encoder
+}
+
+// New builds a node and opens its listeners (Addr is known once New returns). Run serves.
+func New(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger, store: cfg.Store, cp: cfg.ControlPlane, key: cfg.ProtocolKey,
+		pub: cfg.ProtocolKey.PublicKey(), started: time.Now(),
+		symbolSem: make(chan struct{}, cfg.MaxSymbolRequests),
+		verifySem: make(chan struct{}, cfg.MaxVerifications),
+		changed:   make(chan struct{}),
+		encoders:  map[int]*redstuff.Encoder{},
+	}
+	var err error
+	if n.m, err = newMetrics(cfg.Registry); err != nil {
+		return nil, err
+	}
+	n.pending = newPendingBuffer(cfg.MaxPendingBytes, cfg.PendingTTL)
+	if n.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return nil, fmt.Errorf("storagenode: listen: %w", err)
+	}
+	n.srv = &http.Server{
+		Handler:           n.Handler(),
+		TLSConfig:         nodetls.ServerConfig(cfg.Certificate),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	if cfg.MetricsAddr != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			n.ln.Close()
+			return nil, fmt.Errorf("storagenode: metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(api.RouteMetricsPath, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+		n.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	return n, nil
+}
+
+// Addr returns the HTTPS listen address.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// MetricsAddr returns the metrics listen address, or "" if disabled.
+func (n *Node) MetricsAddr() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return n.metricsLn.Addr().String()
+}
+
+// PublicKey returns the node's BLS public key.
+func (n *Node) PublicKey() crypto.BLSPublicKey { return n.pub }
+
+// Run loads the node's state, then follows control-plane events and serves HTTPS (and
+// metrics) until ctx ends; it returns nil on a clean shutdown. The store is not closed.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.init(ctx); err != nil {
+		n.ln.Close()
+		if n.metricsLn != nil {
+			n.metricsLn.Close()
+		}
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := n.srv.ServeTLS(n.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("storagenode: serve: %w", err)
+		}
+		return nil
+	})
+	if n.metricsSrv != nil {
+		g.Go(func() error {
+			if err := n.metricsSrv.Serve(n.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("storagenode: metrics: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return n.followEvents(gctx) })
+	g.Go(func() error { n.housekeeping(gctx); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := n.srv.Shutdown(sctx)
+		if n.metricsSrv != nil {
+			err = errors.Join(err, n.metricsSrv.Shutdown(sctx))
+		}
+		if err != nil {
+			n.srv.Close()
+		}
+		return nil
+	})
+	err := g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// init reads the event cursor and the current committee.
+func (n *Node) init(ctx context.Context) error {
+	seq, ok, err := n.store.EventCursor(ctx)
+	if err != nil {
+		return fmt.Errorf("storagenode: %w", err)
+	}
+	if ok {
+		n.cursor, n.applied = seq+1, seq+1
+	}
+	n.log.Info("resuming events", "from", n.cursor)
+	info, err := n.cp.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("storagenode: control plane info: %w", err)
+	}
+	n.mu.Lock()
+	n.latest = info.EventSeq
+	n.mu.Unlock()
+	if err := n.refreshCommittee(ctx, info.Epoch); err != nil && !errors.Is(err, ErrNoCommittee) {
+		return err
+	}
+	return nil
+}
+
+// refreshCommittee loads the committee of epoch and makes it the node's view if it is not
+// older than the current one.
+func (n *Node) refreshCommittee(ctx context.Context, epoch uint32) error {
+	n.mu.RLock()
+	cur := n.view
+	n.mu.RUnlock()
+	if cur != nil && cur.epoch >= epoch {
+		return nil
+	}
+	c, err := n.cp.Committee(ctx, epoch)
+	if err != nil {
+		return fmt.Errorf("storagenode: committee %d: %w", epoch, err)
+	}
+	v := &epochView{epoch: c.Epoch, committee: c, nShards: c.NShards, owned: map[uint16]bool{}}
+	for _, m := range c.Members {
+		if m.BLSPublicKey == n.pub {
+			for _, s := range m.Shards {
+				v.owned[s] = true
+			}
+		}
+	}
+	for s := 0; s < c.NShards; s++ {
+		if v.owned[uint16(s)] {
+			v.shards = append(v.shards, uint16(s))
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.view != nil && n.view.epoch >= v.epoch {
+		return nil
+	}
+	enc := n.encoders[c.NShards]
+	if enc == nil {
+		if enc, err = redstuff.New(c.NShards); err != nil {
+			return fmt.Errorf("storagenode: encoder for %d shards: %w", c.NShards, err)
+		}
+		n.encoders[c.NShards] = enc
+	}
+	v.enc = enc
+	n.view = v
+	n.m.epoch.Set(float64(v.epoch))
+	n.m.ownedShards.Set(float64(len(v.shards)))
+	n.log.Info("committee view", "epoch", v.epoch, "shards", len(v.shards), "n", v.nShards)
+	return nil
+}
+
+// currentView returns the committee view or ErrNotInCommittee.
+func (n *Node) currentView() (*epochView, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.view == nil {
+		return nil, ErrNotInCommittee
+	}
+	return n.view, nil
+}
+
+// housekeeping runs garbage collection and the scrubber on their intervals.
+func (n *Node) housekeeping(ctx context.Context) {
+	tick := func(d time.Duration) <-chan time.Time {
+		if d <= 0 {
+			return nil
+		}
+		return time.NewTicker(d).C
+	}
+	gc, scrub, sweep := tick(n.cfg.GCInterval), tick(n.cfg.ScrubInterval), tick(time.Minute)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep:
+			n.pending.sweep(time.Now())
+			n.m.pendingBytes.Set(float64(n.pending.size()))
+		case <-gc:
+			v, err := n.currentView()
+			if err != nil {
+				continue
+			}
+			rep, err := n.store.CollectGarbage(ctx, v.epoch)
+			if err != nil && ctx.Err() == nil {
+				n.log.Error("garbage collection failed", "err", err)
+			} else {
+				n.log.Info("garbage collected", "expired", rep.Expired, "invalid", rep.Invalid)
+			}
+		case <-scrub:
+			rep, err := n.store.Scrub(ctx, n.scrubVerify)
+			if err != nil && ctx.Err() == nil {
+				n.log.Error("scrub failed", "err", err)
+			}
+			n.m.scrubQuarantined.Add(float64(len(rep.Quarantined)))
+		}
+	}
+}
+
+// scrubVerify re-verifies a stored sliver against its stored metadata.
+func (n *Node) scrubVerify(ref nodestore.SliverRef, sl redstuff.Sliver) error {
+	md, err := n.store.Metadata(context.Background(), ref.BlobID)
+	if err != nil {
+		if errors.Is(err, nodestore.ErrNotFound) {
+			return nodestore.ErrSkipSliver
+		}
+		return fmt.Errorf("%w: %w", nodestore.ErrSkipSliver, err)
+	}
+	n.mu.RLock()
+	enc := n.encoders[len(md.Metadata.Hashes)]
+	n.mu.RUnlock()
+	if enc == nil {
+		return nodestore.ErrSkipSliver
+	}
+	return verifySliver(enc, md, sl)
+}
