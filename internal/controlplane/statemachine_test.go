@@ -600,3 +600,40 @@ func TestEventsNumbered(t *testing.T) {
 		t.Fatal("second tx should fail")
 	}
 }
+
+func TestRewardsSharedWithDelegators(t *testing.T) {
+	h := newHarness(t)
+	c, _ := h.s.Committee(1)
+	// Alice delegates 40 to the 4-shard node (own stake 40) from epoch 2.
+	var node ObjectID
+	for _, m := range c.Members {
+		if len(m.Shards) == 4 {
+			node = m.NodeID
+		}
+	}
+	h.ok(h.alice, Op{Stake: &StakeOp{NodeID: node, Amount: 40}})
+	h.nextEpoch()
+	// Epoch 2: stakes 80,30,20,10 of 140 -> quotas 5.71,2.14,1.43,0.71 -> 6,2,1,1.
+	c2, _ := h.s.Committee(2)
+	var shards int
+	for _, m := range c2.Members {
+		if m.NodeID == node {
+			shards = len(m.Shards)
+		}
+	}
+	if shards != 6 {
+		t.Fatalf("delegated node has %d shards, want 6", shards)
+	}
+	// 100 MiB for one epoch at 10: a bucket of 1000 for epoch 2.
+	h.ok(h.bob, Op{ReserveStorage: &ReserveStorageOp{Size: 100 * MiB, EpochsAhead: 1}})
+	owner := h.s.d.Nodes[node].Owner
+	ownerBefore, aliceBefore := h.s.Account(owner).Balance, h.s.Account(h.alice.Address()).Balance
+	h.nextEpoch()
+	// Node share 1000*6/10 = 600; commission 10% = 60 to the owner; 540 split 40:40.
+	if got := h.s.Account(h.alice.Address()).Balance - aliceBefore; got != 270 {
+		t.Fatalf("delegator reward %d, want 270", got)
+	}
+	if got := h.s.Account(owner).Balance - ownerBefore; got != 330 {
+		t.Fatalf("owner reward %d, want 330", got)
+	}
+}

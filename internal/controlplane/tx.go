@@ -253,6 +253,18 @@ func DecodeTx(wire []byte) (*Tx, error) {
 	payload := rest[:n]
 	var sig crypto.AccountSignature
 	copy(sig[:], rest[n:])
+	tx, err := decodePayload(payload)
+	if err != nil {
+		return nil, err
+	}
+	if !tx.Sender.Verify(SigningMessage(payload), sig) {
+		return nil, ErrBadSignature
+	}
+	return tx, nil
+}
+
+// decodePayload parses a canonical payload.
+func decodePayload(payload []byte) (*Tx, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	var tx Tx
@@ -268,9 +280,6 @@ func DecodeTx(wire []byte) (*Tx, error) {
 	}
 	if !bytes.Equal(canon, payload) {
 		return nil, fmt.Errorf("%w: payload is not in canonical form", ErrInvalidTx)
-	}
-	if !tx.Sender.Verify(SigningMessage(payload), sig) {
-		return nil, ErrBadSignature
 	}
 	return &tx, nil
 }
