@@ -41,6 +41,7 @@ func commands() []command {
 		chainCommand(),
 		walletCommand(),
 		infoCommand(),
+		nodeCommand(),
 	}
 }
 

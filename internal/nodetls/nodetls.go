@@ -130,7 +130,8 @@ func ServerConfig(cert tls.Certificate) *tls.Config {
 // the server's end-entity certificate holds registeredKey (the node's network public key on
 // the control plane, compressed or uncompressed SEC1), otherwise it validates the chain
 // against roots (the system pool if nil) for serverName as usual. Use one configuration (and
-// one http.Transport) per node.
+// one http.Transport) per node. NextProtos is left to the http.Transport (set
+// ForceAttemptHTTP2 for HTTP/2).
 func ClientConfig(registeredKey []byte, serverName string, roots *x509.CertPool) (*tls.Config, error) {
 	want, err := normalizeKey(registeredKey)
 	if err != nil {
@@ -138,7 +139,6 @@ func ClientConfig(registeredKey []byte, serverName string, roots *x509.CertPool)
 	}
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		NextProtos:         []string{"h2", "http/1.1"},
 		InsecureSkipVerify: true, // replaced by VerifyConnection below
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
