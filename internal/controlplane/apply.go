@@ -246,11 +246,25 @@ func (s *State) registerNode(sender Address, op *RegisterNodeOp) error {
 	if err := checkNodeKey(op.BLSPublicKey, sender, s.d.Epoch, op.ProofOfPossession); err != nil {
 		return err
 	}
+	if err := s.checkKeyUnused(op.BLSPublicKey, ObjectID{}); err != nil {
+		return err
+	}
 	id := s.newObjectID()
 	s.d.Nodes[id] = &Node{ID: id, Owner: sender, Name: op.Name, NetworkAddress: op.NetworkAddress,
 		NetworkPublicKey: op.NetworkPublicKey, BLSPublicKey: op.BLSPublicKey, Commission: op.Commission,
 		StoragePrice: op.StoragePrice, WritePrice: op.WritePrice, Capacity: op.Capacity, RegisteredEpoch: s.d.Epoch}
 	s.emit(Event{Type: EventNodeRegistered, NodeID: id, Owner: sender})
+	return nil
+}
+
+// checkKeyUnused rejects a BLS key that another node (not self) already registered: one key
+// behind two members would let one signature count twice in a certificate's weight.
+func (s *State) checkKeyUnused(pk crypto.BLSPublicKey, self ObjectID) error {
+	for id, n := range s.d.Nodes {
+		if id != self && n.BLSPublicKey == pk {
+			return fmt.Errorf("%w: BLS key already registered by node %s", ErrBadPoP, id)
+		}
+	}
 	return nil
 }
 
@@ -291,6 +305,9 @@ func (s *State) updateNode(sender Address, op *UpdateNodeOp) error {
 			return fmt.Errorf("%w: a new BLS key needs a proof of possession", ErrBadPoP)
 		}
 		if err := checkNodeKey(*op.BLSPublicKey, sender, s.d.Epoch, *op.ProofOfPossession); err != nil {
+			return err
+		}
+		if err := s.checkKeyUnused(*op.BLSPublicKey, n.ID); err != nil {
 			return err
 		}
 		upd.BLSPublicKey = *op.BLSPublicKey

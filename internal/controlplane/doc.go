@@ -40,4 +40,11 @@
 //   - Prices and capacity are recomputed at each epoch change only (fixed for the epoch).
 //   - Expired blobs and storage resources stay queryable for one epoch after their end epoch,
 //     then are removed.
+//   - Any account may submit a certificate (certify a blob, invalidate a blob ID): the
+//     certificate is the proof. Owners alone extend, delete, transfer or set attributes.
+//   - RegisterBlob can buy its storage in the same transaction (StorageID zero, EpochsAhead
+//     set); its result's Created lists the storage resource then the blob object, the storage
+//     resource living on inside the blob.
+//   - A BLS key can belong to one node only.
+//   - There are no gas fees yet: nonces stop replays, not spam.
 package controlplane

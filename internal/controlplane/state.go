@@ -78,6 +78,9 @@ func NewState(g *Genesis) (*State, []Event, error) {
 		if err := checkNodeFields(gn.Name, gn.NetworkAddress, gn.NetworkPublicKey, gn.Commission); err != nil {
 			return nil, nil, fmt.Errorf("%w: node %d: %w", ErrGenesis, i, err)
 		}
+		if err := s.checkKeyUnused(gn.BLSPublicKey, ObjectID{}); err != nil {
+			return nil, nil, fmt.Errorf("%w: node %d: %w", ErrGenesis, i, err)
+		}
 		id := genesisObjectID("node", i)
 		s.d.Nodes[id] = &Node{ID: id, Owner: gn.Owner, Name: gn.Name, NetworkAddress: gn.NetworkAddress,
 			NetworkPublicKey: gn.NetworkPublicKey, BLSPublicKey: gn.BLSPublicKey, Commission: gn.Commission,

@@ -160,6 +160,13 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 	if r := h.do(carol, Op{RegisterNode: &bad}); !errors.Is(r.Err, ErrInvalidTx) {
 		t.Fatalf("empty name: %v", r.Err)
 	}
+	// A genesis node's key, even with a valid PoP for carol, is taken.
+	bad = reg
+	bad.BLSPublicKey = h.nodes[0].PublicKey()
+	bad.ProofOfPossession = protocol.SignProofOfPossession(h.nodes[0], carol.Address(), h.s.Epoch())
+	if r := h.do(carol, Op{RegisterNode: &bad}); !errors.Is(r.Err, ErrBadPoP) {
+		t.Fatalf("duplicate BLS key: %v", r.Err)
+	}
 	reg.ProofOfPossession = protocol.SignProofOfPossession(k, carol.Address(), h.s.Epoch())
 	r := h.ok(carol, Op{RegisterNode: &reg})
 	node := r.Created[0]
