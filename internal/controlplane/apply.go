@@ -57,6 +57,25 @@ var ErrBlock = errors.New("controlplane: block does not follow the state")
 // Every transaction gets a result; a rejected transaction changes nothing but, if it was well
 // signed with the expected nonce, its sender's nonce.
 func (s *State) ApplyBlock(height uint64, blockTime time.Time, txs [][]byte) (*BlockResult, error) {
+	vtxs := make([]*VerifiedTx, len(txs))
+	errs := make([]error, len(txs))
+	for i, raw := range txs {
+		vtxs[i], errs[i] = VerifyTx(raw)
+		if errs[i] != nil {
+			vtxs[i] = &VerifiedTx{raw: raw, hash: TxHash(raw)}
+		}
+	}
+	return s.applyBlock(height, blockTime, vtxs, errs)
+}
+
+// ApplyVerifiedBlock is ApplyBlock for transactions already decoded and signature-checked by
+// VerifyTx (for example at admission, in parallel): it gives the same results and state, without
+// checking the signatures again.
+func (s *State) ApplyVerifiedBlock(height uint64, blockTime time.Time, txs []*VerifiedTx) (*BlockResult, error) {
+	return s.applyBlock(height, blockTime, txs, make([]error, len(txs)))
+}
+
+func (s *State) applyBlock(height uint64, blockTime time.Time, txs []*VerifiedTx, errs []error) (*BlockResult, error) {
 	ms := blockTime.UnixMilli()
 	if height != s.d.Height+1 {
 		return nil, fmt.Errorf("%w: height %d after %d", ErrBlock, height, s.d.Height)
@@ -73,32 +92,64 @@ func (s *State) ApplyBlock(height uint64, blockTime time.Time, txs [][]byte) (*B
 	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: s.events}
 	s.events = nil
 	res.Results = make([]TxResult, len(txs))
-	for i, raw := range txs {
-		res.Results[i] = s.applyTx(raw)
+	for i, vt := range txs {
+		res.Results[i] = s.applyTx(vt, errs[i])
 	}
 	res.Epoch = s.d.Epoch
 	res.AppHash = s.Hash()
 	return res, nil
 }
 
-// CheckTx validates a transaction for admission to a block: encoding, signature, chain and that
-// its nonce is not already used. It does not execute it.
-func (s *State) CheckTx(raw []byte) (*Tx, error) {
+// VerifiedTx is a transaction whose encoding and signature VerifyTx checked.
+type VerifiedTx struct {
+	raw  []byte
+	tx   *Tx
+	hash Hash
+}
+
+// VerifyTx decodes a signed transaction and checks its encoding and signature.
+func VerifyTx(raw []byte) (*VerifiedTx, error) {
 	tx, err := DecodeTx(raw)
 	if err != nil {
 		return nil, err
 	}
-	if tx.ChainID != s.d.Params.ChainID {
-		return nil, fmt.Errorf("%w: %q, want %q", ErrWrongChain, tx.ChainID, s.d.Params.ChainID)
-	}
-	if acc := s.d.Accounts[tx.Sender.Address()]; acc != nil && tx.Nonce < acc.Nonce {
-		return nil, fmt.Errorf("%w: nonce %d already used (next is %d)", ErrBadNonce, tx.Nonce, acc.Nonce)
-	}
-	return tx, nil
+	return &VerifiedTx{raw: raw, tx: tx, hash: TxHash(raw)}, nil
 }
 
-func (s *State) applyTx(raw []byte) TxResult {
-	s.txHash = TxHash(raw)
+// Tx returns the decoded transaction.
+func (v *VerifiedTx) Tx() *Tx { return v.tx }
+
+// Raw returns the wire bytes.
+func (v *VerifiedTx) Raw() []byte { return v.raw }
+
+// Hash returns the transaction hash.
+func (v *VerifiedTx) Hash() Hash { return v.hash }
+
+// CheckTx validates a transaction for admission to a block: encoding, signature, chain and that
+// its nonce is not already used. It does not execute it. The signature check needs no lock on
+// the state; CheckVerified does the rest.
+func (s *State) CheckTx(raw []byte) (*VerifiedTx, error) {
+	vt, err := VerifyTx(raw)
+	if err != nil {
+		return nil, err
+	}
+	return vt, s.CheckVerified(vt)
+}
+
+// CheckVerified checks a verified transaction's chain and nonce against the state.
+func (s *State) CheckVerified(vt *VerifiedTx) error {
+	tx := vt.tx
+	if tx.ChainID != s.d.Params.ChainID {
+		return fmt.Errorf("%w: %q, want %q", ErrWrongChain, tx.ChainID, s.d.Params.ChainID)
+	}
+	if acc := s.d.Accounts[tx.Sender.Address()]; acc != nil && tx.Nonce < acc.Nonce {
+		return fmt.Errorf("%w: nonce %d already used (next is %d)", ErrBadNonce, tx.Nonce, acc.Nonce)
+	}
+	return nil
+}
+
+func (s *State) applyTx(vt *VerifiedTx, decodeErr error) TxResult {
+	s.txHash = vt.hash
 	s.created, s.events = nil, nil
 	defer func() { s.txHash, s.created, s.events = Hash{}, nil, nil }()
 	res := TxResult{Hash: s.txHash}
@@ -107,10 +158,10 @@ func (s *State) applyTx(raw []byte) TxResult {
 		res.Events, res.Created = nil, nil
 		return res
 	}
-	tx, err := DecodeTx(raw)
-	if err != nil {
-		return fail(err)
+	if decodeErr != nil {
+		return fail(decodeErr)
 	}
+	tx := vt.tx
 	if tx.ChainID != s.d.Params.ChainID {
 		return fail(fmt.Errorf("%w: %q, want %q", ErrWrongChain, tx.ChainID, s.d.Params.ChainID))
 	}

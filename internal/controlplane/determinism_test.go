@@ -94,10 +94,18 @@ func TestDeterminism(t *testing.T) {
 			t.Fatalf("seed %d: workload stayed in epoch %d; it should cross epoch changes", seed, h1.s.Epoch())
 		}
 		okCount := 0
-		// Replay the same blocks on a fresh state: same hash after every block.
+		var err error
+		// Replay the same blocks on a fresh state, through the pre-verified path: same hash
+		// after every block.
 		h2 := newHarness(t)
 		for i, txs := range h1.blocks {
-			r, err := h2.s.ApplyBlock(uint64(i+1), h1.times[i], txs)
+			vtxs := make([]*VerifiedTx, len(txs))
+			for k, raw := range txs {
+				if vtxs[k], err = VerifyTx(raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := h2.s.ApplyVerifiedBlock(uint64(i+1), h1.times[i], vtxs)
 			if err != nil {
 				t.Fatal(err)
 			}

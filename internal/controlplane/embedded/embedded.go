@@ -61,7 +61,7 @@ var (
 )
 
 type pendingTx struct {
-	raw  []byte
+	tx   *controlplane.VerifiedTx
 	done chan controlplane.Included
 }
 
@@ -223,8 +223,14 @@ func (c *Chain) Close() error {
 // returns its outcome. A transaction that fails the admission check (bad encoding, signature,
 // chain or used nonce) is rejected at once with that error and never enters a block.
 func (c *Chain) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
+	// The signature check runs outside the lock, in the submitter's goroutine, so admission
+	// verifies in parallel and the block loop does not verify again.
+	vt, err := controlplane.VerifyTx(raw)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.RLock()
-	_, err := c.state.CheckTx(raw)
+	err = c.state.CheckVerified(vt)
 	failed := c.failed
 	c.mu.RUnlock()
 	if failed != nil {
@@ -238,7 +244,7 @@ func (c *Chain) Submit(ctx context.Context, raw []byte) (*controlplane.Included,
 		return nil, ErrClosed
 	default:
 	}
-	p := pendingTx{raw: raw, done: make(chan controlplane.Included, 1)}
+	p := pendingTx{tx: vt, done: make(chan controlplane.Included, 1)}
 	select {
 	case c.submit <- p:
 	case <-c.stop:
@@ -326,8 +332,9 @@ func (c *Chain) commit(batch []pendingTx) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	txs := make([][]byte, len(batch))
+	vtxs := make([]*controlplane.VerifiedTx, len(batch))
 	for i, p := range batch {
-		txs[i] = p.raw
+		txs[i], vtxs[i] = p.tx.Raw(), p.tx
 	}
 	now := c.clock().UnixMilli()
 	if last := c.state.TimeMs(); now < last {
@@ -336,7 +343,7 @@ func (c *Chain) commit(batch []pendingTx) error {
 	height := c.state.Height() + 1
 	// The block is durable before any submitter hears of it. If the write fails the driver
 	// stops taking transactions (c.failed); a restart replays only what is on disk.
-	res, err := c.state.ApplyBlock(height, time.UnixMilli(now), txs)
+	res, err := c.state.ApplyVerifiedBlock(height, time.UnixMilli(now), vtxs)
 	if err != nil {
 		return err
 	}
