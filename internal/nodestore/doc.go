@@ -18,9 +18,9 @@
 // ErrCorrupt, ...) and, for I/O, around the error of the file system. Pebble treats a failed
 // write-ahead-log write or sync (a full disk, an I/O error) as fatal, because it cannot know
 // what reached the disk: the store turns that into ErrFailed for the call that hit it and for
-// every later call, so the node stops acknowledging writes, and it never touches the database
-// again until it is reopened; what was acknowledged before stays intact (Pebble recovers it
-// from its log on the next Open). A fatal error that Pebble meets in a background job (a
+// every later call, so the node stops acknowledging writes; the store never touches the
+// database again (Close releases nothing), and the process should exit and restart. What was
+// acknowledged before stays intact: Pebble recovers it from its log on the next Open. A fatal error that Pebble meets in a background job (a
 // flush or compaction that cannot write its manifest) panics, ending the process: that is the
 // fail-stop behaviour Pebble is built for, and a restart recovers every acknowledged write.
 //

@@ -23,10 +23,10 @@ var ErrSkipSliver = errors.New("nodestore: sliver not verified")
 //	version u8 (= 1)
 //	reason  uvarint length, UTF-8 text (at most maxReasonLen bytes)
 //	data    the sliver record exactly as it was stored (the rest of the value)
-const (
-	quarantineV1 byte = 1
-	maxReasonLen      = 4096
-)
+const quarantineV1 byte = 1
+
+// maxReasonLen bounds the reason text of a quarantine record.
+const maxReasonLen = 4096
 
 func encodeQuarantine(reason string, data []byte) []byte {
 	if len(reason) > maxReasonLen {
