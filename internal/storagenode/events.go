@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/nodestore"
 )
@@ -74,11 +73,17 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 		return fmt.Errorf("control plane returned event %d, expected %d", evs[0].Seq, want)
 	}
 	last := evs[len(evs)-1].Seq
-	var registered []blob.ID
+	// Store buffered uploads of blobs registered in this batch before the registration becomes
+	// visible, so that a blob is never seen registered with its uploads still in the buffer.
+	for i := range evs {
+		if evs[i].Type == controlplane.EventBlobRegistered || evs[i].Type == controlplane.EventBlobCertified {
+			n.flushPending(ctx, evs[i].BlobID)
+		}
+	}
 	var epoch uint32
 	epochChanged := false
 	err := n.store.ApplyEvent(ctx, last, func(tx *nodestore.EventTx) error {
-		registered, epochChanged = registered[:0], false
+		epochChanged = false
 		for i := range evs {
 			ev := &evs[i]
 			if ev.Type == controlplane.EventEpochChangeStart || ev.Type == controlplane.EventEpochChangeDone {
@@ -95,9 +100,6 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 				}
 				return err
 			}
-			if c.Kind == nodestore.Registered || c.Kind == nodestore.Certified {
-				registered = append(registered, ev.BlobID)
-			}
 		}
 		return nil
 	})
@@ -107,8 +109,6 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 	n.mu.Lock()
 	n.cursor, n.applied = last+1, last+1
 	n.latest = max(n.latest, last+1)
-	close(n.changed)
-	n.changed = make(chan struct{})
 	n.mu.Unlock()
 	n.m.eventsApplied.Add(float64(len(evs)))
 	n.m.eventCursor.Set(float64(last))
@@ -117,9 +117,11 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 			n.log.Warn("committee refresh", "epoch", epoch, "err", err)
 		}
 	}
-	for _, id := range registered {
-		n.flushPending(ctx, id)
-	}
+	// Wake waiting confirmation requests.
+	n.mu.Lock()
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
 	return nil
 }
 

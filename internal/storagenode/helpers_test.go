@@ -69,7 +69,13 @@ func (tn *testNet) register(enc *redstuff.Encoding, deletable bool) controlplane
 	if !out.OK() {
 		tn.t.Fatalf("register blob: %s %s", out.Code, out.Error)
 	}
-	return out.Created[0]
+	for _, ev := range out.Events {
+		if ev.Type == controlplane.EventBlobRegistered {
+			return ev.ObjectID
+		}
+	}
+	tn.t.Fatal("no BlobRegistered event")
+	return controlplane.ObjectID{}
 }
 
 // testNode is a running node with a pinned HTTPS client.

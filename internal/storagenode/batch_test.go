@@ -1,0 +1,168 @@
+package storagenode
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// batchBody frames metadata (if withMD) and both slivers of pairs.
+func batchBody(t testing.TB, e *redstuff.Encoding, pairs []int, withMD bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	bw, err := api.NewBatchWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withMD {
+		if err := bw.WriteMetadata(metadataBody(t, e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range pairs {
+		pr, se := e.Pair(p)
+		if err := bw.WriteSliver(uint16(p), false, sliverBody(t, pr)); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.WriteSliver(uint16(p), true, sliverBody(t, se)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func batchResult(t *testing.T, r response) api.BatchResult {
+	t.Helper()
+	var s api.Success[api.BatchResult]
+	if err := json.Unmarshal(r.body, &s); err != nil {
+		t.Fatalf("batch result %s: %v", r.body, err)
+	}
+	return s.Success.Data
+}
+
+func TestSliverBatch(t *testing.T) {
+	tn := newTestNet(t, testShards, 2)
+	node := tn.startNode(0, nil)
+	enc, _ := redstuff.New(testShards)
+	e := testBlob(t, enc, 20000, 2)
+	id := blob.NewMetadata(&e.Commitment).ID
+	owned, unowned := tn.ownedPairs(id, 0)
+	path := api.SliverBatchPath(id.String())
+	ct := api.ContentTypeSliverBatch
+
+	expect(t, "batch unregistered", node.do(t, "PUT", path, batchBody(t, e, owned, true), ct), 400, api.ReasonNotRegistered)
+	tn.register(e, false)
+	node.waitApplied(t, tn.chain)
+
+	body := batchBody(t, e, owned, true)
+	expect(t, "batch truncated", node.do(t, "PUT", path, body[:len(body)-20], ct), 400, api.ReasonTruncatedBody)
+	expect(t, "batch malformed", node.do(t, "PUT", path, append([]byte("XXXX"), body[4:]...), ct), 400, api.ReasonMalformedBody)
+	expect(t, "batch unowned", node.do(t, "PUT", path, batchBody(t, e, []int{unowned}, true), ct), 400, api.ReasonShardNotAssigned)
+	// A sliver framed under the wrong pair.
+	var buf bytes.Buffer
+	bw, _ := api.NewBatchWriter(&buf)
+	pr, _ := e.Pair(owned[0])
+	bw.WriteSliver(uint16((owned[0]+1)%testShards), false, sliverBody(t, pr))
+	bw.Close()
+	expect(t, "batch wrong pair", node.do(t, "PUT", path, buf.Bytes(), ct), 400, api.ReasonSliverIndexMismatch)
+
+	// Confirmation long-polls are refused before the slivers are in.
+	expect(t, "confirmation before batch", node.get(t, api.PermanentConfirmationPath(id.String())), 400, api.ReasonMissingSlivers)
+	r := node.do(t, "PUT", path, body, ct)
+	expect(t, "batch", r, 200, "")
+	// The truncated upload above stored the verified slivers before the point it was cut at.
+	if res := batchResult(t, r); res.Stored+res.AlreadyStored != 2*len(owned) || res.Stored == 0 || res.Metadata != api.Stored {
+		t.Fatalf("batch result %+v, want %d stored", res, 2*len(owned))
+	}
+	r = node.do(t, "PUT", path, body, ct)
+	if res := batchResult(t, r); res.AlreadyStored != 2*len(owned) || res.Stored != 0 {
+		t.Fatalf("repeated batch result %+v", res)
+	}
+	for _, p := range owned {
+		pr, se := e.Pair(p)
+		for _, s := range []redstuff.Sliver{pr, se} {
+			r := node.get(t, api.SliverPath(id.String(), p, s.Axis.String()))
+			if r.code != 200 || !bytes.Equal(r.body, sliverBody(t, s)) {
+				t.Fatalf("GET after batch: %d", r.code)
+			}
+		}
+	}
+	expect(t, "confirmation after batch", node.get(t, api.PermanentConfirmationPath(id.String())), 200, "")
+}
+
+func TestPendingAndDeletable(t *testing.T) {
+	tn := newTestNet(t, testShards, 2)
+	node := tn.startNode(0, func(c *Config) { c.MaxPendingBytes = 1 << 20 })
+	enc, _ := redstuff.New(testShards)
+	e := testBlob(t, enc, 3000, 3)
+	id := blob.NewMetadata(&e.Commitment).ID
+	owned, _ := tn.ownedPairs(id, 0)
+	ids := id.String()
+
+	// Pending uploads before the registration are buffered.
+	expect(t, "pending metadata", node.put(t, api.MetadataPath(ids)+"?pending=true", metadataBody(t, e)), 202, "")
+	if r := node.get(t, api.MetadataStatusPath(ids)); !bytes.Contains(r.body, []byte(`"buffered"`)) {
+		t.Fatalf("metadata status: %s", r.body)
+	}
+	for _, p := range owned {
+		pr, se := e.Pair(p)
+		expect(t, "pending primary", node.put(t, api.SliverPath(ids, p, "primary")+"?pending=true", sliverBody(t, pr)), 202, "")
+		expect(t, "pending secondary", node.put(t, api.SliverPath(ids, p, "secondary")+"?pending=true", sliverBody(t, se)), 202, "")
+	}
+	if r := node.get(t, api.SliverStatusPath(ids, owned[0], "primary")); !bytes.Contains(r.body, []byte(`"buffered"`)) {
+		t.Fatalf("sliver status: %s", r.body)
+	}
+	// A long-polling confirmation waits for the registration, then finds everything stored.
+	type result struct{ r response }
+	done := make(chan response, 1)
+	go func() {
+		done <- node.get(t, api.DeletableConfirmationPath(ids, "0x"+"00"+string(bytes.Repeat([]byte("0"), 62)))+"?wait_for_registration=true&wait_millis=200")
+	}()
+	expect(t, "deletable confirmation of an unknown object", <-done, 400, api.ReasonNotRegistered)
+
+	// Register as deletable while a confirmation request is waiting.
+	got := make(chan response, 1)
+	objCh := make(chan string, 1)
+	go func() {
+		obj := <-objCh
+		got <- node.get(t, api.DeletableConfirmationPath(ids, obj)+"?wait_for_registration=true&wait_millis=5000")
+	}()
+	obj := tn.register(e, true)
+	objCh <- obj.String()
+	r := <-got
+	expect(t, "deletable confirmation", r, 200, "")
+	checkConfirmation(t, r.body, tn.net.NodeKeys[0].PublicKey(), id, protocol.Deletable(obj))
+	if r := node.get(t, api.SliverStatusPath(ids, owned[0], "primary")); !bytes.Contains(r.body, []byte(`"stored"`)) {
+		t.Fatalf("sliver status after registration: %s", r.body)
+	}
+	expect(t, "permanent confirmation of a deletable blob", node.get(t, api.PermanentConfirmationPath(ids)), 200, "")
+
+	// The pending buffer is bounded.
+	big := testBlob(t, enc, 600000, 4)
+	bid := blob.NewMetadata(&big.Commitment).ID.String()
+	expect(t, "pending metadata 2", node.put(t, api.MetadataPath(bid)+"?pending=true", metadataBody(t, big)), 202, "")
+	bOwned, _ := tn.ownedPairs(blob.NewMetadata(&big.Commitment).ID, 0)
+	saturated := false
+	for _, p := range bOwned {
+		pr, se := big.Pair(p)
+		for _, s := range []redstuff.Sliver{pr, se} {
+			r := node.put(t, api.SliverPath(bid, p, s.Axis.String())+"?pending=true", sliverBody(t, s))
+			if r.code == 429 && r.reason() == api.ReasonCacheSaturated {
+				saturated = true
+			}
+		}
+	}
+	if !saturated {
+		t.Fatal("a 1 MiB pending buffer accepted a 600 kB blob's slivers (x4.5)")
+	}
+	_ = time.Second
+}
