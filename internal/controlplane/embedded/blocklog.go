@@ -14,10 +14,11 @@ import (
 
 // block is one record of the log.
 type block struct {
-	Height  uint64            `json:"height"`
-	TimeMs  int64             `json:"time_ms"`
-	Txs     [][]byte          `json:"txs"`
-	AppHash controlplane.Hash `json:"app_hash"`
+	Height  uint64               `json:"height"`
+	TimeMs  int64                `json:"time_ms"`
+	Txs     [][]byte             `json:"txs"`
+	AppHash controlplane.Hash    `json:"app_hash"`
+	Events  []controlplane.Event `json:"events"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

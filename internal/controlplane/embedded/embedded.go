@@ -10,17 +10,22 @@
 //	height, block time, transactions, app hash)
 //
 // and is written and fsync'd before any transaction of the block is acknowledged, so a kill -9
-// loses nothing that was acknowledged. On start the log is replayed from genesis (genesis.json,
-// written once with fsync), every block's app hash is checked against the recorded one, and a
-// torn last record (a crash in the middle of an append, never acknowledged) is cut off.
+// loses nothing that was acknowledged. Each record also carries the block's events, so that the
+// event history survives restarts. Every SnapshotInterval blocks and on Close the whole state is
+// written to snapshot.json (temp file, fsync, rename). On start the newest snapshot is loaded
+// (checked against the app hash the log recorded at its height), the log before it is read for
+// its events only, and the blocks after it are replayed from the transactions, each checked
+// against its recorded app hash; a torn last record (a crash in the middle of an append, never
+// acknowledged) is cut off. Without a snapshot the log replays from genesis (genesis.json,
+// written once with fsync).
 //
 // Why a log and not Pebble: the state machine keeps its whole state in memory and is rebuilt
 // deterministically from its inputs, so the only thing that must be durable is the ordered
 // input. One sequential write and one fsync per block is the least a durable commit can cost, it
 // group-commits every transaction of a block, it needs no new dependency, and replay also
 // re-derives the event history that the API serves from any cursor. The cost is replay time on
-// start, linear in the chain's length; snapshots (State.Snapshot/Restore already exist) can
-// bound it later.
+// start, which snapshots bound: a restart reads the whole log but re-executes only the blocks after the last
+// snapshot.
 package embedded
 
 import (
@@ -49,6 +54,9 @@ type Options struct {
 	// TickInterval is how often the chain checks whether an epoch change is due and, if so,
 	// makes an empty block (default 1s).
 	TickInterval time.Duration
+	// SnapshotInterval is the number of blocks between state snapshots (default 1000); one is
+	// also written on Close.
+	SnapshotInterval int
 	// Logger (slog.Default() if nil).
 	Logger *slog.Logger
 }
@@ -70,6 +78,9 @@ type Chain struct {
 	log   *slog.Logger
 	clock func() time.Time
 	opts  Options
+
+	dir        string
+	snapHeight uint64 // height of the last snapshot written or loaded
 
 	mu      sync.RWMutex
 	state   *controlplane.State
@@ -97,6 +108,9 @@ func Open(dir string, opts *Options) (*Chain, error) {
 	if o.MaxBlockTxs <= 0 {
 		o.MaxBlockTxs = 1000
 	}
+	if o.SnapshotInterval <= 0 {
+		o.SnapshotInterval = 1000
+	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
 	}
@@ -117,7 +131,30 @@ func Open(dir string, opts *Options) (*Chain, error) {
 	c := &Chain{log: o.Logger, clock: o.Clock, opts: o, state: st, appHash: st.Hash(),
 		events: genesisEvents, notify: make(chan struct{}), submit: make(chan pendingTx, 4*o.MaxBlockTxs),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
+	c.dir = dir
+	snap, err := loadSnapshot(dir)
+	if err != nil {
+		return nil, err
+	}
 	blog, err := openBlockLog(filepath.Join(dir, "blocks.log"), func(b *block) error {
+		if snap != nil && b.Height <= snap.Height {
+			// Covered by the snapshot: only its events are needed.
+			c.events = append(c.events, b.Events...)
+			if b.Height == snap.Height {
+				if b.AppHash != snap.AppHash {
+					return fmt.Errorf("%w: snapshot at height %d has app hash %s, the log %s", ErrCorrupt, b.Height, snap.AppHash, b.AppHash)
+				}
+				st, err := controlplane.Restore(snap.State)
+				if err != nil {
+					return fmt.Errorf("%w: %w", ErrCorrupt, err)
+				}
+				if st.Hash() != snap.AppHash {
+					return fmt.Errorf("%w: snapshot state does not hash to its app hash", ErrCorrupt)
+				}
+				c.state, c.appHash, c.snapHeight = st, snap.AppHash, snap.Height
+			}
+			return nil
+		}
 		res, err := c.state.ApplyBlock(b.Height, time.UnixMilli(b.TimeMs), b.Txs)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -131,6 +168,10 @@ func Open(dir string, opts *Options) (*Chain, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if snap != nil && c.state.Height() < snap.Height {
+		blog.Close()
+		return nil, fmt.Errorf("%w: snapshot at height %d beyond the log's end at %d", ErrCorrupt, snap.Height, c.state.Height())
 	}
 	c.blog = blog
 	c.log.Info("control plane opened", "dir", dir, "height", c.state.Height(), "epoch", c.state.Epoch(), "app_hash", c.appHash.String())
@@ -216,7 +257,11 @@ func (c *Chain) Close() error {
 	<-c.stopped
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blog.Close()
+	var snapErr error
+	if c.failed == nil && c.state.Height() > c.snapHeight {
+		snapErr = c.writeSnapshot()
+	}
+	return errors.Join(snapErr, c.blog.Close())
 }
 
 // Submit checks a signed transaction, waits for it to be included in a durable block and
@@ -347,15 +392,22 @@ func (c *Chain) commit(batch []pendingTx) error {
 	if err != nil {
 		return err
 	}
-	if err := c.blog.Append(&block{Height: height, TimeMs: now, Txs: txs, AppHash: res.AppHash}); err != nil {
+	events := res.Events()
+	if err := c.blog.Append(&block{Height: height, TimeMs: now, Txs: txs, AppHash: res.AppHash, Events: events}); err != nil {
 		return err
 	}
 	c.appHash = res.AppHash
-	c.events = append(c.events, res.Events()...)
+	c.events = append(c.events, events...)
 	close(c.notify)
 	c.notify = make(chan struct{})
 	for i, p := range batch {
 		p.done <- controlplane.Included{Height: height, TimeMs: now, TxResult: res.Results[i]}
+	}
+	if height-c.snapHeight >= uint64(c.opts.SnapshotInterval) {
+		if err := c.writeSnapshot(); err != nil {
+			// The log still has everything; a missing snapshot only makes restarts slower.
+			c.log.Warn("writing a state snapshot", "height", height, "err", err)
+		}
 	}
 	if len(res.BlockEvents) > 0 {
 		c.log.Info("block", "height", height, "epoch", res.Epoch, "txs", len(txs), "block_events", len(res.BlockEvents))

@@ -2,11 +2,13 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,7 +30,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func open(t *testing.T, dir string, net *cptest.Network, clock *fakeClock) *Chain {
 	t.Helper()
-	c, err := Open(dir, &Options{Genesis: net.Genesis, Clock: clock.now, TickInterval: 5 * time.Millisecond, Logger: quiet()})
+	c, err := Open(dir, &Options{Genesis: net.Genesis, Clock: clock.now, TickInterval: 5 * time.Millisecond, Logger: quiet(), SnapshotInterval: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,6 @@ func TestSubmitPersistRestart(t *testing.T) {
 	f.Close()
 
 	c2 := open(t, dir, net, clock)
-	defer c2.Close()
 	c2.View(func(s *controlplane.State, h controlplane.Hash) {
 		if s.Height() != height || h != hash || s.Account(bob.Address()).Balance != bal {
 			t.Fatalf("after restart height %d hash %s, want %d %s", s.Height(), h, height, hash)
@@ -112,6 +113,42 @@ func TestSubmitPersistRestart(t *testing.T) {
 	if o, err := c2.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); err != nil || !o.OK() || o.Height != height+1 {
 		t.Fatalf("after restart: %v %+v", err, o)
 	}
+	c2.Close()
+	var wantHash controlplane.Hash
+	var wantEvents int
+	c3 := open(t, dir, net, clock)
+	c3.View(func(s *controlplane.State, h controlplane.Hash) { wantHash = h })
+	evs3, _ := c3.Events(ctx, 0, 10000)
+	wantEvents = len(evs3)
+	c3.Close()
+	// Without the snapshot the log replays from genesis to the same state and events.
+	snapPath := filepath.Join(dir, "snapshot.json")
+	snapBytes, err := os.ReadFile(snapPath)
+	if err != nil {
+		t.Fatalf("no snapshot after Close: %v", err)
+	}
+	os.Remove(snapPath)
+	c4 := open(t, dir, net, clock)
+	c4.View(func(s *controlplane.State, h controlplane.Hash) {
+		if h != wantHash {
+			t.Fatalf("full replay hash %s, want %s", h, wantHash)
+		}
+	})
+	if evs4, _ := c4.Events(ctx, 0, 10000); len(evs4) != wantEvents {
+		t.Fatalf("full replay: %d events, want %d", len(evs4), wantEvents)
+	}
+	c4.Close()
+	// A snapshot that does not match the log is refused.
+	var snap map[string]json.RawMessage
+	json.Unmarshal(snapBytes, &snap)
+	snap["app_hash"] = json.RawMessage(`"` + strings.Repeat("00", 32) + `"`)
+	bad, _ := json.Marshal(snap)
+	os.WriteFile(snapPath, bad, 0o644)
+	if _, err := Open(dir, &Options{Logger: quiet()}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("mismatched snapshot: %v", err)
+	}
+	os.Remove(snapPath)
+
 	// A different genesis for the same directory is refused.
 	other := cptest.NewNetwork(10, 4, 3, 1e9, nil, t0)
 	if _, err := Open(dir, &Options{Genesis: other.Genesis, Logger: quiet()}); !errors.Is(err, ErrGenesisDiffs) {
@@ -145,6 +182,12 @@ func TestCorruptLogDetected(t *testing.T) {
 	b[20] ^= 0xff
 	b[len(b)-3] ^= 0xff
 	os.WriteFile(path, b, 0o644)
+	// The snapshot written on Close covers block 3: losing a block a snapshot covers is
+	// corruption, not a torn append.
+	if _, err := Open(dir, &Options{Logger: quiet()}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("snapshot beyond the log: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "snapshot.json"))
 	c2, err := Open(dir, &Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
