@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -107,4 +108,14 @@ func (g *Genesis) Validate() error {
 		total += n.Stake
 	}
 	return nil
+}
+
+// NewGenesisNode describes a storage node for a genesis, owned by owner's account, with a
+// proof of possession of blsKey for epoch 0.
+func NewGenesisNode(owner *crypto.AccountKey, blsKey *crypto.BLSSecretKey, name, networkAddress string, networkPublicKey []byte, stake uint64) GenesisNode {
+	return GenesisNode{
+		Owner: owner.Address(), Name: name, NetworkAddress: networkAddress, NetworkPublicKey: networkPublicKey,
+		BLSPublicKey: blsKey.PublicKey(), ProofOfPossession: protocol.SignProofOfPossession(blsKey, owner.Address(), 0),
+		Stake: stake,
+	}
 }

@@ -644,3 +644,39 @@ func TestRewardsSharedWithDelegators(t *testing.T) {
 		t.Fatalf("owner reward %d, want 330", got)
 	}
 }
+
+func TestGenesisNodeHelperAndCommitteeLookups(t *testing.T) {
+	g, _, _ := testGenesis(t)
+	owner := accountKey(t, 'z')
+	gn := NewGenesisNode(owner, blsKey(t, 77), "extra", "127.0.0.1:1", []byte{1}, 40)
+	g.Nodes = append(g.Nodes, gn)
+	s, _, err := NewState(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Committee(1)
+	var id ObjectID
+	for _, n := range s.Nodes() {
+		if n.Name == "extra" {
+			id = n.ID
+		}
+	}
+	i := c.MemberIndex(id)
+	if i < 0 || len(c.ShardsOf(id)) != len(c.Members[i].Shards) || len(c.ShardsOf(id)) == 0 {
+		t.Fatalf("member %d shards %v", i, c.ShardsOf(id))
+	}
+	owners := c.ShardOwner()
+	for _, sh := range c.ShardsOf(id) {
+		if owners[sh] != i {
+			t.Fatalf("shard %d owner %d, want %d", sh, owners[sh], i)
+		}
+	}
+	if c.MemberIndex(ObjectID{9}) != -1 || c.ShardsOf(ObjectID{9}) != nil {
+		t.Fatal("unknown node found")
+	}
+	// A genesis node whose proof of possession is for someone else is refused.
+	g.Nodes[len(g.Nodes)-1].Owner = accountKey(t, 'y').Address()
+	if _, _, err := NewState(g); !errors.Is(err, ErrGenesis) {
+		t.Fatalf("bad genesis PoP: %v", err)
+	}
+}

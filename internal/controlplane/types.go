@@ -194,3 +194,21 @@ type Event struct {
 	IsExtension  bool     `json:"is_extension,omitempty"`
 	WasCertified bool     `json:"was_certified,omitempty"`
 }
+
+// MemberIndex returns the index of node id in the committee order, or -1.
+func (c *Committee) MemberIndex(id ObjectID) int {
+	for i, m := range c.Members {
+		if m.NodeID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// ShardsOf returns the shards node id holds in this committee (nil if it is not a member).
+func (c *Committee) ShardsOf(id ObjectID) []uint16 {
+	if i := c.MemberIndex(id); i >= 0 {
+		return c.Members[i].Shards
+	}
+	return nil
+}
