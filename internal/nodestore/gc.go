@@ -89,6 +89,9 @@ func (s *Store) CollectGarbage(ctx context.Context, currentEpoch uint32) (GCRepo
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		if s.closing() {
+			return rep, ErrClosed
+		}
 		n := min(len(ids), gcChunk)
 		if err := s.gcChunk(ids[:n], currentEpoch, sliverShards, quarantineShards, &rep); err != nil {
 			return rep, fmt.Errorf("nodestore: gc: %w", err)

@@ -88,7 +88,7 @@ func (s *Store) Scrub(ctx context.Context, verify func(ref SliverRef, sl redstuf
 		s.log.Warn("scrub finished", "checked", rep.Checked, "skipped", rep.Skipped,
 			"quarantined", len(rep.Quarantined), "err", err)
 	}
-	if err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("nodestore: scrub: %w", err)
 	}
 	return rep, err
@@ -104,6 +104,9 @@ func (s *Store) scrub(ctx context.Context, verify func(SliverRef, redstuff.Slive
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if s.closing() {
+			return ErrClosed
 		}
 		ref, err := parseSliverKey(it.Key())
 		if err != nil {
@@ -126,6 +129,10 @@ func (s *Store) scrub(ctx context.Context, verify func(SliverRef, redstuff.Slive
 			continue
 		} else {
 			reason = verr
+		}
+		if s.closing() {
+			// verify may have failed because the store is closing under it.
+			return ErrClosed
 		}
 		rep.Checked++
 		if reason == nil {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/redstuff"
@@ -170,5 +172,47 @@ func TestQuarantineSkipsRewritten(t *testing.T) {
 	got, err := s.Sliver(ctx, 2, id(1), redstuff.Primary)
 	if err != nil || got.Data[0] != 9 {
 		t.Fatalf("rewritten sliver lost: %v", err)
+	}
+}
+
+// TestCloseDuringScrub: Close while a scrub's verify calls back into the store neither
+// deadlocks nor quarantines slivers whose verification failed only because of the close.
+func TestCloseDuringScrub(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open("db", &Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := byte(1); i <= 5; i++ {
+		if err := s.PutSliver(ctx, 1, id(i), smallSliver(redstuff.Primary, 1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan error)
+	calls := 0
+	rep, err := s.Scrub(ctx, func(ref SliverRef, sl redstuff.Sliver) error {
+		calls++
+		if calls == 2 {
+			go func() { closed <- s.Close() }()
+			// Wait until Close has started waiting for the scrub.
+			for !s.closing() {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		// The node's verify reads the metadata (there is none here): during Close it fails
+		// with ErrClosed.
+		if _, err := s.Metadata(ctx, ref.BlobID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("Scrub during Close: %v, want ErrClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if len(rep.Quarantined) != 0 || calls != 2 {
+		t.Fatalf("scrub went on during Close: %d calls, quarantined %v", calls, rep.Quarantined)
 	}
 }

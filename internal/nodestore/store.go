@@ -59,9 +59,14 @@ type Store struct {
 	db  *pebble.DB
 	log *slog.Logger
 
-	// mu guards closed and failed: every operation holds it for reading, Close for writing.
-	mu     sync.RWMutex
+	// mu guards closed and active: every operation counts itself in active while it runs,
+	// and Close waits (on idle) until active is zero. A plain count rather than a read lock,
+	// so that an operation may call the store from its callback (Scrub's verify) while Close
+	// waits.
+	mu     sync.Mutex
+	idle   *sync.Cond
 	closed bool
+	active int
 	// failed is set, once, by a fatal Pebble error; see ErrFailed.
 	failMu sync.Mutex
 	failed error
@@ -98,6 +103,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		po.MemTableSize = o.MemTableSize
 	}
 	s := &Store{log: log}
+	s.idle = sync.NewCond(&s.mu)
 	// Open may hit Pebble's fatal path too (it writes a manifest and a log).
 	err := catchFatal(func() error {
 		db, err := pebble.Open(dir, po)
@@ -155,14 +161,19 @@ func (s *Store) checkFormat() error {
 	return nil
 }
 
-// Close closes the store. It waits for running operations; later calls return ErrClosed.
+// Close closes the store. Operations that start afterwards return ErrClosed; Close waits for
+// running ones, and long ones (Scrub, CollectGarbage) stop early with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
 	s.closed = true
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
 	if err := s.failure(); err != nil {
 		// Pebble's commit pipeline is broken; closing it could block or panic. Its files are
 		// left as they are, which is what a crash would leave, and the next Open recovers.
@@ -194,22 +205,36 @@ func (s *Store) begin(ctx context.Context) error {
 	return s.acquire()
 }
 
-// acquire takes the store's read lock for one operation, refusing if the store is closed or
-// failed. Callers defer release.
+// acquire counts one running operation, refusing if the store is closed or failed. Callers
+// defer release.
 func (s *Store) acquire() error {
-	s.mu.RLock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return ErrClosed
 	}
 	if err := s.failure(); err != nil {
-		s.mu.RUnlock()
 		return err
 	}
+	s.active++
 	return nil
 }
 
-func (s *Store) release() { s.mu.RUnlock() }
+func (s *Store) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	if s.active == 0 {
+		s.idle.Broadcast()
+	}
+}
+
+// closing reports whether Close was called: long operations poll it to stop early.
+func (s *Store) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 func (s *Store) failure() error {
 	s.failMu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"slices"
 	"testing"
 
@@ -357,7 +358,7 @@ func TestFormatVersion(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := vfs.NewMem()
-			db, err := pebble.Open("db", &pebble.Options{FS: fs})
+			db, err := pebble.Open("db", quietPebble(fs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -374,7 +375,7 @@ func TestFormatVersion(t *testing.T) {
 				}
 				// The refusal must leave the directory usable by a newer build: the
 				// version record is untouched and the lock released.
-				db, err := pebble.Open("db", &pebble.Options{FS: fs})
+				db, err := pebble.Open("db", quietPebble(fs))
 				if err != nil {
 					t.Fatalf("reopen after refusal: %v", err)
 				}
@@ -404,4 +405,9 @@ func TestContextCancelled(t *testing.T) {
 	if ok, _ := s.HasSliver(context.Background(), 0, id(1), redstuff.Primary); ok {
 		t.Fatal("a cancelled write was stored")
 	}
+}
+
+// quietPebble returns Pebble options on fs that discard Pebble's logs.
+func quietPebble(fs vfs.FS) *pebble.Options {
+	return &pebble.Options{FS: fs, Logger: pebbleLogger{log: slog.New(slog.DiscardHandler)}}
 }
