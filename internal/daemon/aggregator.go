@@ -1,0 +1,367 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	api "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// sniffLen is how many bytes http.DetectContentType looks at.
+const sniffLen = 512
+
+// byteRange is [start, start+length) of a blob.
+type byteRange struct {
+	start, length uint64
+}
+
+// readBlob is GET/HEAD /v1/blobs/{blob_id}.
+func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
+	id, err := blob.ParseID(r.PathValue("blob_id"))
+	if err != nil {
+		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
+		return
+	}
+	s.serveBlob(w, r, id, nil)
+}
+
+// readByObjectID is GET/HEAD /v1/blobs/by-object-id/{object_id}.
+func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request) {
+	oid, err := protocol.ParseObjectID(r.PathValue("object_id"))
+	if err != nil {
+		writeError(w, badRequest(api.ReasonMalformedRequest, "object ID %q: %v", r.PathValue("object_id"), err))
+		return
+	}
+	obj, err := s.cfg.Blobs.Object(r.Context(), oid)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.serveBlob(w, r, obj.BlobID, obj.Attributes)
+}
+
+// readByteRange is GET/HEAD /v1/blobs/{blob_id}/byte-range?start=&length= (200, not 206).
+func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request) {
+	id, err := blob.ParseID(r.PathValue("blob_id"))
+	if err != nil {
+		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
+		return
+	}
+	q := r.URL.Query()
+	var br byteRange
+	for _, p := range []struct {
+		key string
+		dst *uint64
+	}{{"start", &br.start}, {"length", &br.length}} {
+		v := q.Get(p.key)
+		if v == "" {
+			writeError(w, badRequest(api.ReasonInvalidByteRange, "query parameter %s is required", p.key))
+			return
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, badRequest(api.ReasonInvalidByteRange, "%s: %q is not an unsigned integer", p.key, v))
+			return
+		}
+		*p.dst = n
+	}
+	if br.length == 0 {
+		writeError(w, badRequest(api.ReasonInvalidByteRange, "length must be positive"))
+		return
+	}
+	s.serveRange(w, r, id, br)
+}
+
+// checkReadQuery validates the consistency-check flags (Floe's reader always runs the default
+// check; the flags are accepted for compatibility).
+func checkReadQuery(r *http.Request) error {
+	q := r.URL.Query()
+	strict, err := parseBool(q, "strict_consistency_check")
+	if err != nil {
+		return err
+	}
+	skip, err := parseBool(q, "skip_consistency_check")
+	if err != nil {
+		return err
+	}
+	if strict && skip {
+		return badRequest(api.ReasonMalformedRequest, "strict_consistency_check and skip_consistency_check are mutually exclusive")
+	}
+	return nil
+}
+
+// blobSize returns the blob's size, enforcing MaxBlobSize.
+func (s *Server) blobSize(ctx context.Context, id blob.ID) (uint64, error) {
+	size, err := s.cfg.Blobs.BlobSize(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if s.cfg.MaxBlobSize > 0 && size > s.cfg.MaxBlobSize {
+		return 0, &statusError{code: http.StatusForbidden, reason: api.ReasonBlobTooLarge,
+			msg: fmt.Sprintf("blob of %d bytes exceeds the aggregator's limit of %d", size, s.cfg.MaxBlobSize)}
+	}
+	return size, nil
+}
+
+// setCommonHeaders sets Walrus's success headers, the mirrored content type and allowed
+// attributes. It reports whether the content type is still to be sniffed.
+func (s *Server) setCommonHeaders(w http.ResponseWriter, r *http.Request, id blob.ID, attrs map[string]string) bool {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "public, max-age=86400, stale-while-revalidate=3600")
+	h.Set("ETag", id.String())
+	h.Set("Accept-Ranges", "bytes")
+	if a := r.Header.Get("Accept"); a != "" && !strings.Contains(a, "*") {
+		h.Set("Content-Type", a)
+	} else if ct := r.Header.Get("Content-Type"); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	for k, v := range attrs {
+		name := strings.ToLower(k)
+		if !s.allowed[name] || !validHeaderName(name) || !validHeaderValue(v) {
+			continue
+		}
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		if _, set := h[canon]; set {
+			continue
+		}
+		h.Set(canon, v)
+	}
+	return h.Get("Content-Type") == ""
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// notModified answers 304 when If-None-Match names the blob (the ETag is the blob ID, which
+// names the content).
+func notModified(w http.ResponseWriter, r *http.Request, id blob.ID) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.Trim(strings.TrimPrefix(strings.TrimSpace(t), "W/"), `"`)
+		if t == id.String() || t == "*" {
+			w.WriteHeader(http.StatusNotModified)
+			return true
+		}
+	}
+	return false
+}
+
+// serveBlob answers a whole-blob read, or a 206 for a single Range.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, attrs map[string]string) {
+	if err := checkReadQuery(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	size, err := s.blobSize(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sniff := s.setCommonHeaders(w, r, id, attrs)
+	if notModified(w, r, id) {
+		return
+	}
+	if rh := r.Header.Get("Range"); rh != "" {
+		br, err := parseRange(rh, size)
+		if err != nil {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			writeErrorCode(w, http.StatusRequestedRangeNotSatisfiable, api.ReasonInvalidByteRange, err.Error())
+			return
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.start, br.start+br.length-1, size))
+		s.writeBody(w, r, id, &br, size, http.StatusPartialContent, sniff)
+		return
+	}
+	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff)
+}
+
+// serveRange answers /byte-range: a 200 with the bytes.
+func (s *Server) serveRange(w http.ResponseWriter, r *http.Request, id blob.ID, br byteRange) {
+	size, err := s.blobSize(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if br.start >= size || br.length > size-br.start {
+		writeError(w, badRequest(api.ReasonInvalidByteRange, "range [%d, %d+%d) outside the blob of %d bytes", br.start, br.start, br.length, size))
+		return
+	}
+	sniff := s.setCommonHeaders(w, r, id, nil)
+	s.writeBody(w, r, id, &br, size, http.StatusOK, sniff)
+}
+
+// parseRange parses a single closed range "bytes=a-b" (the only form Walrus supports); b past
+// the end is clamped as RFC 9110 asks.
+func parseRange(h string, size uint64) (byteRange, error) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return byteRange{}, fmt.Errorf("range %q: only a single range bytes=a-b is supported", h)
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok || a == "" || b == "" {
+		return byteRange{}, fmt.Errorf("range %q: only a closed range bytes=a-b is supported", h)
+	}
+	start, err1 := strconv.ParseUint(a, 10, 64)
+	end, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || end < start {
+		return byteRange{}, fmt.Errorf("range %q is malformed", h)
+	}
+	if start >= size {
+		return byteRange{}, fmt.Errorf("range %q starts beyond the blob of %d bytes", h, size)
+	}
+	end = min(end, size-1)
+	return byteRange{start: start, length: end - start + 1}, nil
+}
+
+// writeBody streams the blob (or range) with a deferred header: an error before the first
+// byte still becomes an error response; after it, the connection is aborted so that the client
+// sees a short body rather than a wrong one.
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, br *byteRange, size uint64, code int, sniff bool) {
+	length := size
+	if br != nil {
+		length = br.length
+	}
+	w.Header().Set("Content-Length", strconv.FormatUint(length, 10))
+	ctx := r.Context()
+	if r.Method == http.MethodHead {
+		if sniff {
+			var buf prefixBuffer
+			buf.max = sniffLen
+			start := uint64(0)
+			if br != nil {
+				start = br.start
+			}
+			if n := min(length, sniffLen); n > 0 {
+				if err := s.cfg.Blobs.ReadRange(ctx, id, start, n, &buf); err != nil {
+					writeError(w, err)
+					return
+				}
+			}
+			w.Header().Set("Content-Type", sniffType(buf.b))
+		}
+		w.WriteHeader(code)
+		return
+	}
+	dw := &deferredWriter{w: w, code: code, sniff: sniff, want: min(length, sniffLen)}
+	var err error
+	if br == nil {
+		_, err = s.cfg.Blobs.Read(ctx, id, dw)
+	} else {
+		err = s.cfg.Blobs.ReadRange(ctx, id, br.start, br.length, dw)
+	}
+	if err == nil {
+		err = dw.flush()
+	}
+	if err != nil {
+		if !dw.started {
+			writeError(w, err)
+			return
+		}
+		if !errors.Is(err, context.Canceled) {
+			s.log.Warn("read failed after the response started", "blob_id", id, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func sniffType(b []byte) string {
+	if len(b) == 0 {
+		return "application/octet-stream"
+	}
+	return http.DetectContentType(b)
+}
+
+// deferredWriter holds back the status line until it has the first bytes (to sniff the
+// content type) or the read ends.
+type deferredWriter struct {
+	w       http.ResponseWriter
+	code    int
+	sniff   bool
+	want    uint64 // bytes needed to sniff
+	buf     []byte
+	started bool
+}
+
+func (d *deferredWriter) Write(p []byte) (int, error) {
+	if d.started {
+		return d.w.Write(p)
+	}
+	if d.sniff && uint64(len(d.buf)+len(p)) < d.want {
+		d.buf = append(d.buf, p...)
+		return len(p), nil
+	}
+	if err := d.start(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (d *deferredWriter) start(p []byte) error {
+	d.started = true
+	if d.sniff {
+		head := append(d.buf, p...)
+		d.w.Header().Set("Content-Type", sniffType(head[:min(len(head), sniffLen)]))
+	}
+	d.w.WriteHeader(d.code)
+	if len(d.buf) > 0 {
+		if _, err := d.w.Write(d.buf); err != nil {
+			return err
+		}
+		d.buf = nil
+	}
+	if len(p) > 0 {
+		_, err := d.w.Write(p)
+		return err
+	}
+	return nil
+}
+
+func (d *deferredWriter) flush() error {
+	if d.started {
+		return nil
+	}
+	return d.start(nil)
+}
+
+// prefixBuffer keeps the first max bytes written to it.
+type prefixBuffer struct {
+	b   []byte
+	max int
+}
+
+func (p *prefixBuffer) Write(b []byte) (int, error) {
+	if room := p.max - len(p.b); room > 0 {
+		p.b = append(p.b, b[:min(room, len(b))]...)
+	}
+	return len(b), nil
+}

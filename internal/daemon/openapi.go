@@ -1,0 +1,83 @@
+package daemon
+
+import (
+	"io"
+	"net/http"
+)
+
+// openAPIDoc describes the routes this daemon serves (OpenAPI 3.0).
+const openAPIDoc = `{
+  "openapi": "3.0.3",
+  "info": {"title": "Floe publisher and aggregator (Walrus client daemon API)", "version": "1"},
+  "paths": {
+    "/v1/blobs": {"put": {
+      "summary": "Store a blob",
+      "parameters": [
+        {"name": "epochs", "in": "query", "schema": {"type": "integer", "format": "uint32", "minimum": 1, "default": 1}},
+        {"name": "permanent", "in": "query", "schema": {"type": "boolean", "default": false}},
+        {"name": "deletable", "in": "query", "schema": {"type": "boolean"}, "deprecated": true},
+        {"name": "force", "in": "query", "schema": {"type": "boolean", "default": false}},
+        {"name": "reuse_resources", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "encoding_type", "in": "query", "schema": {"type": "string", "enum": ["RS2"]}},
+        {"name": "send_object_to", "in": "query", "schema": {"type": "string"}},
+        {"name": "share", "in": "query", "schema": {"type": "boolean", "enum": [false]}}
+      ],
+      "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+      "responses": {
+        "200": {"description": "newlyCreated or alreadyCertified", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BlobStoreResult"}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+        "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
+        "500": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}
+      }}},
+    "/v1/blobs/{blob_id}": {"get": {
+      "summary": "Read a blob (a single closed Range: bytes=a-b gives 206)",
+      "parameters": [{"$ref": "#/components/parameters/BlobID"},
+        {"name": "Range", "in": "header", "schema": {"type": "string", "example": "bytes=0-99"}},
+        {"name": "strict_consistency_check", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "skip_consistency_check", "in": "query", "schema": {"type": "boolean"}}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "206": {"$ref": "#/components/responses/Blob"},
+        "404": {"$ref": "#/components/responses/Error"}, "416": {"$ref": "#/components/responses/Error"},
+        "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/blobs/{blob_id}/byte-range": {"get": {
+      "summary": "Read length bytes from start",
+      "parameters": [{"$ref": "#/components/parameters/BlobID"},
+        {"name": "start", "in": "query", "required": true, "schema": {"type": "integer", "format": "uint64"}},
+        {"name": "length", "in": "query", "required": true, "schema": {"type": "integer", "format": "uint64"}}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "400": {"$ref": "#/components/responses/Error"},
+        "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/blobs/by-object-id/{object_id}": {"get": {
+      "summary": "Read the blob of a blob object; allowed attributes become headers",
+      "parameters": [{"name": "object_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "404": {"$ref": "#/components/responses/Error"},
+        "503": {"$ref": "#/components/responses/Error"}}}},
+    "/status": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK", "content": {"text/plain": {}}}}}},
+    "/v1/api": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}}
+  },
+  "components": {
+    "parameters": {"BlobID": {"name": "blob_id", "in": "path", "required": true, "schema": {"type": "string", "description": "URL-safe unpadded base64, 43 characters"}}},
+    "responses": {
+      "Blob": {"description": "the blob's bytes", "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}, "Content-Range": {"schema": {"type": "string"}}},
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+      "Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    },
+    "schemas": {
+      "BlobStoreResult": {"type": "object", "properties": {
+        "newlyCreated": {"type": "object", "properties": {
+          "blobObject": {"type": "object", "properties": {"id": {"type": "string"}, "registeredEpoch": {"type": "integer"}, "blobId": {"type": "string"},
+            "size": {"type": "integer"}, "encodingType": {"type": "string"}, "certifiedEpoch": {"type": "integer", "nullable": true},
+            "storage": {"type": "object", "properties": {"id": {"type": "string"}, "startEpoch": {"type": "integer"}, "endEpoch": {"type": "integer"}, "storageSize": {"type": "integer"}}},
+            "deletable": {"type": "boolean"}}},
+          "resourceOperation": {"type": "object"}, "cost": {"type": "integer"}}},
+        "alreadyCertified": {"type": "object", "properties": {"blobId": {"type": "string"}, "event": {"type": "object"}, "object": {"type": "string"}, "endEpoch": {"type": "integer"}}}}},
+      "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "integer"}, "status": {"type": "string"}, "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {"@type": {"type": "string"}, "reason": {"type": "string"}, "domain": {"type": "string"}}}}}}}}
+    }
+  }
+}
+`
+
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, openAPIDoc)
+}

@@ -1,0 +1,602 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/nodetls"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// Config describes a devnet.
+type Config struct {
+	// Dir holds everything: the genesis, the control plane's data, every node's keys and data,
+	// logs, devnet.json and client_config.yaml. Starting again with the same Dir resumes the
+	// same network.
+	Dir string
+	// Nodes and Shards size a new network (default 10 and 1000); a resumed network keeps its own.
+	Nodes, Shards int
+	// Addr is the daemon's (publisher and aggregator) listen address (default 127.0.0.1:31415).
+	Addr string
+	// EpochDuration of a new network (default 1h).
+	EpochDuration time.Duration
+	// Binary is the floe executable run for every child (default os.Executable()).
+	Binary string
+	// DaemonArgs are added to the daemon's command line.
+	DaemonArgs []string
+	// ReadyTimeout bounds the wait for each process to answer (default 2 minutes).
+	ReadyTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Files inside Dir.
+const (
+	SetupFile        = "setup.json"
+	GenesisFile      = "genesis.json"
+	InfoFile         = "devnet.json"
+	ClientConfigFile = "client_config.yaml"
+	daemonConfigFile = "publisher_config.yaml"
+	walletFile       = "wallet.key"
+	publisherWallet  = "publisher.key"
+)
+
+// nodeStake is each genesis node's stake; every node gets the same share of shards.
+const nodeStake = 1_000_000
+
+// walletFunds is each devnet wallet's genesis balance: 10^9 tokens of 10^9 units.
+const walletFunds = 1_000_000_000_000_000_000
+
+// setup is what a devnet fixes when it is created (DIR/setup.json).
+type setup struct {
+	Nodes        int      `json:"nodes"`
+	Shards       int      `json:"shards"`
+	ChainAddr    string   `json:"chain_addr"`
+	NodeAddrs    []string `json:"node_addrs"`
+	MetricsAddr  string   `json:"daemon_metrics_addr"`
+	EpochMs      int64    `json:"epoch_duration_ms"`
+	CreatedUnixS int64    `json:"created_unix_s"`
+}
+
+// Info is DIR/devnet.json.
+type Info struct {
+	Daemon        string     `json:"daemon"`
+	DaemonMetrics string     `json:"daemonMetrics"`
+	ControlPlane  string     `json:"controlPlane"`
+	ClientConfig  string     `json:"clientConfig"`
+	Wallet        string     `json:"wallet"`
+	Dir           string     `json:"dir"`
+	NShards       int        `json:"nShards"`
+	EpochDuration string     `json:"epochDuration"`
+	DaemonPid     int        `json:"daemonPid"`
+	ChainPid      int        `json:"controlPlanePid"`
+	ChainArgv     []string   `json:"controlPlaneArgv"`
+	DaemonArgv    []string   `json:"daemonArgv"`
+	Nodes         []NodeInfo `json:"nodes"`
+}
+
+// NodeInfo is one storage node in devnet.json; Argv restarts it exactly.
+type NodeInfo struct {
+	Name    string   `json:"name"`
+	URL     string   `json:"url"`
+	Pid     int      `json:"pid"`
+	DataDir string   `json:"dataDir"`
+	KeyDir  string   `json:"keyDir"`
+	LogPath string   `json:"logPath"`
+	Shards  []uint16 `json:"shards"`
+	Argv    []string `json:"argv"`
+}
+
+// Network is a running (or stopped) devnet.
+type Network struct {
+	cfg    Config
+	log    *slog.Logger
+	setup  setup
+	chain  *Process
+	nodes  []*Process
+	daemon *Process
+	info   Info
+}
+
+// DefaultDir is where `floe devnet` keeps its network without --dir: $XDG_DATA_HOME/floe/devnet,
+// else ~/.local/share/floe/devnet.
+func DefaultDir() (string, error) {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "floe", "devnet"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("devnet: no home directory for the default --dir: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "floe", "devnet"), nil
+}
+
+// Open prepares the devnet in cfg.Dir, creating its genesis and keys if it is new. Call Start
+// to run it.
+func Open(ctx context.Context, cfg Config) (*Network, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("devnet: no directory")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 10
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 1000
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:31415"
+	}
+	if cfg.EpochDuration == 0 {
+		cfg.EpochDuration = time.Hour
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Binary == "" {
+		if cfg.Binary, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("devnet: finding the floe binary: %w", err)
+		}
+	}
+	if cfg.Nodes < 1 || cfg.Shards < cfg.Nodes {
+		return nil, fmt.Errorf("devnet: %d nodes for %d shards: need at least one shard per node", cfg.Nodes, cfg.Shards)
+	}
+	n := &Network{cfg: cfg, log: cfg.Logger}
+	b, err := os.ReadFile(filepath.Join(dir, SetupFile))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &n.setup); err != nil {
+			return nil, fmt.Errorf("devnet: %s: %w", filepath.Join(dir, SetupFile), err)
+		}
+		n.log.Info("resuming devnet", "dir", dir, "nodes", n.setup.Nodes, "shards", n.setup.Shards)
+	case errors.Is(err, os.ErrNotExist):
+		if err := n.create(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	n.build()
+	return n, nil
+}
+
+func (n *Network) path(elem ...string) string {
+	return filepath.Join(append([]string{n.cfg.Dir}, elem...)...)
+}
+
+func (n *Network) nodeDir(i int) string { return n.path("nodes", nodeName(i)) }
+
+func nodeName(i int) string { return fmt.Sprintf("node-%02d", i) }
+
+// freeAddrs reserves k distinct loopback ports (the listeners are closed before use; the devnet
+// records them so that a resumed network keeps its addresses).
+func freeAddrs(k int) ([]string, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	var out []string
+	for range k {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// runFloe runs a short floe command and returns its standard output.
+func (n *Network) runFloe(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, n.cfg.Binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("devnet: floe %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// create writes a new network: node keys (floe node keygen), wallets (floe wallet new), the
+// genesis with the nodes registered and staked, and setup.json last (its presence marks a
+// complete set-up).
+func (n *Network) create(ctx context.Context) error {
+	cfg := n.cfg
+	if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
+		// A half-made set-up (interrupted) is started over; anything else is not ours to touch.
+		if _, err := os.Stat(filepath.Join(cfg.Dir, GenesisFile)); err != nil && !isPartialSetup(entries) {
+			return fmt.Errorf("devnet: %s is not empty and holds no devnet", cfg.Dir)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	n.log.Info("creating devnet", "dir", cfg.Dir, "nodes", cfg.Nodes, "shards", cfg.Shards)
+	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
+		return err
+	}
+	addrs, err := freeAddrs(cfg.Nodes + 2)
+	if err != nil {
+		return err
+	}
+	n.setup = setup{Nodes: cfg.Nodes, Shards: cfg.Shards, ChainAddr: addrs[0], MetricsAddr: addrs[1], NodeAddrs: addrs[2:],
+		EpochMs: cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix()}
+	p := controlplane.DefaultParams()
+	p.NShards = cfg.Shards
+	p.EpochDurationMs = n.setup.EpochMs
+	p.MaxCommitteeSize = min(p.MaxCommitteeSize, cfg.Shards)
+	g := controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli()}
+	for _, w := range []string{walletFile, publisherWallet} {
+		out, err := n.runFloe(ctx, "wallet", "new", "--out", n.path(w), "--json")
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Address crypto.Address `json:"address"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			return fmt.Errorf("devnet: floe wallet new: %w", err)
+		}
+		g.Balances = append(g.Balances, controlplane.GenesisBalance{Address: res.Address, Amount: walletFunds})
+	}
+	nodes := make([]controlplane.GenesisNode, cfg.Nodes)
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(4)
+	for i := range cfg.Nodes {
+		eg.Go(func() error {
+			gn, err := n.nodeKeys(ectx, i)
+			nodes[i] = gn
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	g.Nodes = nodes
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("devnet: genesis: %w", err)
+	}
+	gb, err := json.MarshalIndent(&g, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(n.path(GenesisFile), append(gb, '\n')); err != nil {
+		return err
+	}
+	sb, err := json.MarshalIndent(&n.setup, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileSync(n.path(SetupFile), append(sb, '\n'))
+}
+
+// isPartialSetup reports whether entries look like an interrupted devnet set-up.
+func isPartialSetup(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		switch e.Name() {
+		case "logs", "nodes", walletFile, publisherWallet:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// nodeKeys makes node i's keys with floe node keygen and returns its genesis entry.
+func (n *Network) nodeKeys(ctx context.Context, i int) (controlplane.GenesisNode, error) {
+	keyDir := filepath.Join(n.nodeDir(i), "keys")
+	out, err := n.runFloe(ctx, "node", "keygen", "--dir", keyDir)
+	if err != nil {
+		return controlplane.GenesisNode{}, err
+	}
+	var keys struct {
+		NetworkPublicKey string         `json:"network_public_key"`
+		Address          crypto.Address `json:"address"`
+	}
+	if err := json.Unmarshal(out, &keys); err != nil {
+		return controlplane.GenesisNode{}, fmt.Errorf("devnet: floe node keygen: %w", err)
+	}
+	netPub, err := hex.DecodeString(keys.NetworkPublicKey)
+	if err != nil {
+		return controlplane.GenesisNode{}, fmt.Errorf("devnet: network key: %w", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(keyDir, "protocol.key"))
+	if err != nil {
+		return controlplane.GenesisNode{}, err
+	}
+	sk, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return controlplane.GenesisNode{}, fmt.Errorf("devnet: protocol key: %w", err)
+	}
+	bls, err := crypto.ParseBLSSecretKey(sk)
+	if err != nil {
+		return controlplane.GenesisNode{}, err
+	}
+	return controlplane.GenesisNode{Owner: keys.Address, Name: nodeName(i), NetworkAddress: n.setup.NodeAddrs[i],
+		NetworkPublicKey: netPub, BLSPublicKey: bls.PublicKey(),
+		ProofOfPossession: protocol.SignProofOfPossession(bls, keys.Address, 0),
+		Commission:        1000, Stake: nodeStake, StoragePrice: 10, WritePrice: 5, Capacity: 1 << 40}, nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// build makes the process descriptions from the set-up.
+func (n *Network) build() {
+	s := n.setup
+	bin := n.cfg.Binary
+	chainURL := "http://" + s.ChainAddr
+	n.chain = &Process{Name: "control-plane", LogPath: n.path("logs", "control-plane.log"),
+		Argv: []string{bin, "chain", "run", "--dir", n.path("chain"), "--genesis", n.path(GenesisFile), "--listen", s.ChainAddr}}
+	n.nodes = make([]*Process, s.Nodes)
+	for i := range s.Nodes {
+		d := n.nodeDir(i)
+		n.nodes[i] = &Process{Name: nodeName(i), LogPath: n.path("logs", nodeName(i)+".log"),
+			Argv: []string{bin, "node", "run", "--name", nodeName(i), "--listen", s.NodeAddrs[i],
+				"--data-dir", filepath.Join(d, "data"), "--key-dir", filepath.Join(d, "keys"),
+				"--control-plane", chainURL, "--metrics-listen", "off"}}
+	}
+	n.daemon = &Process{Name: "daemon", LogPath: n.path("logs", "daemon.log"),
+		Argv: append([]string{bin, "daemon", "--config", n.path(daemonConfigFile), "--bind-address", n.cfg.Addr,
+			"--metrics-address", s.MetricsAddr}, n.cfg.DaemonArgs...)}
+	n.info = Info{Daemon: "http://" + n.cfg.Addr, DaemonMetrics: "http://" + s.MetricsAddr + "/metrics",
+		ControlPlane: chainURL, ClientConfig: n.path(ClientConfigFile), Wallet: n.path(walletFile), Dir: n.cfg.Dir,
+		NShards: s.Shards, EpochDuration: (time.Duration(s.EpochMs) * time.Millisecond).String(),
+		ChainArgv: n.chain.Argv, DaemonArgv: n.daemon.Argv}
+	for i, p := range n.nodes {
+		d := n.nodeDir(i)
+		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i],
+			DataDir: filepath.Join(d, "data"), KeyDir: filepath.Join(d, "keys"), LogPath: p.LogPath, Argv: p.Argv})
+	}
+}
+
+// clientConfig is the YAML client configuration for a wallet (the client's LoadConfig format).
+func (n *Network) clientConfig(wallet string) []byte {
+	return fmt.Appendf(nil, "# Floe client configuration, written by floe devnet.\ncontrol_plane_url: %q\nwallet: %q\nn_shards: %d\n",
+		n.info.ControlPlane, wallet, n.setup.Shards)
+}
+
+// Start runs the control plane, the nodes and the daemon, waits until each answers, and writes
+// devnet.json and client_config.yaml. On failure it stops what it started.
+func (n *Network) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			n.Stop()
+		}
+	}()
+	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
+		return err
+	}
+	if err := writeFileSync(n.path(ClientConfigFile), n.clientConfig(n.path(walletFile))); err != nil {
+		return err
+	}
+	if err := writeFileSync(n.path(daemonConfigFile), n.clientConfig(n.path(publisherWallet))); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadyTimeout)
+	defer cancel()
+	cp := cpclient.New(n.info.ControlPlane, nil)
+	if err := n.chain.Start(); err != nil {
+		return err
+	}
+	if err := n.chain.WaitReady(ctx, n.log, func(ctx context.Context) error { _, err := cp.Info(ctx); return err }); err != nil {
+		return err
+	}
+	n.log.Info("control plane ready", "url", n.info.ControlPlane)
+	committee, err := cp.CurrentCommittee(ctx)
+	if err != nil {
+		return fmt.Errorf("devnet: committee: %w", err)
+	}
+	nodes, err := cp.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("devnet: nodes: %w", err)
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(4)
+	for i, p := range n.nodes {
+		var pub []byte
+		for _, nd := range nodes {
+			if nd.Name == p.Name {
+				pub = nd.NetworkPublicKey
+			}
+		}
+		for _, m := range committee.Members {
+			if m.Name == p.Name {
+				n.info.Nodes[i].Shards = m.Shards
+			}
+		}
+		eg.Go(func() error { return n.startNode(ectx, i, pub) })
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if err := n.StartDaemon(ctx); err != nil {
+		return err
+	}
+	return n.WriteInfo()
+}
+
+// startNode starts node i and waits until its health route answers over TLS pinned to pub.
+func (n *Network) startNode(ctx context.Context, i int, pub []byte) error {
+	p := n.nodes[i]
+	if err := p.Start(); err != nil {
+		return err
+	}
+	hc := http.DefaultClient
+	if pub != nil {
+		tlsCfg, err := nodetls.ClientConfig(pub, "127.0.0.1", nil)
+		if err != nil {
+			return err
+		}
+		tr := &http.Transport{TLSClientConfig: tlsCfg}
+		defer tr.CloseIdleConnections()
+		hc = &http.Client{Transport: tr}
+	} else {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // readiness only, no data
+		defer tr.CloseIdleConnections()
+		hc = &http.Client{Transport: tr}
+	}
+	err := p.WaitReady(ctx, n.log, func(ctx context.Context) error { return getOK(ctx, hc, n.info.Nodes[i].URL+"/v1/health") })
+	if err == nil {
+		n.info.Nodes[i].Pid = p.Pid()
+		n.log.Info("storage node ready", "name", p.Name, "url", n.info.Nodes[i].URL)
+	}
+	return err
+}
+
+// StartDaemon starts (or restarts) the publisher/aggregator daemon and waits for /status.
+func (n *Network) StartDaemon(ctx context.Context) error {
+	if err := n.daemon.Start(); err != nil {
+		return err
+	}
+	err := n.daemon.WaitReady(ctx, n.log, func(ctx context.Context) error {
+		return getOK(ctx, http.DefaultClient, n.info.Daemon+"/status")
+	})
+	if err == nil {
+		n.info.DaemonPid = n.daemon.Pid()
+		n.info.ChainPid = n.chain.Pid()
+		n.log.Info("daemon ready", "url", n.info.Daemon)
+	}
+	return err
+}
+
+func getOK(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// WriteInfo writes devnet.json with the current pids.
+func (n *Network) WriteInfo() error {
+	for i, p := range n.nodes {
+		n.info.Nodes[i].Pid = p.Pid()
+	}
+	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chain.Pid()
+	b, err := json.MarshalIndent(&n.info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileSync(n.path(InfoFile), append(b, '\n'))
+}
+
+// Info returns what devnet.json holds.
+func (n *Network) Info() Info { return n.info }
+
+// Node returns storage node i's process (tests kill and restart nodes).
+func (n *Network) Node(i int) *Process { return n.nodes[i] }
+
+// Daemon returns the daemon's process.
+func (n *Network) Daemon() *Process { return n.daemon }
+
+// ControlPlane returns the control plane's process.
+func (n *Network) ControlPlane() *Process { return n.chain }
+
+// Exited returns a channel that receives the name of the first child that exits on its own.
+func (n *Network) Exited(ctx context.Context) <-chan string {
+	out := make(chan string, 1)
+	all := append([]*Process{n.chain, n.daemon}, n.nodes...)
+	for _, p := range all {
+		ch := p.Exited()
+		if ch == nil {
+			continue
+		}
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case out <- p.Name:
+				default:
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return out
+}
+
+// Stop stops the daemon, then the nodes, then the control plane (SIGTERM, then SIGKILL after
+// a grace period). It returns the first error other than "not running".
+func (n *Network) Stop() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && !errors.Is(err, ErrNotRunning) && first == nil {
+			first = err
+		}
+	}
+	const grace = 10 * time.Second
+	if n.daemon != nil {
+		keep(n.daemon.Stop(grace))
+	}
+	var eg errgroup.Group
+	for _, p := range n.nodes {
+		eg.Go(func() error {
+			if err := p.Stop(grace); err != nil && !errors.Is(err, ErrNotRunning) {
+				return err
+			}
+			return nil
+		})
+	}
+	keep(eg.Wait())
+	if n.chain != nil {
+		keep(n.chain.Stop(grace))
+	}
+	return first
+}
