@@ -1,0 +1,227 @@
+package client
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/floelabs/floe/internal/crypto"
+)
+
+// Config configures a Client.
+type Config struct {
+	// ControlPlaneURL is the base URL of the control-plane API, e.g. http://127.0.0.1:7070.
+	ControlPlaneURL string
+	// Wallet signs transactions (register, certify, delete, extend). It may be nil for
+	// read-only use.
+	Wallet *crypto.AccountKey
+	// NShards, if not zero, is the number of shards the network is expected to have; New
+	// fails if the control plane reports another.
+	NShards int
+	// Communication bounds the fan-out to storage nodes and sets retries and timeouts.
+	Communication CommunicationConfig
+	// Logger receives the client's logs (discarded if nil).
+	Logger *slog.Logger
+	// HTTPClient talks to the control plane (a default client if nil).
+	HTTPClient *http.Client
+	// RootCAs validates nodes whose certificate does not hold their registered network key
+	// (the system pool if nil).
+	RootCAs *x509.CertPool
+}
+
+// CommunicationConfig bounds the client's traffic to storage nodes. Zero fields take the
+// defaults of DefaultCommunicationConfig, which follow Walrus's (spec §11.1) where Floe has
+// the same knob.
+type CommunicationConfig struct {
+	// MaxConcurrentWrites is how many nodes are uploaded to at once (default: all).
+	MaxConcurrentWrites int `yaml:"max_concurrent_writes"`
+	// MaxConcurrentSliverReads bounds the sliver requests in flight during a read (default 64).
+	MaxConcurrentSliverReads int `yaml:"max_concurrent_sliver_reads"`
+	// MaxConcurrentMetadataReads bounds the metadata requests in flight (default 3).
+	MaxConcurrentMetadataReads int `yaml:"max_concurrent_metadata_reads"`
+	// MaxConcurrentStatusReads bounds the status requests in flight (default: all nodes).
+	MaxConcurrentStatusReads int `yaml:"max_concurrent_status_reads"`
+	// MaxDataInFlight bounds the sliver bytes of the uploads in flight (default 12 500 000).
+	MaxDataInFlight int64 `yaml:"max_data_in_flight"`
+	// MaxNodeConnections bounds the concurrent requests to one node (default 10).
+	MaxNodeConnections int `yaml:"max_node_connections"`
+	// UploadChunkBytes is the most sliver bytes one batched upload request carries (default
+	// 4 MiB, at most MaxDataInFlight).
+	UploadChunkBytes int64 `yaml:"upload_chunk_bytes"`
+	// RequestTimeout bounds one request to a node (default 5 minutes).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MinBackoff and MaxBackoff bound the exponential backoff between retries of a failed
+	// request (default 1 s and 30 s); MaxRetries is how many retries a request gets (default 5).
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	MaxRetries int           `yaml:"max_retries"`
+	// TailFactor and TailBase set how long a store waits for stragglers once nodes holding
+	// n-f shards have confirmed: TailFactor x elapsed + TailBase (default 0.5 and 500 ms).
+	TailFactor float64       `yaml:"tail_factor"`
+	TailBase   time.Duration `yaml:"tail_base"`
+	// OptimisticUploadMaxBytes: blobs up to this size are uploaded while the registration
+	// transaction runs (nodes buffer them until they see it); larger ones after it
+	// (default 4 MiB; negative disables).
+	OptimisticUploadMaxBytes int64 `yaml:"optimistic_upload_max_blob_bytes"`
+	// ConfirmationWait is how long a node may hold a confirmation request while it waits to
+	// see the registration (default 10 s).
+	ConfirmationWait time.Duration `yaml:"confirmation_wait"`
+	// StatusTimeout bounds the status requests to nodes (default 5 s).
+	StatusTimeout time.Duration `yaml:"status_timeout"`
+	// CommitteeRefresh is how long a fetched committee is used before it is fetched again
+	// (default 10 s); a committee change detected in a store refreshes it at once.
+	CommitteeRefresh time.Duration `yaml:"committee_refresh"`
+	// DisableHTTP2 talks HTTP/1.1 to the nodes.
+	DisableHTTP2 bool `yaml:"disable_http2"`
+}
+
+// DefaultCommunicationConfig returns the defaults.
+func DefaultCommunicationConfig() CommunicationConfig {
+	return CommunicationConfig{
+		MaxConcurrentSliverReads:   64,
+		MaxConcurrentMetadataReads: 3,
+		MaxDataInFlight:            12_500_000,
+		MaxNodeConnections:         10,
+		UploadChunkBytes:           4 << 20,
+		RequestTimeout:             5 * time.Minute,
+		MinBackoff:                 time.Second,
+		MaxBackoff:                 30 * time.Second,
+		MaxRetries:                 5,
+		TailFactor:                 0.5,
+		TailBase:                   500 * time.Millisecond,
+		OptimisticUploadMaxBytes:   4 << 20,
+		ConfirmationWait:           10 * time.Second,
+		StatusTimeout:              5 * time.Second,
+		CommitteeRefresh:           10 * time.Second,
+	}
+}
+
+// withDefaults fills the zero fields.
+func (c CommunicationConfig) withDefaults() CommunicationConfig {
+	d := DefaultCommunicationConfig()
+	setInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setInt(&c.MaxConcurrentSliverReads, d.MaxConcurrentSliverReads)
+	setInt(&c.MaxConcurrentMetadataReads, d.MaxConcurrentMetadataReads)
+	setInt(&c.MaxNodeConnections, d.MaxNodeConnections)
+	if c.MaxRetries < 0 {
+		c.MaxRetries = 0
+	} else if c.MaxRetries == 0 {
+		c.MaxRetries = d.MaxRetries
+	}
+	if c.MaxDataInFlight <= 0 {
+		c.MaxDataInFlight = d.MaxDataInFlight
+	}
+	if c.UploadChunkBytes <= 0 {
+		c.UploadChunkBytes = d.UploadChunkBytes
+	}
+	c.UploadChunkBytes = min(c.UploadChunkBytes, c.MaxDataInFlight)
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setDur(&c.RequestTimeout, d.RequestTimeout)
+	setDur(&c.MinBackoff, d.MinBackoff)
+	setDur(&c.MaxBackoff, d.MaxBackoff)
+	setDur(&c.TailBase, d.TailBase)
+	setDur(&c.ConfirmationWait, d.ConfirmationWait)
+	setDur(&c.StatusTimeout, d.StatusTimeout)
+	setDur(&c.CommitteeRefresh, d.CommitteeRefresh)
+	if c.TailFactor <= 0 {
+		c.TailFactor = d.TailFactor
+	}
+	if c.OptimisticUploadMaxBytes == 0 {
+		c.OptimisticUploadMaxBytes = d.OptimisticUploadMaxBytes
+	}
+	return c
+}
+
+// fileConfig is the YAML form of a Config (client_config.yaml).
+type fileConfig struct {
+	ControlPlaneURL string              `yaml:"control_plane_url"`
+	Wallet          string              `yaml:"wallet"`
+	NShards         int                 `yaml:"n_shards"`
+	Communication   CommunicationConfig `yaml:"communication"`
+}
+
+// LoadConfig reads a client configuration file (client_config.yaml):
+//
+//	control_plane_url: http://127.0.0.1:7070
+//	wallet: wallet.json          # account key file; relative to the config file's directory
+//	n_shards: 1000               # optional check
+//	communication:               # optional; durations as Go durations ("500ms", "30s")
+//	  max_concurrent_writes: 10
+//	  max_concurrent_sliver_reads: 64
+//	  max_data_in_flight: 12500000
+//
+// The Logger and HTTP client are left nil.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("client: reading config: %w", err)
+	}
+	var fc fileConfig
+	if err := yaml.Unmarshal(b, &fc); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	if fc.ControlPlaneURL == "" {
+		return nil, fmt.Errorf("%w: %s: control_plane_url is missing", ErrInvalidConfig, path)
+	}
+	cfg := &Config{ControlPlaneURL: fc.ControlPlaneURL, NShards: fc.NShards, Communication: fc.Communication}
+	if fc.Wallet != "" {
+		wp := fc.Wallet
+		if !filepath.IsAbs(wp) {
+			wp = filepath.Join(filepath.Dir(path), wp)
+		}
+		if cfg.Wallet, err = LoadWallet(wp); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// walletFile is the on-disk form of an account key, as `floe wallet new` writes it.
+type walletFile struct {
+	Type    string         `json:"type"`
+	Address crypto.Address `json:"address"`
+	Seed    string         `json:"seed"`
+}
+
+// LoadWallet reads an account key file ({"type": "ed25519", "address": "0x…", "seed": hex}).
+func LoadWallet(path string) (*crypto.AccountKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("client: reading wallet: %w", err)
+	}
+	var wf walletFile
+	if err := json.Unmarshal(b, &wf); err != nil {
+		return nil, fmt.Errorf("%w: wallet %s: %w", ErrInvalidConfig, path, err)
+	}
+	if wf.Type != "" && wf.Type != "ed25519" {
+		return nil, fmt.Errorf("%w: wallet %s: key type %q", ErrInvalidConfig, path, wf.Type)
+	}
+	seed, err := hex.DecodeString(wf.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: wallet %s: %w", ErrInvalidConfig, path, err)
+	}
+	k, err := crypto.AccountKeyFromSeed(seed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: wallet %s: %w", ErrInvalidConfig, path, err)
+	}
+	if k.Address() != wf.Address {
+		return nil, fmt.Errorf("%w: wallet %s: the seed does not give the recorded address", ErrInvalidConfig, path)
+	}
+	return k, nil
+}

@@ -1,0 +1,20 @@
+// Package client is Floe's client SDK: it stores blobs on and reads them from a Floe network
+// (a control plane and a committee of storage nodes), following Walrus's reference client
+// (spec §11.3 and §11.4).
+//
+// Store encodes a blob with RedStuff, buys or reuses storage and registers the blob on the
+// control plane, uploads every node's sliver pairs in parallel with bounded concurrency,
+// collects and verifies the nodes' signed storage confirmations until they cover a quorum
+// (n-f) of the shards, aggregates them into a certificate and certifies the blob.
+//
+// Read fetches verified metadata, then primary slivers from the nodes that answered fastest
+// first, verifies each, stops at K_p distinct slivers, decodes with Walrus's default
+// consistency check and writes the blob. ReadRange fetches only the systematic primary
+// slivers that cover a byte range.
+//
+// Every node is reached over HTTPS with its certificate pinned to the network key it
+// registered on the control plane (internal/nodetls). A node that serves wrong data or a bad
+// signature is skipped and logged, never trusted.
+//
+// A Client is safe for concurrent use; transactions of one wallet are serialised.
+package client

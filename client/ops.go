@@ -1,0 +1,225 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/crypto"
+)
+
+// BlobStatus is the status of a blob ID: the control plane's (authoritative), with the
+// certifying event as the storage nodes report it.
+type BlobStatus struct {
+	controlplane.BlobStatus
+	// Event is the event behind a permanent status as nodes holding at least f+1 shards
+	// report it (nil if they do not agree or were not asked).
+	Event *EventID `json:"event,omitempty"`
+	// Epoch is the current epoch.
+	Epoch uint32 `json:"epoch"`
+}
+
+// Certified reports whether the blob is certified by a live object (and not invalid).
+func (s *BlobStatus) Certified() bool {
+	return (s.Status == controlplane.StatusPermanent && s.IsCertified) || (s.Status != controlplane.StatusInvalid && s.DeletableCounts.Certified > 0)
+}
+
+// Status returns the status of a blob ID.
+func (c *Client) Status(ctx context.Context, id blob.ID) (*BlobStatus, error) {
+	st, err := c.cp.BlobStatus(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("client: blob status: %w", err)
+	}
+	out := &BlobStatus{BlobStatus: *st}
+	v, err := c.committee(ctx, false)
+	if err != nil {
+		return out, nil // the control plane's status stands alone
+	}
+	out.Epoch = v.c.Epoch
+	if st.Status == controlplane.StatusPermanent {
+		if ns, err := c.nodeStatus(ctx, v, id); err == nil && ns.Permanent != nil {
+			ev := ns.Permanent.StatusEvent
+			out.Event = &ev
+		}
+	}
+	return out, nil
+}
+
+// nodeStatus asks the committee for a blob's status (spec §11.4 step 1) and returns the
+// "latest" status that nodes holding at least f+1 shards report identically.
+func (c *Client) nodeStatus(ctx context.Context, v *committeeView, id blob.ID) (*api.BlobStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.comm.StatusTimeout)
+	defer cancel()
+	type key struct {
+		kind      int
+		end       uint32
+		certified bool
+		event     EventID
+	}
+	var (
+		mu      sync.Mutex
+		weights = map[key]int{}
+		answer  *api.BlobStatus
+		wg      sync.WaitGroup
+	)
+	limit := c.comm.MaxConcurrentStatusReads
+	if limit <= 0 {
+		limit = len(v.nodes)
+	}
+	sem := make(chan struct{}, limit)
+	for i, n := range v.nodes {
+		if n == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			st, err := getJSON[api.BlobStatus](ctx, n, c.comm.StatusTimeout, api.BlobStatusPath(id.String()))
+			if err != nil {
+				return
+			}
+			var k key
+			switch {
+			case st.Invalid != nil:
+				k = key{kind: 3, event: st.Invalid.Event}
+			case st.Permanent != nil:
+				k = key{kind: 2, end: st.Permanent.EndEpoch, certified: st.Permanent.IsCertified, event: st.Permanent.StatusEvent}
+			case st.Deletable != nil:
+				k = key{kind: 1}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			weights[k] += v.weights[i]
+			if answer == nil && weights[k] >= v.params.Validity() {
+				s := st
+				answer = &s
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if answer == nil {
+		return nil, fmt.Errorf("client: no blob status backed by %d shards", v.params.Validity())
+	}
+	return answer, nil
+}
+
+// BlobByObjectID returns a blob object.
+func (c *Client) BlobByObjectID(ctx context.Context, objectID controlplane.ObjectID) (*controlplane.Blob, error) {
+	ob, err := c.cp.Object(ctx, objectID)
+	if errors.Is(err, cpclient.ErrNotFound) {
+		return nil, fmt.Errorf("%w: object %s: %w", ErrBlobNotFound, objectID, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: object %s: %w", objectID, err)
+	}
+	if ob.Blob == nil {
+		return nil, fmt.Errorf("%w: object %s is not a blob", ErrBlobNotFound, objectID)
+	}
+	return ob.Blob, nil
+}
+
+// Delete deletes a deletable blob object owned by the wallet; its storage returns to the
+// wallet (a later store reuses it). The blob stays readable while another certified object
+// of the same blob ID lives.
+func (c *Client) Delete(ctx context.Context, objectID controlplane.ObjectID) error {
+	_, err := c.execute(ctx, "delete blob", controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: objectID}})
+	if errors.Is(err, controlplane.ErrNotFound) {
+		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
+	}
+	return err
+}
+
+// ExtendResult is the outcome of an extension.
+type ExtendResult struct {
+	Blob *controlplane.Blob
+	// Cost is what the extension paid.
+	Cost uint64
+}
+
+// Extend pays for epochs more epochs of a certified blob object owned by the wallet.
+func (c *Client) Extend(ctx context.Context, objectID controlplane.ObjectID, epochs uint32) (*ExtendResult, error) {
+	b, err := c.BlobByObjectID(ctx, objectID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.committee(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.execute(ctx, "extend blob", controlplane.Op{ExtendBlob: &controlplane.ExtendBlobOp{BlobObjectID: objectID, Epochs: epochs}}); err != nil {
+		return nil, err
+	}
+	units := (b.Storage.Size + controlplane.MiB - 1) / controlplane.MiB
+	res := &ExtendResult{Cost: v.c.StoragePrice * units * uint64(epochs)}
+	if res.Blob, err = c.BlobByObjectID(ctx, objectID); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ListBlobs returns the blob objects an account owns (the wallet's if owner is nil).
+func (c *Client) ListBlobs(ctx context.Context, owner *crypto.Address) ([]controlplane.Blob, error) {
+	if owner == nil {
+		if c.cfg.Wallet == nil {
+			return nil, ErrNoWallet
+		}
+		a := c.cfg.Wallet.Address()
+		owner = &a
+	}
+	o, err := c.cp.Owned(ctx, *owner)
+	if err != nil {
+		return nil, fmt.Errorf("client: owned objects: %w", err)
+	}
+	return o.Blobs, nil
+}
+
+// Info is a summary of the network.
+type Info struct {
+	controlplane.Info
+	Committee *controlplane.Committee `json:"committee"`
+}
+
+// Info returns the control plane's summary and the current committee.
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	in, err := c.cp.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: info: %w", err)
+	}
+	out := &Info{Info: *in}
+	if v, err := c.committee(ctx, true); err == nil {
+		out.Committee = v.c
+	}
+	return out, nil
+}
+
+// Address returns the wallet's address (zero without a wallet).
+func (c *Client) Address() crypto.Address {
+	if c.cfg.Wallet == nil {
+		return crypto.Address{}
+	}
+	return c.cfg.Wallet.Address()
+}
+
+// Balance returns the wallet's balance.
+func (c *Client) Balance(ctx context.Context) (uint64, error) {
+	if c.cfg.Wallet == nil {
+		return 0, ErrNoWallet
+	}
+	a, err := c.cp.Account(ctx, c.cfg.Wallet.Address())
+	if err != nil {
+		return 0, fmt.Errorf("client: account: %w", err)
+	}
+	return a.Balance, nil
+}

@@ -1,0 +1,692 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// StoreOptions are the options of a store.
+type StoreOptions struct {
+	// Epochs is how many epochs, from the current one, the blob is stored for (default 1).
+	Epochs uint32
+	// Permanent stores a permanent blob; the default is deletable (as Walrus since v1.33).
+	Permanent bool
+	// SendObjectTo, if set, receives the blob object after certification.
+	SendObjectTo *crypto.Address
+	// Force stores and certifies a new blob object even if the blob is already certified
+	// long enough.
+	Force bool
+	// Progress, if set, is called (from one goroutine at a time) as sliver bytes are uploaded.
+	Progress func(done, total int64)
+}
+
+// ResourceOperation says how a store obtained its storage (Walrus's resourceOperation).
+type ResourceOperation string
+
+// Resource operations.
+const (
+	// RegisterFromScratch: storage was bought and the blob registered in one transaction.
+	RegisterFromScratch ResourceOperation = "registerFromScratch"
+	// ReuseStorage: an owned storage resource was used for a new registration.
+	ReuseStorage ResourceOperation = "reuseStorage"
+	// ReuseRegistration: an owned, registered but uncertified blob object was certified.
+	ReuseRegistration ResourceOperation = "reuseRegistration"
+)
+
+// EventID identifies a control-plane event as storage nodes report it: the base58 digest of
+// the transaction and the event's sequence number.
+type EventID = api.EventID
+
+// StoreResult is the outcome of a store.
+type StoreResult struct {
+	BlobID blob.ID
+	// ObjectID is the blob object: the one created or reused (newly created), or the owned or
+	// permanent object that certifies the blob (already certified).
+	ObjectID controlplane.ObjectID
+	// EndEpoch is the first epoch in which the blob is no longer stored (exclusive).
+	EndEpoch uint32
+	// Cost is what the store paid (storage and write fee), in the control plane's base unit.
+	Cost uint64
+	// Size and EncodedLength are the unencoded and the charged encoded length.
+	Size          uint64
+	EncodedLength uint64
+	// NewlyCreated is set when this store certified the blob; AlreadyCertified when it found
+	// the blob certified long enough and did nothing.
+	NewlyCreated     bool
+	AlreadyCertified bool
+	// ResourceOperation and EpochsAhead say how storage was obtained (newly created only).
+	ResourceOperation ResourceOperation
+	EpochsAhead       uint32
+	// Blob is the blob object as the control plane reports it (nil if it could not be read).
+	Blob *controlplane.Blob
+	// Event is, for an already certified permanent blob, the event that certified it, as
+	// storage nodes holding at least f+1 shards report it (nil if they do not agree).
+	Event *EventID
+	// Confirmations is the shard weight of the confirmations in the certificate.
+	Confirmations int
+}
+
+// Store reads the blob from r and stores it (see StoreBytes).
+func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*StoreResult, error) {
+	v, err := c.committee(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	max := v.params.MaxBlobSize()
+	data, err := io.ReadAll(io.LimitReader(r, int64(min(max, 1<<62))+1))
+	if err != nil {
+		return nil, fmt.Errorf("client: reading the blob: %w", err)
+	}
+	if uint64(len(data)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBlobTooLarge, max)
+	}
+	return c.StoreBytes(ctx, data, opts)
+}
+
+// StoreBytes stores data as a blob (spec §11.3): it encodes it; unless opts.Force, returns at
+// once if the blob is already certified until at least the requested end epoch; reuses an
+// owned registration or storage resource or buys storage; uploads the sliver pairs to every
+// node of the committee; collects verified confirmations covering n-f shards; certifies the
+// blob with their aggregate; and transfers the object to opts.SendObjectTo if set.
+func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
+	if c.cfg.Wallet == nil {
+		return nil, ErrNoWallet
+	}
+	if opts.Epochs == 0 {
+		opts.Epochs = 1
+	}
+	v, err := c.committee(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(data)) > v.params.MaxBlobSize() {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrBlobTooLarge, len(data), v.params.MaxBlobSize())
+	}
+	start := time.Now()
+	e, err := v.enc.Encode(data)
+	if errors.Is(err, redstuff.ErrDataTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding: %w", err)
+	}
+	md := blob.NewMetadata(&e.Commitment)
+	encoded, err := v.params.EncodedLength(e.Length)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	log := c.log.With("blob", md.ID, "size", len(data))
+	log.Debug("encoded", "took", time.Since(start))
+
+	res := &StoreResult{BlobID: md.ID, Size: e.Length, EncodedLength: encoded}
+	owner := c.cfg.Wallet.Address()
+	for attempt := 0; ; attempt++ {
+		epoch := v.c.Epoch
+		wantEnd := epoch + opts.Epochs
+		owned, err := c.cp.Owned(ctx, owner)
+		if err != nil {
+			return nil, fmt.Errorf("client: owned objects: %w", err)
+		}
+		if !opts.Force {
+			done, err := c.alreadyCertified(ctx, v, md.ID, wantEnd, opts.Permanent, owned, res)
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				log.Info("already certified", "object", res.ObjectID, "end_epoch", res.EndEpoch)
+				return res, nil
+			}
+		}
+		err = c.storeOnce(ctx, v, e, md, opts, owned, res)
+		if err == nil {
+			break
+		}
+		// A committee change during the store invalidates the confirmations: refresh and retry.
+		if attempt < 2 && (errors.Is(err, controlplane.ErrWrongEpoch) || errors.Is(err, ErrNotEnoughConfirmations) || errors.Is(err, controlplane.ErrStorageEpochs)) {
+			nv, rerr := c.committee(ctx, true)
+			if rerr == nil && nv.c.Epoch != v.c.Epoch {
+				log.Info("committee changed during the store; retrying", "from", v.c.Epoch, "to", nv.c.Epoch)
+				if nv.c.NShards != v.c.NShards {
+					return nil, fmt.Errorf("client: the number of shards changed: %w", err)
+				}
+				v = nv
+				continue
+			}
+		}
+		return nil, err
+	}
+	if opts.SendObjectTo != nil {
+		if _, err := c.execute(ctx, "transfer", controlplane.Op{TransferObject: &controlplane.TransferObjectOp{ObjectID: res.ObjectID, To: *opts.SendObjectTo}}); err != nil {
+			return res, fmt.Errorf("client: blob %s certified as object %s, but the transfer failed: %w", md.ID, res.ObjectID, err)
+		}
+	}
+	if ob, err := c.cp.Object(ctx, res.ObjectID); err == nil && ob.Blob != nil {
+		res.Blob = ob.Blob
+		res.EndEpoch = ob.Blob.Storage.End
+	}
+	log.Info("stored", "object", res.ObjectID, "end_epoch", res.EndEpoch, "cost", res.Cost, "took", time.Since(start))
+	return res, nil
+}
+
+// alreadyCertified fills res and returns true if the blob is certified until at least
+// wantEnd: by an owned object of the requested persistence, or by a permanent object.
+func (c *Client) alreadyCertified(ctx context.Context, v *committeeView, id blob.ID, wantEnd uint32, permanent bool,
+	owned *controlplane.Owned, res *StoreResult) (bool, error) {
+	for i := range owned.Blobs {
+		b := &owned.Blobs[i]
+		if b.BlobID == id && b.Certified && b.Deletable == !permanent && b.Storage.End >= wantEnd && b.Storage.End > v.c.Epoch {
+			res.AlreadyCertified, res.ObjectID, res.EndEpoch, res.Blob = true, b.ID, b.Storage.End, b
+			return true, nil
+		}
+	}
+	st, err := c.cp.BlobStatus(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("client: blob status: %w", err)
+	}
+	if st.Status == controlplane.StatusInvalid {
+		return false, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
+	}
+	if st.Status != controlplane.StatusPermanent || !st.IsCertified || st.EndEpoch < wantEnd {
+		return false, nil
+	}
+	res.AlreadyCertified, res.ObjectID, res.EndEpoch = true, st.ObjectID, st.EndEpoch
+	if ob, err := c.cp.Object(ctx, st.ObjectID); err == nil {
+		res.Blob = ob.Blob
+	}
+	if ns, err := c.nodeStatus(ctx, v, id); err == nil && ns.Permanent != nil && ns.Permanent.IsCertified {
+		ev := ns.Permanent.StatusEvent
+		res.Event = &ev
+	}
+	return true, nil
+}
+
+// storeOnce obtains a registration, uploads, collects confirmations and certifies.
+func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
+	opts StoreOptions, owned *controlplane.Owned, res *StoreResult) error {
+	epoch := v.c.Epoch
+	wantEnd := epoch + opts.Epochs
+	units := (res.EncodedLength + controlplane.MiB - 1) / controlplane.MiB
+	writeFee := v.c.WritePrice * units
+
+	// Resource selection: an owned registration of this blob, else owned storage, else buy.
+	var reg *controlplane.Blob
+	for i := range owned.Blobs {
+		b := &owned.Blobs[i]
+		if b.BlobID == md.ID && !b.Certified && b.Deletable == !opts.Permanent &&
+			b.Storage.Start <= epoch && b.Storage.End >= wantEnd {
+			if reg == nil || b.Storage.End < reg.Storage.End {
+				reg = b
+			}
+		}
+	}
+	var storage *controlplane.Storage
+	if reg == nil {
+		for i := range owned.Storage {
+			s := &owned.Storage[i]
+			if s.Size >= res.EncodedLength && s.Start <= epoch && s.End >= wantEnd &&
+				(storage == nil || s.Size < storage.Size || (s.Size == storage.Size && s.End < storage.End)) {
+				storage = s
+			}
+		}
+	}
+
+	r := newRegistration(!opts.Permanent)
+	register := func(ctx context.Context) {
+		if reg != nil {
+			res.ResourceOperation, res.Cost = ReuseRegistration, 0
+			r.resolve(reg.ID, nil)
+			return
+		}
+		op := &controlplane.RegisterBlobOp{BlobID: md.ID, RootHash: controlplane.Hash(e.Root), Size: e.Length,
+			EncodingType: uint8(blob.RS2), Deletable: !opts.Permanent}
+		if storage != nil {
+			op.StorageID = storage.ID
+			res.ResourceOperation, res.Cost = ReuseStorage, writeFee
+		} else {
+			op.EpochsAhead = opts.Epochs
+			res.ResourceOperation, res.EpochsAhead = RegisterFromScratch, opts.Epochs
+			res.Cost = writeFee + v.c.StoragePrice*units*uint64(opts.Epochs)
+		}
+		inc, err := c.execute(ctx, "register blob", controlplane.Op{RegisterBlob: op})
+		if err != nil {
+			r.resolve(controlplane.ObjectID{}, err)
+			return
+		}
+		for _, ev := range inc.Events {
+			if ev.Type == controlplane.EventBlobRegistered && ev.BlobID == md.ID {
+				r.resolve(ev.ObjectID, nil)
+				return
+			}
+		}
+		r.resolve(controlplane.ObjectID{}, fmt.Errorf("client: register blob: no BlobRegistered event in the outcome"))
+	}
+	optimistic := c.comm.OptimisticUploadMaxBytes >= 0 && int64(e.Length) <= c.comm.OptimisticUploadMaxBytes
+	if optimistic {
+		go register(ctx)
+	} else {
+		register(ctx)
+	}
+	if !optimistic {
+		if _, err := r.wait(ctx); err != nil {
+			return err
+		}
+	}
+
+	cert, weight, err := c.upload(ctx, v, e, md, opts, r)
+	objID, rerr := r.wait(ctx)
+	if rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return err
+	}
+	res.ObjectID, res.Confirmations = objID, weight
+	if _, err := c.execute(ctx, "certify blob", controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: objID, Certificate: *cert}}); err != nil {
+		return err
+	}
+	res.NewlyCreated = true
+	res.EndEpoch = wantEnd
+	if reg != nil {
+		res.EndEpoch = reg.Storage.End
+	} else if storage != nil {
+		res.EndEpoch = storage.End
+	}
+	return nil
+}
+
+// registration is the outcome of the registration transaction, which may run concurrently
+// with the upload.
+type registration struct {
+	deletable bool
+	done      chan struct{}
+	obj       controlplane.ObjectID
+	err       error
+}
+
+func newRegistration(deletable bool) *registration {
+	return &registration{deletable: deletable, done: make(chan struct{})}
+}
+
+func (r *registration) resolve(obj controlplane.ObjectID, err error) {
+	r.obj, r.err = obj, err
+	close(r.done)
+}
+
+func (r *registration) wait(ctx context.Context) (controlplane.ObjectID, error) {
+	select {
+	case <-r.done:
+		return r.obj, r.err
+	case <-ctx.Done():
+		return controlplane.ObjectID{}, ctx.Err()
+	}
+}
+
+// execute signs and submits one transaction of the wallet and waits for its outcome.
+func (c *Client) execute(ctx context.Context, what string, op controlplane.Op) (*controlplane.Included, error) {
+	if c.cfg.Wallet == nil {
+		return nil, ErrNoWallet
+	}
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	inc, err := c.cp.Execute(ctx, c.chainID, c.cfg.Wallet, op)
+	if err != nil {
+		return inc, fmt.Errorf("client: %s: %w", what, err)
+	}
+	return inc, nil
+}
+
+// ---- upload and confirmations ----
+
+type nodeResult struct {
+	member int
+	msg    []byte
+	sig    crypto.BLSSignature
+	err    error
+}
+
+// upload sends every member its slivers and collects verified confirmations until they cover
+// n-f shards, then waits a short tail for stragglers; it returns their aggregate certificate.
+func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
+	opts StoreOptions, r *registration) (*protocol.Certificate, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mdBytes, err := md.Metadata.MarshalBCS()
+	if err != nil {
+		return nil, 0, fmt.Errorf("client: metadata: %w", err)
+	}
+	n := v.c.NShards
+	pairSize := int64(blob.SliverDataSize(sliverOf(e, redstuff.Primary, 0)) + blob.SliverDataSize(sliverOf(e, redstuff.Secondary, 0)))
+	total := pairSize * int64(n)
+	prog := &progress{f: opts.Progress, total: total}
+	prog.add(0)
+
+	// Abandon the upload as soon as the registration fails.
+	go func() {
+		select {
+		case <-r.done:
+			if r.err != nil {
+				cancel()
+			}
+		case <-ctx.Done():
+		}
+	}()
+
+	limit := c.comm.MaxConcurrentWrites
+	if limit <= 0 {
+		limit = len(v.nodes)
+	}
+	slots := make(chan struct{}, limit)
+	results := make(chan nodeResult, len(v.nodes))
+	var wg sync.WaitGroup
+	for i, node := range v.nodes {
+		pairs := make([]int, 0, len(v.c.Members[i].Shards))
+		for _, s := range v.c.Members[i].Shards {
+			pairs = append(pairs, blob.PairIndex(md.ID, n, int(s)))
+		}
+		slices.Sort(pairs)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if node == nil {
+				results <- nodeResult{member: i, err: fmt.Errorf("member %s: no usable connection", v.c.Members[i].Name)}
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				results <- nodeResult{member: i, err: ctx.Err()}
+				return
+			}
+			msg, sig, err := c.storeOnNode(ctx, v, node, e, md, mdBytes, pairs, r, prog)
+			<-slots
+			results <- nodeResult{member: i, msg: msg, sig: sig, err: err}
+		}()
+	}
+	defer wg.Wait()
+
+	quorum := v.params.Quorum()
+	start := time.Now()
+	var (
+		weight  int
+		signers []int
+		sigs    []crypto.BLSSignature
+		msg     []byte
+		errs    []error
+		tail    <-chan time.Time
+	)
+	for left := len(v.nodes); left > 0; {
+		select {
+		case res := <-results:
+			left--
+			if res.err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("storing on node failed", "node", v.c.Members[res.member].Name, "blob", md.ID, "err", res.err)
+				}
+				errs = append(errs, res.err)
+				continue
+			}
+			if msg == nil {
+				msg = res.msg
+			}
+			if !bytes.Equal(msg, res.msg) { // cannot happen: each was checked against the same message
+				errs = append(errs, fmt.Errorf("member %d: confirmation differs", res.member))
+				continue
+			}
+			weight += v.weights[res.member]
+			signers = append(signers, res.member)
+			sigs = append(sigs, res.sig)
+			if weight >= quorum && tail == nil && left > 0 {
+				elapsed := time.Since(start)
+				wait := time.Duration(c.comm.TailFactor*float64(elapsed)) + c.comm.TailBase
+				c.log.Debug("quorum of confirmations; waiting for stragglers", "blob", md.ID, "elapsed", elapsed, "tail", wait)
+				tail = time.After(wait)
+			}
+		case <-tail:
+			left = 0
+		case <-ctx.Done():
+			if r.err != nil {
+				return nil, 0, r.err
+			}
+			return nil, 0, ctx.Err()
+		}
+	}
+	cancel()
+	if weight < quorum {
+		if r.err != nil {
+			return nil, 0, r.err
+		}
+		return nil, weight, fmt.Errorf("%w: %d of %d shards confirmed, %d needed: %w", ErrNotEnoughConfirmations, weight, n, quorum, errors.Join(errs...))
+	}
+	prog.finish()
+	slices.Sort(signers)
+	agg, err := crypto.AggregateSignatures(sigs)
+	if err != nil {
+		return nil, 0, fmt.Errorf("client: aggregating confirmations: %w", err)
+	}
+	bm, err := protocol.Bitmap(len(v.c.Members), signers)
+	if err != nil {
+		return nil, 0, fmt.Errorf("client: signer bitmap: %w", err)
+	}
+	return &protocol.Certificate{Signers: bm, Message: msg, Signature: agg}, weight, nil
+}
+
+func sliverOf(e *redstuff.Encoding, a redstuff.Axis, pair int) redstuff.Sliver {
+	p, s := e.Pair(pair)
+	if a == redstuff.Primary {
+		return p
+	}
+	return s
+}
+
+// progress reports uploaded bytes.
+type progress struct {
+	mu    sync.Mutex
+	f     func(done, total int64)
+	done  int64
+	total int64
+}
+
+func (p *progress) add(n int64) {
+	if p.f == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = min(p.done+n, p.total)
+	p.f(p.done, p.total)
+}
+
+// finish reports the upload complete: the stragglers left behind after the tail no longer count.
+func (p *progress) finish() {
+	if p.f == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done < p.total {
+		p.done = p.total
+		p.f(p.done, p.total)
+	}
+}
+
+// storeOnNode uploads a node's slivers and returns its verified confirmation. A node that
+// reports missing slivers gets them again.
+func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+	mdBytes []byte, pairs []int, r *registration, prog *progress) ([]byte, crypto.BLSSignature, error) {
+	for attempt := 0; ; attempt++ {
+		if err := c.uploadToNode(ctx, node, e, md, mdBytes, pairs, prog, attempt > 0); err != nil {
+			return nil, crypto.BLSSignature{}, err
+		}
+		obj, err := r.wait(ctx)
+		if err != nil {
+			return nil, crypto.BLSSignature{}, err
+		}
+		pt := protocol.Permanent
+		if r.deletable {
+			pt = protocol.Deletable(obj)
+		}
+		var msg []byte
+		var sig crypto.BLSSignature
+		err = c.retry(ctx, func() error {
+			var err error
+			msg, sig, err = node.confirmation(ctx, c.comm.RequestTimeout, c.comm.ConfirmationWait, md.ID, pt, v.c.Epoch)
+			if isReason(err, api.ReasonNotRegistered) {
+				// The node has not seen the registration yet: ask again after a pause.
+				var ne *NodeError
+				errors.As(err, &ne)
+				return &NodeError{Node: ne.Node, Op: ne.Op, Status: 503, Reason: ne.Reason, Msg: ne.Msg}
+			}
+			return err
+		})
+		if isReason(err, api.ReasonMissingSlivers) && attempt < 2 {
+			node.log.Debug("node misses slivers; uploading again", "blob", md.ID, "err", err)
+			continue
+		}
+		if err != nil && errors.Is(err, ErrBadNode) {
+			node.log.Warn("node sent an invalid confirmation; ignored", "blob", md.ID, "err", err)
+		}
+		return msg, sig, err
+	}
+}
+
+// uploadToNode sends the metadata and the slivers of pairs, in batches when the node offers
+// the batched route, else sliver by sliver.
+func (c *Client) uploadToNode(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+	mdBytes []byte, pairs []int, prog *progress, again bool) error {
+	if node.offersBatch(ctx, c.comm.StatusTimeout) {
+		err := c.uploadBatches(ctx, node, e, md, mdBytes, pairs, prog, again)
+		var ne *NodeError
+		if errors.As(err, &ne) && (ne.Status == http.StatusNotFound || ne.Status == http.StatusMethodNotAllowed) && ne.Reason == "" {
+			node.noBatch()
+		} else {
+			return err
+		}
+	}
+	return c.uploadSlivers(ctx, node, e, md, mdBytes, pairs, prog, again)
+}
+
+// uploadBatches sends the slivers in batched requests of at most UploadChunkBytes each, the
+// first carrying the metadata.
+func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+	mdBytes []byte, pairs []int, prog *progress, again bool) error {
+	path := api.SliverBatchPath(md.ID.String()) + "?" + api.QueryPending + "=true"
+	var chunks [][]int
+	var cur []int
+	var size int64
+	for _, p := range pairs {
+		ps := int64(blob.SliverDataSize(sliverOf(e, redstuff.Primary, p)) + blob.SliverDataSize(sliverOf(e, redstuff.Secondary, p)))
+		if len(cur) > 0 && size+ps > c.comm.UploadChunkBytes {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, p)
+		size += ps
+	}
+	if len(cur) > 0 || len(chunks) == 0 {
+		chunks = append(chunks, cur)
+	}
+	var buf bytes.Buffer
+	var sd []byte
+	for k, chunk := range chunks {
+		buf.Reset()
+		bw, err := api.NewBatchWriter(&buf)
+		if err != nil {
+			return fmt.Errorf("client: %w", err)
+		}
+		if k == 0 {
+			if err := bw.WriteMetadata(mdBytes); err != nil {
+				return fmt.Errorf("client: %w", err)
+			}
+		}
+		var sliverBytes int64
+		for _, p := range chunk {
+			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+				if sd, err = blob.AppendSliverData(sd[:0], sliverOf(e, a, p)); err != nil {
+					return fmt.Errorf("client: %w", err)
+				}
+				sliverBytes += int64(len(sd))
+				if err := bw.WriteSliver(uint16(p), a == redstuff.Secondary, sd); err != nil {
+					return fmt.Errorf("client: %w", err)
+				}
+			}
+		}
+		if err := bw.Close(); err != nil {
+			return fmt.Errorf("client: %w", err)
+		}
+		body := buf.Bytes()
+		got, err := c.inflight.acquire(ctx, int64(len(body)))
+		if err != nil {
+			return err
+		}
+		err = c.retry(ctx, func() error {
+			_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, path, bytes.NewReader(body), api.ContentTypeSliverBatch, 1<<20)
+			return err
+		})
+		c.inflight.release(got)
+		if err != nil {
+			return err
+		}
+		if !again {
+			prog.add(sliverBytes)
+		}
+	}
+	return nil
+}
+
+// uploadSlivers uses the per-sliver routes: the metadata, then every sliver (at most
+// MaxNodeConnections at once).
+func (c *Client) uploadSlivers(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+	mdBytes []byte, pairs []int, prog *progress, again bool) error {
+	id := md.ID.String()
+	err := c.retry(ctx, func() error {
+		_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, api.MetadataPath(id)+"?"+api.QueryPending+"=true",
+			bytes.NewReader(mdBytes), api.ContentTypeOctetStream, 1<<20)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.comm.MaxNodeConnections)
+	for _, p := range pairs {
+		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+			g.Go(func() error {
+				body, err := blob.MarshalSliverData(sliverOf(e, a, p))
+				if err != nil {
+					return fmt.Errorf("client: %w", err)
+				}
+				got, err := c.inflight.acquire(gctx, int64(len(body)))
+				if err != nil {
+					return err
+				}
+				defer c.inflight.release(got)
+				path := api.SliverPath(id, p, a.String()) + "?" + api.QueryPending + "=true"
+				err = c.retry(gctx, func() error {
+					_, _, err := node.do(gctx, c.comm.RequestTimeout, http.MethodPut, path, bytes.NewReader(body), api.ContentTypeOctetStream, 1<<20)
+					return err
+				})
+				if err == nil && !again {
+					prog.add(int64(len(body)))
+				}
+				return err
+			})
+		}
+	}
+	return g.Wait()
+}
