@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
-	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
@@ -122,7 +121,6 @@ func TestPendingAndDeletable(t *testing.T) {
 		t.Fatalf("sliver status: %s", r.body)
 	}
 	// A long-polling confirmation waits for the registration, then finds everything stored.
-	type result struct{ r response }
 	done := make(chan response, 1)
 	go func() {
 		done <- node.get(t, api.DeletableConfirmationPath(ids, "0x"+"00"+string(bytes.Repeat([]byte("0"), 62)))+"?wait_for_registration=true&wait_millis=200")
@@ -164,5 +162,4 @@ func TestPendingAndDeletable(t *testing.T) {
 	if !saturated {
 		t.Fatal("a 1 MiB pending buffer accepted a 600 kB blob's slivers (x4.5)")
 	}
-	_ = time.Second
 }

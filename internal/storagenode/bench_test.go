@@ -1,9 +1,7 @@
 package storagenode
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"testing"
 
 	api "github.com/floelabs/floe/api/storagenode"
@@ -120,5 +118,3 @@ func BenchmarkBlobN1000(b *testing.B) {
 	}
 }
 
-var _ = bytes.Equal
-var _ = fmt.Sprint

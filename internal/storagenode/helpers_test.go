@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -293,6 +292,5 @@ func (n *testNode) upload(t testing.TB, e *redstuff.Encoding, pairs []int) {
 	}
 }
 
-var _ = tls.VersionTLS13
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }

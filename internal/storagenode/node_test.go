@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -226,4 +225,3 @@ func checkSymbols(t *testing.T, enc *redstuff.Encoder, md *blob.MetadataWithID, 
 	}
 }
 
-var _ = net.Dial
