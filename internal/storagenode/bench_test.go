@@ -117,4 +117,3 @@ func BenchmarkBlobN1000(b *testing.B) {
 		})
 	}
 }
-

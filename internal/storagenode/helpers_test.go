@@ -292,5 +292,4 @@ func (n *testNode) upload(t testing.TB, e *redstuff.Encoding, pairs []int) {
 	}
 }
 
-
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }

@@ -224,4 +224,3 @@ func checkSymbols(t *testing.T, enc *redstuff.Encoder, md *blob.MetadataWithID, 
 		}
 	}
 }
-
