@@ -531,6 +531,13 @@ func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeCo
 	mdBytes []byte, pairs []int, r *registration, prog *progress) ([]byte, crypto.BLSSignature, error) {
 	for attempt := 0; ; attempt++ {
 		if err := c.uploadToNode(ctx, node, e, md, mdBytes, pairs, prog, attempt > 0); err != nil {
+			// A node that saw the registration in the middle of a pending upload may have
+			// moved the buffered metadata to its store under the request's feet: send it all
+			// again, now as a registered blob.
+			if (isReason(err, api.ReasonMetadataNotFound) || isReason(err, api.ReasonNotRegistered)) && attempt < 3 {
+				node.log.Debug("upload raced the registration; uploading again", "blob", md.ID, "err", err)
+				continue
+			}
 			return nil, crypto.BLSSignature{}, err
 		}
 		obj, err := r.wait(ctx)
@@ -554,7 +561,7 @@ func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeCo
 			}
 			return err
 		})
-		if isReason(err, api.ReasonMissingSlivers) && attempt < 2 {
+		if isReason(err, api.ReasonMissingSlivers) && attempt < 3 {
 			node.log.Debug("node misses slivers; uploading again", "blob", md.ID, "err", err)
 			continue
 		}

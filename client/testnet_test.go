@@ -10,15 +10,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/storagenode"
@@ -35,6 +38,9 @@ type testNetwork struct {
 	log   *slog.Logger
 	dir   string
 	srv   *http.Server
+
+	funderMu sync.Mutex
+	funder   *cpclient.Client
 }
 
 // testNode is one storage node of a testNetwork.
@@ -158,9 +164,9 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Client returns a client of the network with Net.Users[user] as its wallet.
-func (tn *testNetwork) Client(ctx context.Context, user int, mutate func(*client.Config)) (*client.Client, error) {
-	cfg := client.Config{ControlPlaneURL: tn.URL, Wallet: tn.Net.Users[user], Logger: tn.log.With("part", "client")}
+// Client returns a client of the network with wallet as its wallet.
+func (tn *testNetwork) Client(ctx context.Context, wallet *crypto.AccountKey, mutate func(*client.Config)) (*client.Client, error) {
+	cfg := client.Config{ControlPlaneURL: tn.URL, Wallet: wallet, Logger: tn.log.With("part", "client")}
 	// Local network: retry soon, not after Walrus's one-second minimum.
 	cfg.Communication.MinBackoff = 50 * time.Millisecond
 	cfg.Communication.MaxBackoff = time.Second
@@ -168,6 +174,25 @@ func (tn *testNetwork) Client(ctx context.Context, user int, mutate func(*client
 		mutate(&cfg)
 	}
 	return client.New(ctx, cfg)
+}
+
+// NewWallet creates an account funded with amount by the last of Net.Users (which nothing
+// else may use).
+func (tn *testNetwork) NewWallet(ctx context.Context, amount uint64) (*crypto.AccountKey, error) {
+	k, err := crypto.GenerateAccountKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	tn.funderMu.Lock()
+	defer tn.funderMu.Unlock()
+	if tn.funder == nil {
+		tn.funder = cpclient.New(tn.URL, nil)
+	}
+	funder := tn.Net.Users[len(tn.Net.Users)-1]
+	if _, err := tn.funder.Execute(ctx, tn.Net.Genesis.Params.ChainID, funder, controlplane.Op{Transfer: &controlplane.TransferOp{To: k.Address(), Amount: amount}}); err != nil {
+		return nil, fmt.Errorf("funding a wallet: %w", err)
+	}
+	return k, nil
 }
 
 // Close stops every node and the control plane and removes the files.
