@@ -86,28 +86,69 @@ func (e *Encoder) parallel(n int, fn func(w, i int)) {
 	wg.Wait()
 }
 
-// symHasher hashes symbols given in raw or work layout.
+// hashBatch is how many leaves a symHasher hashes at once (see merkle.LeafPartsMany).
+const hashBatch = 64
+
+// symHasher hashes symbols of s bytes given in raw or work layout, queueing them to hash
+// hashBatch at a time. A queued symbol is read when the queue is flushed: it must not change
+// before then.
 type symHasher struct {
-	h    *merkle.Hasher
-	tail [64]byte
+	s, full, t int // symbol size, its whole 64-byte blocks, its tail (s - full)
+	n          int // queued symbols
+	// Queued leaf i is H(0x00 || a[i] || b[i]), for *dst[i].
+	a, b  [hashBatch][]byte
+	dst   [hashBatch]*merkle.Node
+	out   [hashBatch]merkle.Node
+	tails [hashBatch][64]byte // re-laid-out tails of work-layout symbols
 }
 
-func newSymHasher() *symHasher { return &symHasher{h: merkle.NewHasher()} }
-
-// raw hashes a raw symbol.
-func (sh *symHasher) raw(sym []byte) merkle.Node { return sh.h.Leaf(sym) }
-
-// work hashes a work-layout symbol of s raw bytes.
-func (sh *symHasher) work(sym []byte, s int) merkle.Node {
+func newSymHasher(s int) *symHasher {
 	full := s &^ 63
-	t := s - full
+	return &symHasher{s: s, full: full, t: s - full}
+}
+
+// raw queues raw symbol sym, whose leaf hash goes to *dst.
+func (sh *symHasher) raw(dst *merkle.Node, sym []byte) {
+	sh.push(dst, sym[:sh.full], sym[sh.full:sh.s])
+}
+
+// work queues work-layout symbol sym, whose leaf hash goes to *dst. Its tail holds t/2 bytes
+// at sym[full:] and t/2 at sym[full+32:].
+func (sh *symHasher) work(dst *merkle.Node, sym []byte) {
+	full, t := sh.full, sh.t
 	if t == 0 {
-		return sh.h.Leaf(sym[:s])
+		sh.push(dst, sym[:full], nil)
+		return
 	}
 	h := t / 2
-	copy(sh.tail[:h], sym[full:full+h])
-	copy(sh.tail[h:t], sym[full+32:full+32+h])
-	return sh.h.LeafParts(sym[:full], sh.tail[:t])
+	tail := sh.tails[sh.n][:t]
+	copy(tail[:h], sym[full:full+h])
+	copy(tail[h:], sym[full+32:full+32+h])
+	sh.push(dst, sym[:full], tail)
+}
+
+func (sh *symHasher) push(dst *merkle.Node, a, b []byte) {
+	sh.a[sh.n], sh.b[sh.n], sh.dst[sh.n] = a, b, dst
+	sh.n++
+	if sh.n == hashBatch {
+		sh.flush()
+	}
+}
+
+// flush hashes the queued symbols.
+func (sh *symHasher) flush() {
+	n := sh.n
+	if n == 0 {
+		return
+	}
+	merkle.LeafPartsMany(sh.out[:n], sh.a[:n], sh.b[:n])
+	for i, d := range sh.dst[:n] {
+		*d = sh.out[i]
+	}
+	clear(sh.a[:n])
+	clear(sh.b[:n])
+	clear(sh.dst[:n])
+	sh.n = 0
 }
 
 // expansion holds what expanding a blob produces.
@@ -171,7 +212,7 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 				fail(err)
 				return
 			}
-			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher()}
+			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher(s)}
 			rows[w] = sc
 		}
 		raw := sc.raw
@@ -184,18 +225,19 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 		for c := 0; c < ks; c++ {
 			sym := raw[c*s : (c+1)*s]
 			rs16.ToWork(sc.work.Original(c), sym, s)
-			leaves[c] = sc.sh.raw(sym)
+			sc.sh.raw(&leaves[c], sym)
 		}
 		sc.work.Encode()
 		rrow := right[r*nRight*ws : (r+1)*nRight*ws]
 		for c := 0; c < nRight; c++ {
 			rec := sc.work.Recovery(c)
 			copy(rrow[c*ws:(c+1)*ws], rec)
-			leaves[ks+c] = sc.sh.work(rec, s)
+			sc.sh.work(&leaves[ks+c], rec)
 			if keep {
 				rs16.FromWork(x.secondary[ks+c][r*s:(r+1)*s], rec, s)
 			}
 		}
+		sc.sh.flush() // before the next row reuses sc.raw and the work area
 		if keep {
 			copy(x.primary[r], raw)
 			for c := 0; c < ks; c++ {
@@ -227,7 +269,7 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	e.parallel(len(batches), func(w, bi int) {
 		sc := cols[w]
 		if sc == nil {
-			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(), raw: make([]byte, width*s)}
+			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(s), raw: make([]byte, width*s)}
 			cols[w] = sc
 		}
 		b := batches[bi]
@@ -264,12 +306,13 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			rec := wk.Recovery(r)
 			for c := b.c0; c < b.c1; c++ {
 				sym := rec[(c-b.c0)*ws : (c-b.c0+1)*ws]
-				x.leaves[row*n+c] = sc.sh.work(sym, s)
+				sc.sh.work(&x.leaves[row*n+c], sym)
 				if keep && c < ks {
 					rs16.FromWork(x.primary[row][c*s:(c+1)*s], sym, s)
 				}
 			}
 		}
+		sc.sh.flush() // before the next batch's Encode
 	})
 	if firstErr != nil {
 		return nil, firstErr

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"math/bits"
 
+	"github.com/floelabs/floe/internal/blake2bx"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -78,6 +79,21 @@ func (hs *Hasher) Inner(left, right Node) Node {
 	return Node(blake2b.Sum256(hs.buf[:]))
 }
 
+// LeafMany sets out[i] to H(0x00 || data[i]), hashing several leaves at once (see
+// blake2bx). All data[i] must have the same length; len(out) must be len(data).
+func LeafMany(out []Node, data [][]byte) {
+	prefix := [1]byte{leafPrefix}
+	blake2bx.Sum256Parts(out, prefix[:], data, nil)
+}
+
+// LeafPartsMany sets out[i] to H(0x00 || a[i] || b[i]), the leaf hashes of the
+// concatenations. All a[i] must have the same length, and so must all b[i]; len(out) and
+// len(b) must be len(a).
+func LeafPartsMany(out []Node, a, b [][]byte) {
+	prefix := [1]byte{leafPrefix}
+	blake2bx.Sum256Parts(out, prefix[:], a, b)
+}
+
 // LeafHash returns H(0x00 || data).
 func LeafHash(data []byte) Node { return NewHasher().Leaf(data) }
 
@@ -129,17 +145,12 @@ func RootInPlace(leaves []Node) Node {
 // reduce writes the parents of level into dst (len(dst) == ceil(len(level)/2)); dst may alias
 // the front of level.
 func reduce(dst, level []Node) {
-	var buf [65]byte
-	buf[0] = innerPrefix
-	for i := range dst {
-		l := level[2*i]
-		r := Empty
-		if 2*i+1 < len(level) {
-			r = level[2*i+1]
-		}
-		copy(buf[1:33], l[:])
-		copy(buf[33:65], r[:])
-		dst[i] = blake2b.Sum256(buf[:])
+	pairs := len(level) / 2
+	// Whole pairs, several at a time. dst[i] overlaps only level[i], which belongs to pair
+	// i/2 <= i, as Sum256Pairs allows.
+	blake2bx.Sum256Pairs(dst[:pairs], innerPrefix, level[:2*pairs])
+	if len(level)%2 == 1 {
+		dst[pairs] = InnerHash(level[len(level)-1], Empty)
 	}
 }
 

@@ -1,0 +1,28 @@
+package blake2bx
+
+//go:generate go run gen_amd64.go
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func hashBlocks8(h *uint64, p **byte, n int, t, length, final uint64)
+
+//go:noescape
+func hashBlocks4(h *uint64, p **byte, n int, t, length, final uint64)
+
+// hashPairs8 sets, for i < 8*groups, the 32 bytes at dst+32i to the digest of prefix (a byte) ||
+// the 64 bytes at src+64i. dst may equal src.
+//
+//go:noescape
+func hashPairs8(dst, src *byte, groups int, prefix uint64)
+
+// bestLanes is the widest kernel this CPU runs.
+var bestLanes = func() int {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return 8
+	case cpu.X86.HasAVX2:
+		return 4
+	}
+	return 1
+}()
