@@ -1,0 +1,272 @@
+package cometbft
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/mempool"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/spf13/viper"
+
+	"github.com/floelabs/floe/internal/controlplane"
+)
+
+// Errors of the driver.
+var (
+	ErrClosed       = errors.New("cometbft: node closed")
+	ErrGenesisDiffs = errors.New("cometbft: the data holds a different genesis")
+	ErrCorrupt      = errors.New("cometbft: application data corrupt")
+)
+
+// Options configure a Node. The CometBFT configuration itself (ports, peers, timeouts) is in
+// HOME/config/config.toml, written by InitNetwork.
+type Options struct {
+	// Logger receives the driver's records and CometBFT's (slog.Default() if nil).
+	Logger *slog.Logger
+	// CometLevel is the lowest level of CometBFT's own records that reach Logger (default
+	// warn: CometBFT reports every block and peer at info).
+	CometLevel *slog.Level
+	// SnapshotInterval is the number of blocks between state snapshots (default 500); a
+	// restart replays at most that many blocks from CometBFT's block store.
+	SnapshotInterval uint64
+	// RetainBlocks is how many recent blocks CometBFT keeps for peers that catch up (default
+	// 100000, about six hours at four blocks a second); older blocks are pruned, never those
+	// after the last snapshot.
+	RetainBlocks uint64
+}
+
+// Node is a running validator (or full node): CometBFT in-process with the Floe application.
+// It implements cpserver.Backend.
+type Node struct {
+	log  *slog.Logger
+	app  *App
+	node *nm.Node
+	dbs  *dbSet
+	home string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts the node whose home directory InitNetwork wrote.
+func Open(home string, opts *Options) (*Node, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cometLevel := slog.LevelWarn
+	if o.CometLevel != nil {
+		cometLevel = *o.CometLevel
+	}
+	if o.SnapshotInterval == 0 {
+		o.SnapshotInterval = 500
+	}
+	if o.RetainBlocks == 0 {
+		o.RetainBlocks = 100000
+	}
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	genDoc, err := cmttypes.GenesisDocFromFile(cfg.GenesisFile())
+	if err != nil {
+		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	var g controlplane.Genesis
+	if err := json.Unmarshal(genDoc.AppState, &g); err != nil {
+		return nil, fmt.Errorf("cometbft: the app_state of %s is no Floe genesis: %w", cfg.GenesisFile(), err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	app, err := newApp(filepath.Join(cfg.DBDir(), "floe"), &g, appOptions{logger: o.Logger,
+		snapshotInterval: o.SnapshotInterval, retainBlocks: o.RetainBlocks})
+	if err != nil {
+		return nil, err
+	}
+	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		app.close()
+		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	dbs := &dbSet{}
+	n := &Node{log: o.Logger, app: app, dbs: dbs, home: home}
+	logger := slogLogger{l: o.Logger.With("component", "cometbft"), min: cometLevel}
+	node, err := nm.NewNode(cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
+		func() (*cmttypes.GenesisDoc, error) { return genDoc, nil }, dbs.provider,
+		nm.DefaultMetricsProvider(cfg.Instrumentation), logger)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("cometbft: %w", err), dbs.close(), app.close())
+	}
+	if err := node.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("cometbft: %w", err), stopNode(node), dbs.close(), app.close())
+	}
+	n.node = node
+	o.Logger.Info("validator started", "home", home, "node_id", string(nodeKey.ID()), "height", app.committedHeight())
+	return n, nil
+}
+
+// LoadConfig reads HOME/config/config.toml over CometBFT's defaults.
+func LoadConfig(home string) (*cmtcfg.Config, error) {
+	v := viper.New()
+	v.SetConfigFile(filepath.Join(home, "config", "config.toml"))
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("cometbft: reading the configuration: %w", err)
+	}
+	cfg := cmtcfg.DefaultConfig()
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("cometbft: parsing the configuration: %w", err)
+	}
+	cfg.SetRoot(home)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("cometbft: invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// stopNode stops CometBFT and waits until every service of it has stopped.
+func stopNode(node *nm.Node) error {
+	if !node.IsRunning() {
+		return nil
+	}
+	err := node.Stop()
+	node.Wait()
+	if err != nil {
+		return fmt.Errorf("cometbft: stopping the node: %w", err)
+	}
+	return nil
+}
+
+// Close stops CometBFT, then (and only then: closing them under running goroutines makes
+// CometBFT panic) closes its databases, and finally writes a state snapshot.
+// Submissions still waiting fail with ErrClosed.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.app.closeOnce.Do(func() { close(n.app.closed) })
+		n.closeErr = errors.Join(stopNode(n.node), n.dbs.close(), n.app.close())
+	})
+	return n.closeErr
+}
+
+// Submit checks a signed transaction, passes it to the local CometBFT mempool (which gossips
+// it to the other validators) and waits for its outcome in a committed block. A transaction
+// that fails admission is rejected at once with the same error as the embedded driver's.
+func (n *Node) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
+	select {
+	case <-n.app.closed:
+		return nil, ErrClosed
+	default:
+	}
+	vt, err := n.app.check(raw)
+	if err != nil {
+		return nil, err
+	}
+	h := vt.Hash()
+	ch := n.app.wait(h)
+	defer n.app.unwait(h, ch)
+	n.app.rememberVerified(vt)
+	rejected := make(chan error, 1)
+	err = n.node.Mempool().CheckTx(raw, func(r *abci.ResponseCheckTx) {
+		if r.Code != abci.CodeTypeOK {
+			rejected <- checkTxError(r)
+		}
+	}, mempool.TxInfo{})
+	// A transaction already in the mempool's cache is pending or committed: wait for it.
+	if err != nil && !errors.Is(err, mempool.ErrTxInCache) {
+		return nil, fmt.Errorf("cometbft: mempool: %w", err)
+	}
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, o.err
+		}
+		return &o.inc, nil
+	case err := <-rejected:
+		return nil, err
+	case <-n.app.closed:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// checkTxError turns a CheckTx rejection back into the state machine's error.
+func checkTxError(r *abci.ResponseCheckTx) error {
+	if e := controlplane.ErrorForCode(r.Info); e != nil {
+		return fmt.Errorf("%w: %s", e, r.Log)
+	}
+	return fmt.Errorf("cometbft: transaction rejected: %s", r.Log)
+}
+
+// View runs f on the latest state with its app hash; f must not keep the state.
+func (n *Node) View(f func(s *controlplane.State, appHash controlplane.Hash)) { n.app.view(f) }
+
+// Events returns up to max committed events from sequence number from on, waiting until ctx
+// ends if there are none yet.
+func (n *Node) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+	return n.app.eventsFrom(ctx, from, max)
+}
+
+// NodeID returns CometBFT's node ID (the P2P identity).
+func (n *Node) NodeID() string { return string(n.node.NodeInfo().ID()) }
+
+// Peers returns the number of connected peers.
+func (n *Node) Peers() int { return n.node.Switch().Peers().Size() }
+
+func (a *App) committedHeight() uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.committed
+}
+
+// dbSet opens CometBFT's databases and keeps them open until close: CometBFT's own Close
+// calls during its OnStop are ignored, because goroutines still running then can touch them.
+type dbSet struct {
+	mu  sync.Mutex
+	dbs []dbm.DB
+}
+
+func (s *dbSet) provider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+	db, err := cmtcfg.DefaultDBProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.dbs = append(s.dbs, db)
+	s.mu.Unlock()
+	return deferredCloseDB{db}, nil
+}
+
+func (s *dbSet) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, db := range s.dbs {
+		if err := db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cometbft: closing a database: %w", err))
+		}
+	}
+	s.dbs = nil
+	return errors.Join(errs...)
+}
+
+// deferredCloseDB is a database whose Close does nothing; dbSet closes the real one.
+type deferredCloseDB struct{ dbm.DB }
+
+func (deferredCloseDB) Close() error { return nil }

@@ -1,0 +1,175 @@
+package cometbft
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/floelabs/floe/internal/controlplane"
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// snapshot is the content of snapshot.json: the state after a committed block.
+type snapshot struct {
+	Height  uint64            `json:"height"`
+	AppHash controlplane.Hash `json:"app_hash"`
+	State   json.RawMessage   `json:"state"`
+}
+
+func loadSnapshot(dir string) (*snapshot, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "snapshot.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: snapshot: %w", ErrCorrupt, err)
+	}
+	return &s, nil
+}
+
+// writeSnapshot syncs the event log, then writes the committed state; the caller holds a.mu.
+func (a *App) writeSnapshot() error {
+	if err := a.elog.Sync(); err != nil {
+		return err
+	}
+	st, err := a.state.Snapshot()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(snapshot{Height: a.state.Height(), AppHash: a.appHash, State: st})
+	if err != nil {
+		return fmt.Errorf("cometbft: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(a.dir, "snapshot.json"), b); err != nil {
+		return err
+	}
+	a.snapHeight = a.state.Height()
+	return nil
+}
+
+// writeFileSync writes a file atomically and durably: temp file, fsync, rename, fsync dir.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("cometbft: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cometbft: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cometbft: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("cometbft: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cometbft: syncing %s: %w", filepath.Dir(path), err)
+	}
+	return nil
+}
+
+// eventLog is events.log: one record per committed block that emitted events,
+//
+//	u32 LE payload length || u32 LE CRC-32C of the payload || payload (JSON array of events)
+//
+// appended without fsync at each commit and synced before every snapshot, so it always holds
+// at least the events up to the last snapshot.
+type eventLog struct {
+	f *os.File
+}
+
+// openEventLog reads the log and cuts it after the first keep events (the events the
+// snapshot's state has emitted); a torn or later tail is removed. It returns the events kept.
+func openEventLog(path string, keep uint64) (*eventLog, []controlplane.Event, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cometbft: %w", err)
+	}
+	var events []controlplane.Event
+	var off int64
+	var hdr [8]byte
+	for uint64(len(events)) < keep {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			break // the end, or a torn header
+		}
+		n := binary.LittleEndian.Uint32(hdr[:4])
+		payload := make([]byte, n)
+		if _, err := f.ReadAt(payload, off+8); err != nil {
+			break
+		}
+		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+			break
+		}
+		var evs []controlplane.Event
+		if err := json.Unmarshal(payload, &evs); err != nil {
+			break
+		}
+		if len(evs) == 0 || evs[0].Seq != uint64(len(events)) {
+			f.Close()
+			return nil, nil, fmt.Errorf("%w: event log record at offset %d does not follow", ErrCorrupt, off)
+		}
+		events = append(events, evs...)
+		off += 8 + int64(n)
+	}
+	if uint64(len(events)) > keep {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: event log record straddles the snapshot", ErrCorrupt)
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cometbft: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cometbft: %w", err)
+	}
+	return &eventLog{f: f}, events, nil
+}
+
+// Append writes one block's events.
+func (l *eventLog) Append(evs []controlplane.Event) error {
+	payload, err := json.Marshal(evs)
+	if err != nil {
+		return fmt.Errorf("cometbft: %w", err)
+	}
+	rec := make([]byte, 8, 8+len(payload))
+	binary.LittleEndian.PutUint32(rec[:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(payload, crcTable))
+	if _, err := l.f.Write(append(rec, payload...)); err != nil {
+		return fmt.Errorf("cometbft: event log: %w", err)
+	}
+	return nil
+}
+
+// Sync makes the log durable.
+func (l *eventLog) Sync() error {
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("cometbft: event log: %w", err)
+	}
+	return nil
+}
+
+// Close syncs and closes the log.
+func (l *eventLog) Close() error {
+	return errors.Join(l.Sync(), l.f.Close())
+}
