@@ -19,6 +19,10 @@ type Encoder struct {
 	colCode *rs16.Code
 	// rowCode is the secondary code (k = K_s, n): it expands a row, i.e. a primary sliver.
 	rowCode *rs16.Code
+	// works pools encoding areas for expanding single slivers, by workKey.
+	works sync.Map
+	// memoryLimit bounds the working memory of one Encode or Commit (see WithMemoryLimit).
+	memoryLimit uint64
 }
 
 // Option configures an Encoder.
@@ -27,13 +31,23 @@ type Option func(*Encoder)
 // WithWorkers sets how many goroutines one call may use (default: GOMAXPROCS).
 func WithWorkers(n int) Option { return func(e *Encoder) { e.workers = n } }
 
+// DefaultMemoryLimit is the default bound on the working memory of one Encode or Commit.
+const DefaultMemoryLimit = 8 << 30
+
+// WithMemoryLimit bounds the working memory one Encode or Commit may allocate besides the blob
+// itself (default DefaultMemoryLimit): the n*n leaf hashes, the right block of the expanded
+// matrix and, for Encode, the slivers. A call that would need more fails with
+// ErrWorkingSetTooLarge instead of exhausting the machine's memory (this matters for very
+// large n, where the n*n leaf hashes alone take 32*n*n bytes).
+func WithMemoryLimit(bytes uint64) Option { return func(e *Encoder) { e.memoryLimit = bytes } }
+
 // New returns an Encoder for n shards.
 func New(nShards int, opts ...Option) (*Encoder, error) {
 	p, err := NewParams(nShards)
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{p: p, workers: runtime.GOMAXPROCS(0)}
+	e := &Encoder{p: p, workers: runtime.GOMAXPROCS(0), memoryLimit: DefaultMemoryLimit}
 	for _, o := range opts {
 		o(e)
 	}
@@ -182,6 +196,9 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 		return nil, err
 	}
 	ws := rs16.WorkSize(s)
+	if need := e.workingSet(s, keep); need > e.memoryLimit {
+		return nil, fmt.Errorf("%w: %d shards and symbols of %d bytes need %d bytes of working memory, over the limit of %d", ErrWorkingSetTooLarge, n, s, need, e.memoryLimit)
+	}
 	x := &expansion{s: s, ws: ws, leaves: make([]merkle.Node, n*n)}
 	if keep {
 		x.primary = allocSlivers(n, ks*s)
@@ -378,4 +395,16 @@ func (e *Encoder) Commit(data []byte) (*Commitment, error) {
 		return nil, err
 	}
 	return e.commitment(x, uint64(len(data))), nil
+}
+
+// workingSet estimates the memory expand allocates for symbol size s.
+func (e *Encoder) workingSet(s int, keep bool) uint64 {
+	p := e.p
+	n, kp, ks := uint64(p.NShards), uint64(p.PrimarySource), uint64(p.SecondarySource)
+	ws := uint64(rs16.WorkSize(s))
+	need := n*n*32 + kp*(n-ks)*ws
+	if keep {
+		need += n * (kp + ks) * uint64(s)
+	}
+	return need
 }

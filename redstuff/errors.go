@@ -12,4 +12,7 @@ var (
 	ErrInvalidProof     = errors.New("redstuff: invalid inconsistency proof")
 	ErrHashCount        = errors.New("redstuff: wrong number of pair hashes")
 	ErrSymbolSize       = errors.New("redstuff: invalid symbol size")
+	// ErrWorkingSetTooLarge is returned when encoding would need more memory than the
+	// Encoder's limit (see WithMemoryLimit).
+	ErrWorkingSetTooLarge = errors.New("redstuff: encoding needs too much working memory")
 )

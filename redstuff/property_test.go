@@ -266,3 +266,24 @@ func TestDecodeHostileInput(t *testing.T) {
 		t.Fatalf("short hashes: %v", err)
 	}
 }
+
+// TestMemoryLimit: a blob whose expansion needs more than the limit is refused, not attempted.
+func TestMemoryLimit(t *testing.T) {
+	enc, err := redstuff.New(100, redstuff.WithMemoryLimit(100*100*32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Commit([]byte("x")); !errors.Is(err, redstuff.ErrWorkingSetTooLarge) {
+		t.Fatalf("Commit: %v, want ErrWorkingSetTooLarge", err)
+	}
+	if _, err := enc.Encode([]byte("x")); !errors.Is(err, redstuff.ErrWorkingSetTooLarge) {
+		t.Fatalf("Encode: %v, want ErrWorkingSetTooLarge", err)
+	}
+	big, err := redstuff.New(30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := big.Commit(nil); !errors.Is(err, redstuff.ErrWorkingSetTooLarge) {
+		t.Fatalf("n = 30000 with the default limit: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package redstuff
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/rs16"
@@ -37,10 +38,11 @@ func (e *Encoder) expandSliver(a Axis, data []byte, s int) ([][]byte, []merkle.N
 	code := e.code(a)
 	k, m := code.K(), code.M()
 	ws := rs16.WorkSize(s)
-	w, err := code.NewEncodeWork(ws)
+	w, err := e.encodeWork(a, ws)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer e.releaseWork(a, w)
 	for i := 0; i < k; i++ {
 		rs16.ToWork(w.Original(i), data[i*s:(i+1)*s], s)
 	}
@@ -48,19 +50,40 @@ func (e *Encoder) expandSliver(a Axis, data []byte, s int) ([][]byte, []merkle.N
 	n := k + m
 	syms := make([][]byte, n)
 	leaves := make([]merkle.Node, n)
-	h := merkle.NewHasher()
 	rec := make([]byte, m*s)
 	for i := 0; i < k; i++ {
 		syms[i] = data[i*s : (i+1)*s]
-		leaves[i] = h.Leaf(syms[i])
 	}
 	for r := 0; r < m; r++ {
 		sym := rec[r*s : (r+1)*s]
 		rs16.FromWork(sym, w.Recovery(r), s)
 		syms[k+r] = sym
-		leaves[k+r] = h.Leaf(sym)
 	}
+	merkle.LeafMany(leaves, syms)
 	return syms, leaves, nil
+}
+
+// workKey identifies a pool of encoding areas.
+type workKey struct {
+	axis Axis
+	size int
+}
+
+// encodeWork returns an encoding area for expanding slivers of axis a with symbols of ws
+// work-layout bytes, reusing one from the pool when it can (nodes verify many slivers of the
+// same size).
+func (e *Encoder) encodeWork(a Axis, ws int) (*rs16.EncodeWork, error) {
+	if p, ok := e.works.Load(workKey{a, ws}); ok {
+		if w, ok := p.(*sync.Pool).Get().(*rs16.EncodeWork); ok {
+			return w, nil
+		}
+	}
+	return e.code(a).NewEncodeWork(ws)
+}
+
+func (e *Encoder) releaseWork(a Axis, w *rs16.EncodeWork) {
+	p, _ := e.works.LoadOrStore(workKey{a, w.Size()}, new(sync.Pool))
+	p.(*sync.Pool).Put(w)
 }
 
 // SliverHash returns the Merkle root over the expansion of the sliver.
