@@ -1,0 +1,74 @@
+package client_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/floelabs/floe/client"
+)
+
+// TestNodesDown stores with the nodes holding f shards stopped, then reads with the nodes
+// holding 2f shards (two thirds, leaving exactly K_p) stopped.
+func TestNodesDown(t *testing.T) {
+	tn := newNetwork(t, netOptions{Shards: testShards, Stakes: testStakes})
+	if tn.Nodes[0].Shards != 13 || tn.Nodes[1].Shards != 13 {
+		t.Fatalf("nodes 0 and 1 hold %d and %d shards, want 13 each", tn.Nodes[0].Shards, tn.Nodes[1].Shards)
+	}
+	c := newClient(t, tn)
+	ctx := ctxFor(t)
+	base := newSeed()
+	a := testData(300_000, base+1)
+	resA, err := c.StoreBytes(ctx, a, client.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tn.Nodes[0].Stop() // f = 13 shards
+	b := testData(200_000, base+2)
+	resB, err := c.StoreBytes(ctx, b, client.StoreOptions{Permanent: true})
+	if err != nil {
+		t.Fatalf("store with f shards down: %v", err)
+	}
+	if resB.Confirmations != testShards-13 {
+		t.Fatalf("certificate weight %d, want %d", resB.Confirmations, testShards-13)
+	}
+
+	tn.Nodes[1].Stop() // 2f = 26 shards down, K_p = 14 up
+	for _, blob := range []struct {
+		res  *client.StoreResult
+		data []byte
+	}{{resA, a}, {resB, b}} {
+		var buf bytes.Buffer
+		if _, err := c.Read(ctx, blob.res.BlobID, &buf); err != nil {
+			t.Fatalf("read with 2f shards down: %v", err)
+		}
+		if !bytes.Equal(buf.Bytes(), blob.data) {
+			t.Fatal("read with 2f shards down: wrong bytes")
+		}
+		// A range in the middle: its systematic slivers may be on the stopped nodes, in which
+		// case the read falls back to the whole blob.
+		buf.Reset()
+		if err := c.ReadRange(ctx, blob.res.BlobID, 1000, 150_000, &buf); err != nil {
+			t.Fatalf("range read with 2f shards down: %v", err)
+		}
+		if !bytes.Equal(buf.Bytes(), blob.data[1000:151_000]) {
+			t.Fatal("range read with 2f shards down: wrong bytes")
+		}
+	}
+	// A store cannot succeed with 2f shards down.
+	if _, err := c.StoreBytes(ctx, testData(1000, base+3), client.StoreOptions{}); !errors.Is(err, client.ErrNotEnoughConfirmations) {
+		t.Fatalf("store with 2f shards down: %v, want ErrNotEnoughConfirmations", err)
+	}
+
+	// The nodes come back and serve again.
+	if err := tn.Nodes[0].Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.Nodes[1].Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StoreBytes(ctx, testData(1000, base+4), client.StoreOptions{}); err != nil {
+		t.Fatalf("store after the nodes restarted: %v", err)
+	}
+}
