@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 
 	api "github.com/floelabs/floe/api/storagenode"
@@ -244,6 +245,12 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 			}
 		}
 	}
+	// Systematic primary slivers (pair index < K_p) first: when they all arrive, decoding is a
+	// copy, not an erasure decode.
+	s.systematic = v.params.PrimarySource
+	for i := range s.queue {
+		sort.Ints(s.queue[i])
+	}
 	for i := range s.queue {
 		if len(s.queue[i]) > 0 {
 			s.score = append(s.score, v.nodes[i].lat.score()*(1+0.1*randFloat()))
@@ -304,9 +311,13 @@ type sliverScheduler struct {
 	perNode  int
 	got      map[int]redstuff.Sliver
 	need     int
-	notFound int
-	errs     []error
-	retries  map[int]int
+	// systematic is K_p: pairs below it hold systematic primary slivers, which are preferred.
+	systematic int
+	// outstanding counts requests in flight over all nodes.
+	outstanding int
+	notFound    int
+	errs        []error
+	retries     map[int]int
 }
 
 func (s *sliverScheduler) next() (node, pair int, ok bool) {
@@ -316,23 +327,38 @@ func (s *sliverScheduler) next() (node, pair int, ok bool) {
 		if len(s.got) >= s.need {
 			return 0, 0, false
 		}
-		best, busy := -1, false
+		// Never ask for more than still needed: requests in flight may fill the need.
+		if len(s.got)+s.outstanding >= s.need {
+			if s.outstanding == 0 {
+				return 0, 0, false
+			}
+			s.cond.Wait()
+			continue
+		}
+		best, busy, bestSys, sysWaiting := -1, false, false, false
 		for i, q := range s.queue {
 			if len(q) == 0 {
 				continue
 			}
+			sys := q[0] < s.systematic
 			if s.inflight[i] >= s.perNode {
 				busy = true
+				sysWaiting = sysWaiting || sys
 				continue
 			}
-			if best < 0 || s.score[i]*float64(s.inflight[i]+1) < s.score[best]*float64(s.inflight[best]+1) {
-				best = i
+			better := best < 0 || (sys && !bestSys) ||
+				(sys == bestSys && s.score[i]*float64(s.inflight[i]+1) < s.score[best]*float64(s.inflight[best]+1))
+			if better {
+				best, bestSys = i, sys
 			}
 		}
-		if best >= 0 {
+		// A systematic sliver on a busy node is worth waiting for rather than fetching a
+		// non-systematic one now.
+		if best >= 0 && (bestSys || !sysWaiting) {
 			p := s.queue[best][0]
 			s.queue[best] = s.queue[best][1:]
 			s.inflight[best]++
+			s.outstanding++
 			return best, p, true
 		}
 		if !busy {
@@ -348,6 +374,7 @@ func (s *sliverScheduler) done(node, pair int, sl redstuff.Sliver, err error) bo
 	defer s.mu.Unlock()
 	defer s.cond.Broadcast()
 	s.inflight[node]--
+	s.outstanding--
 	var ne *NodeError
 	switch {
 	case err == nil:
