@@ -145,7 +145,7 @@ func (e *Encoder) checkConsistency(data []byte, s int, inputs map[int][]byte, ha
 	errs := make([]error, len(rows))
 	e.parallel(len(rows), func(_, j int) {
 		i := rows[j]
-		_, leaves, err := e.expandSliver(Primary, data[i*rowLen:(i+1)*rowLen], s)
+		_, leaves, err := e.expandSliver(Primary, data[i*rowLen:(i+1)*rowLen], s, false)
 		if err != nil {
 			errs[j] = err
 			return

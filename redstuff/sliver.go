@@ -33,8 +33,10 @@ func checkSymbolSize(s int) error {
 }
 
 // expandSliver expands a sliver's symbols with the code of its axis into all n symbols of its
-// row or column. It returns the n raw symbols (the first ones alias data) and their leaf hashes.
-func (e *Encoder) expandSliver(a Axis, data []byte, s int) ([][]byte, []merkle.Node, error) {
+// row or column. It returns the n raw symbols (the first ones alias data) and their leaf
+// hashes; with rawSymbols false it returns only the leaf hashes and skips converting the
+// recovery symbols back to raw layout beyond their tails.
+func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool) ([][]byte, []merkle.Node, error) {
 	code := e.code(a)
 	k, m := code.K(), code.M()
 	ws := rs16.WorkSize(s)
@@ -48,19 +50,49 @@ func (e *Encoder) expandSliver(a Axis, data []byte, s int) ([][]byte, []merkle.N
 	}
 	w.Encode()
 	n := k + m
-	syms := make([][]byte, n)
 	leaves := make([]merkle.Node, n)
-	rec := make([]byte, m*s)
+	orig := make([][]byte, k)
 	for i := 0; i < k; i++ {
-		syms[i] = data[i*s : (i+1)*s]
+		orig[i] = data[i*s : (i+1)*s]
+	}
+	merkle.LeafMany(leaves[:k], orig)
+	if rawSymbols {
+		syms := make([][]byte, n)
+		copy(syms, orig)
+		rec := make([]byte, m*s)
+		for r := 0; r < m; r++ {
+			sym := rec[r*s : (r+1)*s]
+			rs16.FromWork(sym, w.Recovery(r), s)
+			syms[k+r] = sym
+		}
+		merkle.LeafMany(leaves[k:], syms[k:])
+		return syms, leaves, nil
+	}
+	// Hash the recovery symbols in place: their whole 64-byte blocks are already raw bytes;
+	// only a tail of t = s mod 64 bytes needs its two halves joined.
+	full := s &^ 63
+	t := s - full
+	heads := make([][]byte, m)
+	tails := make([][]byte, m)
+	var tailBuf []byte
+	if t > 0 {
+		tailBuf = make([]byte, m*t)
 	}
 	for r := 0; r < m; r++ {
-		sym := rec[r*s : (r+1)*s]
-		rs16.FromWork(sym, w.Recovery(r), s)
-		syms[k+r] = sym
+		sym := w.Recovery(r)
+		heads[r] = sym[:full]
+		if t > 0 {
+			h := t / 2
+			tail := tailBuf[r*t : (r+1)*t]
+			copy(tail[:h], sym[full:full+h])
+			copy(tail[h:], sym[full+32:full+32+h])
+			tails[r] = tail
+		} else {
+			tails[r] = nil
+		}
 	}
-	merkle.LeafMany(leaves, syms)
-	return syms, leaves, nil
+	merkle.LeafPartsMany(leaves[k:], heads, tails)
+	return nil, leaves, nil
 }
 
 // workKey identifies a pool of encoding areas.
@@ -94,7 +126,7 @@ func (e *Encoder) SliverHash(sl Sliver) (Node, error) {
 	if err := e.checkSliverShape(sl, sl.SymbolSize); err != nil {
 		return Node{}, err
 	}
-	_, leaves, err := e.expandSliver(sl.Axis, sl.Data, sl.SymbolSize)
+	_, leaves, err := e.expandSliver(sl.Axis, sl.Data, sl.SymbolSize, false)
 	if err != nil {
 		return Node{}, err
 	}
@@ -133,7 +165,7 @@ func (e *Encoder) RecoverySymbols(source Sliver, targets []int) ([]RecoverySymbo
 	if err := e.checkSliverShape(source, source.SymbolSize); err != nil {
 		return nil, err
 	}
-	syms, leaves, err := e.expandSliver(source.Axis, source.Data, source.SymbolSize)
+	syms, leaves, err := e.expandSliver(source.Axis, source.Data, source.SymbolSize, true)
 	if err != nil {
 		return nil, err
 	}
