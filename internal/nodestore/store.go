@@ -102,6 +102,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if o.MemTableSize > 0 {
 		po.MemTableSize = o.MemTableSize
 	}
+	// Slivers are erasure-coded and mostly incompressible: compressing them costs CPU on every
+	// flush and compaction and saves nothing.
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	s := &Store{log: log}
 	s.idle = sync.NewCond(&s.mu)
 	// Open may hit Pebble's fatal path too (it writes a manifest and a log).
