@@ -42,6 +42,16 @@ func commands() []command {
 		walletCommand(),
 		infoCommand(),
 		nodeCommand(),
+		devnetCommand(),
+		publisherCommand(),
+		aggregatorCommand(),
+		daemonCommand(),
+		storeCommand(),
+		readCommand(),
+		blobStatusCommand(),
+		listBlobsCommand(),
+		deleteCommand(),
+		extendCommand(),
 	}
 }
 

@@ -33,10 +33,10 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 }
 
 // readByObjectID is GET/HEAD /v1/blobs/by-object-id/{object_id}.
-func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request) {
-	oid, err := protocol.ParseObjectID(r.PathValue("object_id"))
+func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID string) {
+	oid, err := protocol.ParseObjectID(objectID)
 	if err != nil {
-		writeError(w, badRequest(api.ReasonMalformedRequest, "object ID %q: %v", r.PathValue("object_id"), err))
+		writeError(w, badRequest(api.ReasonMalformedRequest, "object ID %q: %v", objectID, err))
 		return
 	}
 	obj, err := s.cfg.Blobs.Object(r.Context(), oid)
@@ -48,10 +48,10 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request) {
 }
 
 // readByteRange is GET/HEAD /v1/blobs/{blob_id}/byte-range?start=&length= (200, not 206).
-func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request) {
-	id, err := blob.ParseID(r.PathValue("blob_id"))
+func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID string) {
+	id, err := blob.ParseID(blobID)
 	if err != nil {
-		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
+		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", blobID, err))
 		return
 	}
 	q := r.URL.Query()

@@ -181,8 +181,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Aggregator {
 		// GET patterns also match HEAD in net/http's ServeMux.
 		s.handle("GET "+api.RouteBlob, "read", s.limited(s.agg, s.readBlob))
-		s.handle("GET "+api.RouteBlobByteRange, "byte-range", s.limited(s.agg, s.readByteRange))
-		s.handle("GET "+api.RouteBlobByObjectID, "by-object-id", s.limited(s.agg, s.readByObjectID))
+		// /v1/blobs/{blob_id}/byte-range and /v1/blobs/by-object-id/{object_id} overlap as
+		// ServeMux patterns, so one pattern serves both.
+		s.handle("GET /v1/blobs/{first}/{second}", "sub", s.limited(s.agg, func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.PathValue("first") == "by-object-id":
+				s.readByObjectID(w, r, r.PathValue("second"))
+			case r.PathValue("second") == "byte-range":
+				s.readByteRange(w, r, r.PathValue("first"))
+			default:
+				writeError(w, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
+			}
+		}))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("other", "404").Inc()

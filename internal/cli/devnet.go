@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/floelabs/floe/internal/devnet"
+)
+
+func devnetCommand() command {
+	return command{name: "devnet", summary: "run a whole local network (control plane, storage nodes, publisher/aggregator)", run: runDevnet}
+}
+
+// devnetDirHelp documents the default directory.
+const devnetDirHelp = "network directory (default $XDG_DATA_HOME/floe/devnet, else ~/.local/share/floe/devnet); the same directory resumes the same network"
+
+func runDevnet(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "devnet")
+	dir := fs.String("dir", "", devnetDirHelp)
+	nodes := fs.Int("nodes", 10, "storage nodes of a new network (each its own process)")
+	shards := fs.Int("shards", 1000, "shards of a new network")
+	addr := fs.String("addr", "127.0.0.1:31415", "publisher/aggregator listen address")
+	epochDuration := fs.Duration("epoch-duration", 0, "epoch duration of a new network, e.g. 30s for short epochs (default 1h)")
+	asJSON := fs.Bool("json", false, "print devnet.json to standard output once the network is ready")
+	verbose := fs.Bool("v", false, "log at debug level")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := devnet.DefaultDir()
+		if err != nil {
+			return err
+		}
+		*dir = d
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr,
+		EpochDuration: *epochDuration, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := net.Start(ctx); err != nil {
+		return err
+	}
+	info := net.Info()
+	if *asJSON {
+		if err := printJSON(e.stdout, info); err != nil {
+			net.Stop()
+			return err
+		}
+	} else {
+		printDevnet(e, info)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping the devnet")
+	case name := <-net.Exited(ctx):
+		runErr = fmt.Errorf("devnet: %s exited; see the logs in %s", name, filepath.Join(info.Dir, "logs"))
+		log.Error("a devnet process exited, stopping the others", "name", name)
+	}
+	if err := net.Stop(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr == nil {
+		fmt.Fprintln(e.stderr, "devnet stopped; start it again with the same --dir to resume it")
+	}
+	return runErr
+}
+
+func printDevnet(e *env, info devnet.Info) {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "publisher + aggregator\t%s\t(pid %d, metrics %s)\n", info.Daemon, info.DaemonPid, info.DaemonMetrics)
+	fmt.Fprintf(w, "control plane\t%s\t(pid %d)\n", info.ControlPlane, info.ChainPid)
+	for _, n := range info.Nodes {
+		fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards))
+	}
+	w.Flush()
+	fmt.Fprintf(e.stdout, `
+%d shards, epochs of %s; data, logs and devnet.json in %s
+client config: %s (the CLI finds it without flags)
+
+Try:
+  echo "hello floe" > hello.txt
+  curl -X PUT "%s/v1/blobs?epochs=1" --upload-file hello.txt
+  curl "%s/v1/blobs/BLOB_ID"
+  floe store hello.txt && floe read BLOB_ID
+
+Ctrl-C stops everything; run floe devnet again to resume.
+`, info.NShards, info.EpochDuration, info.Dir, info.ClientConfig, info.Daemon, info.Daemon)
+}

@@ -1,0 +1,527 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	api "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// memBlobs is an in-memory Blobs for the handler tests: blob IDs are SHA-256 of the data.
+type memBlobs struct {
+	mu      sync.Mutex
+	blobs   map[blob.ID][]byte
+	objects map[protocol.ObjectID]*Object
+	// storeErr and readErr, if set, are returned by Store and by reads; failAfter makes
+	// Read fail after writing that many bytes.
+	storeErr, readErr error
+	failAfter         int
+	block             chan struct{} // if set, Store waits on it
+	lastParams        StoreParams
+}
+
+func newMem() *memBlobs {
+	return &memBlobs{blobs: map[blob.ID][]byte{}, objects: map[protocol.ObjectID]*Object{}, failAfter: -1}
+}
+
+func (m *memBlobs) put(data []byte) blob.ID {
+	id := blob.ID(sha256.Sum256(data))
+	m.mu.Lock()
+	m.blobs[id] = data
+	m.mu.Unlock()
+	return id
+}
+
+func (m *memBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+	if m.block != nil {
+		select {
+		case <-m.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if m.storeErr != nil {
+		return nil, m.storeErr
+	}
+	id := blob.ID(sha256.Sum256(data))
+	m.mu.Lock()
+	_, had := m.blobs[id]
+	m.mu.Unlock()
+	if had && !p.Force {
+		return &api.BlobStoreResult{AlreadyCertified: &api.AlreadyCertified{BlobID: id.String(), Object: "0x01", EndEpoch: 3}}, nil
+	}
+	m.mu.Lock()
+	m.lastParams = p
+	m.mu.Unlock()
+	m.put(data)
+	ce := uint32(1)
+	return &api.BlobStoreResult{NewlyCreated: &api.NewlyCreated{BlobObject: api.BlobObject{ID: "0x02", BlobID: id.String(),
+		Size: uint64(len(data)), EncodingType: "RS2", CertifiedEpoch: &ce, Storage: api.StorageObject{EndEpoch: 1 + p.Epochs}, Deletable: !p.Permanent},
+		ResourceOperation: api.ResourceOperation{RegisterFromScratch: &api.RegisterFromScratch{EncodedLength: 100, EpochsAhead: p.Epochs}}, Cost: 7}}, nil
+}
+
+func (m *memBlobs) get(id blob.ID) ([]byte, error) {
+	if m.readErr != nil {
+		return nil, m.readErr
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.blobs[id]
+	if !ok {
+		return nil, fmt.Errorf("mem: %w", ErrBlobNotFound)
+	}
+	return b, nil
+}
+
+func (m *memBlobs) BlobSize(_ context.Context, id blob.ID) (uint64, error) {
+	m.mu.Lock()
+	b, ok := m.blobs[id]
+	m.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("mem: %w", ErrBlobNotFound)
+	}
+	return uint64(len(b)), nil
+}
+
+func (m *memBlobs) Read(_ context.Context, id blob.ID, w io.Writer) (int64, error) {
+	b, err := m.get(id)
+	if err != nil {
+		return 0, err
+	}
+	if m.failAfter >= 0 {
+		n, _ := w.Write(b[:m.failAfter])
+		return int64(n), fmt.Errorf("mem: %w", ErrBlobUnavailable)
+	}
+	// Write in small pieces, as a streaming reader does.
+	var n int64
+	for len(b) > 0 {
+		k := min(len(b), 100)
+		if _, err := w.Write(b[:k]); err != nil {
+			return n, err
+		}
+		n += int64(k)
+		b = b[k:]
+	}
+	return n, nil
+}
+
+func (m *memBlobs) ReadRange(_ context.Context, id blob.ID, off, length uint64, w io.Writer) error {
+	b, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	if off+length > uint64(len(b)) {
+		return fmt.Errorf("mem: range beyond the blob")
+	}
+	_, err = w.Write(b[off : off+length])
+	return err
+}
+
+func (m *memBlobs) Object(_ context.Context, id protocol.ObjectID) (*Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[id]
+	if !ok {
+		return nil, fmt.Errorf("mem: %w", ErrBlobNotFound)
+	}
+	return o, nil
+}
+
+func newTestServer(t *testing.T, m *memBlobs, mod func(*Config)) *httptest.Server {
+	t.Helper()
+	cfg := Config{Publisher: true, Aggregator: true, Blobs: m}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type result struct {
+	code int
+	hdr  http.Header
+	body []byte
+}
+
+func do(t *testing.T, method, url string, body []byte, hdr map[string]string) result {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	return result{resp.StatusCode, resp.Header, b}
+}
+
+// wantError checks an AIP-193 error response.
+func wantError(t *testing.T, r result, code int, reason string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("status %d, want %d; body %s", r.code, code, r.body)
+	}
+	var e api.ErrorResponse
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %q: %v", r.body, err)
+	}
+	if e.Error.Code != code || len(e.Error.Details) != 1 || e.Error.Details[0].Reason != reason || e.Error.Details[0].Domain != api.ErrorDomain {
+		t.Fatalf("error body %s, want code %d reason %s", r.body, code, reason)
+	}
+}
+
+func TestStore(t *testing.T) {
+	m := newMem()
+	srv := newTestServer(t, m, func(c *Config) { c.MaxBodySize = 1000 })
+	data := []byte("hello floe")
+	r := do(t, "PUT", srv.URL+"/v1/blobs?epochs=3&permanent=true", data, nil)
+	if r.code != 200 {
+		t.Fatalf("store: %d %s", r.code, r.body)
+	}
+	var raw map[string]map[string]any
+	if err := json.Unmarshal(r.body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	nc, ok := raw["newlyCreated"]
+	if !ok || len(raw) != 1 {
+		t.Fatalf("want only newlyCreated: %s", r.body)
+	}
+	bo := nc["blobObject"].(map[string]any)
+	for _, k := range []string{"id", "registeredEpoch", "blobId", "size", "encodingType", "certifiedEpoch", "storage", "deletable"} {
+		if _, ok := bo[k]; !ok {
+			t.Errorf("blobObject has no %q: %s", k, r.body)
+		}
+	}
+	if _, ok := nc["resourceOperation"].(map[string]any)["registerFromScratch"]; !ok {
+		t.Errorf("no registerFromScratch: %s", r.body)
+	}
+	if m.lastParams.Epochs != 3 || !m.lastParams.Permanent || m.lastParams.Force {
+		t.Errorf("params %+v", m.lastParams)
+	}
+	r = do(t, "PUT", srv.URL+"/v1/blobs", data, nil)
+	var res api.BlobStoreResult
+	if err := json.Unmarshal(r.body, &res); err != nil || res.AlreadyCertified == nil || res.NewlyCreated != nil {
+		t.Fatalf("second store: %s %v", r.body, err)
+	}
+	r = do(t, "PUT", srv.URL+"/v1/blobs?force=true&epochs=2", data, nil)
+	if err := json.Unmarshal(r.body, &res); err != nil || res.NewlyCreated == nil || m.lastParams.Epochs != 2 || m.lastParams.Permanent {
+		t.Fatalf("forced store: %s %v %+v", r.body, err, m.lastParams)
+	}
+	addr := "0x" + strings.Repeat("ab", 32)
+	if r = do(t, "PUT", srv.URL+"/v1/blobs?force=true&send_object_to="+addr, data, nil); r.code != 200 || m.lastParams.SendObjectTo == nil || m.lastParams.SendObjectTo.String() != addr {
+		t.Fatalf("send_object_to: %d %s %+v", r.code, r.body, m.lastParams)
+	}
+
+	for _, tc := range []struct {
+		query  string
+		reason string
+	}{
+		{"color=blue", api.ReasonMalformedRequest},
+		{"epochs=0", api.ReasonMalformedRequest},
+		{"epochs=x", api.ReasonMalformedRequest},
+		{"epochs=4294967296", api.ReasonMalformedRequest},
+		{"permanent=1", api.ReasonMalformedRequest},
+		{"deletable=true&permanent=true", api.ReasonInvalidBlobPersistence},
+		{"encoding_type=RS", api.ReasonMalformedRequest},
+		{"send_object_to=0x12", api.ReasonMalformedRequest},
+		{"share=true", api.ReasonMalformedRequest},
+		{"epochs=1&epochs=2", api.ReasonMalformedRequest},
+	} {
+		wantError(t, do(t, "PUT", srv.URL+"/v1/blobs?"+tc.query, data, nil), 400, tc.reason)
+	}
+	wantError(t, do(t, "PUT", srv.URL+"/v1/blobs", make([]byte, 1001), nil), 413, api.ReasonPayloadTooLarge)
+	// A body without Content-Length (chunked) is cut at the limit too.
+	req, _ := http.NewRequest("PUT", srv.URL+"/v1/blobs", io.MultiReader(bytes.NewReader(make([]byte, 600)), bytes.NewReader(make([]byte, 600))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantError(t, result{resp.StatusCode, resp.Header, b}, 413, api.ReasonPayloadTooLarge)
+	if r := do(t, "PUT", srv.URL+"/v1/blobs", make([]byte, 1000), nil); r.code != 200 {
+		t.Fatalf("a body at the limit: %d %s", r.code, r.body)
+	}
+
+	for _, tc := range []struct {
+		err    error
+		code   int
+		reason string
+	}{
+		{fmt.Errorf("x: %w", ErrInsufficientConfirmations), 504, api.ReasonInsufficientConfirmations},
+		{fmt.Errorf("x: %w", ErrBlobTooLarge), 413, api.ReasonBlobTooLarge},
+		{fmt.Errorf("x: %w", ErrBadRequest), 400, api.ReasonMalformedRequest},
+		{fmt.Errorf("x"), 500, api.ReasonInternal},
+	} {
+		m.storeErr = tc.err
+		wantError(t, do(t, "PUT", srv.URL+"/v1/blobs", data, nil), tc.code, tc.reason)
+	}
+}
+
+func TestRead(t *testing.T) {
+	m := newMem()
+	srv := newTestServer(t, m, nil)
+	data := bytes.Repeat([]byte("0123456789"), 100) // 1000 bytes of text
+	id := m.put(data)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 600)...)
+	pngID := m.put(png)
+	empty := m.put(nil)
+	u := srv.URL + "/v1/blobs/" + id.String()
+
+	r := do(t, "GET", u, nil, nil)
+	if r.code != 200 || !bytes.Equal(r.body, data) {
+		t.Fatalf("GET: %d, %d bytes", r.code, len(r.body))
+	}
+	for k, v := range map[string]string{"ETag": id.String(), "X-Content-Type-Options": "nosniff",
+		"Cache-Control": "public, max-age=86400, stale-while-revalidate=3600", "Content-Length": "1000",
+		"Content-Type": "text/plain; charset=utf-8", "Access-Control-Allow-Origin": "*"} {
+		if got := r.hdr.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	if got := do(t, "GET", srv.URL+"/v1/blobs/"+pngID.String(), nil, nil).hdr.Get("Content-Type"); got != "image/png" {
+		t.Errorf("sniffed %q, want image/png", got)
+	}
+	if got := do(t, "GET", u, nil, map[string]string{"Accept": "application/x-floe"}).hdr.Get("Content-Type"); got != "application/x-floe" {
+		t.Errorf("mirrored Accept: %q", got)
+	}
+	if got := do(t, "GET", u, nil, map[string]string{"Accept": "*/*", "Content-Type": "video/mp4"}).hdr.Get("Content-Type"); got != "video/mp4" {
+		t.Errorf("mirrored Content-Type: %q", got)
+	}
+	r = do(t, "GET", srv.URL+"/v1/blobs/"+empty.String(), nil, nil)
+	if r.code != 200 || len(r.body) != 0 || r.hdr.Get("Content-Length") != "0" {
+		t.Errorf("empty blob: %d %q %v", r.code, r.body, r.hdr)
+	}
+
+	h := do(t, "HEAD", u, nil, nil)
+	if h.code != 200 || len(h.body) != 0 || h.hdr.Get("Content-Length") != "1000" || h.hdr.Get("ETag") != id.String() || h.hdr.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("HEAD: %d %v", h.code, h.hdr)
+	}
+	if r := do(t, "GET", u, nil, map[string]string{"If-None-Match": `"` + id.String() + `"`}); r.code != 304 {
+		t.Errorf("If-None-Match: %d", r.code)
+	}
+
+	r = do(t, "GET", u, nil, map[string]string{"Range": "bytes=10-19"})
+	if r.code != 206 || string(r.body) != "0123456789" || r.hdr.Get("Content-Range") != "bytes 10-19/1000" || r.hdr.Get("Content-Length") != "10" {
+		t.Errorf("range: %d %q %v", r.code, r.body, r.hdr)
+	}
+	r = do(t, "GET", u, nil, map[string]string{"Range": "bytes=995-2000"})
+	if r.code != 206 || string(r.body) != "56789" || r.hdr.Get("Content-Range") != "bytes 995-999/1000" {
+		t.Errorf("clamped range: %d %q %v", r.code, r.body, r.hdr)
+	}
+	for _, rh := range []string{"bytes=5-", "bytes=-5", "bytes=0-1,5-6", "bytes=1000-1001", "bytes=9-3", "items=0-1"} {
+		r := do(t, "GET", u, nil, map[string]string{"Range": rh})
+		wantError(t, r, 416, api.ReasonInvalidByteRange)
+		if r.hdr.Get("Content-Range") != "bytes */1000" {
+			t.Errorf("%s: Content-Range %q", rh, r.hdr.Get("Content-Range"))
+		}
+	}
+	r = do(t, "GET", u+"/byte-range?start=990&length=10", nil, nil)
+	if r.code != 200 || string(r.body) != "0123456789" {
+		t.Errorf("byte-range: %d %q", r.code, r.body)
+	}
+	for _, q := range []string{"start=990&length=11", "start=1000&length=1", "start=1", "length=1", "start=0&length=0", "start=-1&length=2"} {
+		wantError(t, do(t, "GET", u+"/byte-range?"+q, nil, nil), 400, api.ReasonInvalidByteRange)
+	}
+	wantError(t, do(t, "GET", u+"?strict_consistency_check=true&skip_consistency_check=true", nil, nil), 400, api.ReasonMalformedRequest)
+
+	missing := blob.ID{1}
+	wantError(t, do(t, "GET", srv.URL+"/v1/blobs/"+missing.String(), nil, nil), 404, api.ReasonBlobNotFound)
+	if r := do(t, "HEAD", srv.URL+"/v1/blobs/"+missing.String(), nil, nil); r.code != 404 {
+		t.Errorf("HEAD of a missing blob: %d", r.code)
+	}
+	wantError(t, do(t, "GET", srv.URL+"/v1/blobs/not-a-blob-id", nil, nil), 400, api.ReasonMalformedRequest)
+	m.readErr = fmt.Errorf("x: %w", ErrBlobUnavailable)
+	wantError(t, do(t, "GET", u, nil, nil), 503, api.ReasonBlobUnavailable)
+	m.readErr = nil
+
+	// A failure after the first bytes aborts the connection: the client sees an error, never
+	// a short body that looks complete.
+	m.failAfter = 600
+	if resp, err := http.Get(u); err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("failure mid-stream: status %d and a complete body", resp.StatusCode)
+		}
+	}
+}
+
+func TestByObjectID(t *testing.T) {
+	m := newMem()
+	srv := newTestServer(t, m, nil)
+	id := m.put([]byte("<html><body>hi</body></html>"))
+	oid := protocol.ObjectID{9}
+	m.objects[oid] = &Object{BlobID: id, Attributes: map[string]string{"Content-Type": "text/html",
+		"content-disposition": "inline", "x-secret": "no", "link": "bad\nvalue", "etag": "overridden?"}}
+	r := do(t, "GET", srv.URL+"/v1/blobs/by-object-id/"+oid.String(), nil, nil)
+	if r.code != 200 || string(r.body) != "<html><body>hi</body></html>" {
+		t.Fatalf("by-object-id: %d %s", r.code, r.body)
+	}
+	if r.hdr.Get("Content-Type") != "text/html" || r.hdr.Get("Content-Disposition") != "inline" || r.hdr.Get("X-Secret") != "" ||
+		r.hdr.Get("Link") != "" || r.hdr.Get("ETag") != id.String() {
+		t.Errorf("headers %v", r.hdr)
+	}
+	// A mirrored Accept wins over the attribute.
+	if got := do(t, "GET", srv.URL+"/v1/blobs/by-object-id/"+oid.String(), nil, map[string]string{"Accept": "text/plain"}).hdr.Get("Content-Type"); got != "text/plain" {
+		t.Errorf("Accept vs attribute: %q", got)
+	}
+	wantError(t, do(t, "GET", srv.URL+"/v1/blobs/by-object-id/"+protocol.ObjectID{8}.String(), nil, nil), 404, api.ReasonBlobNotFound)
+	wantError(t, do(t, "GET", srv.URL+"/v1/blobs/by-object-id/zz", nil, nil), 400, api.ReasonMalformedRequest)
+}
+
+func TestServiceRoutes(t *testing.T) {
+	srv := newTestServer(t, newMem(), nil)
+	if r := do(t, "GET", srv.URL+"/status", nil, nil); r.code != 200 || string(r.body) != "OK" {
+		t.Errorf("/status: %d %q", r.code, r.body)
+	}
+	r := do(t, "GET", srv.URL+"/v1/api", nil, nil)
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil || doc.OpenAPI == "" {
+		t.Fatalf("/v1/api: %v %s", err, r.body)
+	}
+	for _, p := range []string{api.RouteBlobs, api.RouteBlob, api.RouteBlobByteRange, api.RouteBlobByObjectID, api.RouteStatus} {
+		if _, ok := doc.Paths[p]; !ok {
+			t.Errorf("OpenAPI has no %s", p)
+		}
+	}
+	r = do(t, "OPTIONS", srv.URL+"/v1/blobs", nil, map[string]string{"Origin": "https://example.com", "Access-Control-Request-Method": "PUT"})
+	if r.code != 200 || r.hdr.Get("Access-Control-Allow-Origin") != "*" || r.hdr.Get("Access-Control-Max-Age") != "86400" || r.hdr.Get("Access-Control-Allow-Methods") == "" {
+		t.Errorf("preflight: %d %v", r.code, r.hdr)
+	}
+	wantError(t, do(t, "GET", srv.URL+"/nowhere", nil, nil), 404, api.ReasonNotFound)
+
+	// An aggregator alone does not store.
+	agg := newTestServer(t, newMem(), func(c *Config) { c.Publisher = false })
+	if r := do(t, "PUT", agg.URL+"/v1/blobs", []byte("x"), nil); r.code == 200 {
+		t.Errorf("aggregator stored a blob")
+	}
+}
+
+func TestOverload(t *testing.T) {
+	m := newMem()
+	m.block = make(chan struct{})
+	s, err := New(Config{Publisher: true, Blobs: m, MaxConcurrent: 1, MaxBuffered: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	codes := make(chan int, 2)
+	for i := range 2 {
+		go func() {
+			r := do(t, "PUT", srv.URL+"/v1/blobs", []byte{byte(i)}, nil)
+			codes <- r.code
+		}()
+	}
+	// Wait until one request runs and one waits in the buffer; the third is refused at once.
+	for len(s.pub.queue) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	wantError(t, do(t, "PUT", srv.URL+"/v1/blobs", []byte("third"), nil), 429, api.ReasonTooManyRequests)
+	close(m.block)
+	for range 2 {
+		if c := <-codes; c != 200 {
+			t.Errorf("queued request: %d", c)
+		}
+	}
+	if r := do(t, "PUT", srv.URL+"/v1/blobs", []byte("fourth"), nil); r.code != 200 {
+		t.Errorf("after the load: %d %s", r.code, r.body)
+	}
+}
+
+func TestJWT(t *testing.T) {
+	secret := []byte("devnet secret")
+	now := time.Unix(1_700_000_000, 0)
+	m := newMem()
+	srv := newTestServer(t, m, func(c *Config) {
+		c.JWT = &JWTConfig{Secret: secret, VerifyUpload: true}
+		c.Now = func() time.Time { return now }
+	})
+	tok := func(claims map[string]any) map[string]string {
+		s, err := SignJWT(secret, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"Authorization": "Bearer " + s}
+	}
+	exp := now.Add(time.Minute).Unix()
+	data := []byte("authorised blob")
+	put := func(query string, h map[string]string) result {
+		return do(t, "PUT", srv.URL+"/v1/blobs?force=true"+query, data, h)
+	}
+	if r := put("&epochs=2", tok(map[string]any{"exp": exp, "jti": "a", "epochs": 2, "size": len(data)})); r.code != 200 {
+		t.Fatalf("valid token: %d %s", r.code, r.body)
+	}
+	addr := "0x" + strings.Repeat("cd", 32)
+	if r := put("&send_object_to="+addr, tok(map[string]any{"exp": exp, "max_epochs": 1, "max_size": len(data), "send_object_to": addr})); r.code != 200 {
+		t.Fatalf("valid token with maxima: %d %s", r.code, r.body)
+	}
+	forged, _ := SignJWT([]byte("other"), map[string]any{"exp": exp})
+	for name, tc := range map[string]struct {
+		query string
+		hdr   map[string]string
+	}{
+		"none":            {"", nil},
+		"not bearer":      {"", map[string]string{"Authorization": "Basic eA=="}},
+		"garbage":         {"", map[string]string{"Authorization": "Bearer a.b"}},
+		"forged":          {"", map[string]string{"Authorization": "Bearer " + forged}},
+		"no exp":          {"", tok(map[string]any{"jti": "b"})},
+		"expired":         {"", tok(map[string]any{"exp": now.Unix()})},
+		"replayed jti":    {"&epochs=2", tok(map[string]any{"exp": exp, "jti": "a"})},
+		"epochs":          {"&epochs=3", tok(map[string]any{"exp": exp, "epochs": 2})},
+		"max_epochs":      {"&epochs=3", tok(map[string]any{"exp": exp, "max_epochs": 2})},
+		"size":            {"", tok(map[string]any{"exp": exp, "size": len(data) + 1})},
+		"max_size":        {"", tok(map[string]any{"exp": exp, "max_size": len(data) - 1})},
+		"send_object_to":  {"", tok(map[string]any{"exp": exp, "send_object_to": addr})},
+		"other recipient": {"&send_object_to=0x" + strings.Repeat("ef", 32), tok(map[string]any{"exp": exp, "send_object_to": addr})},
+	} {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			wantError(t, put(tc.query, tc.hdr), 401, api.ReasonUnauthenticated)
+		})
+	}
+	// A token's jti is consumed only by a request that passes the checks.
+	if r := put("&epochs=5", tok(map[string]any{"exp": exp, "jti": "c", "epochs": 4})); r.code != 401 {
+		t.Fatalf("mismatched epochs: %d", r.code)
+	}
+	if r := put("&epochs=4", tok(map[string]any{"exp": exp, "jti": "c", "epochs": 4})); r.code != 200 {
+		t.Fatalf("jti after a refused request: %d %s", r.code, r.body)
+	}
+	// Reads need no token.
+	if r := do(t, "GET", srv.URL+"/v1/blobs/"+blob.ID(sha256.Sum256(data)).String(), nil, nil); r.code != 200 {
+		t.Fatalf("read: %d", r.code)
+	}
+}

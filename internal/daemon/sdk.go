@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	api "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// FromClient serves blobs through the client SDK.
+func FromClient(c *client.Client) Blobs { return sdkBlobs{c: c} }
+
+type sdkBlobs struct{ c *client.Client }
+
+// sdkError wraps a client error with the daemon's sentinel for it.
+func sdkError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, client.ErrBlobNotFound):
+		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
+	case errors.Is(err, client.ErrNotEnoughSlivers), errors.Is(err, client.ErrNoMetadata), errors.Is(err, client.ErrNoCommittee):
+		return fmt.Errorf("%w: %w", ErrBlobUnavailable, err)
+	case errors.Is(err, client.ErrNotEnoughConfirmations):
+		return fmt.Errorf("%w: %w", ErrInsufficientConfirmations, err)
+	case errors.Is(err, client.ErrBlobTooLarge):
+		return fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
+	case errors.Is(err, client.ErrBlobInvalid):
+		return fmt.Errorf("%w: %w", ErrBlobInvalid, err)
+	case errors.Is(err, client.ErrInvalidRange):
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return err
+}
+
+func (s sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+	res, err := s.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: p.SendObjectTo})
+	if err != nil {
+		if errors.Is(err, client.ErrBlobInvalid) {
+			id := ""
+			if res != nil {
+				id = res.BlobID.String()
+			}
+			return &api.BlobStoreResult{MarkedInvalid: &api.MarkedInvalid{BlobID: id}}, nil
+		}
+		return nil, sdkError(err)
+	}
+	return StoreResultJSON(res), nil
+}
+
+// StoreResultJSON is Walrus's BlobStoreResult for a client store result.
+func StoreResultJSON(res *client.StoreResult) *api.BlobStoreResult {
+	if res.AlreadyCertified {
+		ac := &api.AlreadyCertified{BlobID: res.BlobID.String(), EndEpoch: res.EndEpoch}
+		if res.Event != nil {
+			ac.Event = &api.EventID{TxDigest: res.Event.TxDigest, EventSeq: res.Event.EventSeq}
+		} else {
+			ac.Object = res.ObjectID.String()
+		}
+		return &api.BlobStoreResult{AlreadyCertified: ac}
+	}
+	bo := api.BlobObject{ID: res.ObjectID.String(), BlobID: res.BlobID.String(), Size: res.Size, EncodingType: api.EncodingTypeRS2,
+		Storage: api.StorageObject{EndEpoch: res.EndEpoch, StorageSize: res.EncodedLength}}
+	if b := res.Blob; b != nil {
+		bo.RegisteredEpoch, bo.Deletable = b.RegisteredEpoch, b.Deletable
+		if b.Certified {
+			ce := b.CertifiedEpoch
+			bo.CertifiedEpoch = &ce
+		}
+		bo.Storage = api.StorageObject{ID: b.Storage.ID.String(), StartEpoch: b.Storage.Start, EndEpoch: b.Storage.End, StorageSize: b.Storage.Size}
+	}
+	var op api.ResourceOperation
+	switch res.ResourceOperation {
+	case client.ReuseStorage:
+		op.ReuseStorage = &api.EncodedLength{EncodedLength: res.EncodedLength}
+	case client.ReuseRegistration:
+		op.ReuseRegistration = &api.EncodedLength{EncodedLength: res.EncodedLength}
+	default:
+		op.RegisterFromScratch = &api.RegisterFromScratch{EncodedLength: res.EncodedLength, EpochsAhead: res.EpochsAhead}
+	}
+	return &api.BlobStoreResult{NewlyCreated: &api.NewlyCreated{BlobObject: bo, ResourceOperation: op, Cost: res.Cost}}
+}
+
+func (s sdkBlobs) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
+	n, err := s.c.BlobSize(ctx, id)
+	return n, sdkError(err)
+}
+
+func (s sdkBlobs) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
+	n, err := s.c.Read(ctx, id, w)
+	return n, sdkError(err)
+}
+
+func (s sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
+	return sdkError(s.c.ReadRange(ctx, id, offset, length, w))
+}
+
+func (s sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, error) {
+	b, err := s.c.BlobByObjectID(ctx, id)
+	if err != nil {
+		return nil, sdkError(err)
+	}
+	return &Object{BlobID: b.BlobID, Attributes: b.Attributes}, nil
+}
