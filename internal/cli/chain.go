@@ -22,20 +22,22 @@ import (
 const devnetFaucetAmount = 1_000_000_000_000_000_000
 
 func chainCommand() command {
-	return command{name: "chain", summary: "run the embedded control plane or write a genesis (run|genesis)", run: runChain}
+	return command{name: "chain", summary: "run the control plane (embedded, or a CometBFT validator with --home), write a genesis or a validator network (run|genesis|init)", run: runChain}
 }
 
 func runChain(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: floe chain run|genesis [flags]")
+		return usagef("usage: floe chain run|genesis|init [flags]")
 	}
 	switch args[0] {
 	case "run":
 		return chainRun(ctx, e, args[1:])
 	case "genesis":
 		return chainGenesis(e, args[1:])
+	case "init":
+		return chainInit(e, args[1:])
 	}
-	return usagef("unknown chain command %q (run, genesis)", args[0])
+	return usagef("unknown chain command %q (run, genesis, init)", args[0])
 }
 
 // chainReady is printed (one JSON line with --json) once the API accepts requests.
@@ -57,6 +59,11 @@ func chainRun(ctx context.Context, e *env, args []string) error {
 	epochDuration := fs.Duration("epoch-duration", 0, "epoch duration for a devnet genesis (default 1h)")
 	asJSON := fs.Bool("json", false, "print the ready line as JSON")
 	verbose := fs.Bool("v", false, "log at debug level")
+	var vf validatorFlags
+	fs.StringVar(&vf.home, "home", "", "run as a CometBFT validator from this home directory (written by floe chain init) instead of the embedded driver")
+	fs.Uint64Var(&vf.snapshotInterval, "snapshot-interval", 500, "validator: blocks between state snapshots (bounds replay on restart)")
+	fs.Uint64Var(&vf.retainBlocks, "retain-blocks", 100000, "validator: recent blocks kept for peers that catch up; older ones are pruned")
+	fs.StringVar(&vf.cometLevel, "comet-log-level", "warn", "validator: lowest level of CometBFT's own log records shown (debug, info, warn, error)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +72,9 @@ func chainRun(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if vf.home != "" {
+		return chainRunValidator(ctx, e, vf, *listen, *asJSON, log)
+	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}

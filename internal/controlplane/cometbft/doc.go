@@ -58,6 +58,9 @@
 // # Shutdown
 //
 // CometBFT's Stop closes its databases while some of its goroutines can still use them, which
-// can panic. Node.Close stops the node, waits for it, and only then closes the databases
-// (CometBFT's own Close calls are ignored), then writes a snapshot.
+// panics ("leveldb: closed"); some per-peer routines even outlive the node's Wait. Node.Close
+// stops the node, waits for it, and only then closes the databases (CometBFT's own Close calls
+// are ignored); after that, what stray goroutines still do finds nothing and writes nothing,
+// as if the process had stopped there. Then it writes a snapshot. During shutdown CometBFT's
+// log records are demoted to debug (its services report each other's stopping as errors).
 package cometbft

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -55,6 +56,8 @@ type Node struct {
 	node *nm.Node
 	dbs  *dbSet
 	home string
+	// stopping demotes CometBFT's log records during shutdown.
+	stopping *atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,8 +109,8 @@ func Open(home string, opts *Options) (*Node, error) {
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
 	dbs := &dbSet{}
-	n := &Node{log: o.Logger, app: app, dbs: dbs, home: home}
-	logger := slogLogger{l: o.Logger.With("component", "cometbft"), min: cometLevel}
+	n := &Node{log: o.Logger, app: app, dbs: dbs, home: home, stopping: &atomic.Bool{}}
+	logger := slogLogger{l: o.Logger.With("component", "cometbft"), min: cometLevel, stopping: n.stopping}
 	node, err := nm.NewNode(cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
 		func() (*cmttypes.GenesisDoc, error) { return genDoc, nil }, dbs.provider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation), logger)
@@ -158,6 +161,7 @@ func stopNode(node *nm.Node) error {
 // Submissions still waiting fail with ErrClosed.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.stopping.Store(true)
 		n.app.closeOnce.Do(func() { close(n.app.closed) })
 		n.closeErr = errors.Join(stopNode(n.node), n.dbs.close(), n.app.close())
 	})
@@ -235,11 +239,15 @@ func (a *App) committedHeight() uint64 {
 	return a.committed
 }
 
-// dbSet opens CometBFT's databases and keeps them open until close: CometBFT's own Close
-// calls during its OnStop are ignored, because goroutines still running then can touch them.
+// dbSet opens CometBFT's databases and closes them itself, after the node has stopped.
+// CometBFT's own Close calls during its OnStop are ignored, and so is anything its goroutines
+// still do once the databases are closed (some per-peer routines outlive Node.Wait and panic
+// on a closed database): reads find nothing, writes are dropped, as if the process had
+// stopped at that moment, which CometBFT's recovery handles.
 type dbSet struct {
-	mu  sync.Mutex
-	dbs []dbm.DB
+	mu     sync.RWMutex // held for reading by every database operation, for writing by close
+	closed bool
+	dbs    []dbm.DB
 }
 
 func (s *dbSet) provider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
@@ -250,7 +258,7 @@ func (s *dbSet) provider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	s.mu.Lock()
 	s.dbs = append(s.dbs, db)
 	s.mu.Unlock()
-	return deferredCloseDB{db}, nil
+	return &guardedDB{set: s, db: db}, nil
 }
 
 func (s *dbSet) close() error {
@@ -262,11 +270,146 @@ func (s *dbSet) close() error {
 			errs = append(errs, fmt.Errorf("cometbft: closing a database: %w", err))
 		}
 	}
-	s.dbs = nil
+	s.dbs, s.closed = nil, true
 	return errors.Join(errs...)
 }
 
-// deferredCloseDB is a database whose Close does nothing; dbSet closes the real one.
-type deferredCloseDB struct{ dbm.DB }
+// guardedDB is one of CometBFT's databases under its dbSet's guard.
+type guardedDB struct {
+	set *dbSet
+	db  dbm.DB
+}
 
-func (deferredCloseDB) Close() error { return nil }
+// open takes the read guard and reports whether the database is still open; the caller
+// releases the guard with s.set.mu.RUnlock.
+func (g *guardedDB) open() bool {
+	g.set.mu.RLock()
+	return !g.set.closed
+}
+
+func (g *guardedDB) Get(k []byte) ([]byte, error) {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil, nil
+	}
+	return g.db.Get(k)
+}
+
+func (g *guardedDB) Has(k []byte) (bool, error) {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return false, nil
+	}
+	return g.db.Has(k)
+}
+
+func (g *guardedDB) Set(k, v []byte) error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.Set(k, v)
+}
+
+func (g *guardedDB) SetSync(k, v []byte) error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.SetSync(k, v)
+}
+
+func (g *guardedDB) Delete(k []byte) error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.Delete(k)
+}
+
+func (g *guardedDB) DeleteSync(k []byte) error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.DeleteSync(k)
+}
+
+func (g *guardedDB) Iterator(start, end []byte) (dbm.Iterator, error) {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return dbm.NewMemDB().Iterator(start, end)
+	}
+	return g.db.Iterator(start, end)
+}
+
+func (g *guardedDB) ReverseIterator(start, end []byte) (dbm.Iterator, error) {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return dbm.NewMemDB().ReverseIterator(start, end)
+	}
+	return g.db.ReverseIterator(start, end)
+}
+
+// Close does nothing: dbSet.close closes the database once the node has stopped.
+func (g *guardedDB) Close() error { return nil }
+
+func (g *guardedDB) NewBatch() dbm.Batch {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return dbm.NewMemDB().NewBatch()
+	}
+	return &guardedBatch{set: g.set, b: g.db.NewBatch()}
+}
+
+func (g *guardedDB) Print() error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.Print()
+}
+
+func (g *guardedDB) Stats() map[string]string {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return map[string]string{}
+	}
+	return g.db.Stats()
+}
+
+func (g *guardedDB) Compact(start, end []byte) error {
+	defer g.set.mu.RUnlock()
+	if !g.open() {
+		return nil
+	}
+	return g.db.Compact(start, end)
+}
+
+// guardedBatch is a batch whose writes are dropped once its database is closed.
+type guardedBatch struct {
+	set *dbSet
+	b   dbm.Batch
+}
+
+func (b *guardedBatch) Set(k, v []byte) error { return b.b.Set(k, v) }
+func (b *guardedBatch) Delete(k []byte) error { return b.b.Delete(k) }
+func (b *guardedBatch) Close() error          { return b.b.Close() }
+
+func (b *guardedBatch) Write() error {
+	b.set.mu.RLock()
+	defer b.set.mu.RUnlock()
+	if b.set.closed {
+		return nil
+	}
+	return b.b.Write()
+}
+
+func (b *guardedBatch) WriteSync() error {
+	b.set.mu.RLock()
+	defer b.set.mu.RUnlock()
+	if b.set.closed {
+		return nil
+	}
+	return b.b.WriteSync()
+}
