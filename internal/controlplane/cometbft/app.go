@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"golang.org/x/sync/errgroup"
@@ -467,6 +466,3 @@ func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]controlpl
 		}
 	}
 }
-
-// blockTime converts a state time to CometBFT's form.
-func blockTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
