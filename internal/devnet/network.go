@@ -379,7 +379,7 @@ func (n *Network) build() {
 	for i := range s.Nodes {
 		d := n.nodeDir(i)
 		n.nodes[i] = &Process{Name: nodeName(i), LogPath: n.path("logs", nodeName(i)+".log"),
-			Argv: []string{bin, "node", "run", "--name", nodeName(i), "--listen", s.NodeAddrs[i],
+			Argv: []string{bin, "node", "run", "--config", filepath.Join(d, "node.json"), "--name", nodeName(i), "--listen", s.NodeAddrs[i],
 				"--data-dir", filepath.Join(d, "data"), "--key-dir", filepath.Join(d, "keys"),
 				"--control-plane", chainURL, "--metrics-listen", "off"}}
 	}
@@ -419,6 +419,14 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	}
 	if err := writeFileSync(n.path(daemonConfigFile), n.clientConfig(n.path(publisherWallet))); err != nil {
 		return err
+	}
+	// Nodes collect expired slivers every quarter epoch (at most every 10 minutes), so that
+	// short epochs show expiry promptly.
+	gcSecs := max(1, min(600, n.setup.EpochMs/4000))
+	for i := range n.nodes {
+		if err := writeFileSync(filepath.Join(n.nodeDir(i), "node.json"), fmt.Appendf(nil, "{\"gc_interval_secs\": %d}\n", gcSecs)); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadyTimeout)
 	defer cancel()
