@@ -7,6 +7,7 @@ import (
 	"time"
 
 	api "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -26,10 +27,23 @@ type infoOutput struct {
 
 func runInfo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "info")
-	url := fs.String("url", defaultControlPlaneURL, "control plane API URL")
+	url := fs.String("url", "", "control plane API URL (default: the client config's, else "+defaultControlPlaneURL+")")
+	config := fs.String("config", "", "client configuration file (default ./client_config.yaml, else the default devnet's)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *url == "" {
+		*url = defaultControlPlaneURL
+		if path, err := findClientConfig(*config); err == nil {
+			cfg, err := client.LoadConfig(path)
+			if err != nil {
+				return err
+			}
+			*url = cfg.ControlPlaneURL
+		} else if *config != "" {
+			return err
+		}
 	}
 	c := cpclient.New(*url, nil)
 	info, err := c.Info(ctx)

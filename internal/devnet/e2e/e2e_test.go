@@ -528,3 +528,84 @@ func collectedExpired(logs []byte) bool {
 	}
 	return false
 }
+
+// benchNet is one default-size devnet (10 nodes, 1000 shards) shared by the benchmarks.
+func benchNet(b *testing.B) devnet.Info {
+	b.Helper()
+	return startNet(b, b.TempDir(), 10, 1000, 0).Info()
+}
+
+// BenchmarkDevnet measures, on the default devnet, the store and read throughput of a
+// 256 MiB blob through the SDK and the HTTP daemon next to bare `floe blob-id` of the same
+// blob (report the ratios of the MB/s), and the latency of storing 1 KiB.
+func BenchmarkDevnet(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts a devnet of child processes")
+	}
+	info := benchNet(b)
+	c := sdkClient(b, info)
+	ctx := context.Background()
+	const size = 256 << 20
+	data := randomBytes(7, size)
+	file := filepath.Join(b.TempDir(), "blob.bin")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("blob-id/256MiB", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			floe(b, "blob-id", "--n-shards", "1000", file)
+		}
+	})
+	var id blob.ID
+	b.Run("store-sdk/256MiB", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			res, err := c.StoreBytes(ctx, data, client.StoreOptions{Epochs: 1, Force: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id = res.BlobID
+		}
+	})
+	b.Run("read-sdk/256MiB", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			n, err := c.Read(ctx, id, io.Discard)
+			if err != nil || n != size {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("read-http/256MiB", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			resp, err := http.Get(info.Daemon + "/v1/blobs/" + id.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || n != size || resp.StatusCode != 200 {
+				b.Fatal(resp.StatusCode, n, err)
+			}
+		}
+	})
+	small := randomBytes(8, 1<<10)
+	b.Run("store-sdk/1KiB", func(b *testing.B) {
+		b.SetBytes(1 << 10)
+		for b.Loop() {
+			if _, err := c.StoreBytes(ctx, small, client.StoreOptions{Epochs: 1, Force: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("store-http/1KiB", func(b *testing.B) {
+		b.SetBytes(1 << 10)
+		for b.Loop() {
+			if code, _, body := httpDo(b, "PUT", info.Daemon+"/v1/blobs?epochs=1&force=true", small, nil); code != 200 {
+				b.Fatal(code, string(body))
+			}
+		}
+	})
+}
