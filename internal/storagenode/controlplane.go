@@ -9,6 +9,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/crypto"
 )
 
 // ControlPlane is what a storage node needs from the control plane. Events long-polls: it
@@ -24,6 +25,8 @@ type ControlPlane interface {
 	// Submit submits a signed transaction and waits for its outcome; a transaction that failed
 	// returns an error.
 	Submit(ctx context.Context, rawTx []byte) (*controlplane.TxResult, error)
+	// Nonce returns the next transaction nonce of an account (0 for an unknown account).
+	Nonce(ctx context.Context, a crypto.Address) (uint64, error)
 }
 
 // Errors of a ControlPlane.
@@ -86,6 +89,13 @@ func (e Embedded) Submit(ctx context.Context, raw []byte) (*controlplane.TxResul
 		return &out.TxResult, fmt.Errorf("%w: %s: %s", ErrTxFailed, out.Code, out.Error)
 	}
 	return &out.TxResult, nil
+}
+
+// Nonce implements ControlPlane.
+func (e Embedded) Nonce(_ context.Context, a crypto.Address) (uint64, error) {
+	var n uint64
+	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { n = s.Account(a).Nonce })
+	return n, nil
 }
 
 // Remote adapts the control-plane HTTP client.
@@ -160,4 +170,16 @@ func (c Remote) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult,
 		return nil, err
 	}
 	return &out.TxResult, nil
+}
+
+// Nonce implements ControlPlane.
+func (c Remote) Nonce(ctx context.Context, a crypto.Address) (uint64, error) {
+	acc, err := c.Client.Account(ctx, a)
+	if errors.Is(err, cpclient.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return acc.Nonce, nil
 }

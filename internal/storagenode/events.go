@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/nodestore"
+	"github.com/floelabs/floe/redstuff"
 )
 
 // followEvents applies control-plane events from the persisted cursor on, one fetched batch
@@ -117,6 +119,15 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 			n.log.Warn("committee refresh", "epoch", epoch, "err", err)
 		}
 	}
+	for i := range evs {
+		switch evs[i].Type {
+		case controlplane.EventBlobCertified:
+			// Leave in-flight uploads time to arrive before recovering what is missing.
+			n.scheduleRecovery(evs[i].BlobID, n.cfg.RecoveryDelay)
+		case controlplane.EventInvalidBlobID:
+			n.dropInvalid(ctx, evs[i].BlobID)
+		}
+	}
 	// Wake waiting confirmation requests.
 	n.mu.Lock()
 	close(n.changed)
@@ -130,4 +141,30 @@ func (n *Node) waitChange() <-chan struct{} {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return n.changed
+}
+
+// dropInvalid deletes the slivers a blob proven invalid has in the node's shards, and forgets
+// its pending uploads and queued recovery. Its blob info (invalid) stays: it answers status
+// requests and refuses uploads; garbage collection removes the rest.
+func (n *Node) dropInvalid(ctx context.Context, id blob.ID) {
+	n.rec.remove(id)
+	n.pending.take(id)
+	n.m.pendingBytes.Set(float64(n.pending.size()))
+	v, err := n.currentView()
+	if err != nil {
+		return
+	}
+	dropped := 0
+	for _, shard := range v.shards {
+		for _, a := range [2]redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+			ref := nodestore.SliverRef{Shard: shard, BlobID: id, Axis: a}
+			err := errors.Join(n.store.DeleteSliver(ctx, shard, id, a), n.store.DeleteQuarantined(ctx, ref))
+			if err != nil {
+				n.log.Error("dropping a sliver of an invalid blob", "sliver", ref, "err", err)
+				continue
+			}
+			dropped++
+		}
+	}
+	n.log.Warn("blob marked invalid; slivers dropped", "blob", id, "slivers", dropped)
 }

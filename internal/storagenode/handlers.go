@@ -36,6 +36,7 @@ func (n *Node) Handler() http.Handler {
 	route("GET", api.RoutePermanentConfirm, n.confirmPermanent)
 	route("GET", api.RouteDeletableConfirm, n.confirmDeletable)
 	route("GET", api.RouteRecoverySymbols, n.recoverySymbols)
+	route("POST", routeInconsistencyProof, n.postInconsistencyProof)
 	route("GET", api.RouteBlobStatus, n.blobStatus)
 	route("GET", api.RouteHealth, n.health)
 	return mux
@@ -183,6 +184,13 @@ func (n *Node) getMetadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	info, err := n.blobInfo(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if info.Invalid {
+		return fmt.Errorf("%w: %s", ErrInvalidBlob, id)
+	}
 	md, err := n.store.Metadata(r.Context(), id)
 	if errors.Is(err, nodestore.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrMetadataNotFound, id)
@@ -328,6 +336,13 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	shard := uint16(blob.ShardIndex(id, v.nShards, pair))
+	info, err := n.blobInfo(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if info.Invalid {
+		return fmt.Errorf("%w: %s", ErrInvalidBlob, id)
+	}
 	data, err := n.store.SliverData(r.Context(), shard, id, a)
 	if errors.Is(err, nodestore.ErrNotFound) {
 		return fmt.Errorf("%w: %s pair %d %s", ErrSliverNotFound, id, pair, a)
@@ -335,7 +350,33 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.VerifyReads {
+		if err := n.verifyRead(r.Context(), v, nodestore.SliverRef{Shard: shard, BlobID: id, Axis: a}, data); err != nil {
+			return err
+		}
+	}
 	return writeBCS(w, data)
+}
+
+// verifyRead verifies a stored sliver about to be served; a corrupt one is quarantined (and
+// queued for recovery) and reported as not found.
+func (n *Node) verifyRead(ctx context.Context, v *epochView, ref nodestore.SliverRef, data []byte) error {
+	md, err := n.store.Metadata(ctx, ref.BlobID)
+	if err != nil {
+		return err
+	}
+	sl, err := blob.UnmarshalSliverData(data, ref.Axis)
+	if err == nil {
+		err = n.verify(ctx, v.enc, md, sl)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err != nil {
+		n.quarantineRead(ctx, ref, data, err)
+		return fmt.Errorf("%w: %s is corrupt and being repaired", ErrSliverNotFound, ref)
+	}
+	return nil
 }
 
 func (n *Node) sliverStatus(w http.ResponseWriter, r *http.Request) error {
@@ -696,7 +737,7 @@ func (n *Node) recoverySymbols(w http.ResponseWriter, r *http.Request) error {
 	var syms []redstuff.RecoverySymbol
 	for _, s := range order {
 		shard := uint16(blob.ShardIndex(id, nShards, s.pair))
-		sl, err := n.store.Sliver(r.Context(), shard, id, s.axis)
+		out, err := n.sourceSymbols(r.Context(), v, md, shard, s.axis, wanted[s])
 		if errors.Is(err, nodestore.ErrNotFound) {
 			if len(ids) == 0 {
 				continue // serve what the node has
@@ -705,10 +746,6 @@ func (n *Node) recoverySymbols(w http.ResponseWriter, r *http.Request) error {
 		}
 		if err != nil {
 			return err
-		}
-		out, err := v.enc.RecoverySymbols(sl, wanted[s])
-		if err != nil {
-			return fmt.Errorf("recovery symbols from %s sliver %d: %w", sl.Axis, sl.Index, err)
 		}
 		syms = append(syms, out...)
 	}
@@ -720,6 +757,36 @@ func (n *Node) recoverySymbols(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeBCS(w, b)
+}
+
+// sourceSymbols returns the recovery symbols for targets of the stored sliver (shard, axis a)
+// of blob md.ID, each checked against the metadata: a stored sliver whose symbols do not
+// verify is corrupt, and is quarantined (and queued for recovery) instead of served; the
+// error then wraps nodestore.ErrNotFound.
+func (n *Node) sourceSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, shard uint16, a redstuff.Axis,
+	targets []int) ([]redstuff.RecoverySymbol, error) {
+	sl, raw, err := n.storedSliver(ctx, shard, md.ID, a)
+	if err == nil {
+		var out []redstuff.RecoverySymbol
+		if out, err = v.enc.RecoverySymbols(sl, targets); err == nil {
+			// Every symbol's proof leads to the root of the tree over the stored sliver's
+			// expansion: it verifies only if the stored sliver hashes to its commitment.
+			for _, sym := range out {
+				if err = blob.VerifyRecoverySymbol(v.enc, md, sym); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				return out, nil
+			}
+		}
+	}
+	if raw == nil {
+		return nil, err
+	}
+	ref := nodestore.SliverRef{Shard: shard, BlobID: md.ID, Axis: a}
+	n.quarantineRead(ctx, ref, raw, fmt.Errorf("serving recovery symbols: %w", err))
+	return nil, fmt.Errorf("%w: %s is corrupt and being repaired", nodestore.ErrNotFound, ref)
 }
 
 // ---- status and health ----

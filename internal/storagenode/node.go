@@ -68,6 +68,40 @@ type Config struct {
 	// ScrubInterval and GCInterval schedule the scrubber and garbage collection (0: never).
 	ScrubInterval time.Duration
 	GCInterval    time.Duration
+
+	// Listener, if set, is the HTTPS listener to serve on (ListenAddr is then ignored); the
+	// node closes it when Run returns.
+	Listener net.Listener
+	// AccountKey signs the node's control-plane transactions (invalid-blob certificates). If
+	// nil the node uses an account key derived from its protocol key.
+	AccountKey *crypto.AccountKey
+
+	// DisableRecovery turns off sliver recovery (the node still serves recovery symbols and
+	// inconsistency proofs).
+	DisableRecovery bool
+	// RecoveryWorkers is the number of blobs recovered at once (default 2); RecoveryFetches
+	// the number of concurrent peer requests of one blob's recovery (default 8).
+	RecoveryWorkers int
+	RecoveryFetches int
+	// RecoveryDelay is the grace period after a BlobCertified event before the node recovers
+	// the slivers it misses, leaving in-flight uploads time to arrive (default 30 s).
+	RecoveryDelay time.Duration
+	// RecoveryBackoff is the first retry delay of a failed recovery, doubled per failure up
+	// to RecoveryMaxBackoff (defaults 1 s and 5 minutes).
+	RecoveryBackoff    time.Duration
+	RecoveryMaxBackoff time.Duration
+	// RecoverySweep is the interval of the walk over every blob the node knows that queues
+	// the certified ones it misses slivers of (default 10 minutes; the walk also runs at
+	// start).
+	RecoverySweep time.Duration
+	// MaxRecoveryQueue bounds the blobs queued for recovery (default 100 000); a sweep that
+	// finds more leaves the rest to the next sweep.
+	MaxRecoveryQueue int
+	// PeerTimeout bounds one request to another node (default 30 s).
+	PeerTimeout time.Duration
+	// VerifyReads makes sliver GETs verify the sliver against its metadata before serving it
+	// (a sliver that fails is quarantined and rebuilt). Recovery symbols are always verified.
+	VerifyReads bool
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +135,30 @@ func (c *Config) setDefaults() {
 	if c.MaxVerifications == 0 {
 		c.MaxVerifications = runtime.GOMAXPROCS(0)
 	}
+	if c.RecoveryWorkers == 0 {
+		c.RecoveryWorkers = 2
+	}
+	if c.RecoveryFetches == 0 {
+		c.RecoveryFetches = 8
+	}
+	if c.RecoveryDelay == 0 {
+		c.RecoveryDelay = 30 * time.Second
+	}
+	if c.RecoveryBackoff == 0 {
+		c.RecoveryBackoff = time.Second
+	}
+	if c.RecoveryMaxBackoff == 0 {
+		c.RecoveryMaxBackoff = 5 * time.Minute
+	}
+	if c.RecoverySweep == 0 {
+		c.RecoverySweep = 10 * time.Minute
+	}
+	if c.MaxRecoveryQueue == 0 {
+		c.MaxRecoveryQueue = 100_000
+	}
+	if c.PeerTimeout == 0 {
+		c.PeerTimeout = 30 * time.Second
+	}
 }
 
 // Validate reports a configuration the node cannot run with.
@@ -115,7 +173,9 @@ func (c *Config) Validate() error {
 	case len(c.Certificate.Certificate) == 0:
 		return errors.New("storagenode: config: no TLS certificate")
 	case c.MaxPendingBytes < 0 || c.PendingTTL < 0 || c.MaxWaitForRegistration < 0 || c.EventBatch < 0 ||
-		c.EventPoll < 0 || c.MaxSymbolRequests < 0 || c.MaxVerifications < 0:
+		c.EventPoll < 0 || c.MaxSymbolRequests < 0 || c.MaxVerifications < 0 || c.RecoveryWorkers < 0 ||
+		c.RecoveryFetches < 0 || c.RecoveryDelay < 0 || c.RecoveryBackoff < 0 || c.RecoveryMaxBackoff < 0 ||
+		c.RecoverySweep < 0 || c.MaxRecoveryQueue < 0 || c.PeerTimeout < 0:
 		return errors.New("storagenode: config: negative limit")
 	}
 	return nil
@@ -139,6 +199,11 @@ type Node struct {
 
 	symbolSem chan struct{}
 	verifySem chan struct{}
+
+	account *crypto.AccountKey
+	peers   *peerSet
+	rec     *recoveryQueue
+	txMu    sync.Mutex // serializes the node's transactions (nonces)
 
 	mu       sync.RWMutex
 	view     *epochView    // current committee view (nil until known)
@@ -172,13 +237,23 @@ func New(cfg Config) (*Node, error) {
 		verifySem: make(chan struct{}, cfg.MaxVerifications),
 		changed:   make(chan struct{}),
 		encoders:  map[int]*redstuff.Encoder{},
+		account:   cfg.AccountKey,
+		peers:     newPeerSet(cfg.PeerTimeout),
+		rec:       newRecoveryQueue(cfg.MaxRecoveryQueue),
 	}
 	var err error
+	if n.account == nil {
+		if n.account, err = derivedAccountKey(cfg.ProtocolKey); err != nil {
+			return nil, err
+		}
+	}
 	if n.m, err = newMetrics(cfg.Registry); err != nil {
 		return nil, err
 	}
 	n.pending = newPendingBuffer(cfg.MaxPendingBytes, cfg.PendingTTL)
-	if n.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+	if cfg.Listener != nil {
+		n.ln = cfg.Listener
+	} else if n.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 		return nil, fmt.Errorf("storagenode: listen: %w", err)
 	}
 	n.srv = &http.Server{
@@ -241,6 +316,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return n.followEvents(gctx) })
 	g.Go(func() error { n.housekeeping(gctx); return nil })
+	if !n.cfg.DisableRecovery {
+		g.Go(func() error { n.runRecovery(gctx); return nil })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -255,6 +333,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
+	n.peers.close()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -373,6 +452,9 @@ func (n *Node) housekeeping(ctx context.Context) {
 				n.log.Error("scrub failed", "err", err)
 			}
 			n.m.scrubQuarantined.Add(float64(len(rep.Quarantined)))
+			for _, ref := range rep.Quarantined {
+				n.scheduleRecovery(ref.BlobID, 0)
+			}
 		}
 	}
 }

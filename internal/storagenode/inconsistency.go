@@ -1,0 +1,249 @@
+package storagenode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// Inconsistency proofs and invalid blobs (spec §8.2). A node whose rebuilt sliver does not
+// match the metadata POSTs the proof to every committee member; each verifies it and answers
+// with its signed invalid-blob message (intent 2) for its current epoch; the prover
+// aggregates attestations covering f+1 shards (protocol.Validity) into a certificate and
+// submits it to the control plane, whose InvalidBlobID event makes every node mark the blob
+// invalid, drop its slivers and refuse its uploads.
+
+// routeInconsistencyProof is Walrus's inconsistency-proof route; {type} is the axis of the
+// proof's target sliver.
+const routeInconsistencyProof = "/v1/blobs/{blob_id}/inconsistencyProof/{type}"
+
+func inconsistencyProofPath(id blob.ID, a redstuff.Axis) string {
+	return "/v1/blobs/" + id.String() + "/inconsistencyProof/" + a.String()
+}
+
+// reasonInvalidProof is the ErrorInfo reason of a proof that does not verify.
+const reasonInvalidProof = "INVALID_INCONSISTENCY_PROOF"
+
+// ErrInvalidProof is returned for an inconsistency proof that does not prove anything.
+var ErrInvalidProof = errors.New("invalid inconsistency proof")
+
+// proofLimit bounds the body of an inconsistency proof of axis a for a blob of symbol size s.
+func proofLimit(p redstuff.Params, a redstuff.Axis, s int) int64 {
+	return 2 + 3 + int64(p.SymbolCount(a))*int64(s+symbolOverhead)
+}
+
+// decodeInconsistencyProof decodes and verifies an inconsistency-proof body for the target
+// axis a against the blob's metadata.
+func decodeInconsistencyProof(enc *redstuff.Encoder, md *blob.MetadataWithID, a redstuff.Axis, body []byte) (*redstuff.InconsistencyProof, error) {
+	proof, err := blob.UnmarshalInconsistencyProof(body, a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: inconsistency proof: %w", ErrMalformedBody, err)
+	}
+	if err := blob.VerifyInconsistencyProof(enc, md, proof); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidProof, err)
+	}
+	return proof, nil
+}
+
+// postInconsistencyProof verifies a proof and answers with the node's signed invalid-blob
+// message.
+func (n *Node) postInconsistencyProof(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathBlobID(r)
+	if err != nil {
+		return err
+	}
+	t, err := blob.ParseSliverType(r.PathValue("type"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSliverType, err)
+	}
+	v, err := n.currentView()
+	if err != nil {
+		return err
+	}
+	md, err := n.ensureMetadata(r.Context(), id, v)
+	if err != nil {
+		return err
+	}
+	if len(md.Metadata.Hashes) != v.nShards {
+		return fmt.Errorf("%w: metadata has %d shards, committee %d", ErrInvalidMetadata, len(md.Metadata.Hashes), v.nShards)
+	}
+	s, err := md.Metadata.SymbolSize(v.enc.Params())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
+	}
+	body, err := n.readBody(r, proofLimit(v.enc.Params(), t.Axis(), s))
+	if err != nil {
+		return err
+	}
+	select {
+	case n.verifySem <- struct{}{}:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	_, err = decodeInconsistencyProof(v.enc, md, t.Axis(), body)
+	<-n.verifySem
+	if err != nil {
+		n.m.inconsistency.WithLabelValues("rejected").Inc()
+		return err
+	}
+	msg := protocol.InvalidBlobID{Epoch: v.epoch, BlobID: id}.Encode()
+	sig := n.key.Sign(msg)
+	n.m.inconsistency.WithLabelValues("attested").Inc()
+	n.log.Warn("inconsistency proof verified; signed the invalid-blob message", "blob", id, "axis", t, "epoch", v.epoch)
+	writeSuccess(w, http.StatusOK, api.SignedMessage{SerializedMessage: msg, Signature: sig[:]})
+	return nil
+}
+
+// proveInconsistent collects invalid-blob attestations for the proof from the committee until
+// they cover the validity threshold, then submits the certificate.
+func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.MetadataWithID, proof *redstuff.InconsistencyProof) error {
+	body, err := blob.MarshalInconsistencyProof(proof)
+	if err != nil {
+		return err
+	}
+	c := v.committee
+	msg := protocol.InvalidBlobID{Epoch: v.epoch, BlobID: md.ID}.Encode()
+	var (
+		mu     sync.Mutex
+		sigs   = map[int]crypto.BLSSignature{}
+		weight int
+		errs   []error
+	)
+	reached := func() bool { return protocol.Validity.Reached(weight, c.NShards) }
+	for i, m := range c.Members {
+		if m.BLSPublicKey == n.pub {
+			sigs[i], weight = n.key.Sign(msg), len(m.Shards)
+		}
+	}
+	fctx, cancel := context.WithCancel(ctx) // ends the fan-out once the threshold is reached
+	defer cancel()
+	g, gctx := errgroup.WithContext(fctx)
+	g.SetLimit(n.cfg.RecoveryFetches)
+	for i := range c.Members {
+		m := &c.Members[i]
+		if m.BLSPublicKey == n.pub || len(m.Shards) == 0 {
+			continue
+		}
+		mu.Lock()
+		done := reached()
+		mu.Unlock()
+		if done {
+			break
+		}
+		g.Go(func() error {
+			sig, err := n.attestation(gctx, m, md.ID, proof.Target, body, msg)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return nil
+			}
+			if !reached() {
+				sigs[i] = sig
+				weight += len(m.Shards)
+				if reached() {
+					cancel()
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if !reached() {
+		return fmt.Errorf("invalid-blob attestations for %s cover %d of %d shards, not enough: %w", md.ID, weight, c.NShards, errors.Join(errs...))
+	}
+	signers := make([]int, 0, len(sigs))
+	list := make([]crypto.BLSSignature, 0, len(sigs))
+	for i := range c.Members {
+		if sig, ok := sigs[i]; ok {
+			signers = append(signers, i)
+			list = append(list, sig)
+		}
+	}
+	agg, err := crypto.AggregateSignatures(list)
+	if err != nil {
+		return fmt.Errorf("aggregating invalid-blob attestations: %w", err)
+	}
+	bm, err := protocol.Bitmap(len(c.Members), signers)
+	if err != nil {
+		return err
+	}
+	cert := protocol.Certificate{Signers: bm, Message: msg, Signature: agg}
+	if err := n.submit(ctx, controlplane.Op{InvalidateBlob: &controlplane.InvalidateBlobOp{Certificate: cert}}); err != nil {
+		return fmt.Errorf("submitting the invalid-blob certificate of %s: %w", md.ID, err)
+	}
+	n.m.invalidationsSent.Inc()
+	n.log.Warn("blob proven inconsistently encoded; invalid-blob certificate submitted", "blob", md.ID,
+		"signers", len(signers), "shards", weight, "epoch", v.epoch)
+	return nil
+}
+
+// attestation POSTs the proof to member m and returns its verified signature of msg.
+func (n *Node) attestation(ctx context.Context, m *controlplane.Member, id blob.ID, a redstuff.Axis, body, msg []byte) (crypto.BLSSignature, error) {
+	var sig crypto.BLSSignature
+	b, err := n.peers.do(ctx, m, "POST", inconsistencyProofPath(id, a), body, 64<<10)
+	if err != nil {
+		return sig, err
+	}
+	var resp api.Success[api.SignedMessage]
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return sig, fmt.Errorf("%w: attestation from %s: %w", ErrPeer, m.Name, err)
+	}
+	sm := resp.Success.Data
+	if !bytes.Equal(sm.SerializedMessage, msg) {
+		return sig, fmt.Errorf("%w: attestation from %s signs another message (epoch or blob differ)", ErrPeer, m.Name)
+	}
+	if len(sm.Signature) != len(sig) {
+		return sig, fmt.Errorf("%w: attestation from %s: signature of %d bytes", ErrPeer, m.Name, len(sm.Signature))
+	}
+	copy(sig[:], sm.Signature)
+	if err := crypto.VerifyBLS(m.BLSPublicKey, msg, sig); err != nil {
+		return sig, fmt.Errorf("%w: attestation from %s: %w", ErrPeer, m.Name, err)
+	}
+	return sig, nil
+}
+
+// submit signs op with the node's account key and submits it, refetching the nonce once if
+// it was stale.
+func (n *Node) submit(ctx context.Context, op controlplane.Op) error {
+	n.txMu.Lock()
+	defer n.txMu.Unlock()
+	info, err := n.cp.Info(ctx)
+	if err != nil {
+		return err
+	}
+	var last error
+	for range 2 {
+		nonce, err := n.cp.Nonce(ctx, n.account.Address())
+		if err != nil {
+			return err
+		}
+		raw, err := controlplane.Sign(&controlplane.Tx{ChainID: info.Params.ChainID, Sender: n.account.PublicKey(), Nonce: nonce, Op: op}, n.account)
+		if err != nil {
+			return err
+		}
+		var res *controlplane.TxResult
+		if res, last = n.cp.Submit(ctx, raw); last == nil {
+			return nil
+		}
+		badNonce := errors.Is(last, controlplane.ErrBadNonce) ||
+			(res != nil && res.Code == controlplane.ErrorCode(controlplane.ErrBadNonce))
+		if !badNonce {
+			return last
+		}
+	}
+	return last
+}

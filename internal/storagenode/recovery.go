@@ -1,0 +1,606 @@
+package storagenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/nodestore"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// Sliver recovery (spec §2.10). A node that lacks slivers of a certified blob in its shards
+// rebuilds them from recovery symbols of the other committee members: the secondary slivers
+// first, each from K_p symbols of primary slivers, then the primary slivers, each from K_s
+// symbols of secondary slivers (its own rebuilt secondaries among them). Every symbol is
+// checked against its Merkle proof before it is used. A rebuilt sliver that does not match
+// the metadata proves the writer encoded the blob inconsistently (see inconsistency.go).
+//
+// Blobs to recover are queued (recoveryQueue) by the BlobCertified events (after a grace
+// period for in-flight uploads), by the scrubber and reads that quarantine a sliver, and by
+// a sweep over every blob the node knows, at start and then periodically; RecoveryWorkers
+// blobs are recovered at once, and a failed recovery is retried with exponential backoff.
+
+// recoveryTask is one queued blob.
+type recoveryTask struct {
+	due      time.Time
+	attempts int
+	running  bool
+	again    bool // queued again while running: run once more at due
+}
+
+// recoveryQueue is the set of blobs waiting for recovery.
+type recoveryQueue struct {
+	max   int
+	mu    sync.Mutex
+	tasks map[blob.ID]*recoveryTask
+	wake  chan struct{}
+}
+
+func newRecoveryQueue(max int) *recoveryQueue {
+	return &recoveryQueue{max: max, tasks: map[blob.ID]*recoveryTask{}, wake: make(chan struct{}, 1)}
+}
+
+func (q *recoveryQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// add queues id to run at due (or earlier if it is queued already). It reports false if the
+// queue is full.
+func (q *recoveryQueue) add(id blob.ID, due time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	t := q.tasks[id]
+	switch {
+	case t == nil:
+		if len(q.tasks) >= q.max {
+			return false
+		}
+		q.tasks[id] = &recoveryTask{due: due}
+	case t.running:
+		if !t.again || due.Before(t.due) {
+			t.due = due
+		}
+		t.again = true
+	case due.Before(t.due):
+		t.due = due
+	}
+	q.signal()
+	return true
+}
+
+// remove drops id from the queue (a running recovery finishes but is not repeated).
+func (q *recoveryQueue) remove(id blob.ID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if t := q.tasks[id]; t != nil && !t.running {
+		delete(q.tasks, id)
+	} else if t != nil {
+		t.again = false
+	}
+}
+
+// next marks up to limit due tasks running and returns them, with the time the earliest
+// waiting task is due (zero if none waits).
+func (q *recoveryQueue) next(now time.Time, limit int) (ids []blob.ID, wake time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for id, t := range q.tasks {
+		if t.running {
+			continue
+		}
+		if !t.due.After(now) && len(ids) < limit {
+			t.running = true
+			ids = append(ids, id)
+			continue
+		}
+		if wake.IsZero() || t.due.Before(wake) {
+			wake = t.due
+		}
+	}
+	return ids, wake
+}
+
+// done records the outcome of a run of id; retry is the delay before the next attempt after
+// a failure (the attempt count is passed to it).
+func (q *recoveryQueue) done(id blob.ID, failed bool, now time.Time, retry func(attempts int) time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	t := q.tasks[id]
+	if t == nil {
+		return
+	}
+	t.running = false
+	switch {
+	case failed:
+		t.attempts++
+		if d := now.Add(retry(t.attempts)); !t.again || d.After(t.due) {
+			t.due = d
+		}
+	case t.again:
+		t.attempts = 0
+	default:
+		delete(q.tasks, id)
+	}
+	t.again = false
+	q.signal()
+}
+
+func (q *recoveryQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.tasks)
+}
+
+// scheduleRecovery queues blob id for recovery after delay.
+func (n *Node) scheduleRecovery(id blob.ID, delay time.Duration) {
+	if n.cfg.DisableRecovery {
+		return
+	}
+	if !n.rec.add(id, time.Now().Add(delay)) {
+		n.log.Debug("recovery queue full", "blob", id)
+	}
+	n.m.recoveryQueue.Set(float64(n.rec.len()))
+}
+
+// retryDelay is the backoff after attempts failed recoveries, with jitter.
+func (n *Node) retryDelay(attempts int) time.Duration {
+	d := n.cfg.RecoveryBackoff
+	for i := 1; i < attempts && d < n.cfg.RecoveryMaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, n.cfg.RecoveryMaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// runRecovery runs queued recoveries until ctx ends, RecoveryWorkers at a time, and sweeps
+// the node's blobs at start and every RecoverySweep.
+func (n *Node) runRecovery(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, n.cfg.RecoveryWorkers)
+	sweep := time.NewTicker(n.cfg.RecoverySweep)
+	defer sweep.Stop()
+	sweepDone := make(chan struct{}, 1)
+	sweeping := false
+	startSweep := func() {
+		if sweeping {
+			return
+		}
+		sweeping = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.sweepRecovery(ctx)
+			sweepDone <- struct{}{}
+		}()
+	}
+	startSweep()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		ids, wake := n.rec.next(time.Now(), cap(sem)-len(sem))
+		for _, id := range ids {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem; n.rec.signal() }()
+				err := n.recoverBlob(ctx, id)
+				if err != nil && ctx.Err() == nil {
+					n.m.recoveryFailures.Inc()
+					n.log.Warn("sliver recovery failed; will retry", "blob", id, "err", err)
+				}
+				n.rec.done(id, err != nil, time.Now(), n.retryDelay)
+				n.m.recoveryQueue.Set(float64(n.rec.len()))
+			}()
+		}
+		var timerC <-chan time.Time
+		if !wake.IsZero() {
+			timer.Reset(max(time.Until(wake), time.Millisecond))
+			timerC = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.rec.wake:
+		case <-timerC:
+		case <-sweep.C:
+			startSweep()
+		case <-sweepDone:
+			sweeping = false
+		}
+	}
+}
+
+// sweepRecovery queues every certified blob of which the node misses slivers in its shards.
+func (n *Node) sweepRecovery(ctx context.Context) {
+	v, err := n.currentView()
+	if err != nil || len(v.shards) == 0 {
+		return
+	}
+	var start blob.ID
+	queued := 0
+	for ctx.Err() == nil {
+		page, err := n.store.BlobInfos(ctx, start, 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("recovery sweep", "err", err)
+			}
+			return
+		}
+		for _, e := range page {
+			if !e.Info.IsCertified(v.epoch) {
+				continue
+			}
+			missing, err := n.store.MissingSlivers(ctx, e.ID, v.shards)
+			if err != nil {
+				if ctx.Err() == nil {
+					n.log.Error("recovery sweep", "blob", e.ID, "err", err)
+				}
+				return
+			}
+			if len(missing) > 0 {
+				if !n.rec.add(e.ID, time.Now()) {
+					n.log.Info("recovery queue full; the sweep resumes later", "queued", queued)
+					return
+				}
+				queued++
+			}
+		}
+		if len(page) < 256 {
+			break
+		}
+		start = nextID(page[len(page)-1].ID)
+	}
+	n.m.recoveryQueue.Set(float64(n.rec.len()))
+	if queued > 0 {
+		n.log.Info("recovery sweep queued blobs", "blobs", queued)
+	}
+}
+
+// nextID returns the blob ID right after id in byte order (id itself if it is the last).
+func nextID(id blob.ID) blob.ID {
+	for i := len(id) - 1; i >= 0; i-- {
+		id[i]++
+		if id[i] != 0 {
+			return id
+		}
+	}
+	return blob.ID{} // unreachable in practice: wrapped around
+}
+
+// recoverBlob rebuilds the slivers of blob id that the node's shards lack, if the blob is
+// certified and valid. It returns nil once nothing is missing, or once it proved the blob
+// inconsistent and submitted the invalid-blob certificate.
+func (n *Node) recoverBlob(ctx context.Context, id blob.ID) error {
+	v, err := n.currentView()
+	if err != nil {
+		return err
+	}
+	info, err := n.blobInfo(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !info.IsCertified(v.epoch) {
+		return nil
+	}
+	missing, err := n.store.MissingSlivers(ctx, id, v.shards)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	md, err := n.ensureMetadata(ctx, id, v)
+	if err != nil {
+		return err
+	}
+	byAxis := map[redstuff.Axis][]nodestore.SliverRef{}
+	for _, ref := range missing {
+		byAxis[ref.Axis] = append(byAxis[ref.Axis], ref)
+	}
+	n.log.Info("recovering slivers", "blob", id, "primary", len(byAxis[redstuff.Primary]), "secondary", len(byAxis[redstuff.Secondary]))
+	// Secondary slivers first: they need fewer symbols (K_p), and once rebuilt they are
+	// sources for the primary slivers.
+	for _, a := range [2]redstuff.Axis{redstuff.Secondary, redstuff.Primary} {
+		if len(byAxis[a]) == 0 {
+			continue
+		}
+		proof, err := n.recoverAxis(ctx, v, md, a, byAxis[a])
+		if proof != nil {
+			return n.proveInconsistent(ctx, v, md, proof)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureMetadata returns the blob's metadata from the store, the pending buffer or, failing
+// those, from other nodes (verified against the blob ID, then stored).
+func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*blob.MetadataWithID, error) {
+	md, err := n.store.Metadata(ctx, id)
+	if err == nil || !errors.Is(err, nodestore.ErrNotFound) {
+		return md, err
+	}
+	if md = n.pending.metadata(id); md != nil {
+		return md, nil
+	}
+	p := v.enc.Params()
+	peers := n.otherMembers(v)
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	var errs []error
+	for _, m := range peers {
+		b, err := n.peers.do(ctx, m, "GET", api.MetadataPath(id.String()), nil, int64(blob.IDLen)+metadataLimit(v.nShards))
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		n.m.recoveryBytes.WithLabelValues("metadata").Add(float64(len(b)))
+		var got blob.MetadataWithID
+		if err := got.UnmarshalBCS(b); err != nil {
+			errs = append(errs, fmt.Errorf("metadata from %s: %w", m.Name, err))
+			continue
+		}
+		if got.ID != id {
+			errs = append(errs, fmt.Errorf("metadata from %s is of blob %s", m.Name, got.ID))
+			continue
+		}
+		if err := got.Verify(p); err != nil {
+			errs = append(errs, fmt.Errorf("metadata from %s: %w", m.Name, err))
+			continue
+		}
+		if err := n.store.PutMetadata(ctx, &got); err != nil {
+			return nil, err
+		}
+		return &got, nil
+	}
+	return nil, fmt.Errorf("%w: metadata of %s from no peer: %w", ErrMetadataNotFound, id, errors.Join(errs...))
+}
+
+// symbolSource is a sliver that contributes recovery symbols: its index on the source axis
+// and the member that holds it (nil: this node).
+type symbolSource struct {
+	index  int
+	member *controlplane.Member
+}
+
+// recoverAxis rebuilds the slivers refs (all of axis target) and stores them. If a rebuilt
+// sliver does not match the metadata it returns the inconsistency proof.
+func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataWithID, target redstuff.Axis,
+	refs []nodestore.SliverRef) (*redstuff.InconsistencyProof, error) {
+	enc, p, id := v.enc, v.enc.Params(), md.ID
+	src := target.Other()
+	k := p.SymbolCount(target)
+	targets := make([]int, len(refs))
+	for i, ref := range refs {
+		targets[i] = p.SliverIndex(target, blob.PairIndex(id, v.nShards, int(ref.Shard)))
+	}
+	// got[t] holds the verified symbols for target t, by source index.
+	got := make(map[int]map[int]redstuff.RecoverySymbol, len(targets))
+	for _, t := range targets {
+		got[t] = map[int]redstuff.RecoverySymbol{}
+	}
+	var mu sync.Mutex
+	accept := func(from map[int]bool, syms []redstuff.RecoverySymbol) (valid, invalid int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, sym := range syms {
+			g, ok := got[sym.TargetIndex]
+			if !ok || sym.Target != target || !from[sym.SourceIndex] {
+				invalid++
+				continue
+			}
+			if _, dup := g[sym.SourceIndex]; dup {
+				continue
+			}
+			if err := blob.VerifyRecoverySymbol(enc, md, sym); err != nil {
+				invalid++
+				continue
+			}
+			g[sym.SourceIndex] = sym
+			valid++
+		}
+		return valid, invalid
+	}
+	need := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		most := 0
+		for _, g := range got {
+			most = max(most, k-len(g))
+		}
+		return most
+	}
+
+	// Sources: the node's own stored slivers of the other axis first (no network), then the
+	// other members' slivers in random member order.
+	var sources []symbolSource
+	own := map[int]bool{}
+	for _, shard := range v.shards {
+		own[p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard)))] = true
+	}
+	peers := n.otherMembers(v)
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	for _, m := range peers {
+		for _, shard := range m.Shards {
+			if idx := p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard))); !own[idx] {
+				sources = append(sources, symbolSource{index: idx, member: m})
+			}
+		}
+	}
+	n.localSymbols(ctx, v, md, src, targets, accept)
+	next := 0 // sources[next:] are not asked yet
+	var failures []error
+	for need() > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		want := need()
+		if next >= len(sources) {
+			return nil, fmt.Errorf("%w: %s slivers of %s: %d more symbols needed, no source left: %w",
+				redstuff.ErrNotEnoughSymbols, target, id, want, errors.Join(failures...))
+		}
+		// Ask for exactly as many sources as are missing, grouped into one request per member.
+		round := map[*controlplane.Member][]int{}
+		var order []*controlplane.Member
+		for ; want > 0 && next < len(sources); next++ {
+			sc := sources[next]
+			if _, ok := round[sc.member]; !ok {
+				order = append(order, sc.member)
+			}
+			round[sc.member] = append(round[sc.member], sc.index)
+			want--
+		}
+		var emu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(n.cfg.RecoveryFetches)
+		for _, m := range order {
+			g.Go(func() error {
+				if err := n.fetchSymbols(gctx, v, md, m, src, round[m], targets, accept); err != nil {
+					emu.Lock()
+					failures = append(failures, err)
+					emu.Unlock()
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}
+	for _, t := range targets {
+		syms := make([]redstuff.RecoverySymbol, 0, len(got[t]))
+		for _, sym := range got[t] {
+			syms = append(syms, sym)
+		}
+		slices.SortFunc(syms, func(a, b redstuff.RecoverySymbol) int { return a.SourceIndex - b.SourceIndex })
+		sl, proof, err := blob.RecoverSliver(enc, md, target, t, syms)
+		if proof != nil {
+			n.m.inconsistency.WithLabelValues("built").Inc()
+			n.log.Warn("rebuilt sliver does not match the metadata: the blob is inconsistently encoded", "blob", id, "axis", target, "index", t)
+			return proof, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rebuilding %s sliver %d of %s: %w", target, t, id, err)
+		}
+		shard := uint16(blob.ShardIndex(id, v.nShards, p.PairIndex(target, t)))
+		if err := n.store.PutSliver(ctx, shard, id, sl); err != nil {
+			return nil, err
+		}
+		if err := n.store.DeleteQuarantined(ctx, nodestore.SliverRef{Shard: shard, BlobID: id, Axis: target}); err != nil {
+			return nil, err
+		}
+		n.m.recoveredSlivers.WithLabelValues(target.String()).Inc()
+	}
+	n.log.Info("slivers recovered", "blob", id, "axis", target, "count", len(targets))
+	return nil, nil
+}
+
+// localSymbols computes the recovery symbols the node's own stored slivers of axis src give
+// for targets. A stored sliver whose symbols do not verify is quarantined.
+func (n *Node) localSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, src redstuff.Axis, targets []int,
+	accept func(map[int]bool, []redstuff.RecoverySymbol) (int, int)) {
+	for _, shard := range v.shards {
+		sl, raw, err := n.storedSliver(ctx, shard, md.ID, src)
+		if err != nil {
+			if raw != nil {
+				n.quarantineRead(ctx, nodestore.SliverRef{Shard: shard, BlobID: md.ID, Axis: src}, raw, err)
+			}
+			continue
+		}
+		syms, err := v.enc.RecoverySymbols(sl, targets)
+		if err == nil {
+			if _, invalid := accept(map[int]bool{sl.Index: true}, syms); invalid == 0 {
+				continue
+			}
+			err = errors.New("its recovery symbols do not match the metadata")
+		}
+		n.quarantineRead(ctx, nodestore.SliverRef{Shard: shard, BlobID: md.ID, Axis: src}, raw, err)
+	}
+}
+
+// storedSliver reads a stored sliver with its raw record.
+func (n *Node) storedSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) (redstuff.Sliver, []byte, error) {
+	raw, err := n.store.SliverData(ctx, shard, id, a)
+	if err != nil {
+		return redstuff.Sliver{}, nil, err
+	}
+	sl, err := blob.UnmarshalSliverData(raw, a)
+	if err != nil {
+		return redstuff.Sliver{}, raw, fmt.Errorf("%w: stored sliver: %w", nodestore.ErrCorrupt, err)
+	}
+	return sl, raw, nil
+}
+
+// quarantineRead quarantines a stored sliver found corrupt on a read and queues its blob for
+// recovery.
+func (n *Node) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw []byte, reason error) {
+	moved, err := n.store.Quarantine(ctx, ref, raw, reason.Error())
+	if err != nil {
+		n.log.Error("quarantining a corrupt sliver", "sliver", ref, "err", err)
+		return
+	}
+	if moved {
+		n.m.readQuarantined.Inc()
+		n.log.Warn("stored sliver is corrupt; quarantined for recovery", "sliver", ref, "reason", reason)
+	}
+	n.scheduleRecovery(ref.BlobID, 0)
+}
+
+// fetchSymbols asks member m, in one request, for the symbols its source slivers (indices on
+// axis src) give for every target, and accepts the valid ones.
+func (n *Node) fetchSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, m *controlplane.Member, src redstuff.Axis,
+	sources, targets []int, accept func(map[int]bool, []redstuff.RecoverySymbol) (int, int)) error {
+	ids := make([]string, 0, len(sources)*len(targets))
+	from := map[int]bool{}
+	for _, si := range sources {
+		from[si] = true
+		for _, t := range targets {
+			sid := blob.SymbolID{Primary: uint16(si), Secondary: uint16(t)} // source primary, target secondary
+			if src == redstuff.Secondary {
+				sid = blob.SymbolID{Primary: uint16(t), Secondary: uint16(si)}
+			}
+			ids = append(ids, sid.String())
+		}
+	}
+	s, err := md.Metadata.SymbolSize(v.enc.Params())
+	if err != nil {
+		return err
+	}
+	// One request, unless it would name more symbols than a node serves at once (2n).
+	for chunk := range slices.Chunk(ids, 2*v.nShards) {
+		path := api.RecoverySymbolsPath(md.ID.String(), chunk) + "&" + api.QueryProofAxis + "=" + src.String()
+		b, err := n.peers.do(ctx, m, "GET", path, nil, int64(len(chunk))*int64(s+symbolOverhead)+16)
+		if err != nil {
+			return err
+		}
+		n.m.recoveryBytes.WithLabelValues("symbols").Add(float64(len(b)))
+		syms, err := blob.UnmarshalGeneralRecoverySymbols(b)
+		if err != nil {
+			return fmt.Errorf("%w: recovery symbols from %s: %w", ErrPeer, m.Name, err)
+		}
+		valid, invalid := accept(from, syms)
+		if invalid > 0 {
+			n.log.Warn("peer sent invalid recovery symbols", "peer", m.Name, "blob", md.ID, "invalid", invalid, "valid", valid)
+			return fmt.Errorf("%w: %d invalid recovery symbols from %s", ErrPeer, invalid, m.Name)
+		}
+	}
+	return nil
+}
+
+// symbolOverhead bounds the bytes of a BCS GeneralRecoverySymbol beyond its symbol data: the
+// enum tags, indices, length prefixes and a Merkle path of at most 16 nodes (n < 65536).
+const symbolOverhead = 1 + 2 + 3 + 2 + 3 + 16*(1+32)
