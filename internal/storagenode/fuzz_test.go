@@ -130,3 +130,44 @@ func FuzzSliverBatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInconsistencyProofBody: the inconsistency-proof decoder never panics, fails only with
+// ErrMalformedBody or ErrInvalidProof, and what it accepts re-encodes to the body (so the
+// node signs only for a proof that verifies, exactly as it was sent).
+func FuzzInconsistencyProofBody(f *testing.F) {
+	enc, err := redstuff.New(testShards)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const victim = 2
+	forged := forgedBlob(f, enc, 700, 5, victim)
+	md := blob.NewMetadata(&forged.Commitment)
+	body, err := blob.MarshalInconsistencyProof(forgedProof(f, enc, forged, victim))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := decodeInconsistencyProof(enc, md, redstuff.Primary, body); err != nil {
+		f.Fatalf("valid proof rejected: %v", err)
+	}
+	f.Add(body, false)
+	f.Add(body[:len(body)-7], false)
+	f.Add(body, true)
+	f.Add([]byte{victim, 0, 0}, false)
+	f.Fuzz(func(t *testing.T, body []byte, secondary bool) {
+		a := redstuff.Primary
+		if secondary {
+			a = redstuff.Secondary
+		}
+		proof, err := decodeInconsistencyProof(enc, md, a, body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedBody) && !errors.Is(err, ErrInvalidProof) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		re, err := blob.MarshalInconsistencyProof(proof)
+		if err != nil || !bytes.Equal(re, body) {
+			t.Fatalf("accepted proof does not re-encode to the body: %v", err)
+		}
+	})
+}
