@@ -24,6 +24,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	shards := fs.Int("shards", 1000, "shards of a new network")
 	addr := fs.String("addr", "127.0.0.1:31415", "publisher/aggregator listen address")
 	epochDuration := fs.Duration("epoch-duration", 0, "epoch duration of a new network, e.g. 30s for short epochs (default 1h)")
+	validators := fs.Int("validators", 0, "run the control plane of a new network as this many CometBFT validator processes (default: the embedded driver)")
 	asJSON := fs.Bool("json", false, "print devnet.json to standard output once the network is ready")
 	verbose := fs.Bool("v", false, "log at debug level")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -41,7 +42,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr,
+	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr, Validators: *validators,
 		EpochDuration: *epochDuration, Logger: log})
 	if err != nil {
 		return err
@@ -58,13 +59,18 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	} else {
 		printDevnet(e, info)
 	}
+	// A child that exits (crashed, or killed to try Floe's fault tolerance) is reported and
+	// the rest keeps running: its argv in devnet.json restarts it. Ctrl-C stops everything.
 	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("stopping the devnet")
-	case name := <-net.Exited(ctx):
-		runErr = fmt.Errorf("devnet: %s exited; see the logs in %s", name, filepath.Join(info.Dir, "logs"))
-		log.Error("a devnet process exited, stopping the others", "name", name)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping the devnet")
+			done = true
+		case name := <-net.Exited(ctx):
+			log.Warn("a devnet process exited; the others keep running (its argv in devnet.json restarts it)",
+				"name", name, "logs", filepath.Join(info.Dir, "logs"))
+		}
 	}
 	if err := net.Stop(); err != nil && runErr == nil {
 		runErr = err
@@ -78,7 +84,12 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 func printDevnet(e *env, info devnet.Info) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "publisher + aggregator\t%s\t(pid %d, metrics %s)\n", info.Daemon, info.DaemonPid, info.DaemonMetrics)
-	fmt.Fprintf(w, "control plane\t%s\t(pid %d)\n", info.ControlPlane, info.ChainPid)
+	if len(info.Validators) == 0 {
+		fmt.Fprintf(w, "control plane\t%s\t(pid %d)\n", info.ControlPlane, info.ChainPid)
+	}
+	for _, v := range info.Validators {
+		fmt.Fprintf(w, "%s\t%s\t(pid %d, CometBFT validator)\n", v.Name, v.URL, v.Pid)
+	}
 	for _, n := range info.Nodes {
 		fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards))
 	}

@@ -39,6 +39,10 @@ type Config struct {
 	Addr string
 	// EpochDuration of a new network (default 1h).
 	EpochDuration time.Duration
+	// Validators, if positive, runs the control plane of a new network as that many CometBFT
+	// validator processes instead of the embedded single-process driver; a resumed network
+	// keeps its own choice.
+	Validators int
 	// Binary is the floe executable run for every child (default os.Executable()).
 	Binary string
 	// DaemonArgs are added to the daemon's command line.
@@ -73,6 +77,7 @@ type setup struct {
 	NodeAddrs    []string `json:"node_addrs"`
 	MetricsAddr  string   `json:"daemon_metrics_addr"`
 	EpochMs      int64    `json:"epoch_duration_ms"`
+	Validators   int      `json:"validators,omitempty"`
 	CreatedUnixS int64    `json:"created_unix_s"`
 }
 
@@ -91,6 +96,10 @@ type Info struct {
 	ChainArgv     []string   `json:"controlPlaneArgv"`
 	DaemonArgv    []string   `json:"daemonArgv"`
 	Nodes         []NodeInfo `json:"nodes"`
+	// Validators lists the CometBFT validator processes when the control plane runs
+	// replicated (then ControlPlane is validator 0's API and the controlPlane pid/argv are
+	// empty).
+	Validators []ValidatorInfo `json:"validators,omitempty"`
 }
 
 // NodeInfo is one storage node in devnet.json; Argv restarts it exactly.
@@ -110,7 +119,8 @@ type Network struct {
 	cfg    Config
 	log    *slog.Logger
 	setup  setup
-	chain  *Process
+	chain  *Process      // the embedded control plane, or nil
+	vset   *ValidatorSet // the CometBFT validators, or nil
 	nodes  []*Process
 	daemon *Process
 	info   Info
@@ -163,6 +173,9 @@ func Open(ctx context.Context, cfg Config) (*Network, error) {
 			return nil, fmt.Errorf("devnet: finding the floe binary: %w", err)
 		}
 	}
+	if cfg.Validators < 0 {
+		return nil, fmt.Errorf("devnet: %d validators", cfg.Validators)
+	}
 	if cfg.Nodes < 1 || cfg.Shards < cfg.Nodes {
 		return nil, fmt.Errorf("devnet: %d nodes for %d shards: need at least one shard per node", cfg.Nodes, cfg.Shards)
 	}
@@ -181,7 +194,9 @@ func Open(ctx context.Context, cfg Config) (*Network, error) {
 	default:
 		return nil, err
 	}
-	n.build()
+	if err := n.build(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -250,7 +265,7 @@ func (n *Network) create(ctx context.Context) error {
 		return err
 	}
 	n.setup = setup{Nodes: cfg.Nodes, Shards: cfg.Shards, ChainAddr: addrs[0], MetricsAddr: addrs[1], NodeAddrs: addrs[2:],
-		EpochMs: cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix()}
+		EpochMs: cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix(), Validators: cfg.Validators}
 	p := controlplane.DefaultParams()
 	p.NShards = cfg.Shards
 	p.EpochDurationMs = n.setup.EpochMs
@@ -293,6 +308,11 @@ func (n *Network) create(ctx context.Context) error {
 	if err := writeFileSync(n.path(GenesisFile), append(gb, '\n')); err != nil {
 		return err
 	}
+	if cfg.Validators > 0 {
+		if err := InitValidators(ctx, cfg.Binary, cfg.Dir, n.path(GenesisFile), cfg.Validators); err != nil {
+			return err
+		}
+	}
 	sb, err := json.MarshalIndent(&n.setup, "", "  ")
 	if err != nil {
 		return err
@@ -304,7 +324,7 @@ func (n *Network) create(ctx context.Context) error {
 func isPartialSetup(entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch e.Name() {
-		case "logs", "nodes", walletFile, publisherWallet:
+		case "logs", "nodes", walletFile, publisherWallet, ValidatorsDir, GenesisFile:
 		default:
 			return false
 		}
@@ -369,12 +389,21 @@ func writeFileSync(path string, b []byte) error {
 }
 
 // build makes the process descriptions from the set-up.
-func (n *Network) build() {
+func (n *Network) build() error {
 	s := n.setup
 	bin := n.cfg.Binary
 	chainURL := "http://" + s.ChainAddr
-	n.chain = &Process{Name: "control-plane", LogPath: n.path("logs", "control-plane.log"),
-		Argv: []string{bin, "chain", "run", "--dir", n.path("chain"), "--genesis", n.path(GenesisFile), "--listen", s.ChainAddr}}
+	if s.Validators > 0 {
+		vset, err := OpenValidators(bin, n.cfg.Dir, n.log)
+		if err != nil {
+			return err
+		}
+		n.vset = vset
+		chainURL = vset.URL(0)
+	} else {
+		n.chain = &Process{Name: "control-plane", LogPath: n.path("logs", "control-plane.log"),
+			Argv: []string{bin, "chain", "run", "--dir", n.path("chain"), "--genesis", n.path(GenesisFile), "--listen", s.ChainAddr}}
+	}
 	n.nodes = make([]*Process, s.Nodes)
 	for i := range s.Nodes {
 		d := n.nodeDir(i)
@@ -389,12 +418,16 @@ func (n *Network) build() {
 	n.info = Info{Daemon: "http://" + n.cfg.Addr, DaemonMetrics: "http://" + s.MetricsAddr + "/metrics",
 		ControlPlane: chainURL, ClientConfig: n.path(ClientConfigFile), Wallet: n.path(walletFile), Dir: n.cfg.Dir,
 		NShards: s.Shards, EpochDuration: (time.Duration(s.EpochMs) * time.Millisecond).String(),
-		ChainArgv: n.chain.Argv, DaemonArgv: n.daemon.Argv}
+		DaemonArgv: n.daemon.Argv}
+	if n.chain != nil {
+		n.info.ChainArgv = n.chain.Argv
+	}
 	for i, p := range n.nodes {
 		d := n.nodeDir(i)
 		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i],
 			DataDir: filepath.Join(d, "data"), KeyDir: filepath.Join(d, "keys"), LogPath: p.LogPath, Argv: p.Argv})
 	}
+	return nil
 }
 
 // clientConfig is the YAML client configuration for a wallet (the client's LoadConfig format).
@@ -431,11 +464,17 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadyTimeout)
 	defer cancel()
 	cp := cpclient.New(n.info.ControlPlane, nil)
-	if err := n.chain.Start(); err != nil {
-		return err
-	}
-	if err := n.chain.WaitReady(ctx, n.log, func(ctx context.Context) error { _, err := cp.Info(ctx); return err }); err != nil {
-		return err
+	if n.vset != nil {
+		if err := n.vset.Start(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := n.chain.Start(); err != nil {
+			return err
+		}
+		if err := n.chain.WaitReady(ctx, n.log, func(ctx context.Context) error { _, err := cp.Info(ctx); return err }); err != nil {
+			return err
+		}
 	}
 	n.log.Info("control plane ready", "url", n.info.ControlPlane)
 	committee, err := cp.CurrentCommittee(ctx)
@@ -509,7 +548,7 @@ func (n *Network) StartDaemon(ctx context.Context) error {
 	})
 	if err == nil {
 		n.info.DaemonPid = n.daemon.Pid()
-		n.info.ChainPid = n.chain.Pid()
+		n.info.ChainPid = n.chainPid()
 		n.log.Info("daemon ready", "url", n.info.Daemon)
 	}
 	return err
@@ -537,7 +576,10 @@ func (n *Network) WriteInfo() error {
 	for i, p := range n.nodes {
 		n.info.Nodes[i].Pid = p.Pid()
 	}
-	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chain.Pid()
+	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chainPid()
+	if n.vset != nil {
+		n.info.Validators = n.vset.Info()
+	}
 	b, err := json.MarshalIndent(&n.info, "", "  ")
 	if err != nil {
 		return err
@@ -554,13 +596,31 @@ func (n *Network) Node(i int) *Process { return n.nodes[i] }
 // Daemon returns the daemon's process.
 func (n *Network) Daemon() *Process { return n.daemon }
 
-// ControlPlane returns the control plane's process.
+// ControlPlane returns the embedded control plane's process (nil when it runs as validators).
 func (n *Network) ControlPlane() *Process { return n.chain }
+
+// Validators returns the CometBFT validators (nil when the control plane is embedded).
+func (n *Network) Validators() *ValidatorSet { return n.vset }
+
+func (n *Network) chainPid() int {
+	if n.chain == nil {
+		return 0
+	}
+	return n.chain.Pid()
+}
+
+// controlPlaneProcs returns the control plane's processes.
+func (n *Network) controlPlaneProcs() []*Process {
+	if n.vset != nil {
+		return n.vset.procs
+	}
+	return []*Process{n.chain}
+}
 
 // Exited returns a channel that receives the name of the first child that exits on its own.
 func (n *Network) Exited(ctx context.Context) <-chan string {
 	out := make(chan string, 1)
-	all := append([]*Process{n.chain, n.daemon}, n.nodes...)
+	all := append(append(n.controlPlaneProcs(), n.daemon), n.nodes...)
 	for _, p := range all {
 		ch := p.Exited()
 		if ch == nil {
@@ -605,6 +665,9 @@ func (n *Network) Stop() error {
 	keep(eg.Wait())
 	if n.chain != nil {
 		keep(n.chain.Stop(grace))
+	}
+	if n.vset != nil {
+		keep(n.vset.Stop(grace))
 	}
 	return first
 }

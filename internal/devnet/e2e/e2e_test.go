@@ -70,9 +70,16 @@ func freeAddr(t testing.TB) string {
 // startNet opens and starts a devnet in dir; it is stopped when the test ends.
 func startNet(t testing.TB, dir string, nodes, shards int, epoch time.Duration) *devnet.Network {
 	t.Helper()
+	return startNetValidators(t, dir, nodes, shards, epoch, 0)
+}
+
+// startNetValidators is startNet with the control plane run as that many CometBFT validators
+// (0: the embedded driver).
+func startNetValidators(t testing.TB, dir string, nodes, shards int, epoch time.Duration, validators int) *devnet.Network {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddr(t), EpochDuration: epoch,
+	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddr(t), EpochDuration: epoch, Validators: validators,
 		Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--max-body-size", fmt.Sprint(128 << 10)}})
 	if err != nil {
 		t.Fatal(err)
@@ -608,4 +615,81 @@ func BenchmarkDevnet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestValidators runs the devnet's control plane as 4 CometBFT validator processes: stores and
+// reads work through the daemon, keep working with one validator killed (-9), and the killed
+// validator, restarted with its argv from devnet.json, catches up to the same state hash.
+func TestValidators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds floe and runs a devnet")
+	}
+	dir := t.TempDir()
+	n := startNetValidators(t, dir, 4, 100, time.Hour, 4)
+	info := n.Info()
+	b, err := os.ReadFile(filepath.Join(dir, devnet.InfoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk devnet.Info
+	if err := json.Unmarshal(b, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk.Validators) != 4 || onDisk.Validators[2].Pid == 0 || len(onDisk.Validators[2].Argv) == 0 {
+		t.Fatalf("devnet.json validators: %+v", onDisk.Validators)
+	}
+	data := randomBytes(71, 20000)
+	id := storedID(t, putBlob(t, info.Daemon, "epochs=2", data))
+	if code, _, body := httpDo(t, "GET", info.Daemon+"/v1/blobs/"+id, nil, nil); code != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("read through validators: %d", code)
+	}
+
+	v := n.Validators()
+	if err := v.Process(2).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	data2 := randomBytes(72, 30000)
+	id2 := storedID(t, putBlob(t, info.Daemon, "epochs=2", data2))
+	if code, _, body := httpDo(t, "GET", info.Daemon+"/v1/blobs/"+id2, nil, nil); code != 200 || !bytes.Equal(body, data2) {
+		t.Fatalf("read with a validator killed: %d", code)
+	}
+
+	// Restart it exactly as devnet.json says and wait until it reports the others' app hash.
+	p := v.Process(2)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := v.WaitReady(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	ref := cpclient.New(v.URL(0), nil)
+	back := cpclient.New(v.URL(2), nil)
+	for {
+		a, err := ref.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := back.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Height >= a.Height && b.EventSeq >= a.EventSeq {
+			break // caught up with validator 0 as it was a moment ago
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("restarted validator stuck at height %d, the others at %d", b.Height, a.Height)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	// Same history: the blob stored while it was down is certified in its state too.
+	st, err := back.BlobStatus(ctx, mustID(t, id2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DeletableCounts.Certified == 0 {
+		t.Fatalf("restarted validator does not know the blob stored while it was down: %+v", st)
+	}
 }
