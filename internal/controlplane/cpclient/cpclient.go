@@ -68,6 +68,9 @@ func New(baseURL string, hc *http.Client) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, nonces: map[crypto.Address]uint64{}}
 }
 
+// BaseURL returns the API's base URL.
+func (c *Client) BaseURL() string { return c.base }
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -121,6 +124,19 @@ func (c *Client) Submit(ctx context.Context, raw []byte) (*controlplane.Included
 // not included (for example a nonce already used by another client) drops the tracked nonce so
 // the next call fetches it again.
 func (c *Client) Execute(ctx context.Context, chainID string, key *crypto.AccountKey, op controlplane.Op) (*controlplane.Included, error) {
+	// The cached nonce goes stale when another program (the CLI, another client) sends from
+	// the same account; a transaction refused for its nonce consumed nothing, so it is signed
+	// again with the account's current nonce.
+	const attempts = 3
+	for i := 1; ; i++ {
+		inc, err := c.execute(ctx, chainID, key, op)
+		if err == nil || i == attempts || inc != nil || !errors.Is(err, controlplane.ErrBadNonce) {
+			return inc, err
+		}
+	}
+}
+
+func (c *Client) execute(ctx context.Context, chainID string, key *crypto.AccountKey, op controlplane.Op) (*controlplane.Included, error) {
 	a := key.Address()
 	c.mu.Lock()
 	nonce, ok := c.nonces[a]

@@ -183,3 +183,29 @@ func BenchmarkSubmitTransfers(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(per*workers)/time.Since(start).Seconds(), "tx/s")
 }
+
+// TestExecuteStaleNonce: two clients send from one account; each one's cached nonce goes
+// stale when the other sends, and Execute signs again with the current nonce instead of
+// failing with bad_nonce.
+func TestExecuteStaleNonce(t *testing.T) {
+	nw := cptest.NewNetwork(10, 4, 2, 1e12, []uint64{40, 30, 20, 10}, time.Now())
+	c1, _ := serve(t, nw)
+	c2 := cpclient.New(c1.BaseURL(), nil)
+	ctx := context.Background()
+	chainID := nw.Genesis.Params.ChainID
+	alice, bob := nw.Users[0], nw.Users[1]
+	send := func(c *cpclient.Client) {
+		t.Helper()
+		if _, err := c.Execute(ctx, chainID, alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(c1) // c1 caches nonce 1
+	send(c2) // c2 reads nonce 1 from the chain and uses it
+	send(c1) // c1's cached nonce 1 is stale
+	send(c2)
+	acc, err := c1.Account(ctx, alice.Address())
+	if err != nil || acc.Nonce != 4 {
+		t.Fatalf("alice's nonce %d (%v), want 4", acc.Nonce, err)
+	}
+}
