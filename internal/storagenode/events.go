@@ -108,6 +108,12 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 	if err != nil {
 		return err
 	}
+	// Drop the data of blobs proven invalid before the batch counts as applied.
+	for i := range evs {
+		if evs[i].Type == controlplane.EventInvalidBlobID {
+			n.dropInvalid(ctx, evs[i].BlobID)
+		}
+	}
 	n.mu.Lock()
 	n.cursor, n.applied = last+1, last+1
 	n.latest = max(n.latest, last+1)
@@ -120,12 +126,9 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 		}
 	}
 	for i := range evs {
-		switch evs[i].Type {
-		case controlplane.EventBlobCertified:
+		if evs[i].Type == controlplane.EventBlobCertified {
 			// Leave in-flight uploads time to arrive before recovering what is missing.
 			n.scheduleRecovery(evs[i].BlobID, n.cfg.RecoveryDelay)
-		case controlplane.EventInvalidBlobID:
-			n.dropInvalid(ctx, evs[i].BlobID)
 		}
 	}
 	// Wake waiting confirmation requests.

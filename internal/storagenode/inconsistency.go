@@ -15,6 +15,7 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -72,6 +73,14 @@ func (n *Node) postInconsistencyProof(w http.ResponseWriter, r *http.Request) er
 	v, err := n.currentView()
 	if err != nil {
 		return err
+	}
+	// Only blobs the control plane registered are worth a look (and a metadata fetch).
+	info, err := n.blobInfo(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if info == (nodestore.BlobInfo{}) {
+		return fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
 	md, err := n.ensureMetadata(r.Context(), id, v)
 	if err != nil {

@@ -497,6 +497,9 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 			return nil, fmt.Errorf("rebuilding %s sliver %d of %s: %w", target, t, id, err)
 		}
 		shard := uint16(blob.ShardIndex(id, v.nShards, p.PairIndex(target, t)))
+		if info, err := n.blobInfo(ctx, id); err != nil || info.Invalid {
+			return nil, err // proven invalid meanwhile: its slivers are dropped, not stored
+		}
 		if err := n.store.PutSliver(ctx, shard, id, sl); err != nil {
 			return nil, err
 		}

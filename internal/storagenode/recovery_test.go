@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -231,11 +232,21 @@ func metricValue(t testing.TB, c prometheus.Collector) float64 {
 // rebuilds its slivers from recovery symbols once it starts, and the bytes it fetches for that
 // are about those of its sliver pairs, not the blob's.
 func TestRecoveryAbsentNode(t *testing.T) {
-	pn := newPeerNet(t, testShards, 4)
-	for i := 1; i < 4; i++ {
+	for _, tc := range []struct{ shards, nodes, size int }{{testShards, 4, 200_000}, {100, 10, 1 << 20}} {
+		t.Run(fmt.Sprintf("n=%d", tc.shards), func(t *testing.T) {
+			if tc.shards > testShards && testing.Short() {
+				t.Skip("short")
+			}
+			testRecoveryAbsentNode(t, tc.shards, tc.nodes, tc.size)
+		})
+	}
+}
+
+func testRecoveryAbsentNode(t *testing.T, shards, nodes, size int) {
+	pn := newPeerNet(t, shards, nodes)
+	for i := 1; i < nodes; i++ {
 		pn.start(i, nil)
 	}
-	const size = 200_000
 	e := testBlob(t, pn.enc, size, 21)
 	id := pn.write(e, map[int]bool{0: true}, -1)
 	node := pn.start(0, nil)
@@ -262,11 +273,11 @@ func TestRecoveryAbsentNode(t *testing.T) {
 	perPair := symBytes / float64(w)
 	t.Logf("n=%d, blob %d bytes, symbol size %d: recovery fetched %.0f symbol bytes (+%.0f metadata) for %d pairs: %.0f per pair "+
 		"= %.3f of the blob (2/n = %.3f; (K_p+K_s) symbols with proofs = %.0f)",
-		p.NShards, size, e.SymbolSize, symBytes, mdBytes, w, perPair, perPair/size, 2/float64(p.NShards), ideal/float64(w))
+		p.NShards, size, e.SymbolSize, symBytes, mdBytes, w, perPair, perPair/float64(size), 2/float64(p.NShards), ideal/float64(w))
 	if symBytes > 1.5*ideal || symBytes < floor {
 		t.Fatalf("recovery fetched %.0f symbol bytes for %d pairs, want between %.0f and 1.5 x %.0f", symBytes, w, floor, ideal)
 	}
-	if symBytes >= size {
+	if symBytes >= float64(size) {
 		t.Fatalf("recovery of %d pairs fetched %.0f bytes, the whole blob is %d", w, symBytes, size)
 	}
 }
@@ -492,5 +503,54 @@ func TestCorruptSliverRepaired(t *testing.T) {
 	q, err := pn.nodes[1].store.Quarantined(ctx)
 	if err != nil || len(q) != 0 {
 		t.Fatalf("quarantine after repair: %d records, %v", len(q), err)
+	}
+
+	// Node 2 verifies what it serves: a corrupt sliver is not served but repaired.
+	pn.stop(2, false)
+	pn.start(2, func(c *Config) { c.VerifyReads = true })
+	_, pair = corrupt(2, redstuff.Primary)
+	expect(t, "GET of a corrupt sliver", pn.nodes[2].get(t, api.SliverPath(id.String(), pair, "primary")), 404, api.ReasonSliverNotFound)
+	waitFor(t, "node 2 to repair the sliver", func() bool { return pn.holdsAll(2, e) })
+	expect(t, "GET of the repaired sliver", pn.nodes[2].get(t, api.SliverPath(id.String(), pair, "primary")), 200, "")
+	if got := metricValue(t, pn.nodes[2].m.readQuarantined); got != 1 {
+		t.Fatalf("node 2 quarantined %v slivers on reads, want 1", got)
+	}
+}
+
+func TestRecoveryQueue(t *testing.T) {
+	q := newRecoveryQueue(2)
+	t0 := time.Unix(1000, 0)
+	a, b, c := blob.ID{1}, blob.ID{2}, blob.ID{3}
+	if !q.add(a, t0.Add(time.Second)) || !q.add(b, t0) || q.add(c, t0) {
+		t.Fatal("a queue of 2 took a third blob, or refused one of the first two")
+	}
+	ids, wake := q.next(t0, 10)
+	if !slices.Equal(ids, []blob.ID{b}) || !wake.Equal(t0.Add(time.Second)) {
+		t.Fatalf("next at t0: %v, wake %v", ids, wake)
+	}
+	// Queued again while running: it runs once more, at once.
+	q.add(b, t0)
+	q.done(b, false, t0, func(int) time.Duration { return time.Hour })
+	if ids, _ := q.next(t0, 10); !slices.Equal(ids, []blob.ID{b}) {
+		t.Fatalf("re-queued blob not run again: %v", ids)
+	}
+	// A failure backs off by the retry delay of the attempt count.
+	var attempts []int
+	retry := func(n int) time.Duration { attempts = append(attempts, n); return time.Duration(n) * time.Minute }
+	q.done(b, true, t0, retry)
+	if ids, _ := q.next(t0.Add(59*time.Second), 10); !slices.Equal(ids, []blob.ID{a}) {
+		t.Fatalf("at t0+59s, want only the other blob: %v", ids)
+	}
+	if ids, _ := q.next(t0.Add(time.Minute), 10); !slices.Equal(ids, []blob.ID{b}) {
+		t.Fatalf("at t0+1m, want the backed-off blob: %v", ids)
+	}
+	q.done(b, true, t0, retry)
+	q.done(a, false, t0, retry)
+	if !slices.Equal(attempts, []int{1, 2}) || q.len() != 1 {
+		t.Fatalf("attempts %v, queue length %d", attempts, q.len())
+	}
+	q.remove(b)
+	if q.len() != 0 {
+		t.Fatal("remove left the blob queued")
 	}
 }
