@@ -2,7 +2,12 @@
 // metadata and slivers of registered blobs over an HTTPS API that follows Walrus's storage-node
 // routes (spec §5), verifies and stores them in a nodestore, signs storage confirmations with
 // its BLS key once it holds both slivers of every shard it owns, and serves slivers, metadata,
-// recovery symbols and statuses. Wire types live in api/storagenode.
+// recovery symbols and statuses. It heals itself: slivers of certified blobs that its shards
+// lack (missed writes, a wiped disk, slivers quarantined as corrupt by the scrubber or a read)
+// are rebuilt in the background from other nodes' recovery symbols (recovery.go), and a
+// rebuilt sliver that contradicts the metadata leads to an inconsistency proof and an
+// invalid-blob certificate on the control plane (inconsistency.go). Wire types live in
+// api/storagenode.
 //
 // A Node is built from a Config (New), then Run serves until its context ends. Many nodes can
 // run in one process: the logger and the Prometheus registry are passed in.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -552,5 +553,91 @@ func TestRecoveryQueue(t *testing.T) {
 	q.remove(b)
 	if q.len() != 0 {
 		t.Fatal("remove left the blob queued")
+	}
+}
+
+// TestRecoveryLyingPeer: a peer that answers recovery-symbol requests with symbols that do not
+// match their proofs is worked around: the recovering node rejects them and rebuilds its
+// slivers from the honest nodes.
+func TestRecoveryLyingPeer(t *testing.T) {
+	pn := newPeerNet(t, testShards, 4)
+	pn.start(1, nil)
+	pn.start(2, nil)
+	// Several blobs: each recovery asks the peers in a random order, and the liar must be
+	// asked at least once (the chance it never is, over 8 recovery phases, is below 1e-3).
+	var blobs []*redstuff.Encoding
+	encodings := map[blob.ID]*redstuff.Encoding{}
+	for i := range 4 {
+		e := testBlob(t, pn.enc, 20_000, byte(61+i))
+		blobs = append(blobs, e)
+		encodings[blob.NewMetadata(&e.Commitment).ID] = e
+	}
+	// Node 3 is replaced by a liar on its address and key; node 0 is absent during the write.
+	var lies atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.RouteRecoverySymbols, func(w http.ResponseWriter, r *http.Request) {
+		bid, err := blob.ParseID(r.PathValue("blob_id"))
+		e := encodings[bid]
+		if err != nil || e == nil {
+			http.Error(w, "unknown blob", 404)
+			return
+		}
+		q := r.URL.Query()
+		src, err := blob.ParseAxis(q.Get(api.QueryProofAxis))
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var out []redstuff.RecoverySymbol
+		for _, s := range q[api.QuerySymbolID] {
+			sid, err := blob.ParseSymbolID(s)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			source, _ := e.Pair(int(sid.Primary))
+			target := int(sid.Secondary)
+			if src == redstuff.Secondary {
+				_, source = e.Pair(pn.enc.Params().PairIndex(redstuff.Secondary, int(sid.Secondary)))
+				target = int(sid.Primary)
+			}
+			syms, err := pn.enc.RecoverySymbols(source, []int{target})
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			syms[0].Data[0] ^= 1 // a lie: the proof no longer matches
+			out = append(out, syms...)
+		}
+		lies.Add(int64(len(out)))
+		b, err := blob.MarshalGeneralRecoverySymbols(out)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", api.ContentTypeOctetStream)
+		_, _ = w.Write(b)
+	})
+	liar := &http.Server{Handler: mux, TLSConfig: nodetls.ServerConfig(pn.certs[3]), ReadHeaderTimeout: 5 * time.Second}
+	ln := pn.lns[3]
+	pn.lns[3] = nil
+	go func() { _ = liar.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { liar.Close() })
+
+	for _, e := range blobs {
+		id := pn.write(e, map[int]bool{0: true}, -1)
+		owned, _ := pn.ownedPairs(id, 0)
+		liarPairs, _ := pn.ownedPairs(id, 3)
+		p := pn.enc.Params()
+		if honest := testShards - len(owned) - len(liarPairs); honest < p.PrimarySource || honest+len(owned) < p.SecondarySource {
+			t.Fatalf("shard layout leaves too few honest sources (%d)", honest)
+		}
+	}
+	pn.start(0, nil)
+	for _, e := range blobs {
+		waitFor(t, "node 0 to recover despite the liar", func() bool { return pn.holdsAll(0, e) })
+	}
+	if lies.Load() == 0 {
+		t.Fatal("the liar was never asked: the test proves nothing")
 	}
 }
