@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -105,6 +106,17 @@ func Open(dir string, opts *Options) (*Store, error) {
 	// Slivers are erasure-coded and mostly incompressible: compressing them costs CPU on every
 	// flush and compaction and saves nothing.
 	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	// Slivers are large values: keep them in blob files so that compactions move only keys
+	// and pointers, instead of rewriting every sliver at every level.
+	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{
+			Enabled:               true,
+			MinimumSize:           4 << 10,
+			MaxBlobReferenceDepth: 10,
+			RewriteMinimumAge:     10 * time.Minute,
+			TargetGarbageRatio:    0.5,
+		}
+	}
 	s := &Store{log: log}
 	s.idle = sync.NewCond(&s.mu)
 	// Open may hit Pebble's fatal path too (it writes a manifest and a log).
@@ -297,14 +309,16 @@ func (s *Store) get(key []byte) ([]byte, error) {
 
 // has reports whether key is stored.
 func (s *Store) has(key []byte) (bool, error) {
-	_, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+	// An iterator positioned on the key does not load a separated value (a sliver lives in a
+	// blob file), where Get would read the whole sliver just to say it exists.
+	upper := make([]byte, len(key)+1)
+	copy(upper, key)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key, UpperBound: upper})
 	if err != nil {
 		return false, err
 	}
-	return true, closer.Close()
+	found := it.First()
+	return found, it.Close()
 }
 
 // fatalError is what pebbleLogger.Fatalf panics with, so that a fatal error on the caller's
