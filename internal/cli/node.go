@@ -154,17 +154,20 @@ type nodeConfig struct {
 	MaxPendingMiB     int64  `json:"max_pending_mib"`
 	MaxWaitMillis     int64  `json:"max_wait_for_registration_ms"`
 	ScrubIntervalSecs int64  `json:"scrub_interval_secs"`
+	RecoveryDelayMs   int64  `json:"recovery_delay_ms"`
 	GCIntervalSecs    int64  `json:"gc_interval_secs"`
 	Commission        uint   `json:"commission_bps"`
 	StoragePrice      uint64 `json:"storage_price"`
 	WritePrice        uint64 `json:"write_price"`
 	CapacityGiB       uint64 `json:"capacity_gib"`
+	// Byzantine is the test-only lying mode (--byzantine; never in a configuration file).
+	Byzantine string `json:"-"`
 }
 
 func defaultNodeConfig() nodeConfig {
 	return nodeConfig{Name: "floe-node", Listen: "127.0.0.1:9185", MetricsListen: "127.0.0.1:9184", DataDir: "floe-node-data",
 		ControlPlane: defaultControlPlaneURL, KeyDir: ".", LogLevel: "info", MaxPendingMiB: 256, MaxWaitMillis: 10000,
-		ScrubIntervalSecs: 3600, GCIntervalSecs: 600, Commission: 1000, StoragePrice: 10, WritePrice: 5, CapacityGiB: 1024}
+		ScrubIntervalSecs: 3600, RecoveryDelayMs: 30000, GCIntervalSecs: 600, Commission: 1000, StoragePrice: 10, WritePrice: 5, CapacityGiB: 1024}
 }
 
 // loadNodeConfig reads --config (if any), then applies flags that were set, then the
@@ -182,6 +185,8 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	fs.StringVar(&flagCfg.ControlPlane, "control-plane", "", "control plane API URL (default "+cfg.ControlPlane+")")
 	fs.StringVar(&flagCfg.KeyDir, "key-dir", "", "directory of the keys written by floe node keygen")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&flagCfg.Byzantine, "byzantine", "", "TEST ONLY, never in production: make the node lie on purpose: "+
+		"corrupt-slivers, wrong-metadata, bad-confirmations or drop-uploads (fault-injection tests)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -211,6 +216,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	over("control-plane", &cfg.ControlPlane, flagCfg.ControlPlane)
 	over("key-dir", &cfg.KeyDir, flagCfg.KeyDir)
 	over("log-level", &cfg.LogLevel, flagCfg.LogLevel)
+	over("byzantine", &cfg.Byzantine, flagCfg.Byzantine)
 	for envName, dst := range map[string]*string{"NAME": &cfg.Name, "LISTEN": &cfg.Listen, "PUBLIC_ADDRESS": &cfg.PublicAddress,
 		"METRICS_LISTEN": &cfg.MetricsListen, "DATA_DIR": &cfg.DataDir, "CONTROL_PLANE": &cfg.ControlPlane, "KEY_DIR": &cfg.KeyDir,
 		"LOG_LEVEL": &cfg.LogLevel, "PROTOCOL_KEY": &cfg.ProtocolKey, "NETWORK_KEY": &cfg.NetworkKey, "ACCOUNT_KEY": &cfg.AccountKey} {
@@ -240,7 +246,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	if _, _, err := net.SplitHostPort(cfg.PublicAddress); err != nil {
 		return cfg, usagef("public address %q: %v", cfg.PublicAddress, err)
 	}
-	if cfg.MaxPendingMiB < 0 || cfg.MaxWaitMillis < 0 || cfg.ScrubIntervalSecs < 0 || cfg.GCIntervalSecs < 0 || cfg.Commission > 10000 {
+	if cfg.MaxPendingMiB < 0 || cfg.MaxWaitMillis < 0 || cfg.ScrubIntervalSecs < 0 || cfg.RecoveryDelayMs < 0 || cfg.GCIntervalSecs < 0 || cfg.Commission > 10000 {
 		return cfg, usagef("config: negative limit or commission above 10000 bps")
 	}
 	return cfg, nil
@@ -338,8 +344,16 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 		MaxWaitForRegistration: time.Duration(max(cfg.MaxWaitMillis, 1)) * time.Millisecond,
 		ScrubInterval:          time.Duration(cfg.ScrubIntervalSecs) * time.Second,
 		GCInterval:             time.Duration(cfg.GCIntervalSecs) * time.Second,
+		RecoveryDelay:          time.Duration(max(cfg.RecoveryDelayMs, 1)) * time.Millisecond,
 	})
 	if err != nil {
+		return err
+	}
+	mode, err := storagenode.ParseByzantineMode(cfg.Byzantine)
+	if err != nil {
+		return usagef("--byzantine: %v", err)
+	}
+	if err := node.SetByzantine(mode); err != nil {
 		return err
 	}
 	log.Info("storage node listening", "addr", node.Addr(), "metrics", node.MetricsAddr(), "public_key", node.PublicKey().String())

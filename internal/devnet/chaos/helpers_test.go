@@ -1,0 +1,485 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/nodestore"
+	"github.com/floelabs/floe/internal/nodetls"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// floeBin is the floe binary built once for the package's tests.
+var floeBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "floe-chaos-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	floeBin = filepath.Join(dir, "floe")
+	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building floe:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// netOptions size a test devnet and tune its nodes.
+type netOptions struct {
+	Nodes, Shards int
+	// ScrubSecs is the nodes' scrubber interval; RecoveryDelay their grace period after a
+	// BlobCertified event before they recover what they miss.
+	ScrubSecs     int
+	RecoveryDelay time.Duration
+}
+
+// testNet is a child-process devnet whose nodes serve Prometheus metrics and can be restarted
+// in a Byzantine mode.
+type testNet struct {
+	t       testing.TB
+	net     *devnet.Network
+	info    devnet.Info
+	shards  int
+	argv    [][]string // each node's honest command line
+	metrics []string   // each node's metrics URL
+	pubs    map[string][]byte
+	hc      []*http.Client // each node's pinned HTTPS client
+	cp      *cpclient.Client
+	enc     *redstuff.Encoder
+	nodeLog *slog.Logger
+}
+
+func freeAddrs(t testing.TB, k int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for range k {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// setArg returns argv with flag's value set to v (appended if absent).
+func setArg(argv []string, name, v string) []string {
+	out := slices.Clone(argv)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == name {
+			out[i+1] = v
+			return out
+		}
+	}
+	return append(out, name, v)
+}
+
+// startNet starts a devnet; it is stopped when the test ends.
+func startNet(t testing.TB, o netOptions) *testNet {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a devnet of child processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	addrs := freeAddrs(t, o.Nodes+1)
+	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: o.Nodes, Shards: o.Shards, Addr: addrs[0], Binary: floeBin,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNet{t: t, net: n, shards: o.Shards, pubs: map[string][]byte{}, nodeLog: slog.New(slog.DiscardHandler)}
+	// Before the start: every node gets a metrics listener and a configuration of the test's
+	// (the devnet rewrites its own node.json at every start).
+	for i := range o.Nodes {
+		p := n.Node(i)
+		cfgPath := filepath.Join(dir, fmt.Sprintf("chaos-node-%02d.json", i))
+		cfg := fmt.Appendf(nil, `{"gc_interval_secs": 600, "scrub_interval_secs": %d, "recovery_delay_ms": %d}`+"\n",
+			o.ScrubSecs, o.RecoveryDelay.Milliseconds())
+		if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		argv := setArg(setArg(p.Argv, "--metrics-listen", addrs[1+i]), "--config", cfgPath)
+		p.Argv = argv
+		tn.argv = append(tn.argv, argv)
+		tn.metrics = append(tn.metrics, "http://"+addrs[1+i]+api.RouteMetricsPath)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stopping the devnet: %v", err)
+		}
+	})
+	tn.info = n.Info()
+	tn.cp = cpclient.New(tn.info.ControlPlane, nil)
+	nodes, err := tn.cp.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range nodes {
+		tn.pubs[nd.Name] = nd.NetworkPublicKey
+	}
+	for _, ni := range tn.info.Nodes {
+		tc, err := nodetls.ClientConfig(tn.pubs[ni.Name], "127.0.0.1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &http.Transport{TLSClientConfig: tc}
+		t.Cleanup(tr.CloseIdleConnections)
+		tn.hc = append(tn.hc, &http.Client{Transport: tr, Timeout: 30 * time.Second})
+	}
+	if tn.enc, err = redstuff.New(o.Shards); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+// f is the number of shards that may be faulty.
+func (tn *testNet) f() int { return (tn.shards - 1) / 3 }
+
+// nodeShards returns the shards of node i.
+func (tn *testNet) nodeShards(i int) []uint16 { return tn.info.Nodes[i].Shards }
+
+// restart stops node i (SIGTERM) if it runs, and starts it in mode ("" for honest), waiting
+// until it answers.
+func (tn *testNet) restart(ctx context.Context, i int, mode string) error {
+	p := tn.net.Node(i)
+	if err := p.Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
+		return err
+	}
+	return tn.start(ctx, i, mode)
+}
+
+// start starts the stopped node i in mode and waits until it answers.
+func (tn *testNet) start(ctx context.Context, i int, mode string) error {
+	p := tn.net.Node(i)
+	p.Argv = tn.argv[i]
+	if mode != "" {
+		p.Argv = append(slices.Clone(tn.argv[i]), "--byzantine", mode)
+	}
+	if err := p.Start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return p.WaitReady(ctx, tn.nodeLog, func(ctx context.Context) error {
+		_, err := tn.get(ctx, i, api.RouteHealth)
+		return err
+	})
+}
+
+// get sends a GET to node i and returns the body of a 200 answer.
+func (tn *testNet) get(ctx context.Context, i int, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.info.Nodes[i].URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := tn.hc[i].Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return b, fmt.Errorf("GET %s on %s: %s: %.200s", path, tn.info.Nodes[i].Name, resp.Status, b)
+	}
+	return b, nil
+}
+
+// sliverStatus asks node i whether it stores a sliver of blob id.
+func (tn *testNet) sliverStatus(ctx context.Context, i int, id blob.ID, pair int, a redstuff.Axis) (api.StoredOnNodeStatus, error) {
+	b, err := tn.get(ctx, i, api.SliverStatusPath(id.String(), pair, a.String()))
+	if err != nil {
+		return "", err
+	}
+	var s api.Success[api.StoredOnNodeStatus]
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", fmt.Errorf("sliver status %s: %w", b, err)
+	}
+	return s.Success.Data, nil
+}
+
+// missing returns how many slivers of the blobs node i's shards do not hold, as its sliver
+// status routes report them.
+func (tn *testNet) missing(ctx context.Context, i int, ids []blob.ID) (int, error) {
+	miss := 0
+	for _, id := range ids {
+		for _, sh := range tn.nodeShards(i) {
+			pair := blob.PairIndex(id, tn.shards, int(sh))
+			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+				st, err := tn.sliverStatus(ctx, i, id, pair, a)
+				if err != nil {
+					return 0, err
+				}
+				if st != api.Stored {
+					miss++
+				}
+			}
+		}
+	}
+	return miss, nil
+}
+
+// waitHolds polls node i's sliver status routes until it holds every sliver of ids in its
+// shards, or ctx ends.
+func (tn *testNet) waitHolds(ctx context.Context, i int, ids []blob.ID) error {
+	last := -1
+	var lastErr error
+	for {
+		miss, err := tn.missing(ctx, i, ids)
+		if err == nil && miss == 0 {
+			return nil
+		}
+		last, lastErr = miss, err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still misses %d slivers (last error %v): %w", tn.info.Nodes[i].Name, last, lastErr, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// metric returns the sum of the samples of a metric of node i whose labels contain labels
+// (e.g. `kind="symbols"`; "" for every sample).
+func (tn *testNet) metric(ctx context.Context, i int, name, labels string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.metrics[i], nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		if rest == "" || (rest[0] != ' ' && rest[0] != '{') || !strings.Contains(rest, labels) {
+			continue
+		}
+		fields := strings.Fields(rest)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		sum += v
+		found = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, nil
+	}
+	return sum, nil
+}
+
+// flipSliver flips a byte inside the symbols of a stored sliver in the (stopped) node i's
+// store; it reports false if the node does not hold the sliver.
+func (tn *testNet) flipSliver(ctx context.Context, i int, id blob.ID, shard uint16, a redstuff.Axis) (bool, error) {
+	st, err := nodestore.Open(tn.info.Nodes[i].DataDir, &nodestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	data, err := st.SliverData(ctx, shard, id, a)
+	if errors.Is(err, nodestore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	data = bytes.Clone(data)
+	data[len(data)/2] ^= 0x5a // inside the symbols: it still decodes, but no longer matches its hash
+	if err := st.PutSliverData(ctx, shard, id, a, data); err != nil {
+		return false, err
+	}
+	return true, st.Close()
+}
+
+// wipe stops node i, deletes its data directory and starts it again.
+func (tn *testNet) wipe(ctx context.Context, i int) error {
+	p := tn.net.Node(i)
+	if err := p.Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
+		return err
+	}
+	if err := os.RemoveAll(tn.info.Nodes[i].DataDir); err != nil {
+		return err
+	}
+	return tn.start(ctx, i, "")
+}
+
+// sdkClient returns an SDK client with a funded wallet of its own, logging to log.
+func (tn *testNet) sdkClient(log *slog.Logger) (*client.Client, *client.Config) {
+	t := tn.t
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "sdk.key")
+	var nw struct {
+		Address string `json:"address"`
+	}
+	if err := json.Unmarshal(floe(t, "wallet", "new", "--out", key, "--json"), &nw); err != nil {
+		t.Fatal(err)
+	}
+	floe(t, "wallet", "transfer", "--url", tn.info.ControlPlane, "--key", tn.info.Wallet, "--to", nw.Address, "--amount", "100000000000000000")
+	cfgPath := filepath.Join(dir, "client_config.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "control_plane_url: %q\nwallet: %q\n", tn.info.ControlPlane, key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := client.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = log
+	c, err := client.New(context.Background(), *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, cfg
+}
+
+// committee returns the current committee.
+func (tn *testNet) committee(ctx context.Context) *controlplane.Committee {
+	tn.t.Helper()
+	c, err := tn.cp.CurrentCommittee(ctx)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return c
+}
+
+func floe(t testing.TB, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(floeBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("floe %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8 && i+j < n; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// logRecord is one record of the client's log.
+type logRecord struct {
+	Level slog.Level
+	Msg   string
+	Attrs map[string]string
+}
+
+// captureHandler keeps the client's log records (with the attributes of its loggers).
+type captureHandler struct {
+	mu    *sync.Mutex
+	recs  *[]logRecord
+	attrs []slog.Attr
+}
+
+func newCapture() *captureHandler {
+	return &captureHandler{mu: &sync.Mutex{}, recs: &[]logRecord{}}
+}
+
+func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{Level: r.Level, Msg: r.Message, Attrs: map[string]string{}}
+	for _, a := range h.attrs {
+		rec.Attrs[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.Attrs[a.Key] = a.Value.String()
+		return true
+	})
+	h.mu.Lock()
+	*h.recs = append(*h.recs, rec)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &captureHandler{mu: h.mu, recs: h.recs, attrs: append(slices.Clone(h.attrs), as...)}
+}
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }
+
+// find returns the records at level Warn or above about node whose message contains msg.
+func (h *captureHandler) find(node, msg string) []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []logRecord
+	for _, r := range *h.recs {
+		if r.Level >= slog.LevelWarn && r.Attrs["node"] == node && strings.Contains(r.Msg, msg) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (h *captureHandler) reset() {
+	h.mu.Lock()
+	*h.recs = nil
+	h.mu.Unlock()
+}
