@@ -49,7 +49,10 @@ type CommunicationConfig struct {
 	MaxConcurrentMetadataReads int `yaml:"max_concurrent_metadata_reads"`
 	// MaxConcurrentStatusReads bounds the status requests in flight (default: all nodes).
 	MaxConcurrentStatusReads int `yaml:"max_concurrent_status_reads"`
-	// MaxDataInFlight bounds the sliver bytes of the uploads in flight (default 12 500 000).
+	// MaxDataInFlight bounds the sliver bytes of the uploads in flight (default 128 MiB).
+	// Walrus's client uses 12.5 MB; with one 4 MiB batch per node in flight that lets only
+	// three of a committee's nodes receive at a time, so Floe allows enough for every node of
+	// a typical committee to receive at once. Lower it on a slow uplink.
 	MaxDataInFlight int64 `yaml:"max_data_in_flight"`
 	// MaxNodeConnections bounds the concurrent requests to one node (default 10).
 	MaxNodeConnections int `yaml:"max_node_connections"`
@@ -88,7 +91,7 @@ func DefaultCommunicationConfig() CommunicationConfig {
 	return CommunicationConfig{
 		MaxConcurrentSliverReads:   64,
 		MaxConcurrentMetadataReads: 3,
-		MaxDataInFlight:            12_500_000,
+		MaxDataInFlight:            128 << 20,
 		MaxNodeConnections:         10,
 		UploadChunkBytes:           4 << 20,
 		RequestTimeout:             5 * time.Minute,
