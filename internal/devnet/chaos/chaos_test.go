@@ -1,0 +1,402 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/redstuff"
+)
+
+var (
+	chaosDuration = flag.Duration("chaos.duration", 0, "run TestChaos (random faults while blobs are stored and read) for this long; 0 skips it")
+	chaosSeed     = flag.Uint64("chaos.seed", 0, "TestChaos's seed (0: from the clock); the run prints it first")
+	chaosNodes    = flag.Int("chaos.nodes", 7, "TestChaos's storage nodes (the network has 100 shards)")
+)
+
+// chaosRecoveryDelay is the nodes' grace period before recovering a certified blob they miss.
+// It is short so that a node's recovery queue (each certified blob waits in it for this long)
+// drains between stores: an empty queue is how the run tells that a node healed.
+const chaosRecoveryDelay = 200 * time.Millisecond
+
+// ackedBlob is a blob whose store returned success.
+type ackedBlob struct {
+	id   blob.ID
+	data []byte
+}
+
+// chaosStats are a run's figures.
+type chaosStats struct {
+	mu                                  sync.Mutex
+	stored, storeFailures               int
+	storedBytes                         int64
+	reads, readFailures, readMismatches int
+	faults                              map[string]int
+	flippedSlivers, healTimeouts        int
+	faultyPeak                          int // most faulty shards at once
+	firstErrors                         []string
+	acked                               []ackedBlob
+}
+
+func (s *chaosStats) note(kind string, err error) {
+	if len(s.firstErrors) < 10 {
+		s.firstErrors = append(s.firstErrors, fmt.Sprintf("%s: %v", kind, err))
+	}
+}
+
+// TestChaos injects random faults (kill -9 and restart, wipe, flipped sliver bytes, restarts
+// in a Byzantine mode) into a devnet, never more than f faulty shards at a time, while blobs
+// are stored and read concurrently; at the end every blob whose store succeeded must read
+// back byte-identical, also with the nodes holding up to 2f shards killed.
+func TestChaos(t *testing.T) {
+	if *chaosDuration <= 0 {
+		t.Skip("set -chaos.duration to run")
+	}
+	seed := *chaosSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), %s on %d nodes x 100 shards", seed, seed, *chaosDuration, *chaosNodes)
+	tn := startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay})
+	ctx, cancel := context.WithTimeout(context.Background(), *chaosDuration+15*time.Minute) // liveness bound of the whole run
+	defer cancel()
+	runCtx, stopRun := context.WithTimeout(ctx, *chaosDuration)
+	defer stopRun()
+	c, _ := tn.sdkClient(slog.New(slog.DiscardHandler))
+	st := &chaosStats{faults: map[string]int{}}
+	var wg sync.WaitGroup
+
+	// Writers.
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(10+w)))
+			for runCtx.Err() == nil {
+				size := 1 + r.IntN(256<<10)
+				if r.IntN(10) == 0 {
+					size = 1<<20 + r.IntN(1<<20)
+				}
+				data := randomBytes(r, size)
+				opCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+				res, err := c.StoreBytes(opCtx, data, client.StoreOptions{Epochs: 2, Permanent: r.IntN(2) == 0})
+				cancel()
+				st.mu.Lock()
+				if err != nil {
+					st.storeFailures++
+					st.note("store", err)
+				} else {
+					st.stored++
+					st.storedBytes += int64(size)
+					st.acked = append(st.acked, ackedBlob{res.BlobID, data})
+				}
+				st.mu.Unlock()
+			}
+		}()
+	}
+	// Readers.
+	for rd := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(20+rd)))
+			for runCtx.Err() == nil {
+				st.mu.Lock()
+				var b ackedBlob
+				if len(st.acked) > 0 {
+					b = st.acked[r.IntN(len(st.acked))]
+				}
+				st.mu.Unlock()
+				if b.data == nil {
+					sleep(runCtx, 200*time.Millisecond)
+					continue
+				}
+				opCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				got, err := c.ReadBytes(opCtx, b.id)
+				cancel()
+				st.mu.Lock()
+				st.reads++
+				switch {
+				case err != nil:
+					st.readFailures++
+					st.note("read", err)
+				case !bytes.Equal(got, b.data):
+					st.readMismatches++
+					st.note("read", fmt.Errorf("%s: %d bytes differ from the %d stored", b.id, len(got), len(b.data)))
+				}
+				st.mu.Unlock()
+			}
+		}()
+	}
+	// Faults.
+	inj := &injector{tn: tn, st: st, r: rand.New(rand.NewPCG(seed, 1)), faulty: map[int]bool{}}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		inj.run(ctx, runCtx)
+	}()
+	wg.Wait()
+	for i := range tn.info.Nodes {
+		if !tn.net.Node(i).Running() {
+			t.Fatalf("%s is not running after the faults were undone", tn.info.Nodes[i].Name)
+		}
+	}
+
+	// Every acknowledged blob reads back byte-identical (a fresh client, all nodes up).
+	c2, _ := tn.sdkClient(slog.New(slog.DiscardHandler))
+	verify := func(what string, blobs []ackedBlob) int {
+		ok := 0
+		for _, b := range blobs {
+			var got []byte
+			var err error
+			for attempt := 0; attempt < 3; attempt++ {
+				opCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				got, err = c2.ReadBytes(opCtx, b.id)
+				cancel()
+				if err == nil {
+					break
+				}
+			}
+			switch {
+			case err != nil:
+				t.Errorf("%s: acknowledged blob %s (%d bytes) cannot be read: %v", what, b.id, len(b.data), err)
+			case !bytes.Equal(got, b.data):
+				t.Errorf("%s: acknowledged blob %s reads back different bytes", what, b.id)
+			default:
+				ok++
+			}
+		}
+		return ok
+	}
+	verified := verify("final read-back", st.acked)
+
+	// Once every node has healed, the blobs read with the nodes holding up to 2f shards killed.
+	healed := 0
+	for i := range tn.info.Nodes {
+		if inj.heal(ctx, i) {
+			healed++
+		}
+	}
+	p := tn.enc.Params()
+	killed := 0
+	for i := range tn.info.Nodes {
+		if killed+len(tn.nodeShards(i)) <= tn.shards-p.PrimarySource {
+			if err := tn.net.Node(i).Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed += len(tn.nodeShards(i))
+		}
+	}
+	sample := slices.Clone(st.acked)
+	rand.New(rand.NewPCG(seed, 2)).Shuffle(len(sample), func(i, j int) { sample[i], sample[j] = sample[j], sample[i] })
+	sample = sample[:min(len(sample), 30)]
+	verifiedDown := verify(fmt.Sprintf("read with %d of %d shards killed", killed, tn.shards), sample)
+
+	var kinds []string
+	for k := range st.faults {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var fs []string
+	total := 0
+	for _, k := range kinds {
+		fs = append(fs, fmt.Sprintf("%s=%d", k, st.faults[k]))
+		total += st.faults[k]
+	}
+	t.Logf("chaos seed %d, %s on %d nodes x %d shards (f = %d):", seed, *chaosDuration, len(tn.info.Nodes), tn.shards, tn.f())
+	t.Logf("  blobs stored: %d (%.1f MiB), store failures: %d", st.stored, float64(st.storedBytes)/(1<<20), st.storeFailures)
+	t.Logf("  reads during the faults: %d, read failures: %d, wrong bytes: %d", st.reads, st.readFailures, st.readMismatches)
+	t.Logf("  faults injected: %d (%s), slivers flipped: %d, peak faulty shards: %d, heal timeouts: %d",
+		total, strings.Join(fs, " "), st.flippedSlivers, st.faultyPeak, st.healTimeouts)
+	t.Logf("  final read-back: %d of %d acknowledged blobs byte-identical; with %d of %d shards killed after %d of %d nodes healed: %d of %d sampled",
+		verified, len(st.acked), killed, tn.shards, healed, len(tn.info.Nodes), verifiedDown, len(sample))
+	for _, e := range st.firstErrors {
+		t.Logf("  first errors: %s", e)
+	}
+	if st.readMismatches > 0 {
+		t.Errorf("%d reads returned wrong bytes", st.readMismatches)
+	}
+	if st.stored == 0 || total == 0 {
+		t.Errorf("nothing happened: %d blobs stored, %d faults", st.stored, total)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// injector runs random faults on the nodes, each on a node chosen among those that keep the
+// faulty shards at most f, and undoes each one (the node restarted honest and healed) before
+// its shards count as healthy again.
+type injector struct {
+	tn     *testNet
+	st     *chaosStats
+	mu     sync.Mutex
+	r      *rand.Rand // guarded by mu
+	faulty map[int]bool
+}
+
+// reserve picks a node whose shards fit in the fault budget, or -1.
+func (in *injector) reserve() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	used := 0
+	for i := range in.faulty {
+		used += len(in.tn.nodeShards(i))
+	}
+	var fits []int
+	for i := range in.tn.info.Nodes {
+		if !in.faulty[i] && used+len(in.tn.nodeShards(i)) <= in.tn.f() {
+			fits = append(fits, i)
+		}
+	}
+	if len(fits) == 0 {
+		return -1
+	}
+	i := fits[in.r.IntN(len(fits))]
+	in.faulty[i] = true
+	in.st.mu.Lock()
+	in.st.faultyPeak = max(in.st.faultyPeak, used+len(in.tn.nodeShards(i)))
+	in.st.mu.Unlock()
+	return i
+}
+
+func (in *injector) release(i int) {
+	in.mu.Lock()
+	delete(in.faulty, i)
+	in.mu.Unlock()
+}
+
+func (in *injector) intn(n int) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.r.IntN(n)
+}
+
+// run starts faults every 0.5-2 s (budget permitting) until runCtx ends, then waits for them to be undone.
+func (in *injector) run(ctx, runCtx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for runCtx.Err() == nil {
+		sleep(runCtx, time.Duration(500+in.intn(1500))*time.Millisecond)
+		if runCtx.Err() != nil {
+			return
+		}
+		i := in.reserve()
+		if i < 0 {
+			continue
+		}
+		kind := []string{"kill", "wipe", "flip", "byzantine"}[in.intn(4)]
+		if kind == "byzantine" {
+			kind += ":" + string(storagenode.ByzantineModes[in.intn(len(storagenode.ByzantineModes))])
+		}
+		in.st.mu.Lock()
+		in.st.faults[kind]++
+		in.st.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer in.release(i)
+			if err := in.fault(ctx, runCtx, i, kind); err != nil {
+				in.tn.t.Errorf("fault %s on %s: %v", kind, in.tn.info.Nodes[i].Name, err)
+				return
+			}
+			in.heal(ctx, i)
+		}()
+	}
+}
+
+// fault injects kind on node i, holds it for a while, and restarts the node honest.
+func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error {
+	tn := in.tn
+	hold := time.Duration(500+in.intn(4000)) * time.Millisecond
+	switch {
+	case kind == "kill":
+		if err := tn.net.Node(i).Kill(); err != nil {
+			return err
+		}
+		sleep(runCtx, hold)
+		return tn.start(ctx, i, "")
+	case kind == "wipe":
+		return tn.wipe(ctx, i)
+	case kind == "flip":
+		if err := tn.net.Node(i).Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
+			return err
+		}
+		in.st.mu.Lock()
+		acked := slices.Clone(in.st.acked)
+		in.st.mu.Unlock()
+		shards := tn.nodeShards(i)
+		for k := 0; k < 3 && len(acked) > 0; k++ {
+			b := acked[in.intn(len(acked))]
+			axis := redstuff.Primary
+			if in.intn(2) == 1 {
+				axis = redstuff.Secondary
+			}
+			ok, err := tn.flipSliver(ctx, i, b.id, shards[in.intn(len(shards))], axis)
+			if err != nil {
+				return err
+			}
+			if ok {
+				in.st.mu.Lock()
+				in.st.flippedSlivers++
+				in.st.mu.Unlock()
+			}
+		}
+		return tn.start(ctx, i, "")
+	case strings.HasPrefix(kind, "byzantine:"):
+		if err := tn.restart(ctx, i, strings.TrimPrefix(kind, "byzantine:")); err != nil {
+			return err
+		}
+		sleep(runCtx, hold)
+		return tn.restart(ctx, i, "")
+	}
+	return fmt.Errorf("unknown fault %q", kind)
+}
+
+// heal waits (boundedly) until node i, restarted, has nothing left to recover: it applied
+// every control-plane event there was when heal began and its recovery queue is empty at two
+// polls half a second apart. It reports whether it healed in time.
+func (in *injector) heal(ctx context.Context, i int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	target := uint64(0)
+	if info, err := in.tn.cp.Info(ctx); err == nil && info.EventSeq > 0 {
+		target = info.EventSeq - 1
+	}
+	empty := 0
+	for ctx.Err() == nil {
+		cur, err := in.tn.metric(ctx, i, "floe_node_event_cursor", "")
+		q, qerr := in.tn.metric(ctx, i, "floe_node_recovery_queue", "")
+		if err == nil && qerr == nil && uint64(cur) >= target && q == 0 {
+			empty++
+			if empty == 2 {
+				return true
+			}
+		} else {
+			empty = 0
+		}
+		sleep(ctx, 500*time.Millisecond)
+	}
+	in.st.mu.Lock()
+	in.st.healTimeouts++
+	in.st.mu.Unlock()
+	return false
+}
