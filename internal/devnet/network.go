@@ -23,6 +23,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/durablefile"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/protocol"
 )
@@ -305,7 +306,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(n.path(GenesisFile), append(gb, '\n')); err != nil {
+	if err := durablefile.WriteFile(n.path(GenesisFile), append(gb, '\n'), 0o644); err != nil {
 		return err
 	}
 	if cfg.Validators > 0 {
@@ -317,7 +318,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(n.path(SetupFile), append(sb, '\n'))
+	return durablefile.WriteFile(n.path(SetupFile), append(sb, '\n'), 0o644)
 }
 
 // isPartialSetup reports whether entries look like an interrupted devnet set-up.
@@ -366,26 +367,6 @@ func (n *Network) nodeKeys(ctx context.Context, i int) (controlplane.GenesisNode
 		NetworkPublicKey: netPub, BLSPublicKey: bls.PublicKey(),
 		ProofOfPossession: protocol.SignProofOfPossession(bls, keys.Address, 0),
 		Commission:        1000, Stake: nodeStake, StoragePrice: 10, WritePrice: 5, Capacity: 1 << 40}, nil
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // build makes the process descriptions from the set-up.
@@ -447,17 +428,17 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
 		return err
 	}
-	if err := writeFileSync(n.path(ClientConfigFile), n.clientConfig(n.path(walletFile))); err != nil {
+	if err := durablefile.WriteFile(n.path(ClientConfigFile), n.clientConfig(n.path(walletFile)), 0o644); err != nil {
 		return err
 	}
-	if err := writeFileSync(n.path(daemonConfigFile), n.clientConfig(n.path(publisherWallet))); err != nil {
+	if err := durablefile.WriteFile(n.path(daemonConfigFile), n.clientConfig(n.path(publisherWallet)), 0o644); err != nil {
 		return err
 	}
 	// Nodes collect expired slivers every quarter epoch (at most every 10 minutes), so that
 	// short epochs show expiry promptly.
 	gcSecs := max(1, min(600, n.setup.EpochMs/4000))
 	for i := range n.nodes {
-		if err := writeFileSync(filepath.Join(n.nodeDir(i), "node.json"), fmt.Appendf(nil, "{\"gc_interval_secs\": %d}\n", gcSecs)); err != nil {
+		if err := durablefile.WriteFile(filepath.Join(n.nodeDir(i), "node.json"), fmt.Appendf(nil, "{\"gc_interval_secs\": %d}\n", gcSecs), 0o644); err != nil {
 			return err
 		}
 	}
@@ -584,7 +565,7 @@ func (n *Network) WriteInfo() error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(n.path(InfoFile), append(b, '\n'))
+	return durablefile.WriteFile(n.path(InfoFile), append(b, '\n'), 0o644)
 }
 
 // Info returns what devnet.json holds.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/durablefile"
 )
 
 // ValidatorsDir is the directory (inside a devnet's Dir) of a control plane run as CometBFT
@@ -69,7 +70,7 @@ func InitValidators(ctx context.Context, bin, dir, genesisPath string, n int) er
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
-	return writeFileSync(filepath.Join(vdir, validatorsFile), b)
+	return durablefile.WriteFile(filepath.Join(vdir, validatorsFile), b, 0o644)
 }
 
 // OpenValidators describes the validator processes InitValidators wrote under dir.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/durablefile"
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -50,41 +51,10 @@ func (a *App) writeSnapshot() error {
 	if err != nil {
 		return fmt.Errorf("cometbft: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(a.dir, "snapshot.json"), b); err != nil {
+	if err := durablefile.WriteFile(filepath.Join(a.dir, "snapshot.json"), b, 0o644); err != nil {
 		return err
 	}
 	a.snapHeight = a.state.Height()
-	return nil
-}
-
-// writeFileSync writes a file atomically and durably: temp file, fsync, rename, fsync dir.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("cometbft: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("cometbft: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("cometbft: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("cometbft: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cometbft: syncing %s: %w", filepath.Dir(path), err)
-	}
 	return nil
 }
 

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/durablefile"
 )
 
 // Options configure a Chain.
@@ -193,7 +194,7 @@ func loadOrWriteGenesis(dir string, g *controlplane.Genesis) (*controlplane.Gene
 		if err != nil {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
-		if err := writeFileSync(path, data); err != nil {
+		if err := durablefile.WriteFile(path, data, 0o644); err != nil {
 			return nil, err
 		}
 		return g, nil
@@ -213,42 +214,6 @@ func loadOrWriteGenesis(dir string, g *controlplane.Genesis) (*controlplane.Gene
 		}
 	}
 	return &stored, nil
-}
-
-// writeFileSync writes a file atomically and durably: temp file, fsync, rename, fsync dir.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("embedded: syncing %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Close stops block production and closes the log. Pending submissions fail with ErrClosed.

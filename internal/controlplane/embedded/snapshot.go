@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/durablefile"
 )
 
 // snapshot is the content of snapshot.json.
@@ -42,7 +43,7 @@ func (c *Chain) writeSnapshot() error {
 	if err != nil {
 		return fmt.Errorf("embedded: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(c.dir, "snapshot.json"), b); err != nil {
+	if err := durablefile.WriteFile(filepath.Join(c.dir, "snapshot.json"), b, 0o644); err != nil {
 		return err
 	}
 	c.snapHeight = c.state.Height()
