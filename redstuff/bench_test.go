@@ -3,6 +3,9 @@ package redstuff_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/floelabs/floe/redstuff"
@@ -22,10 +25,25 @@ func randomBlob(n int, seed uint64) []byte {
 
 var benchSizes = []int{1 << 20, 64 << 20, 256 << 20}
 
+// sizesFor returns the benchmark sizes n shards can encode (n=100 holds at most ~142 MiB).
+func sizesFor(b *testing.B, n int) []int {
+	enc, err := redstuff.New(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []int
+	for _, size := range benchSizes {
+		if uint64(size) <= enc.Params().MaxBlobSize() {
+			out = append(out, size)
+		}
+	}
+	return out
+}
+
 // BenchmarkCommit measures computing the metadata (what a blob ID needs).
 func BenchmarkCommit(b *testing.B) {
 	for _, n := range []int{1000, 100} {
-		for _, size := range benchSizes {
+		for _, size := range sizesFor(b, n) {
 			b.Run(fmt.Sprintf("n=%d/size=%dMiB", n, size>>20), func(b *testing.B) {
 				enc, err := redstuff.New(n)
 				if err != nil {
@@ -47,7 +65,7 @@ func BenchmarkCommit(b *testing.B) {
 // BenchmarkEncode measures encoding into all slivers plus metadata.
 func BenchmarkEncode(b *testing.B) {
 	for _, n := range []int{1000, 100} {
-		for _, size := range benchSizes {
+		for _, size := range sizesFor(b, n) {
 			b.Run(fmt.Sprintf("n=%d/size=%dMiB", n, size>>20), func(b *testing.B) {
 				enc, err := redstuff.New(n)
 				if err != nil {
@@ -70,7 +88,7 @@ func BenchmarkEncode(b *testing.B) {
 // (a copy) and the last K_p ones (a full erasure decode).
 func BenchmarkDecode(b *testing.B) {
 	for _, n := range []int{1000, 100} {
-		for _, size := range benchSizes {
+		for _, size := range sizesFor(b, n) {
 			enc, err := redstuff.New(n)
 			if err != nil {
 				b.Fatal(err)
@@ -153,5 +171,45 @@ func BenchmarkRecoverSliver(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkVerifyAll measures what the storage nodes of a committee do for one stored blob:
+// verify every primary and secondary sliver (expand it and compute its Merkle root), on all
+// cores. Bytes are the blob's; compare with BenchmarkCommit, which is what a blob ID costs.
+func BenchmarkVerifyAll(b *testing.B) {
+	const n, size = 1000, 256 << 20
+	enc, err := redstuff.New(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := enc.Encode(randomBlob(size, 4))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var all []redstuff.Sliver
+	for p := 0; p < n; p++ {
+		pr, se := e.Pair(p)
+		all = append(all, pr, se)
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(all) {
+						return
+					}
+					if err := enc.VerifySliver(all[i], e.SymbolSize, e.Hashes); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
