@@ -32,6 +32,8 @@ type Client struct {
 	txMu sync.Mutex
 	// inflight bounds the upload bytes in flight over all stores.
 	inflight *weightedSem
+	// rowBufs recycles the sliver buffers of streamed reads.
+	rowBufs bufPool
 
 	mu       sync.Mutex
 	view     *committeeView
@@ -164,7 +166,7 @@ func (c *Client) nodeConn(m controlplane.Member) (*nodeConn, error) {
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     tc,
-		ForceAttemptHTTP2:   !c.comm.DisableHTTP2,
+		ForceAttemptHTTP2:   c.comm.HTTP2,
 		MaxIdleConnsPerHost: c.comm.MaxNodeConnections,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
@@ -172,7 +174,7 @@ func (c *Client) nodeConn(m controlplane.Member) (*nodeConn, error) {
 		WriteBufferSize:     256 << 10,
 		ReadBufferSize:      256 << 10,
 	}
-	if c.comm.DisableHTTP2 {
+	if !c.comm.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	n := &nodeConn{

@@ -82,8 +82,11 @@ type CommunicationConfig struct {
 	// CommitteeRefresh is how long a fetched committee is used before it is fetched again
 	// (default 10 s); a committee change detected in a store refreshes it at once.
 	CommitteeRefresh time.Duration `yaml:"committee_refresh"`
-	// DisableHTTP2 talks HTTP/1.1 to the nodes.
-	DisableHTTP2 bool `yaml:"disable_http2"`
+	// HTTP2 talks HTTP/2 to the nodes, all requests to a node multiplexed on one connection.
+	// The default is HTTP/1.1 over up to MaxNodeConnections connections per node: sliver
+	// bodies then go between TLS and the caller's buffers without HTTP/2's framing copies and
+	// flow-control windows, which makes bulk reads and uploads faster.
+	HTTP2 bool `yaml:"http2"`
 }
 
 // DefaultCommunicationConfig returns the defaults.

@@ -7,10 +7,12 @@
 // collects and verifies the nodes' signed storage confirmations until they cover a quorum
 // (n-f) of the shards, aggregates them into a certificate and certifies the blob.
 //
-// Read fetches verified metadata, then primary slivers from the nodes that answered fastest
-// first, verifies each, stops at K_p distinct slivers, decodes with Walrus's default
-// consistency check and writes the blob. ReadRange fetches only the systematic primary
-// slivers that cover a byte range.
+// Read fetches verified metadata, then streams the blob: the systematic primary slivers are
+// its rows, so it fetches them in order, a bounded window ahead, verifies each and writes it,
+// and memory stays bounded whatever the blob's size. If one of them cannot be had it falls
+// back to fetching any K_p primary slivers from the nodes that answered fastest first,
+// decoding them with Walrus's default consistency check and writing the rest. ReadRange
+// streams only the rows that cover a byte range.
 //
 // Every node is reached over HTTPS with its certificate pinned to the network key it
 // registered on the control plane (internal/nodetls). A node that serves wrong data or a bad

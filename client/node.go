@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,11 @@ type nodeConn struct {
 // do sends one request and returns the response body of a 2xx answer (read up to limit
 // bytes), or a *NodeError.
 func (n *nodeConn) do(ctx context.Context, timeout time.Duration, method, path string, body io.Reader, contentType string, limit int64) (int, []byte, error) {
+	return n.doInto(ctx, timeout, method, path, body, contentType, limit, nil)
+}
+
+// doInto is do, reading the response body into *into (grown if needed) when into is not nil.
+func (n *nodeConn) doInto(ctx context.Context, timeout time.Duration, method, path string, body io.Reader, contentType string, limit int64, into *[]byte) (int, []byte, error) {
 	op := method + " " + path
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -66,7 +72,7 @@ func (n *nodeConn) do(ctx context.Context, timeout time.Duration, method, path s
 		n.lat.observe(time.Since(start), resp.StatusCode < 500)
 		return resp.StatusCode, nil, ne
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := readBody(resp, limit, into)
 	if err != nil {
 		n.lat.observe(0, false)
 		return resp.StatusCode, nil, &NodeError{Node: n.name, Op: op, Err: err}
@@ -141,13 +147,19 @@ func (n *nodeConn) metadata(ctx context.Context, timeout time.Duration, id blob.
 
 // primarySliver fetches primary sliver (= pair) index and verifies it against md.
 func (n *nodeConn) primarySliver(ctx context.Context, timeout time.Duration, enc *redstuff.Encoder, md *blob.MetadataWithID, index int) (redstuff.Sliver, error) {
+	return n.primarySliverInto(ctx, timeout, enc, md, index, nil)
+}
+
+// primarySliverInto is primarySliver reading the response into *into (see doInto); the
+// sliver's data aliases it.
+func (n *nodeConn) primarySliverInto(ctx context.Context, timeout time.Duration, enc *redstuff.Encoder, md *blob.MetadataWithID, index int, into *[]byte) (redstuff.Sliver, error) {
 	p := enc.Params()
 	path := api.SliverPath(md.ID.String(), index, "primary")
 	ss, err := md.Metadata.SymbolSize(p)
 	if err != nil {
 		return redstuff.Sliver{}, fmt.Errorf("client: %w", err)
 	}
-	_, b, err := n.do(ctx, timeout, http.MethodGet, path, nil, "", int64(p.PrimarySliverLen(ss))+64)
+	_, b, err := n.doInto(ctx, timeout, http.MethodGet, path, nil, "", int64(p.PrimarySliverLen(ss))+64, into)
 	if err != nil {
 		return redstuff.Sliver{}, err
 	}
@@ -201,4 +213,58 @@ func (n *nodeConn) confirmation(ctx context.Context, timeout, wait time.Duration
 		return nil, crypto.BLSSignature{}, bad("bad signature", err)
 	}
 	return conf.Signed.SerializedMessage, sig, nil
+}
+
+// readBody reads a success response's body, at most limit bytes (one more tells that it was
+// longer): straight into a buffer of the announced length when there is one, instead of
+// growing a buffer by doubling. into, if not nil, is reused (and grown) for the body.
+func readBody(resp *http.Response, limit int64, into *[]byte) ([]byte, error) {
+	var buf []byte
+	if into != nil {
+		buf = (*into)[:0]
+	}
+	if cl := resp.ContentLength; cl >= 0 && cl <= limit {
+		if int64(cap(buf)) < cl {
+			buf = make([]byte, cl)
+		}
+		buf = buf[:cl]
+		if into != nil {
+			*into = buf
+		}
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		// A body longer than announced is a protocol error the transport reports here.
+		var one [1]byte
+		if k, err := resp.Body.Read(one[:]); k > 0 || (err != nil && err != io.EOF) {
+			if err == nil {
+				err = fmt.Errorf("body longer than its Content-Length %d", cl)
+			}
+			return nil, err
+		}
+		return buf, nil
+	}
+	b := bytes.NewBuffer(buf)
+	_, err := b.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if into != nil {
+		*into = b.Bytes()
+	}
+	return b.Bytes(), err
+}
+
+// bufPool recycles the buffers of fetched slivers, so that reading a large blob does not
+// touch fresh memory for every sliver.
+type bufPool struct{ p sync.Pool }
+
+func (bp *bufPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func (bp *bufPool) put(b *[]byte) {
+	if b != nil {
+		bp.p.Put(b)
+	}
 }

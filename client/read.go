@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,36 +15,49 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
-// Read reads a blob and writes it to w (spec §11.4): it checks that the blob is certified,
-// fetches verified metadata, fetches primary slivers from the fastest nodes first until K_p
-// distinct slivers verified, decodes them with the default consistency check and writes the
-// blob. It returns the number of bytes written.
+// Read reads a blob and writes it to w (spec §11.4), streaming: it checks that the blob is
+// certified, fetches verified metadata, then fetches the systematic primary slivers (each one
+// row of the blob) in order, a window of them at a time from the nodes that hold them, verifies
+// each against the metadata and writes it as soon as the rows before it are written. Memory
+// stays bounded by the window whatever the blob's size. If a systematic sliver cannot be had,
+// it falls back to fetching any K_p verified primary slivers from the fastest nodes, decoding
+// them with the default consistency check, and writing the rest. It returns the number of
+// bytes written.
 func (c *Client) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
-	data, err := c.ReadBytes(ctx, id)
+	v, md, err := c.readSetup(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	n, err := w.Write(data)
-	if err != nil {
-		return int64(n), fmt.Errorf("client: writing the blob: %w", err)
-	}
-	return int64(n), nil
+	return c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, w)
 }
 
 // ReadBytes reads a blob into memory (see Read).
 func (c *Client) ReadBytes(ctx context.Context, id blob.ID) ([]byte, error) {
-	if err := c.checkReadable(ctx, id); err != nil {
+	v, md, err := c.readSetup(ctx, id)
+	if err != nil {
 		return nil, err
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
+	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// readSetup checks that the blob is readable and fetches the committee and verified metadata.
+func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *blob.MetadataWithID, error) {
+	if err := c.checkReadable(ctx, id); err != nil {
+		return nil, nil, err
 	}
 	v, err := c.committee(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	md, err := c.fetchMetadata(ctx, v, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.readWithMetadata(ctx, v, md)
+	return v, md, nil
 }
 
 func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blob.MetadataWithID) ([]byte, error) {
@@ -61,19 +75,12 @@ func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blo
 	return data, nil
 }
 
-// ReadRange writes length bytes of the blob from offset on to w. It fetches only the
-// systematic primary slivers that hold the range (each verified); if some of them cannot be
-// fetched it reads the whole blob instead. Like Walrus's range reads it skips the whole-blob
-// consistency check.
+// ReadRange writes length bytes of the blob from offset on to w. It streams only the
+// systematic primary slivers that hold the range (each verified), as Read does; if one of them
+// cannot be fetched it reads the whole blob instead. Like Walrus's range reads it skips the
+// whole-blob consistency check.
 func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
-	if err := c.checkReadable(ctx, id); err != nil {
-		return err
-	}
-	v, err := c.committee(ctx, false)
-	if err != nil {
-		return err
-	}
-	md, err := c.fetchMetadata(ctx, v, id)
+	v, md, err := c.readSetup(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -81,47 +88,149 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint6
 	if offset > size || length > size-offset {
 		return fmt.Errorf("%w: %d bytes at %d of a %d-byte blob", ErrInvalidRange, length, offset, size)
 	}
+	_, err = c.stream(ctx, v, md, offset, length, w)
+	return err
+}
+
+// rowResult is one fetched and verified systematic primary sliver (row) of a streamed read.
+type rowResult struct {
+	data []byte // the row's bytes (the sliver's data)
+	buf  *[]byte
+	err  error
+}
+
+// stream writes bytes [offset, offset+length) of the blob to w from its systematic primary
+// slivers (sliver r is bytes [r*rowLen, (r+1)*rowLen) of the blob), fetching at most
+// MaxConcurrentSliverReads rows ahead of the one being written and at most MaxNodeConnections
+// from one node. When a row cannot be fetched or does not verify, the rest comes from a full
+// decode (readWithMetadata).
+func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer) (int64, error) {
 	if length == 0 {
-		return nil
+		return 0, nil
 	}
 	ss, err := md.Metadata.SymbolSize(v.params)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return 0, fmt.Errorf("client: %w", err)
 	}
 	rowLen := uint64(v.params.SecondarySource) * uint64(ss)
 	first, last := int(offset/rowLen), int((offset+length-1)/rowLen)
-	want := map[int]bool{}
+
+	// The member holding each row: primary sliver r is pair r.
+	n := v.c.NShards
+	holder := make(map[int]int, last-first+1)
+	for i, m := range v.c.Members {
+		for _, sh := range m.Shards {
+			if p := blob.PairIndex(md.ID, n, int(sh)); p >= first && p <= last {
+				holder[p] = i
+			}
+		}
+	}
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	window := make(chan struct{}, max(1, c.comm.MaxConcurrentSliverReads))
+	perNode := make([]chan struct{}, len(v.nodes))
+	for i := range perNode {
+		perNode[i] = make(chan struct{}, max(1, c.comm.MaxNodeConnections))
+	}
+	results := make([]chan rowResult, last-first+1)
+	for i := range results {
+		results[i] = make(chan rowResult, 1)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { // dispatch rows in order, at most a window ahead of the writer
+		defer wg.Done()
+		for r := first; r <= last; r++ {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			m, ok := holder[r]
+			if !ok || v.nodes[m] == nil {
+				results[r-first] <- rowResult{err: fmt.Errorf("no reachable node holds primary sliver %d", r)}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case perNode[m] <- struct{}{}:
+				case <-ctx.Done():
+					results[r-first] <- rowResult{err: ctx.Err()}
+					return
+				}
+				buf := c.rowBufs.get()
+				sl, err := v.nodes[m].primarySliverInto(ctx, c.comm.RequestTimeout, v.enc, md, r, buf)
+				<-perNode[m]
+				if err != nil {
+					c.rowBufs.put(buf)
+					results[r-first] <- rowResult{err: err}
+					return
+				}
+				results[r-first] <- rowResult{data: sl.Data, buf: buf}
+			}()
+		}
+	}()
+
+	var written int64
 	for r := first; r <= last; r++ {
-		want[r] = true
-	}
-	slivers, err := c.fetchPrimary(ctx, v, md, want, len(want))
-	if err != nil {
-		if !errors.Is(err, ErrNotEnoughSlivers) {
-			return err
+		var res rowResult
+		select {
+		case res = <-results[r-first]:
+		case <-ctx.Done():
+			return written, ctx.Err()
 		}
-		c.log.Info("range read: systematic slivers missing; reading the whole blob", "blob", id, "err", err)
-		data, err := c.readWithMetadata(ctx, v, md)
-		if err != nil {
-			return err
+		if res.err != nil {
+			if ctx.Err() != nil {
+				return written, ctx.Err()
+			}
+			c.log.Info("systematic sliver unavailable; decoding from any primary slivers", "blob", md.ID, "sliver", r, "err", res.err)
+			cancel()
+			wg.Wait()
+			c.drain(results)
+			data, err := c.readWithMetadata(parent, v, md)
+			if err != nil {
+				return written, err
+			}
+			k, err := w.Write(data[offset+uint64(written) : offset+length])
+			written += int64(k)
+			if err != nil {
+				return written, fmt.Errorf("client: writing the blob: %w", err)
+			}
+			return written, nil
 		}
-		if _, err := w.Write(data[offset : offset+length]); err != nil {
-			return fmt.Errorf("client: writing the range: %w", err)
-		}
-		return nil
-	}
-	byIndex := map[int][]byte{}
-	for _, s := range slivers {
-		byIndex[s.Index] = s.Data
-	}
-	for r := first; r <= last; r++ {
 		rowStart := uint64(r) * rowLen
 		lo := max(offset, rowStart) - rowStart
 		hi := min(offset+length, rowStart+rowLen) - rowStart
-		if _, err := w.Write(byIndex[r][lo:hi]); err != nil {
-			return fmt.Errorf("client: writing the range: %w", err)
+		k, err := w.Write(res.data[lo:hi])
+		written += int64(k)
+		c.rowBufs.put(res.buf)
+		<-window
+		if err != nil {
+			cancel()
+			wg.Wait()
+			c.drain(results)
+			return written, fmt.Errorf("client: writing the blob: %w", err)
 		}
 	}
-	return nil
+	return written, nil
+}
+
+// drain returns the buffers of rows fetched but not written to the pool.
+func (c *Client) drain(results []chan rowResult) {
+	for _, ch := range results {
+		select {
+		case res := <-ch:
+			if res.buf != nil {
+				c.rowBufs.put(res.buf)
+			}
+		default:
+		}
+	}
 }
 
 // BlobSize returns the unencoded length of a certified blob, from its verified metadata.

@@ -258,6 +258,11 @@ func (n *testNode) Stop() {
 
 // Start restarts a stopped node on the same address with the same store and keys.
 func (n *testNode) Start() error {
+	return n.StartByzantine(storagenode.ByzantineNone)
+}
+
+// StartByzantine starts a stopped node that misbehaves in mode.
+func (n *testNode) StartByzantine(mode storagenode.ByzantineMode) error {
 	if n.running {
 		return nil
 	}
@@ -270,6 +275,11 @@ func (n *testNode) Start() error {
 	}
 	if err != nil {
 		return err
+	}
+	if mode != storagenode.ByzantineNone {
+		if err := n.sn.SetByzantine(mode); err != nil {
+			return err
+		}
 	}
 	n.run()
 	return nil
