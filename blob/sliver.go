@@ -61,6 +61,27 @@ func AppendSliverData(dst []byte, s redstuff.Sliver) ([]byte, error) {
 	return e.Result()
 }
 
+// SliverDataParts returns the BCS SliverData of s as the bytes before and after s.Data: head
+// || s.Data || tail is AppendSliverData's encoding, for writers that send the (large) data
+// in place instead of copying it.
+func SliverDataParts(s redstuff.Sliver) (head, tail []byte, err error) {
+	if err := checkSymbols(s.Data, s.SymbolSize); err != nil {
+		return nil, nil, err
+	}
+	h := bcs.NewEncoder(make([]byte, 0, 10))
+	h.Len(len(s.Data))
+	t := bcs.NewEncoder(make([]byte, 0, 4))
+	t.U16(uint16(s.SymbolSize))
+	encodeU16(t, "sliver index", s.Index)
+	if head, err = h.Result(); err != nil {
+		return nil, nil, err
+	}
+	if tail, err = t.Result(); err != nil {
+		return nil, nil, err
+	}
+	return head, tail, nil
+}
+
 // MarshalSliverData returns the BCS SliverData of s.
 func MarshalSliverData(s redstuff.Sliver) ([]byte, error) {
 	return AppendSliverData(make([]byte, 0, SliverDataSize(s)), s)

@@ -272,3 +272,36 @@ func TestInconsistencyProofBytes(t *testing.T) {
 		t.Fatalf("no symbols = %+v, %v", empty, err)
 	}
 }
+
+// TestSliverDataParts: head || data || tail is the SliverData encoding, for data lengths whose
+// ULEB128 prefix takes 1 to 3 bytes; invalid slivers are refused as AppendSliverData refuses
+// them.
+func TestSliverDataParts(t *testing.T) {
+	for _, n := range []int{0, 2, 126, 128, 20000, 1 << 20} {
+		s := redstuff.Sliver{Axis: redstuff.Secondary, Index: 513, SymbolSize: 2, Data: make([]byte, n)}
+		for i := range s.Data {
+			s.Data[i] = byte(i * 7)
+		}
+		head, tail, err := SliverDataParts(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := MarshalSliverData(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := append(append(append([]byte{}, head...), s.Data...), tail...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: parts differ from MarshalSliverData", n)
+		}
+	}
+	for _, bad := range []redstuff.Sliver{
+		{Axis: redstuff.Primary, Index: 1, SymbolSize: 3, Data: make([]byte, 9)},
+		{Axis: redstuff.Primary, Index: 70000, SymbolSize: 2, Data: make([]byte, 4)},
+		{Axis: redstuff.Primary, Index: 1, SymbolSize: 4, Data: make([]byte, 6)},
+	} {
+		if _, _, err := SliverDataParts(bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}

@@ -54,6 +54,12 @@ func (n *nodeConn) doInto(ctx context.Context, timeout time.Duration, method, pa
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if l, ok := body.(interface{ Len() int }); ok && body != nil && req.ContentLength == 0 {
+		req.ContentLength = int64(l.Len()) // a segReader: send a Content-Length, not chunks
+		if req.ContentLength == 0 {
+			req.Body = http.NoBody
+		}
+	}
 	start := time.Now()
 	resp, err := n.hc.Do(req)
 	if err != nil {

@@ -608,11 +608,9 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 	if len(cur) > 0 || len(chunks) == 0 {
 		chunks = append(chunks, cur)
 	}
-	var buf bytes.Buffer
-	var sd []byte
 	for k, chunk := range chunks {
-		buf.Reset()
-		bw, err := api.NewBatchWriter(&buf)
+		body := &batchBody{}
+		bw, err := api.NewBatchWriter(body)
 		if err != nil {
 			return fmt.Errorf("client: %w", err)
 		}
@@ -624,11 +622,13 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 		var sliverBytes int64
 		for _, p := range chunk {
 			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
-				if sd, err = blob.AppendSliverData(sd[:0], sliverOf(e, a, p)); err != nil {
+				sl := sliverOf(e, a, p)
+				head, tail, err := blob.SliverDataParts(sl)
+				if err != nil {
 					return fmt.Errorf("client: %w", err)
 				}
-				sliverBytes += int64(len(sd))
-				if err := bw.WriteSliver(uint16(p), a == redstuff.Secondary, sd); err != nil {
+				sliverBytes += int64(len(head) + len(sl.Data) + len(tail))
+				if err := bw.WriteSliverParts(uint16(p), a == redstuff.Secondary, head, sl.Data, tail); err != nil {
 					return fmt.Errorf("client: %w", err)
 				}
 			}
@@ -636,13 +636,12 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 		if err := bw.Close(); err != nil {
 			return fmt.Errorf("client: %w", err)
 		}
-		body := buf.Bytes()
-		got, err := c.inflight.acquire(ctx, int64(len(body)))
+		got, err := c.inflight.acquire(ctx, body.size)
 		if err != nil {
 			return err
 		}
 		err = c.retry(ctx, func() error {
-			_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, path, bytes.NewReader(body), api.ContentTypeSliverBatch, 1<<20)
+			_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, path, body.reader(), api.ContentTypeSliverBatch, 1<<20)
 			return err
 		})
 		c.inflight.release(got)
@@ -654,6 +653,90 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 		}
 	}
 	return nil
+}
+
+// batchBody is a batched upload body that refers to the slivers where the encoding holds
+// them instead of copying them: Write copies small writes (frame headers) into chunks of its
+// own and keeps large ones (sliver data) by reference. Unlike what io.Writer asks, it retains
+// what it is given; the encoding keeps the slivers alive and unchanged during the upload.
+type batchBody struct {
+	segs  [][]byte
+	chunk []byte // small writes are copied here; it never grows, a full one is replaced
+	open  bool   // the last segment ends at the end of chunk and may be extended
+	size  int64
+}
+
+// bigWrite is the size from which a write is kept by reference.
+const bigWrite = 4 << 10
+
+func (b *batchBody) Write(p []byte) (int, error) {
+	b.size += int64(len(p))
+	if len(p) >= bigWrite {
+		b.segs = append(b.segs, p)
+		b.open = false
+		return len(p), nil
+	}
+	if cap(b.chunk)-len(b.chunk) < len(p) {
+		b.chunk = make([]byte, 0, 16<<10)
+		b.open = false
+	}
+	start := len(b.chunk)
+	b.chunk = append(b.chunk, p...)
+	if b.open {
+		last := b.segs[len(b.segs)-1]
+		b.segs[len(b.segs)-1] = b.chunk[start-len(last) : len(b.chunk)]
+	} else {
+		b.segs = append(b.segs, b.chunk[start:len(b.chunk)])
+	}
+	b.open = true
+	return len(p), nil
+}
+
+// reader returns a new reader of the whole body.
+func (b *batchBody) reader() *segReader { return &segReader{segs: b.segs, left: b.size} }
+
+// segReader reads a list of byte slices as one stream (without modifying the list).
+type segReader struct {
+	segs [][]byte
+	i    int   // current slice
+	off  int   // bytes of it already read
+	left int64 // bytes not read yet
+}
+
+// Len reports the bytes left, which gives the request its Content-Length.
+func (r *segReader) Len() int { return int(r.left) }
+
+func (r *segReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && r.i < len(r.segs) {
+		k := copy(p[n:], r.segs[r.i][r.off:])
+		n += k
+		if r.off += k; r.off == len(r.segs[r.i]) {
+			r.i, r.off = r.i+1, 0
+		}
+	}
+	r.left -= int64(n)
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo writes the rest to w, each slice in place.
+func (r *segReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.i < len(r.segs) {
+		k, err := w.Write(r.segs[r.i][r.off:])
+		total += int64(k)
+		r.left -= int64(k)
+		if r.off += k; r.off == len(r.segs[r.i]) {
+			r.i, r.off = r.i+1, 0
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // uploadSlivers uses the per-sliver routes: the metadata, then every sliver (at most

@@ -101,6 +101,17 @@ func (bw *BatchWriter) WriteSliver(pair uint16, secondary bool, sliverData []byt
 	return bw.frame(kind, pair, sliverData)
 }
 
+// WriteSliverParts writes one sliver frame whose payload is the concatenation of parts (a
+// SliverData given as the bytes before its data, the data and the bytes after it), so that a
+// writer can pass large data on without copying it first.
+func (bw *BatchWriter) WriteSliverParts(pair uint16, secondary bool, parts ...[]byte) error {
+	kind := FramePrimary
+	if secondary {
+		kind = FrameSecondary
+	}
+	return bw.frame(kind, pair, parts...)
+}
+
 // Close writes the end frame. It does not close the underlying writer.
 func (bw *BatchWriter) Close() error {
 	var p [4]byte
@@ -108,23 +119,29 @@ func (bw *BatchWriter) Close() error {
 	return bw.frame(FrameEnd, 0, p[:])
 }
 
-func (bw *BatchWriter) frame(kind byte, pair uint16, payload []byte) error {
+func (bw *BatchWriter) frame(kind byte, pair uint16, payload ...[]byte) error {
 	if bw.err != nil {
 		return bw.err
 	}
-	if uint64(len(payload)) > 0xffffffff {
+	var n uint64
+	for _, p := range payload {
+		n += uint64(len(p))
+	}
+	if n > 0xffffffff {
 		return ErrFrameTooLarge
 	}
 	bw.hdr[0] = kind
 	binary.LittleEndian.PutUint16(bw.hdr[1:], pair)
-	binary.LittleEndian.PutUint32(bw.hdr[3:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(bw.hdr[3:], uint32(n))
 	if _, err := bw.w.Write(bw.hdr[:]); err != nil {
 		bw.err = err
 		return err
 	}
-	if _, err := bw.w.Write(payload); err != nil {
-		bw.err = err
-		return err
+	for _, p := range payload {
+		if _, err := bw.w.Write(p); err != nil {
+			bw.err = err
+			return err
+		}
 	}
 	bw.frames++
 	return nil
@@ -137,7 +154,12 @@ type BatchReader struct {
 	frames   uint32
 	started  bool
 	done     bool
+	alloc    func(n int) []byte
 }
+
+// SetAlloc makes Next take each payload's buffer from alloc (which must return n bytes) instead
+// of allocating it, so that a server can recycle them.
+func (br *BatchReader) SetAlloc(alloc func(n int) []byte) { br.alloc = alloc }
 
 // NewBatchReader returns a reader of the batch body r that refuses frames whose payload is
 // longer than maxFrame bytes.
@@ -145,7 +167,8 @@ func NewBatchReader(r io.Reader, maxFrame int) *BatchReader {
 	return &BatchReader{r: r, maxFrame: maxFrame}
 }
 
-// Next returns the next metadata or sliver frame, with a freshly allocated payload. After the
+// Next returns the next metadata or sliver frame, with a freshly allocated payload (or one from
+// the SetAlloc function). After the
 // end frame it checks that the body ends there and returns io.EOF. Errors wrap
 // ErrBatchMalformed, ErrBatchTruncated, ErrFrameTooLarge or the reader's error.
 func (br *BatchReader) Next() (Frame, error) {
@@ -184,7 +207,11 @@ func (br *BatchReader) Next() (Frame, error) {
 	if uint64(n) > uint64(br.maxFrame) {
 		return Frame{}, fmt.Errorf("%w: frame %d has %d bytes, limit %d", ErrFrameTooLarge, br.frames, n, br.maxFrame)
 	}
-	f.Payload = make([]byte, n)
+	if br.alloc != nil && f.Kind != FrameEnd {
+		f.Payload = br.alloc(int(n))[:n]
+	} else {
+		f.Payload = make([]byte, n)
+	}
 	if err := br.readFull(f.Payload); err != nil {
 		return Frame{}, err
 	}

@@ -65,6 +65,12 @@ type Batch struct {
 // NewBatch returns an empty batch.
 func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
 
+// NewBatchSized returns an empty batch with room for about size bytes of keys and values, so
+// that filling it with large slivers does not grow (and copy) its buffer again and again.
+func (s *Store) NewBatchSized(size int) *Batch {
+	return &Batch{b: s.db.NewBatchWithSize(max(0, size))}
+}
+
 // Close releases the batch; it must not be used afterwards.
 func (b *Batch) Close() { _ = b.b.Close() }
 

@@ -64,6 +64,7 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	maxFrame := max(sliverLimit(v.enc.Params()), metadataLimit(v.nShards))
 	br := api.NewBatchReader(r.Body, int(maxFrame))
+	br.SetAlloc(n.frameBufs.get)
 	var res api.BatchResult
 	st := &uploadState{}
 	fail := func(err error, frame int) error {
@@ -250,7 +251,11 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	b := n.store.NewBatch()
+	size := 0
+	for _, it := range todo {
+		size += len(it.bs.body) + 64
+	}
+	b := n.store.NewBatchSized(size)
 	defer b.Close()
 	for _, it := range todo {
 		if err := b.PutSliverData(it.shard, id, it.bs.axis, it.bs.body); err != nil {
@@ -264,6 +269,27 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 	n.m.slivers.WithLabelValues("stored").Add(float64(len(todo)))
 	for _, it := range todo {
 		n.m.bodyBytes.WithLabelValues("in").Add(float64(len(it.bs.body)))
+		// The batch copied the body and nothing else holds it: recycle its buffer.
+		n.frameBufs.put(it.bs.body)
 	}
 	return nil
+}
+
+// bufPool recycles the buffers of uploaded frames, so that a node receiving gigabytes does
+// not allocate (and zero, and fault in) fresh memory for every sliver.
+type bufPool struct{ p sync.Pool }
+
+// get returns a buffer of n bytes (contents undefined).
+func (bp *bufPool) get(n int) []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+// put gives b back; the caller must not use it afterwards.
+func (bp *bufPool) put(b []byte) {
+	if cap(b) > 0 {
+		bp.p.Put(&b)
+	}
 }

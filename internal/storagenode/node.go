@@ -188,15 +188,17 @@ func (c *Config) Validate() error {
 
 // Node is a running storage node.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *nodestore.Store
-	cp      ControlPlane
-	key     *crypto.BLSSecretKey
-	pub     crypto.BLSPublicKey
-	m       *metrics
-	pending *pendingBuffer
-	started time.Time
+	cfg   Config
+	log   *slog.Logger
+	store *nodestore.Store
+	cp    ControlPlane
+	key   *crypto.BLSSecretKey
+	// frameBufs recycles the payload buffers of batched uploads.
+	frameBufs bufPool
+	pub       crypto.BLSPublicKey
+	m         *metrics
+	pending   *pendingBuffer
+	started   time.Time
 
 	ln, metricsLn net.Listener
 	srv           *http.Server
