@@ -263,7 +263,9 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 			res.ResourceOperation, res.EpochsAhead = RegisterFromScratch, opts.Epochs
 			res.Cost = writeFee + v.c.StoragePrice*units*uint64(opts.Epochs)
 		}
+		regStart := time.Now()
 		inc, err := c.execute(ctx, "register blob", controlplane.Op{RegisterBlob: op})
+		c.log.Debug("registration executed", "blob", md.ID, "took", time.Since(regStart))
 		if err != nil {
 			r.resolve(controlplane.ObjectID{}, err)
 			return
@@ -288,7 +290,9 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		}
 	}
 
+	upStart := time.Now()
 	cert, weight, err := c.upload(ctx, v, e, md, opts, r)
+	c.log.Debug("upload and confirmations done", "blob", md.ID, "took", time.Since(upStart), "err", err)
 	objID, rerr := r.wait(ctx)
 	if rerr != nil {
 		return rerr
@@ -297,9 +301,11 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		return err
 	}
 	res.ObjectID, res.Confirmations = objID, weight
+	certStart := time.Now()
 	if _, err := c.execute(ctx, "certify blob", controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: objID, Certificate: *cert}}); err != nil {
 		return err
 	}
+	c.log.Debug("certification executed", "blob", md.ID, "took", time.Since(certStart))
 	res.NewlyCreated = true
 	res.EndEpoch = wantEnd
 	if reg != nil {
