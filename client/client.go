@@ -44,7 +44,7 @@ type Client struct {
 
 // committeeView is a committee with the connections to its members.
 type committeeView struct {
-	c       *controlplane.Committee
+	c       *Committee
 	nodes   []*nodeConn // in member order
 	weights []int       // shards per member
 	enc     *redstuff.Encoder

@@ -22,7 +22,7 @@ type Config struct {
 	ControlPlaneURL string
 	// Wallet signs transactions (register, certify, delete, extend). It may be nil for
 	// read-only use.
-	Wallet *crypto.AccountKey
+	Wallet *AccountKey
 	// NShards, if not zero, is the number of shards the network is expected to have; New
 	// fails if the control plane reports another.
 	NShards int
@@ -200,13 +200,37 @@ func LoadConfig(path string) (*Config, error) {
 
 // walletFile is the on-disk form of an account key, as `floe wallet new` writes it.
 type walletFile struct {
-	Type    string         `json:"type"`
-	Address crypto.Address `json:"address"`
-	Seed    string         `json:"seed"`
+	Type    string  `json:"type"`
+	Address Address `json:"address"`
+	Seed    string  `json:"seed"`
+}
+
+// SaveWallet writes k to a new account key file (mode 0600, synced), as `floe wallet new`
+// does; it refuses to overwrite an existing file.
+func SaveWallet(path string, k *AccountKey) error {
+	b, err := json.MarshalIndent(walletFile{Type: "ed25519", Address: k.Address(), Seed: hex.EncodeToString(k.Seed())}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("client: wallet: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("client: writing wallet: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("client: writing wallet %s: %w", path, err)
+	}
+	return nil
 }
 
 // LoadWallet reads an account key file ({"type": "ed25519", "address": "0x…", "seed": hex}).
-func LoadWallet(path string) (*crypto.AccountKey, error) {
+func LoadWallet(path string) (*AccountKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: reading wallet: %w", err)

@@ -10,7 +10,6 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
-	"github.com/floelabs/floe/internal/crypto"
 )
 
 // BlobStatus is the status of a blob ID: the control plane's (authoritative), with the
@@ -116,7 +115,7 @@ func (c *Client) nodeStatus(ctx context.Context, v *committeeView, id blob.ID) (
 }
 
 // BlobByObjectID returns a blob object.
-func (c *Client) BlobByObjectID(ctx context.Context, objectID controlplane.ObjectID) (*controlplane.Blob, error) {
+func (c *Client) BlobByObjectID(ctx context.Context, objectID ObjectID) (*Blob, error) {
 	ob, err := c.cp.Object(ctx, objectID)
 	if errors.Is(err, cpclient.ErrNotFound) {
 		return nil, fmt.Errorf("%w: object %s: %w", ErrBlobNotFound, objectID, err)
@@ -133,7 +132,7 @@ func (c *Client) BlobByObjectID(ctx context.Context, objectID controlplane.Objec
 // Delete deletes a deletable blob object owned by the wallet; its storage returns to the
 // wallet (a later store reuses it). The blob stays readable while another certified object
 // of the same blob ID lives.
-func (c *Client) Delete(ctx context.Context, objectID controlplane.ObjectID) error {
+func (c *Client) Delete(ctx context.Context, objectID ObjectID) error {
 	_, err := c.execute(ctx, "delete blob", controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: objectID}})
 	if errors.Is(err, controlplane.ErrNotFound) {
 		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
@@ -143,13 +142,13 @@ func (c *Client) Delete(ctx context.Context, objectID controlplane.ObjectID) err
 
 // ExtendResult is the outcome of an extension.
 type ExtendResult struct {
-	Blob *controlplane.Blob
+	Blob *Blob
 	// Cost is what the extension paid.
 	Cost uint64
 }
 
 // Extend pays for epochs more epochs of a certified blob object owned by the wallet.
-func (c *Client) Extend(ctx context.Context, objectID controlplane.ObjectID, epochs uint32) (*ExtendResult, error) {
+func (c *Client) Extend(ctx context.Context, objectID ObjectID, epochs uint32) (*ExtendResult, error) {
 	b, err := c.BlobByObjectID(ctx, objectID)
 	if err != nil {
 		return nil, err
@@ -170,7 +169,7 @@ func (c *Client) Extend(ctx context.Context, objectID controlplane.ObjectID, epo
 }
 
 // ListBlobs returns the blob objects an account owns (the wallet's if owner is nil).
-func (c *Client) ListBlobs(ctx context.Context, owner *crypto.Address) ([]controlplane.Blob, error) {
+func (c *Client) ListBlobs(ctx context.Context, owner *Address) ([]Blob, error) {
 	if owner == nil {
 		if c.cfg.Wallet == nil {
 			return nil, ErrNoWallet
@@ -188,7 +187,7 @@ func (c *Client) ListBlobs(ctx context.Context, owner *crypto.Address) ([]contro
 // Info is a summary of the network.
 type Info struct {
 	controlplane.Info
-	Committee *controlplane.Committee `json:"committee"`
+	Committee *Committee `json:"committee"`
 }
 
 // Info returns the control plane's summary and the current committee.
@@ -205,9 +204,9 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 }
 
 // Address returns the wallet's address (zero without a wallet).
-func (c *Client) Address() crypto.Address {
+func (c *Client) Address() Address {
 	if c.cfg.Wallet == nil {
-		return crypto.Address{}
+		return Address{}
 	}
 	return c.cfg.Wallet.Address()
 }

@@ -28,7 +28,7 @@ type StoreOptions struct {
 	// Permanent stores a permanent blob; the default is deletable (as Walrus since v1.33).
 	Permanent bool
 	// SendObjectTo, if set, receives the blob object after certification.
-	SendObjectTo *crypto.Address
+	SendObjectTo *Address
 	// Force stores and certifies a new blob object even if the blob is already certified
 	// long enough.
 	Force bool
@@ -58,7 +58,7 @@ type StoreResult struct {
 	BlobID blob.ID
 	// ObjectID is the blob object: the one created or reused (newly created), or the owned or
 	// permanent object that certifies the blob (already certified).
-	ObjectID controlplane.ObjectID
+	ObjectID ObjectID
 	// EndEpoch is the first epoch in which the blob is no longer stored (exclusive).
 	EndEpoch uint32
 	// Cost is what the store paid (storage and write fee), in the control plane's base unit.
@@ -74,7 +74,7 @@ type StoreResult struct {
 	ResourceOperation ResourceOperation
 	EpochsAhead       uint32
 	// Blob is the blob object as the control plane reports it (nil if it could not be read).
-	Blob *controlplane.Blob
+	Blob *Blob
 	// Event is, for an already certified permanent blob, the event that certified it, as
 	// storage nodes holding at least f+1 shards report it (nil if they do not agree).
 	Event *EventID
@@ -225,7 +225,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 	writeFee := v.c.WritePrice * units
 
 	// Resource selection: an owned registration of this blob, else owned storage, else buy.
-	var reg *controlplane.Blob
+	var reg *Blob
 	for i := range owned.Blobs {
 		b := &owned.Blobs[i]
 		if b.BlobID == md.ID && !b.Certified && b.Deletable == !opts.Permanent &&
@@ -235,7 +235,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 			}
 		}
 	}
-	var storage *controlplane.Storage
+	var storage *Storage
 	if reg == nil {
 		for i := range owned.Storage {
 			s := &owned.Storage[i]
@@ -267,7 +267,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		inc, err := c.execute(ctx, "register blob", controlplane.Op{RegisterBlob: op})
 		c.log.Debug("registration executed", "blob", md.ID, "took", time.Since(regStart))
 		if err != nil {
-			r.resolve(controlplane.ObjectID{}, err)
+			r.resolve(ObjectID{}, err)
 			return
 		}
 		for _, ev := range inc.Events {
@@ -276,7 +276,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 				return
 			}
 		}
-		r.resolve(controlplane.ObjectID{}, fmt.Errorf("client: register blob: no BlobRegistered event in the outcome"))
+		r.resolve(ObjectID{}, fmt.Errorf("client: register blob: no BlobRegistered event in the outcome"))
 	}
 	optimistic := c.comm.OptimisticUploadMaxBytes >= 0 && int64(e.Length) <= c.comm.OptimisticUploadMaxBytes
 	if optimistic {
@@ -321,7 +321,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 type registration struct {
 	deletable bool
 	done      chan struct{}
-	obj       controlplane.ObjectID
+	obj       ObjectID
 	err       error
 }
 
@@ -329,17 +329,17 @@ func newRegistration(deletable bool) *registration {
 	return &registration{deletable: deletable, done: make(chan struct{})}
 }
 
-func (r *registration) resolve(obj controlplane.ObjectID, err error) {
+func (r *registration) resolve(obj ObjectID, err error) {
 	r.obj, r.err = obj, err
 	close(r.done)
 }
 
-func (r *registration) wait(ctx context.Context) (controlplane.ObjectID, error) {
+func (r *registration) wait(ctx context.Context) (ObjectID, error) {
 	select {
 	case <-r.done:
 		return r.obj, r.err
 	case <-ctx.Done():
-		return controlplane.ObjectID{}, ctx.Err()
+		return ObjectID{}, ctx.Err()
 	}
 }
 

@@ -2,14 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
+	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
@@ -18,55 +17,10 @@ import (
 // defaultControlPlaneURL is where `floe chain run` listens by default.
 const defaultControlPlaneURL = "http://127.0.0.1:7070"
 
-// keyFile is the on-disk form of an account key.
-type keyFile struct {
-	Type    string         `json:"type"`
-	Address crypto.Address `json:"address"`
-	Seed    string         `json:"seed"`
-}
+// writeKeyFile and readKeyFile store account keys in the SDK's wallet file format.
+func writeKeyFile(path string, k *crypto.AccountKey) error { return client.SaveWallet(path, k) }
 
-func writeKeyFile(path string, k *crypto.AccountKey) error {
-	b, err := json.MarshalIndent(keyFile{Type: "ed25519", Address: k.Address(), Seed: hex.EncodeToString(k.Seed())}, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("writing key: %w", err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("writing key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing key: %w", err)
-	}
-	return f.Close()
-}
-
-func readKeyFile(path string) (*crypto.AccountKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading key: %w", err)
-	}
-	var kf keyFile
-	if err := json.Unmarshal(b, &kf); err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	seed, err := hex.DecodeString(kf.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	k, err := crypto.AccountKeyFromSeed(seed)
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	if k.Address() != kf.Address {
-		return nil, fmt.Errorf("key file %s: the seed does not give the recorded address", path)
-	}
-	return k, nil
-}
+func readKeyFile(path string) (*crypto.AccountKey, error) { return client.LoadWallet(path) }
 
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
