@@ -82,6 +82,10 @@ type CommunicationConfig struct {
 	// CommitteeRefresh is how long a fetched committee is used before it is fetched again
 	// (default 10 s); a committee change detected in a store refreshes it at once.
 	CommitteeRefresh time.Duration `yaml:"committee_refresh"`
+	// ReadStallTimeout is the least time a streamed read waits for the next sliver from the
+	// node that holds it before it reads from the fastest nodes instead; it waits ten times
+	// the median sliver time if that is longer (default 2 s).
+	ReadStallTimeout time.Duration `yaml:"read_stall_timeout"`
 	// HTTP2 talks HTTP/2 to the nodes, all requests to a node multiplexed on one connection.
 	// The default is HTTP/1.1 over up to MaxNodeConnections connections per node: sliver
 	// bodies then go between TLS and the caller's buffers without HTTP/2's framing copies and
@@ -107,6 +111,7 @@ func DefaultCommunicationConfig() CommunicationConfig {
 		ConfirmationWait:           10 * time.Second,
 		StatusTimeout:              5 * time.Second,
 		CommitteeRefresh:           10 * time.Second,
+		ReadStallTimeout:           2 * time.Second,
 	}
 }
 
@@ -145,6 +150,7 @@ func (c CommunicationConfig) withDefaults() CommunicationConfig {
 	setDur(&c.ConfirmationWait, d.ConfirmationWait)
 	setDur(&c.StatusTimeout, d.StatusTimeout)
 	setDur(&c.CommitteeRefresh, d.CommitteeRefresh)
+	setDur(&c.ReadStallTimeout, d.ReadStallTimeout)
 	if c.TailFactor <= 0 {
 		c.TailFactor = d.TailFactor
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/storagenode"
@@ -145,4 +146,47 @@ func TestReadWriterFails(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read after a failed one: %v", err)
 	}
+}
+
+// TestReadPastStalledNode reads blobs while a node holding some of their systematic slivers
+// accepts requests and never answers: the streamed read gives up on it after the stall
+// timeout and decodes from the nodes that answer, whole and in ranges; so does a read that
+// must decode from the start because another node is down.
+func TestReadPastStalledNode(t *testing.T) {
+	tn := newNetwork(t, netOptions{Shards: testShards, Stakes: testStakes})
+	w, err := tn.NewWallet(ctxFor(t), 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tn.Client(ctxFor(t), w, func(cfg *client.Config) {
+		cfg.Communication.ReadStallTimeout = 200 * time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxFor(t)
+	data := testData(600_000, newSeed())
+	res, err := c.StoreBytes(ctx, data, client.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Nodes[0].Stop()
+	if err := tn.Nodes[0].StartByzantine(storagenode.ByzantineStallSlivers); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		got, err := c.ReadBytes(ctx, res.BlobID)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: read: %v", what, err)
+		}
+		var buf bytes.Buffer
+		if err := c.ReadRange(ctx, res.BlobID, 5_000, 400_000, &buf); err != nil || !bytes.Equal(buf.Bytes(), data[5_000:405_000]) {
+			t.Fatalf("%s: range read: %v", what, err)
+		}
+	}
+	check("one node stalled")
+	tn.Nodes[1].Stop()
+	check("one node stalled and one down")
 }

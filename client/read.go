@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
@@ -96,7 +98,24 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint6
 type rowResult struct {
 	data []byte // the row's bytes (the sliver's data)
 	buf  *[]byte
+	took time.Duration
 	err  error
+}
+
+// errStalled: a node did not deliver a sliver in time (see stallAfter).
+var errStalled = errors.New("no answer in time")
+
+// stallAfter is how long a streamed read waits for the next row before it gives up on its node
+// and decodes from the fastest nodes instead: ten times the median time a row took so far, and
+// at least ReadStallTimeout.
+func (c *Client) stallAfter(took []time.Duration) time.Duration {
+	d := c.comm.ReadStallTimeout
+	if len(took) > 0 {
+		s := slices.Clone(took)
+		slices.Sort(s)
+		d = max(d, 10*s[len(s)/2])
+	}
+	return d
 }
 
 // stream writes bytes [offset, offset+length) of the blob to w from its systematic primary
@@ -164,6 +183,7 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 					return
 				}
 				buf := c.rowBufs.get()
+				start := time.Now()
 				sl, err := v.nodes[m].primarySliverInto(ctx, c.comm.RequestTimeout, v.enc, md, r, buf)
 				<-perNode[m]
 				if err != nil {
@@ -171,18 +191,31 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 					results[r-first] <- rowResult{err: err}
 					return
 				}
-				results[r-first] <- rowResult{data: sl.Data, buf: buf}
+				results[r-first] <- rowResult{data: sl.Data, buf: buf, took: time.Since(start)}
 			}()
 		}
 	}()
 
 	var written int64
+	var took []time.Duration
 	for r := first; r <= last; r++ {
 		var res rowResult
+		wait := c.stallAfter(took)
+		stall := time.NewTimer(wait)
 		select {
 		case res = <-results[r-first]:
+		case <-stall.C:
+			res.err = fmt.Errorf("primary sliver %d: %w after %v", r, errStalled, wait)
+			if m, ok := holder[r]; ok && v.nodes[m] != nil {
+				v.nodes[m].log.Warn("node did not deliver a sliver in time; reading from the fastest nodes", "blob", md.ID, "sliver", r, "waited", wait)
+			}
 		case <-ctx.Done():
+			stall.Stop()
 			return written, ctx.Err()
+		}
+		stall.Stop()
+		if res.err == nil {
+			took = append(took, res.took)
 		}
 		if res.err != nil {
 			if ctx.Err() != nil {
@@ -339,8 +372,22 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 	defer cancel()
 	n := v.c.NShards
 	s := &sliverScheduler{v: v, queue: make([][]int, len(v.nodes)), inflight: make([]int, len(v.nodes)),
-		perNode: c.comm.MaxNodeConnections, got: map[int]redstuff.Sliver{}, need: need}
+		perNode: c.comm.MaxNodeConnections, got: map[int]redstuff.Sliver{}, need: need,
+		stall: c.comm.ReadStallTimeout, started: map[[2]int]time.Time{}}
 	s.cond = sync.NewCond(&s.mu)
+	// Wake the scheduler now and then, so that it sees requests stall.
+	go func() {
+		t := time.NewTicker(s.stall / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.cond.Broadcast()
+			}
+		}
+	}()
 	total := 0
 	for i, m := range v.c.Members {
 		if v.nodes[i] == nil {
@@ -422,11 +469,14 @@ type sliverScheduler struct {
 	need     int
 	// systematic is K_p: pairs below it hold systematic primary slivers, which are preferred.
 	systematic int
-	// outstanding counts requests in flight over all nodes.
+	// outstanding counts requests in flight over all nodes; started has their start times.
 	outstanding int
-	notFound    int
-	errs        []error
-	retries     map[int]int
+	started     map[[2]int]time.Time
+	// stall is how long a request may run before more are sent in its stead.
+	stall    time.Duration
+	notFound int
+	errs     []error
+	retries  map[int]int
 }
 
 func (s *sliverScheduler) next() (node, pair int, ok bool) {
@@ -436,15 +486,22 @@ func (s *sliverScheduler) next() (node, pair int, ok bool) {
 		if len(s.got) >= s.need {
 			return 0, 0, false
 		}
-		// Never ask for more than still needed: requests in flight may fill the need.
-		if len(s.got)+s.outstanding >= s.need {
+		// Never ask for more than still needed: requests in flight may fill the need, unless
+		// they stalled.
+		live := s.outstanding
+		for _, t := range s.started {
+			if time.Since(t) > s.stall {
+				live--
+			}
+		}
+		if len(s.got)+live >= s.need {
 			if s.outstanding == 0 {
 				return 0, 0, false
 			}
 			s.cond.Wait()
 			continue
 		}
-		best, busy, bestSys, sysWaiting := -1, false, false, false
+		best, busy, bestSys := -1, false, false
 		for i, q := range s.queue {
 			if len(q) == 0 {
 				continue
@@ -452,7 +509,6 @@ func (s *sliverScheduler) next() (node, pair int, ok bool) {
 			sys := q[0] < s.systematic
 			if s.inflight[i] >= s.perNode {
 				busy = true
-				sysWaiting = sysWaiting || sys
 				continue
 			}
 			better := best < 0 || (sys && !bestSys) ||
@@ -461,13 +517,14 @@ func (s *sliverScheduler) next() (node, pair int, ok bool) {
 				best, bestSys = i, sys
 			}
 		}
-		// A systematic sliver on a busy node is worth waiting for rather than fetching a
-		// non-systematic one now.
-		if best >= 0 && (bestSys || !sysWaiting) {
+		// Systematic slivers first among the nodes free to answer; never wait for a busy node
+		// (it may be the slow one) while another can serve a sliver now.
+		if best >= 0 {
 			p := s.queue[best][0]
 			s.queue[best] = s.queue[best][1:]
 			s.inflight[best]++
 			s.outstanding++
+			s.started[[2]int{best, p}] = time.Now()
 			return best, p, true
 		}
 		if !busy {
@@ -484,6 +541,7 @@ func (s *sliverScheduler) done(node, pair int, sl redstuff.Sliver, err error) bo
 	defer s.cond.Broadcast()
 	s.inflight[node]--
 	s.outstanding--
+	delete(s.started, [2]int{node, pair})
 	var ne *NodeError
 	switch {
 	case err == nil:

@@ -186,7 +186,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	fs.StringVar(&flagCfg.KeyDir, "key-dir", "", "directory of the keys written by floe node keygen")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&flagCfg.Byzantine, "byzantine", "", "TEST ONLY, never in production: make the node lie on purpose: "+
-		"corrupt-slivers, wrong-metadata, bad-confirmations or drop-uploads (fault-injection tests)")
+		"corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads or stall-slivers (fault-injection tests)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}

@@ -37,10 +37,13 @@ const (
 	// ByzantineDropUploads acknowledges metadata and sliver uploads without storing them,
 	// signs confirmations as if it held them, and recovers nothing.
 	ByzantineDropUploads ByzantineMode = "drop-uploads"
+	// ByzantineStallSlivers answers sliver and recovery-symbol reads only when the client
+	// gives up (a node that accepts connections but hangs).
+	ByzantineStallSlivers ByzantineMode = "stall-slivers"
 )
 
 // ByzantineModes lists the modes other than ByzantineNone.
-var ByzantineModes = []ByzantineMode{ByzantineCorruptSlivers, ByzantineWrongMetadata, ByzantineBadConfirmations, ByzantineDropUploads}
+var ByzantineModes = []ByzantineMode{ByzantineCorruptSlivers, ByzantineWrongMetadata, ByzantineBadConfirmations, ByzantineDropUploads, ByzantineStallSlivers}
 
 // ParseByzantineMode parses a mode name ("" is ByzantineNone).
 func ParseByzantineMode(s string) (ByzantineMode, error) {
@@ -52,7 +55,7 @@ func ParseByzantineMode(s string) (ByzantineMode, error) {
 			return m, nil
 		}
 	}
-	return ByzantineNone, fmt.Errorf("storagenode: unknown Byzantine mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads)", s)
+	return ByzantineNone, fmt.Errorf("storagenode: unknown Byzantine mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers)", s)
 }
 
 // SetByzantine makes the node misbehave in mode (TESTS ONLY). Call it after New and before
@@ -104,6 +107,9 @@ func (b *byzantine) handler() http.Handler {
 	case ByzantineBadConfirmations:
 		lie("GET", api.RoutePermanentConfirm, b.badConfirmation)
 		lie("GET", api.RouteDeletableConfirm, b.badConfirmation)
+	case ByzantineStallSlivers:
+		lie("GET", api.RouteSliver, b.stall)
+		lie("GET", api.RouteRecoverySymbols, b.stall)
 	case ByzantineDropUploads:
 		lie("PUT", api.RouteMetadata, b.dropUpload)
 		lie("PUT", api.RouteSliver, b.dropUpload)
@@ -292,4 +298,10 @@ func (b *byzantine) confirmAnyway(w http.ResponseWriter, r *http.Request) error 
 		}
 		t.Stop()
 	}
+}
+
+// stall holds the request until the client or the server gives up.
+func (b *byzantine) stall(w http.ResponseWriter, r *http.Request) error {
+	<-r.Context().Done()
+	return r.Context().Err()
 }

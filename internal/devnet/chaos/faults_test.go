@@ -28,8 +28,8 @@ import (
 
 // TestByzantineNodes restarts one node (25 of 100 shards, at most f = 33) in each Byzantine
 // mode in turn: stores and reads still succeed, the client logs the node that served a bad
-// sliver, bad metadata or a bad confirmation, and a node that dropped uploads really holds
-// nothing.
+// sliver, bad metadata or a bad confirmation, or stalled, and a node that dropped uploads
+// really holds nothing.
 func TestByzantineNodes(t *testing.T) {
 	tn := startNet(t, netOptions{Nodes: 4, Shards: 100, ScrubSecs: 3600, RecoveryDelay: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -122,6 +122,13 @@ func TestByzantineNodes(t *testing.T) {
 						t.Fatalf("certificate weight %d includes the liar's %d shards", res.Confirmations, len(tn.nodeShards(bad)))
 					}
 					read(res, data)
+				}
+			case storagenode.ByzantineStallSlivers:
+				// Reads give up on the node that never answers and decode from the others.
+				res, data := store()
+				read(res, data)
+				if len(logs.find(name, "did not deliver a sliver in time")) == 0 {
+					t.Fatalf("the client did not log %s's stalled sliver", name)
 				}
 			case storagenode.ByzantineDropUploads:
 				res, data := store()
