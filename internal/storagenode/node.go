@@ -88,6 +88,9 @@ type Config struct {
 	// the number of concurrent peer requests of one blob's recovery (default 8).
 	RecoveryWorkers int
 	RecoveryFetches int
+	// RecoveryHedge is how long a recovery waits for a round of peer requests before it asks
+	// other peers in place of those that have not answered (default 5 s).
+	RecoveryHedge time.Duration
 	// RecoveryDelay is the grace period after a BlobCertified event before the node recovers
 	// the slivers it misses, leaving in-flight uploads time to arrive (default 30 s).
 	RecoveryDelay time.Duration
@@ -146,6 +149,9 @@ func (c *Config) setDefaults() {
 	if c.RecoveryFetches == 0 {
 		c.RecoveryFetches = 8
 	}
+	if c.RecoveryHedge == 0 {
+		c.RecoveryHedge = 5 * time.Second
+	}
 	if c.RecoveryDelay == 0 {
 		c.RecoveryDelay = 30 * time.Second
 	}
@@ -179,7 +185,7 @@ func (c *Config) Validate() error {
 		return errors.New("storagenode: config: no TLS certificate")
 	case c.MaxPendingBytes < 0 || c.PendingTTL < 0 || c.MaxWaitForRegistration < 0 || c.EventBatch < 0 ||
 		c.EventPoll < 0 || c.MaxSymbolRequests < 0 || c.MaxVerifications < 0 || c.RecoveryWorkers < 0 ||
-		c.RecoveryFetches < 0 || c.RecoveryDelay < 0 || c.RecoveryBackoff < 0 || c.RecoveryMaxBackoff < 0 ||
+		c.RecoveryFetches < 0 || c.RecoveryHedge < 0 || c.RecoveryDelay < 0 || c.RecoveryBackoff < 0 || c.RecoveryMaxBackoff < 0 ||
 		c.RecoverySweep < 0 || c.MaxRecoveryQueue < 0 || c.PeerTimeout < 0:
 		return errors.New("storagenode: config: negative limit")
 	}

@@ -7,9 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
@@ -445,13 +444,32 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 	}
 	n.localSymbols(ctx, v, md, src, targets, accept)
 	next := 0 // sources[next:] are not asked yet
-	var failures []error
+	var (
+		emu      sync.Mutex
+		failures []error
+		all      sync.WaitGroup // every fetch started
+		running  atomic.Int64
+		finished = make(chan struct{}, 1) // a fetch ended
+		sem      = make(chan struct{}, n.cfg.RecoveryFetches)
+	)
+	fctx, fcancel := context.WithCancel(ctx)
+	defer all.Wait()
+	defer fcancel()
 	for need() > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		want := need()
 		if next >= len(sources) {
+			if running.Load() > 0 { // slow peers may still deliver
+				select {
+				case <-finished:
+				case <-ctx.Done():
+				}
+				continue
+			}
+			emu.Lock()
+			defer emu.Unlock()
 			return nil, fmt.Errorf("%w: %s slivers of %s: %d more symbols needed, no source left: %w",
 				redstuff.ErrNotEnoughSymbols, target, id, want, errors.Join(failures...))
 		}
@@ -466,21 +484,49 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 			round[sc.member] = append(round[sc.member], sc.index)
 			want--
 		}
-		var emu sync.Mutex
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(n.cfg.RecoveryFetches)
+		var rg sync.WaitGroup
 		for _, m := range order {
-			g.Go(func() error {
-				if err := n.fetchSymbols(gctx, v, md, m, src, round[m], targets, accept); err != nil {
+			rg.Add(1)
+			all.Add(1)
+			running.Add(1)
+			go func() {
+				defer all.Done()
+				defer rg.Done()
+				defer func() {
+					running.Add(-1)
+					select {
+					case finished <- struct{}{}:
+					default:
+					}
+				}()
+				select {
+				case sem <- struct{}{}:
+				case <-fctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				if err := n.fetchSymbols(fctx, v, md, m, src, round[m], targets, accept); err != nil {
 					emu.Lock()
 					failures = append(failures, err)
 					emu.Unlock()
 				}
-				return nil
-			})
+			}()
 		}
-		_ = g.Wait()
+		// Wait for the round, but not for a peer that hangs: after RecoveryHedge, ask the
+		// next sources in its stead (its answer still counts if it comes).
+		roundDone := make(chan struct{})
+		go func() { rg.Wait(); close(roundDone) }()
+		hedge := time.NewTimer(n.cfg.RecoveryHedge)
+		select {
+		case <-roundDone:
+		case <-hedge.C:
+			n.log.Info("peers slow to send recovery symbols; asking more", "blob", id, "axis", target, "missing", need())
+		case <-ctx.Done():
+		}
+		hedge.Stop()
 	}
+	fcancel()
+	all.Wait() // no fetch writes to got any more
 	for _, t := range targets {
 		syms := make([]redstuff.RecoverySymbol, 0, len(got[t]))
 		for _, sym := range got[t] {

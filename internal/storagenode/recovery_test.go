@@ -641,3 +641,47 @@ func TestRecoveryLyingPeer(t *testing.T) {
 		t.Fatal("the liar was never asked: the test proves nothing")
 	}
 }
+
+// TestRecoveryStalledPeer: a peer that accepts recovery-symbol requests and never answers
+// does not hold up recovery for the peer timeout (set to an hour here): after RecoveryHedge the
+// node asks other peers in its place.
+func TestRecoveryStalledPeer(t *testing.T) {
+	pn := newPeerNet(t, testShards, 4)
+	pn.start(1, nil)
+	pn.start(2, nil)
+	var blobs []*redstuff.Encoding
+	for i := range 4 {
+		blobs = append(blobs, testBlob(t, pn.enc, 20_000, byte(91+i)))
+	}
+	var stalled atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.RouteRecoverySymbols, func(w http.ResponseWriter, r *http.Request) {
+		stalled.Add(1)
+		<-r.Context().Done()
+	})
+	staller := &http.Server{Handler: mux, TLSConfig: nodetls.ServerConfig(pn.certs[3]), ReadHeaderTimeout: 5 * time.Second}
+	ln := pn.lns[3]
+	pn.lns[3] = nil
+	go func() { _ = staller.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { staller.Close() })
+
+	for _, e := range blobs {
+		id := pn.write(e, map[int]bool{0: true}, -1)
+		owned, _ := pn.ownedPairs(id, 0)
+		stallerPairs, _ := pn.ownedPairs(id, 3)
+		p := pn.enc.Params()
+		if honest := testShards - len(owned) - len(stallerPairs); honest < p.PrimarySource || honest+len(owned) < p.SecondarySource {
+			t.Fatalf("shard layout leaves too few answering sources (%d)", honest)
+		}
+	}
+	pn.start(0, func(c *Config) {
+		c.PeerTimeout = time.Hour
+		c.RecoveryHedge = 100 * time.Millisecond
+	})
+	for _, e := range blobs {
+		waitFor(t, "node 0 to recover despite the stalled peer", func() bool { return pn.holdsAll(0, e) })
+	}
+	if stalled.Load() == 0 {
+		t.Fatal("the stalled peer was never asked: the test proves nothing")
+	}
+}
