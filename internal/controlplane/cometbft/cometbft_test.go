@@ -14,6 +14,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/cpconformance"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
+	"github.com/floelabs/floe/internal/controlplane/snapfile"
 )
 
 // testTimeouts are loopback timeouts that keep tests quick.
@@ -94,7 +95,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap snapshot
+	var snap snapfile.Snapshot
 	b, err := os.ReadFile(filepath.Join(home, "data", "floe", "snapshot.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,34 +8,22 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/floelabs/floe/internal/controlplane"
-	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/controlplane/snapfile"
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// snapshot is the content of snapshot.json: the state after a committed block.
-type snapshot struct {
-	Height  uint64            `json:"height"`
-	AppHash controlplane.Hash `json:"app_hash"`
-	State   json.RawMessage   `json:"state"`
-}
-
-func loadSnapshot(dir string) (*snapshot, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "snapshot.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+func loadSnapshot(dir string) (*snapfile.Snapshot, error) {
+	s, err := snapfile.Load(dir)
+	if errors.Is(err, snapfile.ErrMalformed) {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
-	var s snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: snapshot: %w", ErrCorrupt, err)
-	}
-	return &s, nil
+	return s, nil
 }
 
 // writeSnapshot syncs the event log, then writes the committed state; the caller holds a.mu.
@@ -43,16 +31,8 @@ func (a *App) writeSnapshot() error {
 	if err := a.elog.Sync(); err != nil {
 		return err
 	}
-	st, err := a.state.Snapshot()
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(snapshot{Height: a.state.Height(), AppHash: a.appHash, State: st})
-	if err != nil {
+	if err := snapfile.Write(a.dir, a.state, a.appHash); err != nil {
 		return fmt.Errorf("cometbft: %w", err)
-	}
-	if err := durablefile.WriteFile(filepath.Join(a.dir, "snapshot.json"), b, 0o644); err != nil {
-		return err
 	}
 	a.snapHeight = a.state.Height()
 	return nil

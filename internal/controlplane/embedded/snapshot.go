@@ -1,50 +1,27 @@
 package embedded
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/floelabs/floe/internal/controlplane"
-	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/controlplane/snapfile"
 )
 
-// snapshot is the content of snapshot.json.
-type snapshot struct {
-	Height  uint64            `json:"height"`
-	AppHash controlplane.Hash `json:"app_hash"`
-	State   json.RawMessage   `json:"state"`
-}
-
-func loadSnapshot(dir string) (*snapshot, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "snapshot.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+func loadSnapshot(dir string) (*snapfile.Snapshot, error) {
+	s, err := snapfile.Load(dir)
+	if errors.Is(err, snapfile.ErrMalformed) {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	var s snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: snapshot: %w", ErrCorrupt, err)
-	}
-	return &s, nil
+	return s, nil
 }
 
 // writeSnapshot writes the current state; the caller holds c.mu.
 func (c *Chain) writeSnapshot() error {
-	st, err := c.state.Snapshot()
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(snapshot{Height: c.state.Height(), AppHash: c.appHash, State: st})
-	if err != nil {
+	if err := snapfile.Write(c.dir, c.state, c.appHash); err != nil {
 		return fmt.Errorf("embedded: %w", err)
-	}
-	if err := durablefile.WriteFile(filepath.Join(c.dir, "snapshot.json"), b, 0o644); err != nil {
-		return err
 	}
 	c.snapHeight = c.state.Height()
 	return nil
