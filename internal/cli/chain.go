@@ -88,23 +88,10 @@ func chainRun(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	case errors.Is(statErr, os.ErrNotExist):
-		keyPath := filepath.Join(*dir, "faucet.json")
-		k, err := readKeyFile(keyPath)
-		if errors.Is(err, os.ErrNotExist) {
-			if k, err = crypto.GenerateAccountKey(nil); err != nil {
-				return err
-			}
-			err = writeKeyFile(keyPath, k)
-		}
-		if err != nil {
+		var err error
+		if g, _, err = faucetGenesis(*dir, *epochDuration); err != nil {
 			return err
 		}
-		p := controlplane.DefaultParams()
-		if *epochDuration > 0 {
-			p.EpochDurationMs = epochDuration.Milliseconds()
-		}
-		g = &controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli(),
-			Balances: []controlplane.GenesisBalance{{Address: k.Address(), Amount: devnetFaucetAmount}}}
 	}
 	if k, err := readKeyFile(filepath.Join(*dir, "faucet.json")); err == nil {
 		ready.FaucetKey, ready.Faucet = filepath.Join(*dir, "faucet.json"), k.Address()
@@ -224,4 +211,26 @@ func chainGenesis(e *env, args []string) error {
 		return err
 	}
 	return os.WriteFile(*out, b, 0o644)
+}
+
+// faucetGenesis returns a new genesis with default parameters (epochs of epochDuration if
+// positive) that funds the faucet account of dir/faucet.json, creating the key if needed.
+func faucetGenesis(dir string, epochDuration time.Duration) (*controlplane.Genesis, string, error) {
+	keyPath := filepath.Join(dir, "faucet.json")
+	k, err := readKeyFile(keyPath)
+	if errors.Is(err, os.ErrNotExist) {
+		if k, err = crypto.GenerateAccountKey(nil); err != nil {
+			return nil, "", err
+		}
+		err = writeKeyFile(keyPath, k)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	p := controlplane.DefaultParams()
+	if epochDuration > 0 {
+		p.EpochDurationMs = epochDuration.Milliseconds()
+	}
+	return &controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli(),
+		Balances: []controlplane.GenesisBalance{{Address: k.Address(), Amount: devnetFaucetAmount}}}, keyPath, nil
 }

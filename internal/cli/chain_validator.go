@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cometbft"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
-	"github.com/floelabs/floe/internal/crypto"
 )
 
 // chainInitResult is what floe chain init prints with --json.
@@ -73,24 +71,10 @@ func chainInit(e *env, args []string) error {
 			return err
 		}
 	} else {
-		keyPath := filepath.Join(*dir, "faucet.json")
-		k, err := readKeyFile(keyPath)
-		if errors.Is(err, os.ErrNotExist) {
-			if k, err = crypto.GenerateAccountKey(nil); err != nil {
-				return err
-			}
-			err = writeKeyFile(keyPath, k)
-		}
-		if err != nil {
+		var err error
+		if g, res.FaucetKey, err = faucetGenesis(*dir, *epochDuration); err != nil {
 			return err
 		}
-		p := controlplane.DefaultParams()
-		if *epochDuration > 0 {
-			p.EpochDurationMs = epochDuration.Milliseconds()
-		}
-		g = &controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli(),
-			Balances: []controlplane.GenesisBalance{{Address: k.Address(), Amount: devnetFaucetAmount}}}
-		res.FaucetKey = keyPath
 	}
 	vals, err := cometbft.InitNetwork(cometbft.NetworkConfig{Dir: *dir, Validators: *n, Genesis: g,
 		Hosts: strings.Split(*hosts, ","), ListenHost: *listenHost, BasePort: *basePort, Timeouts: &t})
