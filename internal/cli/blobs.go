@@ -138,15 +138,17 @@ func runRead(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	if *out == "" {
+	if *out == "" && *cf.asJSON {
 		data, err := c.ReadBytes(ctx, id)
 		if err != nil {
 			return err
 		}
-		if *cf.asJSON {
-			return printJSON(e.stdout, map[string]any{"blobId": id, "blob": base64.StdEncoding.EncodeToString(data)})
-		}
-		_, err = e.stdout.Write(data)
+		return printJSON(e.stdout, map[string]any{"blobId": id, "blob": base64.StdEncoding.EncodeToString(data)})
+	}
+	if *out == "" {
+		// Streamed, so that a blob larger than memory can be piped; a failure part-way ends
+		// the output short and the command with an error.
+		_, err := c.Read(ctx, id, e.stdout)
 		return err
 	}
 	size, err := c.BlobSize(ctx, id)
