@@ -34,6 +34,8 @@ type Client struct {
 	inflight *weightedSem
 	// rowBufs recycles the sliver buffers of streamed reads.
 	rowBufs bufPool
+	// mdCache holds the verified metadata of recently read blobs.
+	mdCache *metadataCache
 
 	mu       sync.Mutex
 	view     *committeeView
@@ -66,6 +68,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, comm: comm, log: log,
 		cp:       cpclient.New(cfg.ControlPlaneURL, cfg.HTTPClient),
 		inflight: newWeightedSem(comm.MaxDataInFlight),
+		mdCache:  newMetadataCache(comm.MetadataCacheEntries),
 		nodes:    map[string]*nodeConn{},
 		encoders: map[int]*redstuff.Encoder{},
 	}

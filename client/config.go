@@ -82,6 +82,10 @@ type CommunicationConfig struct {
 	// CommitteeRefresh is how long a fetched committee is used before it is fetched again
 	// (default 10 s); a committee change detected in a store refreshes it at once.
 	CommitteeRefresh time.Duration `yaml:"committee_refresh"`
+	// MetadataCacheEntries is how many blobs' verified metadata the client keeps, so that
+	// reading a blob again fetches only its slivers (default 256; negative: none). A blob ID
+	// commits to its metadata, so entries never go stale.
+	MetadataCacheEntries int `yaml:"metadata_cache_entries"`
 	// ReadStallTimeout is the least time a streamed read waits for the next sliver from the
 	// node that holds it before it reads from the fastest nodes instead; it waits ten times
 	// the median sliver time if that is longer (default 2 s).
@@ -112,6 +116,7 @@ func DefaultCommunicationConfig() CommunicationConfig {
 		StatusTimeout:              5 * time.Second,
 		CommitteeRefresh:           10 * time.Second,
 		ReadStallTimeout:           2 * time.Second,
+		MetadataCacheEntries:       256,
 	}
 }
 
@@ -151,6 +156,9 @@ func (c CommunicationConfig) withDefaults() CommunicationConfig {
 	setDur(&c.StatusTimeout, d.StatusTimeout)
 	setDur(&c.CommitteeRefresh, d.CommitteeRefresh)
 	setDur(&c.ReadStallTimeout, d.ReadStallTimeout)
+	if c.MetadataCacheEntries == 0 {
+		c.MetadataCacheEntries = d.MetadataCacheEntries
+	}
 	if c.TailFactor <= 0 {
 		c.TailFactor = d.TailFactor
 	}

@@ -300,9 +300,21 @@ func (c *Client) checkReadable(ctx context.Context, id blob.ID) error {
 	}
 }
 
-// fetchMetadata returns the first metadata that verifies, asking at most
-// MaxConcurrentMetadataReads nodes at once, fastest first.
+// fetchMetadata returns the blob's verified metadata: from the cache of recently read blobs,
+// else the first metadata that verifies, asking at most MaxConcurrentMetadataReads nodes at
+// once, fastest first.
 func (c *Client) fetchMetadata(ctx context.Context, v *committeeView, id blob.ID) (*blob.MetadataWithID, error) {
+	if md := c.mdCache.get(id, v.c.NShards); md != nil {
+		return md, nil
+	}
+	md, err := c.fetchMetadataFromNodes(ctx, v, id)
+	if err == nil {
+		c.mdCache.put(md, v.c.NShards)
+	}
+	return md, err
+}
+
+func (c *Client) fetchMetadataFromNodes(ctx context.Context, v *committeeView, id blob.ID) (*blob.MetadataWithID, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

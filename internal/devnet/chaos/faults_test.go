@@ -35,7 +35,15 @@ func TestByzantineNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	logs := newCapture()
-	c, _ := tn.sdkClient(slog.New(logs))
+	_, cfg := tn.sdkClient(slog.New(logs))
+	// No metadata cache: every read asks the nodes again, so that a node lying about metadata
+	// gets asked.
+	cfg.Communication.MetadataCacheEntries = -1
+	c, err := client.New(ctx, *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	r := rand.New(rand.NewPCG(1, 2))
 	kp := tn.enc.Params().PrimarySource
 	// A blob stored honestly first, so that a node lying about metadata has another blob's to
