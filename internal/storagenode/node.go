@@ -201,10 +201,12 @@ type Node struct {
 	key   *crypto.BLSSecretKey
 	// frameBufs recycles the payload buffers of batched uploads.
 	frameBufs bufPool
-	pub       crypto.BLSPublicKey
-	m         *metrics
-	pending   *pendingBuffer
-	started   time.Time
+	// slow remembers the peers that recently failed to answer recovery requests in time.
+	slow    slowPeers
+	pub     crypto.BLSPublicKey
+	m       *metrics
+	pending *pendingBuffer
+	started time.Time
 
 	ln, metricsLn net.Listener
 	srv           *http.Server

@@ -150,3 +150,14 @@ func derivedAccountKey(k *crypto.BLSSecretKey) (*crypto.AccountKey, error) {
 	}
 	return key, nil
 }
+
+// unresponsive reports whether err from peerSet.do says the peer did not answer usefully
+// (unreachable, timed out, cut off, a server error or a malformed answer) rather than
+// refused the request with a 4xx.
+func unresponsive(err error) bool {
+	var pe *peerError
+	if errors.As(err, &pe) {
+		return pe.status >= 500
+	}
+	return err != nil
+}

@@ -337,12 +337,14 @@ func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*b
 		return md, nil
 	}
 	p := v.enc.Params()
-	peers := n.otherMembers(v)
-	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	peers := n.peerOrder(n.otherMembers(v))
 	var errs []error
 	for _, m := range peers {
 		b, err := n.peers.do(ctx, m, "GET", api.MetadataPath(id.String()), nil, int64(blob.IDLen)+metadataLimit(v.nShards))
 		if err != nil {
+			if ctx.Err() == nil && unresponsive(err) {
+				n.slow.mark(m.Name)
+			}
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
@@ -433,8 +435,7 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 	for _, shard := range v.shards {
 		own[p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard)))] = true
 	}
-	peers := n.otherMembers(v)
-	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	peers := n.peerOrder(n.otherMembers(v))
 	for _, m := range peers {
 		for _, shard := range m.Shards {
 			if idx := p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard))); !own[idx] {
@@ -485,6 +486,7 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 			want--
 		}
 		var rg sync.WaitGroup
+		var answered sync.Map // members of this round that answered (or failed)
 		for _, m := range order {
 			rg.Add(1)
 			all.Add(1)
@@ -505,7 +507,12 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 					return
 				}
 				defer func() { <-sem }()
-				if err := n.fetchSymbols(fctx, v, md, m, src, round[m], targets, accept); err != nil {
+				err := n.fetchSymbols(fctx, v, md, m, src, round[m], targets, accept)
+				answered.Store(m, true)
+				if err != nil {
+					if fctx.Err() == nil && unresponsive(err) {
+						n.slow.mark(m.Name)
+					}
 					emu.Lock()
 					failures = append(failures, err)
 					emu.Unlock()
@@ -520,7 +527,14 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 		select {
 		case <-roundDone:
 		case <-hedge.C:
-			n.log.Info("peers slow to send recovery symbols; asking more", "blob", id, "axis", target, "missing", need())
+			var slow []string
+			for _, m := range order {
+				if _, ok := answered.Load(m); !ok {
+					n.slow.mark(m.Name)
+					slow = append(slow, m.Name)
+				}
+			}
+			n.log.Info("peers slow to send recovery symbols; asking others", "blob", id, "axis", target, "missing", need(), "slow", slow)
 		case <-ctx.Done():
 		}
 		hedge.Stop()
@@ -653,3 +667,40 @@ func (n *Node) fetchSymbols(ctx context.Context, v *epochView, md *blob.Metadata
 // symbolOverhead bounds the bytes of a BCS GeneralRecoverySymbol beyond its symbol data: the
 // enum tags, indices, length prefixes and a Merkle path of at most 16 nodes (n < 65536).
 const symbolOverhead = 1 + 2 + 3 + 2 + 3 + 16*(1+32)
+
+// slowPeerMemory is how long a peer that failed or did not answer in time is asked last.
+const slowPeerMemory = time.Minute
+
+// slowPeers remembers the peers that recently failed to answer a recovery request in time.
+type slowPeers struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (s *slowPeers) mark(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	s.until[name] = time.Now().Add(slowPeerMemory)
+}
+
+func (s *slowPeers) slow(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.until[name])
+}
+
+// peerOrder returns peers in random order, those that were recently slow last.
+func (n *Node) peerOrder(peers []*controlplane.Member) []*controlplane.Member {
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	rank := func(m *controlplane.Member) int {
+		if n.slow.slow(m.Name) {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(peers, func(a, b *controlplane.Member) int { return rank(a) - rank(b) })
+	return peers
+}

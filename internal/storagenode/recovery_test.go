@@ -644,7 +644,7 @@ func TestRecoveryLyingPeer(t *testing.T) {
 
 // TestRecoveryStalledPeer: a peer that accepts recovery-symbol requests and never answers
 // does not hold up recovery for the peer timeout (set to an hour here): after RecoveryHedge the
-// node asks other peers in its place.
+// node asks other peers in its place, and asks the stalled one last from then on.
 func TestRecoveryStalledPeer(t *testing.T) {
 	pn := newPeerNet(t, testShards, 4)
 	pn.start(1, nil)
@@ -677,11 +677,16 @@ func TestRecoveryStalledPeer(t *testing.T) {
 	pn.start(0, func(c *Config) {
 		c.PeerTimeout = time.Hour
 		c.RecoveryHedge = 100 * time.Millisecond
+		c.RecoveryWorkers = 1
 	})
 	for _, e := range blobs {
 		waitFor(t, "node 0 to recover despite the stalled peer", func() bool { return pn.holdsAll(0, e) })
 	}
 	if stalled.Load() == 0 {
 		t.Fatal("the stalled peer was never asked: the test proves nothing")
+	}
+	// Once it stalled, later recoveries ask it last (not at all here: the others suffice).
+	if n := stalled.Load(); n > 2 {
+		t.Fatalf("the stalled peer was asked %d times over 4 blobs", n)
 	}
 }
