@@ -618,21 +618,8 @@ func TestRecoveryLyingPeer(t *testing.T) {
 		w.Header().Set("Content-Type", api.ContentTypeOctetStream)
 		_, _ = w.Write(b)
 	})
-	liar := &http.Server{Handler: mux, TLSConfig: nodetls.ServerConfig(pn.certs[3]), ReadHeaderTimeout: 5 * time.Second}
-	ln := pn.lns[3]
-	pn.lns[3] = nil
-	go func() { _ = liar.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { liar.Close() })
-
-	for _, e := range blobs {
-		id := pn.write(e, map[int]bool{0: true}, -1)
-		owned, _ := pn.ownedPairs(id, 0)
-		liarPairs, _ := pn.ownedPairs(id, 3)
-		p := pn.enc.Params()
-		if honest := testShards - len(owned) - len(liarPairs); honest < p.PrimarySource || honest+len(owned) < p.SecondarySource {
-			t.Fatalf("shard layout leaves too few honest sources (%d)", honest)
-		}
-	}
+	pn.impostor(3, mux)
+	pn.writeWithout0(blobs)
 	pn.start(0, nil)
 	for _, e := range blobs {
 		waitFor(t, "node 0 to recover despite the liar", func() bool { return pn.holdsAll(0, e) })
@@ -659,21 +646,8 @@ func TestRecoveryStalledPeer(t *testing.T) {
 		stalled.Add(1)
 		<-r.Context().Done()
 	})
-	staller := &http.Server{Handler: mux, TLSConfig: nodetls.ServerConfig(pn.certs[3]), ReadHeaderTimeout: 5 * time.Second}
-	ln := pn.lns[3]
-	pn.lns[3] = nil
-	go func() { _ = staller.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() { staller.Close() })
-
-	for _, e := range blobs {
-		id := pn.write(e, map[int]bool{0: true}, -1)
-		owned, _ := pn.ownedPairs(id, 0)
-		stallerPairs, _ := pn.ownedPairs(id, 3)
-		p := pn.enc.Params()
-		if honest := testShards - len(owned) - len(stallerPairs); honest < p.PrimarySource || honest+len(owned) < p.SecondarySource {
-			t.Fatalf("shard layout leaves too few answering sources (%d)", honest)
-		}
-	}
+	pn.impostor(3, mux)
+	pn.writeWithout0(blobs)
 	pn.start(0, func(c *Config) {
 		c.PeerTimeout = time.Hour
 		c.RecoveryHedge = 100 * time.Millisecond
@@ -688,5 +662,29 @@ func TestRecoveryStalledPeer(t *testing.T) {
 	// Once it stalled, later recoveries ask it last (not at all here: the others suffice).
 	if n := stalled.Load(); n > 2 {
 		t.Fatalf("the stalled peer was asked %d times over 4 blobs", n)
+	}
+}
+
+// impostor serves h on node i's address with its TLS identity, in place of the node.
+func (pn *peerNet) impostor(i int, h http.Handler) {
+	srv := &http.Server{Handler: h, TLSConfig: nodetls.ServerConfig(pn.certs[i]), ReadHeaderTimeout: 5 * time.Second}
+	ln := pn.lns[i]
+	pn.lns[i] = nil
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	pn.t.Cleanup(func() { srv.Close() })
+}
+
+// writeWithout0 writes the blobs with node 0 absent, checking that the shard layout leaves
+// node 0 enough sources besides node 3 (the impostor) to recover each.
+func (pn *peerNet) writeWithout0(blobs []*redstuff.Encoding) {
+	pn.t.Helper()
+	for _, e := range blobs {
+		id := pn.write(e, map[int]bool{0: true}, -1)
+		owned, _ := pn.ownedPairs(id, 0)
+		impostorPairs, _ := pn.ownedPairs(id, 3)
+		p := pn.enc.Params()
+		if honest := testShards - len(owned) - len(impostorPairs); honest < p.PrimarySource || honest+len(owned) < p.SecondarySource {
+			pn.t.Fatalf("shard layout leaves too few honest sources (%d)", honest)
+		}
 	}
 }
