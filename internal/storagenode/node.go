@@ -88,8 +88,9 @@ type Config struct {
 	// the number of concurrent peer requests of one blob's recovery (default 8).
 	RecoveryWorkers int
 	RecoveryFetches int
-	// RecoveryHedge is how long a recovery waits for a round of peer requests before it asks
-	// other peers in place of those that have not answered (default 5 s).
+	// RecoveryHedge is the least time a recovery waits for a round of peer requests before it
+	// asks other peers in place of those that have not answered; it waits four times the
+	// median of the recent rounds if that is longer (default 5 s).
 	RecoveryHedge time.Duration
 	// RecoveryDelay is the grace period after a BlobCertified event before the node recovers
 	// the slivers it misses, leaving in-flight uploads time to arrive (default 30 s).
@@ -202,7 +203,9 @@ type Node struct {
 	// frameBufs recycles the payload buffers of batched uploads.
 	frameBufs bufPool
 	// slow remembers the peers that recently failed to answer recovery requests in time.
-	slow    slowPeers
+	slow slowPeers
+	// rounds holds the durations of recent recovery rounds (see roundTimes).
+	rounds  roundTimes
 	pub     crypto.BLSPublicKey
 	m       *metrics
 	pending *pendingBuffer

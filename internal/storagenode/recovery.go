@@ -519,13 +519,15 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 				}
 			}()
 		}
-		// Wait for the round, but not for a peer that hangs: after RecoveryHedge, ask the
+		// Wait for the round, but not for a peer that hangs: after the hedge time, ask the
 		// next sources in its stead (its answer still counts if it comes).
 		roundDone := make(chan struct{})
 		go func() { rg.Wait(); close(roundDone) }()
-		hedge := time.NewTimer(n.cfg.RecoveryHedge)
+		roundStart := time.Now()
+		hedge := time.NewTimer(n.rounds.hedge(n.cfg.RecoveryHedge))
 		select {
 		case <-roundDone:
+			n.rounds.add(time.Since(roundStart))
 		case <-hedge.C:
 			var slow []string
 			for _, m := range order {
@@ -703,4 +705,37 @@ func (n *Node) peerOrder(peers []*controlplane.Member) []*controlplane.Member {
 	}
 	slices.SortStableFunc(peers, func(a, b *controlplane.Member) int { return rank(a) - rank(b) })
 	return peers
+}
+
+// roundTimes keeps the durations of the last recovery rounds that completed, so that the
+// hedge adapts to a loaded machine instead of asking more peers (and loading it more) when
+// every round is slow.
+type roundTimes struct {
+	mu   sync.Mutex
+	last [32]time.Duration
+	n    int
+}
+
+func (r *roundTimes) add(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last[r.n%len(r.last)] = d
+	r.n++
+}
+
+// hedge returns how long to wait for a round: at least min, and four times the median of the
+// recent rounds.
+func (r *roundTimes) hedge(min time.Duration) time.Duration {
+	r.mu.Lock()
+	k := r.n
+	if k > len(r.last) {
+		k = len(r.last)
+	}
+	s := slices.Clone(r.last[:k])
+	r.mu.Unlock()
+	if k == 0 {
+		return min
+	}
+	slices.Sort(s)
+	return max(min, 4*s[k/2])
 }
