@@ -29,6 +29,7 @@ var rules = []rule{
 	{"internal/rs16", ioAndNet, "the erasure code is pure computation", []string{"os"}},
 	{"internal/merkle", ioAndNet, "Merkle trees are pure computation", []string{"os"}},
 	{"blob", ioAndNet, "the blob vocabulary has no I/O", []string{"os"}},
+	{"quilt", ioAndNet, "the quilt format is pure computation", []string{"os"}},
 	{"internal/bcs", ioAndNet, "BCS is pure encoding", []string{"os"}},
 	{"internal/controlplane", ioAndNet, "the state machine is deterministic: no I/O", []string{"os", "io/fs", "math/rand", "math/rand/v2"}},
 	{"client/...", []string{module + "/internal/storagenode", module + "/internal/controlplane/embedded", module + "/internal/controlplane/cometbft", module + "/internal/nodestore"}, "the SDK talks to nodes and the control plane over their APIs only", nil},
