@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -117,13 +117,14 @@ func (c *Client) committee(ctx context.Context, force bool) (*committeeView, err
 	if v != nil && !force && time.Since(at) < c.comm.CommitteeRefresh {
 		return v, nil
 	}
-	cm, err := c.cp.CurrentCommittee(ctx)
-	if errors.Is(err, cpclient.ErrNotFound) || errors.Is(err, controlplane.ErrNoCommittee) {
+	wcm, err := c.cp.CurrentCommittee(ctx)
+	if errors.Is(err, cpclient.ErrNotFound) || errors.Is(err, cpclient.ErrNoCommittee) {
 		return nil, fmt.Errorf("%w: %w", ErrNoCommittee, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("client: committee: %w", err)
 	}
+	cm := committeeFromAPI(wcm)
 	if len(cm.Members) == 0 {
 		return nil, fmt.Errorf("%w: epoch %d has no members", ErrNoCommittee, cm.Epoch)
 	}
@@ -151,12 +152,12 @@ func (c *Client) committee(ctx context.Context, force bool) (*committeeView, err
 
 // nodeConn returns the connection to a member, reusing it across committees while its address
 // and network key stay the same.
-func (c *Client) nodeConn(m controlplane.Member) (*nodeConn, error) {
+func (c *Client) nodeConn(m Member) (*nodeConn, error) {
 	key := m.NetworkAddress + "|" + string(m.NetworkPublicKey)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n := c.nodes[key]; n != nil {
-		n.name, n.pub = m.Name, m.BLSPublicKey
+		n.name, n.pub = m.Name, crypto.BLSPublicKey(m.BLSPublicKey)
 		return n, nil
 	}
 	host, _, err := net.SplitHostPort(m.NetworkAddress)
@@ -181,7 +182,7 @@ func (c *Client) nodeConn(m controlplane.Member) (*nodeConn, error) {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	n := &nodeConn{
-		name: m.Name, addr: m.NetworkAddress, base: "https://" + m.NetworkAddress, pub: m.BLSPublicKey,
+		name: m.Name, addr: m.NetworkAddress, base: "https://" + m.NetworkAddress, pub: crypto.BLSPublicKey(m.BLSPublicKey),
 		hc: &http.Client{Transport: tr}, log: c.log.With("node", m.Name),
 	}
 	if n.name == "" {

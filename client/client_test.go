@@ -13,7 +13,6 @@ import (
 
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 )
 
 // The standard test network: 40 shards (f = 13, quorum 27, K_p = 14) on five nodes holding
@@ -125,7 +124,7 @@ func TestStoreRead(t *testing.T) {
 			if res.EncodedLength != encoded || res.Size != uint64(size) || res.EndEpoch != info.Epoch+3 || res.EpochsAhead != 3 {
 				t.Errorf("result: encoded %d size %d end %d ahead %d; want %d %d %d 3", res.EncodedLength, res.Size, res.EndEpoch, res.EpochsAhead, encoded, size, info.Epoch+3)
 			}
-			units := (encoded + controlplane.MiB - 1) / controlplane.MiB
+			units := (encoded + 1<<20 - 1) / (1 << 20)
 			if want := units*info.Prices.WritePrice + units*info.Prices.StoragePrice*3; res.Cost != want || want == 0 {
 				t.Errorf("cost %d, want %d", res.Cost, want)
 			}
@@ -154,7 +153,7 @@ func TestStoreRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !st.Certified() || st.Status != controlplane.StatusDeletable || st.DeletableCounts.Certified < 1 {
+			if !st.Certified() || st.Status != client.StatusDeletable || st.DeletableCounts.Certified < 1 {
 				t.Errorf("status %+v", st)
 			}
 		})

@@ -222,7 +222,7 @@ type walletFile struct {
 // SaveWallet writes k to a new account key file (mode 0600, synced), as `floe wallet new`
 // does; it refuses to overwrite an existing file.
 func SaveWallet(path string, k *AccountKey) error {
-	b, err := json.MarshalIndent(walletFile{Type: "ed25519", Address: k.Address(), Seed: hex.EncodeToString(k.Seed())}, "", "  ")
+	b, err := json.MarshalIndent(walletFile{Type: "ed25519", Address: Address(k.Address()), Seed: hex.EncodeToString(k.Seed())}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("client: wallet: %w", err)
 	}
@@ -264,7 +264,7 @@ func LoadWallet(path string) (*AccountKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: wallet %s: %w", ErrInvalidConfig, path, err)
 	}
-	if k.Address() != wf.Address {
+	if Address(k.Address()) != wf.Address {
 		return nil, fmt.Errorf("%w: wallet %s: the seed does not give the recorded address", ErrInvalidConfig, path)
 	}
 	return k, nil

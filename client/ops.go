@@ -6,16 +6,24 @@ import (
 	"fmt"
 	"sync"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 )
 
 // BlobStatus is the status of a blob ID: the control plane's (authoritative), with the
 // certifying event as the storage nodes report it.
 type BlobStatus struct {
-	controlplane.BlobStatus
+	Status      BlobStatusKind `json:"status"`
+	BlobID      blob.ID        `json:"blob_id"`
+	EndEpoch    uint32         `json:"end_epoch,omitempty"`
+	IsCertified bool           `json:"is_certified,omitempty"`
+	// ObjectID is the permanent object the status describes.
+	ObjectID              ObjectID        `json:"object_id,omitzero"`
+	InitialCertifiedEpoch *uint32         `json:"initial_certified_epoch,omitempty"`
+	DeletableCounts       DeletableCounts `json:"deletable_counts"`
+	InvalidEpoch          uint32          `json:"invalid_epoch,omitempty"`
 	// Event is the event behind a permanent status as nodes holding at least f+1 shards
 	// report it (nil if they do not agree or were not asked).
 	Event *EventID `json:"event,omitempty"`
@@ -25,7 +33,7 @@ type BlobStatus struct {
 
 // Certified reports whether the blob is certified by a live object (and not invalid).
 func (s *BlobStatus) Certified() bool {
-	return (s.Status == controlplane.StatusPermanent && s.IsCertified) || (s.Status != controlplane.StatusInvalid && s.DeletableCounts.Certified > 0)
+	return (s.Status == StatusPermanent && s.IsCertified) || (s.Status != StatusInvalid && s.DeletableCounts.Certified > 0)
 }
 
 // Status returns the status of a blob ID.
@@ -34,13 +42,15 @@ func (c *Client) Status(ctx context.Context, id blob.ID) (*BlobStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: blob status: %w", err)
 	}
-	out := &BlobStatus{BlobStatus: *st}
+	out := &BlobStatus{Status: BlobStatusKind(st.Status), BlobID: st.BlobID, EndEpoch: st.EndEpoch, IsCertified: st.IsCertified,
+		ObjectID: ObjectID(st.ObjectID), InitialCertifiedEpoch: st.InitialCertifiedEpoch,
+		DeletableCounts: DeletableCounts(st.DeletableCounts), InvalidEpoch: st.InvalidEpoch}
 	v, err := c.committee(ctx, false)
 	if err != nil {
 		return out, nil // the control plane's status stands alone
 	}
 	out.Epoch = v.c.Epoch
-	if st.Status == controlplane.StatusPermanent {
+	if out.Status == StatusPermanent {
 		if ns, err := c.nodeStatus(ctx, v, id); err == nil && ns.Permanent != nil {
 			ev := ns.Permanent.StatusEvent
 			out.Event = &ev
@@ -116,7 +126,7 @@ func (c *Client) nodeStatus(ctx context.Context, v *committeeView, id blob.ID) (
 
 // BlobByObjectID returns a blob object.
 func (c *Client) BlobByObjectID(ctx context.Context, objectID ObjectID) (*Blob, error) {
-	ob, err := c.cp.Object(ctx, objectID)
+	ob, err := c.cp.Object(ctx, cpapi.ObjectID(objectID))
 	if errors.Is(err, cpclient.ErrNotFound) {
 		return nil, fmt.Errorf("%w: object %s: %w", ErrBlobNotFound, objectID, err)
 	}
@@ -126,15 +136,15 @@ func (c *Client) BlobByObjectID(ctx context.Context, objectID ObjectID) (*Blob, 
 	if ob.Blob == nil {
 		return nil, fmt.Errorf("%w: object %s is not a blob", ErrBlobNotFound, objectID)
 	}
-	return ob.Blob, nil
+	return blobFromAPI(ob.Blob), nil
 }
 
 // Delete deletes a deletable blob object owned by the wallet; its storage returns to the
 // wallet (a later store reuses it). The blob stays readable while another certified object
 // of the same blob ID lives.
 func (c *Client) Delete(ctx context.Context, objectID ObjectID) error {
-	_, err := c.execute(ctx, "delete blob", controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: objectID}})
-	if errors.Is(err, controlplane.ErrNotFound) {
+	_, err := c.execute(ctx, "delete blob", cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: cpapi.ObjectID(objectID)}})
+	if errors.Is(err, cpclient.ErrNotFound) {
 		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
 	}
 	return err
@@ -157,10 +167,10 @@ func (c *Client) Extend(ctx context.Context, objectID ObjectID, epochs uint32) (
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.execute(ctx, "extend blob", controlplane.Op{ExtendBlob: &controlplane.ExtendBlobOp{BlobObjectID: objectID, Epochs: epochs}}); err != nil {
+	if _, err := c.execute(ctx, "extend blob", cpapi.Op{ExtendBlob: &cpapi.ExtendBlobOp{BlobObjectID: cpapi.ObjectID(objectID), Epochs: epochs}}); err != nil {
 		return nil, err
 	}
-	units := (b.Storage.Size + controlplane.MiB - 1) / controlplane.MiB
+	units := (b.Storage.Size + mib - 1) / mib
 	res := &ExtendResult{Cost: v.c.StoragePrice * units * uint64(epochs)}
 	if res.Blob, err = c.BlobByObjectID(ctx, objectID); err != nil {
 		return nil, err
@@ -174,20 +184,30 @@ func (c *Client) ListBlobs(ctx context.Context, owner *Address) ([]Blob, error) 
 		if c.cfg.Wallet == nil {
 			return nil, ErrNoWallet
 		}
-		a := c.cfg.Wallet.Address()
+		a := Address(c.cfg.Wallet.Address())
 		owner = &a
 	}
-	o, err := c.cp.Owned(ctx, *owner)
+	o, err := c.cp.Owned(ctx, cpapi.Address(*owner))
 	if err != nil {
 		return nil, fmt.Errorf("client: owned objects: %w", err)
 	}
-	return o.Blobs, nil
+	return blobsFromAPI(o.Blobs), nil
 }
 
 // Info is a summary of the network.
 type Info struct {
-	controlplane.Info
-	Committee *Committee `json:"committee"`
+	Params         Params     `json:"params"`
+	Height         uint64     `json:"height"`
+	TimeMs         int64      `json:"time_ms"`
+	Epoch          uint32     `json:"epoch"`
+	EpochStartMs   int64      `json:"epoch_start_ms"`
+	NextEpochMs    int64      `json:"next_epoch_ms"`
+	Prices         Prices     `json:"prices"`
+	CommitteeSize  int        `json:"committee_size"`
+	RegisteredNode int        `json:"registered_nodes"`
+	EventSeq       uint64     `json:"event_seq"`
+	AppHash        Hash       `json:"app_hash"`
+	Committee      *Committee `json:"committee"`
 }
 
 // Info returns the control plane's summary and the current committee.
@@ -196,7 +216,9 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: info: %w", err)
 	}
-	out := &Info{Info: *in}
+	out := &Info{Params: paramsFromAPI(in.Params), Height: in.Height, TimeMs: in.TimeMs, Epoch: in.Epoch,
+		EpochStartMs: in.EpochStartMs, NextEpochMs: in.NextEpochMs, Prices: pricesFromAPI(in.Prices),
+		CommitteeSize: in.CommitteeSize, RegisteredNode: in.RegisteredNode, EventSeq: in.EventSeq, AppHash: Hash(in.AppHash)}
 	if v, err := c.committee(ctx, true); err == nil {
 		out.Committee = v.c
 	}
@@ -208,7 +230,7 @@ func (c *Client) Address() Address {
 	if c.cfg.Wallet == nil {
 		return Address{}
 	}
-	return c.cfg.Wallet.Address()
+	return Address(c.cfg.Wallet.Address())
 }
 
 // Balance returns the wallet's balance.
@@ -216,7 +238,7 @@ func (c *Client) Balance(ctx context.Context) (uint64, error) {
 	if c.cfg.Wallet == nil {
 		return 0, ErrNoWallet
 	}
-	a, err := c.cp.Account(ctx, c.cfg.Wallet.Address())
+	a, err := c.cp.Account(ctx, cpapi.Address(c.cfg.Wallet.Address()))
 	if err != nil {
 		return 0, fmt.Errorf("client: account: %w", err)
 	}

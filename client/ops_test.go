@@ -9,7 +9,6 @@ import (
 
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 )
 
@@ -72,7 +71,7 @@ func TestAlreadyCertified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != controlplane.StatusPermanent || !st.IsCertified || st.EndEpoch != perm.EndEpoch || st.ObjectID != perm.ObjectID {
+	if st.Status != client.StatusPermanent || !st.IsCertified || st.EndEpoch != perm.EndEpoch || st.ObjectID != perm.ObjectID {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -164,7 +163,7 @@ func TestDeleteExtendList(t *testing.T) {
 	}
 
 	// Transfer on store.
-	to := tn.Net.Users[0].Address() // any address
+	to := client.Address(tn.Net.Users[0].Address()) // any address
 	sent, err := c.StoreBytes(ctx, testData(100, base+5), client.StoreOptions{SendObjectTo: &to})
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -289,11 +289,11 @@ func (c *Client) checkReadable(ctx context.Context, id blob.ID) error {
 		return fmt.Errorf("client: blob status: %w", err)
 	}
 	switch {
-	case st.Status == controlplane.StatusInvalid:
+	case st.Status == cpapi.StatusInvalid:
 		return fmt.Errorf("%w: %s", ErrBlobInvalid, id)
-	case st.Status == controlplane.StatusPermanent && st.IsCertified, st.DeletableCounts.Certified > 0:
+	case st.Status == cpapi.StatusPermanent && st.IsCertified, st.DeletableCounts.Certified > 0:
 		return nil
-	case st.Status == controlplane.StatusNonexistent:
+	case st.Status == cpapi.StatusNonexistent:
 		return fmt.Errorf("%w: %s", ErrBlobNotFound, id)
 	default:
 		return fmt.Errorf("%w: %s is registered but not certified", ErrBlobNotFound, id)

@@ -13,9 +13,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
@@ -135,14 +136,15 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 	log.Debug("encoded", "took", time.Since(start))
 
 	res := &StoreResult{BlobID: md.ID, Size: e.Length, EncodedLength: encoded}
-	owner := c.cfg.Wallet.Address()
+	owner := cpapi.Address(c.cfg.Wallet.Address())
 	for attempt := 0; ; attempt++ {
 		epoch := v.c.Epoch
 		wantEnd := epoch + opts.Epochs
-		owned, err := c.cp.Owned(ctx, owner)
+		wowned, err := c.cp.Owned(ctx, owner)
 		if err != nil {
 			return nil, fmt.Errorf("client: owned objects: %w", err)
 		}
+		owned := ownedFromAPI(wowned)
 		if !opts.Force {
 			done, err := c.alreadyCertified(ctx, v, md.ID, wantEnd, opts.Permanent, owned, res)
 			if err != nil {
@@ -158,7 +160,7 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 			break
 		}
 		// A committee change during the store invalidates the confirmations: refresh and retry.
-		if attempt < 2 && (errors.Is(err, controlplane.ErrWrongEpoch) || errors.Is(err, ErrNotEnoughConfirmations) || errors.Is(err, controlplane.ErrStorageEpochs)) {
+		if attempt < 2 && (errors.Is(err, cpclient.ErrWrongEpoch) || errors.Is(err, ErrNotEnoughConfirmations) || errors.Is(err, cpclient.ErrStorageEpochs)) {
 			nv, rerr := c.committee(ctx, true)
 			if rerr == nil && nv.c.Epoch != v.c.Epoch {
 				log.Info("committee changed during the store; retrying", "from", v.c.Epoch, "to", nv.c.Epoch)
@@ -172,12 +174,12 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 		return nil, err
 	}
 	if opts.SendObjectTo != nil {
-		if _, err := c.execute(ctx, "transfer", controlplane.Op{TransferObject: &controlplane.TransferObjectOp{ObjectID: res.ObjectID, To: *opts.SendObjectTo}}); err != nil {
+		if _, err := c.execute(ctx, "transfer", cpapi.Op{TransferObject: &cpapi.TransferObjectOp{ObjectID: cpapi.ObjectID(res.ObjectID), To: cpapi.Address(*opts.SendObjectTo)}}); err != nil {
 			return res, fmt.Errorf("client: blob %s certified as object %s, but the transfer failed: %w", md.ID, res.ObjectID, err)
 		}
 	}
-	if ob, err := c.cp.Object(ctx, res.ObjectID); err == nil && ob.Blob != nil {
-		res.Blob = ob.Blob
+	if ob, err := c.cp.Object(ctx, cpapi.ObjectID(res.ObjectID)); err == nil && ob.Blob != nil {
+		res.Blob = blobFromAPI(ob.Blob)
 		res.EndEpoch = ob.Blob.Storage.End
 	}
 	log.Info("stored", "object", res.ObjectID, "end_epoch", res.EndEpoch, "cost", res.Cost, "took", time.Since(start))
@@ -187,7 +189,7 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 // alreadyCertified fills res and returns true if the blob is certified until at least
 // wantEnd: by an owned object of the requested persistence, or by a permanent object.
 func (c *Client) alreadyCertified(ctx context.Context, v *committeeView, id blob.ID, wantEnd uint32, permanent bool,
-	owned *controlplane.Owned, res *StoreResult) (bool, error) {
+	owned *ownedObjects, res *StoreResult) (bool, error) {
 	for i := range owned.Blobs {
 		b := &owned.Blobs[i]
 		if b.BlobID == id && b.Certified && b.Deletable == !permanent && b.Storage.End >= wantEnd && b.Storage.End > v.c.Epoch {
@@ -199,15 +201,15 @@ func (c *Client) alreadyCertified(ctx context.Context, v *committeeView, id blob
 	if err != nil {
 		return false, fmt.Errorf("client: blob status: %w", err)
 	}
-	if st.Status == controlplane.StatusInvalid {
+	if st.Status == cpapi.StatusInvalid {
 		return false, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
 	}
-	if st.Status != controlplane.StatusPermanent || !st.IsCertified || st.EndEpoch < wantEnd {
+	if st.Status != cpapi.StatusPermanent || !st.IsCertified || st.EndEpoch < wantEnd {
 		return false, nil
 	}
-	res.AlreadyCertified, res.ObjectID, res.EndEpoch = true, st.ObjectID, st.EndEpoch
-	if ob, err := c.cp.Object(ctx, st.ObjectID); err == nil {
-		res.Blob = ob.Blob
+	res.AlreadyCertified, res.ObjectID, res.EndEpoch = true, ObjectID(st.ObjectID), st.EndEpoch
+	if ob, err := c.cp.Object(ctx, st.ObjectID); err == nil && ob.Blob != nil {
+		res.Blob = blobFromAPI(ob.Blob)
 	}
 	if ns, err := c.nodeStatus(ctx, v, id); err == nil && ns.Permanent != nil && ns.Permanent.IsCertified {
 		ev := ns.Permanent.StatusEvent
@@ -218,10 +220,10 @@ func (c *Client) alreadyCertified(ctx context.Context, v *committeeView, id blob
 
 // storeOnce obtains a registration, uploads, collects confirmations and certifies.
 func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
-	opts StoreOptions, owned *controlplane.Owned, res *StoreResult) error {
+	opts StoreOptions, owned *ownedObjects, res *StoreResult) error {
 	epoch := v.c.Epoch
 	wantEnd := epoch + opts.Epochs
-	units := (res.EncodedLength + controlplane.MiB - 1) / controlplane.MiB
+	units := (res.EncodedLength + mib - 1) / mib
 	writeFee := v.c.WritePrice * units
 
 	// Resource selection: an owned registration of this blob, else owned storage, else buy.
@@ -253,10 +255,10 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 			r.resolve(reg.ID, nil)
 			return
 		}
-		op := &controlplane.RegisterBlobOp{BlobID: md.ID, RootHash: controlplane.Hash(e.Root), Size: e.Length,
+		op := &cpapi.RegisterBlobOp{BlobID: md.ID, RootHash: cpapi.Hash(e.Root), Size: e.Length,
 			EncodingType: uint8(blob.RS2), Deletable: !opts.Permanent}
 		if storage != nil {
-			op.StorageID = storage.ID
+			op.StorageID = cpapi.ObjectID(storage.ID)
 			res.ResourceOperation, res.Cost = ReuseStorage, writeFee
 		} else {
 			op.EpochsAhead = opts.Epochs
@@ -264,15 +266,15 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 			res.Cost = writeFee + v.c.StoragePrice*units*uint64(opts.Epochs)
 		}
 		regStart := time.Now()
-		inc, err := c.execute(ctx, "register blob", controlplane.Op{RegisterBlob: op})
+		inc, err := c.execute(ctx, "register blob", cpapi.Op{RegisterBlob: op})
 		c.log.Debug("registration executed", "blob", md.ID, "took", time.Since(regStart))
 		if err != nil {
 			r.resolve(ObjectID{}, err)
 			return
 		}
 		for _, ev := range inc.Events {
-			if ev.Type == controlplane.EventBlobRegistered && ev.BlobID == md.ID {
-				r.resolve(ev.ObjectID, nil)
+			if ev.Type == cpapi.EventBlobRegistered && ev.BlobID == md.ID {
+				r.resolve(ObjectID(ev.ObjectID), nil)
 				return
 			}
 		}
@@ -302,7 +304,8 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 	}
 	res.ObjectID, res.Confirmations = objID, weight
 	certStart := time.Now()
-	if _, err := c.execute(ctx, "certify blob", controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: objID, Certificate: *cert}}); err != nil {
+	if _, err := c.execute(ctx, "certify blob", cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: cpapi.ObjectID(objID),
+		Certificate: cpapi.Certificate{Signers: cert.Signers, Message: cert.Message, Signature: cpapi.BLSSignature(cert.Signature)}}}); err != nil {
 		return err
 	}
 	c.log.Debug("certification executed", "blob", md.ID, "took", time.Since(certStart))
@@ -344,7 +347,7 @@ func (r *registration) wait(ctx context.Context) (ObjectID, error) {
 }
 
 // execute signs and submits one transaction of the wallet and waits for its outcome.
-func (c *Client) execute(ctx context.Context, what string, op controlplane.Op) (*controlplane.Included, error) {
+func (c *Client) execute(ctx context.Context, what string, op cpapi.Op) (*cpapi.Included, error) {
 	if c.cfg.Wallet == nil {
 		return nil, ErrNoWallet
 	}
@@ -552,7 +555,7 @@ func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeCo
 		}
 		pt := protocol.Permanent
 		if r.deletable {
-			pt = protocol.Deletable(obj)
+			pt = protocol.Deletable(protocol.ObjectID(obj))
 		}
 		var msg []byte
 		var sig crypto.BLSSignature
@@ -785,4 +788,18 @@ func (c *Client) uploadSlivers(ctx context.Context, node *nodeConn, e *redstuff.
 		}
 	}
 	return g.Wait()
+}
+
+// ownedObjects are the storage resources and blob objects of the wallet.
+type ownedObjects struct {
+	Storage []Storage
+	Blobs   []Blob
+}
+
+func ownedFromAPI(o *cpapi.Owned) *ownedObjects {
+	out := &ownedObjects{Storage: make([]Storage, len(o.Storage)), Blobs: blobsFromAPI(o.Blobs)}
+	for i, st := range o.Storage {
+		out.Storage[i] = storageFromAPI(st)
+	}
+	return out
 }

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
@@ -189,7 +189,7 @@ func (tn *testNetwork) NewWallet(ctx context.Context, amount uint64) (*crypto.Ac
 		tn.funder = cpclient.New(tn.URL, nil)
 	}
 	funder := tn.Net.Users[len(tn.Net.Users)-1]
-	if _, err := tn.funder.Execute(ctx, tn.Net.Genesis.Params.ChainID, funder, controlplane.Op{Transfer: &controlplane.TransferOp{To: k.Address(), Amount: amount}}); err != nil {
+	if _, err := tn.funder.Execute(ctx, tn.Net.Genesis.Params.ChainID, funder, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(k.Address()), Amount: amount}}); err != nil {
 		return nil, fmt.Errorf("funding a wallet: %w", err)
 	}
 	return k, nil

@@ -1,11 +1,30 @@
-// Package controlplane holds the wire types of Floe's control-plane HTTP API, shared by the
-// server (internal/controlplane/cpserver), served the same way by the embedded and the
-// replicated drivers, and its Go client (internal/controlplane/cpclient). It has no logic.
+// Package controlplane is the wire vocabulary of Floe's control plane: the signed
+// transaction and its operations, events, query results and error codes, and the routes of
+// its HTTP API, served the same way by the embedded and the replicated drivers
+// (internal/controlplane/cpserver) and spoken by its Go client
+// (internal/controlplane/cpclient). The state machine (internal/controlplane) keeps its own
+// records and converts at its edge, so nothing here is hashed into the app hash: a field of
+// this package can be renamed without forking the chain, and the state can change its records
+// without changing the API. It imports nothing of Floe but the public blob package.
 //
-// All bodies are JSON. Addresses and object IDs are "0x" + 64 hex digits; blob IDs are
-// URL-safe unpadded base64 (43 characters); byte strings are standard base64.
+// All bodies are JSON. Addresses and object IDs are "0x" + 64 hex digits; hashes and account
+// public keys are 64 hex digits; blob IDs are URL-safe unpadded base64 (43 characters); BLS
+// keys, BLS signatures and other byte strings are standard base64.
 //
-// Routes:
+// # Transactions
+//
+// A signed transaction on the wire is
+//
+//	0x01 (version) || uvarint(len(payload)) || payload || ed25519 signature (64 bytes)
+//
+// where payload is the canonical JSON of Tx (Go's encoding/json of the Tx struct: fields in
+// declaration order, map keys sorted, no insignificant white space); a payload that does not
+// re-encode to the same bytes is rejected, so every transaction has one encoding and one hash
+// (Blake2b-256 of the wire bytes, TxHash). The signature is over "floe-tx-v1:" || payload,
+// under the sender's key; the sender's address is Blake2b-256(0x00 || public key). At most
+// MaxTxSize bytes.
+//
+// # Routes
 //
 //	POST /v1/transactions                  SubmitRequest -> SubmitResponse (waits for the block)
 //	GET  /v1/info                          Info: params, height, epoch, prices, committee size
@@ -29,10 +48,6 @@
 // empty on success and names the error otherwise.
 package controlplane
 
-import (
-	"github.com/floelabs/floe/internal/controlplane"
-)
-
 // Route paths.
 const (
 	PathTransactions = "/v1/transactions"
@@ -55,57 +70,3 @@ const MaxEventsWait = 60_000 // milliseconds
 type SubmitRequest struct {
 	Tx []byte `json:"tx"`
 }
-
-// SubmitResponse is the outcome of an included transaction.
-type SubmitResponse = controlplane.Included
-
-// ErrorResponse is the body of every error status.
-type ErrorResponse struct {
-	Code  string `json:"code"`
-	Error string `json:"error"`
-}
-
-// AccountResponse is an account's balance and next nonce.
-type AccountResponse struct {
-	Address controlplane.Address `json:"address"`
-	Balance uint64               `json:"balance"`
-	Nonce   uint64               `json:"nonce"`
-}
-
-// ObjectResponse is one object; exactly one field is set.
-type ObjectResponse struct {
-	Blob    *controlplane.Blob    `json:"blob,omitempty"`
-	Storage *controlplane.Storage `json:"storage,omitempty"`
-	Node    *controlplane.Node    `json:"node,omitempty"`
-	Stake   *controlplane.Stake   `json:"stake,omitempty"`
-}
-
-// EventsResponse is a page of events; Next is the cursor for the following request.
-type EventsResponse struct {
-	Events []controlplane.Event `json:"events"`
-	Next   uint64               `json:"next"`
-}
-
-// Cost is what storing a blob costs at the current prices.
-type Cost struct {
-	Size          uint64 `json:"size"`
-	Epochs        uint32 `json:"epochs"`
-	EncodedLength uint64 `json:"encoded_length"`
-	StorageCost   uint64 `json:"storage_cost"`
-	WriteFee      uint64 `json:"write_fee"`
-	Total         uint64 `json:"total"`
-}
-
-// Info, prices and the other query results are the state machine's own types.
-type (
-	Info       = controlplane.Info
-	Prices     = controlplane.Prices
-	Params     = controlplane.Params
-	Committee  = controlplane.Committee
-	BlobStatus = controlplane.BlobStatus
-	Blob       = controlplane.Blob
-	Owned      = controlplane.Owned
-	Stake      = controlplane.Stake
-	Node       = controlplane.Node
-	Event      = controlplane.Event
-)

@@ -12,7 +12,6 @@ import (
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/daemon"
 	"github.com/floelabs/floe/internal/protocol"
@@ -72,7 +71,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return usagef("--send-object-to: %v", err)
 		}
-		opts.SendObjectTo = &a
+		opts.SendObjectTo = (*client.Address)(&a)
 	}
 	c, err := openClient(ctx, e, cf)
 	if err != nil {
@@ -238,7 +237,7 @@ func runBlobStatus(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "blob ID    %s\n", id)
 	switch st.Status {
-	case controlplane.StatusPermanent:
+	case client.StatusPermanent:
 		cert := "registered, not certified"
 		if st.IsCertified {
 			cert = "certified"
@@ -250,7 +249,7 @@ func runBlobStatus(ctx context.Context, e *env, args []string) error {
 		if st.Event != nil {
 			fmt.Fprintf(e.stdout, "event      %s #%s\n", st.Event.TxDigest, st.Event.EventSeq)
 		}
-	case controlplane.StatusInvalid:
+	case client.StatusInvalid:
 		fmt.Fprintf(e.stdout, "status     invalid since epoch %d\n", st.InvalidEpoch)
 	default:
 		if st.DeletableCounts.Total == 0 {
@@ -284,7 +283,7 @@ func runListBlobs(ctx context.Context, e *env, args []string) error {
 		}
 		who = &a
 	}
-	blobs, err := c.ListBlobs(ctx, who)
+	blobs, err := c.ListBlobs(ctx, (*client.Address)(who))
 	if err != nil {
 		return err
 	}
@@ -371,7 +370,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 			found := false
 			for _, b := range owned {
 				if b.BlobID == want && b.Deletable {
-					objects, found = append(objects, b.ID), true
+					objects, found = append(objects, protocol.ObjectID(b.ID)), true
 				}
 			}
 			if !found {
@@ -385,11 +384,11 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	}
 	var done []deleted
 	for _, oid := range objects {
-		b, err := c.BlobByObjectID(ctx, oid)
+		b, err := c.BlobByObjectID(ctx, client.ObjectID(oid))
 		if err != nil {
 			return err
 		}
-		if err := c.Delete(ctx, oid); err != nil {
+		if err := c.Delete(ctx, client.ObjectID(oid)); err != nil {
 			return fmt.Errorf("deleting %s: %w", oid, err)
 		}
 		done = append(done, deleted{ObjectID: oid, BlobID: b.BlobID})
@@ -427,7 +426,7 @@ func runExtend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	res, err := c.Extend(ctx, oid, uint32(*epochs))
+	res, err := c.Extend(ctx, client.ObjectID(oid), uint32(*epochs))
 	if err != nil {
 		return err
 	}

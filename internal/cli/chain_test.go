@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floelabs/floe/internal/controlplane"
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 )
@@ -85,18 +85,18 @@ func TestChainRunSurvivesKill9(t *testing.T) {
 	for i := 0; i < nUsers; i++ {
 		k, _ := crypto.GenerateAccountKey(nil)
 		users = append(users, k)
-		if _, err := c.Execute(ctx, params.ChainID, faucet, controlplane.Op{Transfer: &controlplane.TransferOp{To: k.Address(), Amount: 1_000_000}}); err != nil {
+		if _, err := c.Execute(ctx, params.ChainID, faucet, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(k.Address()), Amount: 1_000_000}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Kill right after an acknowledged transaction.
-	inc, err := c.Execute(ctx, params.ChainID, faucet, controlplane.Op{Transfer: &controlplane.TransferOp{To: users[0].Address(), Amount: 7}})
+	inc, err := c.Execute(ctx, params.ChainID, faucet, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(users[0].Address()), Amount: 7}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kill9(t, cmd)
 	cmd, c = startChain(t, bin, dir)
-	if acc, err := c.Account(ctx, users[0].Address()); err != nil || acc.Balance != 1_000_007 {
+	if acc, err := c.Account(ctx, cpapi.Address(users[0].Address())); err != nil || acc.Balance != 1_000_007 {
 		t.Fatalf("after kill -9: balance %+v %v; acknowledged in block %d", acc, err, inc.Height)
 	}
 	if info, _ := c.Info(ctx); info.Height != inc.Height {
@@ -113,7 +113,7 @@ func TestChainRunSurvivesKill9(t *testing.T) {
 			go func(u int) {
 				defer wg.Done()
 				for !stop.Load() {
-					_, err := c.Execute(ctx, params.ChainID, users[u], controlplane.Op{Transfer: &controlplane.TransferOp{To: users[(u+1)%nUsers].Address(), Amount: 1}})
+					_, err := c.Execute(ctx, params.ChainID, users[u], cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(users[(u+1)%nUsers].Address()), Amount: 1}})
 					if err != nil {
 						return // the process died
 					}
@@ -132,7 +132,7 @@ func TestChainRunSurvivesKill9(t *testing.T) {
 		cmd, c = startChain(t, bin, dir)
 		var total uint64
 		for u, k := range users {
-			acc, err := c.Account(ctx, k.Address())
+			acc, err := c.Account(ctx, cpapi.Address(k.Address()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestChainRunSurvivesKill9(t *testing.T) {
 			acked[u] = acc.Nonce // unacknowledged in-flight ones may have landed too
 			total += acc.Balance
 		}
-		fa, _ := c.Account(ctx, faucet.Address())
+		fa, _ := c.Account(ctx, cpapi.Address(faucet.Address()))
 		if total+fa.Balance != devnetFaucetAmount {
 			t.Fatalf("round %d: supply %d, want %d", round, total+fa.Balance, uint64(devnetFaucetAmount))
 		}

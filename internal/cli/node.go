@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/floelabs/floe/internal/controlplane"
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodestore"
@@ -282,9 +282,9 @@ func runNodeRegister(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	op := controlplane.Op{RegisterNode: &controlplane.RegisterNodeOp{
-		Name: cfg.Name, NetworkAddress: cfg.PublicAddress, NetworkPublicKey: netPub, BLSPublicKey: bls.PublicKey(),
-		ProofOfPossession: protocol.SignProofOfPossession(bls, acct.Address(), info.Epoch),
+	op := cpapi.Op{RegisterNode: &cpapi.RegisterNodeOp{
+		Name: cfg.Name, NetworkAddress: cfg.PublicAddress, NetworkPublicKey: netPub, BLSPublicKey: cpapi.BLSPublicKey(bls.PublicKey()),
+		ProofOfPossession: cpapi.BLSSignature(protocol.SignProofOfPossession(bls, acct.Address(), info.Epoch)),
 		Commission:        uint16(cfg.Commission), StoragePrice: cfg.StoragePrice, WritePrice: cfg.WritePrice, Capacity: cfg.CapacityGiB << 30,
 	}}
 	out, err := c.Execute(ctx, info.Params.ChainID, acct, op)

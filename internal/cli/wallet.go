@@ -8,8 +8,8 @@ import (
 	"io"
 	"strconv"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 )
@@ -102,7 +102,7 @@ func walletBalance(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	acc, err := cpclient.New(*url, nil).Account(ctx, a)
+	acc, err := cpclient.New(*url, nil).Account(ctx, cpapi.Address(a))
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func walletTransfer(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	inc, err := c.Execute(ctx, params.ChainID, k, controlplane.Op{Transfer: &controlplane.TransferOp{To: dst, Amount: n}})
+	inc, err := c.Execute(ctx, params.ChainID, k, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(dst), Amount: n}})
 	var ce *cpclient.Error
 	if err != nil && !(errors.As(err, &ce) && ce.Included != nil && *asJSON) {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/merkle"
@@ -12,40 +13,42 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
-// TxResult is the outcome of one transaction in a block.
+// TxResult is the outcome of one transaction in a block: its wire form, and the error itself.
 type TxResult struct {
-	Hash Hash `json:"hash"`
-	// Code is "" when the transaction succeeded, else the stable code of its error.
-	Code    string     `json:"code,omitempty"`
-	Error   string     `json:"error,omitempty"`
-	Events  []Event    `json:"events"`
-	Created []ObjectID `json:"created,omitempty"`
-	// Err is the error itself (not serialised).
-	Err error `json:"-"`
+	cpapi.TxResult
+	// Err is the error of a failed transaction (nil on success).
+	Err error
 }
-
-// OK reports whether the transaction succeeded.
-func (r *TxResult) OK() bool { return r.Code == "" }
 
 // BlockResult is the outcome of a block.
 type BlockResult struct {
-	Height uint64 `json:"height"`
-	TimeMs int64  `json:"time_ms"`
-	Epoch  uint32 `json:"epoch"`
+	Height uint64
+	TimeMs int64
+	Epoch  uint32
 	// BlockEvents are emitted by the block itself (epoch change, rewards) before its
 	// transactions.
-	BlockEvents []Event    `json:"block_events"`
-	Results     []TxResult `json:"results"`
-	AppHash     Hash       `json:"app_hash"`
+	BlockEvents []cpapi.Event
+	Results     []TxResult
+	AppHash     Hash
 }
 
 // Events returns every event of the block in sequence order.
-func (r *BlockResult) Events() []Event {
-	out := append([]Event(nil), r.BlockEvents...)
+func (r *BlockResult) Events() []cpapi.Event {
+	out := append([]cpapi.Event(nil), r.BlockEvents...)
 	for _, tr := range r.Results {
 		out = append(out, tr.Events...)
 	}
 	return out
+}
+
+// Included returns the outcome of transaction i with the block that included it, as the API
+// serves it.
+func (r *BlockResult) Included(i int) cpapi.Included {
+	inc := cpapi.Included{Height: r.Height, TimeMs: r.TimeMs, TxResult: r.Results[i].TxResult}
+	if inc.Events == nil {
+		inc.Events = []cpapi.Event{}
+	}
+	return inc
 }
 
 // ErrBlock is returned by ApplyBlock for a block that does not follow the current state (a
@@ -89,7 +92,7 @@ func (s *State) applyBlock(height uint64, blockTime time.Time, txs []*VerifiedTx
 	if s.d.EpochStart+s.d.Params.EpochDurationMs <= ms {
 		s.changeEpoch(ms)
 	}
-	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: s.events}
+	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: eventsAPI(s.events)}
 	s.events = nil
 	res.Results = make([]TxResult, len(txs))
 	for i, vt := range txs {
@@ -152,7 +155,7 @@ func (s *State) applyTx(vt *VerifiedTx, decodeErr error) TxResult {
 	s.txHash = vt.hash
 	s.created, s.events = nil, nil
 	defer func() { s.txHash, s.created, s.events = Hash{}, nil, nil }()
-	res := TxResult{Hash: s.txHash}
+	res := TxResult{TxResult: cpapi.TxResult{Hash: cpapi.Hash(s.txHash)}}
 	fail := func(err error) TxResult {
 		res.Err, res.Code, res.Error = err, ErrorCode(err), err.Error()
 		res.Events, res.Created = nil, nil
@@ -178,7 +181,10 @@ func (s *State) applyTx(vt *VerifiedTx, decodeErr error) TxResult {
 	if err := s.execute(sender, &tx.Op); err != nil {
 		return fail(err)
 	}
-	res.Events, res.Created = s.events, s.created
+	res.Events = eventsAPI(s.events)
+	for _, id := range s.created {
+		res.Created = append(res.Created, cpapi.ObjectID(id))
+	}
 	return res
 }
 
@@ -833,11 +839,4 @@ func (s *State) transferObject(sender Address, op *TransferObjectOp) error {
 	st.Owner = op.To
 	s.emit(Event{Type: EventObjectTransferred, ObjectID: st.ID, Owner: sender, To: op.To})
 	return nil
-}
-
-// Included is a transaction's outcome with the block that included it.
-type Included struct {
-	Height uint64 `json:"height"`
-	TimeMs int64  `json:"time_ms"`
-	TxResult
 }

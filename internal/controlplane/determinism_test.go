@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func randomBlocks(t *testing.T, h *harness, seed uint64, nBlocks int) []Hash {
 				}
 			case 6:
 				c, _ := h.s.Committee(h.s.Epoch())
-				txs = append(txs, h.sign(u, Op{Stake: &StakeOp{NodeID: c.Members[r.IntN(len(c.Members))].NodeID, Amount: 1 + r.Uint64N(50)}}))
+				txs = append(txs, h.sign(u, Op{Stake: &StakeOp{NodeID: ObjectID(c.Members[r.IntN(len(c.Members))].NodeID), Amount: 1 + r.Uint64N(50)}}))
 			}
 		}
 		step := time.Duration(1+r.IntN(20)) * time.Second
@@ -220,5 +221,37 @@ func TestStateMachineImports(t *testing.T) {
 		case "os", "io/fs", "syscall", "log", "log/slog", "math/rand", "math/rand/v2", "crypto/rand", "runtime", "sync":
 			t.Errorf("state machine imports %s", imp)
 		}
+	}
+}
+
+// TestStateHoldsNoWireTypes: the hashed state is made of the state machine's own records,
+// never of the wire vocabulary (api/controlplane), so that a change of the API (a renamed JSON
+// field, say) cannot change the app hash and fork the chain.
+func TestStateHoldsNoWireTypes(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, path string) {
+		if seen[ty] {
+			return
+		}
+		seen[ty] = true
+		if strings.HasSuffix(ty.PkgPath(), "/api/controlplane") {
+			t.Errorf("%s is %s, a wire type", path, ty)
+		}
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			walk(ty.Elem(), path+"[]")
+		case reflect.Map:
+			walk(ty.Key(), path+"{key}")
+			walk(ty.Elem(), path+"{}")
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(ty.Field(i).Type, path+"."+ty.Field(i).Name)
+			}
+		}
+	}
+	walk(reflect.TypeOf(data{}), "state")
+	if len(seen) < 20 {
+		t.Fatalf("walked only %d types", len(seen))
 	}
 }

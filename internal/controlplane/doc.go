@@ -9,19 +9,29 @@
 // and the hash of the whole state after the block. The same transactions in the same blocks give
 // the same state and the same hash in every run.
 //
+// # Records and the wire
+//
+// The state holds the state machine's own records (Account, Node, Stake, Storage, Blob,
+// Committee), and only they are hashed into the app hash. The wire vocabulary, the signed
+// transaction, events and query results, belongs to api/controlplane: the state machine
+// decodes a transaction there and converts it into its own operations (OpFromAPI), and its
+// queries and events convert its records into the wire's types (the API methods). So a field
+// of the API can be renamed without changing the app hash, and the records can change (with
+// a new state version) without changing the API.
+//
 // # Transactions
 //
-// A signed transaction on the wire is
+// A signed transaction on the wire is (api/controlplane's DecodeTx)
 //
 //	0x01 (version) || uvarint(len(payload)) || payload || ed25519 signature (64 bytes)
 //
-// where payload is the canonical JSON of Tx (Go's encoding/json of the Tx struct: fields in
-// declaration order, map keys sorted, no insignificant white space); a payload that does not
-// re-encode to the same bytes is rejected, so every transaction has one encoding and one hash
-// (Blake2b-256 of the wire bytes). The signature is over "floe-tx-v1:" || payload. Nonces are
-// strictly sequential per account; a transaction that is well signed and carries the expected
-// nonce consumes it even when its operation fails (so it can never be replayed later), and
-// changes nothing else.
+// where payload is the canonical JSON of api/controlplane's Tx (Go's encoding/json of the Tx
+// struct: fields in declaration order, map keys sorted, no insignificant white space); a
+// payload that does not re-encode to the same bytes is rejected, so every transaction has one
+// encoding and one hash (Blake2b-256 of the wire bytes). The signature is over
+// "floe-tx-v1:" || payload. Nonces are strictly sequential per account; a transaction that is
+// well signed and carries the expected nonce consumes it even when its operation fails (so it
+// can never be replayed later), and changes nothing else.
 //
 // # Decisions where Floe differs from Walrus
 //

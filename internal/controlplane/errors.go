@@ -1,12 +1,16 @@
 package controlplane
 
-import "errors"
+import (
+	"errors"
 
-// Errors a transaction can be rejected with. TxResult.Code carries the name of the sentinel so
-// that clients across the API can match on it.
+	cpapi "github.com/floelabs/floe/api/controlplane"
+)
+
+// Errors a transaction can be rejected with. TxResult.Code carries the stable code of the
+// sentinel (api/controlplane's Code constants) so that clients across the API can match on it.
 var (
-	ErrInvalidTx           = errors.New("invalid transaction")
-	ErrBadSignature        = errors.New("bad signature")
+	ErrInvalidTx           = cpapi.ErrInvalidTx
+	ErrBadSignature        = cpapi.ErrBadSignature
 	ErrWrongChain          = errors.New("wrong chain ID")
 	ErrBadNonce            = errors.New("wrong nonce")
 	ErrInsufficientBalance = errors.New("insufficient balance")
@@ -35,30 +39,30 @@ var errorCodes = []struct {
 	err  error
 	code string
 }{
-	{ErrBadSignature, "bad_signature"},
-	{ErrWrongChain, "wrong_chain"},
-	{ErrBadNonce, "bad_nonce"},
-	{ErrInsufficientBalance, "insufficient_balance"},
-	{ErrNotFound, "not_found"},
-	{ErrNotOwner, "not_owner"},
-	{ErrNoCommittee, "no_committee"},
-	{ErrStorageTooSmall, "storage_too_small"},
-	{ErrStorageEpochs, "storage_epochs"},
-	{ErrBlobIDMismatch, "blob_id_mismatch"},
-	{ErrWrongEpoch, "wrong_epoch"},
-	{ErrWrongMessage, "wrong_message"},
-	{ErrCertificate, "invalid_certificate"},
-	{ErrAlreadyCertified, "already_certified"},
-	{ErrNotCertified, "not_certified"},
-	{ErrExpired, "expired"},
-	{ErrPermanentBlob, "permanent_blob"},
-	{ErrCapacity, "capacity_exceeded"},
-	{ErrEpochsAhead, "epochs_ahead"},
-	{ErrInvalidBlob, "invalid_blob"},
-	{ErrBadPoP, "bad_proof_of_possession"},
-	{ErrStake, "stake"},
-	{ErrOverflow, "overflow"},
-	{ErrInvalidTx, "invalid_tx"},
+	{ErrBadSignature, cpapi.CodeBadSignature},
+	{ErrWrongChain, cpapi.CodeWrongChain},
+	{ErrBadNonce, cpapi.CodeBadNonce},
+	{ErrInsufficientBalance, cpapi.CodeInsufficientBalance},
+	{ErrNotFound, cpapi.CodeNotFound},
+	{ErrNotOwner, cpapi.CodeNotOwner},
+	{ErrNoCommittee, cpapi.CodeNoCommittee},
+	{ErrStorageTooSmall, cpapi.CodeStorageTooSmall},
+	{ErrStorageEpochs, cpapi.CodeStorageEpochs},
+	{ErrBlobIDMismatch, cpapi.CodeBlobIDMismatch},
+	{ErrWrongEpoch, cpapi.CodeWrongEpoch},
+	{ErrWrongMessage, cpapi.CodeWrongMessage},
+	{ErrCertificate, cpapi.CodeInvalidCertificate},
+	{ErrAlreadyCertified, cpapi.CodeAlreadyCertified},
+	{ErrNotCertified, cpapi.CodeNotCertified},
+	{ErrExpired, cpapi.CodeExpired},
+	{ErrPermanentBlob, cpapi.CodePermanentBlob},
+	{ErrCapacity, cpapi.CodeCapacityExceeded},
+	{ErrEpochsAhead, cpapi.CodeEpochsAhead},
+	{ErrInvalidBlob, cpapi.CodeInvalidBlob},
+	{ErrBadPoP, cpapi.CodeBadProofOfPossession},
+	{ErrStake, cpapi.CodeStake},
+	{ErrOverflow, cpapi.CodeOverflow},
+	{ErrInvalidTx, cpapi.CodeInvalidTx},
 }
 
 // ErrorCode returns the stable code of err ("" for nil, "internal" if unknown).
@@ -71,7 +75,7 @@ func ErrorCode(err error) string {
 			return e.code
 		}
 	}
-	return "internal"
+	return cpapi.CodeInternal
 }
 
 // ErrorForCode returns the sentinel error with the given code, or nil.

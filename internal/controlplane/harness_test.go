@@ -160,7 +160,7 @@ func (h *harness) cert(msg []byte, signers ...int) protocol.Certificate {
 	}
 	var sigs []crypto.BLSSignature
 	for _, i := range signers {
-		sigs = append(sigs, keyOf[c.Members[i].BLSPublicKey].Sign(msg))
+		sigs = append(sigs, keyOf[crypto.BLSPublicKey(c.Members[i].BLSPublicKey)].Sign(msg))
 	}
 	agg, err := crypto.AggregateSignatures(sigs)
 	if err != nil {
@@ -195,7 +195,7 @@ func (h *harness) register(key *crypto.AccountKey, size uint64, seed byte, epoch
 	h.t.Helper()
 	bid, root := testBlob(size, seed)
 	r := h.ok(key, Op{RegisterBlob: &RegisterBlobOp{EpochsAhead: epochs, BlobID: bid, RootHash: root, Size: size, EncodingType: 1, Deletable: deletable}})
-	return r.Created[len(r.Created)-1], bid
+	return ObjectID(r.Created[len(r.Created)-1]), bid
 }
 
 // certify certifies a blob with the heaviest members forming a quorum (4+3 of 10 shards).

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/blake2b"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 )
 
@@ -49,7 +50,7 @@ const stateVersion = 1
 
 // NewState builds the state at height 0 from a genesis. When the genesis has nodes, the first
 // committee (epoch 1) is chosen at once; the events of that epoch change are returned.
-func NewState(g *Genesis) (*State, []Event, error) {
+func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 	if err := g.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -91,7 +92,7 @@ func NewState(g *Genesis) (*State, []Event, error) {
 	if len(g.Nodes) > 0 {
 		s.changeEpoch(g.GenesisTime)
 	}
-	ev := s.events
+	ev := eventsAPI(s.events)
 	s.events = nil
 	return s, ev, nil
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 )
 
@@ -19,7 +21,7 @@ func TestGenesisCommittee(t *testing.T) {
 	}
 	total := 0
 	for i, m := range c.Members {
-		if i > 0 && !lessID(c.Members[i-1].NodeID, m.NodeID) {
+		if i > 0 && !lessID(ObjectID(c.Members[i-1].NodeID), ObjectID(m.NodeID)) {
 			t.Fatal("members not sorted by node ID")
 		}
 		if want := int(m.Stake / 10); len(m.Shards) != want {
@@ -44,9 +46,9 @@ func TestQuorumPrices(t *testing.T) {
 	// Votes (weight): storage 40(4) 30(3) 20(2) 10(1) -> drop 40: 6 left, not a quorum -> 40?
 	// No: remaining after dropping the highest must stay a quorum (3w >= 21, w >= 7) to keep
 	// dropping. 10-4 = 6 < 7, so the price is 40: the lowest price that a quorum accepts.
-	c, _ := h.s.Committee(1)
+	c := h.s.d.Committees[1]
 	for i, m := range c.Members {
-		n := h.s.d.Nodes[m.NodeID]
+		n := h.s.d.Nodes[ObjectID(m.NodeID)]
 		n.StoragePrice = uint64(10 * len(m.Shards))
 		n.WritePrice = uint64(100 - i)
 	}
@@ -57,9 +59,9 @@ func TestQuorumPrices(t *testing.T) {
 	// All equal but one low vote of weight 1: dropping the three heavy ones leaves 1 -> price is
 	// the vote at which the remaining weight falls below a quorum.
 	for _, m := range c.Members {
-		h.s.d.Nodes[m.NodeID].StoragePrice = 100
+		h.s.d.Nodes[ObjectID(m.NodeID)].StoragePrice = 100
 		if len(m.Shards) == 4 {
-			h.s.d.Nodes[m.NodeID].StoragePrice = 1
+			h.s.d.Nodes[ObjectID(m.NodeID)].StoragePrice = 1
 		}
 	}
 	h.s.setPrices(c)
@@ -174,29 +176,29 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 		t.Fatalf("events %+v", r.Events)
 	}
 	name := "carol2"
-	h.ok(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: node, Name: &name}})
-	if n, _ := h.s.Node(node); n.Name != "carol2" {
+	h.ok(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: ObjectID(node), Name: &name}})
+	if n, _ := h.s.Node(ObjectID(node)); n.Name != "carol2" {
 		t.Fatalf("name %q", n.Name)
 	}
-	if r := h.do(h.alice, Op{UpdateNode: &UpdateNodeOp{NodeID: node, Name: &name}}); !errors.Is(r.Err, ErrNotOwner) {
+	if r := h.do(h.alice, Op{UpdateNode: &UpdateNodeOp{NodeID: ObjectID(node), Name: &name}}); !errors.Is(r.Err, ErrNotOwner) {
 		t.Fatalf("update by non-owner: %v", r.Err)
 	}
 	k2 := blsKey(t, 52)
 	pk2 := k2.PublicKey()
-	if r := h.do(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: node, BLSPublicKey: &pk2}}); !errors.Is(r.Err, ErrBadPoP) {
+	if r := h.do(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: ObjectID(node), BLSPublicKey: &pk2}}); !errors.Is(r.Err, ErrBadPoP) {
 		t.Fatalf("key change without PoP: %v", r.Err)
 	}
 	pop2 := protocol.SignProofOfPossession(k2, carol.Address(), h.s.Epoch())
-	h.ok(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: node, BLSPublicKey: &pk2, ProofOfPossession: &pop2}})
-	h.ok(carol, Op{SetVotes: &SetVotesOp{NodeID: node, StoragePrice: 10, WritePrice: 5, Capacity: 1 << 30}})
+	h.ok(carol, Op{UpdateNode: &UpdateNodeOp{NodeID: ObjectID(node), BLSPublicKey: &pk2, ProofOfPossession: &pop2}})
+	h.ok(carol, Op{SetVotes: &SetVotesOp{NodeID: ObjectID(node), StoragePrice: 10, WritePrice: 5, Capacity: 1 << 30}})
 
 	// Stake 100 from alice: not active until the next epoch.
-	r = h.ok(h.alice, Op{Stake: &StakeOp{NodeID: node, Amount: 100}})
+	r = h.ok(h.alice, Op{Stake: &StakeOp{NodeID: ObjectID(node), Amount: 100}})
 	stake := r.Created[0]
-	if got := h.s.NodeStake(node, h.s.Epoch()); got != 0 {
+	if got := h.s.NodeStake(ObjectID(node), h.s.Epoch()); got != 0 {
 		t.Fatalf("stake active at once: %d", got)
 	}
-	if r := h.do(h.alice, Op{Stake: &StakeOp{NodeID: node, Amount: 2e9}}); !errors.Is(r.Err, ErrInsufficientBalance) {
+	if r := h.do(h.alice, Op{Stake: &StakeOp{NodeID: ObjectID(node), Amount: 2e9}}); !errors.Is(r.Err, ErrInsufficientBalance) {
 		t.Fatalf("stake too much: %v", r.Err)
 	}
 	h.nextEpoch()
@@ -211,7 +213,7 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 	for _, m := range c.Members {
 		if m.NodeID == node {
 			carolShards = len(m.Shards)
-			if m.BLSPublicKey != pk2 {
+			if crypto.BLSPublicKey(m.BLSPublicKey) != pk2 {
 				t.Fatal("committee does not carry the new key")
 			}
 		}
@@ -220,12 +222,12 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 		t.Fatalf("carol has %d shards, want 5", carolShards)
 	}
 	// Withdraw: returns at the next epoch change.
-	if r := h.do(h.bob, Op{WithdrawStake: &WithdrawStakeOp{StakeID: stake}}); !errors.Is(r.Err, ErrNotOwner) {
+	if r := h.do(h.bob, Op{WithdrawStake: &WithdrawStakeOp{StakeID: ObjectID(stake)}}); !errors.Is(r.Err, ErrNotOwner) {
 		t.Fatalf("withdraw by non-owner: %v", r.Err)
 	}
 	before := h.s.Account(h.alice.Address()).Balance
-	h.ok(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: stake}})
-	if r := h.do(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: stake}}); !errors.Is(r.Err, ErrStake) {
+	h.ok(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: ObjectID(stake)}})
+	if r := h.do(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: ObjectID(stake)}}); !errors.Is(r.Err, ErrStake) {
 		t.Fatalf("double withdraw: %v", r.Err)
 	}
 	if h.s.Account(h.alice.Address()).Balance != before {
@@ -240,8 +242,8 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 		t.Fatalf("committee of %d after withdrawal", len(c.Members))
 	}
 	// A stake withdrawn before it is active returns at once.
-	r = h.ok(h.alice, Op{Stake: &StakeOp{NodeID: node, Amount: 7}})
-	h.ok(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: r.Created[0]}})
+	r = h.ok(h.alice, Op{Stake: &StakeOp{NodeID: ObjectID(node), Amount: 7}})
+	h.ok(h.alice, Op{WithdrawStake: &WithdrawStakeOp{StakeID: ObjectID(r.Created[0])}})
 	if got := h.s.Account(h.alice.Address()).Balance; got != before+100 {
 		t.Fatalf("pending stake not returned: %d", got)
 	}
@@ -250,7 +252,7 @@ func TestNodeLifecycleAndStaking(t *testing.T) {
 func TestStorageResources(t *testing.T) {
 	h := newHarness(t)
 	r := h.ok(h.alice, Op{ReserveStorage: &ReserveStorageOp{Size: 3 * MiB, EpochsAhead: 2}})
-	st, _ := h.s.Storage(r.Created[0])
+	st, _ := h.s.Storage(ObjectID(r.Created[0]))
 	if st.Start != 1 || st.End != 3 || st.Size != 3*MiB {
 		t.Fatalf("storage %+v", st)
 	}
@@ -272,35 +274,35 @@ func TestStorageResources(t *testing.T) {
 		t.Fatalf("poor reserve: %v", r.Err)
 	}
 	// Split by epoch and by size, then fuse back.
-	r = h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: st.ID, AtEpoch: 2}})
-	a, _ := h.s.Storage(st.ID)
-	b, _ := h.s.Storage(r.Created[0])
+	r = h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: ObjectID(st.ID), AtEpoch: 2}})
+	a, _ := h.s.Storage(ObjectID(st.ID))
+	b, _ := h.s.Storage(ObjectID(r.Created[0]))
 	if a.End != 2 || b.Start != 2 || b.End != 3 || b.Size != 3*MiB {
 		t.Fatalf("split by epoch: %+v %+v", a, b)
 	}
-	h.ok(h.alice, Op{FuseStorage: &FuseStorageOp{First: st.ID, Second: b.ID}})
-	if a, _ = h.s.Storage(st.ID); a.Start != 1 || a.End != 3 {
+	h.ok(h.alice, Op{FuseStorage: &FuseStorageOp{First: ObjectID(st.ID), Second: ObjectID(b.ID)}})
+	if a, _ = h.s.Storage(ObjectID(st.ID)); a.Start != 1 || a.End != 3 {
 		t.Fatalf("fuse periods: %+v", a)
 	}
-	r = h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: st.ID, Size: MiB}})
-	if a, _ = h.s.Storage(st.ID); a.Size != 2*MiB {
+	r = h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: ObjectID(st.ID), Size: MiB}})
+	if a, _ = h.s.Storage(ObjectID(st.ID)); a.Size != 2*MiB {
 		t.Fatalf("split by size: %+v", a)
 	}
-	h.ok(h.alice, Op{FuseStorage: &FuseStorageOp{First: st.ID, Second: r.Created[0]}})
-	if a, _ = h.s.Storage(st.ID); a.Size != 3*MiB {
+	h.ok(h.alice, Op{FuseStorage: &FuseStorageOp{First: ObjectID(st.ID), Second: ObjectID(r.Created[0])}})
+	if a, _ = h.s.Storage(ObjectID(st.ID)); a.Size != 3*MiB {
 		t.Fatalf("fuse amounts: %+v", a)
 	}
-	if r := h.do(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: st.ID, AtEpoch: 3}}); !errors.Is(r.Err, ErrInvalidTx) {
+	if r := h.do(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: ObjectID(st.ID), AtEpoch: 3}}); !errors.Is(r.Err, ErrInvalidTx) {
 		t.Fatalf("split at the end: %v", r.Err)
 	}
-	if r := h.do(h.bob, Op{SplitStorage: &SplitStorageOp{StorageID: st.ID, Size: 1}}); !errors.Is(r.Err, ErrNotOwner) {
+	if r := h.do(h.bob, Op{SplitStorage: &SplitStorageOp{StorageID: ObjectID(st.ID), Size: 1}}); !errors.Is(r.Err, ErrNotOwner) {
 		t.Fatalf("split by non-owner: %v", r.Err)
 	}
 	r2 := h.ok(h.alice, Op{ReserveStorage: &ReserveStorageOp{Size: MiB, EpochsAhead: 1}})
-	if r := h.do(h.alice, Op{FuseStorage: &FuseStorageOp{First: st.ID, Second: r2.Created[0]}}); !errors.Is(r.Err, ErrInvalidTx) {
+	if r := h.do(h.alice, Op{FuseStorage: &FuseStorageOp{First: ObjectID(st.ID), Second: ObjectID(r2.Created[0])}}); !errors.Is(r.Err, ErrInvalidTx) {
 		t.Fatalf("fuse mismatched: %v", r.Err)
 	}
-	h.ok(h.alice, Op{TransferObject: &TransferObjectOp{ObjectID: st.ID, To: h.bob.Address()}})
+	h.ok(h.alice, Op{TransferObject: &TransferObjectOp{ObjectID: ObjectID(st.ID), To: h.bob.Address()}})
 	if owned := h.s.OwnedBy(h.bob.Address()); len(owned.Storage) != 1 || owned.Storage[0].ID != st.ID {
 		t.Fatalf("bob owns %+v", owned)
 	}
@@ -329,7 +331,7 @@ func TestBlobRegistration(t *testing.T) {
 		return h.do(h.alice, Op{RegisterBlob: op})
 	}
 	small := h.ok(h.alice, Op{ReserveStorage: &ReserveStorageOp{Size: enc - 1, EpochsAhead: 2}}).Created[0]
-	if r := reg(small, nil); !errors.Is(r.Err, ErrStorageTooSmall) {
+	if r := reg(ObjectID(small), nil); !errors.Is(r.Err, ErrStorageTooSmall) {
 		t.Fatalf("storage too small: %v", r.Err)
 	}
 	if r := reg(ObjectID{}, func(o *RegisterBlobOp) { o.Size++ }); !errors.Is(r.Err, ErrBlobIDMismatch) {
@@ -345,17 +347,17 @@ func TestBlobRegistration(t *testing.T) {
 		t.Fatalf("inline storage too far: %v", r.Err)
 	}
 	good := h.ok(h.alice, Op{ReserveStorage: &ReserveStorageOp{Size: enc, EpochsAhead: 2}}).Created[0]
-	if r := h.do(h.bob, Op{RegisterBlob: &RegisterBlobOp{StorageID: good, BlobID: bid, RootHash: root, Size: size, EncodingType: 1}}); !errors.Is(r.Err, ErrNotOwner) {
+	if r := h.do(h.bob, Op{RegisterBlob: &RegisterBlobOp{StorageID: ObjectID(good), BlobID: bid, RootHash: root, Size: size, EncodingType: 1}}); !errors.Is(r.Err, ErrNotOwner) {
 		t.Fatalf("someone else's storage: %v", r.Err)
 	}
 	// Storage that starts in the future does not cover the current epoch.
 	future := h.ok(h.alice, Op{ReserveStorage: &ReserveStorageOp{Size: enc, EpochsAhead: 3}}).Created[0]
-	second := h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: future, AtEpoch: 2}}).Created[0]
-	if r := reg(second, nil); !errors.Is(r.Err, ErrStorageEpochs) {
+	second := h.ok(h.alice, Op{SplitStorage: &SplitStorageOp{StorageID: ObjectID(future), AtEpoch: 2}}).Created[0]
+	if r := reg(ObjectID(second), nil); !errors.Is(r.Err, ErrStorageEpochs) {
 		t.Fatalf("future storage: %v", r.Err)
 	}
 	before := h.s.Account(h.alice.Address()).Balance
-	r := reg(good, nil)
+	r := reg(ObjectID(good), nil)
 	if !r.OK() {
 		t.Fatal(r.Err)
 	}
@@ -366,7 +368,7 @@ func TestBlobRegistration(t *testing.T) {
 	if e.Type != EventBlobRegistered || e.BlobID != bid || e.Size != size || e.EndEpoch != 3 || e.ObjectID != r.Created[0] || e.EncodingType != 1 {
 		t.Fatalf("event %+v", e)
 	}
-	if _, ok := h.s.Storage(good); ok {
+	if _, ok := h.s.Storage(ObjectID(good)); ok {
 		t.Fatal("storage still free after registration")
 	}
 	// Inline reservation pays storage and write fee in one transaction.
@@ -455,7 +457,7 @@ func TestCertification(t *testing.T) {
 	if r := h.certify(h.bob, obj2, bid2, true); !r.OK() {
 		t.Fatal(r.Err)
 	}
-	if st := h.s.BlobStatus(bid2); st.Status != StatusDeletable || st.DeletableCounts != (DeletableCounts{1, 1}) {
+	if st := h.s.BlobStatus(bid2); st.Status != StatusDeletable || st.DeletableCounts != (cpapi.DeletableCounts{Total: 1, Certified: 1}) {
 		t.Fatalf("deletable status %+v", st)
 	}
 }
@@ -615,7 +617,7 @@ func TestRewardsSharedWithDelegators(t *testing.T) {
 	var node ObjectID
 	for _, m := range c.Members {
 		if len(m.Shards) == 4 {
-			node = m.NodeID
+			node = ObjectID(m.NodeID)
 		}
 	}
 	h.ok(h.alice, Op{Stake: &StakeOp{NodeID: node, Amount: 40}})
@@ -624,7 +626,7 @@ func TestRewardsSharedWithDelegators(t *testing.T) {
 	c2, _ := h.s.Committee(2)
 	var shards int
 	for _, m := range c2.Members {
-		if m.NodeID == node {
+		if ObjectID(m.NodeID) == node {
 			shards = len(m.Shards)
 		}
 	}
@@ -654,11 +656,11 @@ func TestGenesisNodeHelperAndCommitteeLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := s.Committee(1)
+	c := s.d.Committees[1]
 	var id ObjectID
 	for _, n := range s.Nodes() {
 		if n.Name == "extra" {
-			id = n.ID
+			id = ObjectID(n.ID)
 		}
 	}
 	i := c.MemberIndex(id)

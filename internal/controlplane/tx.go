@@ -1,285 +1,347 @@
 package controlplane
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
+	"crypto/ed25519"
 	"fmt"
 
-	"golang.org/x/crypto/blake2b"
-
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 )
 
+// The wire form of a transaction (its encoding, signature and hash) belongs to
+// api/controlplane; the state machine decodes it there and converts the result into its own
+// operations below.
+
 // TxVersion is the version byte of the transaction wire form.
-const TxVersion = 1
+const TxVersion = cpapi.TxVersion
 
 // MaxTxSize bounds the wire size of a transaction.
-const MaxTxSize = 64 << 10
+const MaxTxSize = cpapi.MaxTxSize
 
-const signingPrefix = "floe-tx-v1:"
-
-// Tx is an unsigned transaction: who sends it, with which nonce, on which chain, doing what.
+// Tx is a decoded transaction as the state machine executes it.
 type Tx struct {
-	ChainID string                  `json:"chain_id"`
-	Sender  crypto.AccountPublicKey `json:"sender"`
-	Nonce   uint64                  `json:"nonce"`
-	Op      Op                      `json:"op"`
+	ChainID string
+	Sender  crypto.AccountPublicKey
+	Nonce   uint64
+	Op      Op
 }
 
 // Op is exactly one operation.
 type Op struct {
-	Transfer       *TransferOp       `json:"transfer,omitempty"`
-	RegisterNode   *RegisterNodeOp   `json:"register_node,omitempty"`
-	UpdateNode     *UpdateNodeOp     `json:"update_node,omitempty"`
-	SetVotes       *SetVotesOp       `json:"set_votes,omitempty"`
-	Stake          *StakeOp          `json:"stake,omitempty"`
-	WithdrawStake  *WithdrawStakeOp  `json:"withdraw_stake,omitempty"`
-	ReserveStorage *ReserveStorageOp `json:"reserve_storage,omitempty"`
-	SplitStorage   *SplitStorageOp   `json:"split_storage,omitempty"`
-	FuseStorage    *FuseStorageOp    `json:"fuse_storage,omitempty"`
-	RegisterBlob   *RegisterBlobOp   `json:"register_blob,omitempty"`
-	CertifyBlob    *CertifyBlobOp    `json:"certify_blob,omitempty"`
-	InvalidateBlob *InvalidateBlobOp `json:"invalidate_blob,omitempty"`
-	ExtendBlob     *ExtendBlobOp     `json:"extend_blob,omitempty"`
-	DeleteBlob     *DeleteBlobOp     `json:"delete_blob,omitempty"`
-	SetAttributes  *SetAttributesOp  `json:"set_attributes,omitempty"`
-	TransferObject *TransferObjectOp `json:"transfer_object,omitempty"`
-}
-
-func (o *Op) count() int {
-	n := 0
-	for _, set := range []bool{o.Transfer != nil, o.RegisterNode != nil, o.UpdateNode != nil,
-		o.SetVotes != nil, o.Stake != nil, o.WithdrawStake != nil, o.ReserveStorage != nil,
-		o.SplitStorage != nil, o.FuseStorage != nil, o.RegisterBlob != nil, o.CertifyBlob != nil,
-		o.InvalidateBlob != nil, o.ExtendBlob != nil, o.DeleteBlob != nil, o.SetAttributes != nil,
-		o.TransferObject != nil} {
-		if set {
-			n++
-		}
-	}
-	return n
+	Transfer       *TransferOp
+	RegisterNode   *RegisterNodeOp
+	UpdateNode     *UpdateNodeOp
+	SetVotes       *SetVotesOp
+	Stake          *StakeOp
+	WithdrawStake  *WithdrawStakeOp
+	ReserveStorage *ReserveStorageOp
+	SplitStorage   *SplitStorageOp
+	FuseStorage    *FuseStorageOp
+	RegisterBlob   *RegisterBlobOp
+	CertifyBlob    *CertifyBlobOp
+	InvalidateBlob *InvalidateBlobOp
+	ExtendBlob     *ExtendBlobOp
+	DeleteBlob     *DeleteBlobOp
+	SetAttributes  *SetAttributesOp
+	TransferObject *TransferObjectOp
 }
 
 // TransferOp sends tokens to another account.
 type TransferOp struct {
-	To     Address `json:"to"`
-	Amount uint64  `json:"amount"`
+	To     Address
+	Amount uint64
 }
 
-// RegisterNodeOp registers a storage node owned by the sender. ProofOfPossession is the BLS
-// signature of the protocol PoP message (intent 0) for the current epoch and the sender's
-// address.
+// RegisterNodeOp registers a storage node owned by the sender.
 type RegisterNodeOp struct {
-	Name              string              `json:"name"`
-	NetworkAddress    string              `json:"network_address"`
-	NetworkPublicKey  []byte              `json:"network_public_key"`
-	BLSPublicKey      crypto.BLSPublicKey `json:"bls_public_key"`
-	ProofOfPossession crypto.BLSSignature `json:"proof_of_possession"`
-	Commission        uint16              `json:"commission"`
-	StoragePrice      uint64              `json:"storage_price"`
-	WritePrice        uint64              `json:"write_price"`
-	Capacity          uint64              `json:"capacity"`
+	Name              string
+	NetworkAddress    string
+	NetworkPublicKey  []byte
+	BLSPublicKey      crypto.BLSPublicKey
+	ProofOfPossession crypto.BLSSignature
+	Commission        uint16
+	StoragePrice      uint64
+	WritePrice        uint64
+	Capacity          uint64
 }
 
-// UpdateNodeOp changes a node's metadata; nil fields stay. A new BLS key needs a new proof of
-// possession; committee keys change at the next epoch.
+// UpdateNodeOp changes a node's metadata; nil fields stay.
 type UpdateNodeOp struct {
-	NodeID            ObjectID             `json:"node_id"`
-	Name              *string              `json:"name,omitempty"`
-	NetworkAddress    *string              `json:"network_address,omitempty"`
-	NetworkPublicKey  []byte               `json:"network_public_key,omitempty"`
-	BLSPublicKey      *crypto.BLSPublicKey `json:"bls_public_key,omitempty"`
-	ProofOfPossession *crypto.BLSSignature `json:"proof_of_possession,omitempty"`
-	Commission        *uint16              `json:"commission,omitempty"`
+	NodeID            ObjectID
+	Name              *string
+	NetworkAddress    *string
+	NetworkPublicKey  []byte
+	BLSPublicKey      *crypto.BLSPublicKey
+	ProofOfPossession *crypto.BLSSignature
+	Commission        *uint16
 }
 
-// SetVotesOp sets a node's price and capacity votes (effective at the next epoch change).
+// SetVotesOp sets a node's price and capacity votes.
 type SetVotesOp struct {
-	NodeID       ObjectID `json:"node_id"`
-	StoragePrice uint64   `json:"storage_price"`
-	WritePrice   uint64   `json:"write_price"`
-	Capacity     uint64   `json:"capacity"`
+	NodeID       ObjectID
+	StoragePrice uint64
+	WritePrice   uint64
+	Capacity     uint64
 }
 
-// StakeOp stakes tokens with a node, active from the next epoch.
+// StakeOp stakes tokens with a node.
 type StakeOp struct {
-	NodeID ObjectID `json:"node_id"`
-	Amount uint64   `json:"amount"`
+	NodeID ObjectID
+	Amount uint64
 }
 
-// WithdrawStakeOp withdraws a stake at the next epoch change (at once if not yet active).
+// WithdrawStakeOp withdraws a stake.
 type WithdrawStakeOp struct {
-	StakeID ObjectID `json:"stake_id"`
+	StakeID ObjectID
 }
 
-// ReserveStorageOp buys Size bytes of encoded storage for [current, current+EpochsAhead).
+// ReserveStorageOp buys encoded storage.
 type ReserveStorageOp struct {
-	Size        uint64 `json:"size"`
-	EpochsAhead uint32 `json:"epochs_ahead"`
+	Size        uint64
+	EpochsAhead uint32
 }
 
-// SplitStorageOp splits a storage resource by epoch (AtEpoch, exclusive end of the first part)
-// or by size (Size, the size of the new part); exactly one is non-zero. The new part gets a new
-// object ID.
+// SplitStorageOp splits a storage resource by epoch or by size.
 type SplitStorageOp struct {
-	StorageID ObjectID `json:"storage_id"`
-	AtEpoch   uint32   `json:"at_epoch,omitempty"`
-	Size      uint64   `json:"size,omitempty"`
+	StorageID ObjectID
+	AtEpoch   uint32
+	Size      uint64
 }
 
-// FuseStorageOp fuses Second into First: same size and adjacent periods, or same period (sizes
-// add).
+// FuseStorageOp fuses Second into First.
 type FuseStorageOp struct {
-	First  ObjectID `json:"first"`
-	Second ObjectID `json:"second"`
+	First  ObjectID
+	Second ObjectID
 }
 
-// RegisterBlobOp registers a blob on a storage resource owned by the sender, or, when
-// StorageID is zero, on a new reservation of the encoded length for EpochsAhead epochs bought
-// in the same transaction.
+// RegisterBlobOp registers a blob.
 type RegisterBlobOp struct {
-	StorageID    ObjectID `json:"storage_id,omitzero"`
-	EpochsAhead  uint32   `json:"epochs_ahead,omitempty"`
-	BlobID       blob.ID  `json:"blob_id"`
-	RootHash     Hash     `json:"root_hash"`
-	Size         uint64   `json:"size"`
-	EncodingType uint8    `json:"encoding_type"`
-	Deletable    bool     `json:"deletable"`
+	StorageID    ObjectID
+	EpochsAhead  uint32
+	BlobID       blob.ID
+	RootHash     Hash
+	Size         uint64
+	EncodingType uint8
+	Deletable    bool
 }
 
-// CertifyBlobOp certifies a registered blob with a quorum certificate over the storage
-// confirmation message of the current epoch.
+// CertifyBlobOp certifies a registered blob.
 type CertifyBlobOp struct {
-	BlobObjectID ObjectID             `json:"blob_object_id"`
-	Certificate  protocol.Certificate `json:"certificate"`
+	BlobObjectID ObjectID
+	Certificate  protocol.Certificate
 }
 
-// InvalidateBlobOp marks a blob ID invalid with a validity certificate over the invalid blob ID
-// message of the current epoch.
+// InvalidateBlobOp marks a blob ID invalid.
 type InvalidateBlobOp struct {
-	Certificate protocol.Certificate `json:"certificate"`
+	Certificate protocol.Certificate
 }
 
-// ExtendBlobOp pays for Epochs more epochs of a certified, unexpired blob.
+// ExtendBlobOp pays for more epochs of a blob.
 type ExtendBlobOp struct {
-	BlobObjectID ObjectID `json:"blob_object_id"`
-	Epochs       uint32   `json:"epochs"`
+	BlobObjectID ObjectID
+	Epochs       uint32
 }
 
-// DeleteBlobOp deletes a deletable blob; its storage resource returns to the owner.
+// DeleteBlobOp deletes a deletable blob.
 type DeleteBlobOp struct {
-	BlobObjectID ObjectID `json:"blob_object_id"`
+	BlobObjectID ObjectID
 }
 
 // SetAttributesOp inserts or replaces attributes, then removes the keys in Remove.
 type SetAttributesOp struct {
-	BlobObjectID ObjectID          `json:"blob_object_id"`
-	Set          map[string]string `json:"set,omitempty"`
-	Remove       []string          `json:"remove,omitempty"`
+	BlobObjectID ObjectID
+	Set          map[string]string
+	Remove       []string
 }
 
 // TransferObjectOp gives a blob or storage resource to another owner.
 type TransferObjectOp struct {
-	ObjectID ObjectID `json:"object_id"`
-	To       Address  `json:"to"`
+	ObjectID ObjectID
+	To       Address
 }
 
-// Payload returns the canonical payload bytes of tx.
-func (tx *Tx) Payload() ([]byte, error) {
-	if n := tx.Op.count(); n != 1 {
-		return nil, fmt.Errorf("%w: %d operations, want exactly 1", ErrInvalidTx, n)
-	}
-	b, err := json.Marshal(tx)
+// DecodeTx parses wire bytes (api/controlplane's DecodeTx: canonical form, signature) and
+// returns the transaction as the state machine executes it.
+func DecodeTx(wire []byte) (*Tx, error) {
+	w, err := cpapi.DecodeTx(wire)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidTx, err)
+		return nil, err
 	}
-	return b, nil
+	return txFromAPI(w), nil
 }
 
-// SigningMessage returns the bytes an account key signs for payload.
-func SigningMessage(payload []byte) []byte {
-	return append([]byte(signingPrefix), payload...)
-}
+// TxHash returns the hash of a transaction's wire bytes.
+func TxHash(wire []byte) Hash { return Hash(cpapi.TxHash(wire)) }
 
-// Sign encodes tx, signs it with key (whose public key must be tx.Sender) and returns the
-// wire bytes.
+// Sign encodes tx in its wire form and signs it with key (whose public key must be
+// tx.Sender).
 func Sign(tx *Tx, key *crypto.AccountKey) ([]byte, error) {
 	if key.PublicKey() != tx.Sender {
 		return nil, fmt.Errorf("%w: key does not match the sender", ErrInvalidTx)
 	}
-	payload, err := tx.Payload()
-	if err != nil {
-		return nil, err
-	}
-	sig := key.Sign(SigningMessage(payload))
-	return Assemble(payload, sig), nil
+	return cpapi.Sign(tx.API(), ed25519.NewKeyFromSeed(key.Seed()))
 }
+
+// Payload returns the canonical payload bytes of tx's wire form.
+func (tx *Tx) Payload() ([]byte, error) { return tx.API().Payload() }
+
+// SigningMessage returns the bytes an account key signs for payload.
+func SigningMessage(payload []byte) []byte { return cpapi.SigningMessage(payload) }
 
 // Assemble builds the wire bytes from a payload and its signature.
 func Assemble(payload []byte, sig crypto.AccountSignature) []byte {
-	out := make([]byte, 0, 1+binary.MaxVarintLen64+len(payload)+len(sig))
-	out = append(out, TxVersion)
-	out = binary.AppendUvarint(out, uint64(len(payload)))
-	out = append(out, payload...)
-	return append(out, sig[:]...)
+	return cpapi.Assemble(payload, cpapi.Signature(sig))
 }
 
-// TxHash returns Blake2b-256 of the wire bytes.
-func TxHash(wire []byte) Hash { return Hash(blake2b.Sum256(wire)) }
-
-// DecodeTx parses wire bytes, checks the encoding is canonical and the signature valid, and
-// returns the transaction.
-func DecodeTx(wire []byte) (*Tx, error) {
-	if len(wire) > MaxTxSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidTx, len(wire), MaxTxSize)
-	}
-	if len(wire) < 1 || wire[0] != TxVersion {
-		return nil, fmt.Errorf("%w: unknown version", ErrInvalidTx)
-	}
-	n, k := binary.Uvarint(wire[1:])
-	if k <= 0 || n > uint64(len(wire)) {
-		return nil, fmt.Errorf("%w: bad payload length", ErrInvalidTx)
-	}
-	if k != len(binary.AppendUvarint(nil, n)) {
-		return nil, fmt.Errorf("%w: non-minimal payload length", ErrInvalidTx)
-	}
-	rest := wire[1+k:]
-	if uint64(len(rest)) != n+crypto.AccountSignatureLen {
-		return nil, fmt.Errorf("%w: %d bytes after the length, want %d", ErrInvalidTx, len(rest), n+crypto.AccountSignatureLen)
-	}
-	payload := rest[:n]
-	var sig crypto.AccountSignature
-	copy(sig[:], rest[n:])
-	tx, err := decodePayload(payload)
-	if err != nil {
-		return nil, err
-	}
-	if !tx.Sender.Verify(SigningMessage(payload), sig) {
-		return nil, ErrBadSignature
-	}
-	return tx, nil
+// API returns tx in the wire vocabulary.
+func (tx *Tx) API() *cpapi.Tx {
+	return &cpapi.Tx{ChainID: tx.ChainID, Sender: cpapi.PublicKey(tx.Sender), Nonce: tx.Nonce, Op: tx.Op.API()}
 }
 
-// decodePayload parses a canonical payload.
-func decodePayload(payload []byte) (*Tx, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	var tx Tx
-	if err := dec.Decode(&tx); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidTx, err)
+func txFromAPI(w *cpapi.Tx) *Tx {
+	return &Tx{ChainID: w.ChainID, Sender: crypto.AccountPublicKey(w.Sender), Nonce: w.Nonce, Op: OpFromAPI(&w.Op)}
+}
+
+func certFromAPI(c cpapi.Certificate) protocol.Certificate {
+	return protocol.Certificate{Signers: c.Signers, Message: c.Message, Signature: crypto.BLSSignature(c.Signature)}
+}
+
+func certToAPI(c protocol.Certificate) cpapi.Certificate {
+	return cpapi.Certificate{Signers: c.Signers, Message: c.Message, Signature: cpapi.BLSSignature(c.Signature)}
+}
+
+// OpFromAPI converts an operation of the wire vocabulary into the state machine's.
+func OpFromAPI(w *cpapi.Op) Op {
+	var o Op
+	if x := w.Transfer; x != nil {
+		o.Transfer = &TransferOp{To: Address(x.To), Amount: x.Amount}
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrInvalidTx)
+	if x := w.RegisterNode; x != nil {
+		o.RegisterNode = &RegisterNodeOp{Name: x.Name, NetworkAddress: x.NetworkAddress, NetworkPublicKey: x.NetworkPublicKey,
+			BLSPublicKey: crypto.BLSPublicKey(x.BLSPublicKey), ProofOfPossession: crypto.BLSSignature(x.ProofOfPossession),
+			Commission: x.Commission, StoragePrice: x.StoragePrice, WritePrice: x.WritePrice, Capacity: x.Capacity}
 	}
-	canon, err := tx.Payload()
-	if err != nil {
-		return nil, err
+	if x := w.UpdateNode; x != nil {
+		u := &UpdateNodeOp{NodeID: ObjectID(x.NodeID), Name: x.Name, NetworkAddress: x.NetworkAddress,
+			NetworkPublicKey: x.NetworkPublicKey, Commission: x.Commission}
+		if x.BLSPublicKey != nil {
+			k := crypto.BLSPublicKey(*x.BLSPublicKey)
+			u.BLSPublicKey = &k
+		}
+		if x.ProofOfPossession != nil {
+			p := crypto.BLSSignature(*x.ProofOfPossession)
+			u.ProofOfPossession = &p
+		}
+		o.UpdateNode = u
 	}
-	if !bytes.Equal(canon, payload) {
-		return nil, fmt.Errorf("%w: payload is not in canonical form", ErrInvalidTx)
+	if x := w.SetVotes; x != nil {
+		o.SetVotes = &SetVotesOp{NodeID: ObjectID(x.NodeID), StoragePrice: x.StoragePrice, WritePrice: x.WritePrice, Capacity: x.Capacity}
 	}
-	return &tx, nil
+	if x := w.Stake; x != nil {
+		o.Stake = &StakeOp{NodeID: ObjectID(x.NodeID), Amount: x.Amount}
+	}
+	if x := w.WithdrawStake; x != nil {
+		o.WithdrawStake = &WithdrawStakeOp{StakeID: ObjectID(x.StakeID)}
+	}
+	if x := w.ReserveStorage; x != nil {
+		o.ReserveStorage = &ReserveStorageOp{Size: x.Size, EpochsAhead: x.EpochsAhead}
+	}
+	if x := w.SplitStorage; x != nil {
+		o.SplitStorage = &SplitStorageOp{StorageID: ObjectID(x.StorageID), AtEpoch: x.AtEpoch, Size: x.Size}
+	}
+	if x := w.FuseStorage; x != nil {
+		o.FuseStorage = &FuseStorageOp{First: ObjectID(x.First), Second: ObjectID(x.Second)}
+	}
+	if x := w.RegisterBlob; x != nil {
+		o.RegisterBlob = &RegisterBlobOp{StorageID: ObjectID(x.StorageID), EpochsAhead: x.EpochsAhead, BlobID: x.BlobID,
+			RootHash: Hash(x.RootHash), Size: x.Size, EncodingType: x.EncodingType, Deletable: x.Deletable}
+	}
+	if x := w.CertifyBlob; x != nil {
+		o.CertifyBlob = &CertifyBlobOp{BlobObjectID: ObjectID(x.BlobObjectID), Certificate: certFromAPI(x.Certificate)}
+	}
+	if x := w.InvalidateBlob; x != nil {
+		o.InvalidateBlob = &InvalidateBlobOp{Certificate: certFromAPI(x.Certificate)}
+	}
+	if x := w.ExtendBlob; x != nil {
+		o.ExtendBlob = &ExtendBlobOp{BlobObjectID: ObjectID(x.BlobObjectID), Epochs: x.Epochs}
+	}
+	if x := w.DeleteBlob; x != nil {
+		o.DeleteBlob = &DeleteBlobOp{BlobObjectID: ObjectID(x.BlobObjectID)}
+	}
+	if x := w.SetAttributes; x != nil {
+		o.SetAttributes = &SetAttributesOp{BlobObjectID: ObjectID(x.BlobObjectID), Set: x.Set, Remove: x.Remove}
+	}
+	if x := w.TransferObject; x != nil {
+		o.TransferObject = &TransferObjectOp{ObjectID: ObjectID(x.ObjectID), To: Address(x.To)}
+	}
+	return o
+}
+
+// API returns the operation in the wire vocabulary.
+func (o *Op) API() cpapi.Op {
+	var w cpapi.Op
+	if x := o.Transfer; x != nil {
+		w.Transfer = &cpapi.TransferOp{To: cpapi.Address(x.To), Amount: x.Amount}
+	}
+	if x := o.RegisterNode; x != nil {
+		w.RegisterNode = &cpapi.RegisterNodeOp{Name: x.Name, NetworkAddress: x.NetworkAddress, NetworkPublicKey: x.NetworkPublicKey,
+			BLSPublicKey: cpapi.BLSPublicKey(x.BLSPublicKey), ProofOfPossession: cpapi.BLSSignature(x.ProofOfPossession),
+			Commission: x.Commission, StoragePrice: x.StoragePrice, WritePrice: x.WritePrice, Capacity: x.Capacity}
+	}
+	if x := o.UpdateNode; x != nil {
+		u := &cpapi.UpdateNodeOp{NodeID: cpapi.ObjectID(x.NodeID), Name: x.Name, NetworkAddress: x.NetworkAddress,
+			NetworkPublicKey: x.NetworkPublicKey, Commission: x.Commission}
+		if x.BLSPublicKey != nil {
+			k := cpapi.BLSPublicKey(*x.BLSPublicKey)
+			u.BLSPublicKey = &k
+		}
+		if x.ProofOfPossession != nil {
+			p := cpapi.BLSSignature(*x.ProofOfPossession)
+			u.ProofOfPossession = &p
+		}
+		w.UpdateNode = u
+	}
+	if x := o.SetVotes; x != nil {
+		w.SetVotes = &cpapi.SetVotesOp{NodeID: cpapi.ObjectID(x.NodeID), StoragePrice: x.StoragePrice, WritePrice: x.WritePrice, Capacity: x.Capacity}
+	}
+	if x := o.Stake; x != nil {
+		w.Stake = &cpapi.StakeOp{NodeID: cpapi.ObjectID(x.NodeID), Amount: x.Amount}
+	}
+	if x := o.WithdrawStake; x != nil {
+		w.WithdrawStake = &cpapi.WithdrawStakeOp{StakeID: cpapi.ObjectID(x.StakeID)}
+	}
+	if x := o.ReserveStorage; x != nil {
+		w.ReserveStorage = &cpapi.ReserveStorageOp{Size: x.Size, EpochsAhead: x.EpochsAhead}
+	}
+	if x := o.SplitStorage; x != nil {
+		w.SplitStorage = &cpapi.SplitStorageOp{StorageID: cpapi.ObjectID(x.StorageID), AtEpoch: x.AtEpoch, Size: x.Size}
+	}
+	if x := o.FuseStorage; x != nil {
+		w.FuseStorage = &cpapi.FuseStorageOp{First: cpapi.ObjectID(x.First), Second: cpapi.ObjectID(x.Second)}
+	}
+	if x := o.RegisterBlob; x != nil {
+		w.RegisterBlob = &cpapi.RegisterBlobOp{StorageID: cpapi.ObjectID(x.StorageID), EpochsAhead: x.EpochsAhead, BlobID: x.BlobID,
+			RootHash: cpapi.Hash(x.RootHash), Size: x.Size, EncodingType: x.EncodingType, Deletable: x.Deletable}
+	}
+	if x := o.CertifyBlob; x != nil {
+		w.CertifyBlob = &cpapi.CertifyBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Certificate: certToAPI(x.Certificate)}
+	}
+	if x := o.InvalidateBlob; x != nil {
+		w.InvalidateBlob = &cpapi.InvalidateBlobOp{Certificate: certToAPI(x.Certificate)}
+	}
+	if x := o.ExtendBlob; x != nil {
+		w.ExtendBlob = &cpapi.ExtendBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Epochs: x.Epochs}
+	}
+	if x := o.DeleteBlob; x != nil {
+		w.DeleteBlob = &cpapi.DeleteBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID)}
+	}
+	if x := o.SetAttributes; x != nil {
+		w.SetAttributes = &cpapi.SetAttributesOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Set: x.Set, Remove: x.Remove}
+	}
+	if x := o.TransferObject; x != nil {
+		w.TransferObject = &cpapi.TransferObjectOp{ObjectID: cpapi.ObjectID(x.ObjectID), To: cpapi.Address(x.To)}
+	}
+	return w
 }

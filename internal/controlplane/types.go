@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
@@ -36,7 +37,11 @@ func (h *Hash) UnmarshalText(b []byte) error {
 }
 
 // MiB is the storage unit: prices are per MiB of encoded size.
-const MiB = 1 << 20
+const MiB = cpapi.MiB
+
+// The records below are what the state holds and hashes. They are the state machine's own:
+// the wire's types (api/controlplane) are converted from them at the edge (API methods), so
+// a change on either side does not reach the other.
 
 // Account is a balance and the next expected nonce.
 type Account struct {
@@ -143,40 +148,37 @@ func (c *Committee) ShardOwner() []int {
 	return out
 }
 
-// EventType names an event.
-type EventType string
-
-// Event types.
+// Event types (the wire's).
 const (
-	EventTransfer          EventType = "Transfer"
-	EventNodeRegistered    EventType = "NodeRegistered"
-	EventNodeUpdated       EventType = "NodeUpdated"
-	EventVotesSet          EventType = "VotesSet"
-	EventStaked            EventType = "Staked"
-	EventStakeWithdrawn    EventType = "StakeWithdrawRequested"
-	EventStakeReturned     EventType = "StakeReturned"
-	EventRewardPaid        EventType = "RewardPaid"
-	EventStorageReserved   EventType = "StorageReserved"
-	EventStorageSplit      EventType = "StorageSplit"
-	EventStorageFused      EventType = "StorageFused"
-	EventBlobRegistered    EventType = "BlobRegistered"
-	EventBlobCertified     EventType = "BlobCertified"
-	EventInvalidBlobID     EventType = "InvalidBlobID"
-	EventBlobExtended      EventType = "BlobExtended"
-	EventBlobDeleted       EventType = "BlobDeleted"
-	EventBlobAttributes    EventType = "BlobAttributesChanged"
-	EventObjectTransferred EventType = "ObjectTransferred"
-	EventEpochChangeStart  EventType = "EpochChangeStart"
-	EventEpochChangeDone   EventType = "EpochChangeDone"
-	EventObjectsExpired    EventType = "ObjectsExpired"
+	EventTransfer          = cpapi.EventTransfer
+	EventNodeRegistered    = cpapi.EventNodeRegistered
+	EventNodeUpdated       = cpapi.EventNodeUpdated
+	EventVotesSet          = cpapi.EventVotesSet
+	EventStaked            = cpapi.EventStaked
+	EventStakeWithdrawn    = cpapi.EventStakeWithdrawn
+	EventStakeReturned     = cpapi.EventStakeReturned
+	EventRewardPaid        = cpapi.EventRewardPaid
+	EventStorageReserved   = cpapi.EventStorageReserved
+	EventStorageSplit      = cpapi.EventStorageSplit
+	EventStorageFused      = cpapi.EventStorageFused
+	EventBlobRegistered    = cpapi.EventBlobRegistered
+	EventBlobCertified     = cpapi.EventBlobCertified
+	EventInvalidBlobID     = cpapi.EventInvalidBlobID
+	EventBlobExtended      = cpapi.EventBlobExtended
+	EventBlobDeleted       = cpapi.EventBlobDeleted
+	EventBlobAttributes    = cpapi.EventBlobAttributes
+	EventObjectTransferred = cpapi.EventObjectTransferred
+	EventEpochChangeStart  = cpapi.EventEpochChangeStart
+	EventEpochChangeDone   = cpapi.EventEpochChangeDone
+	EventObjectsExpired    = cpapi.EventObjectsExpired
 )
 
-// Event is one change of state, numbered by a global sequence number. Fields that do not apply
-// to a type are zero and omitted from JSON.
+// Event is one change of state as the state machine emits it; API converts it to the wire's
+// event.
 type Event struct {
-	Seq    uint64    `json:"seq"`
-	Height uint64    `json:"height"`
-	Type   EventType `json:"type"`
+	Seq    uint64          `json:"seq"`
+	Height uint64          `json:"height"`
+	Type   cpapi.EventType `json:"type"`
 	// TxHash is the transaction that emitted the event (zero for block-level events).
 	TxHash       Hash     `json:"tx_hash,omitzero"`
 	Epoch        uint32   `json:"epoch"`
@@ -211,4 +213,75 @@ func (c *Committee) ShardsOf(id ObjectID) []uint16 {
 		return c.Members[i].Shards
 	}
 	return nil
+}
+
+// API returns the event in the wire vocabulary.
+func (e *Event) API() cpapi.Event {
+	return cpapi.Event{Seq: e.Seq, Height: e.Height, Type: e.Type, TxHash: cpapi.Hash(e.TxHash), Epoch: e.Epoch,
+		BlobID: e.BlobID, ObjectID: cpapi.ObjectID(e.ObjectID), NodeID: cpapi.ObjectID(e.NodeID),
+		Owner: cpapi.Address(e.Owner), To: cpapi.Address(e.To), Amount: e.Amount, Size: e.Size,
+		EncodingType: e.EncodingType, StartEpoch: e.StartEpoch, EndEpoch: e.EndEpoch, Deletable: e.Deletable,
+		IsExtension: e.IsExtension, WasCertified: e.WasCertified}
+}
+
+func eventsAPI(evs []Event) []cpapi.Event {
+	if evs == nil {
+		return nil
+	}
+	out := make([]cpapi.Event, len(evs))
+	for i := range evs {
+		out[i] = evs[i].API()
+	}
+	return out
+}
+
+// API returns the node in the wire vocabulary.
+func (n *Node) API() cpapi.Node {
+	return cpapi.Node{ID: cpapi.ObjectID(n.ID), Owner: cpapi.Address(n.Owner), Name: n.Name, NetworkAddress: n.NetworkAddress,
+		NetworkPublicKey: n.NetworkPublicKey, BLSPublicKey: cpapi.BLSPublicKey(n.BLSPublicKey), Commission: n.Commission,
+		StoragePrice: n.StoragePrice, WritePrice: n.WritePrice, Capacity: n.Capacity, RegisteredEpoch: n.RegisteredEpoch}
+}
+
+// API returns the stake in the wire vocabulary.
+func (st *Stake) API() cpapi.Stake {
+	return cpapi.Stake{ID: cpapi.ObjectID(st.ID), Owner: cpapi.Address(st.Owner), NodeID: cpapi.ObjectID(st.NodeID),
+		Amount: st.Amount, ActivationEpoch: st.ActivationEpoch, WithdrawEpoch: st.WithdrawEpoch}
+}
+
+// API returns the storage resource in the wire vocabulary.
+func (st *Storage) API() cpapi.Storage {
+	return cpapi.Storage{ID: cpapi.ObjectID(st.ID), Owner: cpapi.Address(st.Owner), Start: st.Start, End: st.End, Size: st.Size}
+}
+
+// API returns the blob object in the wire vocabulary.
+func (b *Blob) API() cpapi.Blob {
+	var attrs map[string]string
+	if len(b.Attributes) > 0 {
+		attrs = make(map[string]string, len(b.Attributes))
+		for k, v := range b.Attributes {
+			attrs[k] = v
+		}
+	}
+	return cpapi.Blob{ID: cpapi.ObjectID(b.ID), Owner: cpapi.Address(b.Owner), BlobID: b.BlobID, Size: b.Size,
+		EncodingType: b.EncodingType, RootHash: cpapi.Hash(b.RootHash), RegisteredEpoch: b.RegisteredEpoch,
+		Certified: b.Certified, CertifiedEpoch: b.CertifiedEpoch, Deletable: b.Deletable, Storage: b.Storage.API(),
+		Attributes: attrs}
+}
+
+// API returns the committee in the wire vocabulary.
+func (c *Committee) API() cpapi.Committee {
+	out := cpapi.Committee{Epoch: c.Epoch, NShards: c.NShards, StartMs: c.StartMs, Members: make([]cpapi.Member, len(c.Members)),
+		StoragePrice: c.StoragePrice, WritePrice: c.WritePrice, Capacity: c.Capacity}
+	for i, m := range c.Members {
+		out.Members[i] = cpapi.Member{NodeID: cpapi.ObjectID(m.NodeID), Name: m.Name, NetworkAddress: m.NetworkAddress,
+			NetworkPublicKey: m.NetworkPublicKey, BLSPublicKey: cpapi.BLSPublicKey(m.BLSPublicKey), Stake: m.Stake,
+			Shards: append([]uint16(nil), m.Shards...)}
+	}
+	return out
+}
+
+// API returns the parameters in the wire vocabulary.
+func (p Params) API() cpapi.Params {
+	return cpapi.Params{ChainID: p.ChainID, NShards: p.NShards, EpochDurationMs: p.EpochDurationMs, MaxEpochsAhead: p.MaxEpochsAhead,
+		MinCommitteeSize: p.MinCommitteeSize, MaxCommitteeSize: p.MaxCommitteeSize, MinStake: p.MinStake}
 }

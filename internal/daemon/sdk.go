@@ -39,7 +39,7 @@ func sdkError(err error) error {
 }
 
 func (s sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
-	res, err := s.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: p.SendObjectTo})
+	res, err := s.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: (*client.Address)(p.SendObjectTo)})
 	if err != nil {
 		if errors.Is(err, client.ErrBlobInvalid) {
 			id := ""
@@ -101,7 +101,7 @@ func (s sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint
 }
 
 func (s sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, error) {
-	b, err := s.c.BlobByObjectID(ctx, id)
+	b, err := s.c.BlobByObjectID(ctx, client.ObjectID(id))
 	if err != nil {
 		return nil, sdkError(err)
 	}

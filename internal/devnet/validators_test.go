@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floelabs/floe/internal/controlplane"
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
 )
@@ -68,7 +68,7 @@ func TestValidatorSet(t *testing.T) {
 	var sent uint64
 	transfer := func(via int) {
 		t.Helper()
-		inc, err := cpclient.New(vs.URL(via), nil).Submit(ctx, net.Sign(user, controlplane.Op{Transfer: &controlplane.TransferOp{To: net.NodeOwner[0].Address(), Amount: 3}}))
+		inc, err := cpclient.New(vs.URL(via), nil).Submit(ctx, net.Sign(user, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(net.NodeOwner[0].Address()), Amount: 3}}))
 		if err != nil || !inc.OK() {
 			t.Fatalf("transfer via %d: %v %+v", via, err, inc)
 		}
@@ -78,7 +78,7 @@ func TestValidatorSet(t *testing.T) {
 		t.Helper()
 		c := cpclient.New(vs.URL(i), nil)
 		for {
-			a, err := c.Account(ctx, user.Address())
+			a, err := c.Account(ctx, cpapi.Address(user.Address()))
 			if err == nil && a.Balance == 1e12-sent {
 				return
 			}

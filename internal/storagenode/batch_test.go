@@ -138,7 +138,7 @@ func TestPendingAndDeletable(t *testing.T) {
 	objCh <- obj.String()
 	r := <-got
 	expect(t, "deletable confirmation", r, 200, "")
-	checkConfirmation(t, r.body, tn.net.NodeKeys[0].PublicKey(), id, protocol.Deletable(obj))
+	checkConfirmation(t, r.body, tn.net.NodeKeys[0].PublicKey(), id, protocol.Deletable(protocol.ObjectID(obj)))
 	if r := node.get(t, api.SliverStatusPath(ids, owned[0], "primary")); !bytes.Contains(r.body, []byte(`"stored"`)) {
 		t.Fatalf("sliver status after registration: %s", r.body)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
@@ -16,15 +17,15 @@ import (
 // waits (up to ctx's deadline) for events with sequence numbers from from on and returns an
 // empty slice when the wait ends without any.
 type ControlPlane interface {
-	Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error)
+	Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error)
 	// Committee returns the committee of epoch, or an error wrapping ErrNoCommittee.
-	Committee(ctx context.Context, epoch uint32) (*controlplane.Committee, error)
-	Info(ctx context.Context) (controlplane.Info, error)
+	Committee(ctx context.Context, epoch uint32) (*cpapi.Committee, error)
+	Info(ctx context.Context) (cpapi.Info, error)
 	// BlobObject returns a blob object, or an error wrapping ErrNoBlobObject.
-	BlobObject(ctx context.Context, id controlplane.ObjectID) (controlplane.Blob, error)
+	BlobObject(ctx context.Context, id cpapi.ObjectID) (cpapi.Blob, error)
 	// Submit submits a signed transaction and waits for its outcome; a transaction that failed
 	// returns an error.
-	Submit(ctx context.Context, rawTx []byte) (*controlplane.TxResult, error)
+	Submit(ctx context.Context, rawTx []byte) (*cpapi.TxResult, error)
 	// Nonce returns the next transaction nonce of an account (0 for an unknown account).
 	Nonce(ctx context.Context, a crypto.Address) (uint64, error)
 }
@@ -42,7 +43,7 @@ type Embedded struct{ Chain *embedded.Chain }
 var _ ControlPlane = Embedded{}
 
 // Events implements ControlPlane.
-func (e Embedded) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+func (e Embedded) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	evs, err := e.Chain.Events(ctx, from, max)
 	if err != nil && ctx.Err() != nil && len(evs) == 0 {
 		return nil, nil // the wait ended
@@ -51,8 +52,8 @@ func (e Embedded) Events(ctx context.Context, from uint64, max int) ([]controlpl
 }
 
 // Committee implements ControlPlane.
-func (e Embedded) Committee(_ context.Context, epoch uint32) (*controlplane.Committee, error) {
-	var c *controlplane.Committee
+func (e Embedded) Committee(_ context.Context, epoch uint32) (*cpapi.Committee, error) {
+	var c *cpapi.Committee
 	var ok bool
 	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, ok = s.Committee(epoch) })
 	if !ok {
@@ -62,17 +63,17 @@ func (e Embedded) Committee(_ context.Context, epoch uint32) (*controlplane.Comm
 }
 
 // Info implements ControlPlane.
-func (e Embedded) Info(context.Context) (controlplane.Info, error) {
-	var i controlplane.Info
-	e.Chain.View(func(s *controlplane.State, h controlplane.Hash) { i = s.Info(); i.AppHash = h })
+func (e Embedded) Info(context.Context) (cpapi.Info, error) {
+	var i cpapi.Info
+	e.Chain.View(func(s *controlplane.State, h controlplane.Hash) { i = s.Info(); i.AppHash = cpapi.Hash(h) })
 	return i, nil
 }
 
 // BlobObject implements ControlPlane.
-func (e Embedded) BlobObject(_ context.Context, id controlplane.ObjectID) (controlplane.Blob, error) {
-	var b controlplane.Blob
+func (e Embedded) BlobObject(_ context.Context, id cpapi.ObjectID) (cpapi.Blob, error) {
+	var b cpapi.Blob
 	var ok bool
-	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { b, ok = s.Blob(id) })
+	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { b, ok = s.Blob(controlplane.ObjectID(id)) })
 	if !ok {
 		return b, fmt.Errorf("%w: %s", ErrNoBlobObject, id)
 	}
@@ -80,7 +81,7 @@ func (e Embedded) BlobObject(_ context.Context, id controlplane.ObjectID) (contr
 }
 
 // Submit implements ControlPlane.
-func (e Embedded) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult, error) {
+func (e Embedded) Submit(ctx context.Context, raw []byte) (*cpapi.TxResult, error) {
 	out, err := e.Chain.Submit(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -108,7 +109,7 @@ type Remote struct {
 var _ ControlPlane = Remote{}
 
 // Events implements ControlPlane.
-func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]controlplane.Event, error) {
+func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]cpapi.Event, error) {
 	wait := c.Poll
 	if wait == 0 {
 		wait = 2 * time.Second
@@ -128,7 +129,7 @@ func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]controlpl
 }
 
 // Committee implements ControlPlane.
-func (c Remote) Committee(ctx context.Context, epoch uint32) (*controlplane.Committee, error) {
+func (c Remote) Committee(ctx context.Context, epoch uint32) (*cpapi.Committee, error) {
 	cm, err := c.Client.Committee(ctx, epoch)
 	if errors.Is(err, cpclient.ErrNotFound) {
 		return nil, fmt.Errorf("%w %d: %w", ErrNoCommittee, epoch, err)
@@ -137,31 +138,31 @@ func (c Remote) Committee(ctx context.Context, epoch uint32) (*controlplane.Comm
 }
 
 // Info implements ControlPlane.
-func (c Remote) Info(ctx context.Context) (controlplane.Info, error) {
+func (c Remote) Info(ctx context.Context) (cpapi.Info, error) {
 	i, err := c.Client.Info(ctx)
 	if err != nil {
-		return controlplane.Info{}, err
+		return cpapi.Info{}, err
 	}
 	return *i, nil
 }
 
 // BlobObject implements ControlPlane.
-func (c Remote) BlobObject(ctx context.Context, id controlplane.ObjectID) (controlplane.Blob, error) {
+func (c Remote) BlobObject(ctx context.Context, id cpapi.ObjectID) (cpapi.Blob, error) {
 	o, err := c.Client.Object(ctx, id)
 	if errors.Is(err, cpclient.ErrNotFound) {
-		return controlplane.Blob{}, fmt.Errorf("%w: %s", ErrNoBlobObject, id)
+		return cpapi.Blob{}, fmt.Errorf("%w: %s", ErrNoBlobObject, id)
 	}
 	if err != nil {
-		return controlplane.Blob{}, err
+		return cpapi.Blob{}, err
 	}
 	if o.Blob == nil {
-		return controlplane.Blob{}, fmt.Errorf("%w: %s is not a blob", ErrNoBlobObject, id)
+		return cpapi.Blob{}, fmt.Errorf("%w: %s is not a blob", ErrNoBlobObject, id)
 	}
 	return *o.Blob, nil
 }
 
 // Submit implements ControlPlane.
-func (c Remote) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult, error) {
+func (c Remote) Submit(ctx context.Context, raw []byte) (*cpapi.TxResult, error) {
 	out, err := c.Client.Submit(ctx, raw)
 	if err != nil {
 		if out != nil {
@@ -174,7 +175,7 @@ func (c Remote) Submit(ctx context.Context, raw []byte) (*controlplane.TxResult,
 
 // Nonce implements ControlPlane.
 func (c Remote) Nonce(ctx context.Context, a crypto.Address) (uint64, error) {
-	acc, err := c.Client.Account(ctx, a)
+	acc, err := c.Client.Account(ctx, cpapi.Address(a))
 	if errors.Is(err, cpclient.ErrNotFound) {
 		return 0, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/cli"
@@ -29,7 +31,6 @@ import (
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
-	"log/slog"
 )
 
 // TestMain lets the test binary act as `floe` in a child process (the kill -9 test).
@@ -167,8 +168,8 @@ func TestKill9(t *testing.T) {
 	}
 	register := func(e *redstuff.Encoding) blob.ID {
 		md := blob.NewMetadata(&e.Commitment)
-		raw := net.Sign(net.Users[0], controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{
-			EpochsAhead: 3, BlobID: md.ID, RootHash: controlplane.Hash(e.Root), Size: e.Length, EncodingType: uint8(blob.RS2)}})
+		raw := net.Sign(net.Users[0], cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{
+			EpochsAhead: 3, BlobID: md.ID, RootHash: cpapi.Hash(e.Root), Size: e.Length, EncodingType: uint8(blob.RS2)}})
 		out, err := chain.Submit(context.Background(), raw)
 		if err != nil || !out.OK() {
 			t.Fatalf("register: %v %+v", err, out)
@@ -183,11 +184,11 @@ func TestKill9(t *testing.T) {
 
 	c1 := startChild(t, argv)
 	waitApplied(c1)
-	var committee *controlplane.Committee
+	var committee *cpapi.Committee
 	chain.View(func(s *controlplane.State, _ controlplane.Hash) { committee, _ = s.Committee(s.Info().Epoch) })
 	var pairs []int
 	for _, m := range committee.Members {
-		if m.BLSPublicKey == net.NodeKeys[0].PublicKey() {
+		if m.BLSPublicKey == cpapi.BLSPublicKey(net.NodeKeys[0].PublicKey()) {
 			for _, s := range m.Shards {
 				pairs = append(pairs, blob.PairIndex(idA, nShards, int(s)))
 			}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -45,19 +45,19 @@ func (n *Node) followEvents(ctx context.Context) error {
 }
 
 // blobChange maps a control-plane event onto a nodestore blob change.
-func blobChange(ev *controlplane.Event) (nodestore.BlobChange, bool) {
+func blobChange(ev *cpapi.Event) (nodestore.BlobChange, bool) {
 	c := nodestore.BlobChange{Event: nodestore.EventID{TxDigest: ev.TxHash, Seq: ev.Seq}, Epoch: ev.Epoch,
 		EndEpoch: ev.EndEpoch, Deletable: ev.Deletable, WasCertified: ev.WasCertified}
 	switch ev.Type {
-	case controlplane.EventBlobRegistered:
+	case cpapi.EventBlobRegistered:
 		c.Kind = nodestore.Registered
-	case controlplane.EventBlobCertified:
+	case cpapi.EventBlobCertified:
 		c.Kind = nodestore.Certified
-	case controlplane.EventBlobExtended:
+	case cpapi.EventBlobExtended:
 		c.Kind = nodestore.Extended
-	case controlplane.EventBlobDeleted:
+	case cpapi.EventBlobDeleted:
 		c.Kind, c.Deletable = nodestore.Deleted, true // only deletable objects can be deleted
-	case controlplane.EventInvalidBlobID:
+	case cpapi.EventInvalidBlobID:
 		c.Kind = nodestore.Invalidated
 	default:
 		return c, false
@@ -67,7 +67,7 @@ func blobChange(ev *controlplane.Event) (nodestore.BlobChange, bool) {
 
 // applyEvents applies a batch of consecutive events atomically with the cursor, then refreshes
 // the committee view on epoch changes and flushes pending uploads of newly registered blobs.
-func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error {
+func (n *Node) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 	n.mu.RLock()
 	want := n.cursor
 	n.mu.RUnlock()
@@ -78,7 +78,7 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 	// Store buffered uploads of blobs registered in this batch before the registration becomes
 	// visible, so that a blob is never seen registered with its uploads still in the buffer.
 	for i := range evs {
-		if evs[i].Type == controlplane.EventBlobRegistered || evs[i].Type == controlplane.EventBlobCertified {
+		if evs[i].Type == cpapi.EventBlobRegistered || evs[i].Type == cpapi.EventBlobCertified {
 			n.flushPending(ctx, evs[i].BlobID)
 		}
 	}
@@ -88,7 +88,7 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 		epochChanged = false
 		for i := range evs {
 			ev := &evs[i]
-			if ev.Type == controlplane.EventEpochChangeStart || ev.Type == controlplane.EventEpochChangeDone {
+			if ev.Type == cpapi.EventEpochChangeStart || ev.Type == cpapi.EventEpochChangeDone {
 				epochChanged, epoch = true, max(epoch, ev.Epoch)
 			}
 			c, ok := blobChange(ev)
@@ -110,7 +110,7 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 	}
 	// Drop the data of blobs proven invalid before the batch counts as applied.
 	for i := range evs {
-		if evs[i].Type == controlplane.EventInvalidBlobID {
+		if evs[i].Type == cpapi.EventInvalidBlobID {
 			n.dropInvalid(ctx, evs[i].BlobID)
 		}
 	}
@@ -126,7 +126,7 @@ func (n *Node) applyEvents(ctx context.Context, evs []controlplane.Event) error 
 		}
 	}
 	for i := range evs {
-		if evs[i].Type == controlplane.EventBlobCertified {
+		if evs[i].Type == cpapi.EventBlobCertified {
 			// Leave in-flight uploads time to arrive before recovering what is missing.
 			n.scheduleRecovery(evs[i].BlobID, n.cfg.RecoveryDelay)
 		}

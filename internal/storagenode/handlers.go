@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/merkle"
@@ -634,7 +635,7 @@ func (n *Node) checkRegistered(ctx context.Context, id blob.ID, v *epochView, pt
 	if !pt.Deletable {
 		return nil
 	}
-	b, err := n.cp.BlobObject(ctx, pt.ObjectID)
+	b, err := n.cp.BlobObject(ctx, cpapi.ObjectID(pt.ObjectID))
 	if errors.Is(err, ErrNoBlobObject) {
 		return fmt.Errorf("%w: blob object %s", ErrNotRegistered, pt.ObjectID)
 	}

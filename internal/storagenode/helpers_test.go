@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
@@ -54,11 +55,11 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // register registers a blob (permanent unless deletable) and returns its object ID.
-func (tn *testNet) register(enc *redstuff.Encoding, deletable bool) controlplane.ObjectID {
+func (tn *testNet) register(enc *redstuff.Encoding, deletable bool) cpapi.ObjectID {
 	tn.t.Helper()
 	md := blob.NewMetadata(&enc.Commitment)
-	raw := tn.net.Sign(tn.net.Users[0], controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{
-		EpochsAhead: 5, BlobID: md.ID, RootHash: controlplane.Hash(enc.Root), Size: enc.Length,
+	raw := tn.net.Sign(tn.net.Users[0], cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{
+		EpochsAhead: 5, BlobID: md.ID, RootHash: cpapi.Hash(enc.Root), Size: enc.Length,
 		EncodingType: uint8(blob.RS2), Deletable: deletable,
 	}})
 	out, err := tn.chain.Submit(context.Background(), raw)
@@ -69,12 +70,12 @@ func (tn *testNet) register(enc *redstuff.Encoding, deletable bool) controlplane
 		tn.t.Fatalf("register blob: %s %s", out.Code, out.Error)
 	}
 	for _, ev := range out.Events {
-		if ev.Type == controlplane.EventBlobRegistered {
+		if ev.Type == cpapi.EventBlobRegistered {
 			return ev.ObjectID
 		}
 	}
 	tn.t.Fatal("no BlobRegistered event")
-	return controlplane.ObjectID{}
+	return cpapi.ObjectID{}
 }
 
 // testNode is a running node with a pinned HTTPS client.
@@ -251,12 +252,12 @@ func sliverBody(t testing.TB, s redstuff.Sliver) []byte {
 
 // ownedPairs returns the pairs of blob id that node i owns, and one it does not own.
 func (tn *testNet) ownedPairs(id blob.ID, i int) (owned []int, unowned int) {
-	var c *controlplane.Committee
+	var c *cpapi.Committee
 	tn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, _ = s.Committee(s.Info().Epoch) })
 	pk := tn.net.NodeKeys[i].PublicKey()
 	mine := map[uint16]bool{}
 	for _, m := range c.Members {
-		if m.BLSPublicKey == pk {
+		if m.BLSPublicKey == cpapi.BLSPublicKey(pk) {
 			for _, s := range m.Shards {
 				mine[s] = true
 			}

@@ -11,9 +11,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/protocol"
@@ -133,7 +135,7 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 	)
 	reached := func() bool { return protocol.Validity.Reached(weight, c.NShards) }
 	for i, m := range c.Members {
-		if m.BLSPublicKey == n.pub {
+		if crypto.BLSPublicKey(m.BLSPublicKey) == n.pub {
 			sigs[i], weight = n.key.Sign(msg), len(m.Shards)
 		}
 	}
@@ -143,7 +145,7 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 	g.SetLimit(n.cfg.RecoveryFetches)
 	for i := range c.Members {
 		m := &c.Members[i]
-		if m.BLSPublicKey == n.pub || len(m.Shards) == 0 {
+		if crypto.BLSPublicKey(m.BLSPublicKey) == n.pub || len(m.Shards) == 0 {
 			continue
 		}
 		mu.Lock()
@@ -190,8 +192,8 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 	if err != nil {
 		return err
 	}
-	cert := protocol.Certificate{Signers: bm, Message: msg, Signature: agg}
-	if err := n.submit(ctx, controlplane.Op{InvalidateBlob: &controlplane.InvalidateBlobOp{Certificate: cert}}); err != nil {
+	cert := cpapi.Certificate{Signers: bm, Message: msg, Signature: cpapi.BLSSignature(agg)}
+	if err := n.submit(ctx, cpapi.Op{InvalidateBlob: &cpapi.InvalidateBlobOp{Certificate: cert}}); err != nil {
 		return fmt.Errorf("submitting the invalid-blob certificate of %s: %w", md.ID, err)
 	}
 	n.m.invalidationsSent.Inc()
@@ -201,7 +203,7 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 }
 
 // attestation POSTs the proof to member m and returns its verified signature of msg.
-func (n *Node) attestation(ctx context.Context, m *controlplane.Member, id blob.ID, a redstuff.Axis, body, msg []byte) (crypto.BLSSignature, error) {
+func (n *Node) attestation(ctx context.Context, m *cpapi.Member, id blob.ID, a redstuff.Axis, body, msg []byte) (crypto.BLSSignature, error) {
 	var sig crypto.BLSSignature
 	b, err := n.peers.do(ctx, m, "POST", inconsistencyProofPath(id, a), body, 64<<10)
 	if err != nil {
@@ -219,7 +221,7 @@ func (n *Node) attestation(ctx context.Context, m *controlplane.Member, id blob.
 		return sig, fmt.Errorf("%w: attestation from %s: signature of %d bytes", ErrPeer, m.Name, len(sm.Signature))
 	}
 	copy(sig[:], sm.Signature)
-	if err := crypto.VerifyBLS(m.BLSPublicKey, msg, sig); err != nil {
+	if err := crypto.VerifyBLS(crypto.BLSPublicKey(m.BLSPublicKey), msg, sig); err != nil {
 		return sig, fmt.Errorf("%w: attestation from %s: %w", ErrPeer, m.Name, err)
 	}
 	return sig, nil
@@ -227,7 +229,7 @@ func (n *Node) attestation(ctx context.Context, m *controlplane.Member, id blob.
 
 // submit signs op with the node's account key and submits it, refetching the nonce once if
 // it was stale.
-func (n *Node) submit(ctx context.Context, op controlplane.Op) error {
+func (n *Node) submit(ctx context.Context, op cpapi.Op) error {
 	n.txMu.Lock()
 	defer n.txMu.Unlock()
 	info, err := n.cp.Info(ctx)
@@ -240,16 +242,16 @@ func (n *Node) submit(ctx context.Context, op controlplane.Op) error {
 		if err != nil {
 			return err
 		}
-		raw, err := controlplane.Sign(&controlplane.Tx{ChainID: info.Params.ChainID, Sender: n.account.PublicKey(), Nonce: nonce, Op: op}, n.account)
+		raw, err := cpclient.Sign(&cpapi.Tx{ChainID: info.Params.ChainID, Sender: cpapi.PublicKey(n.account.PublicKey()), Nonce: nonce, Op: op}, n.account)
 		if err != nil {
 			return err
 		}
-		var res *controlplane.TxResult
+		var res *cpapi.TxResult
 		if res, last = n.cp.Submit(ctx, raw); last == nil {
 			return nil
 		}
-		badNonce := errors.Is(last, controlplane.ErrBadNonce) ||
-			(res != nil && res.Code == controlplane.ErrorCode(controlplane.ErrBadNonce))
+		badNonce := errors.Is(last, controlplane.ErrBadNonce) || errors.Is(last, cpclient.ErrBadNonce) ||
+			(res != nil && res.Code == cpapi.CodeBadNonce)
 		if !badNonce {
 			return last
 		}

@@ -29,8 +29,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
@@ -235,7 +235,7 @@ type Node struct {
 // epochView is the node's committee view for one epoch.
 type epochView struct {
 	epoch     uint32
-	committee *controlplane.Committee
+	committee *cpapi.Committee
 	nShards   int
 	owned     map[uint16]bool
 	shards    []uint16 // owned, increasing
@@ -396,7 +396,7 @@ func (n *Node) refreshCommittee(ctx context.Context, epoch uint32) error {
 	}
 	v := &epochView{epoch: c.Epoch, committee: c, nShards: c.NShards, owned: map[uint16]bool{}}
 	for _, m := range c.Members {
-		if m.BLSPublicKey == n.pub {
+		if crypto.BLSPublicKey(m.BLSPublicKey) == n.pub {
 			for _, s := range m.Shards {
 				v.owned[s] = true
 			}

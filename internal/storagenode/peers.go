@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/nodetls"
 )
@@ -47,7 +47,7 @@ func newPeerSet(timeout time.Duration) *peerSet {
 }
 
 // client returns the client for member m.
-func (ps *peerSet) client(m *controlplane.Member) (*http.Client, error) {
+func (ps *peerSet) client(m *cpapi.Member) (*http.Client, error) {
 	key := m.NetworkAddress + "|" + hex.EncodeToString(m.NetworkPublicKey)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -85,7 +85,7 @@ func (ps *peerSet) close() {
 
 // do sends one request to member m and returns the body of a 2xx response of at most limit
 // bytes; other responses become errors wrapping ErrPeer (and a *peerError).
-func (ps *peerSet) do(ctx context.Context, m *controlplane.Member, method, path string, body []byte, limit int64) ([]byte, error) {
+func (ps *peerSet) do(ctx context.Context, m *cpapi.Member, method, path string, body []byte, limit int64) ([]byte, error) {
 	c, err := ps.client(m)
 	if err != nil {
 		return nil, err
@@ -127,11 +127,11 @@ func (ps *peerSet) do(ctx context.Context, m *controlplane.Member, method, path 
 }
 
 // otherMembers returns the members of the view's committee other than this node.
-func (n *Node) otherMembers(v *epochView) []*controlplane.Member {
-	out := make([]*controlplane.Member, 0, len(v.committee.Members))
+func (n *Node) otherMembers(v *epochView) []*cpapi.Member {
+	out := make([]*cpapi.Member, 0, len(v.committee.Members))
 	for i := range v.committee.Members {
 		m := &v.committee.Members[i]
-		if m.BLSPublicKey != n.pub && len(m.Shards) > 0 {
+		if crypto.BLSPublicKey(m.BLSPublicKey) != n.pub && len(m.Shards) > 0 {
 			out = append(out, m)
 		}
 	}

@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -377,7 +377,7 @@ func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*b
 // and the member that holds it (nil: this node).
 type symbolSource struct {
 	index  int
-	member *controlplane.Member
+	member *cpapi.Member
 }
 
 // recoverAxis rebuilds the slivers refs (all of axis target) and stores them. If a rebuilt
@@ -475,8 +475,8 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 				redstuff.ErrNotEnoughSymbols, target, id, want, errors.Join(failures...))
 		}
 		// Ask for exactly as many sources as are missing, grouped into one request per member.
-		round := map[*controlplane.Member][]int{}
-		var order []*controlplane.Member
+		round := map[*cpapi.Member][]int{}
+		var order []*cpapi.Member
 		for ; want > 0 && next < len(sources); next++ {
 			sc := sources[next]
 			if _, ok := round[sc.member]; !ok {
@@ -627,7 +627,7 @@ func (n *Node) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw 
 
 // fetchSymbols asks member m, in one request, for the symbols its source slivers (indices on
 // axis src) give for every target, and accepts the valid ones.
-func (n *Node) fetchSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, m *controlplane.Member, src redstuff.Axis,
+func (n *Node) fetchSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, m *cpapi.Member, src redstuff.Axis,
 	sources, targets []int, accept func(map[int]bool, []redstuff.RecoverySymbol) (int, int)) error {
 	ids := make([]string, 0, len(sources)*len(targets))
 	from := map[int]bool{}
@@ -695,15 +695,15 @@ func (s *slowPeers) slow(name string) bool {
 }
 
 // peerOrder returns peers in random order, those that were recently slow last.
-func (n *Node) peerOrder(peers []*controlplane.Member) []*controlplane.Member {
+func (n *Node) peerOrder(peers []*cpapi.Member) []*cpapi.Member {
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
-	rank := func(m *controlplane.Member) int {
+	rank := func(m *cpapi.Member) int {
 		if n.slow.slow(m.Name) {
 			return 1
 		}
 		return 0
 	}
-	slices.SortStableFunc(peers, func(a, b *controlplane.Member) int { return rank(a) - rank(b) })
+	slices.SortStableFunc(peers, func(a, b *cpapi.Member) int { return rank(a) - rank(b) })
 	return peers
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
@@ -159,14 +160,14 @@ func (pn *peerNet) write(e *redstuff.Encoding, skip map[int]bool, skipPair int) 
 		owned = slices.DeleteFunc(owned, func(p int) bool { return p == skipPair })
 		node.upload(t, e, owned)
 	}
-	var c *controlplane.Committee
+	var c *cpapi.Committee
 	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, _ = s.Committee(s.Info().Epoch) })
 	msg := protocol.StorageConfirmation{Epoch: c.Epoch, BlobID: md.ID, Persistence: protocol.Permanent}.Encode()
 	cert, err := pn.net.Certify(c, msg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := pn.net.Sign(pn.net.Users[0], controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}})
+	raw := pn.net.Sign(pn.net.Users[0], cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}})
 	out, err := pn.chain.Submit(context.Background(), raw)
 	if err != nil || !out.OK() {
 		t.Fatalf("certify: %v %s %s", err, out.Code, out.Error)
@@ -403,9 +404,9 @@ func TestInconsistentBlobInvalidated(t *testing.T) {
 
 	pn.write(f, nil, victim) // the writer skips the forged sliver's pair
 	waitFor(t, "the blob to be marked invalid on the control plane", func() bool {
-		var st controlplane.BlobStatus
+		var st cpapi.BlobStatus
 		pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { st = s.BlobStatus(id) })
-		return st.Status == controlplane.StatusInvalid
+		return st.Status == cpapi.StatusInvalid
 	})
 	waitFor(t, "the prover's invalidation count", func() bool { return metricValue(t, pn.nodes[prover].m.invalidationsSent) >= 1 })
 	attested := 0.0

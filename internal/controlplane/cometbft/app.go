@@ -16,6 +16,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"golang.org/x/sync/errgroup"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
@@ -37,7 +38,7 @@ const maxVerified = 20000
 // outcome is what a submitter waits for: the transaction's result in a committed block, or
 // its eviction from the mempool.
 type outcome struct {
-	inc controlplane.Included
+	inc cpapi.Included
 	err error
 }
 
@@ -65,7 +66,7 @@ type App struct {
 	appHash    controlplane.Hash
 	committed  uint64 // height of the last committed block
 	snapHeight uint64
-	events     []controlplane.Event
+	events     []cpapi.Event
 	notify     chan struct{} // closed and replaced at each commit
 	elog       *eventLog
 	pending    *finalized
@@ -315,11 +316,11 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	a.notify = make(chan struct{})
 	a.vmu.Lock()
 	for _, r := range p.res.Results {
-		delete(a.verified, r.Hash)
+		delete(a.verified, controlplane.Hash(r.Hash))
 	}
 	a.vmu.Unlock()
-	for _, r := range p.res.Results {
-		a.deliver(r.Hash, outcome{inc: controlplane.Included{Height: p.height, TimeMs: p.timeMs, TxResult: r}})
+	for i, r := range p.res.Results {
+		a.deliver(controlplane.Hash(r.Hash), outcome{inc: p.res.Included(i)})
 	}
 	if a.snapshotInterval > 0 && p.height-a.snapHeight >= a.snapshotInterval {
 		if err := a.writeSnapshot(); err != nil {
@@ -391,7 +392,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	switch {
 	case path == "/info":
 		info := a.state.Info()
-		info.AppHash = a.appHash
+		info.AppHash = cpapi.Hash(a.appHash)
 		v = info
 	case strings.HasPrefix(path, "/account/"):
 		addr, err := crypto.ParseAddress(strings.TrimPrefix(path, "/account/"))
@@ -441,7 +442,7 @@ func (a *App) check(raw []byte) (*controlplane.VerifiedTx, error) {
 
 // eventsFrom returns up to max committed events from sequence number from on, waiting until
 // ctx ends if there are none yet.
-func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	if max <= 0 {
 		max = 100
 	}
@@ -449,7 +450,7 @@ func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]controlpl
 		a.mu.RLock()
 		n := uint64(len(a.events))
 		notify := a.notify
-		var out []controlplane.Event
+		var out []cpapi.Event
 		if from < n {
 			out = append(out, a.events[from:min(n, from+uint64(max))]...)
 		}
@@ -460,7 +461,7 @@ func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]controlpl
 		select {
 		case <-notify:
 		case <-ctx.Done():
-			return []controlplane.Event{}, nil
+			return []cpapi.Event{}, nil
 		case <-a.closed:
 			return nil, ErrClosed
 		}

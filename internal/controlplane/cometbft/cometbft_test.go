@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpconformance"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
@@ -73,7 +74,7 @@ func TestRestart(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := net.Users[0], net.Users[1]
 	for i := range 6 {
-		inc, err := n.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: uint64(1 + i)}}))
+		inc, err := n.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: uint64(1 + i)}}))
 		if err != nil || !inc.OK() {
 			t.Fatalf("submit %d: %v %+v", i, err, inc)
 		}
@@ -85,7 +86,7 @@ func TestRestart(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); err == nil {
+	if _, err := n.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})); err == nil {
 		t.Fatal("submit after close succeeded")
 	}
 	var height uint64
@@ -117,7 +118,7 @@ func TestRestart(t *testing.T) {
 	n3 := openNode(t, home, &Options{SnapshotInterval: 1000})
 	defer n3.Close()
 	net.SetNonce(alice, 6)
-	inc, err := n3.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}}))
+	inc, err := n3.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}}))
 	if err != nil || !inc.OK() {
 		t.Fatalf("after restart: %v %+v", err, inc)
 	}
@@ -175,9 +176,9 @@ func TestFourValidatorsInProcess(t *testing.T) {
 	}()
 	ctx := context.Background()
 	alice, bob := net.Users[0], net.Users[1]
-	var last *controlplane.Included
+	var last *cpapi.Included
 	for i := range 4 {
-		inc, err := nodes[i].Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 5}}))
+		inc, err := nodes[i].Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 5}}))
 		if err != nil || !inc.OK() {
 			t.Fatalf("submit via %d: %v %+v", i, err, inc)
 		}

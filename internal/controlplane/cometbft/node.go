@@ -21,6 +21,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/spf13/viper"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 )
 
@@ -171,7 +172,7 @@ func (n *Node) Close() error {
 // Submit checks a signed transaction, passes it to the local CometBFT mempool (which gossips
 // it to the other validators) and waits for its outcome in a committed block. A transaction
 // that fails admission is rejected at once with the same error as the embedded driver's.
-func (n *Node) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
+func (n *Node) Submit(ctx context.Context, raw []byte) (*cpapi.Included, error) {
 	select {
 	case <-n.app.closed:
 		return nil, ErrClosed
@@ -223,7 +224,7 @@ func (n *Node) View(f func(s *controlplane.State, appHash controlplane.Hash)) { 
 
 // Events returns up to max committed events from sequence number from on, waiting until ctx
 // ends if there are none yet.
-func (n *Node) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+func (n *Node) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	return n.app.eventsFrom(ctx, from, max)
 }
 

@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/floelabs/floe/internal/controlplane"
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/snapfile"
 )
 
@@ -50,12 +50,12 @@ type eventLog struct {
 
 // openEventLog reads the log and cuts it after the first keep events (the events the
 // snapshot's state has emitted); a torn or later tail is removed. It returns the events kept.
-func openEventLog(path string, keep uint64) (*eventLog, []controlplane.Event, error) {
+func openEventLog(path string, keep uint64) (*eventLog, []cpapi.Event, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cometbft: %w", err)
 	}
-	var events []controlplane.Event
+	var events []cpapi.Event
 	var off int64
 	var hdr [8]byte
 	for uint64(len(events)) < keep {
@@ -70,7 +70,7 @@ func openEventLog(path string, keep uint64) (*eventLog, []controlplane.Event, er
 		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
 			break
 		}
-		var evs []controlplane.Event
+		var evs []cpapi.Event
 		if err := json.Unmarshal(payload, &evs); err != nil {
 			break
 		}
@@ -97,7 +97,7 @@ func openEventLog(path string, keep uint64) (*eventLog, []controlplane.Event, er
 }
 
 // Append writes one block's events.
-func (l *eventLog) Append(evs []controlplane.Event) error {
+func (l *eventLog) Append(evs []cpapi.Event) error {
 	payload, err := json.Marshal(evs)
 	if err != nil {
 		return fmt.Errorf("cometbft: %w", err)

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floelabs/floe/internal/controlplane"
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cpconformance"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
@@ -165,12 +165,12 @@ func startProcs(t testing.TB, vals []Validator) []*proc {
 // disagree at a height.
 type observer struct {
 	t      testing.TB
-	hashes map[uint64]controlplane.Hash
+	hashes map[uint64]cpapi.Hash
 	seen   []map[uint64]bool
 }
 
 func newObserver(t testing.TB, n int) *observer {
-	o := &observer{t: t, hashes: map[uint64]controlplane.Hash{}}
+	o := &observer{t: t, hashes: map[uint64]cpapi.Hash{}}
 	for range n {
 		o.seen = append(o.seen, map[uint64]bool{})
 	}
@@ -228,14 +228,14 @@ func TestValidatorProcesses(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := net.Users[0], net.Users[1]
 	var sent uint64
-	transfer := func(ctx context.Context, via int) (*controlplane.Included, error) {
-		inc, err := procs[via].client.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 7}}))
+	transfer := func(ctx context.Context, via int) (*cpapi.Included, error) {
+		inc, err := procs[via].client.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 7}}))
 		if err == nil && inc.OK() {
 			sent += 7
 		}
 		return inc, err
 	}
-	mustTransfer := func(via int) *controlplane.Included {
+	mustTransfer := func(via int) *cpapi.Included {
 		t.Helper()
 		inc, err := transfer(ctx, via)
 		if err != nil || !inc.OK() {
@@ -248,7 +248,7 @@ func TestValidatorProcesses(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			a, err := procs[i].client.Account(ctx, bob.Address())
+			a, err := procs[i].client.Account(ctx, cpapi.Address(bob.Address()))
 			if err == nil && a.Balance == 1e12+sent {
 				return
 			}
@@ -269,7 +269,7 @@ func TestValidatorProcesses(t *testing.T) {
 
 	// One down: 3 of 4 validators hold more than 2/3 of the power.
 	procs[3].kill(t)
-	var last *controlplane.Included
+	var last *cpapi.Included
 	for i := range 3 {
 		last = mustTransfer(i)
 	}

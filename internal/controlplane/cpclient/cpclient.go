@@ -7,6 +7,7 @@ package cpclient
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,22 +21,79 @@ import (
 
 	api "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 )
 
-// ErrNotFound is returned for unknown objects and committees.
-var ErrNotFound = errors.New("cpclient: not found")
+// Errors the control plane answers with, one per stable code of api/controlplane: an *Error
+// matches (errors.Is) the sentinel of its code.
+var (
+	// ErrNotFound: an unknown object, account or committee (code not_found).
+	ErrNotFound            = errors.New("cpclient: not found")
+	ErrInvalidTx           = errors.New("cpclient: invalid transaction")
+	ErrBadSignature        = errors.New("cpclient: bad signature")
+	ErrWrongChain          = errors.New("cpclient: wrong chain ID")
+	ErrBadNonce            = errors.New("cpclient: wrong nonce")
+	ErrInsufficientBalance = errors.New("cpclient: insufficient balance")
+	ErrNotOwner            = errors.New("cpclient: sender does not own the object")
+	ErrNoCommittee         = errors.New("cpclient: no committee in this epoch")
+	ErrStorageTooSmall     = errors.New("cpclient: storage too small for the encoded blob")
+	ErrStorageEpochs       = errors.New("cpclient: storage does not cover the current epoch")
+	ErrBlobIDMismatch      = errors.New("cpclient: blob ID does not derive from its encoding")
+	ErrWrongEpoch          = errors.New("cpclient: certificate from the wrong epoch")
+	ErrWrongMessage        = errors.New("cpclient: certificate over the wrong message")
+	ErrCertificate         = errors.New("cpclient: invalid certificate")
+	ErrAlreadyCertified    = errors.New("cpclient: blob already certified")
+	ErrNotCertified        = errors.New("cpclient: blob not certified")
+	ErrExpired             = errors.New("cpclient: expired")
+	ErrPermanentBlob       = errors.New("cpclient: permanent blobs cannot be deleted")
+	ErrCapacity            = errors.New("cpclient: reservation exceeds the system capacity")
+	ErrEpochsAhead         = errors.New("cpclient: too many epochs ahead")
+	ErrInvalidBlob         = errors.New("cpclient: blob ID was marked invalid")
+	ErrBadPoP              = errors.New("cpclient: invalid proof of possession")
+	ErrStake               = errors.New("cpclient: invalid stake operation")
+	ErrOverflow            = errors.New("cpclient: amount overflows")
+	ErrBadRequest          = errors.New("cpclient: bad request")
+	ErrUnavailable         = errors.New("cpclient: control plane unavailable")
+)
 
-// Error is an error response, or a transaction that was included but failed. Is matches the
-// state machine's sentinel with the same code, so errors.Is(err, controlplane.ErrBadNonce)
-// works across the API.
+var sentinels = map[string]error{
+	api.CodeNotFound:             ErrNotFound,
+	api.CodeInvalidTx:            ErrInvalidTx,
+	api.CodeBadSignature:         ErrBadSignature,
+	api.CodeWrongChain:           ErrWrongChain,
+	api.CodeBadNonce:             ErrBadNonce,
+	api.CodeInsufficientBalance:  ErrInsufficientBalance,
+	api.CodeNotOwner:             ErrNotOwner,
+	api.CodeNoCommittee:          ErrNoCommittee,
+	api.CodeStorageTooSmall:      ErrStorageTooSmall,
+	api.CodeStorageEpochs:        ErrStorageEpochs,
+	api.CodeBlobIDMismatch:       ErrBlobIDMismatch,
+	api.CodeWrongEpoch:           ErrWrongEpoch,
+	api.CodeWrongMessage:         ErrWrongMessage,
+	api.CodeInvalidCertificate:   ErrCertificate,
+	api.CodeAlreadyCertified:     ErrAlreadyCertified,
+	api.CodeNotCertified:         ErrNotCertified,
+	api.CodeExpired:              ErrExpired,
+	api.CodePermanentBlob:        ErrPermanentBlob,
+	api.CodeCapacityExceeded:     ErrCapacity,
+	api.CodeEpochsAhead:          ErrEpochsAhead,
+	api.CodeInvalidBlob:          ErrInvalidBlob,
+	api.CodeBadProofOfPossession: ErrBadPoP,
+	api.CodeStake:                ErrStake,
+	api.CodeOverflow:             ErrOverflow,
+	api.CodeBadRequest:           ErrBadRequest,
+	api.CodeUnavailable:          ErrUnavailable,
+}
+
+// Error is an error response, or a transaction that was included but failed. It matches
+// (errors.Is) the sentinel of its code, so errors.Is(err, cpclient.ErrBadNonce) works across
+// the API.
 type Error struct {
 	Status int
 	Code   string
 	Msg    string
 	// Included is set when the transaction entered a block and failed there.
-	Included *controlplane.Included
+	Included *api.Included
 }
 
 func (e *Error) Error() string {
@@ -44,10 +102,7 @@ func (e *Error) Error() string {
 
 // Is reports whether target is the sentinel of e's code.
 func (e *Error) Is(target error) bool {
-	if e.Code == "not_found" && target == ErrNotFound {
-		return true
-	}
-	s := controlplane.ErrorForCode(e.Code)
+	s := sentinels[e.Code]
 	return s != nil && s == target
 }
 
@@ -57,7 +112,7 @@ type Client struct {
 	hc   *http.Client
 
 	mu     sync.Mutex
-	nonces map[crypto.Address]uint64
+	nonces map[api.Address]uint64
 }
 
 // New returns a client for baseURL (e.g. "http://127.0.0.1:7070"); hc may be nil.
@@ -65,7 +120,7 @@ func New(baseURL string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, nonces: map[crypto.Address]uint64{}}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, nonces: map[api.Address]uint64{}}
 }
 
 // BaseURL returns the API's base URL.
@@ -108,8 +163,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 
 // Submit sends a signed transaction and waits for its block. It returns the outcome and, if
 // the transaction was rejected or failed in its block, an *Error.
-func (c *Client) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
-	var inc controlplane.Included
+func (c *Client) Submit(ctx context.Context, raw []byte) (*api.Included, error) {
+	var inc api.Included
 	if err := c.do(ctx, http.MethodPost, api.PathTransactions, api.SubmitRequest{Tx: raw}, &inc); err != nil {
 		return nil, err
 	}
@@ -123,21 +178,21 @@ func (c *Client) Submit(ctx context.Context, raw []byte) (*controlplane.Included
 // client; calls for one key must not overlap), submits it and waits. A rejection that was
 // not included (for example a nonce already used by another client) drops the tracked nonce so
 // the next call fetches it again.
-func (c *Client) Execute(ctx context.Context, chainID string, key *crypto.AccountKey, op controlplane.Op) (*controlplane.Included, error) {
+func (c *Client) Execute(ctx context.Context, chainID string, key *crypto.AccountKey, op api.Op) (*api.Included, error) {
 	// The cached nonce goes stale when another program (the CLI, another client) sends from
 	// the same account; a transaction refused for its nonce consumed nothing, so it is signed
 	// again with the account's current nonce.
 	const attempts = 3
 	for i := 1; ; i++ {
 		inc, err := c.execute(ctx, chainID, key, op)
-		if err == nil || i == attempts || inc != nil || !errors.Is(err, controlplane.ErrBadNonce) {
+		if err == nil || i == attempts || inc != nil || !errors.Is(err, ErrBadNonce) {
 			return inc, err
 		}
 	}
 }
 
-func (c *Client) execute(ctx context.Context, chainID string, key *crypto.AccountKey, op controlplane.Op) (*controlplane.Included, error) {
-	a := key.Address()
+func (c *Client) execute(ctx context.Context, chainID string, key *crypto.AccountKey, op api.Op) (*api.Included, error) {
+	a := api.Address(key.Address())
 	c.mu.Lock()
 	nonce, ok := c.nonces[a]
 	c.mu.Unlock()
@@ -148,7 +203,7 @@ func (c *Client) execute(ctx context.Context, chainID string, key *crypto.Accoun
 		}
 		nonce = acc.Nonce
 	}
-	raw, err := controlplane.Sign(&controlplane.Tx{ChainID: chainID, Sender: key.PublicKey(), Nonce: nonce, Op: op}, key)
+	raw, err := Sign(&api.Tx{ChainID: chainID, Sender: api.PublicKey(key.PublicKey()), Nonce: nonce, Op: op}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +216,12 @@ func (c *Client) execute(ctx context.Context, chainID string, key *crypto.Accoun
 	}
 	c.mu.Unlock()
 	return inc, err
+}
+
+// Sign encodes tx in its wire form and signs it with an account key (whose public key must be
+// tx.Sender).
+func Sign(tx *api.Tx, key *crypto.AccountKey) ([]byte, error) {
+	return api.Sign(tx, ed25519.NewKeyFromSeed(key.Seed()))
 }
 
 // Info returns the system summary.
@@ -189,19 +250,19 @@ func (c *Client) Cost(ctx context.Context, size uint64, epochs uint32) (*api.Cos
 }
 
 // Account returns an account's balance and next nonce.
-func (c *Client) Account(ctx context.Context, a crypto.Address) (*api.AccountResponse, error) {
-	var v api.AccountResponse
+func (c *Client) Account(ctx context.Context, a api.Address) (*api.Account, error) {
+	var v api.Account
 	return &v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String(), nil, &v)
 }
 
 // Owned returns the storage resources and blobs of an owner.
-func (c *Client) Owned(ctx context.Context, a crypto.Address) (*api.Owned, error) {
+func (c *Client) Owned(ctx context.Context, a api.Address) (*api.Owned, error) {
 	var v api.Owned
 	return &v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String()+"/objects", nil, &v)
 }
 
 // Stakes returns the stakes of an owner.
-func (c *Client) Stakes(ctx context.Context, a crypto.Address) ([]api.Stake, error) {
+func (c *Client) Stakes(ctx context.Context, a api.Address) ([]api.Stake, error) {
 	var v []api.Stake
 	return v, c.do(ctx, http.MethodGet, api.PathAccounts+a.String()+"/stakes", nil, &v)
 }
@@ -219,7 +280,7 @@ func (c *Client) BlobObjects(ctx context.Context, id blob.ID) ([]api.Blob, error
 }
 
 // Object returns a blob, storage resource, node or stake by object ID.
-func (c *Client) Object(ctx context.Context, id controlplane.ObjectID) (*api.ObjectResponse, error) {
+func (c *Client) Object(ctx context.Context, id api.ObjectID) (*api.ObjectResponse, error) {
 	var v api.ObjectResponse
 	return &v, c.do(ctx, http.MethodGet, api.PathObjects+id.String(), nil, &v)
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
@@ -62,13 +62,13 @@ func TestBlobLifecycleOverHTTP(t *testing.T) {
 	size := uint64(1000)
 	root := merkle.LeafHash([]byte("blob"))
 	bid := blob.DeriveID(blob.RS2, size, root)
-	inc, err := c.Execute(ctx, chainID, alice, controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{
-		EpochsAhead: 2, BlobID: bid, RootHash: controlplane.Hash(root), Size: size, EncodingType: 1, Deletable: true}})
+	inc, err := c.Execute(ctx, chainID, alice, cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{
+		EpochsAhead: 2, BlobID: bid, RootHash: cpapi.Hash(root), Size: size, EncodingType: 1, Deletable: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	obj := inc.Created[1]
-	if st, err := c.BlobStatus(ctx, bid); err != nil || st.Status != controlplane.StatusDeletable || st.DeletableCounts.Total != 1 {
+	if st, err := c.BlobStatus(ctx, bid); err != nil || st.Status != cpapi.StatusDeletable || st.DeletableCounts.Total != 1 {
 		t.Fatalf("status %+v %v", st, err)
 	}
 	// Certify with a quorum certificate from the committee.
@@ -76,12 +76,12 @@ func TestBlobLifecycleOverHTTP(t *testing.T) {
 	if err != nil || len(com.Members) != 4 {
 		t.Fatalf("committee %+v %v", com, err)
 	}
-	msg := protocol.StorageConfirmation{Epoch: com.Epoch, BlobID: bid, Persistence: protocol.Deletable(obj)}.Encode()
+	msg := protocol.StorageConfirmation{Epoch: com.Epoch, BlobID: bid, Persistence: protocol.Deletable(protocol.ObjectID(obj))}.Encode()
 	cert, err := nw.Certify(com, msg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Execute(ctx, chainID, bob, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}}); err != nil {
+	if _, err := c.Execute(ctx, chainID, bob, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := c.BlobStatus(ctx, bid)
@@ -95,43 +95,43 @@ func TestBlobLifecycleOverHTTP(t *testing.T) {
 	if bs, err := c.BlobObjects(ctx, bid); err != nil || len(bs) != 1 {
 		t.Fatalf("objects %v %v", bs, err)
 	}
-	owned, err := c.Owned(ctx, alice.Address())
+	owned, err := c.Owned(ctx, cpapi.Address(alice.Address()))
 	if err != nil || len(owned.Blobs) != 1 {
 		t.Fatalf("owned %+v %v", owned, err)
 	}
 	// A failing transaction: certifying twice.
-	_, err = c.Execute(ctx, chainID, bob, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}})
+	_, err = c.Execute(ctx, chainID, bob, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: obj, Certificate: cert}})
 	var ce *cpclient.Error
-	if !errors.Is(err, controlplane.ErrAlreadyCertified) || !errors.As(err, &ce) || ce.Included == nil {
+	if !errors.Is(err, cpclient.ErrAlreadyCertified) || !errors.As(err, &ce) || ce.Included == nil {
 		t.Fatalf("certify twice: %v", err)
 	}
 	// Rejected at admission: a replayed transaction.
-	raw := nw.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})
-	if _, err := c.Submit(ctx, raw); !errors.Is(err, controlplane.ErrBadNonce) {
+	raw := nw.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})
+	if _, err := c.Submit(ctx, raw); !errors.Is(err, cpclient.ErrBadNonce) {
 		t.Fatalf("replay: %v", err)
 	}
 	// Unknown object and committee: 404.
-	if _, err := c.Object(ctx, controlplane.ObjectID{1}); !errors.Is(err, cpclient.ErrNotFound) {
+	if _, err := c.Object(ctx, cpapi.ObjectID{1}); !errors.Is(err, cpclient.ErrNotFound) {
 		t.Fatalf("unknown object: %v", err)
 	}
 	if _, err := c.Committee(ctx, 99); !errors.Is(err, cpclient.ErrNotFound) {
 		t.Fatalf("unknown committee: %v", err)
 	}
 	// Events: follow from the start and find the registration and certification in order.
-	var got []controlplane.EventType
+	var got []cpapi.EventType
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errStop := errors.New("stop")
-	err = c.Follow(fctx, 0, func(e controlplane.Event) error {
+	err = c.Follow(fctx, 0, func(e cpapi.Event) error {
 		if e.BlobID == bid {
 			got = append(got, e.Type)
 		}
-		if e.Type == controlplane.EventBlobCertified {
+		if e.Type == cpapi.EventBlobCertified {
 			return errStop
 		}
 		return nil
 	})
-	if !errors.Is(err, errStop) || len(got) != 2 || got[0] != controlplane.EventBlobRegistered {
+	if !errors.Is(err, errStop) || len(got) != 2 || got[0] != cpapi.EventBlobRegistered {
 		t.Fatalf("follow: %v %v", err, got)
 	}
 	// Long poll wakes up on a new event.
@@ -141,14 +141,14 @@ func TestBlobLifecycleOverHTTP(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		time.Sleep(50 * time.Millisecond)
-		c.Execute(ctx, chainID, alice, controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: obj}})
+		c.Execute(ctx, chainID, alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: obj}})
 	}()
 	ev, err := c.Events(ctx, info.EventSeq, 10, 5*time.Second)
 	wg.Wait()
-	if err != nil || len(ev.Events) != 1 || ev.Events[0].Type != controlplane.EventBlobDeleted || ev.Next != info.EventSeq+1 {
+	if err != nil || len(ev.Events) != 1 || ev.Events[0].Type != cpapi.EventBlobDeleted || ev.Next != info.EventSeq+1 {
 		t.Fatalf("long poll: %+v %v", ev, err)
 	}
-	if acc, err := c.Account(ctx, alice.Address()); err != nil || acc.Nonce != 2 {
+	if acc, err := c.Account(ctx, cpapi.Address(alice.Address())); err != nil || acc.Nonce != 2 {
 		t.Fatalf("account %+v %v", acc, err)
 	}
 }
@@ -162,7 +162,7 @@ func BenchmarkSubmitTransfers(b *testing.B) {
 	per := b.N/workers + 1
 	for w := range txs {
 		for i := 0; i < per; i++ {
-			txs[w] = append(txs[w], nw.Sign(nw.Users[w], controlplane.Op{Transfer: &controlplane.TransferOp{To: nw.Users[(w+1)%workers].Address(), Amount: 1}}))
+			txs[w] = append(txs[w], nw.Sign(nw.Users[w], cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(nw.Users[(w+1)%workers].Address()), Amount: 1}}))
 		}
 	}
 	b.ResetTimer()
@@ -196,7 +196,7 @@ func TestExecuteStaleNonce(t *testing.T) {
 	alice, bob := nw.Users[0], nw.Users[1]
 	send := func(c *cpclient.Client) {
 		t.Helper()
-		if _, err := c.Execute(ctx, chainID, alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}}); err != nil {
+		if _, err := c.Execute(ctx, chainID, alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +204,7 @@ func TestExecuteStaleNonce(t *testing.T) {
 	send(c2) // c2 reads nonce 1 from the chain and uses it
 	send(c1) // c1's cached nonce 1 is stale
 	send(c2)
-	acc, err := c1.Account(ctx, alice.Address())
+	acc, err := c1.Account(ctx, cpapi.Address(alice.Address()))
 	if err != nil || acc.Nonce != 4 {
 		t.Fatalf("alice's nonce %d (%v), want 4", acc.Nonce, err)
 	}

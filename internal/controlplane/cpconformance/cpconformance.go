@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
@@ -45,7 +46,7 @@ func NewNetwork() *cptest.Network {
 // submitted is a transaction the driver included.
 type submitted struct {
 	raw []byte
-	inc *controlplane.Included
+	inc *cpapi.Included
 }
 
 // Run runs the suite against the driver open starts.
@@ -56,7 +57,7 @@ func Run(t *testing.T, open Open) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var log []submitted
-	submit := func(key *crypto.AccountKey, op controlplane.Op) *controlplane.Included {
+	submit := func(key *crypto.AccountKey, op cpapi.Op) *cpapi.Included {
 		t.Helper()
 		raw := net.Sign(key, op)
 		inc, err := b.Submit(ctx, raw)
@@ -66,7 +67,7 @@ func Run(t *testing.T, open Open) {
 		log = append(log, submitted{raw, inc})
 		return inc
 	}
-	mustOK := func(inc *controlplane.Included) *controlplane.Included {
+	mustOK := func(inc *cpapi.Included) *cpapi.Included {
 		t.Helper()
 		if !inc.OK() {
 			t.Fatalf("transaction failed: %s %s", inc.Code, inc.Error)
@@ -75,19 +76,19 @@ func Run(t *testing.T, open Open) {
 	}
 	alice, bob := net.Users[0], net.Users[1]
 
-	mustOK(submit(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1000}}))
-	st := mustOK(submit(alice, controlplane.Op{ReserveStorage: &controlplane.ReserveStorageOp{Size: 64 * controlplane.MiB, EpochsAhead: 3}}))
+	mustOK(submit(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1000}}))
+	st := mustOK(submit(alice, cpapi.Op{ReserveStorage: &cpapi.ReserveStorageOp{Size: 64 * cpapi.MiB, EpochsAhead: 3}}))
 	if len(st.Created) != 1 {
 		t.Fatalf("reserve created %v", st.Created)
 	}
-	mustOK(submit(alice, controlplane.Op{SplitStorage: &controlplane.SplitStorageOp{StorageID: st.Created[0], Size: 16 * controlplane.MiB}}))
+	mustOK(submit(alice, cpapi.Op{SplitStorage: &cpapi.SplitStorageOp{StorageID: st.Created[0], Size: 16 * cpapi.MiB}}))
 	root := merkle.LeafHash([]byte("conformance"))
 	const size = 100_000
 	bid := blob.DeriveID(blob.RS2, size, root)
-	reg := mustOK(submit(bob, controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{EpochsAhead: 2, BlobID: bid,
-		RootHash: controlplane.Hash(root), Size: size, EncodingType: uint8(blob.RS2), Deletable: true}}))
+	reg := mustOK(submit(bob, cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{EpochsAhead: 2, BlobID: bid,
+		RootHash: cpapi.Hash(root), Size: size, EncodingType: uint8(blob.RS2), Deletable: true}}))
 	blobObj := reg.Created[len(reg.Created)-1]
-	var committee *controlplane.Committee
+	var committee *cpapi.Committee
 	b.View(func(s *controlplane.State, _ controlplane.Hash) {
 		if c, ok := s.Committee(s.Epoch()); ok {
 			committee = c
@@ -96,30 +97,30 @@ func Run(t *testing.T, open Open) {
 	if committee == nil {
 		t.Fatal("no committee")
 	}
-	msg := protocol.StorageConfirmation{Epoch: committee.Epoch, BlobID: bid, Persistence: protocol.Deletable(blobObj)}.Encode()
+	msg := protocol.StorageConfirmation{Epoch: committee.Epoch, BlobID: bid, Persistence: protocol.Deletable(protocol.ObjectID(blobObj))}.Encode()
 	cert, err := net.Certify(committee, msg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustOK(submit(alice, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: blobObj, Certificate: cert}}))
-	mustOK(submit(bob, controlplane.Op{SetAttributes: &controlplane.SetAttributesOp{BlobObjectID: blobObj, Set: map[string]string{"type": "text/plain"}}}))
+	mustOK(submit(alice, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: blobObj, Certificate: cert}}))
+	mustOK(submit(bob, cpapi.Op{SetAttributes: &cpapi.SetAttributesOp{BlobObjectID: blobObj, Set: map[string]string{"type": "text/plain"}}}))
 
 	// Executed and rejected: the nonce is used, nothing else changes.
 	for _, c := range []struct {
 		key  *crypto.AccountKey
-		op   controlplane.Op
+		op   cpapi.Op
 		code error
 	}{
-		{alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1e15}}, controlplane.ErrInsufficientBalance},
-		{alice, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: blobObj, Certificate: cert}}, controlplane.ErrAlreadyCertified},
-		{alice, controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: blobObj}}, controlplane.ErrNotOwner},
+		{alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1e15}}, controlplane.ErrInsufficientBalance},
+		{alice, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: blobObj, Certificate: cert}}, controlplane.ErrAlreadyCertified},
+		{alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: blobObj}}, controlplane.ErrNotOwner},
 	} {
 		inc := submit(c.key, c.op)
 		if inc.OK() || controlplane.ErrorForCode(inc.Code) != c.code {
 			t.Fatalf("%+v: code %q, want %v", c.op, inc.Code, c.code)
 		}
 	}
-	mustOK(submit(bob, controlplane.Op{DeleteBlob: &controlplane.DeleteBlobOp{BlobObjectID: blobObj}}))
+	mustOK(submit(bob, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: blobObj}}))
 
 	// Rejected at admission: nothing is included.
 	nonce := func(k *crypto.AccountKey) (n uint64) {
@@ -128,11 +129,11 @@ func Run(t *testing.T, open Open) {
 	}
 	next := nonce(alice)
 	net.SetNonce(alice, next-1)
-	if _, err := b.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); !errors.Is(err, controlplane.ErrBadNonce) {
+	if _, err := b.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})); !errors.Is(err, controlplane.ErrBadNonce) {
 		t.Fatalf("replayed nonce: %v", err)
 	}
 	net.SetNonce(alice, next)
-	bad := net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})
+	bad := net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})
 	bad[len(bad)-1] ^= 1
 	if _, err := b.Submit(ctx, bad); !errors.Is(err, controlplane.ErrBadSignature) {
 		t.Fatalf("bad signature: %v", err)
@@ -146,9 +147,9 @@ func Run(t *testing.T, open Open) {
 	senders := net.Users
 	raws := make([][]byte, len(senders))
 	for i, k := range senders {
-		raws[i] = net.Sign(k, controlplane.Op{Transfer: &controlplane.TransferOp{To: net.Users[(i+1)%len(net.Users)].Address(), Amount: uint64(10 + i)}})
+		raws[i] = net.Sign(k, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(net.Users[(i+1)%len(net.Users)].Address()), Amount: uint64(10 + i)}})
 	}
-	incs := make([]*controlplane.Included, len(raws))
+	incs := make([]*cpapi.Included, len(raws))
 	errs := make([]error, len(raws))
 	var wg sync.WaitGroup
 	for i, raw := range raws {
@@ -170,7 +171,7 @@ func Run(t *testing.T, open Open) {
 // Tx is a transaction a driver included, with its outcome.
 type Tx struct {
 	Raw      []byte
-	Included *controlplane.Included
+	Included *cpapi.Included
 }
 
 func log2pairs(l []submitted) []Tx {
@@ -238,8 +239,7 @@ func Check(ctx context.Context, b cpserver.Backend, g *controlplane.Genesis, txs
 			return fmt.Errorf("replayed empty block %d emitted events; the suite assumes none", h)
 		}
 		for i, tx := range bl {
-			want, have := res.Results[i], tx.Included.TxResult
-			want.Err, have.Err = nil, nil
+			want, have := res.Included(i).TxResult, tx.Included.TxResult
 			wj, _ := json.Marshal(want)
 			hj, _ := json.Marshal(have)
 			if string(wj) != string(hj) {
@@ -257,7 +257,7 @@ func Check(ctx context.Context, b cpserver.Backend, g *controlplane.Genesis, txs
 	if uint64(len(events)) != seq {
 		return fmt.Errorf("driver has emitted %d events, state machine %d", seq, len(events))
 	}
-	var have []controlplane.Event
+	var have []cpapi.Event
 	for uint64(len(have)) < seq {
 		wctx, cancel := context.WithTimeout(ctx, time.Second)
 		evs, err := b.Events(wctx, uint64(len(have)), 1000)

@@ -23,12 +23,12 @@ import (
 // Backend is what a driver provides.
 type Backend interface {
 	// Submit admits a signed transaction and waits for the block that includes it.
-	Submit(ctx context.Context, raw []byte) (*controlplane.Included, error)
+	Submit(ctx context.Context, raw []byte) (*api.Included, error)
 	// View runs f on the latest committed state with its app hash.
 	View(f func(s *controlplane.State, appHash controlplane.Hash))
 	// Events returns events from sequence number from on, waiting until ctx ends if there are
 	// none yet.
-	Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error)
+	Events(ctx context.Context, from uint64, max int) ([]api.Event, error)
 }
 
 // ErrNotFound is returned (as 404) for unknown objects and epochs.
@@ -109,29 +109,26 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	if inc.Events == nil {
-		inc.Events = []controlplane.Event{}
-	}
 	h.writeJSON(w, http.StatusOK, inc)
 }
 
 func (h *Handler) info(w http.ResponseWriter, _ *http.Request) {
-	var info controlplane.Info
+	var info api.Info
 	h.b.View(func(s *controlplane.State, hash controlplane.Hash) {
 		info = s.Info()
-		info.AppHash = hash
+		info.AppHash = api.Hash(hash)
 	})
 	h.writeJSON(w, http.StatusOK, info)
 }
 
 func (h *Handler) params(w http.ResponseWriter, _ *http.Request) {
-	var p controlplane.Params
-	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { p = s.Params() })
+	var p api.Params
+	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { p = s.Params().API() })
 	h.writeJSON(w, http.StatusOK, p)
 }
 
 func (h *Handler) prices(w http.ResponseWriter, _ *http.Request) {
-	var p controlplane.Prices
+	var p api.Prices
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { p = s.Prices() })
 	h.writeJSON(w, http.StatusOK, p)
 }
@@ -173,9 +170,9 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	var acc controlplane.Account
+	var acc api.Account
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { acc = s.Account(a) })
-	h.writeJSON(w, http.StatusOK, api.AccountResponse{Address: a, Balance: acc.Balance, Nonce: acc.Nonce})
+	h.writeJSON(w, http.StatusOK, acc)
 }
 
 func (h *Handler) owned(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +181,7 @@ func (h *Handler) owned(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	var o controlplane.Owned
+	var o api.Owned
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { o = s.OwnedBy(a) })
 	h.writeJSON(w, http.StatusOK, o)
 }
@@ -195,11 +192,8 @@ func (h *Handler) stakes(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	var st []controlplane.Stake
+	var st []api.Stake
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { st = s.StakesOf(a) })
-	if st == nil {
-		st = []controlplane.Stake{}
-	}
 	h.writeJSON(w, http.StatusOK, st)
 }
 
@@ -217,7 +211,7 @@ func (h *Handler) blobStatus(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	var st controlplane.BlobStatus
+	var st api.BlobStatus
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { st = s.BlobStatus(id) })
 	h.writeJSON(w, http.StatusOK, st)
 }
@@ -228,7 +222,7 @@ func (h *Handler) blobObjects(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	var bs []controlplane.Blob
+	var bs []api.Blob
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { bs = s.BlobsByID(id) })
 	h.writeJSON(w, http.StatusOK, bs)
 }
@@ -260,7 +254,7 @@ func (h *Handler) object(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) committee(w http.ResponseWriter, r *http.Request) {
 	arg := r.PathValue("epoch")
-	var c *controlplane.Committee
+	var c *api.Committee
 	var ok bool
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) {
 		e := s.Epoch()
@@ -281,7 +275,7 @@ func (h *Handler) committee(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) nodes(w http.ResponseWriter, _ *http.Request) {
-	var ns []controlplane.Node
+	var ns []api.Node
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { ns = s.Nodes() })
 	h.writeJSON(w, http.StatusOK, ns)
 }

@@ -4,10 +4,12 @@
 package cptest
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"sync"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
@@ -67,13 +69,14 @@ func NewNetwork(nShards, nodes, users int, balance uint64, stakes []uint64, gene
 }
 
 // Sign signs op from key with the next nonce this Network has handed out for key.
-func (n *Network) Sign(key *crypto.AccountKey, op controlplane.Op) []byte {
+func (n *Network) Sign(key *crypto.AccountKey, op cpapi.Op) []byte {
 	n.mu.Lock()
 	a := key.Address()
 	nonce := n.nonces[a]
 	n.nonces[a]++
 	n.mu.Unlock()
-	raw, err := controlplane.Sign(&controlplane.Tx{ChainID: n.Genesis.Params.ChainID, Sender: key.PublicKey(), Nonce: nonce, Op: op}, key)
+	raw, err := cpapi.Sign(&cpapi.Tx{ChainID: n.Genesis.Params.ChainID, Sender: cpapi.PublicKey(key.PublicKey()), Nonce: nonce, Op: op},
+		ed25519.NewKeyFromSeed(key.Seed()))
 	if err != nil {
 		panic(err) // only a malformed op, a bug in the test
 	}
@@ -89,7 +92,7 @@ func (n *Network) SetNonce(key *crypto.AccountKey, nonce uint64) {
 
 // Certify builds a certificate over msg signed by every member of c whose BLS key belongs to
 // this network's nodes and whose member index is in signers (all members if signers is nil).
-func (n *Network) Certify(c *controlplane.Committee, msg []byte, signers []int) (protocol.Certificate, error) {
+func (n *Network) Certify(c *cpapi.Committee, msg []byte, signers []int) (cpapi.Certificate, error) {
 	keyOf := map[crypto.BLSPublicKey]*crypto.BLSSecretKey{}
 	for _, k := range n.NodeKeys {
 		keyOf[k.PublicKey()] = k
@@ -101,19 +104,19 @@ func (n *Network) Certify(c *controlplane.Committee, msg []byte, signers []int) 
 	}
 	var sigs []crypto.BLSSignature
 	for _, i := range signers {
-		k := keyOf[c.Members[i].BLSPublicKey]
+		k := keyOf[crypto.BLSPublicKey(c.Members[i].BLSPublicKey)]
 		if k == nil {
-			return protocol.Certificate{}, fmt.Errorf("cptest: member %d is not one of the network's nodes", i)
+			return cpapi.Certificate{}, fmt.Errorf("cptest: member %d is not one of the network's nodes", i)
 		}
 		sigs = append(sigs, k.Sign(msg))
 	}
 	agg, err := crypto.AggregateSignatures(sigs)
 	if err != nil {
-		return protocol.Certificate{}, err
+		return cpapi.Certificate{}, err
 	}
 	bm, err := protocol.Bitmap(len(c.Members), signers)
 	if err != nil {
-		return protocol.Certificate{}, err
+		return cpapi.Certificate{}, err
 	}
-	return protocol.Certificate{Signers: bm, Message: msg, Signature: agg}, nil
+	return cpapi.Certificate{Signers: bm, Message: msg, Signature: cpapi.BLSSignature(agg)}, nil
 }

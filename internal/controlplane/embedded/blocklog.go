@@ -9,16 +9,17 @@ import (
 	"io"
 	"os"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 )
 
 // block is one record of the log.
 type block struct {
-	Height  uint64               `json:"height"`
-	TimeMs  int64                `json:"time_ms"`
-	Txs     [][]byte             `json:"txs"`
-	AppHash controlplane.Hash    `json:"app_hash"`
-	Events  []controlplane.Event `json:"events"`
+	Height  uint64            `json:"height"`
+	TimeMs  int64             `json:"time_ms"`
+	Txs     [][]byte          `json:"txs"`
+	AppHash controlplane.Hash `json:"app_hash"`
+	Events  []cpapi.Event     `json:"events"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

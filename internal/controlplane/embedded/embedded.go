@@ -39,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/durablefile"
 )
@@ -71,7 +72,7 @@ var (
 
 type pendingTx struct {
 	tx   *controlplane.VerifiedTx
-	done chan controlplane.Included
+	done chan cpapi.Included
 }
 
 // Chain is a running embedded control plane.
@@ -86,7 +87,7 @@ type Chain struct {
 	mu      sync.RWMutex
 	state   *controlplane.State
 	appHash controlplane.Hash
-	events  []controlplane.Event
+	events  []cpapi.Event
 	notify  chan struct{} // closed and replaced when a block is committed
 	blog    *blockLog
 	failed  error
@@ -232,7 +233,7 @@ func (c *Chain) Close() error {
 // Submit checks a signed transaction, waits for it to be included in a durable block and
 // returns its outcome. A transaction that fails the admission check (bad encoding, signature,
 // chain or used nonce) is rejected at once with that error and never enters a block.
-func (c *Chain) Submit(ctx context.Context, raw []byte) (*controlplane.Included, error) {
+func (c *Chain) Submit(ctx context.Context, raw []byte) (*cpapi.Included, error) {
 	// The signature check runs outside the lock, in the submitter's goroutine, so admission
 	// verifies in parallel and the block loop does not verify again.
 	vt, err := controlplane.VerifyTx(raw)
@@ -254,7 +255,7 @@ func (c *Chain) Submit(ctx context.Context, raw []byte) (*controlplane.Included,
 		return nil, ErrClosed
 	default:
 	}
-	p := pendingTx{tx: vt, done: make(chan controlplane.Included, 1)}
+	p := pendingTx{tx: vt, done: make(chan cpapi.Included, 1)}
 	select {
 	case c.submit <- p:
 	case <-c.stop:
@@ -366,7 +367,7 @@ func (c *Chain) commit(batch []pendingTx) error {
 	close(c.notify)
 	c.notify = make(chan struct{})
 	for i, p := range batch {
-		p.done <- controlplane.Included{Height: height, TimeMs: now, TxResult: res.Results[i]}
+		p.done <- res.Included(i)
 	}
 	if height-c.snapHeight >= uint64(c.opts.SnapshotInterval) {
 		if err := c.writeSnapshot(); err != nil {
@@ -389,7 +390,7 @@ func (c *Chain) View(f func(s *controlplane.State, appHash controlplane.Hash)) {
 
 // Events returns up to max events with sequence numbers from from on, waiting up to the
 // context's deadline if there are none yet. It returns an empty slice when the wait ends.
-func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]controlplane.Event, error) {
+func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	if max <= 0 {
 		max = 100
 	}
@@ -397,7 +398,7 @@ func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]controlplan
 		c.mu.RLock()
 		n := uint64(len(c.events))
 		notify := c.notify
-		var out []controlplane.Event
+		var out []cpapi.Event
 		if from < n {
 			end := min(n, from+uint64(max))
 			out = append(out, c.events[from:end]...)
@@ -409,7 +410,7 @@ func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]controlplan
 		select {
 		case <-notify:
 		case <-ctx.Done():
-			return []controlplane.Event{}, nil
+			return []cpapi.Event{}, nil
 		case <-c.stop:
 			return nil, ErrClosed
 		}

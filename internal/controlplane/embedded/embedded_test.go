@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
 )
@@ -47,25 +49,25 @@ func TestSubmitPersistRestart(t *testing.T) {
 	alice, bob := net.Users[0], net.Users[1]
 	for i := 0; i < 5; i++ {
 		clock.add(time.Second)
-		o, err := c.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 10}}))
+		o, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 10}}))
 		if err != nil || !o.OK() {
 			t.Fatalf("submit %d: %v %+v", i, err, o)
 		}
 	}
 	// Rejected at admission: replayed nonce, bad signature.
 	net.SetNonce(alice, 0)
-	if _, err := c.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); !errors.Is(err, controlplane.ErrBadNonce) {
+	if _, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})); !errors.Is(err, controlplane.ErrBadNonce) {
 		t.Fatalf("replay: %v", err)
 	}
 	net.SetNonce(alice, 5)
-	raw := net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})
+	raw := net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})
 	raw[len(raw)-1] ^= 1
 	if _, err := c.Submit(ctx, raw); !errors.Is(err, controlplane.ErrBadSignature) {
 		t.Fatalf("bad signature: %v", err)
 	}
 	// Executed but failed: included, nonce consumed, error reported.
 	net.SetNonce(alice, 5)
-	o, err := c.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 2e9}}))
+	o, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 2e9}}))
 	if err != nil || o.Code != "insufficient_balance" {
 		t.Fatalf("insufficient: %v %+v", err, o)
 	}
@@ -85,7 +87,7 @@ func TestSubmitPersistRestart(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); err == nil {
+	if _, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})); err == nil {
 		t.Fatal("submit after close succeeded")
 	}
 
@@ -110,7 +112,7 @@ func TestSubmitPersistRestart(t *testing.T) {
 	// The chain goes on from where it stopped.
 	net.SetNonce(alice, 6)
 	clock.add(time.Second)
-	if o, err := c2.Submit(ctx, net.Sign(alice, controlplane.Op{Transfer: &controlplane.TransferOp{To: bob.Address(), Amount: 1}})); err != nil || !o.OK() || o.Height != height+1 {
+	if o, err := c2.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}})); err != nil || !o.OK() || o.Height != height+1 {
 		t.Fatalf("after restart: %v %+v", err, o)
 	}
 	c2.Close()
@@ -164,7 +166,7 @@ func TestCorruptLogDetected(t *testing.T) {
 	c := open(t, dir, net, clock)
 	for i := 0; i < 3; i++ {
 		clock.add(time.Second)
-		if _, err := c.Submit(context.Background(), net.Sign(net.Users[0], controlplane.Op{Transfer: &controlplane.TransferOp{To: net.Users[1].Address(), Amount: 1}})); err != nil {
+		if _, err := c.Submit(context.Background(), net.Sign(net.Users[0], cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(net.Users[1].Address()), Amount: 1}})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,14 +212,14 @@ func TestEpochChangeByClockAndEvents(t *testing.T) {
 	defer cancel()
 	var start uint64
 	c.View(func(s *controlplane.State, _ controlplane.Hash) { start = s.EventSeq() })
-	got := make(chan []controlplane.Event, 1)
+	got := make(chan []cpapi.Event, 1)
 	go func() {
 		evs, _ := c.Events(ctx, start, 10)
 		got <- evs
 	}()
 	clock.add(time.Duration(net.Genesis.Params.EpochDurationMs) * time.Millisecond)
 	evs := <-got
-	if len(evs) == 0 || evs[0].Type != controlplane.EventEpochChangeStart || evs[0].Epoch != 2 {
+	if len(evs) == 0 || evs[0].Type != cpapi.EventEpochChangeStart || evs[0].Epoch != 2 {
 		t.Fatalf("events %+v", evs)
 	}
 	// A long poll with nothing new returns empty at its deadline.
@@ -245,9 +247,12 @@ func TestConcurrentSubmit(t *testing.T) {
 		go func(u int) {
 			defer wg.Done()
 			for i := 0; i < perUser; i++ {
-				o, err := c.Submit(context.Background(), net.Sign(net.Users[u], controlplane.Op{Transfer: &controlplane.TransferOp{To: net.Users[(u+1)%users].Address(), Amount: 1}}))
+				o, err := c.Submit(context.Background(), net.Sign(net.Users[u], cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(net.Users[(u+1)%users].Address()), Amount: 1}}))
 				if err != nil || !o.OK() {
-					errs <- errors.Join(err, o.Err)
+					if err == nil {
+						err = fmt.Errorf("%s: %s", o.Code, o.Error)
+					}
+					errs <- err
 					return
 				}
 			}

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/devnet"
 	"github.com/floelabs/floe/internal/protocol"
@@ -302,7 +302,7 @@ func TestSelfHealing(t *testing.T) {
 		wait("the invalid-blob certificate", func(ctx context.Context) error {
 			for {
 				st, err := tn.cp.BlobStatus(ctx, id)
-				if err == nil && st.Status == controlplane.StatusInvalid {
+				if err == nil && st.Status == cpapi.StatusInvalid {
 					return nil
 				}
 				select {
@@ -376,14 +376,14 @@ func forgeAndStore(ctx context.Context, t *testing.T, tn *testNet, wallet *crypt
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := tn.cp.Execute(ctx, params.ChainID, wallet, controlplane.Op{RegisterBlob: &controlplane.RegisterBlobOp{
-		BlobID: id, RootHash: controlplane.Hash(f.Root), Size: f.Length, EncodingType: uint8(blob.RS2), EpochsAhead: 2}})
+	inc, err := tn.cp.Execute(ctx, params.ChainID, wallet, cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{
+		BlobID: id, RootHash: cpapi.Hash(f.Root), Size: f.Length, EncodingType: uint8(blob.RS2), EpochsAhead: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var obj controlplane.ObjectID
+	var obj cpapi.ObjectID
 	for _, ev := range inc.Events {
-		if ev.Type == controlplane.EventBlobRegistered && ev.BlobID == id {
+		if ev.Type == cpapi.EventBlobRegistered && ev.BlobID == id {
 			obj = ev.ObjectID
 		}
 	}
@@ -443,8 +443,8 @@ func forgeAndStore(ctx context.Context, t *testing.T, tn *testNet, wallet *crypt
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tn.cp.Execute(ctx, params.ChainID, wallet, controlplane.Op{CertifyBlob: &controlplane.CertifyBlobOp{BlobObjectID: obj,
-		Certificate: protocol.Certificate{Signers: bm, Message: msg, Signature: agg}}}); err != nil {
+	if _, err := tn.cp.Execute(ctx, params.ChainID, wallet, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: obj,
+		Certificate: cpapi.Certificate{Signers: bm, Message: msg, Signature: cpapi.BLSSignature(agg)}}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("forged blob %s certified without %s, which holds the forged pair %d", id, skipped, victim)

@@ -23,10 +23,10 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
 	"github.com/floelabs/floe/internal/nodestore"
@@ -392,7 +392,7 @@ func (tn *testNet) sdkClient(log *slog.Logger) (*client.Client, *client.Config) 
 }
 
 // committee returns the current committee.
-func (tn *testNet) committee(ctx context.Context) *controlplane.Committee {
+func (tn *testNet) committee(ctx context.Context) *cpapi.Committee {
 	tn.t.Helper()
 	c, err := tn.cp.CurrentCommittee(ctx)
 	if err != nil {

@@ -1,0 +1,61 @@
+package controlplane
+
+import "github.com/floelabs/floe/blob"
+
+// EventType names an event.
+type EventType string
+
+// Event types.
+const (
+	EventTransfer          EventType = "Transfer"
+	EventNodeRegistered    EventType = "NodeRegistered"
+	EventNodeUpdated       EventType = "NodeUpdated"
+	EventVotesSet          EventType = "VotesSet"
+	EventStaked            EventType = "Staked"
+	EventStakeWithdrawn    EventType = "StakeWithdrawRequested"
+	EventStakeReturned     EventType = "StakeReturned"
+	EventRewardPaid        EventType = "RewardPaid"
+	EventStorageReserved   EventType = "StorageReserved"
+	EventStorageSplit      EventType = "StorageSplit"
+	EventStorageFused      EventType = "StorageFused"
+	EventBlobRegistered    EventType = "BlobRegistered"
+	EventBlobCertified     EventType = "BlobCertified"
+	EventInvalidBlobID     EventType = "InvalidBlobID"
+	EventBlobExtended      EventType = "BlobExtended"
+	EventBlobDeleted       EventType = "BlobDeleted"
+	EventBlobAttributes    EventType = "BlobAttributesChanged"
+	EventObjectTransferred EventType = "ObjectTransferred"
+	EventEpochChangeStart  EventType = "EpochChangeStart"
+	EventEpochChangeDone   EventType = "EpochChangeDone"
+	EventObjectsExpired    EventType = "ObjectsExpired"
+)
+
+// Event is one change of state, numbered by a global sequence number. Fields that do not apply
+// to a type are zero and omitted from JSON.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	Height uint64    `json:"height"`
+	Type   EventType `json:"type"`
+	// TxHash is the transaction that emitted the event (zero for block-level events).
+	TxHash       Hash     `json:"tx_hash,omitzero"`
+	Epoch        uint32   `json:"epoch"`
+	BlobID       blob.ID  `json:"blob_id,omitzero"`
+	ObjectID     ObjectID `json:"object_id,omitzero"`
+	NodeID       ObjectID `json:"node_id,omitzero"`
+	Owner        Address  `json:"owner,omitzero"`
+	To           Address  `json:"to,omitzero"`
+	Amount       uint64   `json:"amount,omitempty"`
+	Size         uint64   `json:"size,omitempty"`
+	EncodingType uint8    `json:"encoding_type,omitempty"`
+	StartEpoch   uint32   `json:"start_epoch,omitempty"`
+	EndEpoch     uint32   `json:"end_epoch,omitempty"`
+	Deletable    bool     `json:"deletable,omitempty"`
+	IsExtension  bool     `json:"is_extension,omitempty"`
+	WasCertified bool     `json:"was_certified,omitempty"`
+}
+
+// EventsResponse is a page of events; Next is the cursor for the following request.
+type EventsResponse struct {
+	Events []Event `json:"events"`
+	Next   uint64  `json:"next"`
+}

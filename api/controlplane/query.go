@@ -1,0 +1,240 @@
+package controlplane
+
+import "github.com/floelabs/floe/blob"
+
+// Params are the system parameters fixed at genesis.
+type Params struct {
+	ChainID          string `json:"chain_id"`
+	NShards          int    `json:"n_shards"`
+	EpochDurationMs  int64  `json:"epoch_duration_ms"`
+	MaxEpochsAhead   uint32 `json:"max_epochs_ahead"`
+	MinCommitteeSize int    `json:"min_committee_size"`
+	MaxCommitteeSize int    `json:"max_committee_size"`
+	MinStake         uint64 `json:"min_stake"`
+}
+
+// Prices are the prices and capacity of the current epoch.
+type Prices struct {
+	Epoch uint32 `json:"epoch"`
+	// StoragePrice is per MiB of encoded size per epoch; WritePrice per MiB of encoded size.
+	StoragePrice uint64 `json:"storage_price_per_mib_epoch"`
+	WritePrice   uint64 `json:"write_price_per_mib"`
+	Capacity     uint64 `json:"capacity"`
+	// Used is the encoded size already reserved in the current epoch.
+	Used uint64 `json:"used"`
+}
+
+// Info is a summary of the system like `walrus info`.
+type Info struct {
+	Params         Params `json:"params"`
+	Height         uint64 `json:"height"`
+	TimeMs         int64  `json:"time_ms"`
+	Epoch          uint32 `json:"epoch"`
+	EpochStartMs   int64  `json:"epoch_start_ms"`
+	NextEpochMs    int64  `json:"next_epoch_ms"`
+	Prices         Prices `json:"prices"`
+	CommitteeSize  int    `json:"committee_size"`
+	RegisteredNode int    `json:"registered_nodes"`
+	EventSeq       uint64 `json:"event_seq"`
+	AppHash        Hash   `json:"app_hash"`
+}
+
+// Cost is what storing a blob costs at the current prices.
+type Cost struct {
+	Size          uint64 `json:"size"`
+	Epochs        uint32 `json:"epochs"`
+	EncodedLength uint64 `json:"encoded_length"`
+	StorageCost   uint64 `json:"storage_cost"`
+	WriteFee      uint64 `json:"write_fee"`
+	Total         uint64 `json:"total"`
+}
+
+// Account is an account's balance and next nonce.
+type Account struct {
+	Address Address `json:"address"`
+	Balance uint64  `json:"balance"`
+	Nonce   uint64  `json:"nonce"`
+}
+
+// AccountResponse is the former name of Account.
+type AccountResponse = Account
+
+// Node is a registered storage node.
+type Node struct {
+	ID               ObjectID     `json:"id"`
+	Owner            Address      `json:"owner"`
+	Name             string       `json:"name"`
+	NetworkAddress   string       `json:"network_address"`
+	NetworkPublicKey []byte       `json:"network_public_key"`
+	BLSPublicKey     BLSPublicKey `json:"bls_public_key"`
+	// Commission is the node's share of its rewards in basis points (0..10000).
+	Commission      uint16 `json:"commission"`
+	StoragePrice    uint64 `json:"storage_price_vote"`
+	WritePrice      uint64 `json:"write_price_vote"`
+	Capacity        uint64 `json:"capacity_vote"`
+	RegisteredEpoch uint32 `json:"registered_epoch"`
+}
+
+// Stake is an amount staked to a node.
+type Stake struct {
+	ID     ObjectID `json:"id"`
+	Owner  Address  `json:"owner"`
+	NodeID ObjectID `json:"node_id"`
+	Amount uint64   `json:"amount"`
+	// ActivationEpoch is the first epoch in which the stake counts.
+	ActivationEpoch uint32 `json:"activation_epoch"`
+	// WithdrawEpoch, when non-zero, is the epoch at whose start the stake is returned.
+	WithdrawEpoch uint32 `json:"withdraw_epoch,omitempty"`
+}
+
+// Storage is a storage resource: Size bytes of encoded capacity for epochs [Start, End).
+type Storage struct {
+	ID    ObjectID `json:"id"`
+	Owner Address  `json:"owner"`
+	Start uint32   `json:"start_epoch"`
+	End   uint32   `json:"end_epoch"`
+	Size  uint64   `json:"storage_size"`
+}
+
+// Blob is a registered blob object.
+type Blob struct {
+	ID              ObjectID          `json:"id"`
+	Owner           Address           `json:"owner"`
+	BlobID          blob.ID           `json:"blob_id"`
+	Size            uint64            `json:"size"`
+	EncodingType    uint8             `json:"encoding_type"`
+	RootHash        Hash              `json:"root_hash"`
+	RegisteredEpoch uint32            `json:"registered_epoch"`
+	Certified       bool              `json:"certified"`
+	CertifiedEpoch  uint32            `json:"certified_epoch,omitempty"`
+	Deletable       bool              `json:"deletable"`
+	Storage         Storage           `json:"storage"`
+	Attributes      map[string]string `json:"attributes,omitempty"`
+}
+
+// Owned lists the storage resources and blob objects of an owner.
+type Owned struct {
+	Storage []Storage `json:"storage"`
+	Blobs   []Blob    `json:"blobs"`
+}
+
+// ObjectResponse is one object; exactly one field is set.
+type ObjectResponse struct {
+	Blob    *Blob    `json:"blob,omitempty"`
+	Storage *Storage `json:"storage,omitempty"`
+	Node    *Node    `json:"node,omitempty"`
+	Stake   *Stake   `json:"stake,omitempty"`
+}
+
+// Member is a committee member with its shards.
+type Member struct {
+	NodeID           ObjectID     `json:"node_id"`
+	Name             string       `json:"name"`
+	NetworkAddress   string       `json:"network_address"`
+	NetworkPublicKey []byte       `json:"network_public_key"`
+	BLSPublicKey     BLSPublicKey `json:"bls_public_key"`
+	Stake            uint64       `json:"stake"`
+	Shards           []uint16     `json:"shards"`
+}
+
+// Committee is an epoch's committee, members sorted by node ID (certificates' signer bits refer
+// to this order), with the prices and capacity fixed for the epoch.
+type Committee struct {
+	Epoch        uint32   `json:"epoch"`
+	NShards      int      `json:"n_shards"`
+	StartMs      int64    `json:"start_ms"`
+	Members      []Member `json:"members"`
+	StoragePrice uint64   `json:"storage_price_per_mib_epoch"`
+	WritePrice   uint64   `json:"write_price_per_mib"`
+	Capacity     uint64   `json:"capacity"`
+}
+
+// ShardOwner returns, for each shard index, the index of the member holding it (-1 if none).
+func (c *Committee) ShardOwner() []int {
+	out := make([]int, c.NShards)
+	for i := range out {
+		out[i] = -1
+	}
+	for i, m := range c.Members {
+		for _, s := range m.Shards {
+			if int(s) < len(out) {
+				out[s] = i
+			}
+		}
+	}
+	return out
+}
+
+// MemberIndex returns the index of node id in the committee order, or -1.
+func (c *Committee) MemberIndex(id ObjectID) int {
+	for i, m := range c.Members {
+		if m.NodeID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// ShardsOf returns the shards node id holds in this committee (nil if it is not a member).
+func (c *Committee) ShardsOf(id ObjectID) []uint16 {
+	if i := c.MemberIndex(id); i >= 0 {
+		return c.Members[i].Shards
+	}
+	return nil
+}
+
+// BlobStatusKind is the kind of a blob ID's status, as Walrus reports it.
+type BlobStatusKind string
+
+// Status kinds.
+const (
+	StatusNonexistent BlobStatusKind = "nonexistent"
+	StatusInvalid     BlobStatusKind = "invalid"
+	StatusPermanent   BlobStatusKind = "permanent"
+	StatusDeletable   BlobStatusKind = "deletable"
+)
+
+// DeletableCounts counts the live deletable objects of a blob ID.
+type DeletableCounts struct {
+	Total     uint32 `json:"count_deletable_total"`
+	Certified uint32 `json:"count_deletable_certified"`
+}
+
+// BlobStatus is Walrus's status of a blob ID over all its live objects: Invalid if marked
+// invalid; Permanent if a live permanent object exists (with the latest end epoch, preferring
+// certified ones); Deletable if only deletable objects live; Nonexistent otherwise.
+type BlobStatus struct {
+	Status      BlobStatusKind `json:"status"`
+	BlobID      blob.ID        `json:"blob_id"`
+	EndEpoch    uint32         `json:"end_epoch,omitempty"`
+	IsCertified bool           `json:"is_certified,omitempty"`
+	// ObjectID is the permanent object the status describes.
+	ObjectID              ObjectID        `json:"object_id,omitzero"`
+	InitialCertifiedEpoch *uint32         `json:"initial_certified_epoch,omitempty"`
+	DeletableCounts       DeletableCounts `json:"deletable_counts"`
+	InvalidEpoch          uint32          `json:"invalid_epoch,omitempty"`
+}
+
+// TxResult is the outcome of one transaction in a block.
+type TxResult struct {
+	Hash Hash `json:"hash"`
+	// Code is "" when the transaction succeeded, else the stable code of its error (Code*).
+	Code    string     `json:"code,omitempty"`
+	Error   string     `json:"error,omitempty"`
+	Events  []Event    `json:"events"`
+	Created []ObjectID `json:"created,omitempty"`
+}
+
+// OK reports whether the transaction succeeded.
+func (r *TxResult) OK() bool { return r.Code == "" }
+
+// Included is a transaction's outcome with the block that included it: the body of a
+// successful POST /v1/transactions.
+type Included struct {
+	Height uint64 `json:"height"`
+	TimeMs int64  `json:"time_ms"`
+	TxResult
+}
+
+// SubmitResponse is the former name of Included.
+type SubmitResponse = Included
