@@ -3,6 +3,8 @@
 // ({"newlyCreated": {...}} or {"alreadyCertified": {...}}), errors in the AIP-193 envelope.
 package daemon
 
+import "time"
+
 // Routes (net/http ServeMux patterns).
 const (
 	RouteBlobs          = "/v1/blobs"
@@ -14,16 +16,30 @@ const (
 	RouteMetrics        = "/metrics" // on the separate metrics listener
 )
 
-// Defaults of the daemons (Walrus's).
+// Defaults of the daemons (Walrus's where Walrus has one).
 const (
-	DefaultAddr          = "127.0.0.1:31415"
-	DefaultMetricsAddr   = "127.0.0.1:27182"
-	DefaultMaxBodySize   = 10 * 1024 * 1024 // bytes, --max-body-size is given in KiB as in Walrus
-	DefaultMaxConcurrent = 8
-	DefaultMaxBuffered   = 8
-	ErrorDomain          = "daemon.walrus.space"
-	EncodingTypeRS2      = "RS2"
-	DefaultAllowedHeader = "content-type,authorization,content-disposition,content-encoding,content-language,content-location,link"
+	DefaultAddr        = "127.0.0.1:31415"
+	DefaultMetricsAddr = "127.0.0.1:27182"
+	DefaultMaxBodySize = 10 * 1024 * 1024 // bytes, --max-body-size is given in KiB as in Walrus
+	// Stores run at once, and wait (their bodies received), before a PUT gets 429.
+	DefaultPublisherConcurrent = 8
+	DefaultPublisherBuffered   = 8
+	// Reads run at once, and wait, before a GET gets 429.
+	DefaultAggregatorConcurrent = 256
+	DefaultAggregatorBuffered   = 320
+	// The bytes of PUT bodies being received at once, in bodies of the largest size.
+	DefaultReceiveBufferBodies = 16
+	// A PUT body brings at least DefaultMinBodyRate bytes per second over every
+	// DefaultBodyRateWindow, or the request ends with 408.
+	DefaultMinBodyRate    = 1024
+	DefaultBodyRateWindow = 20 * time.Second
+	// A response write the client does not take for this long breaks the connection.
+	DefaultWriteStallTimeout = 30 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	ErrorDomain              = "daemon.walrus.space"
+	EncodingTypeRS2          = "RS2"
+	DefaultAllowedHeader     = "content-type,authorization,content-disposition,content-encoding,content-language,content-location,link"
 )
 
 // Error reasons (details[0].reason of an error response).
@@ -42,6 +58,8 @@ const (
 	ReasonInternal                  = "INTERNAL_ERROR"
 	ReasonNotFound                  = "NOT_FOUND"
 	ReasonMethodNotAllowed          = "METHOD_NOT_ALLOWED"
+	ReasonRequestTimeout            = "REQUEST_TIMEOUT"
+	ReasonOriginNotAllowed          = "ORIGIN_NOT_ALLOWED"
 )
 
 // BlobStoreResult is the answer of PUT /v1/blobs: exactly one field is set.

@@ -43,8 +43,24 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	bind := fs.String("bind-address", api.DefaultAddr, "listen address")
 	metricsAddr := fs.String("metrics-address", api.DefaultMetricsAddr, "Prometheus listen address (\"off\" to disable)")
 	maxBodyKiB := fs.Int64("max-body-size", api.DefaultMaxBodySize>>10, "largest blob a PUT accepts, in KiB")
-	maxConcurrent := fs.Int("max-concurrent-requests", api.DefaultMaxConcurrent, "requests served at once per role")
-	maxBuffered := fs.Int("max-request-buffer-size", api.DefaultMaxBuffered, "requests waiting per role before 429")
+	// The plain concurrency flags (Walrus's names) are the role's; `floe daemon` runs both roles
+	// and names the aggregator's with a prefix.
+	var pubConcurrent, pubBuffered, aggConcurrent, aggBuffered *int
+	var recvBufKiB *int64
+	var origins *string
+	aggPrefix := ""
+	if publisher {
+		pubConcurrent = fs.Int("max-concurrent-requests", api.DefaultPublisherConcurrent, "stores run at once")
+		pubBuffered = fs.Int("max-request-buffer-size", api.DefaultPublisherBuffered, "stores waiting, their bodies received, before a PUT gets 429")
+		recvBufKiB = fs.Int64("publisher-max-buffer-size", 0,
+			fmt.Sprintf("bytes of PUT bodies being received at once, in KiB, at least --max-body-size (0: %d × --max-body-size)", api.DefaultReceiveBufferBodies))
+		origins = fs.String("publisher-allowed-origins", "", "origins whose browser pages may call the publisher (CORS), comma-separated scheme://host[:port], or \"*\" for any; default none")
+		aggPrefix = "aggregator-"
+	}
+	if aggregator {
+		aggConcurrent = fs.Int(aggPrefix+"max-concurrent-requests", api.DefaultAggregatorConcurrent, "reads run at once")
+		aggBuffered = fs.Int(aggPrefix+"max-request-buffer-size", api.DefaultAggregatorBuffered, "reads waiting before a GET gets 429")
+	}
 	maxBlobSize := fs.Uint64("max-blob-size", 0, "largest blob the aggregator serves, in bytes (0: no limit)")
 	allowed := fs.String("allowed-headers", api.DefaultAllowedHeader, "blob attributes served as response headers (comma-separated)")
 	jwtSecret := fs.String("jwt-decode-secret", "", "enables JWT auth on the publisher: the HS256 secret (its bytes as given)")
@@ -58,8 +74,21 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
-	if *maxBodyKiB <= 0 || *maxConcurrent <= 0 || *maxBuffered < 0 {
-		return usagef("--max-body-size and --max-concurrent-requests must be positive, --max-request-buffer-size not negative")
+	for _, p := range []*int{pubConcurrent, aggConcurrent} {
+		if p != nil && *p <= 0 {
+			return usagef("the --max-concurrent-requests flags must be positive")
+		}
+	}
+	for _, p := range []*int{pubBuffered, aggBuffered} {
+		if p != nil && *p < 0 {
+			return usagef("the --max-request-buffer-size flags must not be negative")
+		}
+	}
+	if *maxBodyKiB <= 0 {
+		return usagef("--max-body-size must be positive")
+	}
+	if recvBufKiB != nil && *recvBufKiB != 0 && *recvBufKiB < *maxBodyKiB {
+		return usagef("--publisher-max-buffer-size (%d KiB) must be at least --max-body-size (%d KiB)", *recvBufKiB, *maxBodyKiB)
 	}
 	if *jwtAlg != "HS256" {
 		return usagef("--jwt-algorithm %q: only HS256 is supported", *jwtAlg)
@@ -85,8 +114,19 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dcfg := daemon.Config{Publisher: publisher, Aggregator: aggregator, Blobs: daemon.FromClient(c),
-		MaxBodySize: *maxBodyKiB << 10, MaxConcurrent: *maxConcurrent, MaxBuffered: *maxBuffered, MaxBlobSize: *maxBlobSize,
+		MaxBodySize: *maxBodyKiB << 10, MaxBlobSize: *maxBlobSize,
 		AllowedHeaders: strings.Split(*allowed, ","), Logger: log, Registry: reg}
+	if publisher {
+		dcfg.PublisherConcurrent, dcfg.PublisherBuffered, dcfg.MaxReceiveBuffer = *pubConcurrent, *pubBuffered, *recvBufKiB<<10
+		for o := range strings.SplitSeq(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				dcfg.PublisherOrigins = append(dcfg.PublisherOrigins, o)
+			}
+		}
+	}
+	if aggregator {
+		dcfg.AggregatorConcurrent, dcfg.AggregatorBuffered = *aggConcurrent, *aggBuffered
+	}
 	if *jwtSecret != "" {
 		dcfg.JWT = &daemon.JWTConfig{Secret: []byte(*jwtSecret), VerifyUpload: *jwtVerify}
 	}
@@ -98,7 +138,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
+	servers := []*http.Server{h.HTTPServer()}
 	listeners := []net.Listener{ln}
 	if *metricsAddr != "off" && *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -29,6 +30,15 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
 		return
 	}
+	if err := parseReadQuery(r.URL.RawQuery); err != nil {
+		writeError(w, err)
+		return
+	}
+	release, ok := admit(w, r, s.agg)
+	if !ok {
+		return
+	}
+	defer release()
 	s.serveBlob(w, r, id, nil)
 }
 
@@ -39,6 +49,15 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID
 		writeError(w, badRequest(api.ReasonMalformedRequest, "object ID %q: %v", objectID, err))
 		return
 	}
+	if err := parseReadQuery(r.URL.RawQuery); err != nil {
+		writeError(w, err)
+		return
+	}
+	release, ok := admit(w, r, s.agg)
+	if !ok {
+		return
+	}
+	defer release()
 	obj, err := s.cfg.Blobs.Object(r.Context(), oid)
 	if err != nil {
 		writeError(w, err)
@@ -54,20 +73,23 @@ func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID st
 		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", blobID, err))
 		return
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r.URL.RawQuery, "start", "length")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var br byteRange
 	for _, p := range []struct {
 		key string
 		dst *uint64
 	}{{"start", &br.start}, {"length", &br.length}} {
-		v := q.Get(p.key)
-		if v == "" {
-			writeError(w, badRequest(api.ReasonInvalidByteRange, "query parameter %s is required", p.key))
+		n, given, err := q.uint(p.key, 64, api.ReasonInvalidByteRange)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			writeError(w, badRequest(api.ReasonInvalidByteRange, "%s: %q is not an unsigned integer", p.key, v))
+		if !given {
+			writeError(w, badRequest(api.ReasonInvalidByteRange, "query parameter %s is required", p.key))
 			return
 		}
 		*p.dst = n
@@ -76,25 +98,12 @@ func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID st
 		writeError(w, badRequest(api.ReasonInvalidByteRange, "length must be positive"))
 		return
 	}
+	release, ok := admit(w, r, s.agg)
+	if !ok {
+		return
+	}
+	defer release()
 	s.serveRange(w, r, id, br)
-}
-
-// checkReadQuery validates the consistency-check flags (Floe's reader always runs the default
-// check; the flags are accepted for compatibility).
-func checkReadQuery(r *http.Request) error {
-	q := r.URL.Query()
-	strict, err := parseBool(q, "strict_consistency_check")
-	if err != nil {
-		return err
-	}
-	skip, err := parseBool(q, "skip_consistency_check")
-	if err != nil {
-		return err
-	}
-	if strict && skip {
-		return badRequest(api.ReasonMalformedRequest, "strict_consistency_check and skip_consistency_check are mutually exclusive")
-	}
-	return nil
 }
 
 // blobSize returns the blob's size, enforcing MaxBlobSize.
@@ -118,6 +127,9 @@ func (s *Server) setCommonHeaders(w http.ResponseWriter, r *http.Request, id blo
 	h.Set("Cache-Control", "public, max-age=86400, stale-while-revalidate=3600")
 	h.Set("ETag", id.String())
 	h.Set("Accept-Ranges", "bytes")
+	// The content type is mirrored from these request headers: a shared cache must keep one
+	// response per value.
+	h.Set("Vary", "Accept, Content-Type")
 	if a := r.Header.Get("Accept"); a != "" && !strings.Contains(a, "*") {
 		h.Set("Content-Type", a)
 	} else if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -178,10 +190,6 @@ func notModified(w http.ResponseWriter, r *http.Request, id blob.ID) bool {
 
 // serveBlob answers a whole-blob read, or a 206 for a single Range.
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, attrs map[string]string) {
-	if err := checkReadQuery(r); err != nil {
-		writeError(w, err)
-		return
-	}
 	size, err := s.blobSize(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
@@ -191,16 +199,18 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, a
 	if notModified(w, r, id) {
 		return
 	}
-	if rh := r.Header.Get("Range"); rh != "" {
+	if rh := r.Header.Get("Range"); rh != "" && ifRangeMatches(r, id) {
 		br, err := parseRange(rh, size)
 		if err != nil {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 			writeErrorCode(w, http.StatusRequestedRangeNotSatisfiable, api.ReasonInvalidByteRange, err.Error())
 			return
 		}
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.start, br.start+br.length-1, size))
-		s.writeBody(w, r, id, &br, size, http.StatusPartialContent, sniff)
-		return
+		if br != nil {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.start, br.start+br.length-1, size))
+			s.writeBody(w, r, id, br, size, http.StatusPartialContent, sniff)
+			return
+		}
 	}
 	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff)
 }
@@ -220,27 +230,64 @@ func (s *Server) serveRange(w http.ResponseWriter, r *http.Request, id blob.ID, 
 	s.writeBody(w, r, id, &br, size, http.StatusOK, sniff)
 }
 
-// parseRange parses a single closed range "bytes=a-b" (the only form Walrus supports); b past
-// the end is clamped as RFC 9110 asks.
-func parseRange(h string, size uint64) (byteRange, error) {
-	spec, ok := strings.CutPrefix(h, "bytes=")
+// errRangeNotSatisfiable: a Range that does not overlap the blob → 416.
+var errRangeNotSatisfiable = errors.New("range not satisfiable")
+
+// parseRange interprets a Range header for a blob of size bytes as RFC 9110 §14 does: one
+// range "bytes=a-b" (b past the end is clamped), "bytes=a-" (to the end) or "bytes=-n" (the
+// last n bytes, all of them if n exceeds the size). It returns nil, to serve the whole blob
+// with 200, for a header a server may ignore: another unit, a malformed range, or several
+// ranges (Floe sends no multipart/byteranges; the whole body is a valid answer to them). A
+// single range that starts at or past the end, or "bytes=-0", is unsatisfiable → 416.
+func parseRange(h string, size uint64) (*byteRange, error) {
+	if len(h) < 6 || !strings.EqualFold(h[:6], "bytes=") {
+		return nil, nil
+	}
+	spec := strings.TrimSpace(h[6:])
+	a, b, ok := strings.Cut(spec, "-")
 	if !ok || strings.Contains(spec, ",") {
-		return byteRange{}, fmt.Errorf("range %q: only a single range bytes=a-b is supported", h)
+		return nil, nil
 	}
-	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
-	if !ok || a == "" || b == "" {
-		return byteRange{}, fmt.Errorf("range %q: only a closed range bytes=a-b is supported", h)
+	if a == "" {
+		n, err := strconv.ParseUint(b, 10, 64)
+		switch {
+		case err != nil:
+			return nil, nil
+		case n == 0:
+			return nil, fmt.Errorf("%w: %q selects no byte", errRangeNotSatisfiable, h)
+		case size == 0:
+			// The whole (empty) blob is the last n bytes; a 206 cannot say so.
+			return nil, nil
+		}
+		n = min(n, size)
+		return &byteRange{start: size - n, length: n}, nil
 	}
-	start, err1 := strconv.ParseUint(a, 10, 64)
-	end, err2 := strconv.ParseUint(b, 10, 64)
-	if err1 != nil || err2 != nil || end < start {
-		return byteRange{}, fmt.Errorf("range %q is malformed", h)
+	first, err := strconv.ParseUint(a, 10, 64)
+	if err != nil {
+		return nil, nil
 	}
-	if start >= size {
-		return byteRange{}, fmt.Errorf("range %q starts beyond the blob of %d bytes", h, size)
+	last := uint64(math.MaxUint64)
+	if b != "" {
+		if last, err = strconv.ParseUint(b, 10, 64); err != nil || last < first {
+			return nil, nil
+		}
 	}
-	end = min(end, size-1)
-	return byteRange{start: start, length: end - start + 1}, nil
+	if first >= size {
+		return nil, fmt.Errorf("%w: %q starts at or past the end of the blob of %d bytes", errRangeNotSatisfiable, h, size)
+	}
+	last = min(last, size-1)
+	return &byteRange{start: first, length: last - first + 1}, nil
+}
+
+// ifRangeMatches evaluates If-Range (RFC 9110 §13.1.5): the Range applies only if the
+// validator is the blob's entity tag, compared strongly (a date never matches: no
+// Last-Modified is sent).
+func ifRangeMatches(r *http.Request, id blob.ID) bool {
+	v := strings.TrimSpace(r.Header.Get("If-Range"))
+	if v == "" {
+		return true
+	}
+	return v == `"`+id.String()+`"` || v == id.String()
 }
 
 // writeBody streams the blob (or range) with a deferred header: an error before the first
@@ -269,8 +316,12 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, b
 			}
 			w.Header().Set("Content-Type", sniffType(buf.b))
 		}
+		setContentPolicy(w.Header())
 		w.WriteHeader(code)
 		return
+	}
+	if !sniff {
+		setContentPolicy(w.Header())
 	}
 	dw := &deferredWriter{w: w, code: code, sniff: sniff, want: min(length, sniffLen)}
 	var err error
@@ -331,6 +382,7 @@ func (d *deferredWriter) start(p []byte) error {
 	if d.sniff {
 		head := append(d.buf, p...)
 		d.w.Header().Set("Content-Type", sniffType(head[:min(len(head), sniffLen)]))
+		setContentPolicy(d.w.Header())
 	}
 	d.w.WriteHeader(d.code)
 	if len(d.buf) > 0 {

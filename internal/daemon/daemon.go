@@ -3,13 +3,59 @@
 //
 // The publisher answers PUT /v1/blobs; the aggregator answers GET and HEAD on /v1/blobs/{id},
 // /v1/blobs/{id}/byte-range and /v1/blobs/by-object-id/{id}; both answer /status and the
-// OpenAPI document at /v1/api. Errors use Walrus's AIP-193 envelope with the daemon's domain,
-// and are mapped to a status in one place, statusOf.
+// OpenAPI document at /v1/api. Another method on a route gets 405 with Allow. Errors use
+// Walrus's AIP-193 envelope with the daemon's domain, and are mapped to a status in one place,
+// statusOf.
 //
-// One deliberate deviation from Walrus: when a read request carries neither an Accept header
-// without "*" nor a Content-Type, Walrus sends no Content-Type at all; Floe sniffs one from the
-// first 512 bytes of the blob with http.DetectContentType, so that a browser shows an image or
-// a page instead of downloading it. X-Content-Type-Options: nosniff is still sent.
+// # Queries and ranges
+//
+// Query strings are parsed from the raw string, not with net/url (which silently drops a pair
+// such as "epochs=50;"): a pair that does not parse, a key the route does not know, or a key
+// given twice is a 400, as Walrus's query structs reject them. A PUT asking for more epochs than
+// the control plane stores ahead is a 400 before its body is read. Walrus's
+// strict_consistency_check, skip_consistency_check and reuse_resources are parsed and checked;
+// set to true they get 400 "not supported yet" until the SDK implements them.
+//
+// A Range header follows RFC 9110: "bytes=a-b" (b clamped to the end), "bytes=a-" and
+// "bytes=-n" give 206; a single range starting at or past the end, or "bytes=-0", gives 416
+// with "Content-Range: bytes */size". Several ranges, another unit, a malformed range or an
+// If-Range that is not the blob's entity tag are ignored: the whole blob with 200 (Floe sends
+// no multipart/byteranges).
+//
+// # Limits
+//
+// A request holds a concurrency slot of its role only while it works, and each role queues a
+// bounded number more (publisher 8 + 8, aggregator 256 + 320, as Walrus); beyond that it gets
+// 429 with Retry-After. A PUT takes its slot once its body is in memory. Bodies being received
+// are bounded in bytes (MaxReceiveBuffer), counted as they arrive, never as a Content-Length
+// announces them; a body must bring MinBodyRate × BodyRateWindow bytes in every window of
+// BodyRateWindow or the request ends with 408, so a trickling body is cut while a large upload
+// on a slow but moving link completes. A response is written in pieces of 64 KiB, each with a
+// write deadline WriteStallTimeout ahead: a client that stops reading is disconnected and its
+// slot freed. HTTPServer bounds headers (ReadHeaderTimeout, 64 KiB) and idle connections.
+//
+// # Content type, caching and the aggregator's origin
+//
+// Walrus mirrors the response's Content-Type from the request's Accept header (when it has no
+// "*"), else from its Content-Type; the blob object's content-type attribute comes next. When
+// neither gives one, Floe sniffs one from the blob's first 512 bytes with
+// http.DetectContentType (Walrus sends none), so that a browser shows an image or a page
+// instead of downloading it. Because the type depends on those request headers, every blob
+// response carries "Vary: Accept, Content-Type" next to Walrus's
+// "Cache-Control: public, max-age=86400": a shared cache keeps one response per value instead
+// of serving the type one client asked for to every other. Because anyone can upload HTML, SVG
+// or script, and a request can ask for any type, a response whose type is not known to be
+// passive (images but SVG, audio, video, fonts, plain text, JSON, PDF, octet-stream, a few
+// archives) carries "Content-Security-Policy: sandbox": browsers render it in an opaque origin
+// without scripts, so a blob cannot act as the aggregator's (or a co-hosted publisher's)
+// origin. X-Content-Type-Options: nosniff is always sent.
+//
+// # CORS
+//
+// The aggregator's routes allow any origin, as Walrus's. The publisher spends its wallet, so
+// only the origins in PublisherOrigins (`--publisher-allowed-origins`) may call it from a
+// browser, "*" for any (Walrus's behaviour); by default none: a cross-origin preflight gets
+// 403, and so does a PUT carrying an Origin header outside the list.
 package daemon
 
 import (
@@ -20,6 +66,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +121,9 @@ type Blobs interface {
 	ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error
 	// Object resolves a blob object.
 	Object(ctx context.Context, id protocol.ObjectID) (*Object, error)
+	// MaxEpochsAhead is the most epochs ahead the network stores a blob for (the control
+	// plane's limit), so that a PUT asking for more is refused before its body is read.
+	MaxEpochsAhead(ctx context.Context) (uint32, error)
 }
 
 // JWTConfig enables JWT authentication of the publisher.
@@ -85,16 +135,36 @@ type JWTConfig struct {
 	VerifyUpload bool
 }
 
-// Config configures a daemon.
+// Config configures a daemon. Zero fields take the defaults named in their comments
+// (api.Default...); Validate reports the rest.
 type Config struct {
 	// Publisher and Aggregator select the routes served (both for `floe daemon`).
 	Publisher, Aggregator bool
 	Blobs                 Blobs
 	// MaxBodySize bounds a PUT body in bytes (default 10 MiB).
 	MaxBodySize int64
-	// MaxConcurrent requests run at once per role and MaxBuffered more wait; beyond that the
-	// daemon answers 429 (defaults 8 and 8).
-	MaxConcurrent, MaxBuffered int
+	// PublisherConcurrent stores run at once and PublisherBuffered more wait, their bodies
+	// received; beyond that a PUT gets 429 (defaults 8 and 8, Walrus's).
+	PublisherConcurrent, PublisherBuffered int
+	// AggregatorConcurrent reads run at once and AggregatorBuffered more wait; beyond that a
+	// read gets 429 (defaults 256 and 320, Walrus's).
+	AggregatorConcurrent, AggregatorBuffered int
+	// MaxReceiveBuffer bounds the bytes of PUT bodies being received at once, counted as they
+	// arrive (default 16 × MaxBodySize); a body that finds it full gets 429.
+	MaxReceiveBuffer int64
+	// MinBodyRate (bytes per second) and BodyRateWindow: every BodyRateWindow of a PUT body
+	// must bring MinBodyRate × BodyRateWindow bytes, or the request ends with 408 (defaults
+	// 1 KiB/s and 20 s).
+	MinBodyRate    int64
+	BodyRateWindow time.Duration
+	// WriteStallTimeout bounds every write of a response, in pieces of 64 KiB: a client that
+	// takes nothing for that long is disconnected (default 30 s).
+	WriteStallTimeout time.Duration
+	// ReadHeaderTimeout and IdleTimeout are HTTPServer's (defaults 10 s and 2 min).
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// PublisherOrigins are the origins whose browser pages may call the publisher (CORS), "*"
+	// for any; none by default. The aggregator allows any origin, as Walrus's.
+	PublisherOrigins []string
 	// MaxBlobSize bounds the blobs the aggregator serves (0: no bound) → 403 BLOB_TOO_LARGE.
 	MaxBlobSize uint64
 	// AllowedHeaders are the blob attributes served as response headers (lower case); nil
@@ -108,55 +178,111 @@ type Config struct {
 	Now func() time.Time
 }
 
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	setInt := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if c.MaxBodySize == 0 {
+		c.MaxBodySize = api.DefaultMaxBodySize
+	}
+	setInt(&c.PublisherConcurrent, api.DefaultPublisherConcurrent)
+	setInt(&c.PublisherBuffered, api.DefaultPublisherBuffered)
+	setInt(&c.AggregatorConcurrent, api.DefaultAggregatorConcurrent)
+	setInt(&c.AggregatorBuffered, api.DefaultAggregatorBuffered)
+	if c.MaxReceiveBuffer == 0 {
+		c.MaxReceiveBuffer = api.DefaultReceiveBufferBodies * c.MaxBodySize
+	}
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = api.DefaultMinBodyRate
+	}
+	if c.BodyRateWindow == 0 {
+		c.BodyRateWindow = api.DefaultBodyRateWindow
+	}
+	if c.WriteStallTimeout == 0 {
+		c.WriteStallTimeout = api.DefaultWriteStallTimeout
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = api.DefaultReadHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = api.DefaultIdleTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.AllowedHeaders == nil {
+		c.AllowedHeaders = strings.Split(api.DefaultAllowedHeader, ",")
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work (after defaults).
+func (c Config) Validate() error {
+	switch {
+	case !c.Publisher && !c.Aggregator:
+		return errors.New("daemon: neither publisher nor aggregator")
+	case c.Blobs == nil:
+		return errors.New("daemon: no Blobs")
+	case c.MaxBodySize < 0:
+		return errors.New("daemon: negative MaxBodySize")
+	case c.PublisherConcurrent < 0 || c.AggregatorConcurrent < 0:
+		return errors.New("daemon: negative concurrency")
+	case c.PublisherBuffered < 0 || c.AggregatorBuffered < 0:
+		return errors.New("daemon: negative queue size")
+	case c.MaxReceiveBuffer < c.MaxBodySize:
+		return fmt.Errorf("daemon: MaxReceiveBuffer %d is smaller than MaxBodySize %d: no body could be received", c.MaxReceiveBuffer, c.MaxBodySize)
+	case c.MinBodyRate < 0 || c.BodyRateWindow < 0 || c.WriteStallTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
+		return errors.New("daemon: negative rate or timeout")
+	case c.JWT != nil && len(c.JWT.Secret) == 0:
+		return errors.New("daemon: empty JWT secret")
+	}
+	for _, o := range c.PublisherOrigins {
+		if err := checkOrigin(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Server is the daemon's HTTP handler.
 type Server struct {
 	cfg      Config
 	mux      *http.ServeMux
 	log      *slog.Logger
 	pub, agg *limiter
+	recv     *byteBudget
 	jwt      *jwtVerifier
 	allowed  map[string]bool
+	origins  map[string]bool
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
 
 // New returns the handler for cfg.
 func New(cfg Config) (*Server, error) {
-	if !cfg.Publisher && !cfg.Aggregator {
-		return nil, errors.New("daemon: neither publisher nor aggregator")
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Blobs == nil {
-		return nil, errors.New("daemon: no Blobs")
-	}
-	if cfg.MaxBodySize <= 0 {
-		cfg.MaxBodySize = api.DefaultMaxBodySize
-	}
-	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = api.DefaultMaxConcurrent
-	}
-	if cfg.MaxBuffered < 0 {
-		return nil, errors.New("daemon: negative MaxBuffered")
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.AllowedHeaders == nil {
-		cfg.AllowedHeaders = strings.Split(api.DefaultAllowedHeader, ",")
-	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, allowed: map[string]bool{},
-		pub: newLimiter(cfg.MaxConcurrent, cfg.MaxBuffered), agg: newLimiter(cfg.MaxConcurrent, cfg.MaxBuffered)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, allowed: map[string]bool{}, origins: map[string]bool{},
+		pub:  newLimiter(cfg.PublisherConcurrent, cfg.PublisherBuffered),
+		agg:  newLimiter(cfg.AggregatorConcurrent, cfg.AggregatorBuffered),
+		recv: &byteBudget{max: cfg.MaxReceiveBuffer}}
 	for _, h := range cfg.AllowedHeaders {
 		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
 			s.allowed[h] = true
 		}
 	}
+	for _, o := range cfg.PublisherOrigins {
+		s.origins[o] = true
+	}
 	if cfg.JWT != nil {
-		if len(cfg.JWT.Secret) == 0 {
-			return nil, errors.New("daemon: empty JWT secret")
-		}
 		s.jwt = newJWTVerifier(cfg.JWT.Secret, cfg.Now)
 	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_daemon_requests_total",
@@ -170,20 +296,19 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	}
-	s.handle("GET "+api.RouteStatus, "status", func(w http.ResponseWriter, _ *http.Request) {
+	s.route(api.RouteStatus, "status", methods{http.MethodGet: func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "OK")
-	})
-	s.handle("GET "+api.RouteOpenAPI, "openapi", s.openAPI)
+	}})
+	s.route(api.RouteOpenAPI, "openapi", methods{http.MethodGet: s.openAPI})
 	if cfg.Publisher {
-		s.handle("PUT "+api.RouteBlobs, "store", s.limited(s.pub, s.store))
+		s.route(api.RouteBlobs, "store", methods{http.MethodPut: s.store})
 	}
 	if cfg.Aggregator {
-		// GET patterns also match HEAD in net/http's ServeMux.
-		s.handle("GET "+api.RouteBlob, "read", s.limited(s.agg, s.readBlob))
+		s.route(api.RouteBlob, "read", methods{http.MethodGet: s.readBlob})
 		// /v1/blobs/{blob_id}/byte-range and /v1/blobs/by-object-id/{object_id} overlap as
 		// ServeMux patterns, so one pattern serves both.
-		s.handle("GET /v1/blobs/{first}/{second}", "sub", s.limited(s.agg, func(w http.ResponseWriter, r *http.Request) {
+		s.route("/v1/blobs/{first}/{second}", "sub", methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.PathValue("first") == "by-object-id":
 				s.readByObjectID(w, r, r.PathValue("second"))
@@ -192,7 +317,7 @@ func New(cfg Config) (*Server, error) {
 			default:
 				writeError(w, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 			}
-		}))
+		}})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("other", "404").Inc()
@@ -201,33 +326,67 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-var errNoRoute = errors.New("not found")
+// HTTPServer returns an http.Server for the daemon with its connection bounds: headers within
+// ReadHeaderTimeout, idle connections closed after IdleTimeout, headers at most 64 KiB. Bodies
+// and response writes are bounded per request by the handler (MinBodyRate,
+// WriteStallTimeout), not by a deadline on the whole request, which would cut large
+// transfers on slow links.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+}
 
-// ServeHTTP adds CORS (any origin and method, preflight cached 24 h) and serves the routes.
+var (
+	errNoRoute          = errors.New("not found")
+	errMethodNotAllowed = errors.New("method not allowed")
+)
+
+// ServeHTTP adds CORS and serves the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "*")
-	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "*")
-		h.Set("Access-Control-Allow-Headers", "*")
-		h.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusOK)
+	if s.cors(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// handle registers a route that counts requests by status and times them.
-func (s *Server) handle(pattern, name string, f http.HandlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// methods maps the methods of a route to their handlers; GET also serves HEAD.
+type methods map[string]http.HandlerFunc
+
+// route registers the handlers of a path: other methods get 405 with Allow. Every response
+// is written under the write-stall bound, counted by status and timed.
+func (s *Server) route(path, name string, m methods) {
+	var allow []string
+	for method := range m {
+		allow = append(allow, method)
+		if method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+	allowed := strings.Join(allow, ", ")
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		rc := http.NewResponseController(w)
+		sw := &statusWriter{ResponseWriter: &stallWriter{ResponseWriter: w, rc: rc, timeout: s.cfg.WriteStallTimeout}, code: http.StatusOK}
 		defer func() {
+			// What net/http writes and reads after the handler (the buffered end of the
+			// response, the discarded rest of an unread body) is bounded too.
+			now := time.Now()
+			rc.SetWriteDeadline(now.Add(s.cfg.WriteStallTimeout))
+			rc.SetReadDeadline(now.Add(s.cfg.BodyRateWindow))
 			s.requests.WithLabelValues(name, fmt.Sprint(sw.code)).Inc()
 			s.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		}()
-		f(sw, r)
+		h := m[r.Method]
+		if h == nil && r.Method == http.MethodHead {
+			h = m[http.MethodGet]
+		}
+		if h == nil {
+			sw.Header().Set("Allow", allowed)
+			writeError(sw, fmt.Errorf("%w: %s %s (allowed: %s)", errMethodNotAllowed, r.Method, r.URL.Path, allowed))
+			return
+		}
+		h(sw, r)
 	})
 }
 
@@ -243,45 +402,14 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// limited runs f under l, answering 429 when l is full.
-func (s *Server) limited(l *limiter, f http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		release, err := l.acquire(r.Context())
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		defer release()
-		f(w, r)
+// admit takes a slot of l for a request, answering 429 (false) when l is full.
+func admit(w http.ResponseWriter, r *http.Request, l *limiter) (func(), bool) {
+	release, err := l.acquire(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return nil, false
 	}
-}
-
-// errOverloaded is returned when every slot and buffer place is taken → 429.
-var errOverloaded = errors.New("daemon: too many requests")
-
-// limiter admits max requests at once and lets buffered more wait.
-type limiter struct {
-	active chan struct{}
-	queue  chan struct{}
-}
-
-func newLimiter(max, buffered int) *limiter {
-	return &limiter{active: make(chan struct{}, max), queue: make(chan struct{}, max+buffered)}
-}
-
-func (l *limiter) acquire(ctx context.Context) (func(), error) {
-	select {
-	case l.queue <- struct{}{}:
-	default:
-		return nil, errOverloaded
-	}
-	select {
-	case l.active <- struct{}{}:
-	case <-ctx.Done():
-		<-l.queue
-		return nil, ctx.Err()
-	}
-	return func() { <-l.active; <-l.queue }, nil
+	return release, true
 }
 
 // statusError carries an explicit status and reason (request validation).
@@ -306,8 +434,16 @@ func statusOf(err error) (int, string) {
 		return se.code, se.reason
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, api.ReasonPayloadTooLarge
-	case errors.Is(err, errOverloaded):
+	case errors.Is(err, errOverloaded), errors.Is(err, errBufferFull):
 		return http.StatusTooManyRequests, api.ReasonTooManyRequests
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, api.ReasonRequestTimeout
+	case errors.Is(err, errShortBody):
+		return http.StatusBadRequest, api.ReasonMalformedRequest
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, api.ReasonMethodNotAllowed
+	case errors.Is(err, errOriginNotAllowed):
+		return http.StatusForbidden, api.ReasonOriginNotAllowed
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, api.ReasonUnauthenticated
 	case errors.Is(err, errNoRoute):
@@ -341,6 +477,10 @@ func statusName(code int) string {
 		return "PERMISSION_DENIED"
 	case 404:
 		return "NOT_FOUND"
+	case 405:
+		return "UNIMPLEMENTED"
+	case 408:
+		return "DEADLINE_EXCEEDED"
 	case 413:
 		return "SIZE_EXCEEDED"
 	case 416:
@@ -359,6 +499,13 @@ func statusName(code int) string {
 
 func writeError(w http.ResponseWriter, err error) {
 	code, reason := statusOf(err)
+	switch code {
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", retryAfter)
+	case http.StatusRequestTimeout:
+		// The rest of the body will not be read: the connection cannot carry another request.
+		w.Header().Set("Connection", "close")
+	}
 	writeErrorCode(w, code, reason, err.Error())
 }
 

@@ -26,17 +26,19 @@ const openAPIDoc = `{
       "responses": {
         "200": {"description": "newlyCreated or alreadyCertified", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BlobStoreResult"}}}},
         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+        "403": {"$ref": "#/components/responses/Error"}, "408": {"$ref": "#/components/responses/Error"},
         "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
         "500": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}
       }}},
     "/v1/blobs/{blob_id}": {"get": {
-      "summary": "Read a blob (a single closed Range: bytes=a-b gives 206)",
+      "summary": "Read a blob (a single Range bytes=a-b, bytes=a- or bytes=-n gives 206; several ranges are ignored)",
       "parameters": [{"$ref": "#/components/parameters/BlobID"},
         {"name": "Range", "in": "header", "schema": {"type": "string", "example": "bytes=0-99"}},
         {"name": "strict_consistency_check", "in": "query", "schema": {"type": "boolean"}},
         {"name": "skip_consistency_check", "in": "query", "schema": {"type": "boolean"}}],
       "responses": {"200": {"$ref": "#/components/responses/Blob"}, "206": {"$ref": "#/components/responses/Blob"},
-        "404": {"$ref": "#/components/responses/Error"}, "416": {"$ref": "#/components/responses/Error"},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+        "416": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
         "503": {"$ref": "#/components/responses/Error"}}}},
     "/v1/blobs/{blob_id}/byte-range": {"get": {
       "summary": "Read length bytes from start",
@@ -56,7 +58,8 @@ const openAPIDoc = `{
   "components": {
     "parameters": {"BlobID": {"name": "blob_id", "in": "path", "required": true, "schema": {"type": "string", "description": "URL-safe unpadded base64, 43 characters"}}},
     "responses": {
-      "Blob": {"description": "the blob's bytes", "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}, "Content-Range": {"schema": {"type": "string"}}},
+      "Blob": {"description": "the blob's bytes", "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}, "Content-Range": {"schema": {"type": "string"}},
+        "Vary": {"schema": {"type": "string", "example": "Accept, Content-Type"}}, "Content-Security-Policy": {"schema": {"type": "string", "example": "sandbox"}}},
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
       "Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },

@@ -1,29 +1,11 @@
 package daemon
 
 import (
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/internal/crypto"
 )
-
-// parseBool accepts exactly "true" and "false", as serde does.
-func parseBool(q url.Values, key string) (bool, error) {
-	v := q.Get(key)
-	switch v {
-	case "":
-		return false, nil
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, badRequest(api.ReasonMalformedRequest, "query parameter %s: %q is not a boolean", key, v)
-}
 
 // storeQuery holds the parsed publisher query, with what was given explicitly.
 type storeQuery struct {
@@ -31,54 +13,55 @@ type storeQuery struct {
 	epochsGiven bool
 }
 
-// parseStoreQuery parses Walrus's PublisherQuery; unknown keys are rejected.
-func parseStoreQuery(q url.Values) (storeQuery, error) {
-	known := map[string]bool{"epochs": true, "permanent": true, "deletable": true, "force": true,
-		"reuse_resources": true, "encoding_type": true, "send_object_to": true, "share": true}
-	for k, vs := range q {
-		if !known[k] {
-			return storeQuery{}, badRequest(api.ReasonMalformedRequest, "unknown query parameter %q", k)
-		}
-		if len(vs) > 1 {
-			return storeQuery{}, badRequest(api.ReasonMalformedRequest, "query parameter %q given %d times", k, len(vs))
-		}
+// parseStoreQuery parses Walrus's PublisherQuery from the raw query string; unknown keys and
+// unparseable pairs are rejected.
+func parseStoreQuery(raw string) (storeQuery, error) {
+	q, err := parseQuery(raw, "epochs", "permanent", "deletable", "force", "reuse_resources", "encoding_type", "send_object_to", "share")
+	if err != nil {
+		return storeQuery{}, err
 	}
 	sq := storeQuery{StoreParams: StoreParams{Epochs: 1}}
-	if v := q.Get("epochs"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n == 0 {
-			return sq, badRequest(api.ReasonMalformedRequest, "epochs: %q is not a positive 32-bit integer", v)
+	n, given, err := q.uint("epochs", 32, api.ReasonMalformedRequest)
+	if err != nil {
+		return sq, err
+	}
+	if given {
+		if n == 0 {
+			return sq, badRequest(api.ReasonMalformedRequest, "epochs must be positive")
 		}
 		sq.Epochs, sq.epochsGiven = uint32(n), true
 	}
-	var err error
-	if sq.Permanent, err = parseBool(q, "permanent"); err != nil {
+	if sq.Permanent, err = q.bool("permanent"); err != nil {
 		return sq, err
 	}
-	deletable, err := parseBool(q, "deletable")
+	deletable, err := q.bool("deletable")
 	if err != nil {
 		return sq, err
 	}
 	if deletable && sq.Permanent {
 		return sq, badRequest(api.ReasonInvalidBlobPersistence, "a blob cannot be both deletable and permanent")
 	}
-	if sq.Force, err = parseBool(q, "force"); err != nil {
+	if sq.Force, err = q.bool("force"); err != nil {
 		return sq, err
 	}
-	if _, err = parseBool(q, "reuse_resources"); err != nil {
+	reuse, err := q.bool("reuse_resources")
+	if err != nil {
 		return sq, err
 	}
-	share, err := parseBool(q, "share")
+	if reuse {
+		return sq, notSupportedYet("reuse_resources")
+	}
+	share, err := q.bool("share")
 	if err != nil {
 		return sq, err
 	}
 	if share {
 		return sq, badRequest(api.ReasonMalformedRequest, "share=true: shared blob objects are not supported by Floe")
 	}
-	if v := q.Get("encoding_type"); v != "" && v != api.EncodingTypeRS2 {
+	if v, ok := q["encoding_type"]; ok && v != api.EncodingTypeRS2 {
 		return sq, badRequest(api.ReasonMalformedRequest, "encoding_type %q: only RS2 is supported", v)
 	}
-	if v := q.Get("send_object_to"); v != "" {
+	if v, ok := q["send_object_to"]; ok {
 		a, err := crypto.ParseAddress(v)
 		if err != nil {
 			return sq, badRequest(api.ReasonMalformedRequest, "send_object_to: %v", err)
@@ -88,27 +71,17 @@ func parseStoreQuery(q url.Values) (storeQuery, error) {
 	return sq, nil
 }
 
-// store is PUT /v1/blobs.
+// store is PUT /v1/blobs. Everything that can be checked without the body is checked first
+// (query, origin, token, epochs against the control plane's limit, declared size); then the
+// body is received (bounded by the receive budget and the minimum rate) before the request
+// takes a publisher slot.
 func (s *Server) store(w http.ResponseWriter, r *http.Request) {
-	sq, err := parseStoreQuery(r.URL.Query())
+	data, sq, claims, err := s.admitUpload(w, r)
 	if err != nil {
+		// The body was not (all) read: closing the connection spares reading the rest
+		// (net/http would otherwise wait for it before answering).
+		w.Header().Set("Connection", "close")
 		writeError(w, err)
-		return
-	}
-	var claims *jwtClaims
-	if s.jwt != nil {
-		if claims, err = s.jwt.verify(r.Header.Get("Authorization")); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	if r.ContentLength > s.cfg.MaxBodySize {
-		writeError(w, &http.MaxBytesError{Limit: s.cfg.MaxBodySize})
-		return
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodySize))
-	if err != nil {
-		writeError(w, fmt.Errorf("reading the body: %w", err))
 		return
 	}
 	if claims != nil && s.cfg.JWT.VerifyUpload {
@@ -117,6 +90,12 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	release, err := s.pub.acquire(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer release()
 	if claims != nil {
 		if err := s.jwt.consume(claims); err != nil {
 			writeError(w, err)
@@ -135,4 +114,30 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("stored blob", "size", len(data), "newly_created", res.NewlyCreated != nil)
 	writeJSON(w, http.StatusOK, res)
+}
+
+// admitUpload checks a PUT and receives its body.
+func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) ([]byte, storeQuery, *jwtClaims, error) {
+	sq, err := parseStoreQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, sq, nil, err
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(o) {
+		return nil, sq, nil, errOrigin(o)
+	}
+	var claims *jwtClaims
+	if s.jwt != nil {
+		if claims, err = s.jwt.verify(r.Header.Get("Authorization")); err != nil {
+			return nil, sq, nil, err
+		}
+	}
+	maxEpochs, err := s.cfg.Blobs.MaxEpochsAhead(r.Context())
+	if err != nil {
+		return nil, sq, nil, err
+	}
+	if sq.Epochs > maxEpochs {
+		return nil, sq, nil, badRequest(api.ReasonMalformedRequest, "epochs=%d: the network stores blobs at most %d epochs ahead", sq.Epochs, maxEpochs)
+	}
+	data, err := s.receiveBody(w, r)
+	return data, sq, claims, err
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
@@ -13,9 +15,18 @@ import (
 )
 
 // FromClient serves blobs through the client SDK.
-func FromClient(c *client.Client) Blobs { return sdkBlobs{c: c} }
+func FromClient(c *client.Client) Blobs { return &sdkBlobs{c: c} }
 
-type sdkBlobs struct{ c *client.Client }
+// paramsTTL is how long the control plane's limits are cached between lookups.
+const paramsTTL = time.Minute
+
+type sdkBlobs struct {
+	c *client.Client
+
+	mu        sync.Mutex
+	maxEpochs uint32
+	paramsAt  time.Time
+}
 
 // sdkError wraps a client error with the daemon's sentinel for it.
 func sdkError(err error) error {
@@ -38,7 +49,7 @@ func sdkError(err error) error {
 	return err
 }
 
-func (s sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+func (s *sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
 	res, err := s.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: (*client.Address)(p.SendObjectTo)})
 	if err != nil {
 		if errors.Is(err, client.ErrBlobInvalid) {
@@ -86,24 +97,40 @@ func StoreResultJSON(res *client.StoreResult) *api.BlobStoreResult {
 	return &api.BlobStoreResult{NewlyCreated: &api.NewlyCreated{BlobObject: bo, ResourceOperation: op, Cost: res.Cost}}
 }
 
-func (s sdkBlobs) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
+func (s *sdkBlobs) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
 	n, err := s.c.BlobSize(ctx, id)
 	return n, sdkError(err)
 }
 
-func (s sdkBlobs) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
+func (s *sdkBlobs) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
 	n, err := s.c.Read(ctx, id, w)
 	return n, sdkError(err)
 }
 
-func (s sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
+func (s *sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
 	return sdkError(s.c.ReadRange(ctx, id, offset, length, w))
 }
 
-func (s sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, error) {
+func (s *sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, error) {
 	b, err := s.c.BlobByObjectID(ctx, client.ObjectID(id))
 	if err != nil {
 		return nil, sdkError(err)
 	}
 	return &Object{BlobID: b.BlobID, Attributes: b.Attributes}, nil
+}
+
+// MaxEpochsAhead returns the control plane's max_epochs_ahead, looked up at most once per
+// paramsTTL (the SDK's Info is the public way to it).
+func (s *sdkBlobs) MaxEpochsAhead(ctx context.Context) (uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxEpochs != 0 && time.Since(s.paramsAt) < paramsTTL {
+		return s.maxEpochs, nil
+	}
+	in, err := s.c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: the control plane's limits: %w", ErrBlobUnavailable, err)
+	}
+	s.maxEpochs, s.paramsAt = in.Params.MaxEpochsAhead, time.Now()
+	return s.maxEpochs, nil
 }
