@@ -1,0 +1,318 @@
+package slowclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	apid "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/internal/devnet"
+)
+
+// floeBin is the floe binary the devnet runs.
+var floeBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() || os.Getenv("FLOE_TEST_BIN") != "" {
+		floeBin = os.Getenv("FLOE_TEST_BIN")
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "floe-slowclient-bin")
+	if err != nil {
+		panic(err)
+	}
+	floeBin = filepath.Join(dir, "floe")
+	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building floe:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	slowPUTs    = 32
+	stalledGETs = 32
+	normalOps   = 20
+	bigBlob     = 10 << 20 // the daemon's default largest body
+	// A liveness deadline, not a performance assertion: on a daemon that lets these clients
+	// hold its slots, every store and read fails at once with 429 (or waits forever); here they
+	// take a fraction of a second on an idle machine, seconds on a loaded one (the 32 stalled
+	// GETs each start a 10 MiB read).
+	livenessTimeout = 60 * time.Second
+)
+
+// settle is how long the attack runs before the normal requests start, so that they meet the
+// held connections rather than the 32 large reads the stalled GETs start.
+const settle = 10 * time.Second
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// put stores data through the daemon and returns its blob ID.
+func put(ctx context.Context, hc *http.Client, base string, data []byte) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "PUT", base+"/v1/blobs?epochs=1", bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("PUT: %s: %s", resp.Status, body)
+	}
+	var res apid.BlobStoreResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		return "", err
+	}
+	switch {
+	case res.NewlyCreated != nil:
+		return res.NewlyCreated.BlobObject.BlobID, nil
+	case res.AlreadyCertified != nil:
+		return res.AlreadyCertified.BlobID, nil
+	}
+	return "", fmt.Errorf("PUT: %s", body)
+}
+
+// get reads a blob through the daemon.
+func get(ctx context.Context, hc *http.Client, base, id string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/blobs/"+id, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET: %s: %s", resp.Status, body)
+	}
+	return body, nil
+}
+
+// attackers counts the attacking connections open and how many the daemon ended.
+type attackers struct {
+	open, cut atomic.Int64
+}
+
+// slowPUT keeps a PUT open whose body comes one byte every 5 s; when the daemon ends it, it
+// opens another.
+func (a *attackers) slowPUT(ctx context.Context, addr string) {
+	for ctx.Err() == nil {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		a.open.Add(1)
+		_, err = fmt.Fprintf(c, "PUT /v1/blobs?epochs=1 HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\nx", addr, 1<<20)
+		for err == nil {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(5 * time.Second):
+				_, err = c.Write([]byte("x"))
+			}
+		}
+		c.Close()
+		a.open.Add(-1)
+		if ctx.Err() == nil {
+			a.cut.Add(1)
+		}
+	}
+}
+
+// stalledGET keeps a GET of a large blob open without reading a byte of its response, with
+// as small a receive buffer as the kernel allows. Every 5 s it writes one more byte (of a
+// pipelined request the daemon never reaches) to learn whether the daemon ended the
+// connection, and then opens another.
+func (a *attackers) stalledGET(ctx context.Context, addr, id string) {
+	for ctx.Err() == nil {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		c.(*net.TCPConn).SetReadBuffer(1024)
+		a.open.Add(1)
+		_, err = fmt.Fprintf(c, "GET /v1/blobs/%s HTTP/1.1\r\nHost: %s\r\n\r\n", id, addr)
+		for err == nil {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(5 * time.Second):
+				_, err = c.Write([]byte("G"))
+			}
+		}
+		c.Close()
+		a.open.Add(-1)
+		if ctx.Err() == nil {
+			a.cut.Add(1)
+		}
+	}
+}
+
+func TestSlowClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a devnet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	addr := freeAddr(t)
+	// 40 shards: a 10 MiB blob fits (K_p·K_s·65534 bytes is about 25 MB at n = 40).
+	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: 4, Shards: 40, Addr: addr, Binary: floeBin,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stopping the devnet: %v", err)
+		}
+	})
+	base := n.Info().Daemon
+	hc := &http.Client{Timeout: livenessTimeout}
+	defer hc.CloseIdleConnections()
+
+	big := make([]byte, bigBlob)
+	rand.Read(big)
+	bigID, err := put(ctx, hc, base, big)
+	if err != nil {
+		t.Fatalf("storing the large blob: %v", err)
+	}
+	// Blobs to read during the attack, stored before it (so that reads are tried even where
+	// stores fail).
+	before := make([][]byte, normalOps)
+	beforeIDs := make([]string, normalOps)
+	for i := range before {
+		before[i] = make([]byte, 32<<10+i)
+		rand.Read(before[i])
+		if beforeIDs[i], err = put(ctx, hc, base, before[i]); err != nil {
+			t.Fatalf("storing blob %d before the attack: %v", i, err)
+		}
+	}
+
+	attackCtx, stopAttack := context.WithCancel(ctx)
+	var a attackers
+	var wg sync.WaitGroup
+	for range slowPUTs {
+		wg.Go(func() { a.slowPUT(attackCtx, addr) })
+	}
+	for range stalledGETs {
+		wg.Go(func() { a.stalledGET(attackCtx, addr, bigID) })
+	}
+	defer func() {
+		stopAttack()
+		wg.Wait()
+	}()
+	// Let every attacking request reach the daemon (and, on a daemon that admits them before
+	// their bodies or holds them while they do not read, take its slots).
+	deadline := time.Now().Add(30 * time.Second)
+	for a.open.Load() < slowPUTs+stalledGETs {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d attacking connections open", a.open.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(settle)
+	t.Logf("%d attacking connections open", a.open.Load())
+
+	type outcome struct {
+		i                 int
+		store, read       time.Duration
+		storeErr, readErr error
+	}
+	results := make(chan outcome, normalOps)
+	var ops sync.WaitGroup
+	for w := range 4 {
+		ops.Go(func() {
+			for i := w; i < normalOps; i += 4 {
+				o := outcome{i: i}
+				// A store, then a read of what it stored.
+				data := make([]byte, 64<<10+i)
+				rand.Read(data)
+				start := time.Now()
+				id, err := put(ctx, hc, base, data)
+				if err == nil {
+					var got []byte
+					got, err = get(ctx, hc, base, id)
+					if err == nil && !bytes.Equal(got, data) {
+						err = fmt.Errorf("read back %d bytes, not the %d stored", len(got), len(data))
+					}
+				}
+				o.store, o.storeErr = time.Since(start), err
+				// A read of a blob stored before the attack.
+				start = time.Now()
+				got, err := get(ctx, hc, base, beforeIDs[i])
+				if err == nil && !bytes.Equal(got, before[i]) {
+					err = fmt.Errorf("read %d bytes, not the %d stored", len(got), len(before[i]))
+				}
+				o.read, o.readErr = time.Since(start), err
+				results <- o
+			}
+		})
+	}
+	ops.Wait()
+	close(results)
+	var worstStore, worstRead time.Duration
+	var storesOK, readsOK int
+	for o := range results {
+		if o.storeErr != nil {
+			t.Errorf("store and read back %d: %v", o.i, o.storeErr)
+		} else {
+			storesOK++
+			worstStore = max(worstStore, o.store)
+		}
+		if o.readErr != nil {
+			t.Errorf("read %d: %v", o.i, o.readErr)
+		} else {
+			readsOK++
+			worstRead = max(worstRead, o.read)
+		}
+	}
+	t.Logf("under attack: %d of %d stores (each read back) and %d of %d reads succeeded; slowest store and read back %v, slowest read %v",
+		storesOK, normalOps, readsOK, normalOps, worstStore.Round(time.Millisecond), worstRead.Round(time.Millisecond))
+	t.Logf("%d attacking connections open at the end, %d ended by the daemon", a.open.Load(), a.cut.Load())
+	if open := a.open.Load(); open < (slowPUTs+stalledGETs)*3/4 {
+		t.Errorf("only %d attacking connections open at the end: the attack did not hold", open)
+	}
+}
