@@ -31,7 +31,8 @@ const (
 	RouteBlobStatus         = "/v1/blobs/{blob_id}/status"
 	RouteHealth             = "/v1/health"
 	RouteSliverBatch        = "/v1/blobs/{blob_id}/sliverBatch" // Floe extension, PUT, see batch.go
-	RouteMetricsPath        = "/metrics"                        // on the separate metrics listener
+	RouteInconsistencyProof = "/v1/blobs/{blob_id}/inconsistencyProof/{type}"
+	RouteMetricsPath        = "/metrics" // on the separate metrics listener
 	ContentTypeOctetStream  = "application/octet-stream"
 	ContentTypeJSON         = "application/json"
 	ContentTypeSliverBatch  = "application/vnd.floe.sliver-batch"
@@ -91,6 +92,21 @@ func RecoverySymbolsForSliverPath(blobID string, target int, targetType string) 
 	q := url.Values{QueryTargetSliver: {strconv.Itoa(target)}, QueryTargetType: {targetType}}
 	return "/v1/blobs/" + blobID + "/recoverySymbols?" + q.Encode()
 }
+
+// InconsistencyProofPath returns the path to POST an inconsistency proof whose target sliver
+// has the given type ("primary" or "secondary").
+func InconsistencyProofPath(blobID, sliverType string) string {
+	return "/v1/blobs/" + blobID + "/inconsistencyProof/" + sliverType
+}
+
+// MetadataLimit bounds the BCS BlobMetadata (without ID) of a blob of nShards: version,
+// encoding type, length, a ULEB128 count of at most 3 bytes, and per pair two Merkle node
+// enums of at most 1 + 32 bytes each, with headroom.
+func MetadataLimit(nShards int) int64 { return int64(1+1+8+3+nShards*2*(1+32)) + 16 }
+
+// SymbolOverhead bounds the bytes of a BCS GeneralRecoverySymbol beyond its symbol data: the
+// enum tags, indices, length prefixes and a Merkle path of at most 16 nodes (n < 65536).
+const SymbolOverhead = 1 + 2 + 3 + 2 + 3 + 16*(1+32)
 
 // BlobStatusPath returns the path of a blob's status.
 func BlobStatusPath(blobID string) string { return "/v1/blobs/" + blobID + "/status" }
@@ -176,6 +192,7 @@ const (
 	ReasonNoCommittee         = "NO_COMMITTEE"
 	ReasonBusy                = "BUSY"
 	ReasonInternal            = "INTERNAL"
+	ReasonInvalidProof        = "INVALID_INCONSISTENCY_PROOF"
 )
 
 // Error is the JSON error envelope: {"error": {...}}.
