@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/byzantine"
 )
 
 // TestNodesDown stores with the nodes holding f shards stopped, then reads with the nodes
@@ -88,7 +88,7 @@ func TestReadStreamsPastLiars(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn.Nodes[0].Stop()
-	if err := tn.Nodes[0].StartByzantine(storagenode.ByzantineCorruptSlivers); err != nil {
+	if err := tn.Nodes[0].StartByzantine(byzantine.CorruptSlivers); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -172,7 +172,7 @@ func TestReadPastStalledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn.Nodes[0].Stop()
-	if err := tn.Nodes[0].StartByzantine(storagenode.ByzantineStallSlivers); err != nil {
+	if err := tn.Nodes[0].StartByzantine(byzantine.StallSlivers); err != nil {
 		t.Fatal(err)
 	}
 	check := func(what string) {

@@ -25,6 +25,7 @@ import (
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/byzantine"
 )
 
 // testNetwork is a whole Floe network on 127.0.0.1 in this process: an embedded control
@@ -108,7 +109,7 @@ func startNetwork(opts netOptions) (_ *testNetwork, err error) {
 		}
 		n := &testNode{Name: fmt.Sprintf("node-%d", i), net: tn, index: i, dir: filepath.Join(dir, fmt.Sprintf("node-%d", i)), cert: cert, pub: pub}
 		// Bind the listen address now: the genesis must name it.
-		if err := n.build("127.0.0.1:0"); err != nil {
+		if err := n.build("127.0.0.1:0", byzantine.None); err != nil {
 			cpLn.Close()
 			return nil, err
 		}
@@ -213,19 +214,24 @@ func (tn *testNetwork) Close() {
 	os.RemoveAll(tn.dir)
 }
 
-// build opens the node's store and builds the node, listening on listen.
-func (n *testNode) build(listen string) error {
+// build opens the node's store and builds the node, listening on listen and lying in mode.
+func (n *testNode) build(listen string, mode byzantine.Mode) error {
 	st, err := nodestore.Open(n.dir, nil)
 	if err != nil {
 		return err
 	}
-	sn, err := storagenode.New(storagenode.Config{
+	cfg := storagenode.Config{
 		ListenAddr: listen, Store: st,
 		ControlPlane: storagenode.Remote{Client: cpclient.New(n.net.URL, nil), Poll: time.Second},
 		ProtocolKey:  n.net.Net.NodeKeys[n.index], Certificate: n.cert,
 		Logger:    n.net.log.With("node", n.Name),
 		EventPoll: time.Second,
-	})
+	}
+	byzantine.Configure(mode, &cfg)
+	sn, err := storagenode.New(cfg)
+	if err == nil {
+		err = byzantine.Apply(sn, mode, &cfg)
+	}
 	if err != nil {
 		st.Close()
 		return err
@@ -258,28 +264,23 @@ func (n *testNode) Stop() {
 
 // Start restarts a stopped node on the same address with the same store and keys.
 func (n *testNode) Start() error {
-	return n.StartByzantine(storagenode.ByzantineNone)
+	return n.StartByzantine(byzantine.None)
 }
 
 // StartByzantine starts a stopped node that misbehaves in mode.
-func (n *testNode) StartByzantine(mode storagenode.ByzantineMode) error {
+func (n *testNode) StartByzantine(mode byzantine.Mode) error {
 	if n.running {
 		return nil
 	}
 	var err error
 	for range 50 { // the old listener's port may take a moment to free
-		if err = n.build(n.Addr); err == nil {
+		if err = n.build(n.Addr, mode); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		return err
-	}
-	if mode != storagenode.ByzantineNone {
-		if err := n.sn.SetByzantine(mode); err != nil {
-			return err
-		}
 	}
 	n.run()
 	return nil

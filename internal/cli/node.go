@@ -160,8 +160,8 @@ type nodeConfig struct {
 	StoragePrice      uint64 `json:"storage_price"`
 	WritePrice        uint64 `json:"write_price"`
 	CapacityGiB       uint64 `json:"capacity_gib"`
-	// Byzantine is the test-only lying mode (--byzantine; never in a configuration file).
-	Byzantine string `json:"-"`
+	// test holds the test-only flags (node_floetest.go; none in the release binary).
+	test testNodeFlags
 }
 
 func defaultNodeConfig() nodeConfig {
@@ -185,8 +185,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	fs.StringVar(&flagCfg.ControlPlane, "control-plane", "", "control plane API URL (default "+cfg.ControlPlane+")")
 	fs.StringVar(&flagCfg.KeyDir, "key-dir", "", "directory of the keys written by floe node keygen")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error")
-	fs.StringVar(&flagCfg.Byzantine, "byzantine", "", "TEST ONLY, never in production: make the node lie on purpose: "+
-		"corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads or stall-slivers (fault-injection tests)")
+	flagCfg.test.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -216,7 +215,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	over("control-plane", &cfg.ControlPlane, flagCfg.ControlPlane)
 	over("key-dir", &cfg.KeyDir, flagCfg.KeyDir)
 	over("log-level", &cfg.LogLevel, flagCfg.LogLevel)
-	over("byzantine", &cfg.Byzantine, flagCfg.Byzantine)
+	cfg.test = flagCfg.test
 	for envName, dst := range map[string]*string{"NAME": &cfg.Name, "LISTEN": &cfg.Listen, "PUBLIC_ADDRESS": &cfg.PublicAddress,
 		"METRICS_LISTEN": &cfg.MetricsListen, "DATA_DIR": &cfg.DataDir, "CONTROL_PLANE": &cfg.ControlPlane, "KEY_DIR": &cfg.KeyDir,
 		"LOG_LEVEL": &cfg.LogLevel, "PROTOCOL_KEY": &cfg.ProtocolKey, "NETWORK_KEY": &cfg.NetworkKey, "ACCOUNT_KEY": &cfg.AccountKey} {
@@ -336,7 +335,7 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 	if metricsAddr == "off" {
 		metricsAddr = ""
 	}
-	node, err := storagenode.New(storagenode.Config{
+	ncfg := storagenode.Config{
 		ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Store: store,
 		ControlPlane: storagenode.Remote{Client: cpclient.New(cfg.ControlPlane, nil)},
 		ProtocolKey:  bls, Certificate: cert, Logger: log, Registry: reg,
@@ -345,15 +344,15 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 		ScrubInterval:          time.Duration(cfg.ScrubIntervalSecs) * time.Second,
 		GCInterval:             time.Duration(cfg.GCIntervalSecs) * time.Second,
 		RecoveryDelay:          time.Duration(max(cfg.RecoveryDelayMs, 1)) * time.Millisecond,
-	})
+	}
+	if err := cfg.test.configure(&ncfg); err != nil {
+		return err
+	}
+	node, err := storagenode.New(ncfg)
 	if err != nil {
 		return err
 	}
-	mode, err := storagenode.ParseByzantineMode(cfg.Byzantine)
-	if err != nil {
-		return usagef("--byzantine: %v", err)
-	}
-	if err := node.SetByzantine(mode); err != nil {
+	if err := cfg.test.apply(node, &ncfg); err != nil {
 		return err
 	}
 	log.Info("storage node listening", "addr", node.Addr(), "metrics", node.MetricsAddr(), "public_key", node.PublicKey().String())

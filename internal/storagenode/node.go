@@ -304,6 +304,12 @@ func (n *Node) MetricsAddr() string {
 	return n.metricsLn.Addr().String()
 }
 
+// WrapHandler replaces the node's HTTP handler by wrap(handler) (tests put a lying node's
+// handler around the honest one, see package byzantine). Call it before Run.
+func (n *Node) WrapHandler(wrap func(http.Handler) http.Handler) {
+	n.srv.Handler = wrap(n.srv.Handler)
+}
+
 // PublicKey returns the node's BLS public key.
 func (n *Node) PublicKey() crypto.BLSPublicKey { return n.pub }
 

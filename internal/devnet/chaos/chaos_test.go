@@ -18,7 +18,7 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/devnet"
-	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/byzantine"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -305,7 +305,7 @@ func (in *injector) run(ctx, runCtx context.Context) {
 		}
 		kind := []string{"kill", "wipe", "flip", "byzantine"}[in.intn(4)]
 		if kind == "byzantine" {
-			kind += ":" + string(storagenode.ByzantineModes[in.intn(len(storagenode.ByzantineModes))])
+			kind += ":" + string(byzantine.Modes[in.intn(len(byzantine.Modes))])
 		}
 		in.st.mu.Lock()
 		in.st.faults[kind]++

@@ -1,7 +1,8 @@
 // Package chaos is Floe's fault-injection suite on a devnet of real processes (its tests are
 // the package): storage nodes are killed with SIGKILL and restarted, wiped, have bytes of
 // their stored slivers flipped, and are restarted in a test-only Byzantine mode
-// (floe node run --byzantine), while blobs are stored and read.
+// (floe node run --byzantine, a flag only the floetest build has: the suite builds its child
+// binary with -tags floetest), while blobs are stored and read.
 //
 // The default `go test` runs the fast tier: Byzantine nodes seen by clients, a node down
 // during a write, a wiped node, the recovery traffic of a sliver pair, a corrupted sliver,

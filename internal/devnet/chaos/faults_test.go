@@ -22,7 +22,7 @@ import (
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/devnet"
 	"github.com/floelabs/floe/internal/protocol"
-	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/byzantine"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -51,7 +51,7 @@ func TestByzantineNodes(t *testing.T) {
 	if _, err := c.StoreBytes(ctx, randomBytes(r, 50_000), client.StoreOptions{Epochs: 2}); err != nil {
 		t.Fatal(err)
 	}
-	for k, mode := range storagenode.ByzantineModes {
+	for k, mode := range byzantine.Modes {
 		bad := (k + 1) % len(tn.info.Nodes)
 		name := tn.info.Nodes[bad].Name
 		t.Run(string(mode), func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestByzantineNodes(t *testing.T) {
 				}
 			}
 			switch mode {
-			case storagenode.ByzantineCorruptSlivers:
+			case byzantine.CorruptSlivers:
 				res, data := store()
 				read(res, data)
 				if len(logs.find(name, "invalid sliver")) == 0 {
@@ -108,7 +108,7 @@ func TestByzantineNodes(t *testing.T) {
 				if err := c.ReadRange(ctx, res.BlobID, 10, 1000, &buf); err != nil || !bytes.Equal(buf.Bytes(), data[10:1010]) {
 					t.Fatalf("range read: %v", err)
 				}
-			case storagenode.ByzantineWrongMetadata:
+			case byzantine.WrongMetadata:
 				res, data := store()
 				// The client asks three nodes for metadata at once, fastest first: read until
 				// it asked the liar for both lies (another blob's metadata, a wrong hash).
@@ -118,7 +118,7 @@ func TestByzantineNodes(t *testing.T) {
 					}
 					read(res, data)
 				}
-			case storagenode.ByzantineBadConfirmations:
+			case byzantine.BadConfirmations:
 				// Both lies (wrong key, wrong message) are rejected, and the certificate holds
 				// only the honest nodes' confirmations.
 				for i := 0; len(logs.find(name, "invalid confirmation")) < 2; i++ {
@@ -131,14 +131,14 @@ func TestByzantineNodes(t *testing.T) {
 					}
 					read(res, data)
 				}
-			case storagenode.ByzantineStallSlivers:
+			case byzantine.StallSlivers:
 				// Reads give up on the node that never answers and decode from the others.
 				res, data := store()
 				read(res, data)
 				if len(logs.find(name, "did not deliver a sliver in time")) == 0 {
 					t.Fatalf("the client did not log %s's stalled sliver", name)
 				}
-			case storagenode.ByzantineDropUploads:
+			case byzantine.DropUploads:
 				res, data := store()
 				read(res, data)
 				// The node acknowledged the uploads and confirmed, but holds nothing.

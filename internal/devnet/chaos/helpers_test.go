@@ -48,7 +48,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	floeBin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
+	// The child binary carries the test-only --byzantine flag (build tag floetest).
+	cmd := exec.Command("go", "build", "-tags", "floetest", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building floe:", err)
