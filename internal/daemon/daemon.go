@@ -289,8 +289,23 @@ func New(cfg Config) (*Server, error) {
 		Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "floe_daemon_request_seconds",
 		Help: "HTTP request duration by route.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"route"})
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	collectors := []prometheus.Collector{s.requests, s.duration,
+		gauge("floe_daemon_receive_buffer_bytes", "Bytes reserved by PUT bodies being received (at most MaxReceiveBuffer).",
+			func() float64 { return float64(s.recv.inUse()) })}
+	for _, r := range []struct {
+		role string
+		l    *limiter
+	}{{"publisher", s.pub}, {"aggregator", s.agg}} {
+		l := r.l
+		collectors = append(collectors,
+			gauge("floe_daemon_"+r.role+"_running", "Requests of the role holding a slot.", func() float64 { return float64(len(l.active)) }),
+			gauge("floe_daemon_"+r.role+"_queued", "Requests of the role waiting for a slot.", func() float64 { return float64(max(0, len(l.queue)-len(l.active))) }))
+	}
 	if cfg.Registry != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.duration} {
+		for _, c := range collectors {
 			if err := cfg.Registry.Register(c); err != nil {
 				return nil, fmt.Errorf("daemon: metrics: %w", err)
 			}

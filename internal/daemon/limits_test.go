@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	api "github.com/floelabs/floe/api/daemon"
 )
 
@@ -213,6 +215,46 @@ func TestBodyErrors(t *testing.T) {
 	} {
 		if got := bodyError(tc.err); !errors.Is(got, tc.want) {
 			t.Errorf("bodyError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// The slots and the receive buffer are visible as metrics.
+func TestLimitMetrics(t *testing.T) {
+	m := newMem()
+	m.block = make(chan struct{})
+	reg := prometheus.NewRegistry()
+	s, base := startServer(t, Config{Publisher: true, Aggregator: true, Blobs: m, Registry: reg, PublisherConcurrent: 1})
+	done := make(chan int, 2)
+	for i := range 2 {
+		go func() { done <- do(t, "PUT", base+"/v1/blobs", []byte{byte(i)}, nil).code }()
+	}
+	c := rawConn(t, base, "PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n", []byte("ab"))
+	waitFor(t, "one store running, one queued, one body arriving", func() bool {
+		return len(s.pub.queue) == 2 && s.recv.inUse() == 100
+	})
+	want := map[string]float64{"floe_daemon_publisher_running": 1, "floe_daemon_publisher_queued": 1,
+		"floe_daemon_aggregator_running": 0, "floe_daemon_aggregator_queued": 0, "floe_daemon_receive_buffer_bytes": 100}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if v, ok := want[mf.GetName()]; ok {
+			if got := mf.GetMetric()[0].GetGauge().GetValue(); got != v {
+				t.Errorf("%s = %v, want %v", mf.GetName(), got, v)
+			}
+			delete(want, mf.GetName())
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("metrics missing: %v", want)
+	}
+	c.Close()
+	close(m.block)
+	for range 2 {
+		if code := <-done; code != 200 {
+			t.Errorf("store: %d", code)
 		}
 	}
 }
