@@ -120,17 +120,21 @@ func (s *sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, e
 }
 
 // MaxEpochsAhead returns the control plane's max_epochs_ahead, looked up at most once per
-// paramsTTL (the SDK's Info is the public way to it).
+// paramsTTL (the SDK's Info is the public way to it). The lookup runs outside the lock, so a
+// slow control plane delays only the requests that need it, each within its own context.
 func (s *sdkBlobs) MaxEpochsAhead(ctx context.Context) (uint32, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.maxEpochs != 0 && time.Since(s.paramsAt) < paramsTTL {
-		return s.maxEpochs, nil
+	maxEpochs, at := s.maxEpochs, s.paramsAt
+	s.mu.Unlock()
+	if maxEpochs != 0 && time.Since(at) < paramsTTL {
+		return maxEpochs, nil
 	}
 	in, err := s.c.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%w: the control plane's limits: %w", ErrBlobUnavailable, err)
 	}
+	s.mu.Lock()
 	s.maxEpochs, s.paramsAt = in.Params.MaxEpochsAhead, time.Now()
-	return s.maxEpochs, nil
+	s.mu.Unlock()
+	return in.Params.MaxEpochsAhead, nil
 }
