@@ -20,6 +20,7 @@ import (
 	"time"
 
 	apid "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/devnet"
 )
 
@@ -103,6 +104,21 @@ func put(ctx context.Context, hc *http.Client, base string, data []byte) (string
 		return res.AlreadyCertified.BlobID, nil
 	}
 	return "", fmt.Errorf("PUT: %s", body)
+}
+
+// putQuery stores data with a query and returns the status and body.
+func putQuery(ctx context.Context, hc *http.Client, base, query string, data []byte) (int, []byte) {
+	req, err := http.NewRequestWithContext(ctx, "PUT", base+"/v1/blobs?"+query, bytes.NewReader(data))
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
 }
 
 // get reads a blob through the daemon.
@@ -212,6 +228,29 @@ func TestSlowClients(t *testing.T) {
 	base := n.Info().Daemon
 	hc := &http.Client{Timeout: livenessTimeout}
 	defer hc.CloseIdleConnections()
+
+	// Before the attack, the daemon's check of epochs against the control plane's limit,
+	// through the SDK (Blobs.MaxEpochsAhead): one more is refused, the limit itself stored.
+	cfg, err := client.LoadConfig(n.Info().ClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(ctx, *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := info.Params.MaxEpochsAhead
+	if code, body := putQuery(ctx, hc, base, fmt.Sprintf("epochs=%d", limit+1), []byte("too long")); code != 400 {
+		t.Fatalf("epochs=%d over a limit of %d: %d %s", limit+1, limit, code, body)
+	}
+	if code, body := putQuery(ctx, hc, base, fmt.Sprintf("epochs=%d", limit), []byte("long enough")); code != 200 {
+		t.Fatalf("epochs=%d, the limit: %d %s", limit, code, body)
+	}
 
 	big := make([]byte, bigBlob)
 	rand.Read(big)
