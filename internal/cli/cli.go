@@ -52,6 +52,7 @@ func commands() []command {
 		listBlobsCommand(),
 		deleteCommand(),
 		extendCommand(),
+		s3Command(),
 	}
 }
 

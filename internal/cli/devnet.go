@@ -23,6 +23,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	nodes := fs.Int("nodes", 10, "storage nodes of a new network (each its own process)")
 	shards := fs.Int("shards", 1000, "shards of a new network")
 	addr := fs.String("addr", "127.0.0.1:31415", "publisher/aggregator listen address")
+	s3Addr := fs.String("s3-addr", "127.0.0.1:31416", "S3 gateway listen address (\"off\": no gateway)")
 	epochDuration := fs.Duration("epoch-duration", 0, "epoch duration of a new network, e.g. 30s for short epochs (default 1h)")
 	validators := fs.Int("validators", 0, "run the control plane of a new network as this many CometBFT validator processes (default: the embedded driver)")
 	asJSON := fs.Bool("json", false, "print devnet.json to standard output once the network is ready")
@@ -42,7 +43,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr, Validators: *validators,
+	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr, S3Addr: *s3Addr, Validators: *validators,
 		EpochDuration: *epochDuration, Logger: log})
 	if err != nil {
 		return err
@@ -84,6 +85,9 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 func printDevnet(e *env, info devnet.Info) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "publisher + aggregator\t%s\t(pid %d, metrics %s)\n", info.Daemon, info.DaemonPid, info.DaemonMetrics)
+	if info.S3 != "" {
+		fmt.Fprintf(w, "S3 gateway\t%s\t(pid %d, access key %s, secret %s)\n", info.S3, info.S3Pid, info.S3AccessKey, info.S3SecretKey)
+	}
 	if len(info.Validators) == 0 {
 		fmt.Fprintf(w, "control plane\t%s\t(pid %d)\n", info.ControlPlane, info.ChainPid)
 	}
@@ -103,7 +107,12 @@ Try:
   curl -X PUT "%s/v1/blobs?epochs=1" --upload-file hello.txt
   curl "%s/v1/blobs/BLOB_ID"
   floe store hello.txt && floe read BLOB_ID
-
-Ctrl-C stops everything; run floe devnet again to resume.
 `, info.NShards, info.EpochDuration, info.Dir, info.ClientConfig, info.Daemon, info.Daemon)
+	if info.S3 != "" {
+		fmt.Fprintf(e.stdout, `  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url %s s3 mb s3://my-bucket
+  aws --endpoint-url %s s3 cp hello.txt s3://my-bucket/
+`, info.S3AccessKey, info.S3SecretKey, info.S3, info.S3)
+	}
+	fmt.Fprintln(e.stdout, "\nCtrl-C stops everything; run floe devnet again to resume.")
 }

@@ -3,6 +3,7 @@ package devnet
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -48,6 +49,11 @@ type Config struct {
 	Binary string
 	// DaemonArgs are added to the daemon's command line.
 	DaemonArgs []string
+	// S3Addr is the S3 gateway's listen address (empty or "off": no gateway; floe devnet's
+	// default is 127.0.0.1:31416).
+	S3Addr string
+	// S3Args are added to the S3 gateway's command line.
+	S3Args []string
 	// ReadyTimeout bounds the wait for each process to answer (default 2 minutes).
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
@@ -62,6 +68,10 @@ const (
 	daemonConfigFile = "publisher_config.yaml"
 	walletFile       = "wallet.key"
 	publisherWallet  = "publisher.key"
+	s3Wallet         = "s3.key"
+	s3ConfigFile     = "s3_client_config.yaml"
+	// S3KeysFile holds the S3 gateway's access key (floe s3 --keys).
+	S3KeysFile = "s3_keys.yaml"
 )
 
 // nodeStake is each genesis node's stake; every node gets the same share of shards.
@@ -101,6 +111,12 @@ type Info struct {
 	// replicated (then ControlPlane is validator 0's API and the controlPlane pid/argv are
 	// empty).
 	Validators []ValidatorInfo `json:"validators,omitempty"`
+	// S3 is the S3 gateway's endpoint (empty when it is off), with its access key.
+	S3          string   `json:"s3,omitempty"`
+	S3AccessKey string   `json:"s3AccessKeyId,omitempty"`
+	S3SecretKey string   `json:"s3SecretAccessKey,omitempty"`
+	S3Pid       int      `json:"s3Pid,omitempty"`
+	S3Argv      []string `json:"s3Argv,omitempty"`
 }
 
 // NodeInfo is one storage node in devnet.json; Argv restarts it exactly.
@@ -124,6 +140,7 @@ type Network struct {
 	vset   *ValidatorSet // the CometBFT validators, or nil
 	nodes  []*Process
 	daemon *Process
+	s3     *Process // the S3 gateway, or nil
 	info   Info
 }
 
@@ -272,7 +289,7 @@ func (n *Network) create(ctx context.Context) error {
 	p.EpochDurationMs = n.setup.EpochMs
 	p.MaxCommitteeSize = min(p.MaxCommitteeSize, cfg.Shards)
 	g := controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli()}
-	for _, w := range []string{walletFile, publisherWallet} {
+	for _, w := range []string{walletFile, publisherWallet, s3Wallet} {
 		out, err := n.runFloe(ctx, "wallet", "new", "--out", n.path(w), "--json")
 		if err != nil {
 			return err
@@ -325,7 +342,7 @@ func (n *Network) create(ctx context.Context) error {
 func isPartialSetup(entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch e.Name() {
-		case "logs", "nodes", walletFile, publisherWallet, ValidatorsDir, GenesisFile:
+		case "logs", "nodes", walletFile, publisherWallet, s3Wallet, ValidatorsDir, GenesisFile:
 		default:
 			return false
 		}
@@ -396,12 +413,20 @@ func (n *Network) build() error {
 	n.daemon = &Process{Name: "daemon", LogPath: n.path("logs", "daemon.log"),
 		Argv: append([]string{bin, "daemon", "--config", n.path(daemonConfigFile), "--bind-address", n.cfg.Addr,
 			"--metrics-address", s.MetricsAddr}, n.cfg.DaemonArgs...)}
+	if n.cfg.S3Addr != "" && n.cfg.S3Addr != "off" {
+		n.s3 = &Process{Name: "s3", LogPath: n.path("logs", "s3.log"),
+			Argv: append([]string{bin, "s3", "--config", n.path(s3ConfigFile), "--keys", n.path(S3KeysFile),
+				"--listen", n.cfg.S3Addr, "--dir", n.path("s3-index")}, n.cfg.S3Args...)}
+	}
 	n.info = Info{Daemon: "http://" + n.cfg.Addr, DaemonMetrics: "http://" + s.MetricsAddr + "/metrics",
 		ControlPlane: chainURL, ClientConfig: n.path(ClientConfigFile), Wallet: n.path(walletFile), Dir: n.cfg.Dir,
 		NShards: s.Shards, EpochDuration: (time.Duration(s.EpochMs) * time.Millisecond).String(),
 		DaemonArgv: n.daemon.Argv}
 	if n.chain != nil {
 		n.info.ChainArgv = n.chain.Argv
+	}
+	if n.s3 != nil {
+		n.info.S3, n.info.S3Argv = "http://"+n.cfg.S3Addr, n.s3.Argv
 	}
 	for i, p := range n.nodes {
 		d := n.nodeDir(i)
@@ -488,7 +513,87 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	if err := n.StartDaemon(ctx); err != nil {
 		return err
 	}
+	if n.s3 != nil {
+		if err := n.StartS3(ctx); err != nil {
+			return err
+		}
+	}
 	return n.WriteInfo()
+}
+
+// StartS3 starts (or restarts) the S3 gateway and waits until it answers. The first start of
+// a network makes the gateway's access key (and, for a network created before the gateway
+// existed, its wallet, funded from the devnet's wallet).
+func (n *Network) StartS3(ctx context.Context) error {
+	if err := n.s3Setup(ctx); err != nil {
+		return err
+	}
+	if err := n.s3.Start(); err != nil {
+		return err
+	}
+	err := n.s3.WaitReady(ctx, n.log, func(ctx context.Context) error {
+		return getOK(ctx, http.DefaultClient, n.info.S3+s3HealthPath)
+	})
+	if err == nil {
+		n.info.S3Pid = n.s3.Pid()
+		n.log.Info("s3 gateway ready", "url", n.info.S3)
+	}
+	return err
+}
+
+// s3HealthPath answers 200 without authentication while the gateway runs.
+const s3HealthPath = "/_floe/health"
+
+// s3Setup makes the gateway's wallet, configuration and access key if they are missing.
+func (n *Network) s3Setup(ctx context.Context) error {
+	if _, err := os.Stat(n.path(s3Wallet)); errors.Is(err, os.ErrNotExist) {
+		out, err := n.runFloe(ctx, "wallet", "new", "--out", n.path(s3Wallet), "--json")
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Address string `json:"address"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			return fmt.Errorf("devnet: floe wallet new: %w", err)
+		}
+		if _, err := n.runFloe(ctx, "wallet", "transfer", "--url", n.info.ControlPlane, "--key", n.path(walletFile),
+			"--to", res.Address, "--amount", fmt.Sprint(uint64(walletFunds/10))); err != nil {
+			return err
+		}
+	}
+	if err := durablefile.WriteFile(n.path(s3ConfigFile), n.clientConfig(n.path(s3Wallet)), 0o644); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(n.path(S3KeysFile))
+	if errors.Is(err, os.ErrNotExist) {
+		id, secret := "FLOE"+strings.ToUpper(hex.EncodeToString(randomBytes(8))), hex.EncodeToString(randomBytes(20))
+		b = fmt.Appendf(nil, "# The S3 gateway's access keys, written by floe devnet.\naccess_keys:\n  - access_key_id: %s\n    secret_access_key: %s\n    wallet: %s\n",
+			id, secret, s3Wallet)
+		if err := durablefile.WriteFile(n.path(S3KeysFile), b, 0o600); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "- "))
+		if v, ok := strings.CutPrefix(l, "access_key_id:"); ok && n.info.S3AccessKey == "" {
+			n.info.S3AccessKey = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "secret_access_key:"); ok && n.info.S3SecretKey == "" {
+			n.info.S3SecretKey = strings.TrimSpace(v)
+		}
+	}
+	return nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return b
 }
 
 // startNode starts node i and waits until its health route answers over TLS pinned to pub.
@@ -558,6 +663,9 @@ func (n *Network) WriteInfo() error {
 		n.info.Nodes[i].Pid = p.Pid()
 	}
 	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chainPid()
+	if n.s3 != nil {
+		n.info.S3Pid = n.s3.Pid()
+	}
 	if n.vset != nil {
 		n.info.Validators = n.vset.Info()
 	}
@@ -576,6 +684,9 @@ func (n *Network) Node(i int) *Process { return n.nodes[i] }
 
 // Daemon returns the daemon's process.
 func (n *Network) Daemon() *Process { return n.daemon }
+
+// S3 returns the S3 gateway's process (nil when it is off).
+func (n *Network) S3() *Process { return n.s3 }
 
 // ControlPlane returns the embedded control plane's process (nil when it runs as validators).
 func (n *Network) ControlPlane() *Process { return n.chain }
@@ -602,6 +713,9 @@ func (n *Network) controlPlaneProcs() []*Process {
 func (n *Network) Exited(ctx context.Context) <-chan string {
 	out := make(chan string, 1)
 	all := append(append(n.controlPlaneProcs(), n.daemon), n.nodes...)
+	if n.s3 != nil {
+		all = append(all, n.s3)
+	}
 	for _, p := range all {
 		ch := p.Exited()
 		if ch == nil {
@@ -631,6 +745,9 @@ func (n *Network) Stop() error {
 		}
 	}
 	const grace = 10 * time.Second
+	if n.s3 != nil {
+		keep(n.s3.Stop(grace))
+	}
 	if n.daemon != nil {
 		keep(n.daemon.Stop(grace))
 	}

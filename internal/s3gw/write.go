@@ -1,0 +1,308 @@
+package s3gw
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/floelabs/floe/client"
+)
+
+// storeAttempts is how many times a store is tried: concurrent stores of one wallet may pick
+// the same storage resource or registration, and all but one then fail and are retried.
+const storeAttempts = 4
+
+// storeBlob stores data as a new deletable blob object of w for epochs epochs.
+func (g *Gateway) storeBlob(ctx context.Context, w *wallet, data []byte, epochs uint32) (*client.StoreResult, error) {
+	var err error
+	for attempt := 1; attempt <= storeAttempts; attempt++ {
+		var res *client.StoreResult
+		res, err = w.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: epochs, Force: true})
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, client.ErrBlobTooLarge) {
+			break
+		}
+		g.log.Warn("store failed; retrying", "attempt", attempt, "size", len(data), "err", err)
+		sleep(ctx, time.Duration(attempt)*200*time.Millisecond)
+	}
+	return nil, err
+}
+
+// label writes r's attributes on its blob object and fills in what the object says.
+func (g *Gateway) label(ctx context.Context, w *wallet, res *client.StoreResult, r *record) error {
+	attrs, err := encodeAttrs(r)
+	if err != nil {
+		return err
+	}
+	if err := w.c.SetAttributes(ctx, res.ObjectID, attrs, nil); err != nil {
+		return err
+	}
+	r.ObjectID, r.BlobID, r.End = res.ObjectID, res.BlobID.String(), res.EndEpoch
+	return nil
+}
+
+// storeLabelled stores data and labels it with r; on failure it deletes what it stored.
+func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epochs uint32, r *record) error {
+	res, err := g.storeBlob(ctx, w, data, epochs)
+	if err != nil {
+		return err
+	}
+	if err := g.label(ctx, w, res, r); err != nil {
+		g.deleteObjects(ctx, w, res.ObjectID)
+		return err
+	}
+	return nil
+}
+
+// chunkReader cuts a body into chunks of at most size bytes, holding one at a time under
+// the gateway's memory bound.
+type chunkReader struct {
+	g     *Gateway
+	r     io.Reader
+	left  int64 // bytes still expected (-1: unknown)
+	size  int64
+	md5   hash.Hash
+	total int64
+	held  int64
+	done  bool
+}
+
+func (g *Gateway) newChunkReader(r io.Reader, size int64) *chunkReader {
+	return &chunkReader{g: g, r: r, left: size, size: g.chunkSize, md5: md5.New()}
+}
+
+// next returns the next chunk (nil at the end: the first call returns an empty chunk for an
+// empty body). The chunk's memory is released by the following call or by release.
+func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
+	c.release()
+	if c.done {
+		return nil, nil
+	}
+	want := c.size
+	if c.left >= 0 {
+		want = min(c.left, c.size)
+	}
+	// One byte more tells an unknown-length body's last chunk from a full one.
+	hold := want + 1
+	if err := c.g.mem.Acquire(ctx, hold); err != nil {
+		return nil, err
+	}
+	c.held = hold
+	buf := make([]byte, hold)
+	n, err := io.ReadFull(c.r, buf[:want])
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		if c.left >= 0 {
+			return nil, fmt.Errorf("%w: %d bytes missing", errShortBody, c.left-int64(n))
+		}
+		c.done = true
+	case err != nil:
+		return nil, err
+	}
+	buf = buf[:n]
+	if c.left >= 0 {
+		c.left -= int64(n)
+		c.done = c.left == 0
+	} else if !c.done {
+		// A full chunk of an unknown-length body: peek whether more follows.
+		var one [1]byte
+		m, err := io.ReadFull(c.r, one[:])
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if m == 0 {
+			c.done = true
+		} else {
+			c.r = io.MultiReader(bytesReader(one[:]), c.r)
+		}
+	}
+	c.md5.Write(buf)
+	c.total += int64(n)
+	return buf, nil
+}
+
+func (c *chunkReader) release() {
+	if c.held > 0 {
+		c.g.mem.Release(c.held)
+		c.held = 0
+	}
+}
+
+func bytesReader(b []byte) io.Reader {
+	r := &sliceReader{b: append([]byte(nil), b...)}
+	return r
+}
+
+type sliceReader struct{ b []byte }
+
+func (s *sliceReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
+
+// writeObject stores body (size bytes, -1 if unknown) as bucket/key of w with metadata meta
+// for epochs epochs: one blob if it fits a chunk, else chunk blobs and a manifest. It
+// records the object and deletes the objects it replaces. The returned record's ETag is the
+// body's MD5.
+func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string, meta map[string]string, body io.Reader, size int64, epochs uint32) (*record, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	r := &record{Kind: kindObject, Bucket: bucket, Key: key, Layout: layoutBlob, Meta: meta}
+	cr := g.newChunkReader(body, size)
+	defer cr.release()
+	first, err := cr.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cr.done {
+		r.Size, r.ETag, r.MTimeMs = cr.total, hex.EncodeToString(cr.md5.Sum(nil)), time.Now().UnixMilli()
+		if err := g.storeLabelled(ctx, w, first, epochs, r); err != nil {
+			return nil, err
+		}
+	} else {
+		of := newID()
+		var chunks []manifestChunk
+		var stored []client.ObjectID
+		fail := func(err error) (*record, error) {
+			g.deleteObjects(context.WithoutCancel(ctx), w, stored...)
+			return nil, err
+		}
+		for data := first; data != nil; {
+			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: int64(len(data)),
+				ETag: md5hex(data), MTimeMs: time.Now().UnixMilli()}
+			if err := g.storeLabelled(ctx, w, data, epochs, c); err != nil {
+				return fail(err)
+			}
+			stored = append(stored, c.ObjectID)
+			chunks = append(chunks, manifestChunk{ObjectID: c.ObjectID, BlobID: c.BlobID, Size: c.Size})
+			if data, err = cr.next(ctx); err != nil {
+				return fail(err)
+			}
+		}
+		cr.release()
+		r.Layout, r.Size, r.ETag = layoutManifest, cr.total, hex.EncodeToString(cr.md5.Sum(nil))
+		if err := g.writeManifest(ctx, w, r, &manifest{Version: 1, Size: r.Size, Chunks: chunks}, epochs); err != nil {
+			return fail(err)
+		}
+	}
+	if err := g.commit(ctx, w, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// writeManifest stores m as the blob of the object record r.
+func (g *Gateway) writeManifest(ctx context.Context, w *wallet, r *record, m *manifest, epochs uint32) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	r.MTimeMs = time.Now().UnixMilli()
+	if err := g.storeLabelled(ctx, w, b, epochs, r); err != nil {
+		return err
+	}
+	g.manifests.put(r.ObjectID, m)
+	return nil
+}
+
+// commit records a new object and deletes the ones it replaces.
+func (g *Gateway) commit(ctx context.Context, w *wallet, r *record) error {
+	if err := g.ix.put(w.addr, r); err != nil {
+		return err
+	}
+	old, err := g.ix.objects(w.addr, r.Bucket, r.Key)
+	if err != nil {
+		return err
+	}
+	for _, o := range old {
+		if o.ObjectID != r.ObjectID && r.newer(o) {
+			if err := g.deleteRecord(context.WithoutCancel(ctx), w, o); err != nil {
+				g.log.Warn("deleting a replaced object", "bucket", o.Bucket, "key", o.Key, "object", o.ObjectID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteRecord deletes an object's blob objects (its manifest's chunks too) and forgets it.
+func (g *Gateway) deleteRecord(ctx context.Context, w *wallet, r *record) error {
+	ids := []client.ObjectID{r.ObjectID}
+	if r.Layout == layoutManifest {
+		m, err := g.manifest(ctx, r)
+		if err != nil {
+			return err
+		}
+		for _, c := range m.Chunks {
+			ids = append(ids, c.ObjectID)
+		}
+	}
+	return g.deleteObjects(ctx, w, ids...)
+}
+
+// deleteObjects deletes blob objects of w (those already gone count as deleted) and forgets
+// them; it returns the first other error.
+func (g *Gateway) deleteObjects(ctx context.Context, w *wallet, ids ...client.ObjectID) error {
+	var first error
+	for _, id := range ids {
+		err := w.c.Delete(ctx, id)
+		if err == nil || errors.Is(err, client.ErrBlobNotFound) {
+			if err := g.ix.remove(id); err != nil && first == nil {
+				first = err
+			}
+			continue
+		}
+		g.log.Warn("deleting a blob object", "object", id, "err", err)
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func md5hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// renewBuckets extends the bucket markers that will expire within half the longest
+// lifetime storage can be bought for, so that buckets outlive their objects.
+func (g *Gateway) renewBuckets(ctx context.Context) {
+	maxAhead, err := g.reader.MaxEpochsAhead(ctx)
+	if err != nil {
+		g.log.Warn("renewing buckets", "err", err)
+		return
+	}
+	epoch := g.fol.epoch.Load()
+	for _, w := range g.wallets {
+		bs, err := g.ix.buckets(w.addr)
+		if err != nil {
+			g.log.Warn("renewing buckets", "err", err)
+			return
+		}
+		for _, b := range bs {
+			if b.End > epoch+maxAhead/2 {
+				continue
+			}
+			by := epoch + maxAhead - b.End
+			if by == 0 {
+				continue
+			}
+			if _, err := w.c.Extend(ctx, b.ObjectID, by); err != nil {
+				g.log.Warn("renewing a bucket", "bucket", b.Bucket, "err", err)
+			}
+		}
+	}
+}
