@@ -98,8 +98,9 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, uid gofake
 			break
 		}
 		c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: string(uid), Part: number, Seq: len(p.chunks),
-			Size: int64(len(data)), ETag: md5hex(data), MTimeMs: time.Now().UnixMilli()}
-		if err := g.storeLabelled(ctx, u.w, data, u.epochs, c); err != nil {
+			Size: int64(len(data)), MTimeMs: time.Now().UnixMilli()}
+		cr.hash(data)
+		if err := g.storeLabelled(ctx, u.w, data, u.epochs, c, nil); err != nil {
 			return fail(err)
 		}
 		if err := g.ix.put(u.w.addr, c); err != nil {
@@ -107,7 +108,7 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, uid gofake
 		}
 		p.chunks = append(p.chunks, manifestChunk{ObjectID: c.ObjectID, BlobID: c.BlobID, Size: c.Size})
 	}
-	p.size, p.etag = cr.total, hex.EncodeToString(cr.md5.Sum(nil))
+	p.size, p.etag = cr.total, cr.sum()
 	u.mu.Lock()
 	old := u.parts[number]
 	u.parts[number] = p

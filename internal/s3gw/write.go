@@ -49,9 +49,13 @@ func (g *Gateway) label(ctx context.Context, w *wallet, res *client.StoreResult,
 	return nil
 }
 
-// storeLabelled stores data and labels it with r; on failure it deletes what it stored.
-func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epochs uint32, r *record) error {
+// storeLabelled stores data and labels it with r; ready, if set, completes r between the
+// two. On failure it deletes what it stored.
+func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epochs uint32, r *record, ready func()) error {
 	res, err := g.storeBlob(ctx, w, data, epochs)
+	if ready != nil {
+		ready()
+	}
 	if err != nil {
 		return err
 	}
@@ -63,16 +67,39 @@ func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epo
 }
 
 // chunkReader cuts a body into chunks of at most size bytes, holding one at a time under
-// the gateway's memory bound.
+// the gateway's memory bound, and computes the body's MD5 (the ETag) on another goroutine
+// while each chunk is stored.
 type chunkReader struct {
-	g     *Gateway
-	r     io.Reader
-	left  int64 // bytes still expected (-1: unknown)
-	size  int64
-	md5   hash.Hash
-	total int64
-	held  int64
-	done  bool
+	g       *Gateway
+	r       io.Reader
+	left    int64 // bytes still expected (-1: unknown)
+	size    int64
+	md5     hash.Hash
+	hashing chan struct{} // closed when the last chunk given to hash is hashed
+	total   int64
+	held    int64
+	done    bool
+}
+
+// hash feeds a chunk to the body's MD5, in order, without waiting.
+func (c *chunkReader) hash(data []byte) {
+	prev, ch := c.hashing, make(chan struct{})
+	c.hashing = ch
+	go func() {
+		if prev != nil {
+			<-prev
+		}
+		c.md5.Write(data)
+		close(ch)
+	}()
+}
+
+// sum waits for the hashing and returns the MD5 of the chunks hashed, in hex.
+func (c *chunkReader) sum() string {
+	if c.hashing != nil {
+		<-c.hashing
+	}
+	return hex.EncodeToString(c.md5.Sum(nil))
 }
 
 func (g *Gateway) newChunkReader(r io.Reader, size int64) *chunkReader {
@@ -82,6 +109,9 @@ func (g *Gateway) newChunkReader(r io.Reader, size int64) *chunkReader {
 // next returns the next chunk (nil at the end: the first call returns an empty chunk for an
 // empty body). The chunk's memory is released by the following call or by release.
 func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
+	if c.hashing != nil {
+		<-c.hashing // the previous chunk's memory is free only once it is hashed
+	}
 	c.release()
 	if c.done {
 		return nil, nil
@@ -124,7 +154,6 @@ func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
 			c.r = io.MultiReader(bytesReader(one[:]), c.r)
 		}
 	}
-	c.md5.Write(buf)
 	c.total += int64(n)
 	return buf, nil
 }
@@ -168,8 +197,9 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 		return nil, err
 	}
 	if cr.done {
-		r.Size, r.ETag, r.MTimeMs = cr.total, hex.EncodeToString(cr.md5.Sum(nil)), time.Now().UnixMilli()
-		if err := g.storeLabelled(ctx, w, first, epochs, r); err != nil {
+		cr.hash(first)
+		r.Size, r.MTimeMs = cr.total, time.Now().UnixMilli()
+		if err := g.storeLabelled(ctx, w, first, epochs, r, func() { r.ETag = cr.sum() }); err != nil {
 			return nil, err
 		}
 	} else {
@@ -182,8 +212,9 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 		}
 		for data := first; data != nil; {
 			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: int64(len(data)),
-				ETag: md5hex(data), MTimeMs: time.Now().UnixMilli()}
-			if err := g.storeLabelled(ctx, w, data, epochs, c); err != nil {
+				MTimeMs: time.Now().UnixMilli()}
+			cr.hash(data)
+			if err := g.storeLabelled(ctx, w, data, epochs, c, nil); err != nil {
 				return fail(err)
 			}
 			stored = append(stored, c.ObjectID)
@@ -193,7 +224,7 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 			}
 		}
 		cr.release()
-		r.Layout, r.Size, r.ETag = layoutManifest, cr.total, hex.EncodeToString(cr.md5.Sum(nil))
+		r.Layout, r.Size, r.ETag = layoutManifest, cr.total, cr.sum()
 		if err := g.writeManifest(ctx, w, r, &manifest{Version: 1, Size: r.Size, Chunks: chunks}, epochs); err != nil {
 			return fail(err)
 		}
@@ -211,7 +242,7 @@ func (g *Gateway) writeManifest(ctx context.Context, w *wallet, r *record, m *ma
 		return err
 	}
 	r.MTimeMs = time.Now().UnixMilli()
-	if err := g.storeLabelled(ctx, w, b, epochs, r); err != nil {
+	if err := g.storeLabelled(ctx, w, b, epochs, r, nil); err != nil {
 		return err
 	}
 	g.manifests.put(r.ObjectID, m)
@@ -270,11 +301,6 @@ func (g *Gateway) deleteObjects(ctx context.Context, w *wallet, ids ...client.Ob
 		}
 	}
 	return first
-}
-
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
 }
 
 // renewBuckets extends the bucket markers that will expire within half the longest
