@@ -2,6 +2,7 @@ package s3gw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -100,12 +101,51 @@ func (g *Gateway) readObject(ctx context.Context, r *record, offset, length int6
 	return nil
 }
 
-// openObject returns a reader of length bytes of an object from offset, read by a goroutine
-// that stops when the reader is closed or ctx ends.
+// openObject returns a reader of length bytes of an object from offset. Copied with
+// io.Copy (as the S3 library sends a body) it streams the object straight into the
+// destination (WriteTo); read otherwise, a goroutine feeds it through a pipe. Either stops
+// when ctx ends; Close ends the goroutine.
 func (g *Gateway) openObject(ctx context.Context, r *record, offset, length int64) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(g.readObject(ctx, r, offset, length, pw))
-	}()
-	return pr
+	return &objectReader{g: g, ctx: ctx, r: r, offset: offset, length: length}
+}
+
+type objectReader struct {
+	g              *Gateway
+	ctx            context.Context
+	r              *record
+	offset, length int64
+	pr             *io.PipeReader
+	used           bool
+}
+
+func (o *objectReader) WriteTo(w io.Writer) (int64, error) {
+	if o.used {
+		return 0, errors.New("s3gw: object reader used twice")
+	}
+	o.used = true
+	cw := &countWriter{w: w}
+	err := o.g.readObject(o.ctx, o.r, o.offset, o.length, cw)
+	return cw.n, err
+}
+
+func (o *objectReader) Read(p []byte) (int, error) {
+	if o.pr == nil {
+		if o.used {
+			return 0, errors.New("s3gw: object reader used twice")
+		}
+		o.used = true
+		pr, pw := io.Pipe()
+		o.pr = pr
+		go func() {
+			pw.CloseWithError(o.g.readObject(o.ctx, o.r, o.offset, o.length, pw))
+		}()
+	}
+	return o.pr.Read(p)
+}
+
+func (o *objectReader) Close() error {
+	if o.pr != nil {
+		return o.pr.Close()
+	}
+	return nil
 }

@@ -490,3 +490,38 @@ func signedPut(t testing.TB, info devnet.Info, path string, signed, body []byte)
 	}
 	return resp.StatusCode
 }
+
+// TestS3Expiry: an object stored for one epoch leaves the bucket at the next epoch change,
+// one stored for more stays.
+func TestS3Expiry(t *testing.T) {
+	n := startNetEpochs(t, 4, 40, 8*time.Second)
+	info := n.Info()
+	ctx := context.Background()
+	c := sdk(info.S3, info.S3AccessKey, info.S3SecretKey)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("exp")}); err != nil {
+		t.Fatal(err)
+	}
+	for key, epochs := range map[string]string{"one": "1", "many": "20"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("exp"), Key: aws.String(key), Body: bytes.NewReader([]byte(key))},
+			withHeader(s3gw.HeaderEpochs, epochs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("exp"), Key: aws.String("one")})
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an object stored for one epoch is still there after two minutes of 8 s epochs")
+		}
+		time.Sleep(time.Second)
+	}
+	keys, _, _ := list(t, c, "exp", "", "", 100)
+	if !slices.Equal(keys, []string{"many"}) {
+		t.Fatalf("after the expiry: %v", keys)
+	}
+	got, _ := get(t, c, "exp", "many", "")
+	mustEqual(t, "the longer-lived object", got, []byte("many"))
+}

@@ -68,6 +68,11 @@ func freeAddr(t testing.TB) string {
 
 // startNet starts a devnet with its S3 gateway; it stops when the test ends.
 func startNet(t testing.TB, nodes, shards int, daemonArgs ...string) *devnet.Network {
+	return startNetEpochs(t, nodes, shards, 0, daemonArgs...)
+}
+
+// startNetEpochs is startNet with epochs of the given duration (0: the default hour).
+func startNetEpochs(t testing.TB, nodes, shards int, epoch time.Duration, daemonArgs ...string) *devnet.Network {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("devnet tests are not short")
@@ -75,7 +80,7 @@ func startNet(t testing.TB, nodes, shards int, daemonArgs ...string) *devnet.Net
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: freeAddr(t), S3Addr: freeAddr(t),
-		Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: daemonArgs})
+		EpochDuration: epoch, Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: daemonArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
