@@ -69,14 +69,24 @@ func (c *Client) Events(ctx context.Context, from uint64, limit int, wait time.D
 	return out, page.Next, nil
 }
 
-// Head returns the control plane's next event sequence number and current epoch: a follower
-// that has applied every event before the sequence number has seen all of the state.
-func (c *Client) Head(ctx context.Context) (nextEvent uint64, epoch uint32, err error) {
+// Head is where the control plane stands.
+type Head struct {
+	// NextEvent is the next event's sequence number: a follower that has applied every event
+	// before it has seen all of the state.
+	NextEvent uint64
+	// Epoch is the current epoch.
+	Epoch uint32
+	// TimeMs is the time of the latest block, in Unix milliseconds (it never goes back).
+	TimeMs int64
+}
+
+// Head returns where the control plane stands.
+func (c *Client) Head(ctx context.Context) (Head, error) {
 	in, err := c.cp.Info(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("client: info: %w", err)
+		return Head{}, fmt.Errorf("client: info: %w", err)
 	}
-	return in.EventSeq, in.Epoch, nil
+	return Head{NextEvent: in.EventSeq, Epoch: in.Epoch, TimeMs: in.TimeMs}, nil
 }
 
 // MaxEpochsAhead returns how many epochs ahead storage can be bought at most.

@@ -121,7 +121,7 @@ func (b *backend) CreateBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return toS3(err)
 	}
-	r := &record{Kind: kindBucket, Bucket: name, MTimeMs: now.UnixMilli(), Epochs: id.epochs}
+	r := &record{Kind: kindBucket, Bucket: name, Epochs: id.epochs}
 	if err := b.g.storeLabelled(ctx, id.w, content, maxAhead, r, nil); err != nil {
 		return toS3(err)
 	}

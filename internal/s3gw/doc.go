@@ -22,7 +22,8 @@
 // a part costs memory only while it is received and completion stores only the manifest.
 // An overwrite stores the new object first, then deletes the replaced blob objects; two
 // objects claiming one key (an overwrite in flight, or two gateways racing) resolve to the
-// later write time, then the larger object ID, the same on every gateway.
+// later write time (the control plane's block time once the blob is certified: one clock
+// for every gateway), then the larger object ID, the same on every gateway.
 //
 // Batching small objects into quilts plugs in as a third layout: a record whose blob is a
 // quilt and whose data is one patch of it (layoutBlob and layoutManifest are the two

@@ -35,11 +35,12 @@ func (f *follower) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	head, epoch, err := g.reader.Head(ctx)
+	h, err := g.reader.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("s3gw: %w", err)
 	}
-	f.epoch.Store(epoch)
+	head := h.NextEvent
+	f.epoch.Store(h.Epoch)
 	if cursor == 0 || cursor > head {
 		start := time.Now()
 		if err := g.ix.reset(); err != nil {
@@ -186,10 +187,11 @@ func (f *follower) apply(b *client.Blob) (bool, error) {
 // barrier waits until the index has applied every event the control plane had emitted when
 // it was called.
 func (f *follower) barrier(ctx context.Context) error {
-	head, _, err := f.g.reader.Head(ctx)
+	h, err := f.g.reader.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("s3gw: %w", err)
 	}
+	head := h.NextEvent
 	for {
 		f.mu.Lock()
 		applied, ch := f.applied, f.changed

@@ -98,7 +98,7 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, uid gofake
 			break
 		}
 		c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: string(uid), Part: number, Seq: len(p.chunks),
-			Size: int64(len(data)), MTimeMs: time.Now().UnixMilli()}
+			Size: int64(len(data))}
 		cr.hash(data)
 		if err := g.storeLabelled(ctx, u.w, data, u.epochs, c, nil); err != nil {
 			return fail(err)

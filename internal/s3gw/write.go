@@ -50,7 +50,10 @@ func (g *Gateway) label(ctx context.Context, w *wallet, res *client.StoreResult,
 }
 
 // storeLabelled stores data and labels it with r; ready, if set, completes r between the
-// two. On failure it deletes what it stored.
+// two. The record's write time is the control plane's time once the blob is certified, so
+// that of two writes of a key the later one has the later time whichever gateways made
+// them (gateways' clocks may differ; the control plane's never goes back). On failure it
+// deletes what it stored.
 func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epochs uint32, r *record, ready func()) error {
 	res, err := g.storeBlob(ctx, w, data, epochs)
 	if ready != nil {
@@ -59,11 +62,23 @@ func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epo
 	if err != nil {
 		return err
 	}
+	r.MTimeMs = g.chainTime(ctx)
 	if err := g.label(ctx, w, res, r); err != nil {
 		g.deleteObjects(ctx, w, res.ObjectID)
 		return err
 	}
 	return nil
+}
+
+// chainTime returns the control plane's latest block time (the local clock if it cannot be
+// had).
+func (g *Gateway) chainTime(ctx context.Context) int64 {
+	h, err := g.reader.Head(ctx)
+	if err != nil || h.TimeMs == 0 {
+		g.log.Warn("the control plane's time is unavailable; using the local clock", "err", err)
+		return time.Now().UnixMilli()
+	}
+	return h.TimeMs
 }
 
 // chunkReader cuts a body into chunks of at most size bytes, holding one at a time under
@@ -198,7 +213,7 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 	}
 	if cr.done {
 		cr.hash(first)
-		r.Size, r.MTimeMs = cr.total, time.Now().UnixMilli()
+		r.Size = cr.total
 		if err := g.storeLabelled(ctx, w, first, epochs, r, func() { r.ETag = cr.sum() }); err != nil {
 			return nil, err
 		}
@@ -211,8 +226,7 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 			return nil, err
 		}
 		for data := first; data != nil; {
-			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: int64(len(data)),
-				MTimeMs: time.Now().UnixMilli()}
+			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: int64(len(data))}
 			cr.hash(data)
 			if err := g.storeLabelled(ctx, w, data, epochs, c, nil); err != nil {
 				return fail(err)
@@ -241,7 +255,6 @@ func (g *Gateway) writeManifest(ctx context.Context, w *wallet, r *record, m *ma
 	if err != nil {
 		return err
 	}
-	r.MTimeMs = time.Now().UnixMilli()
 	if err := g.storeLabelled(ctx, w, b, epochs, r, nil); err != nil {
 		return err
 	}

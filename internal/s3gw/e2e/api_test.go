@@ -239,6 +239,32 @@ func TestS3API(t *testing.T) {
 		}
 	}
 
+	// ListObjects (version 1), paged by its NextMarker.
+	var v1keys, v1prefixes []string
+	marker := ""
+	for page := 0; ; page++ {
+		out, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("photos"), Delimiter: aws.String("/"), MaxKeys: aws.Int32(2), Marker: aws.String(marker)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Contents {
+			v1keys = append(v1keys, *o.Key)
+		}
+		for _, p := range out.CommonPrefixes {
+			v1prefixes = append(v1prefixes, *p.Prefix)
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		marker = aws.ToString(out.NextMarker)
+		if page > 10 {
+			t.Fatal("ListObjects does not end")
+		}
+	}
+	if !slices.Equal(v1keys, []string{"c", "empty"}) || !slices.Equal(v1prefixes, []string{"a/", "b/", "d/"}) {
+		t.Fatalf("ListObjects: keys %v prefixes %v", v1keys, v1prefixes)
+	}
+
 	// Overwrite: the new bytes win and the replaced blob object is deleted.
 	before := len(walletBlobs(t, info))
 	put(t, c, "photos", "c", []byte("new c"))
