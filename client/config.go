@@ -192,6 +192,12 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: reading config: %w", err)
 	}
+	return parseConfig(b, path)
+}
+
+// parseConfig parses the YAML of a configuration read from path (relative wallet paths are
+// relative to its directory).
+func parseConfig(b []byte, path string) (*Config, error) {
 	var fc fileConfig
 	if err := yaml.Unmarshal(b, &fc); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
@@ -200,6 +206,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%w: %s: control_plane_url is missing", ErrInvalidConfig, path)
 	}
 	cfg := &Config{ControlPlaneURL: fc.ControlPlaneURL, NShards: fc.NShards, Communication: fc.Communication}
+	var err error
 	if fc.Wallet != "" {
 		wp := fc.Wallet
 		if !filepath.IsAbs(wp) {
