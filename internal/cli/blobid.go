@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -18,7 +21,7 @@ const defaultShards = 1000
 func blobIDCommand() command {
 	return command{
 		name:    "blob-id",
-		summary: "compute the Walrus-compatible blob ID of files (offline)",
+		summary: "compute the Walrus-compatible blob ID of files (offline with --n-shards or a configuration naming n_shards)",
 		run:     runBlobID,
 	}
 }
@@ -30,10 +33,41 @@ type blobIDResult struct {
 	NShards         int    `json:"nShards"`
 }
 
+// blobIDShards returns the number of shards blob IDs are computed for: --n-shards, else the
+// configuration's n_shards, else the network's (as Walrus reads it from the chain), else, with
+// no configuration at all, Walrus mainnet's 1000.
+func blobIDShards(ctx context.Context, fs *flag.FlagSet, nShards int, cf clientFlags, rpcURL string) (int, error) {
+	if given(fs, "n-shards") {
+		return nShards, nil
+	}
+	cfg, _, err := loadClientConfig(cf)
+	if err != nil {
+		if *cf.config != "" || *cf.context != "" {
+			return 0, err
+		}
+		return defaultShards, nil
+	}
+	if cfg.NShards != 0 && rpcURL == "" {
+		return cfg.NShards, nil
+	}
+	if rpcURL != "" {
+		cfg.ControlPlaneURL = rpcURL
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := cpclient.New(cfg.ControlPlaneURL, nil).Params(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the number of shards from %s (or give --n-shards): %w", cfg.ControlPlaneURL, err)
+	}
+	return p.NShards, nil
+}
+
 func runBlobID(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "blob-id")
-	nShards := fs.Int("n-shards", defaultShards, "number of shards of the target network")
-	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	nShards := fs.Int("n-shards", defaultShards, "number of shards of the target network (default: the configuration's or the network's, else 1000)")
+	cf := addClientFlags(fs)
+	rpcURL := fs.String("rpc-url", "", "control plane URL to read the number of shards from")
+	encoding := fs.String("encoding-type", "", "the encoding (only RS2)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: floe blob-id [--n-shards N] [--json] FILE...")
 		fs.PrintDefaults()
@@ -45,7 +79,14 @@ func runBlobID(ctx context.Context, e *env, args []string) error {
 	if len(files) == 0 {
 		return usagef("no input files")
 	}
-	enc, err := redstuff.New(*nShards)
+	if *encoding != "" && !strings.EqualFold(*encoding, "RS2") {
+		return usagef("--encoding-type %q: only RS2 is supported", *encoding)
+	}
+	n, err := blobIDShards(ctx, fs, *nShards, cf, *rpcURL)
+	if err != nil {
+		return err
+	}
+	enc, err := redstuff.New(n)
 	if err != nil {
 		return usagef("--n-shards: %v", err)
 	}
@@ -60,9 +101,10 @@ func runBlobID(ctx context.Context, e *env, args []string) error {
 			failed++
 			continue
 		}
-		if *asJSON {
-			b, _ := json.Marshal(res)
-			fmt.Fprintf(e.stdout, "%s\n", b)
+		if *cf.asJSON {
+			if err := printJSON(e.stdout, blobIDOutput{BlobID: res.BlobID, File: res.File, UnencodedLength: res.UnencodedLength, EncodingType: "RS2"}); err != nil {
+				return err
+			}
 		} else {
 			fmt.Fprintf(e.stdout, "%s  %s\n", res.BlobID, name)
 		}

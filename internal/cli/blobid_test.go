@@ -41,32 +41,51 @@ func TestBlobIDKnownAnswer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var res blobIDResult
+	var res blobIDOutput
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bad JSON %q: %v", out, err)
 	}
-	if res != (blobIDResult{File: f, BlobID: "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY", UnencodedLength: 33, NShards: 10}) {
+	if res != (blobIDOutput{File: f, BlobID: "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY", UnencodedLength: 33, EncodingType: "RS2"}) {
 		t.Fatalf("got %+v", res)
 	}
 }
 
+// isolate makes the configuration search find nothing: no ./client_config.yaml, no
+// $XDG_CONFIG_HOME, no home directory and no default devnet.
+func isolate(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+}
+
 func TestBlobIDDefaultShards(t *testing.T) {
+	isolate(t)
 	// Vector n1000-len0 (the empty blob) from the Walrus encoder.
 	f := writeFile(t, "empty", nil)
 	code, out, errs := run(t, "blob-id", "--json", f)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var res blobIDResult
+	var res blobIDOutput
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.NShards != 1000 || res.UnencodedLength != 0 || res.BlobID != "3GPQL3HZNnFhN_F7l5Aa-X1VOtAKwIsg9zuWk8R81v4" {
+	if res.UnencodedLength != 0 || res.BlobID != "3GPQL3HZNnFhN_F7l5Aa-X1VOtAKwIsg9zuWk8R81v4" {
 		t.Fatalf("got %+v", res)
+	}
+	// A configuration naming n_shards is used without contacting the network.
+	cfg := writeFile(t, "client_config.yaml", []byte("control_plane_url: http://127.0.0.1:1\nn_shards: 10\n"))
+	kat := writeFile(t, "kat", []byte("walrus blob id v1 regression test"))
+	if code, out, errs := run(t, "--config", cfg, "blob-id", kat); code != 0 || !strings.HasPrefix(out, "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY") {
+		t.Fatalf("n_shards from the configuration: exit %d %q %q", code, out, errs)
 	}
 }
 
 func TestBlobIDErrors(t *testing.T) {
+	isolate(t)
 	// At n = 4 the limit is K_p*K_s*65534 = 2*3*65534 = 393204 bytes.
 	big := writeFile(t, "big", make([]byte, 393205))
 	ok := writeFile(t, "ok", make([]byte, 393204))

@@ -1,5 +1,11 @@
 // Package cli is the floe command tree. Each subcommand lives in its own file and is listed in
 // commands(); Run maps every error to an exit code in one place.
+//
+// The client commands follow Walrus's CLI (crates/walrus-service/src/client/cli/args.rs):
+// its command and flag names, its global flags before or after the command name
+// (`floe --json store ...`), its JSON mode (`floe json '{"command": {...}}'`) and the JSON
+// shapes of its --json output (walrusjson.go); the deliberate differences are listed in the
+// README.
 package cli
 
 import (
@@ -9,20 +15,27 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // command is one floe subcommand.
 type command struct {
 	name    string
 	summary string
+	// aliases are other names of the command (Walrus's `write` for `store`).
+	aliases []string
 	// run executes the command with the arguments after its name.
-	run func(ctx context.Context, env *env, args []string) error
+	run func(ctx context.Context, e *env, args []string) error
 }
 
-// env carries what every command may use: its output streams.
+// env carries what every command may use: its input and output streams.
 type env struct {
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// flagSets, if not nil, receives every flag set a command creates (shell completion
+	// lists their flags).
+	flagSets *[]*flag.FlagSet
 }
 
 // usageError marks a bad command line; it exits with code 2.
@@ -53,29 +66,73 @@ func commands() []command {
 		deleteCommand(),
 		extendCommand(),
 		s3Command(),
+		convertBlobIDCommand(),
+		healthCommand(),
+		versionCommand(),
+		completionCommand(),
+		getBlobAttributeCommand(),
+		setBlobAttributeCommand(),
+		removeBlobAttributeFieldsCommand(),
+		removeBlobAttributeCommand(),
+		burnBlobsCommand(),
+		shareCommand(),
+		fundSharedBlobCommand(),
 	}
 }
 
 // Run executes the floe command line args (without the program name) and returns the exit
-// code: 0 on success, 1 on failure, 2 on a usage error.
+// code: 0 on success, 1 on failure, 2 on a usage error. Standard input is empty.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return RunIO(ctx, args, strings.NewReader(""), stdout, stderr)
+}
+
+// RunIO is Run with a standard input (`floe json` without an argument reads its command there,
+// and confirmations are read from it).
+func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	g, rest, err := splitGlobals(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "floe: %v\n", err)
+		return 2
+	}
+	switch {
+	case g.version:
+		fmt.Fprintln(stdout, "floe", version())
+		return 0
+	case g.help || len(rest) == 0 || rest[0] == "help":
 		printUsage(stderr, cmds)
-		if len(args) == 0 {
+		if len(rest) == 0 && !g.help {
 			return 2
 		}
 		return 0
 	}
+	if rest[0] == "json" {
+		// Walrus ignores the other command-line options in JSON mode.
+		return runJSON(ctx, e, cmds, rest[1:])
+	}
+	return dispatch(ctx, e, cmds, g, rest)
+}
+
+// dispatch runs the command named by rest[0] with the global flags handed on after its name.
+func dispatch(ctx context.Context, e *env, cmds []command, g globals, rest []string) int {
+	c, ok := findCommand(cmds, rest[0])
+	if !ok {
+		fmt.Fprintf(e.stderr, "floe: unknown command %q\n", rest[0])
+		printUsage(e.stderr, cmds)
+		return 2
+	}
+	args := append(append([]string(nil), g.tokens...), rest[1:]...)
+	return exitCode(e.stderr, c.name, c.run(ctx, e, args))
+}
+
+func findCommand(cmds []command, name string) (command, bool) {
 	for _, c := range cmds {
-		if c.name == args[0] {
-			return exitCode(stderr, c.name, c.run(ctx, e, args[1:]))
+		if c.name == name || contains(c.aliases, name) {
+			return c, true
 		}
 	}
-	fmt.Fprintf(stderr, "floe: unknown command %q\n", args[0])
-	printUsage(stderr, cmds)
-	return 2
+	return command{}, false
 }
 
 func exitCode(stderr io.Writer, name string, err error) int {
@@ -94,12 +151,14 @@ func exitCode(stderr io.Writer, name string, err error) int {
 }
 
 func printUsage(w io.Writer, cmds []command) {
-	fmt.Fprintln(w, "usage: floe <command> [flags] [args]")
+	fmt.Fprintln(w, "usage: floe [--config FILE] [--context NAME] [--wallet FILE] [--json] <command> [flags] [args]")
+	fmt.Fprintln(w, "       floe json [JSON]        (the command as JSON, else read from standard input)")
+	fmt.Fprintln(w, "       floe --version")
 	fmt.Fprintln(w, "\ncommands:")
 	sorted := append([]command(nil), cmds...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, c := range sorted {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-28s %s\n", c.name, c.summary)
 	}
 }
 
@@ -107,27 +166,8 @@ func printUsage(w io.Writer, cmds []command) {
 func newFlagSet(e *env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("floe "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	return fs
-}
-
-// parseFlags parses args, accepting flags after positional arguments too (floe blob-id FILE --json).
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, &usageError{msg: err.Error()}
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if rest[0] == "--" {
-			return append(positional, rest[1:]...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	if e.flagSets != nil {
+		*e.flagSets = append(*e.flagSets, fs)
 	}
+	return fs
 }

@@ -14,30 +14,58 @@ import (
 	"github.com/floelabs/floe/internal/devnet"
 )
 
-// clientFlags are the flags every client command takes.
+// clientFlags are the flags every client command takes: Walrus's global options (given
+// before the command name they are handed on after it) and Floe's -v.
 type clientFlags struct {
-	config  *string
-	asJSON  *bool
-	verbose *bool
+	config    *string
+	context   *string
+	wallet    *string
+	gasBudget *uint64
+	asJSON    *bool
+	verbose   *bool
 }
 
 func addClientFlags(fs *flag.FlagSet) clientFlags {
 	return clientFlags{
-		config:  fs.String("config", "", "client configuration file (default ./"+devnet.ClientConfigFile+", else the default devnet's)"),
-		asJSON:  fs.Bool("json", false, "print JSON"),
-		verbose: fs.Bool("v", false, "log the client's work to standard error"),
+		config:    fs.String("config", "", "client configuration file (default: client_config.yaml or .yml in ./, $XDG_CONFIG_HOME/floe/, ~/.config/floe/, ~/.floe/, else the default devnet's)"),
+		context:   fs.String("context", "", "the context of a multi-context configuration file (default: its default_context)"),
+		wallet:    fs.String("wallet", "", "wallet (account key file) to use instead of the configuration's"),
+		gasBudget: fs.Uint64("gas-budget", 0, "accepted for Walrus compatibility: Floe's control plane charges no gas"),
+		asJSON:    fs.Bool("json", false, "print JSON"),
+		verbose:   fs.Bool("v", false, "log the client's work to standard error"),
 	}
 }
 
+// configDirs are the directories searched for client_config.yaml, in order (Walrus's, with
+// floe for walrus), before the default devnet's.
+func configDirs() []string {
+	dirs := []string{"."}
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		dirs = append(dirs, filepath.Join(x, "floe"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".config", "floe"), filepath.Join(home, ".floe"))
+	}
+	return dirs
+}
+
 // findClientConfig resolves the configuration file as Walrus's CLI does: --config, else
-// client_config.yaml in the current directory, else the default devnet's.
+// client_config.yaml (or .yml) in ./, $XDG_CONFIG_HOME/floe/, ~/.config/floe/ and ~/.floe/,
+// else the default devnet's.
 func findClientConfig(flagValue string) (string, error) {
 	if flagValue != "" {
+		if _, err := os.Stat(flagValue); err != nil {
+			return "", fmt.Errorf("%w: --config: %w", client.ErrInvalidConfig, err)
+		}
 		return flagValue, nil
 	}
-	for _, name := range []string{devnet.ClientConfigFile, "client_config.yml"} {
-		if _, err := os.Stat(name); err == nil {
-			return name, nil
+	dirs := configDirs()
+	for _, d := range dirs {
+		for _, name := range []string{devnet.ClientConfigFile, "client_config.yml"} {
+			p := filepath.Join(d, name)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
 		}
 	}
 	dir, err := devnet.DefaultDir()
@@ -48,27 +76,36 @@ func findClientConfig(flagValue string) (string, error) {
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w: no --config, no ./%s and no devnet at %s (start one with floe devnet)", client.ErrInvalidConfig, devnet.ClientConfigFile, dir)
+	return "", fmt.Errorf("%w: no --config, no %s in %s and no devnet at %s (start one with floe devnet)",
+		client.ErrInvalidConfig, devnet.ClientConfigFile, strings.Join(dirs, ", "), dir)
+}
+
+// loadClientConfig finds and loads the configuration named by the flags (its context, its
+// wallet or --wallet's).
+func loadClientConfig(cf clientFlags) (*client.Config, string, error) {
+	path, err := findClientConfig(*cf.config)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := client.LoadConfigContext(path, *cf.context)
+	if err != nil {
+		return nil, path, err
+	}
+	if *cf.wallet != "" {
+		if cfg.Wallet, err = client.LoadWallet(*cf.wallet); err != nil {
+			return nil, path, err
+		}
+	}
+	return cfg, path, nil
 }
 
 // openClient loads the configuration and connects.
 func openClient(ctx context.Context, e *env, cf clientFlags) (*client.Client, error) {
-	path, err := findClientConfig(*cf.config)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := client.LoadConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	if *cf.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	c, err := client.New(ctx, *cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connecting with %s: %w", path, err)
-	}
-	return c, nil
+	return openClientAt(ctx, e, cf, "", nil)
+}
+
+func newVerboseLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // humanBytes prints a size in binary units: "1.5 MiB".

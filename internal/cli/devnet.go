@@ -106,7 +106,7 @@ Try:
   echo "hello floe" > hello.txt
   curl -X PUT "%s/v1/blobs?epochs=1" --upload-file hello.txt
   curl "%s/v1/blobs/BLOB_ID"
-  floe store hello.txt && floe read BLOB_ID
+  floe store hello.txt --epochs 1 && floe read BLOB_ID
 `, info.NShards, info.EpochDuration, info.Dir, info.ClientConfig, info.Daemon, info.Daemon)
 	if info.S3 != "" {
 		fmt.Fprintf(e.stdout, `  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1

@@ -88,12 +88,22 @@ func TestGenesisWalletInfo(t *testing.T) {
 	}
 	out, code = runCLI(t, "info", "--url", url, "--json")
 	var info infoOutput
-	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.Info.Epoch != 1 || len(info.Committee.Members) != 4 || info.QuorumShards != 7 {
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.EpochInfo.CurrentEpoch != 1 || info.StorageInfo.NNodes != 4 ||
+		info.StorageInfo.NShards != 10 || info.PriceInfo.StoragePricePerUnitSize != 10 || info.CommitteeInfo != nil {
 		t.Fatalf("info (%d): %s", code, out)
 	}
+	out, code = runCLI(t, "info", "all", "--url", url, "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.CommitteeInfo == nil || len(info.CommitteeInfo.CurrentStorageNodes) != 4 ||
+		info.BFTInfo == nil || info.BFTInfo.QuorumThreshold != 7 {
+		t.Fatalf("info all (%d): %s", code, out)
+	}
 	out, code = runCLI(t, "info", "--url", url)
-	if code != 0 || !strings.Contains(out, "committee of epoch 1") || !strings.Contains(out, "storage price     10") {
+	if code != 0 || !strings.Contains(out, "Current epoch: 1") || !strings.Contains(out, "Price per encoded storage unit: 0.00000001 FLOE") {
 		t.Fatalf("info text (%d): %s", code, out)
+	}
+	out, code = runCLI(t, "info", "committee", "--url", url)
+	if code != 0 || !strings.Contains(out, "Committee of epoch 1") {
+		t.Fatalf("info committee text (%d): %s", code, out)
 	}
 	if got := shardRanges([]uint16{0, 1, 2, 5, 7, 8}); got != "0-2,5,7-8 (6)" {
 		t.Fatalf("shardRanges = %q", got)

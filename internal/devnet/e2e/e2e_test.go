@@ -367,7 +367,7 @@ func TestEndToEnd(t *testing.T) {
 		var outs []struct {
 			BlobStoreResult apid.BlobStoreResult `json:"blobStoreResult"`
 		}
-		if err := json.Unmarshal(floe(t, "store", in, "--config", info.ClientConfig, "--json"), &outs); err != nil || outs[0].BlobStoreResult.NewlyCreated == nil {
+		if err := json.Unmarshal(floe(t, "store", in, "--epochs", "1", "--config", info.ClientConfig, "--json"), &outs); err != nil || outs[0].BlobStoreResult.NewlyCreated == nil {
 			t.Fatalf("store: %v %+v", err, outs)
 		}
 		bo := outs[0].BlobStoreResult.NewlyCreated.BlobObject

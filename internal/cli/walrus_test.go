@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/floelabs/floe/internal/devnet"
+)
+
+// startDevnet starts a devnet of 4 nodes and 40 shards whose processes are this test binary
+// acting as floe (TestMain); it is stopped when the test ends.
+func startDevnet(t *testing.T) devnet.Info {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a devnet")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(childEnv, "1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("FLOE_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctx := context.Background()
+	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: 4, Shards: 40, Addr: addr, S3Addr: "off", Binary: bin, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	return n.Info()
+}
+
+// shapeOf compares the JSON shape of got with golden: the same keys in every object, the same
+// JSON type everywhere (null only where the golden has null), every element of an array
+// shaped as one of the golden's elements (an empty golden array accepts any elements).
+func shapeOf(path string, golden, got any) error {
+	switch g := golden.(type) {
+	case map[string]any:
+		o, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want an object, got %s", path, kindOf(got))
+		}
+		var gk, ok2 []string
+		for k := range g {
+			gk = append(gk, k)
+		}
+		for k := range o {
+			ok2 = append(ok2, k)
+		}
+		sort.Strings(gk)
+		sort.Strings(ok2)
+		if strings.Join(gk, ",") != strings.Join(ok2, ",") {
+			return fmt.Errorf("%s: keys %v, want %v", path, ok2, gk)
+		}
+		for _, k := range gk {
+			if err := shapeOf(path+"."+k, g[k], o[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		a, ok := got.([]any)
+		if !ok {
+			return fmt.Errorf("%s: want an array, got %s", path, kindOf(got))
+		}
+		if len(g) == 0 {
+			return nil
+		}
+		for i, x := range a {
+			var first error
+			for _, ge := range g {
+				err := shapeOf(fmt.Sprintf("%s[%d]", path, i), ge, x)
+				if err == nil {
+					first = nil
+					break
+				}
+				if first == nil {
+					first = err
+				}
+			}
+			if first != nil {
+				return first
+			}
+		}
+		return nil
+	}
+	if kindOf(golden) != kindOf(got) {
+		return fmt.Errorf("%s: want %s, got %s (%v)", path, kindOf(golden), kindOf(got), got)
+	}
+	return nil
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	case float64, json.Number:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// checkShape compares output (one JSON value) with testdata/walrus/name.json.
+func checkShape(t *testing.T, name string, output []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "walrus", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden, got any
+	if err := json.Unmarshal(raw, &golden); err != nil {
+		t.Fatalf("%s.json: %v", name, err)
+	}
+	if err := json.Unmarshal(output, &got); err != nil {
+		t.Fatalf("%s: output is not one JSON value: %v\n%s", name, err, output)
+	}
+	if err := shapeOf("$", golden, got); err != nil {
+		t.Errorf("%s: %v\noutput:\n%s", name, err, output)
+	}
+}
+
+func TestShapeOf(t *testing.T) {
+	golden := map[string]any{"a": []any{map[string]any{"b": 1.0, "c": nil}}, "d": "x"}
+	for _, tc := range []struct {
+		got string
+		ok  bool
+	}{
+		{`{"a": [{"b": 2, "c": null}], "d": "y"}`, true},
+		{`{"a": [], "d": "y"}`, true},
+		{`{"a": [{"b": 2, "c": null}, {"b": "2", "c": null}], "d": "y"}`, false},
+		{`{"a": [{"b": 2, "c": 3}], "d": "y"}`, false},
+		{`{"a": [{"b": 2}], "d": "y"}`, false},
+		{`{"a": [{"b": 2, "c": null}], "d": "y", "e": 1}`, false},
+		{`{"a": {}, "d": "y"}`, false},
+	} {
+		var got any
+		json.Unmarshal([]byte(tc.got), &got)
+		if err := shapeOf("$", golden, got); (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.got, err, tc.ok)
+		}
+	}
+}
+
+// TestWalrusJSONShapes runs every client command with --json against a devnet and compares
+// its output with the shape of Walrus's (testdata/walrus).
+func TestWalrusJSONShapes(t *testing.T) {
+	info := startDevnet(t)
+	dir := t.TempDir()
+	cfg := info.ClientConfig
+	ctx := context.Background()
+	floe := func(t *testing.T, stdin string, args ...string) []byte {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := RunIO(ctx, append([]string{"--config", cfg}, args...), strings.NewReader(stdin), &out, &errb); code != 0 {
+			t.Fatalf("floe %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return out.Bytes()
+	}
+	file := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		data := bytes.Repeat([]byte(name), size/len(name)+1)[:size]
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := file("a.txt", 3000)
+	var stored []struct {
+		BlobStoreResult struct {
+			NewlyCreated *struct {
+				BlobObject struct {
+					ID     string `json:"id"`
+					BlobID string `json:"blobId"`
+				} `json:"blobObject"`
+			} `json:"newlyCreated"`
+		} `json:"blobStoreResult"`
+	}
+	out := floe(t, "", "store", a, "--epochs", "3", "--json")
+	checkShape(t, "store", out)
+	if err := json.Unmarshal(out, &stored); err != nil || len(stored) != 1 || stored[0].BlobStoreResult.NewlyCreated == nil {
+		t.Fatalf("store: %v %s", err, out)
+	}
+	objID, blobID := stored[0].BlobStoreResult.NewlyCreated.BlobObject.ID, stored[0].BlobStoreResult.NewlyCreated.BlobObject.BlobID
+	checkShape(t, "store-already-certified", floe(t, "", "--json", "store", a, "--epochs", "2"))
+	checkShape(t, "store-dry-run", floe(t, "", "store", a, "--epochs", "max", "--dry-run", "--json"))
+	checkShape(t, "read", floe(t, "", "read", blobID, "--json"))
+	checkShape(t, "read-out", floe(t, "", "read", blobID, "--out", filepath.Join(dir, "out"), "--json"))
+	checkShape(t, "blob-id", floe(t, "", "blob-id", a, "--json"))
+	checkShape(t, "blob-status-deletable", floe(t, "", "blob-status", "--blob-id", blobID, "--json"))
+	checkShape(t, "list-blobs", floe(t, "", "list-blobs", "--json"))
+	checkShape(t, "extend", floe(t, "", "extend", "--blob-obj-id", objID, "--epochs-extended", "2", "--json"))
+	checkShape(t, "get-blob-attribute-none", floe(t, "", "get-blob-attribute", objID, "--json"))
+	if out := floe(t, "", "set-blob-attribute", objID, "--attr", "content-type", "image/png", "--json"); len(out) != 0 {
+		t.Errorf("set-blob-attribute --json printed %q (Walrus prints nothing)", out)
+	}
+	checkShape(t, "get-blob-attribute", floe(t, "", "get-blob-attribute", objID, "--json"))
+	checkShape(t, "convert-blob-id", floe(t, "", "convert-blob-id", "123", "--json"))
+	for _, sub := range []string{"", "all", "epoch", "storage", "size", "price", "committee", "bft", "coin"} {
+		args, name := []string{"info", "--json"}, "info"
+		if sub != "" {
+			args, name = append(args, sub), "info-"+sub
+		}
+		checkShape(t, name, floe(t, "", args...))
+	}
+	checkShape(t, "health", floe(t, "", "health", "--committee", "--detail", "--json"))
+
+	p := file("p.txt", 5000)
+	floe(t, "", "store", p, "--epochs", "2", "--permanent")
+	checkShape(t, "blob-status-permanent", floe(t, "", "blob-status", "--file", p, "--json"))
+	var pst struct {
+		BlobID string `json:"blobId"`
+	}
+	json.Unmarshal(floe(t, "", "blob-id", p, "--json"), &pst)
+
+	// delete: by file (with the post-deletion status) and by an object ID the wallet does not
+	// own as a live deletable blob (the permanent one is refused, so another ID).
+	checkShape(t, "delete", floe(t, "", "delete", "--file", a, "--object-id", "0x"+strings.Repeat("ab", 32), "--yes", "--json"))
+	checkShape(t, "blob-status-nonexistent", floe(t, "", "blob-status", "--blob-id", blobID, "--json"))
+
+	// burn-blobs: Floe's own JSON (Walrus prints a sentence).
+	var owned []struct {
+		ID     string `json:"id"`
+		BlobID string `json:"blobId"`
+	}
+	json.Unmarshal(floe(t, "", "list-blobs", "--json"), &owned)
+	if len(owned) != 1 || owned[0].BlobID != pst.BlobID {
+		t.Fatalf("list-blobs after the delete: %+v", owned)
+	}
+	checkShape(t, "burn-blobs", floe(t, "", "burn-blobs", "--object-ids", owned[0].ID, "--yes", "--json"))
+	if out := floe(t, "", "list-blobs", "--json"); strings.TrimSpace(string(out)) != "[]" {
+		t.Errorf("list-blobs after burning: %s", out)
+	}
+	// A burnt blob stays stored and certified.
+	checkShape(t, "blob-status-permanent", floe(t, "", "blob-status", "--file", p, "--json"))
+
+	// JSON mode runs the same commands.
+	checkShape(t, "blob-status-permanent", floe(t, "", "json", fmt.Sprintf(`{"config": %q, "command": {"blobStatus": {"file": %q}}}`, cfg, p)))
+	checkShape(t, "info-epoch", floe(t, fmt.Sprintf(`{"config": %q, "command": {"info": {"command": "epoch"}}}`, cfg), "json"))
+	checkShape(t, "blob-id", floe(t, "", "json", fmt.Sprintf(`{"command": {"blobId": {"file": %q, "nShards": 40}}}`, p)))
+}
