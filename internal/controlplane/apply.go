@@ -236,6 +236,7 @@ func (s *State) debit(a Address, amount uint64) error {
 		}
 		return fmt.Errorf("%w: need %d, have %d", ErrInsufficientBalance, amount, have)
 	}
+	s.touchID(tableAccount, a)
 	acc.Balance -= amount
 	return nil
 }
@@ -307,6 +308,7 @@ func (s *State) registerNode(sender Address, op *RegisterNodeOp) error {
 		return err
 	}
 	id := s.newObjectID()
+	s.touchID(tableNode, id)
 	s.d.Nodes[id] = &Node{ID: id, Owner: sender, Name: op.Name, NetworkAddress: op.NetworkAddress,
 		NetworkPublicKey: op.NetworkPublicKey, BLSPublicKey: op.BLSPublicKey, Commission: op.Commission,
 		StoragePrice: op.StoragePrice, WritePrice: op.WritePrice, Capacity: op.Capacity, RegisteredEpoch: s.d.Epoch}
@@ -333,6 +335,7 @@ func (s *State) ownedNode(sender Address, id ObjectID) (*Node, error) {
 	if n.Owner != sender {
 		return nil, fmt.Errorf("%w: node %s", ErrNotOwner, id)
 	}
+	s.touchID(tableNode, id) // the caller may change it
 	return n, nil
 }
 
@@ -395,6 +398,7 @@ func (s *State) stake(sender Address, op *StakeOp) error {
 		return err
 	}
 	id := s.newObjectID()
+	s.touchID(tableStake, id)
 	s.d.Stakes[id] = &Stake{ID: id, Owner: sender, NodeID: op.NodeID, Amount: op.Amount, ActivationEpoch: s.d.Epoch + 1}
 	s.emit(Event{Type: EventStaked, ObjectID: id, NodeID: op.NodeID, Owner: sender, Amount: op.Amount, StartEpoch: s.d.Epoch + 1})
 	return nil
@@ -411,6 +415,7 @@ func (s *State) withdrawStake(sender Address, op *WithdrawStakeOp) error {
 	if st.WithdrawEpoch != 0 {
 		return fmt.Errorf("%w: withdrawal already requested", ErrStake)
 	}
+	s.touchID(tableStake, op.StakeID)
 	if st.ActivationEpoch > s.d.Epoch {
 		// Never active: return at once.
 		if err := s.checkCredit(sender, st.Amount); err != nil {
@@ -486,6 +491,8 @@ func (s *State) commitReserve(size uint64, start, end uint32) {
 	c := s.d.Committees[s.d.Epoch]
 	per := c.StoragePrice * units(size)
 	for e := start; e < end; e++ {
+		s.touchEpoch(tableUsed, e)
+		s.touchEpoch(tableRewards, e)
 		s.d.Used[e] += size
 		s.d.Rewards[e] += per
 	}
@@ -509,6 +516,7 @@ func (s *State) reserve(sender Address, size uint64, epochsAhead uint32) (*Stora
 	s.commitReserve(size, start, end)
 	id := s.newObjectID()
 	st := &Storage{ID: id, Owner: sender, Start: start, End: end, Size: size}
+	s.touchID(tableStorage, id)
 	s.d.Storage[id] = st
 	s.emit(Event{Type: EventStorageReserved, ObjectID: id, Owner: sender, Size: size, StartEpoch: start, EndEpoch: end, Amount: cost})
 	return st, nil
@@ -522,6 +530,7 @@ func (s *State) ownedStorage(sender Address, id ObjectID) (*Storage, error) {
 	if st.Owner != sender {
 		return nil, fmt.Errorf("%w: storage %s", ErrNotOwner, id)
 	}
+	s.touchID(tableStorage, id) // the caller may change or delete it
 	return st, nil
 }
 
@@ -536,6 +545,7 @@ func (s *State) splitStorage(sender Address, op *SplitStorageOp) error {
 			return fmt.Errorf("%w: split epoch %d outside (%d, %d)", ErrInvalidTx, op.AtEpoch, st.Start, st.End)
 		}
 		id := s.newObjectID()
+		s.touchID(tableStorage, id)
 		s.d.Storage[id] = &Storage{ID: id, Owner: sender, Start: op.AtEpoch, End: st.End, Size: st.Size}
 		st.End = op.AtEpoch
 		s.emit(Event{Type: EventStorageSplit, ObjectID: id, Owner: sender, Size: st.Size, StartEpoch: op.AtEpoch, EndEpoch: s.d.Storage[id].End})
@@ -544,6 +554,7 @@ func (s *State) splitStorage(sender Address, op *SplitStorageOp) error {
 			return fmt.Errorf("%w: split size %d not below %d", ErrInvalidTx, op.Size, st.Size)
 		}
 		id := s.newObjectID()
+		s.touchID(tableStorage, id)
 		s.d.Storage[id] = &Storage{ID: id, Owner: sender, Start: st.Start, End: st.End, Size: op.Size}
 		st.Size -= op.Size
 		s.emit(Event{Type: EventStorageSplit, ObjectID: id, Owner: sender, Size: op.Size, StartEpoch: st.Start, EndEpoch: st.End})
@@ -654,9 +665,12 @@ func (s *State) registerBlob(sender Address, op *RegisterBlobOp) error {
 	if err := s.debit(sender, writeFee); err != nil {
 		return err // unreachable: checked above
 	}
+	s.touchEpoch(tableRewards, s.d.Epoch)
 	s.d.Rewards[s.d.Epoch] += writeFee
+	s.touchID(tableStorage, st.ID)
 	delete(s.d.Storage, st.ID)
 	id := s.newObjectID()
+	s.touchID(tableBlob, id)
 	b := &Blob{ID: id, Owner: sender, BlobID: op.BlobID, Size: op.Size, EncodingType: op.EncodingType,
 		RootHash: op.RootHash, RegisteredEpoch: s.d.Epoch, Deletable: op.Deletable, Storage: *st}
 	s.d.Blobs[id] = b
@@ -685,6 +699,7 @@ func (s *State) certifyBlob(op *CertifyBlobOp) error {
 	if b.Certified {
 		return fmt.Errorf("%w: in epoch %d", ErrAlreadyCertified, b.CertifiedEpoch)
 	}
+	s.touchID(tableBlob, b.ID)
 	if s.d.Epoch >= b.Storage.End {
 		return fmt.Errorf("blob %w at epoch %d", ErrExpired, b.Storage.End)
 	}
@@ -725,6 +740,7 @@ func (s *State) invalidateBlob(op *InvalidateBlobOp) error {
 		return err
 	}
 	if _, done := s.d.Invalid[msg.BlobID]; !done {
+		s.touchID(tableInvalid, msg.BlobID)
 		s.d.Invalid[msg.BlobID] = s.d.Epoch
 	}
 	s.emit(Event{Type: EventInvalidBlobID, BlobID: msg.BlobID})
@@ -739,6 +755,7 @@ func (s *State) ownedBlob(sender Address, id ObjectID) (*Blob, error) {
 	if b.Owner != sender {
 		return nil, fmt.Errorf("%w: blob %s", ErrNotOwner, id)
 	}
+	s.touchID(tableBlob, id) // the caller may change or delete it
 	return b, nil
 }
 
@@ -786,6 +803,7 @@ func (s *State) deleteBlob(sender Address, op *DeleteBlobOp) error {
 	}
 	st := b.Storage
 	st.Owner = sender
+	s.touchID(tableStorage, st.ID)
 	s.d.Storage[st.ID] = &st
 	delete(s.d.Blobs, b.ID)
 	s.unindex(b.BlobID, b.ID)
@@ -827,6 +845,7 @@ func (s *State) transferObject(sender Address, op *TransferObjectOp) error {
 		if b.Owner != sender {
 			return fmt.Errorf("%w: blob %s", ErrNotOwner, op.ObjectID)
 		}
+		s.touchID(tableBlob, b.ID)
 		b.Owner = op.To
 		b.Storage.Owner = op.To
 		s.emit(Event{Type: EventObjectTransferred, ObjectID: b.ID, BlobID: b.BlobID, Owner: sender, To: op.To})

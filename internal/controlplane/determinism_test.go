@@ -19,6 +19,11 @@ import (
 // so that later transactions can refer to objects created earlier. It returns the state hash
 // after every block.
 func randomBlocks(t *testing.T, h *harness, seed uint64, nBlocks int) []Hash {
+	return randomBlocksEach(t, h, seed, nBlocks, nil)
+}
+
+// randomBlocksEach is randomBlocks calling each (if not nil) after every block.
+func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each func(block int)) []Hash {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	users := []*crypto.AccountKey{h.alice, h.bob}
 	type reg struct {
@@ -34,7 +39,7 @@ func randomBlocks(t *testing.T, h *harness, seed uint64, nBlocks int) []Hash {
 		var pending []reg
 		for k := r.IntN(4); k > 0; k-- {
 			u := users[r.IntN(len(users))]
-			switch r.IntN(7) {
+			switch r.IntN(12) {
 			case 0:
 				txs = append(txs, h.sign(u, Op{Transfer: &TransferOp{To: users[r.IntN(2)].Address(), Amount: r.Uint64N(1000)}}))
 			case 1:
@@ -67,12 +72,63 @@ func randomBlocks(t *testing.T, h *harness, seed uint64, nBlocks int) []Hash {
 			case 6:
 				c, _ := h.s.Committee(h.s.Epoch())
 				txs = append(txs, h.sign(u, Op{Stake: &StakeOp{NodeID: ObjectID(c.Members[r.IntN(len(c.Members))].NodeID), Amount: 1 + r.Uint64N(50)}}))
+			case 7:
+				if len(blobs) > 0 {
+					x := blobs[r.IntN(len(blobs))]
+					txs = append(txs, h.sign(x.owner, Op{ExtendBlob: &ExtendBlobOp{BlobObjectID: x.obj, Epochs: 1}}))
+				}
+			case 8:
+				if len(blobs) > 0 {
+					x := blobs[r.IntN(len(blobs))]
+					txs = append(txs, h.sign(x.owner, Op{SetAttributes: &SetAttributesOp{BlobObjectID: x.obj,
+						Set: map[string]string{"k": string(rune('a' + r.IntN(26)))}}}))
+				}
+			case 9:
+				// Split or fuse one of the sender's storage resources, or give one away.
+				var own []*Storage
+				for _, id := range sortedIDs(h.s.d.Storage) {
+					if st := h.s.d.Storage[id]; st.Owner == u.Address() {
+						own = append(own, st)
+					}
+				}
+				if len(own) == 0 {
+					break
+				}
+				st := own[r.IntN(len(own))]
+				switch r.IntN(3) {
+				case 0:
+					txs = append(txs, h.sign(u, Op{SplitStorage: &SplitStorageOp{StorageID: st.ID, Size: 1 + r.Uint64N(st.Size)}}))
+				case 1:
+					if len(own) > 1 {
+						txs = append(txs, h.sign(u, Op{FuseStorage: &FuseStorageOp{First: own[0].ID, Second: own[1].ID}}))
+					}
+				case 2:
+					txs = append(txs, h.sign(u, Op{TransferObject: &TransferObjectOp{ObjectID: st.ID, To: users[r.IntN(2)].Address()}}))
+				}
+			case 10:
+				if ids := sortedIDs(h.s.d.Stakes); len(ids) > 0 {
+					st := h.s.d.Stakes[ids[r.IntN(len(ids))]]
+					for _, k := range users {
+						if k.Address() == st.Owner {
+							txs = append(txs, h.sign(k, Op{WithdrawStake: &WithdrawStakeOp{StakeID: st.ID}}))
+						}
+					}
+				}
+			case 11:
+				c, _ := h.s.Committee(h.s.Epoch())
+				w := h.memberIndexByWeight()
+				bid, _ := testBlob(1+r.Uint64N(5000), byte(r.IntN(256)))
+				msg := protocol.InvalidBlobID{Epoch: c.Epoch, BlobID: bid}.Encode()
+				txs = append(txs, h.sign(u, Op{InvalidateBlob: &InvalidateBlobOp{Certificate: h.cert(msg, w[0])}}))
 			}
 		}
 		step := time.Duration(1+r.IntN(20)) * time.Second
 		h.blockAt(h.now.Add(step), txs...)
 		blobs = append(blobs, pending...)
 		hashes = append(hashes, h.s.Hash())
+		if each != nil {
+			each(b)
+		}
 	}
 	return hashes
 }

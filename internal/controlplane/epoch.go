@@ -30,7 +30,9 @@ func (s *State) changeEpoch(now int64) {
 	c.StartMs = now
 	s.d.Epoch = next
 	s.d.EpochStart = now
+	s.touchEpoch(tableCommittee, next)
 	s.d.Committees[next] = c
+	s.touchEpoch(tableUsed, old)
 	delete(s.d.Used, old)
 	s.emit(Event{Type: EventEpochChangeStart, Epoch: next})
 	s.expireObjects(next)
@@ -42,6 +44,8 @@ func (s *State) changeEpoch(now int64) {
 // payRewards splits epoch e's fees over e's committee by shards.
 func (s *State) payRewards(e uint32) {
 	bucket := s.d.Rewards[e]
+	s.touchEpoch(tableRewards, e)
+	s.touchEpoch(tableRewards, e+1)
 	delete(s.d.Rewards, e)
 	c := s.d.Committees[e]
 	if bucket == 0 {
@@ -104,6 +108,7 @@ func (s *State) returnStakes(e uint32) {
 		st := s.d.Stakes[id]
 		if st.WithdrawEpoch != 0 && st.WithdrawEpoch <= e {
 			s.account(st.Owner).Balance += st.Amount
+			s.touchID(tableStake, id)
 			delete(s.d.Stakes, id)
 			s.emit(Event{Type: EventStakeReturned, ObjectID: id, NodeID: st.NodeID, Owner: st.Owner, Amount: st.Amount, Epoch: e})
 		}
@@ -114,19 +119,18 @@ func (s *State) returnStakes(e uint32) {
 // grace after their end epoch, so that their expiry stays visible).
 func (s *State) expireObjects(e uint32) {
 	n := 0
-	for _, id := range sortedIDs(s.d.Blobs) {
+	s.commitDirty() // brings the end-epoch indexes up to date
+	for _, id := range s.blobIdx.endingBefore(e) {
 		b := s.d.Blobs[id]
-		if b.Storage.End < e {
-			s.unindex(b.BlobID, id)
-			delete(s.d.Blobs, id)
-			n++
-		}
+		s.unindex(b.BlobID, id)
+		s.touchID(tableBlob, id)
+		delete(s.d.Blobs, id)
+		n++
 	}
-	for _, id := range sortedIDs(s.d.Storage) {
-		if s.d.Storage[id].End < e {
-			delete(s.d.Storage, id)
-			n++
-		}
+	for _, id := range s.storageIdx.endingBefore(e) {
+		s.touchID(tableStorage, id)
+		delete(s.d.Storage, id)
+		n++
 	}
 	if n > 0 {
 		s.emit(Event{Type: EventObjectsExpired, Amount: uint64(n), Epoch: e})

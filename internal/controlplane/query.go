@@ -153,15 +153,11 @@ func (s *State) BlobStatus(bid blob.ID) cpapi.BlobStatus {
 // OwnedBy returns the storage resources and blobs owned by a, sorted by object ID.
 func (s *State) OwnedBy(a Address) cpapi.Owned {
 	out := cpapi.Owned{Storage: []cpapi.Storage{}, Blobs: []cpapi.Blob{}}
-	for _, id := range sortedIDs(s.d.Storage) {
-		if st := s.d.Storage[id]; st.Owner == a {
-			out.Storage = append(out.Storage, st.API())
-		}
+	for _, id := range s.storageIdx.ownedBy(a) {
+		out.Storage = append(out.Storage, s.d.Storage[id].API())
 	}
-	for _, id := range sortedIDs(s.d.Blobs) {
-		if b := s.d.Blobs[id]; b.Owner == a {
-			out.Blobs = append(out.Blobs, b.API())
-		}
+	for _, id := range s.blobIdx.ownedBy(a) {
+		out.Blobs = append(out.Blobs, s.d.Blobs[id].API())
 	}
 	return out
 }

@@ -18,6 +18,11 @@ type State struct {
 	d data
 	// byBlobID indexes live blob objects by blob ID (derived from d.Blobs, not hashed).
 	byBlobID map[blob.ID]map[ObjectID]struct{}
+	// c commits to d's records incrementally (commitment.go).
+	c *commitment
+	// blobIdx and storageIdx index blobs and storage resources by owner and end epoch
+	// (derived from d, brought up to date by commitDirty).
+	blobIdx, storageIdx *objIndex
 	// created, txHash and events belong to the transaction (or block step) being applied.
 	created []ObjectID
 	txHash  Hash
@@ -46,7 +51,9 @@ type data struct {
 	Invalid map[blob.ID]uint32 `json:"invalid"`
 }
 
-const stateVersion = 1
+// stateVersion is the version of the records and of their commitment: 2 since the commitment
+// became incremental (version 1 hashed the whole state's JSON).
+const stateVersion = 2
 
 // NewState builds the state at height 0 from a genesis. When the genesis has nodes, the first
 // committee (epoch 1) is chosen at once; the events of that epoch change are returned.
@@ -69,6 +76,7 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 		Rewards:    map[uint32]uint64{},
 		Invalid:    map[blob.ID]uint32{},
 	}, byBlobID: map[blob.ID]map[ObjectID]struct{}{}}
+	s.rebuild()
 	for _, b := range g.Balances {
 		s.account(b.Address).Balance += b.Amount
 	}
@@ -83,10 +91,12 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 			return nil, nil, fmt.Errorf("%w: node %d: %w", ErrGenesis, i, err)
 		}
 		id := genesisObjectID("node", i)
+		s.touchID(tableNode, id)
 		s.d.Nodes[id] = &Node{ID: id, Owner: gn.Owner, Name: gn.Name, NetworkAddress: gn.NetworkAddress,
 			NetworkPublicKey: gn.NetworkPublicKey, BLSPublicKey: gn.BLSPublicKey, Commission: gn.Commission,
 			StoragePrice: gn.StoragePrice, WritePrice: gn.WritePrice, Capacity: gn.Capacity}
 		sid := genesisObjectID("stake", i)
+		s.touchID(tableStake, sid)
 		s.d.Stakes[sid] = &Stake{ID: sid, Owner: gn.Owner, NodeID: id, Amount: gn.Stake}
 	}
 	if len(g.Nodes) > 0 {
@@ -94,6 +104,7 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 	}
 	ev := eventsAPI(s.events)
 	s.events = nil
+	s.commitDirty()
 	return s, ev, nil
 }
 
@@ -103,7 +114,9 @@ func genesisObjectID(kind string, i int) ObjectID {
 	return ObjectID(blake2b.Sum256(b))
 }
 
+// account returns a's account for a change, creating it if needed.
 func (s *State) account(a Address) *Account {
+	s.touchID(tableAccount, a)
 	acc := s.d.Accounts[a]
 	if acc == nil {
 		acc = &Account{}
@@ -136,13 +149,11 @@ func (s *State) Snapshot() ([]byte, error) {
 	return b, nil
 }
 
-// Hash returns Blake2b-256 of the snapshot: the app hash.
+// Hash returns the app hash (commitment.go). It first folds the changes of the last block into
+// the commitment, so it must not run concurrently with queries (ApplyBlock calls it).
 func (s *State) Hash() Hash {
-	b, err := s.Snapshot()
-	if err != nil {
-		panic(err) // unreachable: the state holds only marshalable values
-	}
-	return Hash(blake2b.Sum256(b))
+	s.commitDirty()
+	return s.appHash()
 }
 
 // Restore rebuilds a state from a snapshot.
@@ -184,6 +195,7 @@ func Restore(snapshot []byte) (*State, error) {
 	for id, b := range s.d.Blobs {
 		s.index(b.BlobID, id)
 	}
+	s.rebuild()
 	return s, nil
 }
 
@@ -231,8 +243,12 @@ func sortedIDs[V any](m map[ObjectID]V) []ObjectID {
 	for id := range m {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	sortIDs(ids)
 	return ids
+}
+
+func sortIDs(ids []ObjectID) {
+	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
 }
 
 func lessID(a, b ObjectID) bool {
