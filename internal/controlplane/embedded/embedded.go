@@ -3,29 +3,32 @@
 //
 // # Persistence
 //
-// The source of truth is an append-only block log, blocks.log, in the data directory. Each
-// record is
+// The source of truth is an append-only block log in the data directory, in segments
+// blocks-<first height>.log. Each record is
 //
 //	u32 LE payload length || u32 LE CRC-32C of the payload || payload (JSON of one block:
 //	height, block time, transactions, app hash)
 //
 // and is written and fsync'd before any transaction of the block is acknowledged, so a kill -9
-// loses nothing that was acknowledged. Each record also carries the block's events, so that the
-// event history survives restarts. Every SnapshotInterval blocks and on Close the whole state is
-// written to snapshot.json (temp file, fsync, rename). On start the newest snapshot is loaded
-// (checked against the app hash the log recorded at its height), the log before it is read for
-// its events only, and the blocks after it are replayed from the transactions, each checked
-// against its recorded app hash; a torn last record (a crash in the middle of an append, never
-// acknowledged) is cut off. Without a snapshot the log replays from genesis (genesis.json,
-// written once with fsync).
+// loses nothing that was acknowledged. Every SnapshotInterval blocks and on Close the whole
+// state is written to snapshot.json (temp file, fsync, rename); then a new segment starts and
+// the segments the snapshot covers are deleted, so the log holds only the blocks since the
+// last snapshot. On start the snapshot is loaded (checked against its app hash) and the blocks
+// after it are replayed from their transactions, each checked against its recorded app hash; a
+// torn last record (a crash in the middle of an append, never acknowledged) is cut off.
+// Without a snapshot the log replays from genesis (genesis.json, written once with fsync).
+//
+// Events are kept in events/ (package eventlog): appended at each block, synced before each
+// snapshot, re-derived on start for the blocks replayed after the snapshot. After a snapshot
+// the events older than both the snapshot and the newest Options.RetainEvents are pruned;
+// Events asked for pruned ones returns an *eventlog.PrunedError, which the API serves as 410
+// Gone so that a follower catches up from a listing of the state instead.
 //
 // Why a log and not Pebble: the state machine keeps its whole state in memory and is rebuilt
 // deterministically from its inputs, so the only thing that must be durable is the ordered
 // input. One sequential write and one fsync per block is the least a durable commit can cost, it
-// group-commits every transaction of a block, it needs no new dependency, and replay also
-// re-derives the event history that the API serves from any cursor. The cost is replay time on
-// start, which snapshots bound: a restart reads the whole log but re-executes only the blocks after the last
-// snapshot.
+// group-commits every transaction of a block, and it needs no new dependency. The cost is
+// replay time on start, which snapshots bound.
 package embedded
 
 import (
@@ -41,6 +44,7 @@ import (
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/eventlog"
 	"github.com/floelabs/floe/internal/durablefile"
 )
 
@@ -57,8 +61,14 @@ type Options struct {
 	// makes an empty block (default 1s).
 	TickInterval time.Duration
 	// SnapshotInterval is the number of blocks between state snapshots (default 1000); one is
-	// also written on Close.
+	// also written on Close. The block log keeps only the blocks since the last snapshot.
 	SnapshotInterval int
+	// RetainEvents is how many of the newest events are kept for followers at least (default
+	// 100000); older events are pruned once a snapshot covers them.
+	RetainEvents uint64
+	// EventSegmentBytes is the size of the event log's segments, the unit of pruning (default
+	// eventlog.DefaultSegmentBytes).
+	EventSegmentBytes int64
 	// Logger (slog.Default() if nil).
 	Logger *slog.Logger
 }
@@ -68,6 +78,8 @@ var (
 	ErrClosed       = errors.New("embedded: chain closed")
 	ErrGenesisDiffs = errors.New("embedded: the directory holds a different genesis")
 	ErrCorrupt      = errors.New("embedded: block log corrupt")
+	// ErrOldFormat: the directory holds a block log of an older Floe (state version 1).
+	ErrOldFormat = errors.New("embedded: the directory holds data of an older Floe version (blocks.log); remove it to start a new chain")
 )
 
 type pendingTx struct {
@@ -87,7 +99,7 @@ type Chain struct {
 	mu      sync.RWMutex
 	state   *controlplane.State
 	appHash controlplane.Hash
-	events  []cpapi.Event
+	elog    *eventlog.Log
 	notify  chan struct{} // closed and replaced when a block is committed
 	blog    *blockLog
 	failed  error
@@ -116,11 +128,17 @@ func Open(dir string, opts *Options) (*Chain, error) {
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
 	}
+	if o.RetainEvents == 0 {
+		o.RetainEvents = 100_000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blocks.log")); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrOldFormat, dir)
 	}
 	g, err := loadOrWriteGenesis(dir, o.Genesis)
 	if err != nil {
@@ -131,32 +149,52 @@ func Open(dir string, opts *Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{log: o.Logger, clock: o.Clock, opts: o, state: st, appHash: st.Hash(),
-		events: genesisEvents, notify: make(chan struct{}), submit: make(chan pendingTx, 4*o.MaxBlockTxs),
+		notify: make(chan struct{}), submit: make(chan pendingTx, 4*o.MaxBlockTxs),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	c.dir = dir
 	snap, err := loadSnapshot(dir)
 	if err != nil {
 		return nil, err
 	}
-	blog, err := openBlockLog(filepath.Join(dir, "blocks.log"), func(b *block) error {
-		if snap != nil && b.Height <= snap.Height {
-			// Covered by the snapshot: only its events are needed.
-			c.events = append(c.events, b.Events...)
-			if b.Height == snap.Height {
-				if b.AppHash != snap.AppHash {
-					return fmt.Errorf("%w: snapshot at height %d has app hash %s, the log %s", ErrCorrupt, b.Height, snap.AppHash, b.AppHash)
-				}
-				st, err := controlplane.Restore(snap.State)
-				if err != nil {
-					return fmt.Errorf("%w: %w", ErrCorrupt, err)
-				}
-				if st.Hash() != snap.AppHash {
-					return fmt.Errorf("%w: snapshot state does not hash to its app hash", ErrCorrupt)
-				}
-				c.state, c.appHash, c.snapHeight = st, snap.AppHash, snap.Height
-			}
-			return nil
+	if snap != nil {
+		rs, err := controlplane.Restore(snap.State)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
+		if rs.Hash() != snap.AppHash || rs.Height() != snap.Height {
+			return nil, fmt.Errorf("%w: snapshot state does not match its height and app hash", ErrCorrupt)
+		}
+		if rs.Params() != g.Params {
+			return nil, fmt.Errorf("%w: snapshot of chain %q", ErrGenesisDiffs, rs.Params().ChainID)
+		}
+		c.state, c.appHash, c.snapHeight = rs, snap.AppHash, snap.Height
+	}
+	// A log that starts after the state's height has lost blocks (or the snapshot that covered
+	// them): refuse before changing anything.
+	if segs, err := listSegments(dir); err != nil {
+		return nil, err
+	} else if len(segs) > 0 && segs[0] > c.state.Height()+1 {
+		return nil, fmt.Errorf("%w: the block log starts at height %d and no snapshot covers the blocks before it", ErrCorrupt, segs[0])
+	}
+	// The event log keeps the events the snapshot's state emitted (synced before it was
+	// written); those of later blocks are cut off and re-derived by the replay below. Without a
+	// snapshot everything replays from genesis.
+	keep := uint64(0)
+	if snap != nil {
+		keep = c.state.EventSeq()
+	}
+	elog, err := eventlog.Open(filepath.Join(dir, "events"), keep, &eventlog.Options{SegmentBytes: o.EventSegmentBytes})
+	if err != nil {
+		return nil, err
+	}
+	c.elog = elog
+	if snap == nil {
+		if err := elog.Append(genesisEvents); err != nil {
+			elog.Close()
+			return nil, err
+		}
+	}
+	blog, err := openBlockLog(dir, c.state.Height()+1, func(b *block) error {
 		res, err := c.state.ApplyBlock(b.Height, time.UnixMilli(b.TimeMs), b.Txs)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -165,15 +203,11 @@ func Open(dir string, opts *Options) (*Chain, error) {
 			return fmt.Errorf("%w: block %d replays to app hash %s, log says %s", ErrCorrupt, b.Height, res.AppHash, b.AppHash)
 		}
 		c.appHash = res.AppHash
-		c.events = append(c.events, res.Events()...)
-		return nil
+		return c.elog.Append(res.Events())
 	})
 	if err != nil {
+		elog.Close()
 		return nil, err
-	}
-	if snap != nil && c.state.Height() < snap.Height {
-		blog.Close()
-		return nil, fmt.Errorf("%w: snapshot at height %d beyond the log's end at %d", ErrCorrupt, snap.Height, c.state.Height())
 	}
 	c.blog = blog
 	c.log.Info("control plane opened", "dir", dir, "height", c.state.Height(), "epoch", c.state.Epoch(), "app_hash", c.appHash.String())
@@ -227,7 +261,7 @@ func (c *Chain) Close() error {
 	if c.failed == nil && c.state.Height() > c.snapHeight {
 		snapErr = c.writeSnapshot()
 	}
-	return errors.Join(snapErr, c.blog.Close())
+	return errors.Join(snapErr, c.blog.Close(), c.elog.Close())
 }
 
 // Submit checks a signed transaction, waits for it to be included in a durable block and
@@ -358,12 +392,14 @@ func (c *Chain) commit(batch []pendingTx) error {
 	if err != nil {
 		return err
 	}
-	events := res.Events()
-	if err := c.blog.Append(&block{Height: height, TimeMs: now, Txs: txs, AppHash: res.AppHash, Events: events}); err != nil {
+	if err := c.blog.Append(&block{Height: height, TimeMs: now, Txs: txs, AppHash: res.AppHash}); err != nil {
 		return err
 	}
 	c.appHash = res.AppHash
-	c.events = append(c.events, events...)
+	if err := c.elog.Append(res.Events()); err != nil {
+		// The block is durable; its events are re-derived on restart.
+		return err
+	}
 	close(c.notify)
 	c.notify = make(chan struct{})
 	for i, p := range batch {
@@ -389,23 +425,19 @@ func (c *Chain) View(f func(s *controlplane.State, appHash controlplane.Hash)) {
 }
 
 // Events returns up to max events with sequence numbers from from on, waiting up to the
-// context's deadline if there are none yet. It returns an empty slice when the wait ends.
+// context's deadline if there are none yet. It returns an empty slice when the wait ends, and
+// an *eventlog.PrunedError if from is older than the oldest retained event.
 func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	if max <= 0 {
 		max = 100
 	}
 	for {
 		c.mu.RLock()
-		n := uint64(len(c.events))
+		out, err := c.elog.Range(from, max)
 		notify := c.notify
-		var out []cpapi.Event
-		if from < n {
-			end := min(n, from+uint64(max))
-			out = append(out, c.events[from:end]...)
-		}
 		c.mu.RUnlock()
-		if len(out) > 0 {
-			return out, nil
+		if err != nil || len(out) > 0 {
+			return out, err
 		}
 		select {
 		case <-notify:
@@ -415,4 +447,15 @@ func (c *Chain) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event
 			return nil, ErrClosed
 		}
 	}
+}
+
+// DiskUsage returns the bytes the block log and the event log take on disk.
+func (c *Chain) DiskUsage() (blocks, events int64, err error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if blocks, err = c.blog.size(); err != nil {
+		return 0, 0, err
+	}
+	events, err = c.elog.Size()
+	return blocks, events, err
 }
