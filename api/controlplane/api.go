@@ -40,7 +40,32 @@
 //	GET  /v1/committees/{epoch|current}    committee, shard assignment and prices of an epoch
 //	GET  /v1/nodes                         registered storage nodes
 //	GET  /v1/events?from=S&limit=L&wait=D  EventsResponse: events with seq >= S; waits up to D
-//	                                       (a Go duration, at most 60s) when there are none yet
+//	                                       (a Go duration, at most 60s) when there are none yet;
+//	                                       410 events_pruned (with oldest_seq) if S was pruned
+//	GET  /v1/state/blobs?cursor=C&limit=L  StatePage: a page of the listing of every blob object
+//	                                       and invalid blob ID (limit 1..10000, default 1000)
+//
+// # Following events, and catching up
+//
+// Events are numbered without gaps. A follower asks for events from its cursor and long-polls
+// for new ones; every event of the state's blob objects is there (BlobRegistered,
+// BlobCertified, BlobExtended, BlobDeleted, ObjectTransferred, InvalidBlobID; expiry is
+// implied by end epochs and epoch changes). The control plane keeps a bounded window of
+// events: a follower asking for events older than the oldest retained gets 410 Gone with code
+// events_pruned and oldest_seq. It then rebuilds its view from a listing of the state:
+//
+//  1. GET /v1/state/blobs without a cursor, then with each page's Next until it is empty.
+//     Each page is read at one state; S, the first page's EventSeq, is the point the listing
+//     is consistent from: every object that existed throughout the listing is in it, as of
+//     the time its page was read (at S or later).
+//  2. Replace the view by the listing (objects, invalid blob IDs).
+//  3. Follow events from S, applying each in order as an upsert or a deletion by object ID
+//     (or blob ID for InvalidBlobID). Events between S and a page's own EventSeq are applied
+//     again to objects that page already shows as changed; applied in order they end in the
+//     same state, since each event carries the fields it sets.
+//
+// S is recent, so it is within the retained window unless the listing took longer than the
+// window lasts; then the follower starts over.
 //
 // A request the server rejects gets a 4xx or 5xx status with ErrorResponse. A transaction
 // rejected at admission (malformed, bad signature, wrong chain, used nonce) gets 400 and never
@@ -61,6 +86,7 @@ const (
 	PathCommittees   = "/v1/committees/"
 	PathNodes        = "/v1/nodes"
 	PathEvents       = "/v1/events"
+	PathState        = "/v1/state/blobs"
 )
 
 // MaxEventsWait bounds the long-poll wait of PathEvents.

@@ -31,13 +31,18 @@ const (
 	CodeInternal             = "internal"
 
 	// Request errors.
-	CodeBadRequest  = "bad_request"
-	CodeTimeout     = "timeout"
-	CodeUnavailable = "unavailable"
+	// CodeEventsPruned (410 Gone): the events asked for were pruned; ErrorResponse.OldestSeq
+	// is the oldest retained. A follower catches up from a listing of the state (PathState).
+	CodeEventsPruned = "events_pruned"
+	CodeBadRequest   = "bad_request"
+	CodeTimeout      = "timeout"
+	CodeUnavailable  = "unavailable"
 )
 
 // ErrorResponse is the body of every error status.
 type ErrorResponse struct {
 	Code  string `json:"code"`
 	Error string `json:"error"`
+	// OldestSeq is the oldest retained event's sequence number (CodeEventsPruned only).
+	OldestSeq *uint64 `json:"oldest_seq,omitempty"`
 }

@@ -215,6 +215,31 @@ type BlobStatus struct {
 	InvalidEpoch          uint32          `json:"invalid_epoch,omitempty"`
 }
 
+// InvalidBlob is a blob ID marked invalid, with the epoch it was marked in.
+type InvalidBlob struct {
+	BlobID blob.ID `json:"blob_id"`
+	Epoch  uint32  `json:"epoch"`
+}
+
+// StatePage is one page of the listing of the state's blob objects and invalid blob IDs
+// (PathState): what a follower that fell behind the retained events rebuilds its view from.
+// See the package documentation for the catch-up contract.
+type StatePage struct {
+	// EventSeq is the number of events the state had emitted when the page was read: the
+	// page reflects every event before it and none after.
+	EventSeq uint64 `json:"event_seq"`
+	Height   uint64 `json:"height"`
+	Epoch    uint32 `json:"epoch"`
+	// Blobs are blob objects, live or in their grace epoch after expiry.
+	Blobs   []Blob        `json:"blobs"`
+	Invalid []InvalidBlob `json:"invalid"`
+	// Next is the cursor of the following page; empty after the last.
+	Next string `json:"next,omitempty"`
+}
+
+// MaxStatePageLimit bounds the limit of a PathState request.
+const MaxStatePageLimit = 10000
+
 // TxResult is the outcome of one transaction in a block.
 type TxResult struct {
 	Hash Hash `json:"hash"`

@@ -208,3 +208,38 @@ func (s *State) Stake(id ObjectID) (cpapi.Stake, bool) {
 	}
 	return cpapi.Stake{}, false
 }
+
+// ListBlobs returns the blob objects (live or in their grace epoch) and the invalid blob IDs
+// recorded in the commitment's buckets from cursor on, at least limit of them unless the
+// buckets run out, whole buckets at a time; next is the cursor of the following page, or -1
+// after the last. A listing of every page sees every record that existed throughout it; each
+// page is read at one state.
+func (s *State) ListBlobs(cursor, limit int) (blobs []cpapi.Blob, invalid []cpapi.InvalidBlob, next int) {
+	blobs, invalid = []cpapi.Blob{}, []cpapi.InvalidBlob{}
+	if cursor < 0 {
+		return blobs, invalid, -1
+	}
+	for b := cursor; b < nBuckets; b++ {
+		for _, l := range s.c.buckets[b] {
+			var id [32]byte
+			copy(id[:], l.key[1:])
+			switch l.key[0] {
+			case tableBlob:
+				if r := s.d.Blobs[ObjectID(id)]; r != nil {
+					blobs = append(blobs, r.API())
+				}
+			case tableInvalid:
+				if e, ok := s.d.Invalid[blob.ID(id)]; ok {
+					invalid = append(invalid, cpapi.InvalidBlob{BlobID: blob.ID(id), Epoch: e})
+				}
+			}
+		}
+		if len(blobs)+len(invalid) >= limit {
+			if b+1 == nBuckets {
+				return blobs, invalid, -1
+			}
+			return blobs, invalid, b + 1
+		}
+	}
+	return blobs, invalid, -1
+}

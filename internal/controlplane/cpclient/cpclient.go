@@ -53,7 +53,9 @@ var (
 	ErrStake               = errors.New("cpclient: invalid stake operation")
 	ErrOverflow            = errors.New("cpclient: amount overflows")
 	ErrBadRequest          = errors.New("cpclient: bad request")
-	ErrUnavailable         = errors.New("cpclient: control plane unavailable")
+	// ErrEventsPruned: the events asked for were pruned (matched by *EventsPrunedError).
+	ErrEventsPruned = errors.New("cpclient: events pruned")
+	ErrUnavailable  = errors.New("cpclient: control plane unavailable")
 )
 
 var sentinels = map[string]error{
@@ -83,7 +85,24 @@ var sentinels = map[string]error{
 	api.CodeOverflow:             ErrOverflow,
 	api.CodeBadRequest:           ErrBadRequest,
 	api.CodeUnavailable:          ErrUnavailable,
+	api.CodeEventsPruned:         ErrEventsPruned,
 }
+
+// EventsPrunedError is the answer to a request for events older than the oldest the control
+// plane retains: the follower must catch up from a listing of the state (ListState) and
+// follow events from there. It matches ErrEventsPruned.
+type EventsPrunedError struct {
+	// Oldest is the oldest retained event's sequence number.
+	Oldest uint64
+	Msg    string
+}
+
+func (e *EventsPrunedError) Error() string {
+	return fmt.Sprintf("control plane: %s (oldest retained event %d)", e.Msg, e.Oldest)
+}
+
+// Is makes errors.Is(err, ErrEventsPruned) true.
+func (e *EventsPrunedError) Is(target error) bool { return target == ErrEventsPruned }
 
 // Error is an error response, or a transaction that was included but failed. It matches
 // (errors.Is) the sentinel of its code, so errors.Is(err, cpclient.ErrBadNonce) works across
@@ -152,6 +171,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(b, &er) != nil || er.Code == "" {
 			er = api.ErrorResponse{Code: "http_" + strconv.Itoa(resp.StatusCode), Error: strings.TrimSpace(string(b))}
+		}
+		if er.Code == api.CodeEventsPruned && er.OldestSeq != nil {
+			return &EventsPrunedError{Oldest: *er.OldestSeq, Msg: er.Error}
 		}
 		return &Error{Status: resp.StatusCode, Code: er.Code, Msg: er.Error}
 	}
@@ -311,14 +333,61 @@ func (c *Client) Events(ctx context.Context, from uint64, limit int, wait time.D
 	return &v, c.do(ctx, http.MethodGet, api.PathEvents+"?"+q.Encode(), nil, &v)
 }
 
+// StatePage returns one page of the listing of the state's blob objects and invalid blob IDs
+// (cursor "" for the first; limit 0 for the server's default).
+func (c *Client) StatePage(ctx context.Context, cursor string, limit int) (*api.StatePage, error) {
+	q := url.Values{}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := api.PathState
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var v api.StatePage
+	return &v, c.do(ctx, http.MethodGet, path, nil, &v)
+}
+
+// ListState pages through the listing of every blob object and invalid blob ID (limit per
+// page, 0 for the server's default), calling f with each page in order, and returns the event
+// sequence number to follow events from so that the view built from the listing stays
+// complete (the first page's EventSeq; see the catch-up contract in api/controlplane).
+func (c *Client) ListState(ctx context.Context, limit int, f func(*api.StatePage) error) (uint64, error) {
+	var from uint64
+	cursor := ""
+	for first := true; ; first = false {
+		p, err := c.StatePage(ctx, cursor, limit)
+		if err != nil {
+			return 0, err
+		}
+		if first {
+			from = p.EventSeq
+		}
+		if err := f(p); err != nil {
+			return 0, err
+		}
+		if p.Next == "" {
+			return from, nil
+		}
+		cursor = p.Next
+	}
+}
+
 // Follow calls f for every event from sequence number from on, in order, until ctx ends or f
-// returns an error. Transient request errors are retried after a pause.
+// returns an error. Transient request errors are retried after a pause; events that were
+// pruned end it with an *EventsPrunedError.
 func (c *Client) Follow(ctx context.Context, from uint64, f func(api.Event) error) error {
 	for {
 		page, err := c.Events(ctx, from, 500, 30*time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if errors.Is(err, ErrEventsPruned) {
+				return err
 			}
 			select {
 			case <-time.After(500 * time.Millisecond):

@@ -26,7 +26,12 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // serve starts an embedded chain behind a real HTTP server on 127.0.0.1.
 func serve(t testing.TB, net_ *cptest.Network) (*cpclient.Client, *embedded.Chain) {
 	t.Helper()
-	chain, err := embedded.Open(t.TempDir(), &embedded.Options{Genesis: net_.Genesis, Logger: quiet()})
+	return serveWith(t, &embedded.Options{Genesis: net_.Genesis, Logger: quiet()})
+}
+
+func serveWith(t testing.TB, o *embedded.Options) (*cpclient.Client, *embedded.Chain) {
+	t.Helper()
+	chain, err := embedded.Open(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +212,140 @@ func TestExecuteStaleNonce(t *testing.T) {
 	acc, err := c1.Account(ctx, cpapi.Address(alice.Address()))
 	if err != nil || acc.Nonce != 4 {
 		t.Fatalf("alice's nonce %d (%v), want 4", acc.Nonce, err)
+	}
+}
+
+// TestCatchUpFromStateListing: a follower whose cursor fell behind the retained events gets
+// events_pruned (410) with the oldest retained sequence number, rebuilds its view from the
+// paged listing of the state while transactions keep changing it between pages, follows
+// events from the listing's sequence number, and ends with exactly the control plane's blob
+// objects and invalid blob IDs.
+func TestCatchUpFromStateListing(t *testing.T) {
+	nw := cptest.NewNetwork(10, 4, 2, 1e12, []uint64{40, 30, 20, 10}, time.Now())
+	c, _ := serveWith(t, &embedded.Options{Genesis: nw.Genesis, Logger: quiet(), SnapshotInterval: 4,
+		RetainEvents: 40, EventSegmentBytes: 512})
+	ctx := context.Background()
+	chainID := nw.Genesis.Params.ChainID
+	alice := nw.Users[0]
+	var seed int
+	register := func() cpapi.ObjectID {
+		t.Helper()
+		seed++
+		root := merkle.LeafHash([]byte{byte(seed), byte(seed >> 8)})
+		size := uint64(1000 + seed)
+		inc, err := c.Execute(ctx, chainID, alice, cpapi.Op{RegisterBlob: &cpapi.RegisterBlobOp{EpochsAhead: 3,
+			BlobID: blob.DeriveID(blob.RS2, size, root), RootHash: cpapi.Hash(root), Size: size, EncodingType: 1, Deletable: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inc.Created[len(inc.Created)-1]
+	}
+	del := func(obj cpapi.ObjectID) {
+		t.Helper()
+		if _, err := c.Execute(ctx, chainID, alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: obj}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var objs []cpapi.ObjectID
+	for i := 0; i < 40; i++ {
+		objs = append(objs, register())
+		if i%3 == 2 {
+			del(objs[i-1])
+		}
+	}
+	com, err := c.CurrentCommittee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badID := blob.DeriveID(blob.RS2, 77, merkle.LeafHash([]byte("inconsistent")))
+	cert, err := nw.Certify(com, protocol.InvalidBlobID{Epoch: com.Epoch, BlobID: badID}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Execute(ctx, chainID, alice, cpapi.Op{InvalidateBlob: &cpapi.InvalidateBlobOp{Certificate: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	// The follower that was down since the start is told where the events begin.
+	_, err = c.Events(ctx, 0, 10, 0)
+	var pe *cpclient.EventsPrunedError
+	if !errors.As(err, &pe) || !errors.Is(err, cpclient.ErrEventsPruned) || pe.Oldest == 0 {
+		t.Fatalf("events from 0: %v", err)
+	}
+	if page, err := c.Events(ctx, pe.Oldest, 10, 0); err != nil || len(page.Events) == 0 || page.Events[0].Seq != pe.Oldest {
+		t.Fatalf("events from the oldest retained %d: %+v %v", pe.Oldest, page, err)
+	}
+	if err := c.Follow(ctx, 0, func(cpapi.Event) error { return nil }); !errors.Is(err, cpclient.ErrEventsPruned) {
+		t.Fatalf("following from 0: %v", err)
+	}
+
+	// Rebuild from the listing, three objects a page, changing the state between pages.
+	view := map[cpapi.ObjectID]cpapi.Blob{}
+	pages := 0
+	from, err := c.ListState(ctx, 3, func(p *cpapi.StatePage) error {
+		pages++
+		for _, b := range p.Blobs {
+			view[b.ID] = b
+		}
+		switch pages % 3 {
+		case 0:
+			objs = append(objs, register())
+		case 1:
+			del(objs[len(objs)-1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages < 5 {
+		t.Fatalf("the listing took %d pages", pages)
+	}
+	// Follow events from the listing's point until the follower has seen everything.
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from < info.EventSeq {
+		page, err := c.Events(ctx, from, 100, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			switch e.Type {
+			case cpapi.EventBlobRegistered:
+				view[e.ObjectID] = cpapi.Blob{ID: e.ObjectID, BlobID: e.BlobID, Owner: e.Owner, Deletable: e.Deletable,
+					Storage: cpapi.Storage{End: e.EndEpoch}}
+			case cpapi.EventBlobDeleted:
+				delete(view, e.ObjectID)
+			}
+		}
+		from = page.Next
+	}
+	// The view equals the control plane's blob objects.
+	want := map[cpapi.ObjectID]bool{}
+	var invalid []cpapi.InvalidBlob
+	if _, err := c.ListState(ctx, 0, func(p *cpapi.StatePage) error {
+		for _, b := range p.Blobs {
+			want[b.ID] = true
+		}
+		invalid = append(invalid, p.Invalid...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(invalid) != 1 || invalid[0].BlobID != badID || invalid[0].Epoch != com.Epoch {
+		t.Fatalf("invalid blob IDs in the listing: %+v", invalid)
+	}
+	owned, err := c.Owned(ctx, cpapi.Address(alice.Address()))
+	if err != nil || len(owned.Blobs) != len(want) {
+		t.Fatalf("the listing has %d blobs, alice owns %d (%v)", len(want), len(owned.Blobs), err)
+	}
+	if len(view) != len(want) {
+		t.Fatalf("the follower sees %d blobs, the control plane holds %d", len(view), len(want))
+	}
+	for id, b := range view {
+		if !want[id] {
+			t.Fatalf("the follower sees blob object %s (%s), which the control plane does not hold", id, b.BlobID)
+		}
 	}
 }

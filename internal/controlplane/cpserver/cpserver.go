@@ -16,6 +16,7 @@ import (
 	api "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/eventlog"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 )
@@ -64,6 +65,7 @@ func New(b Backend, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+api.PathCommittees+"{epoch}", h.committee)
 	h.mux.HandleFunc("GET "+api.PathNodes, h.nodes)
 	h.mux.HandleFunc("GET "+api.PathEvents, h.events)
+	h.mux.HandleFunc("GET "+api.PathState, h.state)
 	return h
 }
 
@@ -82,7 +84,12 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *Handler) writeError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	code := controlplane.ErrorCode(err)
+	var pruned *eventlog.PrunedError
 	switch {
+	case errors.As(err, &pruned):
+		oldest := pruned.Oldest
+		h.writeJSON(w, http.StatusGone, api.ErrorResponse{Code: api.CodeEventsPruned, Error: err.Error(), OldestSeq: &oldest})
+		return
 	case errors.Is(err, ErrNotFound):
 		status, code = http.StatusNotFound, "not_found"
 	case errors.Is(err, errBadRequest):
@@ -317,4 +324,36 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		next = evs[len(evs)-1].Seq + 1
 	}
 	h.writeJSON(w, http.StatusOK, api.EventsResponse{Events: evs, Next: next})
+}
+
+func (h *Handler) state(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	cursor := 0
+	if v := q.Get("cursor"); v != "" {
+		c, err := strconv.Atoi(v)
+		if err != nil || c < 0 {
+			h.writeError(w, fmt.Errorf("%w: cursor %q", errBadRequest, v))
+			return
+		}
+		cursor = c
+	}
+	limit := 1000
+	if v := q.Get("limit"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l <= 0 || l > api.MaxStatePageLimit {
+			h.writeError(w, fmt.Errorf("%w: limit must be 1..%d", errBadRequest, api.MaxStatePageLimit))
+			return
+		}
+		limit = l
+	}
+	var p api.StatePage
+	h.b.View(func(s *controlplane.State, _ controlplane.Hash) {
+		var next int
+		p.Blobs, p.Invalid, next = s.ListBlobs(cursor, limit)
+		p.EventSeq, p.Height, p.Epoch = s.EventSeq(), s.Height(), s.Epoch()
+		if next >= 0 {
+			p.Next = strconv.Itoa(next)
+		}
+	})
+	h.writeJSON(w, http.StatusOK, p)
 }
