@@ -19,6 +19,7 @@ import (
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/eventlog"
 	"github.com/floelabs/floe/internal/crypto"
 )
 
@@ -60,17 +61,24 @@ type App struct {
 	genesis          *controlplane.Genesis
 	snapshotInterval uint64
 	retainBlocks     uint64
+	retainEvents     uint64
+	// eventSegmentBytes is the event log's segment size.
+	eventSegmentBytes int64
 
 	mu         sync.RWMutex
 	state      *controlplane.State
 	appHash    controlplane.Hash
 	committed  uint64 // height of the last committed block
 	snapHeight uint64
-	events     []cpapi.Event
 	notify     chan struct{} // closed and replaced at each commit
-	elog       *eventLog
+	elog       *eventlog.Log
 	pending    *finalized
 	failed     error
+	// restoring is the snapshot being received by state sync.
+	restoring *restoring
+
+	smu    sync.Mutex
+	served []servedSnapshot
 
 	vmu      sync.Mutex
 	verified map[controlplane.Hash]*controlplane.VerifiedTx
@@ -84,23 +92,28 @@ type App struct {
 
 // appOptions configure an App.
 type appOptions struct {
-	logger           *slog.Logger
-	snapshotInterval uint64
-	retainBlocks     uint64
+	logger            *slog.Logger
+	snapshotInterval  uint64
+	retainBlocks      uint64
+	retainEvents      uint64
+	eventSegmentBytes int64
 }
 
-// newApp opens the application's data in dir (snapshot.json, events.log), creating it for
+// newApp opens the application's data in dir (snapshot.json, events/), creating it for
 // genesis g when new.
 func newApp(dir string, g *controlplane.Genesis, o appOptions) (*App, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "events.log")); err == nil {
+		return nil, fmt.Errorf("%w: %s holds data of an older Floe version (events.log); remove the validator's data directory and state-sync it", ErrCorrupt, dir)
 	}
 	st, genesisEvents, err := controlplane.NewState(g)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{log: o.logger, dir: dir, genesis: g, snapshotInterval: o.snapshotInterval,
-		retainBlocks: o.retainBlocks, state: st, appHash: st.Hash(), notify: make(chan struct{}),
+		retainBlocks: o.retainBlocks, retainEvents: o.retainEvents, eventSegmentBytes: o.eventSegmentBytes, state: st, appHash: st.Hash(), notify: make(chan struct{}),
 		verified: map[controlplane.Hash]*controlplane.VerifiedTx{},
 		waiters:  map[controlplane.Hash][]chan outcome{}, closed: make(chan struct{})}
 	snap, err := loadSnapshot(dir)
@@ -120,25 +133,28 @@ func newApp(dir string, g *controlplane.Genesis, o appOptions) (*App, error) {
 		}
 		a.state, a.appHash, a.committed, a.snapHeight = rs, snap.AppHash, snap.Height, snap.Height
 	}
-	// The event log holds every event up to the snapshot (it is synced before a snapshot is
+	// The event log holds the events up to the snapshot (it is synced before a snapshot is
 	// written); events of later blocks are cut off and re-derived as CometBFT replays them.
-	elog, events, err := openEventLog(filepath.Join(dir, "events.log"), a.state.EventSeq())
+	// Without a snapshot CometBFT replays from the first block.
+	keep := uint64(0)
+	if snap != nil {
+		keep = a.state.EventSeq()
+	}
+	elog, err := eventlog.Open(filepath.Join(dir, "events"), keep, &eventlog.Options{SegmentBytes: o.eventSegmentBytes})
 	if err != nil {
 		return nil, err
 	}
 	a.elog = elog
-	if len(events) == 0 && snap == nil && len(genesisEvents) > 0 {
+	if snap == nil {
 		if err := elog.Append(genesisEvents); err != nil {
 			elog.Close()
 			return nil, err
 		}
-		events = genesisEvents
 	}
-	if uint64(len(events)) != a.state.EventSeq() {
+	if err := a.serveExisting(a.snapHeight); err != nil {
 		elog.Close()
-		return nil, fmt.Errorf("%w: event log has %d events, the state %d", ErrCorrupt, len(events), a.state.EventSeq())
+		return nil, err
 	}
-	a.events = events
 	return a, nil
 }
 
@@ -311,7 +327,6 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		}
 	}
 	a.committed = p.height
-	a.events = append(a.events, events...)
 	close(a.notify)
 	a.notify = make(chan struct{})
 	a.vmu.Lock()
@@ -441,22 +456,18 @@ func (a *App) check(raw []byte) (*controlplane.VerifiedTx, error) {
 }
 
 // eventsFrom returns up to max committed events from sequence number from on, waiting until
-// ctx ends if there are none yet.
+// ctx ends if there are none yet; an *eventlog.PrunedError if from was pruned.
 func (a *App) eventsFrom(ctx context.Context, from uint64, max int) ([]cpapi.Event, error) {
 	if max <= 0 {
 		max = 100
 	}
 	for {
 		a.mu.RLock()
-		n := uint64(len(a.events))
+		out, err := a.elog.Range(from, max)
 		notify := a.notify
-		var out []cpapi.Event
-		if from < n {
-			out = append(out, a.events[from:min(n, from+uint64(max))]...)
-		}
 		a.mu.RUnlock()
-		if len(out) > 0 {
-			return out, nil
+		if err != nil || len(out) > 0 {
+			return out, err
 		}
 		select {
 		case <-notify:

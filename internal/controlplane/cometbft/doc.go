@@ -8,7 +8,8 @@
 // # The application
 //
 // CheckTx admits a transaction with the state machine's VerifyTx and CheckVerified (encoding,
-// signature, chain, unused nonce); rechecks after each block evict transactions whose nonce a
+// signature, chain, unused nonce, and that it can pay or carries a verifying certificate);
+// rechecks after each block evict transactions whose nonce a
 // block used, and tell their submitters. FinalizeBlock applies the decided block with
 // ApplyVerifiedBlock (signatures verified at admission are not verified again) at the block's
 // height and BFT time; Commit publishes it and returns the state hash as the app hash, so
@@ -33,9 +34,11 @@
 //	data/floe/snapshot.json         the Floe state after a committed block (height, app hash,
 //	                                state), written every Options.SnapshotInterval blocks and
 //	                                on Close (temp file, fsync, rename).
-//	data/floe/events.log            every event, one CRC-checked record per block (as the
-//	                                embedded driver's block log), appended at each commit and
-//	                                fsync'd before each snapshot.
+//	data/floe/events/               the events (package eventlog: segments of CRC-checked
+//	                                records, one per block), appended at each commit, fsync'd
+//	                                before each snapshot, pruned behind it.
+//	data/floe/statesync/            hard links to the two newest snapshots, offered to peers
+//	                                that state-sync.
 //
 // On start the application loads the snapshot (checked against its app hash), keeps the
 // events up to it, and tells CometBFT its height; CometBFT replays its blocks after that height
@@ -43,11 +46,23 @@
 // needs to be durable: a kill -9 loses at most the blocks since the snapshot, which CometBFT
 // still holds.
 //
-// # Pruning
+// # Pruning and state sync
 //
 // Commit returns a retain height: CometBFT keeps the newest Options.RetainBlocks blocks (so
 // a validator that was down can catch up from its peers by block sync) and never prunes a
-// block after the last snapshot (so a restart can replay it).
+// block after the last snapshot (so a restart can replay it). After each snapshot the events
+// older than both the snapshot and the newest Options.RetainEvents are pruned; a follower
+// asking for them gets 410 events_pruned and catches up from the state listing.
+//
+// A node that fell behind the blocks its peers retain cannot block-sync; it state-syncs
+// instead. The application offers its two newest snapshots over ABCI (ListSnapshots,
+// LoadSnapshotChunk: snapshot.json in 4 MiB chunks, hashed with Blake2b-256), and a node with
+// no state restores one (OfferSnapshot, ApplySnapshotChunk), checking it against the app hash
+// CometBFT's light client verified for its height, then block-syncs from there. The node is
+// prepared with PrepareStateSync (it wipes the node's blocks and Floe data, keeps its keys and
+// double-signing guard, and turns state sync on with two RPC servers and a trusted height and
+// header hash from TrustPoint); validators serve CometBFT's RPC for it when
+// NetworkConfig.RPCPorts is set. Its event history starts at the restored snapshot.
 //
 // # Empty blocks
 //

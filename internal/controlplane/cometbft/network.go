@@ -1,6 +1,7 @@
 package cometbft
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/floelabs/floe/internal/controlplane"
@@ -62,6 +64,10 @@ type NetworkConfig struct {
 	BasePort int
 	// Timeouts (default LANTimeouts).
 	Timeouts *Timeouts
+	// RPCPorts, one per validator, turn on CometBFT's RPC server on the validator's host
+	// (ListenHost if set) at that port: nodes that state-sync use it to verify headers with
+	// their light client (PrepareStateSync). Default: no RPC server.
+	RPCPorts []int
 }
 
 // Validator is one validator InitNetwork created.
@@ -69,6 +75,8 @@ type Validator struct {
 	Home    string `json:"home"`
 	NodeID  string `json:"node_id"`
 	P2PAddr string `json:"p2p_addr"`
+	// RPCAddr is CometBFT's RPC address (host:port), if NetworkConfig.RPCPorts turned it on.
+	RPCAddr string `json:"rpc_addr,omitempty"`
 }
 
 // InitNetwork writes the keys, the genesis and the configuration of a new network of
@@ -112,6 +120,9 @@ func InitNetwork(c NetworkConfig) ([]Validator, error) {
 	}
 	if len(ports) != c.Validators {
 		return nil, fmt.Errorf("cometbft: %d ports for %d validators", len(ports), c.Validators)
+	}
+	if len(c.RPCPorts) != 0 && len(c.RPCPorts) != c.Validators {
+		return nil, fmt.Errorf("cometbft: %d RPC ports for %d validators", len(c.RPCPorts), c.Validators)
 	}
 	t := LANTimeouts()
 	if c.Timeouts != nil {
@@ -161,6 +172,10 @@ func InitNetwork(c NetworkConfig) ([]Validator, error) {
 			listen = host(i)
 		}
 		cfg.P2P.ListenAddress = "tcp://" + net.JoinHostPort(listen, strconv.Itoa(ports[i]))
+		if len(c.RPCPorts) != 0 {
+			cfg.RPC.ListenAddress = "tcp://" + net.JoinHostPort(listen, strconv.Itoa(c.RPCPorts[i]))
+			vals[i].RPCAddr = net.JoinHostPort(host(i), strconv.Itoa(c.RPCPorts[i]))
+		}
 		var peers []string
 		for j, p := range vals {
 			if j != i {
@@ -211,4 +226,47 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// TrustPoint returns a recent height and its header hash as the CometBFT RPC server at
+// rpcAddr (host:port) reports them: the trusted starting point of a node that state-syncs.
+// Take it from a validator you trust.
+func TrustPoint(ctx context.Context, rpcAddr string) (int64, string, error) {
+	c, err := rpchttp.New("http://"+rpcAddr, "/websocket")
+	if err != nil {
+		return 0, "", fmt.Errorf("cometbft: %w", err)
+	}
+	res, err := c.Commit(ctx, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("cometbft: commit from %s: %w", rpcAddr, err)
+	}
+	return res.Height, res.Hash().String(), nil
+}
+
+// PrepareStateSync makes the node in home catch up by state sync at its next start: it deletes
+// the node's blocks, consensus state and Floe data (keeping its keys and its double-signing
+// guard, data/priv_validator_state.json), and turns state sync on in config.toml with the given
+// RPC servers (at least two, host:port, of nodes that serve CometBFT's RPC) and trusted height
+// and header hash (TrustPoint). A node that fell behind the blocks its peers retain cannot
+// catch up by replaying blocks; this is how it rejoins, from a peer's snapshot.
+func PrepareStateSync(home string, rpcServers []string, trustHeight int64, trustHash string) error {
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{"blockstore.db", "state.db", "evidence.db", "tx_index.db", "cs.wal", "floe"} {
+		if err := os.RemoveAll(filepath.Join(cfg.DBDir(), d)); err != nil {
+			return fmt.Errorf("cometbft: %w", err)
+		}
+	}
+	cfg.StateSync.Enable = true
+	cfg.StateSync.RPCServers = rpcServers
+	cfg.StateSync.TrustHeight = trustHeight
+	cfg.StateSync.TrustHash = trustHash
+	cfg.StateSync.DiscoveryTime = 5 * time.Second
+	if err := cfg.StateSync.ValidateBasic(); err != nil {
+		return fmt.Errorf("cometbft: state sync: %w", err)
+	}
+	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), cfg)
+	return nil
 }

@@ -45,8 +45,15 @@ type Options struct {
 	SnapshotInterval uint64
 	// RetainBlocks is how many recent blocks CometBFT keeps for peers that catch up (default
 	// 100000, about six hours at four blocks a second); older blocks are pruned, never those
-	// after the last snapshot.
+	// after the last snapshot. A node that falls further behind catches up by state sync
+	// (PrepareStateSync).
 	RetainBlocks uint64
+	// RetainEvents is how many of the newest events are kept for followers at least (default
+	// 100000); older ones are pruned once a snapshot covers them.
+	RetainEvents uint64
+	// EventSegmentBytes is the event log's segment size, the unit of pruning (default
+	// eventlog.DefaultSegmentBytes).
+	EventSegmentBytes int64
 }
 
 // Node is a running validator (or full node): CometBFT in-process with the Floe application.
@@ -83,6 +90,9 @@ func Open(home string, opts *Options) (*Node, error) {
 	if o.RetainBlocks == 0 {
 		o.RetainBlocks = 100000
 	}
+	if o.RetainEvents == 0 {
+		o.RetainEvents = 100000
+	}
 	cfg, err := LoadConfig(home)
 	if err != nil {
 		return nil, err
@@ -99,7 +109,8 @@ func Open(home string, opts *Options) (*Node, error) {
 		return nil, err
 	}
 	app, err := newApp(filepath.Join(cfg.DBDir(), "floe"), &g, appOptions{logger: o.Logger,
-		snapshotInterval: o.SnapshotInterval, retainBlocks: o.RetainBlocks})
+		snapshotInterval: o.SnapshotInterval, retainBlocks: o.RetainBlocks, retainEvents: o.RetainEvents,
+		eventSegmentBytes: o.EventSegmentBytes})
 	if err != nil {
 		return nil, err
 	}

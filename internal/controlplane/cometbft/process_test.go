@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/cpconformance"
@@ -29,6 +32,8 @@ import (
 const (
 	childHome   = "FLOE_CBFT_TEST_VALIDATOR_HOME"
 	childListen = "FLOE_CBFT_TEST_VALIDATOR_LISTEN"
+	// childRetain, when set, is "RetainBlocks,SnapshotInterval,RetainEvents" of the validator.
+	childRetain = "FLOE_CBFT_TEST_VALIDATOR_RETAIN"
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +47,15 @@ func runChild(home, listen string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := Open(home, &Options{Logger: log, SnapshotInterval: 20})
+	o := &Options{Logger: log, SnapshotInterval: 20}
+	if v := os.Getenv(childRetain); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &o.RetainBlocks, &o.SnapshotInterval, &o.RetainEvents); err != nil {
+			fmt.Fprintln(os.Stderr, "bad", childRetain, v)
+			return 1
+		}
+		o.EventSegmentBytes = 4 << 10
+	}
+	n, err := Open(home, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 1
@@ -67,6 +80,7 @@ func runChild(home, listen string) int {
 // proc is a validator child process.
 type proc struct {
 	home, addr, logPath string
+	env                 []string
 	cmd                 *exec.Cmd
 	done                chan struct{}
 	client              *cpclient.Client
@@ -79,7 +93,7 @@ func (p *proc) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), childHome+"="+p.home, childListen+"="+p.addr)
+	p.cmd.Env = append(append(os.Environ(), childHome+"="+p.home, childListen+"="+p.addr), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -133,7 +147,7 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-func startProcs(t testing.TB, vals []Validator) []*proc {
+func startProcs(t testing.TB, vals []Validator, env ...string) []*proc {
 	t.Helper()
 	procs := make([]*proc, len(vals))
 	for i, v := range vals {
@@ -143,7 +157,7 @@ func startProcs(t testing.TB, vals []Validator) []*proc {
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		procs[i] = &proc{home: v.Home, addr: addr, logPath: filepath.Join(v.Home, "validator.log"),
-			client: cpclient.New("http://"+addr, nil)}
+			client: cpclient.New("http://"+addr, nil), env: env}
 	}
 	var wg sync.WaitGroup
 	for _, p := range procs {
@@ -306,4 +320,105 @@ func TestValidatorProcesses(t *testing.T) {
 	for i := range 3 {
 		obs.agree(procs, 3, i, last.Height)
 	}
+}
+
+// TestStateSyncCatchUp runs four validator processes that keep only the last 30 blocks
+// (a snapshot every 10). One is killed; the others go on until the blocks it would need are
+// pruned (so it can no longer catch up by replaying blocks), and the events a follower would
+// need from the start are pruned too. The lagging validator is then wiped (keeping its keys)
+// and state-synced from a peer's snapshot: it catches up, agrees with the others on the app
+// hash, and serves transactions, with its own event history starting at the snapshot.
+func TestStateSyncCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four validator processes")
+	}
+	net := cpconformance.NewNetwork()
+	tt := testTimeouts
+	rpcPorts := make([]int, 4)
+	for i := range rpcPorts {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpcPorts[i] = p
+	}
+	vals, err := InitNetwork(NetworkConfig{Dir: t.TempDir(), Validators: 4, Genesis: net.Genesis, Timeouts: &tt, RPCPorts: rpcPorts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := startProcs(t, vals, childRetain+"=30,10,20")
+	obs := newObserver(t, len(procs))
+	ctx := context.Background()
+	alice, bob := net.Users[0], net.Users[1]
+	transfer := func(via int) *cpapi.Included {
+		t.Helper()
+		inc, err := procs[via].client.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1}}))
+		if err != nil || !inc.OK() {
+			t.Fatalf("transfer via validator %d: %v %+v", via, err, inc)
+		}
+		return inc
+	}
+	for range 3 {
+		transfer(3)
+	}
+	lagged := obs.poll(3, procs[3])
+	procs[3].kill(t)
+
+	// The others go on, with transactions (events), until the earliest block they keep is
+	// well past the lagging validator's height.
+	var last *cpapi.Included
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		last = transfer(int(time.Now().UnixNano() % 3))
+		st, err := rpcStatus(ctx, vals[0].RPCAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, everr := procs[0].client.Events(ctx, 0, 10, 0)
+		if st.SyncInfo.EarliestBlockHeight > int64(lagged)+10 && errors.Is(everr, cpclient.ErrEventsPruned) {
+			t.Logf("validator 3 stopped at height %d; validator 0 keeps blocks %d..%d and events from %d",
+				lagged, st.SyncInfo.EarliestBlockHeight, st.SyncInfo.LatestBlockHeight, everr.(*cpclient.EventsPrunedError).Oldest)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blocks not pruned: the earliest kept is %d (validator 3 stopped at %d)", st.SyncInfo.EarliestBlockHeight, lagged)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Wipe and state-sync the lagging validator.
+	h, hash, err := TrustPoint(ctx, vals[0].RPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := PrepareStateSync(vals[3].Home, []string{vals[0].RPCAddr, vals[1].RPCAddr}, h, hash); err != nil {
+		t.Fatal(err)
+	}
+	procs[3].start(t)
+	obs.agree(procs, 3, 0, last.Height)
+	last = transfer(3)
+	obs.agree(procs, 3, 1, last.Height)
+	// Its event history starts at the snapshot it restored.
+	_, err = procs[3].client.Events(ctx, 0, 10, 0)
+	var pe *cpclient.EventsPrunedError
+	if !errors.As(err, &pe) || pe.Oldest == 0 {
+		t.Fatalf("events from 0 on the state-synced validator: %v", err)
+	}
+	page, err := procs[3].client.Events(ctx, pe.Oldest, 1000, 0)
+	if err != nil || len(page.Events) == 0 || page.Events[0].Seq != pe.Oldest {
+		t.Fatalf("events from %d on the state-synced validator: %+v %v", pe.Oldest, page, err)
+	}
+	log, _ := os.ReadFile(procs[3].logPath)
+	if strings.Contains(string(log), "panic") {
+		t.Fatalf("validator 3 logged a panic:\n%s", log)
+	}
+}
+
+// rpcStatus asks a CometBFT RPC server for its status.
+func rpcStatus(ctx context.Context, addr string) (*ctypes.ResultStatus, error) {
+	c, err := rpchttp.New("http://"+addr, "/websocket")
+	if err != nil {
+		return nil, err
+	}
+	return c.Status(ctx)
 }

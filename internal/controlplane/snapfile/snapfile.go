@@ -36,6 +36,11 @@ func Load(dir string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapfile: %w", err)
 	}
+	return Decode(b)
+}
+
+// Decode parses the bytes of a snapshot file.
+func Decode(b []byte) (*Snapshot, error) {
 	var s Snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -43,15 +48,29 @@ func Load(dir string) (*Snapshot, error) {
 	return &s, nil
 }
 
-// Write replaces dir's snapshot with st's current state and appHash, durably.
-func Write(dir string, st *controlplane.State, appHash controlplane.Hash) error {
+// Encode returns the bytes of a snapshot file of st's current state and appHash.
+func Encode(st *controlplane.State, appHash controlplane.Hash) ([]byte, error) {
 	state, err := st.Snapshot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b, err := json.Marshal(Snapshot{Height: st.Height(), AppHash: appHash, State: state})
 	if err != nil {
-		return fmt.Errorf("snapfile: %w", err)
+		return nil, fmt.Errorf("snapfile: %w", err)
 	}
+	return b, nil
+}
+
+// Write replaces dir's snapshot with st's current state and appHash, durably.
+func Write(dir string, st *controlplane.State, appHash controlplane.Hash) error {
+	b, err := Encode(st, appHash)
+	if err != nil {
+		return err
+	}
+	return WriteBytes(dir, b)
+}
+
+// WriteBytes replaces dir's snapshot with the encoded snapshot b, durably.
+func WriteBytes(dir string, b []byte) error {
 	return durablefile.WriteFile(filepath.Join(dir, Name), b, 0o644)
 }
