@@ -128,9 +128,9 @@ func (v *VerifiedTx) Raw() []byte { return v.raw }
 // Hash returns the transaction hash.
 func (v *VerifiedTx) Hash() Hash { return v.hash }
 
-// CheckTx validates a transaction for admission to a block: encoding, signature, chain and that
-// its nonce is not already used. It does not execute it. The signature check needs no lock on
-// the state; CheckVerified does the rest.
+// CheckTx validates a transaction for admission to a block: encoding, signature, chain, that
+// its nonce is not already used, and that it can pay (see CheckVerified). It does not execute
+// it. The signature check needs no lock on the state; CheckVerified does the rest.
 func (s *State) CheckTx(raw []byte) (*VerifiedTx, error) {
 	vt, err := VerifyTx(raw)
 	if err != nil {
@@ -139,16 +139,90 @@ func (s *State) CheckTx(raw []byte) (*VerifiedTx, error) {
 	return vt, s.CheckVerified(vt)
 }
 
-// CheckVerified checks a verified transaction's chain and nonce against the state.
+// CheckVerified checks a verified transaction against the state for admission: its chain, an
+// unused nonce, and that it can pay. A transaction carrying a certificate (certify or
+// invalidate a blob) is admitted when its certificate verifies against the current committee,
+// whoever sends it (storage nodes send them from accounts that may hold nothing). Any other
+// transaction needs an existing account (one that received tokens) holding what the
+// operation pays (the amount transferred or staked, the storage and write fees at the current
+// prices). This keeps transactions that could only fail, from keys that never paid anything,
+// out of blocks; ApplyBlock does not rely on it (see applyTx).
 func (s *State) CheckVerified(vt *VerifiedTx) error {
 	tx := vt.tx
 	if tx.ChainID != s.d.Params.ChainID {
 		return fmt.Errorf("%w: %q, want %q", ErrWrongChain, tx.ChainID, s.d.Params.ChainID)
 	}
-	if acc := s.d.Accounts[tx.Sender.Address()]; acc != nil && tx.Nonce < acc.Nonce {
+	acc := s.d.Accounts[tx.Sender.Address()]
+	if acc != nil && tx.Nonce < acc.Nonce {
 		return fmt.Errorf("%w: nonce %d already used (next is %d)", ErrBadNonce, tx.Nonce, acc.Nonce)
 	}
+	return s.checkCanPay(acc, &tx.Op)
+}
+
+// checkCanPay is the admission check of what a transaction pays (CheckVerified).
+func (s *State) checkCanPay(acc *Account, op *Op) error {
+	switch {
+	case op.CertifyBlob != nil:
+		return s.checkCertificate(&op.CertifyBlob.Certificate, protocol.Quorum)
+	case op.InvalidateBlob != nil:
+		return s.checkCertificate(&op.InvalidateBlob.Certificate, protocol.Validity)
+	}
+	if acc == nil {
+		return fmt.Errorf("%w: the sender's account does not exist (it has never received tokens)", ErrInsufficientBalance)
+	}
+	var need uint64
+	var err error
+	switch {
+	case op.Transfer != nil:
+		need = op.Transfer.Amount
+	case op.Stake != nil:
+		need = op.Stake.Amount
+	case op.ReserveStorage != nil:
+		need, err = s.StorageCost(op.ReserveStorage.Size, op.ReserveStorage.EpochsAhead)
+	case op.RegisterBlob != nil:
+		var enc, storage, write uint64
+		if enc, err = s.EncodedLength(op.RegisterBlob.Size); err == nil {
+			if storage, err = s.StorageCost(enc, op.RegisterBlob.EpochsAhead); err == nil {
+				write, err = s.writeFee(enc)
+			}
+		}
+		need = storage + write
+		if op.RegisterBlob.StorageID != (ObjectID{}) || storage+write < storage {
+			need = write
+		}
+	case op.ExtendBlob != nil:
+		if b := s.d.Blobs[op.ExtendBlob.BlobObjectID]; b != nil {
+			need, err = s.StorageCost(b.Storage.Size, op.ExtendBlob.Epochs)
+		}
+	}
+	if err != nil {
+		return nil // the operation fails in its block, from an account that exists
+	}
+	if acc.Balance < need {
+		return fmt.Errorf("%w: the operation pays %d, the sender has %d", ErrInsufficientBalance, need, acc.Balance)
+	}
 	return nil
+}
+
+// checkCertificate verifies a certificate's signatures against the current committee for
+// admission; what it certifies is checked when the transaction executes.
+func (s *State) checkCertificate(cert *protocol.Certificate, t protocol.Threshold) error {
+	h, _, err := protocol.ParseHeader(cert.Message)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrWrongMessage, err)
+	}
+	if h.Epoch != s.d.Epoch {
+		return fmt.Errorf("%w: %d, current %d", ErrWrongEpoch, h.Epoch, s.d.Epoch)
+	}
+	return s.verifyCert(cert, t)
+}
+
+func (s *State) writeFee(encoded uint64) (uint64, error) {
+	c, err := s.committee()
+	if err != nil {
+		return 0, err
+	}
+	return mul3(c.WritePrice, units(encoded), 1)
 }
 
 func (s *State) applyTx(vt *VerifiedTx, decodeErr error) TxResult {
@@ -177,9 +251,20 @@ func (s *State) applyTx(vt *VerifiedTx, decodeErr error) TxResult {
 	if tx.Nonce != next {
 		return fail(fmt.Errorf("%w: got %d, want %d", ErrBadNonce, tx.Nonce, next))
 	}
-	s.account(sender).Nonce++
-	if err := s.execute(sender, &tx.Op); err != nil {
-		return fail(err)
+	if acc == nil {
+		// An unknown sender (a key that never received tokens): only a transaction that
+		// succeeds (one carrying a valid certificate, in practice) creates its account. A
+		// failing one changes nothing, not even a nonce, so that transactions from fresh keys
+		// that a proposer includes cost the ledger nothing.
+		if err := s.execute(sender, &tx.Op); err != nil {
+			return fail(err)
+		}
+		s.account(sender).Nonce++
+	} else {
+		s.account(sender).Nonce++
+		if err := s.execute(sender, &tx.Op); err != nil {
+			return fail(err)
+		}
 	}
 	res.Events = eventsAPI(s.events)
 	for _, id := range s.created {

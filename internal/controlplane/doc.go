@@ -56,5 +56,20 @@
 //     set); its result's Created lists the storage resource then the blob object, the storage
 //     resource living on inside the blob.
 //   - A BLS key can belong to one node only.
-//   - There are no gas fees yet: nonces stop replays, not spam.
+//   - There are no gas fees; spam is kept out at admission instead. CheckTx (CheckVerified,
+//     used by the CometBFT driver's CheckTx and by both drivers' Submit) admits a transaction
+//     only if its sender's account exists (has received tokens) and holds what the operation
+//     pays at the current prices (the amount transferred or staked, the storage and write
+//     fees), so transactions that could only fail for want of tokens, and transactions from
+//     fresh keys, never reach a block. And since a proposer need not respect admission, a
+//     transaction from a sender without an account that is included anyway and fails changes
+//     nothing, not even a nonce: an account is never created from nothing by a failure.
+//   - Certificate transactions (certify a blob, invalidate a blob ID, and later the epoch-sync
+//     and challenge certificates) are exempt: storage nodes send them from accounts derived
+//     from their BLS keys, which hold no tokens. Such a transaction is admitted from any
+//     sender, account or not, if its certificate verifies against the current committee (the
+//     signatures of a quorum, or of a validity threshold, of the shards), which no spammer can
+//     forge; when it succeeds it creates its sender's account (with a nonce and no tokens).
+//     Funding every node's derived account at genesis was the alternative; it would not cover
+//     nodes that register later, and spends tokens on what the certificate already proves.
 package controlplane

@@ -111,7 +111,7 @@ func Run(t *testing.T, open Open) {
 		op   cpapi.Op
 		code error
 	}{
-		{alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1e15}}, controlplane.ErrInsufficientBalance},
+		{alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: cpapi.ObjectID{1}}}, controlplane.ErrNotFound},
 		{alice, cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: blobObj, Certificate: cert}}, controlplane.ErrAlreadyCertified},
 		{alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: blobObj}}, controlplane.ErrNotOwner},
 	} {
@@ -141,6 +141,36 @@ func Run(t *testing.T, open Open) {
 	if _, err := b.Submit(ctx, []byte{9, 9, 9}); !errors.Is(err, controlplane.ErrInvalidTx) {
 		t.Fatalf("garbage: %v", err)
 	}
+	// What the sender cannot pay, and anything but a certificate from a key that never
+	// received tokens, is rejected at admission.
+	if _, err := b.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 1e15}})); !errors.Is(err, controlplane.ErrInsufficientBalance) {
+		t.Fatalf("a transfer the sender cannot pay: %v", err)
+	}
+	net.SetNonce(alice, next)
+	fresh, err := crypto.AccountKeyFromSeed(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Submit(ctx, net.Sign(fresh, cpapi.Op{SetAttributes: &cpapi.SetAttributesOp{BlobObjectID: blobObj}})); !errors.Is(err, controlplane.ErrInsufficientBalance) {
+		t.Fatalf("a transaction from a key that never received tokens: %v", err)
+	}
+	// A certificate is admitted from such a key (storage nodes send them from accounts that
+	// may hold nothing) if it verifies; then its account exists.
+	net.SetNonce(fresh, 0)
+	badID := blob.DeriveID(blob.RS2, 77, merkle.LeafHash([]byte("inconsistent")))
+	forged, err := net.Certify(committee, protocol.InvalidBlobID{Epoch: committee.Epoch + 1, BlobID: badID}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Submit(ctx, net.Sign(fresh, cpapi.Op{InvalidateBlob: &cpapi.InvalidateBlobOp{Certificate: forged}})); !errors.Is(err, controlplane.ErrWrongEpoch) {
+		t.Fatalf("a certificate of another epoch from a key without tokens: %v", err)
+	}
+	net.SetNonce(fresh, 0)
+	inv, err := net.Certify(committee, protocol.InvalidBlobID{Epoch: committee.Epoch, BlobID: badID}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(submit(fresh, cpapi.Op{InvalidateBlob: &cpapi.InvalidateBlobOp{Certificate: inv}}))
 	net.SetNonce(alice, next)
 
 	// A burst from distinct senders: the driver may put several in one block.

@@ -82,11 +82,16 @@ func TestSubmitPersistRestart(t *testing.T) {
 	if _, err := c.Submit(ctx, raw); !errors.Is(err, controlplane.ErrBadSignature) {
 		t.Fatalf("bad signature: %v", err)
 	}
+	// Rejected at admission: a transfer the sender cannot pay.
+	net.SetNonce(alice, 5)
+	if _, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 2e9}})); !errors.Is(err, controlplane.ErrInsufficientBalance) {
+		t.Fatalf("insufficient: %v", err)
+	}
 	// Executed but failed: included, nonce consumed, error reported.
 	net.SetNonce(alice, 5)
-	o, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(bob.Address()), Amount: 2e9}}))
-	if err != nil || o.Code != "insufficient_balance" {
-		t.Fatalf("insufficient: %v %+v", err, o)
+	o, err := c.Submit(ctx, net.Sign(alice, cpapi.Op{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: cpapi.ObjectID{1}}}))
+	if err != nil || o.Code != "not_found" {
+		t.Fatalf("deleting an unknown blob: %v %+v", err, o)
 	}
 	var height uint64
 	var hash controlplane.Hash
