@@ -48,14 +48,15 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 				size := 1 + r.Uint64N(5000)
 				bid, root := testBlob(size, byte(r.IntN(256)))
 				del := r.IntN(2) == 0
-				raw := h.sign(u, Op{RegisterBlob: &RegisterBlobOp{EpochsAhead: 1 + uint32(r.IntN(3)), BlobID: bid, RootHash: root, Size: size, EncodingType: 1, Deletable: del}})
+				raw := h.sign(u, Op{RegisterBlob: &RegisterBlobOp{EpochsAhead: 3 + uint32(r.IntN(3)), BlobID: bid, RootHash: root, Size: size, EncodingType: 1, Deletable: del}})
 				txs = append(txs, raw)
 				// The blob object is the second object created by the transaction.
 				h2 := TxHash(raw)
 				pending = append(pending, reg{owner: u, deletable: del, bid: bid, obj: objectIDFor(h2, 1)})
 			case 4:
 				if len(blobs) > 0 {
-					x := blobs[r.IntN(len(blobs))]
+					// A recent registration: older ones have often expired.
+					x := blobs[len(blobs)-1-r.IntN(min(len(blobs), 4))]
 					p := protocol.Permanent
 					if x.deletable {
 						p = protocol.Deletable(x.obj)
@@ -66,7 +67,7 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 				}
 			case 5:
 				if len(blobs) > 0 {
-					x := blobs[r.IntN(len(blobs))]
+					x := blobs[len(blobs)-1-r.IntN(min(len(blobs), 6))]
 					txs = append(txs, h.sign(x.owner, Op{DeleteBlob: &DeleteBlobOp{BlobObjectID: x.obj}}))
 				}
 			case 6:
@@ -74,12 +75,12 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 				txs = append(txs, h.sign(u, Op{Stake: &StakeOp{NodeID: ObjectID(c.Members[r.IntN(len(c.Members))].NodeID), Amount: 1 + r.Uint64N(50)}}))
 			case 7:
 				if len(blobs) > 0 {
-					x := blobs[r.IntN(len(blobs))]
+					x := blobs[len(blobs)-1-r.IntN(min(len(blobs), 6))]
 					txs = append(txs, h.sign(x.owner, Op{ExtendBlob: &ExtendBlobOp{BlobObjectID: x.obj, Epochs: 1}}))
 				}
 			case 8:
 				if len(blobs) > 0 {
-					x := blobs[r.IntN(len(blobs))]
+					x := blobs[len(blobs)-1-r.IntN(min(len(blobs), 6))]
 					txs = append(txs, h.sign(x.owner, Op{SetAttributes: &SetAttributesOp{BlobObjectID: x.obj,
 						Set: map[string]string{"k": string(rune('a' + r.IntN(26)))}}}))
 				}
