@@ -3,6 +3,7 @@ package cometbft
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,8 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/cpconformance"
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 )
+
+var stateSyncTest = flag.Bool("statesync", false, "run TestStateSyncCatchUp")
 
 // childHome, when set, makes the test binary run one validator (home directory in its value,
 // API address in childListen) until SIGTERM: the validator processes of the tests.
@@ -329,8 +332,8 @@ func TestValidatorProcesses(t *testing.T) {
 // and state-synced from a peer's snapshot: it catches up, agrees with the others on the app
 // hash, and serves transactions, with its own event history starting at the snapshot.
 func TestStateSyncCatchUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts four validator processes")
+	if !*stateSyncTest {
+		t.Skip("runs for a minute with four validator processes: -statesync runs it (.ci/run does)")
 	}
 	net := cpconformance.NewNetwork()
 	tt := testTimeouts
