@@ -18,6 +18,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"iter"
 	"math"
 	"slices"
 	"sync"
@@ -260,6 +261,26 @@ func (j *Job[T]) Next(deadline time.Time) (*Result[T], error) {
 			}
 		case <-j.ctx.Done():
 			return nil, j.ctx.Err()
+		}
+	}
+}
+
+// Results iterates over the finished calls (see Next) until the job is over; an error of
+// Next other than ErrDone ends the iteration and is stored in *err (nil otherwise).
+func (j *Job[T]) Results(err *error) iter.Seq[*Result[T]] {
+	return func(yield func(*Result[T]) bool) {
+		*err = nil
+		for {
+			r, e := j.Next(time.Time{})
+			if e != nil {
+				if !errors.Is(e, ErrDone) {
+					*err = e
+				}
+				return
+			}
+			if !yield(r) {
+				return
+			}
 		}
 	}
 }
