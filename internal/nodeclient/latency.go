@@ -28,7 +28,7 @@ func (l *Latency) Observe(d time.Duration, ok bool) {
 		l.fails++
 		return
 	}
-	l.fails = 0
+	l.fails, l.slow = 0, time.Time{} // a node that answers is no longer slow
 	s := d.Seconds()
 	if l.ewma == 0 {
 		l.ewma = s
@@ -38,7 +38,8 @@ func (l *Latency) Observe(d time.Duration, ok bool) {
 }
 
 // MarkSlow records that the node did not answer in time (a request still in flight that the
-// caller stopped waiting for): it ranks last for a minute.
+// caller stopped waiting for) or served invalid data: it ranks last for a minute, or until it
+// answers a request.
 func (l *Latency) MarkSlow() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

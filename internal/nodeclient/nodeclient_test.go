@@ -403,6 +403,10 @@ func TestLatency(t *testing.T) {
 	if !fast.Failing() || fast.Score() < slow.Score() {
 		t.Fatal("a node marked slow should rank last")
 	}
+	fast.Observe(time.Millisecond, true)
+	if fast.Failing() {
+		t.Fatal("a node that answered should no longer count as slow")
+	}
 	if m := slow.Mean(); m != 100*time.Millisecond {
 		t.Fatalf("mean %v", m)
 	}
