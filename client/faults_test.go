@@ -2,7 +2,9 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,4 +191,29 @@ func TestReadPastStalledNode(t *testing.T) {
 	check("one node stalled")
 	tn.Nodes[1].Stop()
 	check("one node stalled and one down")
+}
+
+// TestStoreCancelledMidUpload: a small blob's registration runs while its slivers are
+// uploaded; a store whose context ends in the middle returns the context's error. Under
+// -race this caught the upload reading the registration's outcome without waiting for it.
+func TestStoreCancelledMidUpload(t *testing.T) {
+	tn := newNetwork(t, netOptions{Shards: testShards, Stakes: testStakes})
+	c := newClient(t, tn)
+	for round := range 3 {
+		ctx, cancel := context.WithCancel(ctxFor(t))
+		var once sync.Once
+		_, err := c.StoreBytes(ctx, testData(20_000, newSeed()), client.StoreOptions{Progress: func(done, total int64) {
+			if done > 0 {
+				once.Do(cancel)
+			}
+		}})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: store cancelled mid-upload: %v, want context.Canceled", round, err)
+		}
+	}
+	// The client stores normally afterwards.
+	if _, err := c.StoreBytes(ctxFor(t), testData(20_000, newSeed()), client.StoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

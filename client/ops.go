@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/fanout"
 )
 
 // BlobStatus is the status of a blob ID: the control plane's (authoritative), with the
@@ -70,54 +71,42 @@ func (c *Client) nodeStatus(ctx context.Context, v *committeeView, id blob.ID) (
 		certified bool
 		event     EventID
 	}
-	var (
-		mu      sync.Mutex
-		weights = map[key]int{}
-		answer  *api.BlobStatus
-		wg      sync.WaitGroup
-	)
-	limit := c.comm.MaxConcurrentStatusReads
-	if limit <= 0 {
-		limit = len(v.nodes)
-	}
-	sem := make(chan struct{}, limit)
+	var tasks []fanout.Task
 	for i, n := range v.nodes {
-		if n == nil {
+		if n != nil {
+			tasks = append(tasks, fanout.Task{Node: i, Key: i, Weight: v.weights[i]})
+		}
+	}
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Limit: c.comm.MaxConcurrentStatusReads}, tasks,
+		func(ctx context.Context, i int, _ []fanout.Task) (api.BlobStatus, error) {
+			return v.nodes[i].WithTimeout(c.comm.StatusTimeout).BlobStatus(ctx, id)
+		})
+	defer job.Stop()
+	weights := map[key]int{}
+	var answer *api.BlobStatus
+	for answer == nil {
+		res, err := job.Next(time.Time{})
+		if err != nil {
+			break // over, or out of time
+		}
+		if res.Err != nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			st, err := getJSON[api.BlobStatus](ctx, n, c.comm.StatusTimeout, api.BlobStatusPath(id.String()))
-			if err != nil {
-				return
-			}
-			var k key
-			switch {
-			case st.Invalid != nil:
-				k = key{kind: 3, event: st.Invalid.Event}
-			case st.Permanent != nil:
-				k = key{kind: 2, end: st.Permanent.EndEpoch, certified: st.Permanent.IsCertified, event: st.Permanent.StatusEvent}
-			case st.Deletable != nil:
-				k = key{kind: 1}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			weights[k] += v.weights[i]
-			if answer == nil && weights[k] >= v.params.Validity() {
-				s := st
-				answer = &s
-				cancel()
-			}
-		}()
+		st := res.Value
+		var k key
+		switch {
+		case st.Invalid != nil:
+			k = key{kind: 3, event: st.Invalid.Event}
+		case st.Permanent != nil:
+			k = key{kind: 2, end: st.Permanent.EndEpoch, certified: st.Permanent.IsCertified, event: st.Permanent.StatusEvent}
+		case st.Deletable != nil:
+			k = key{kind: 1}
+		}
+		weights[k] += v.weights[res.Node]
+		if weights[k] >= v.params.Validity() {
+			answer = &st
+		}
 	}
-	wg.Wait()
 	if answer == nil {
 		return nil, fmt.Errorf("client: no blob status backed by %d shards", v.params.Validity())
 	}

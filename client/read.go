@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
-	"sync"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
-	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/fanout"
+	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -98,8 +97,6 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint6
 type rowResult struct {
 	data []byte // the row's bytes (the sliver's data)
 	buf  *[]byte
-	took time.Duration
-	err  error
 }
 
 // errStalled: a node did not deliver a sliver in time (see stallAfter).
@@ -119,10 +116,10 @@ func (c *Client) stallAfter(took []time.Duration) time.Duration {
 }
 
 // stream writes bytes [offset, offset+length) of the blob to w from its systematic primary
-// slivers (sliver r is bytes [r*rowLen, (r+1)*rowLen) of the blob), fetching at most
-// MaxConcurrentSliverReads rows ahead of the one being written and at most MaxNodeConnections
-// from one node. When a row cannot be fetched or does not verify, the rest comes from a full
-// decode (readWithMetadata).
+// slivers (sliver r is bytes [r*rowLen, (r+1)*rowLen) of the blob), fetched in order by a
+// fan-out job at most MaxConcurrentSliverReads rows ahead of the one being written and at
+// most MaxNodeConnections from one node. When a row cannot be fetched or does not verify, the
+// rest comes from a full decode (readWithMetadata).
 func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer) (int64, error) {
 	if length == 0 {
 		return 0, nil
@@ -136,96 +133,78 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 
 	// The member holding each row: primary sliver r is pair r.
 	n := v.c.NShards
-	holder := make(map[int]int, last-first+1)
+	var tasks []fanout.Task
 	for i, m := range v.c.Members {
+		if v.nodes[i] == nil {
+			continue
+		}
 		for _, sh := range m.Shards {
 			if p := blob.PairIndex(md.ID, n, int(sh)); p >= first && p <= last {
-				holder[p] = i
+				tasks = append(tasks, fanout.Task{Node: i, Key: p, Prio: p, Weight: 1})
 			}
 		}
 	}
-
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	window := make(chan struct{}, max(1, c.comm.MaxConcurrentSliverReads))
-	perNode := make([]chan struct{}, len(v.nodes))
-	for i := range perNode {
-		perNode[i] = make(chan struct{}, max(1, c.comm.MaxNodeConnections))
+	holder := make(map[int]int, len(tasks))
+	for _, t := range tasks {
+		holder[t.Key] = t.Node
 	}
-	results := make([]chan rowResult, last-first+1)
-	for i := range results {
-		results[i] = make(chan rowResult, 1)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	go func() { // dispatch rows in order, at most a window ahead of the writer
-		defer wg.Done()
-		for r := first; r <= last; r++ {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Limit: max(1, c.comm.MaxConcurrentSliverReads),
+		PerNode: max(1, c.comm.MaxNodeConnections), Ordered: true, Hold: true,
+		Discard: func(x any) { c.rowBufs.put(x.(rowResult).buf) }},
+		tasks, func(ctx context.Context, i int, ts []fanout.Task) (rowResult, error) {
+			buf := c.rowBufs.get()
+			sl, err := v.nodes[i].Sliver(ctx, v.enc, md, ts[0].Key, redstuff.Primary, buf)
+			if err != nil {
+				c.rowBufs.put(buf)
+				return rowResult{}, err
 			}
-			m, ok := holder[r]
-			if !ok || v.nodes[m] == nil {
-				results[r-first] <- rowResult{err: fmt.Errorf("no reachable node holds primary sliver %d", r)}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case perNode[m] <- struct{}{}:
-				case <-ctx.Done():
-					results[r-first] <- rowResult{err: ctx.Err()}
-					return
-				}
-				buf := c.rowBufs.get()
-				start := time.Now()
-				sl, err := v.nodes[m].primarySliverInto(ctx, c.comm.RequestTimeout, v.enc, md, r, buf)
-				<-perNode[m]
-				if err != nil {
-					c.rowBufs.put(buf)
-					results[r-first] <- rowResult{err: err}
-					return
-				}
-				results[r-first] <- rowResult{data: sl.Data, buf: buf, took: time.Since(start)}
-			}()
+			return rowResult{data: sl.Data, buf: buf}, nil
+		})
+	fetched := map[int]*fanout.Result[rowResult]{}
+	// stop ends the job and returns the buffers of the rows fetched but not written.
+	stop := func() {
+		job.Stop()
+		for _, r := range fetched {
+			c.rowBufs.put(r.Value.buf)
 		}
-	}()
+		clear(fetched)
+	}
+	defer stop()
 
 	var written int64
 	var took []time.Duration
 	for r := first; r <= last; r++ {
-		var res rowResult
+		var rowErr error
+		if _, ok := holder[r]; !ok {
+			rowErr = fmt.Errorf("no reachable node holds primary sliver %d", r)
+		}
 		wait := c.stallAfter(took)
-		stall := time.NewTimer(wait)
-		select {
-		case res = <-results[r-first]:
-		case <-stall.C:
-			res.err = fmt.Errorf("primary sliver %d: %w after %v", r, errStalled, wait)
-			if m, ok := holder[r]; ok && v.nodes[m] != nil {
-				v.nodes[m].log.Warn("node did not deliver a sliver in time; reading from the fastest nodes", "blob", md.ID, "sliver", r, "waited", wait)
+		deadline := time.Now().Add(wait)
+		for rowErr == nil && fetched[r] == nil {
+			res, err := job.Next(deadline)
+			switch {
+			case errors.Is(err, fanout.ErrTimeout):
+				rowErr = fmt.Errorf("primary sliver %d: %w after %v", r, errStalled, wait)
+				v.nodes[holder[r]].Logger().Warn("node did not deliver a sliver in time; reading from the fastest nodes", "blob", md.ID, "sliver", r, "waited", wait)
+			case err != nil && ctx.Err() != nil:
+				return written, ctx.Err()
+			case err != nil:
+				rowErr = fmt.Errorf("primary sliver %d: %w", r, err)
+			default:
+				fetched[res.Tasks[0].Key] = res
 			}
-		case <-ctx.Done():
-			stall.Stop()
-			return written, ctx.Err()
 		}
-		stall.Stop()
-		if res.err == nil {
-			took = append(took, res.took)
+		res := fetched[r]
+		if rowErr == nil && res.Err != nil {
+			rowErr = res.Err
 		}
-		if res.err != nil {
+		if rowErr != nil {
 			if ctx.Err() != nil {
 				return written, ctx.Err()
 			}
-			c.log.Info("systematic sliver unavailable; decoding from any primary slivers", "blob", md.ID, "sliver", r, "err", res.err)
-			cancel()
-			wg.Wait()
-			c.drain(results)
-			data, err := c.readWithMetadata(parent, v, md)
+			c.log.Info("systematic sliver unavailable; decoding from any primary slivers", "blob", md.ID, "sliver", r, "err", rowErr)
+			stop()
+			data, err := c.readWithMetadata(ctx, v, md)
 			if err != nil {
 				return written, err
 			}
@@ -236,34 +215,20 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 			}
 			return written, nil
 		}
+		delete(fetched, r)
+		took = append(took, res.Took)
 		rowStart := uint64(r) * rowLen
 		lo := max(offset, rowStart) - rowStart
 		hi := min(offset+length, rowStart+rowLen) - rowStart
-		k, err := w.Write(res.data[lo:hi])
+		k, err := w.Write(res.Value.data[lo:hi])
 		written += int64(k)
-		c.rowBufs.put(res.buf)
-		<-window
+		c.rowBufs.put(res.Value.buf)
+		job.Release()
 		if err != nil {
-			cancel()
-			wg.Wait()
-			c.drain(results)
 			return written, fmt.Errorf("client: writing the blob: %w", err)
 		}
 	}
 	return written, nil
-}
-
-// drain returns the buffers of rows fetched but not written to the pool.
-func (c *Client) drain(results []chan rowResult) {
-	for _, ch := range results {
-		select {
-		case res := <-ch:
-			if res.buf != nil {
-				c.rowBufs.put(res.buf)
-			}
-		default:
-		}
-	}
 }
 
 // BlobSize returns the unencoded length of a certified blob, from its verified metadata.
@@ -315,59 +280,35 @@ func (c *Client) fetchMetadata(ctx context.Context, v *committeeView, id blob.ID
 }
 
 func (c *Client) fetchMetadataFromNodes(ctx context.Context, v *committeeView, id blob.ID) (*blob.MetadataWithID, error) {
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	order := v.byLatency(nil)
-	var (
-		mu       sync.Mutex
-		next     int
-		found    *blob.MetadataWithID
-		notFound int
-		errs     []error
-		wg       sync.WaitGroup
-	)
-	worker := func() {
-		defer wg.Done()
-		for {
-			mu.Lock()
-			if found != nil || next >= len(order) {
-				mu.Unlock()
-				return
-			}
-			i := order[next]
-			next++
-			mu.Unlock()
-			md, err := v.nodes[i].metadata(ctx, c.comm.RequestTimeout, id, v.params)
-			mu.Lock()
-			switch {
-			case err == nil:
-				if found == nil {
-					found = md
-					cancel()
-				}
-			case isReason(err, api.ReasonMetadataNotFound):
-				notFound += v.weights[i]
-				errs = append(errs, err)
-			default:
-				if errors.Is(err, ErrBadNode) {
-					v.nodes[i].log.Warn("node served invalid metadata; skipped", "blob", id, "err", err)
-				}
-				errs = append(errs, err)
-			}
-			mu.Unlock()
+	var tasks []fanout.Task
+	for i, n := range v.nodes {
+		if n != nil {
+			tasks = append(tasks, fanout.Task{Node: i, Key: i, Weight: 1})
 		}
 	}
-	for range min(c.comm.MaxConcurrentMetadataReads, len(order)) {
-		wg.Add(1)
-		go worker()
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Scores: v.scores(), Limit: c.comm.MaxConcurrentMetadataReads, Need: 1},
+		tasks, func(ctx context.Context, i int, _ []fanout.Task) (*blob.MetadataWithID, error) {
+			return v.nodes[i].Metadata(ctx, id, v.params)
+		})
+	defer job.Stop()
+	var (
+		notFound int
+		errs     []error
+	)
+	var jerr error
+	for res := range job.Results(&jerr) {
+		switch {
+		case res.Err == nil:
+			return res.Value, nil
+		case errors.Is(res.Err, nodeclient.ErrMetadataNotFound):
+			notFound += v.weights[res.Node]
+		case errors.Is(res.Err, ErrBadNode):
+			v.nodes[res.Node].Logger().Warn("node served invalid metadata; skipped", "blob", id, "err", res.Err)
+		}
+		errs = append(errs, res.Err)
 	}
-	wg.Wait()
-	if found != nil {
-		return found, nil
-	}
-	if err := parent.Err(); err != nil {
-		return nil, err
+	if jerr != nil {
+		return nil, jerr
 	}
 	if notFound >= v.params.Quorum() {
 		return nil, fmt.Errorf("%w: %s: no metadata on nodes holding %d shards", ErrBlobNotFound, id, notFound)
@@ -375,210 +316,86 @@ func (c *Client) fetchMetadataFromNodes(ctx context.Context, v *committeeView, i
 	return nil, fmt.Errorf("%w: %s: %w", ErrNoMetadata, id, errors.Join(errs...))
 }
 
-// fetchPrimary fetches verified primary slivers until need distinct ones are in. If want is
-// not nil only those sliver indices are fetched. Nodes are asked fastest first, at most
-// MaxNodeConnections requests per node and MaxConcurrentSliverReads in all.
+// fetchPrimary fetches verified primary slivers until need distinct ones are in (a frugal
+// fan-out job: no more requests in flight than slivers still needed, unless some stall). If
+// want is not nil only those sliver indices are fetched. Systematic slivers (pair index <
+// K_p) go first, then the nodes expected to answer first; at most MaxNodeConnections
+// requests per node and MaxConcurrentSliverReads in all.
 func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.MetadataWithID, want map[int]bool, need int) ([]redstuff.Sliver, error) {
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	n := v.c.NShards
-	s := &sliverScheduler{v: v, queue: make([][]int, len(v.nodes)), inflight: make([]int, len(v.nodes)),
-		perNode: c.comm.MaxNodeConnections, got: map[int]redstuff.Sliver{}, need: need,
-		stall: c.comm.ReadStallTimeout, started: map[[2]int]time.Time{}}
-	s.cond = sync.NewCond(&s.mu)
-	// Wake the scheduler now and then, so that it sees requests stall.
-	go func() {
-		t := time.NewTicker(s.stall / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.cond.Broadcast()
-			}
-		}
-	}()
-	total := 0
+	var tasks []fanout.Task
 	for i, m := range v.c.Members {
 		if v.nodes[i] == nil {
 			continue
 		}
+		var pairs []int
 		for _, sh := range m.Shards {
-			p := blob.PairIndex(md.ID, n, int(sh))
-			if want == nil || want[p] {
-				s.queue[i] = append(s.queue[i], p)
-				total++
+			if p := blob.PairIndex(md.ID, n, int(sh)); want == nil || want[p] {
+				pairs = append(pairs, p)
 			}
 		}
-	}
-	// Systematic primary slivers (pair index < K_p) first: when they all arrive, decoding is a
-	// copy, not an erasure decode.
-	s.systematic = v.params.PrimarySource
-	for i := range s.queue {
-		sort.Ints(s.queue[i])
-	}
-	for i := range s.queue {
-		if len(s.queue[i]) > 0 {
-			s.score = append(s.score, v.nodes[i].lat.score()*(1+0.1*randFloat()))
-		} else {
-			s.score = append(s.score, 0)
+		slices.Sort(pairs)
+		for _, p := range pairs {
+			prio := 1
+			if p < v.params.PrimarySource { // systematic: decoding them is a copy
+				prio = 0
+			}
+			tasks = append(tasks, fanout.Task{Node: i, Key: p, Prio: prio, Weight: 1})
 		}
 	}
-	var wg sync.WaitGroup
-	for range min(c.comm.MaxConcurrentSliverReads, total) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i, p, ok := s.next()
-				if !ok {
-					return
-				}
-				sl, err := v.nodes[i].primarySliver(ctx, c.comm.RequestTimeout, v.enc, md, p)
-				if err != nil && ctx.Err() == nil {
-					if errors.Is(err, ErrBadNode) {
-						v.nodes[i].log.Warn("node served an invalid sliver; skipping the node", "blob", md.ID, "sliver", p, "err", err)
-					} else {
-						v.nodes[i].log.Debug("sliver fetch failed", "blob", md.ID, "sliver", p, "err", err)
-					}
-				}
-				if s.done(i, p, sl, err) {
-					cancel()
-				}
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Scores: v.scores(), Limit: c.comm.MaxConcurrentSliverReads,
+		PerNode: c.comm.MaxNodeConnections, Need: need, Frugal: true, Hedge: func() time.Duration { return c.comm.ReadStallTimeout }},
+		tasks, func(ctx context.Context, i int, ts []fanout.Task) (redstuff.Sliver, error) {
+			return v.nodes[i].Sliver(ctx, v.enc, md, ts[0].Key, redstuff.Primary, nil)
+		})
+	defer job.Stop()
+	got := map[int]redstuff.Sliver{}
+	var (
+		notFound int
+		errs     []error
+		retries  = map[int]int{}
+	)
+	var jerr error
+	for res := range job.Results(&jerr) {
+		i, t := res.Node, res.Tasks[0]
+		var ne *NodeError
+		switch err := res.Err; {
+		case err == nil:
+			if _, dup := got[res.Value.Index]; !dup {
+				got[res.Value.Index] = res.Value
+				job.Add(1)
 			}
-		}()
+			continue
+		case errors.Is(err, ErrBadNode):
+			v.nodes[i].Logger().Warn("node served an invalid sliver; skipping the node", "blob", md.ID, "sliver", t.Key, "err", err)
+			job.Drop(i) // never trust this node again in this read
+		case errors.As(err, &ne) && ne.Status == 0:
+			v.nodes[i].Logger().Debug("sliver fetch failed", "blob", md.ID, "sliver", t.Key, "err", err)
+			job.Drop(i) // unreachable
+		case errors.As(err, &ne) && ne.NotFound():
+			notFound++
+		case errors.As(err, &ne) && ne.Retryable() && retries[t.Key] < 2:
+			retries[t.Key]++
+			job.Requeue(t)
+			continue
+		}
+		errs = append(errs, res.Err)
 	}
-	wg.Wait()
-	if len(s.got) >= need {
-		out := make([]redstuff.Sliver, 0, len(s.got))
-		for _, sl := range s.got {
+	if jerr != nil {
+		return nil, jerr
+	}
+	if len(got) >= need {
+		out := make([]redstuff.Sliver, 0, len(got))
+		for _, sl := range got {
 			out = append(out, sl)
 		}
 		return out, nil
 	}
-	if err := parent.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.notFound >= v.params.Quorum() {
-		return nil, fmt.Errorf("%w: %s: slivers missing on nodes holding %d shards", ErrBlobNotFound, md.ID, s.notFound)
+	if notFound >= v.params.Quorum() {
+		return nil, fmt.Errorf("%w: %s: slivers missing on nodes holding %d shards", ErrBlobNotFound, md.ID, notFound)
 	}
-	return nil, fmt.Errorf("%w: %s: %d of %d verified slivers: %w", ErrNotEnoughSlivers, md.ID, len(s.got), need, errors.Join(s.errs...))
-}
-
-// sliverScheduler hands out sliver requests: to the node with the lowest expected wait
-// (latency score x (requests in flight + 1)) that has work and a free connection.
-type sliverScheduler struct {
-	v        *committeeView
-	mu       sync.Mutex
-	cond     *sync.Cond
-	queue    [][]int // pairs still to ask each node for
-	inflight []int
-	score    []float64
-	perNode  int
-	got      map[int]redstuff.Sliver
-	need     int
-	// systematic is K_p: pairs below it hold systematic primary slivers, which are preferred.
-	systematic int
-	// outstanding counts requests in flight over all nodes; started has their start times.
-	outstanding int
-	started     map[[2]int]time.Time
-	// stall is how long a request may run before more are sent in its stead.
-	stall    time.Duration
-	notFound int
-	errs     []error
-	retries  map[int]int
-}
-
-func (s *sliverScheduler) next() (node, pair int, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		if len(s.got) >= s.need {
-			return 0, 0, false
-		}
-		// Never ask for more than still needed: requests in flight may fill the need, unless
-		// they stalled.
-		live := s.outstanding
-		for _, t := range s.started {
-			if time.Since(t) > s.stall {
-				live--
-			}
-		}
-		if len(s.got)+live >= s.need {
-			if s.outstanding == 0 {
-				return 0, 0, false
-			}
-			s.cond.Wait()
-			continue
-		}
-		best, busy, bestSys := -1, false, false
-		for i, q := range s.queue {
-			if len(q) == 0 {
-				continue
-			}
-			sys := q[0] < s.systematic
-			if s.inflight[i] >= s.perNode {
-				busy = true
-				continue
-			}
-			better := best < 0 || (sys && !bestSys) ||
-				(sys == bestSys && s.score[i]*float64(s.inflight[i]+1) < s.score[best]*float64(s.inflight[best]+1))
-			if better {
-				best, bestSys = i, sys
-			}
-		}
-		// Systematic slivers first among the nodes free to answer; never wait for a busy node
-		// (it may be the slow one) while another can serve a sliver now.
-		if best >= 0 {
-			p := s.queue[best][0]
-			s.queue[best] = s.queue[best][1:]
-			s.inflight[best]++
-			s.outstanding++
-			s.started[[2]int{best, p}] = time.Now()
-			return best, p, true
-		}
-		if !busy {
-			return 0, 0, false
-		}
-		s.cond.Wait()
-	}
-}
-
-// done records a result and reports whether enough slivers are in.
-func (s *sliverScheduler) done(node, pair int, sl redstuff.Sliver, err error) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.cond.Broadcast()
-	s.inflight[node]--
-	s.outstanding--
-	delete(s.started, [2]int{node, pair})
-	var ne *NodeError
-	switch {
-	case err == nil:
-		s.got[sl.Index] = sl
-	case errors.Is(err, ErrBadNode):
-		s.queue[node] = nil // never trust this node again in this read
-		s.errs = append(s.errs, err)
-	case errors.As(err, &ne) && ne.Status == 0:
-		s.queue[node] = nil // unreachable
-		s.errs = append(s.errs, err)
-	case errors.As(err, &ne) && ne.notFound():
-		s.notFound++
-		s.errs = append(s.errs, err)
-	case errors.As(err, &ne) && ne.retryable():
-		if s.retries == nil {
-			s.retries = map[int]int{}
-		}
-		if s.retries[pair] < 2 {
-			s.retries[pair]++
-			s.queue[node] = append(s.queue[node], pair)
-		} else {
-			s.errs = append(s.errs, err)
-		}
-	default:
-		s.errs = append(s.errs, err)
-	}
-	return len(s.got) >= s.need
+	return nil, fmt.Errorf("%w: %s: %d of %d verified slivers: %w", ErrNotEnoughSlivers, md.ID, len(got), need, errors.Join(errs...))
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/fanout"
+	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -337,6 +339,16 @@ func (r *registration) resolve(obj ObjectID, err error) {
 	close(r.done)
 }
 
+// failed returns the registration's error if it is resolved, else nil.
+func (r *registration) failed() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
 func (r *registration) wait(ctx context.Context) (ObjectID, error) {
 	select {
 	case <-r.done:
@@ -362,15 +374,15 @@ func (c *Client) execute(ctx context.Context, what string, op cpapi.Op) (*cpapi.
 
 // ---- upload and confirmations ----
 
-type nodeResult struct {
-	member int
-	msg    []byte
-	sig    crypto.BLSSignature
-	err    error
+// confirmation is a member's verified storage confirmation.
+type confirmation struct {
+	msg []byte
+	sig crypto.BLSSignature
 }
 
 // upload sends every member its slivers and collects verified confirmations until they cover
-// n-f shards, then waits a short tail for stragglers; it returns their aggregate certificate.
+// n-f shards, then waits a short tail for stragglers (one fan-out job: a task per member,
+// weighted by its shards); it returns their aggregate certificate.
 func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
 	opts StoreOptions, r *registration) (*protocol.Certificate, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -381,104 +393,83 @@ func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encod
 	}
 	n := v.c.NShards
 	pairSize := int64(blob.SliverDataSize(sliverOf(e, redstuff.Primary, 0)) + blob.SliverDataSize(sliverOf(e, redstuff.Secondary, 0)))
-	total := pairSize * int64(n)
-	prog := &progress{f: opts.Progress, total: total}
+	prog := &progress{f: opts.Progress, total: pairSize * int64(n)}
 	prog.add(0)
 
 	// Abandon the upload as soon as the registration fails.
 	go func() {
 		select {
 		case <-r.done:
-			if r.err != nil {
+			if r.failed() != nil {
 				cancel()
 			}
 		case <-ctx.Done():
 		}
 	}()
 
-	limit := c.comm.MaxConcurrentWrites
-	if limit <= 0 {
-		limit = len(v.nodes)
-	}
-	slots := make(chan struct{}, limit)
-	results := make(chan nodeResult, len(v.nodes))
-	var wg sync.WaitGroup
-	for i, node := range v.nodes {
-		pairs := make([]int, 0, len(v.c.Members[i].Shards))
-		for _, s := range v.c.Members[i].Shards {
-			pairs = append(pairs, blob.PairIndex(md.ID, n, int(s)))
-		}
-		slices.Sort(pairs)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if node == nil {
-				results <- nodeResult{member: i, err: fmt.Errorf("member %s: no usable connection", v.c.Members[i].Name)}
-				return
-			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				results <- nodeResult{member: i, err: ctx.Err()}
-				return
-			}
-			msg, sig, err := c.storeOnNode(ctx, v, node, e, md, mdBytes, pairs, r, prog)
-			<-slots
-			results <- nodeResult{member: i, msg: msg, sig: sig, err: err}
-		}()
-	}
-	defer wg.Wait()
-
 	quorum := v.params.Quorum()
-	start := time.Now()
+	tasks := make([]fanout.Task, len(v.nodes))
+	for i := range v.nodes {
+		tasks[i] = fanout.Task{Node: i, Key: i, Weight: v.weights[i]}
+	}
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Limit: c.comm.MaxConcurrentWrites, Need: quorum,
+		Tail: func(elapsed time.Duration) time.Duration {
+			wait := time.Duration(c.comm.TailFactor*float64(elapsed)) + c.comm.TailBase
+			c.log.Debug("quorum of confirmations; waiting for stragglers", "blob", md.ID, "elapsed", elapsed, "tail", wait)
+			return wait
+		}},
+		tasks, func(ctx context.Context, i int, _ []fanout.Task) (confirmation, error) {
+			node := v.nodes[i]
+			if node == nil {
+				return confirmation{}, fmt.Errorf("member %s: no usable connection", v.c.Members[i].Name)
+			}
+			pairs := make([]int, 0, len(v.c.Members[i].Shards))
+			for _, s := range v.c.Members[i].Shards {
+				pairs = append(pairs, blob.PairIndex(md.ID, n, int(s)))
+			}
+			slices.Sort(pairs)
+			return c.storeOnNode(ctx, v, node, e, md, mdBytes, pairs, r, prog)
+		})
+	defer job.Stop()
+
 	var (
-		weight  int
 		signers []int
 		sigs    []crypto.BLSSignature
 		msg     []byte
 		errs    []error
-		tail    <-chan time.Time
 	)
-	for left := len(v.nodes); left > 0; {
-		select {
-		case res := <-results:
-			left--
-			if res.err != nil {
-				if ctx.Err() == nil {
-					c.log.Warn("storing on node failed", "node", v.c.Members[res.member].Name, "blob", md.ID, "err", res.err)
-				}
-				errs = append(errs, res.err)
-				continue
+	var jerr error
+	for res := range job.Results(&jerr) {
+		i := res.Node
+		if res.Err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("storing on node failed", "node", v.c.Members[i].Name, "blob", md.ID, "err", res.Err)
 			}
-			if msg == nil {
-				msg = res.msg
-			}
-			if !bytes.Equal(msg, res.msg) { // cannot happen: each was checked against the same message
-				errs = append(errs, fmt.Errorf("member %d: confirmation differs", res.member))
-				continue
-			}
-			weight += v.weights[res.member]
-			signers = append(signers, res.member)
-			sigs = append(sigs, res.sig)
-			if weight >= quorum && tail == nil && left > 0 {
-				elapsed := time.Since(start)
-				wait := time.Duration(c.comm.TailFactor*float64(elapsed)) + c.comm.TailBase
-				c.log.Debug("quorum of confirmations; waiting for stragglers", "blob", md.ID, "elapsed", elapsed, "tail", wait)
-				tail = time.After(wait)
-			}
-		case <-tail:
-			left = 0
-		case <-ctx.Done():
-			if r.err != nil {
-				return nil, 0, r.err
-			}
-			return nil, 0, ctx.Err()
+			errs = append(errs, res.Err)
+			continue
 		}
+		if msg == nil {
+			msg = res.Value.msg
+		}
+		if !bytes.Equal(msg, res.Value.msg) { // cannot happen: each was checked against the same message
+			errs = append(errs, fmt.Errorf("member %d: confirmation differs", i))
+			continue
+		}
+		signers = append(signers, i)
+		sigs = append(sigs, res.Value.sig)
+		job.Add(v.weights[i])
 	}
-	cancel()
+	if jerr != nil {
+		if rerr := r.failed(); rerr != nil {
+			return nil, 0, rerr
+		}
+		return nil, 0, jerr
+	}
+	job.Stop()
+	weight := job.Progress()
 	if weight < quorum {
-		if r.err != nil {
-			return nil, 0, r.err
+		if rerr := r.failed(); rerr != nil {
+			return nil, 0, rerr
 		}
 		return nil, weight, fmt.Errorf("%w: %d of %d shards confirmed, %d needed: %w", ErrNotEnoughConfirmations, weight, n, quorum, errors.Join(errs...))
 	}
@@ -536,60 +527,58 @@ func (p *progress) finish() {
 
 // storeOnNode uploads a node's slivers and returns its verified confirmation. A node that
 // reports missing slivers gets them again.
-func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
-	mdBytes []byte, pairs []int, r *registration, prog *progress) ([]byte, crypto.BLSSignature, error) {
+func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
+	mdBytes []byte, pairs []int, r *registration, prog *progress) (confirmation, error) {
+	// Confirmations are asked again while the node has not seen the registration yet.
+	policy := c.retryPolicy()
+	policy.Retryable = func(err error) bool {
+		return nodeclient.IsRetryable(err) || errors.Is(err, nodeclient.ErrNotRegistered)
+	}
 	for attempt := 0; ; attempt++ {
 		if err := c.uploadToNode(ctx, node, e, md, mdBytes, pairs, prog, attempt > 0); err != nil {
 			// A node that saw the registration in the middle of a pending upload may have
 			// moved the buffered metadata to its store under the request's feet: send it all
 			// again, now as a registered blob.
-			if (isReason(err, api.ReasonMetadataNotFound) || isReason(err, api.ReasonNotRegistered)) && attempt < 3 {
-				node.log.Debug("upload raced the registration; uploading again", "blob", md.ID, "err", err)
+			if (errors.Is(err, nodeclient.ErrMetadataNotFound) || errors.Is(err, nodeclient.ErrNotRegistered)) && attempt < 3 {
+				node.Logger().Debug("upload raced the registration; uploading again", "blob", md.ID, "err", err)
 				continue
 			}
-			return nil, crypto.BLSSignature{}, err
+			return confirmation{}, err
 		}
 		obj, err := r.wait(ctx)
 		if err != nil {
-			return nil, crypto.BLSSignature{}, err
+			return confirmation{}, err
 		}
 		pt := protocol.Permanent
 		if r.deletable {
 			pt = protocol.Deletable(protocol.ObjectID(obj))
 		}
-		var msg []byte
-		var sig crypto.BLSSignature
-		err = c.retry(ctx, func() error {
+		var conf confirmation
+		err = policy.Do(ctx, func() error {
 			var err error
-			msg, sig, err = node.confirmation(ctx, c.comm.RequestTimeout, c.comm.ConfirmationWait, md.ID, pt, v.c.Epoch)
-			if isReason(err, api.ReasonNotRegistered) {
-				// The node has not seen the registration yet: ask again after a pause.
-				var ne *NodeError
-				errors.As(err, &ne)
-				return &NodeError{Node: ne.Node, Op: ne.Op, Status: 503, Reason: ne.Reason, Msg: ne.Msg}
-			}
+			conf.msg, conf.sig, err = node.Confirmation(ctx, md.ID, pt, v.c.Epoch, c.comm.ConfirmationWait)
 			return err
 		})
-		if isReason(err, api.ReasonMissingSlivers) && attempt < 3 {
-			node.log.Debug("node misses slivers; uploading again", "blob", md.ID, "err", err)
+		if errors.Is(err, nodeclient.ErrMissingSlivers) && attempt < 3 {
+			node.Logger().Debug("node misses slivers; uploading again", "blob", md.ID, "err", err)
 			continue
 		}
 		if err != nil && errors.Is(err, ErrBadNode) {
-			node.log.Warn("node sent an invalid confirmation; ignored", "blob", md.ID, "err", err)
+			node.Logger().Warn("node sent an invalid confirmation; ignored", "blob", md.ID, "err", err)
 		}
-		return msg, sig, err
+		return conf, err
 	}
 }
 
 // uploadToNode sends the metadata and the slivers of pairs, in batches when the node offers
 // the batched route, else sliver by sliver.
-func (c *Client) uploadToNode(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadToNode(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
-	if node.offersBatch(ctx, c.comm.StatusTimeout) {
+	if node.WithTimeout(c.comm.StatusTimeout).OffersBatch(ctx) {
 		err := c.uploadBatches(ctx, node, e, md, mdBytes, pairs, prog, again)
 		var ne *NodeError
 		if errors.As(err, &ne) && (ne.Status == http.StatusNotFound || ne.Status == http.StatusMethodNotAllowed) && ne.Reason == "" {
-			node.noBatch()
+			node.NoBatch()
 		} else {
 			return err
 		}
@@ -597,11 +586,16 @@ func (c *Client) uploadToNode(ctx context.Context, node *nodeConn, e *redstuff.E
 	return c.uploadSlivers(ctx, node, e, md, mdBytes, pairs, prog, again)
 }
 
+// uploader returns node's client for uploads: retried, and holding their bodies' bytes of the
+// client's data-in-flight bound while they run.
+func (c *Client) uploader(node *nodeclient.Client) *nodeclient.Client {
+	return node.With(nodeclient.Retry(c.retryPolicy()), nodeclient.LimitBytes(c.inflight, c.comm.MaxDataInFlight))
+}
+
 // uploadBatches sends the slivers in batched requests of at most UploadChunkBytes each, the
 // first carrying the metadata.
-func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
-	path := api.SliverBatchPath(md.ID.String()) + "?" + api.QueryPending + "=true"
 	var chunks [][]int
 	var cur []int
 	var size int64
@@ -617,6 +611,7 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 	if len(cur) > 0 || len(chunks) == 0 {
 		chunks = append(chunks, cur)
 	}
+	up := c.uploader(node)
 	for k, chunk := range chunks {
 		body := &batchBody{}
 		bw, err := api.NewBatchWriter(body)
@@ -645,16 +640,7 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeConn, e *redstuff.
 		if err := bw.Close(); err != nil {
 			return fmt.Errorf("client: %w", err)
 		}
-		got, err := c.inflight.acquire(ctx, body.size)
-		if err != nil {
-			return err
-		}
-		err = c.retry(ctx, func() error {
-			_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, path, body.reader(), api.ContentTypeSliverBatch, 1<<20)
-			return err
-		})
-		c.inflight.release(got)
-		if err != nil {
+		if _, err := up.PutSliverBatch(ctx, md.ID, body, true); err != nil {
 			return err
 		}
 		if !again {
@@ -701,6 +687,12 @@ func (b *batchBody) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Len returns the body's length (nodeclient.Body).
+func (b *batchBody) Len() int64 { return b.size }
+
+// Reader returns a new reader of the whole body (nodeclient.Body).
+func (b *batchBody) Reader() io.Reader { return b.reader() }
+
 // reader returns a new reader of the whole body.
 func (b *batchBody) reader() *segReader { return &segReader{segs: b.segs, left: b.size} }
 
@@ -712,7 +704,7 @@ type segReader struct {
 	left int64 // bytes not read yet
 }
 
-// Len reports the bytes left, which gives the request its Content-Length.
+// Len reports the bytes left.
 func (r *segReader) Len() int { return int(r.left) }
 
 func (r *segReader) Read(p []byte) (int, error) {
@@ -750,15 +742,10 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 
 // uploadSlivers uses the per-sliver routes: the metadata, then every sliver (at most
 // MaxNodeConnections at once).
-func (c *Client) uploadSlivers(ctx context.Context, node *nodeConn, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
-	id := md.ID.String()
-	err := c.retry(ctx, func() error {
-		_, _, err := node.do(ctx, c.comm.RequestTimeout, http.MethodPut, api.MetadataPath(id)+"?"+api.QueryPending+"=true",
-			bytes.NewReader(mdBytes), api.ContentTypeOctetStream, 1<<20)
-		return err
-	})
-	if err != nil {
+	up := c.uploader(node)
+	if _, err := up.PutMetadata(ctx, md.ID, mdBytes, true); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -770,20 +757,13 @@ func (c *Client) uploadSlivers(ctx context.Context, node *nodeConn, e *redstuff.
 				if err != nil {
 					return fmt.Errorf("client: %w", err)
 				}
-				got, err := c.inflight.acquire(gctx, int64(len(body)))
-				if err != nil {
+				if _, err := up.PutSliver(gctx, md.ID, p, a, nodeclient.Bytes(body), true); err != nil {
 					return err
 				}
-				defer c.inflight.release(got)
-				path := api.SliverPath(id, p, a.String()) + "?" + api.QueryPending + "=true"
-				err = c.retry(gctx, func() error {
-					_, _, err := node.do(gctx, c.comm.RequestTimeout, http.MethodPut, path, bytes.NewReader(body), api.ContentTypeOctetStream, 1<<20)
-					return err
-				})
-				if err == nil && !again {
+				if !again {
 					prog.add(int64(len(body)))
 				}
-				return err
+				return nil
 			})
 		}
 	}
