@@ -62,7 +62,7 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	maxFrame := max(sliverLimit(v.enc.Params()), metadataLimit(v.nShards))
+	maxFrame := max(sliverLimit(v.enc.Params()), api.MetadataLimit(v.nShards))
 	br := api.NewBatchReader(r.Body, int(maxFrame))
 	br.SetAlloc(n.frameBufs.get)
 	var res api.BatchResult

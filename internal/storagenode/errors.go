@@ -63,7 +63,7 @@ var errorTable = []struct {
 	{ErrUnsupportedMedia, api.StatusUnsupportedMedia, api.ReasonUnsupportedMedia},
 	{ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee},
 	{ErrBusy, api.StatusUnavailable, api.ReasonBusy},
-	{ErrInvalidProof, api.StatusInvalidArgument, reasonInvalidProof},
+	{ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof},
 }
 
 // requestError carries metadata for the ErrorInfo detail of an error response.

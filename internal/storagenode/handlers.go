@@ -15,7 +15,6 @@ import (
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
-	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
@@ -37,7 +36,7 @@ func (n *Node) Handler() http.Handler {
 	route("GET", api.RoutePermanentConfirm, n.confirmPermanent)
 	route("GET", api.RouteDeletableConfirm, n.confirmDeletable)
 	route("GET", api.RouteRecoverySymbols, n.recoverySymbols)
-	route("POST", routeInconsistencyProof, n.postInconsistencyProof)
+	route("POST", api.RouteInconsistencyProof, n.postInconsistencyProof)
 	route("GET", api.RouteBlobStatus, n.blobStatus)
 	route("GET", api.RouteHealth, n.health)
 	return mux
@@ -156,13 +155,6 @@ func (n *Node) readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// metadataLimit is the largest metadata body for n shards.
-func metadataLimit(nShards int) int64 {
-	// version, encoding type, length, ULEB128 count (at most 3 bytes), and per pair two
-	// Node enums of at most 1 + 32 bytes each.
-	return int64(1+1+8+3+nShards*2*(1+len(merkle.Node{}))) + 16
-}
-
 // sliverLimit is the largest sliver PUT body for n shards: the largest primary sliver plus
 // headroom.
 func sliverLimit(p redstuff.Params) int64 {
@@ -230,7 +222,7 @@ func (n *Node) putMetadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := n.readBody(r, metadataLimit(v.nShards))
+	body, err := n.readBody(r, api.MetadataLimit(v.nShards))
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,11 @@
 package storagenode
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
+	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
@@ -17,6 +13,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/fanout"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
@@ -29,23 +26,12 @@ import (
 // submits it to the control plane, whose InvalidBlobID event makes every node mark the blob
 // invalid, drop its slivers and refuse its uploads.
 
-// routeInconsistencyProof is Walrus's inconsistency-proof route; {type} is the axis of the
-// proof's target sliver.
-const routeInconsistencyProof = "/v1/blobs/{blob_id}/inconsistencyProof/{type}"
-
-func inconsistencyProofPath(id blob.ID, a redstuff.Axis) string {
-	return "/v1/blobs/" + id.String() + "/inconsistencyProof/" + a.String()
-}
-
-// reasonInvalidProof is the ErrorInfo reason of a proof that does not verify.
-const reasonInvalidProof = "INVALID_INCONSISTENCY_PROOF"
-
 // ErrInvalidProof is returned for an inconsistency proof that does not prove anything.
 var ErrInvalidProof = errors.New("invalid inconsistency proof")
 
 // proofLimit bounds the body of an inconsistency proof of axis a for a blob of symbol size s.
 func proofLimit(p redstuff.Params, a redstuff.Axis, s int) int64 {
-	return 2 + 3 + int64(p.SymbolCount(a))*int64(s+symbolOverhead)
+	return 2 + 3 + int64(p.SymbolCount(a))*int64(s+api.SymbolOverhead)
 }
 
 // decodeInconsistencyProof decodes and verifies an inconsistency-proof body for the target
@@ -127,52 +113,42 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 	}
 	c := v.committee
 	msg := protocol.InvalidBlobID{Epoch: v.epoch, BlobID: md.ID}.Encode()
-	var (
-		mu     sync.Mutex
-		sigs   = map[int]crypto.BLSSignature{}
-		weight int
-		errs   []error
-	)
+	sigs := map[int]crypto.BLSSignature{}
+	weight := 0
 	reached := func() bool { return protocol.Validity.Reached(weight, c.NShards) }
+	var tasks []fanout.Task
 	for i, m := range c.Members {
-		if crypto.BLSPublicKey(m.BLSPublicKey) == n.pub {
+		switch {
+		case crypto.BLSPublicKey(m.BLSPublicKey) == n.pub:
 			sigs[i], weight = n.key.Sign(msg), len(m.Shards)
+		case len(m.Shards) > 0:
+			tasks = append(tasks, fanout.Task{Node: i, Key: i, Weight: len(m.Shards)})
 		}
 	}
-	fctx, cancel := context.WithCancel(ctx) // ends the fan-out once the threshold is reached
-	defer cancel()
-	g, gctx := errgroup.WithContext(fctx)
-	g.SetLimit(n.cfg.RecoveryFetches)
-	for i := range c.Members {
-		m := &c.Members[i]
-		if crypto.BLSPublicKey(m.BLSPublicKey) == n.pub || len(m.Shards) == 0 {
-			continue
-		}
-		mu.Lock()
-		done := reached()
-		mu.Unlock()
-		if done {
+	// One fan-out job over the other members, ended once the threshold is reached.
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(c.Members), Limit: n.cfg.RecoveryFetches}, tasks,
+		func(ctx context.Context, i int, _ []fanout.Task) (crypto.BLSSignature, error) {
+			peer, err := n.peer(&c.Members[i])
+			if err != nil {
+				return crypto.BLSSignature{}, err
+			}
+			return peer.InconsistencyProof(ctx, md.ID, proof.Target, body, msg)
+		})
+	defer job.Stop()
+	var errs []error
+	for !reached() {
+		res, err := job.Next(time.Time{})
+		if err != nil {
 			break
 		}
-		g.Go(func() error {
-			sig, err := n.attestation(gctx, m, md.ID, proof.Target, body, msg)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return nil
-			}
-			if !reached() {
-				sigs[i] = sig
-				weight += len(m.Shards)
-				if reached() {
-					cancel()
-				}
-			}
-			return nil
-		})
+		if res.Err != nil {
+			errs = append(errs, res.Err)
+			continue
+		}
+		sigs[res.Node] = res.Value
+		weight += len(c.Members[res.Node].Shards)
 	}
-	_ = g.Wait()
+	job.Stop()
 	if !reached() {
 		return fmt.Errorf("invalid-blob attestations for %s cover %d of %d shards, not enough: %w", md.ID, weight, c.NShards, errors.Join(errs...))
 	}
@@ -200,31 +176,6 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 	n.log.Warn("blob proven inconsistently encoded; invalid-blob certificate submitted", "blob", md.ID,
 		"signers", len(signers), "shards", weight, "epoch", v.epoch)
 	return nil
-}
-
-// attestation POSTs the proof to member m and returns its verified signature of msg.
-func (n *Node) attestation(ctx context.Context, m *cpapi.Member, id blob.ID, a redstuff.Axis, body, msg []byte) (crypto.BLSSignature, error) {
-	var sig crypto.BLSSignature
-	b, err := n.peers.do(ctx, m, "POST", inconsistencyProofPath(id, a), body, 64<<10)
-	if err != nil {
-		return sig, err
-	}
-	var resp api.Success[api.SignedMessage]
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return sig, fmt.Errorf("%w: attestation from %s: %w", ErrPeer, m.Name, err)
-	}
-	sm := resp.Success.Data
-	if !bytes.Equal(sm.SerializedMessage, msg) {
-		return sig, fmt.Errorf("%w: attestation from %s signs another message (epoch or blob differ)", ErrPeer, m.Name)
-	}
-	if len(sm.Signature) != len(sig) {
-		return sig, fmt.Errorf("%w: attestation from %s: signature of %d bytes", ErrPeer, m.Name, len(sm.Signature))
-	}
-	copy(sig[:], sm.Signature)
-	if err := crypto.VerifyBLS(crypto.BLSPublicKey(m.BLSPublicKey), msg, sig); err != nil {
-		return sig, fmt.Errorf("%w: attestation from %s: %w", ErrPeer, m.Name, err)
-	}
-	return sig, nil
 }
 
 // submit signs op with the node's account key and submits it, refetching the nonce once if

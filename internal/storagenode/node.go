@@ -32,6 +32,7 @@ import (
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
@@ -202,8 +203,6 @@ type Node struct {
 	key   *crypto.BLSSecretKey
 	// frameBufs recycles the payload buffers of batched uploads.
 	frameBufs bufPool
-	// slow remembers the peers that recently failed to answer recovery requests in time.
-	slow slowPeers
 	// rounds holds the durations of recent recovery rounds (see roundTimes).
 	rounds  roundTimes
 	pub     crypto.BLSPublicKey
@@ -219,17 +218,17 @@ type Node struct {
 	verifySem chan struct{}
 
 	account *crypto.AccountKey
-	peers   *peerSet
-	rec     *recoveryQueue
-	txMu    sync.Mutex // serializes the node's transactions (nonces)
+	// peers reaches the other members (and caches the encoders).
+	peers *nodeclient.Pool
+	rec   *recoveryQueue
+	txMu  sync.Mutex // serializes the node's transactions (nonces)
 
-	mu       sync.RWMutex
-	view     *epochView    // current committee view (nil until known)
-	cursor   uint64        // next event to read
-	applied  uint64        // events applied (cursor seq + 1), for health
-	latest   uint64        // highest event seq seen on the control plane + 1
-	changed  chan struct{} // closed and replaced whenever events were applied
-	encoders map[int]*redstuff.Encoder
+	mu      sync.RWMutex
+	view    *epochView    // current committee view (nil until known)
+	cursor  uint64        // next event to read
+	applied uint64        // events applied (cursor seq + 1), for health
+	latest  uint64        // highest event seq seen on the control plane + 1
+	changed chan struct{} // closed and replaced whenever events were applied
 }
 
 // epochView is the node's committee view for one epoch.
@@ -254,10 +253,10 @@ func New(cfg Config) (*Node, error) {
 		symbolSem: make(chan struct{}, cfg.MaxSymbolRequests),
 		verifySem: make(chan struct{}, cfg.MaxVerifications),
 		changed:   make(chan struct{}),
-		encoders:  map[int]*redstuff.Encoder{},
 		account:   cfg.AccountKey,
-		peers:     newPeerSet(cfg.PeerTimeout),
-		rec:       newRecoveryQueue(cfg.MaxRecoveryQueue),
+		peers: nodeclient.NewPool(nodeclient.Options{HTTP2: true, MaxConnsPerNode: 16, Timeout: cfg.PeerTimeout,
+			Logger: cfg.Logger}),
+		rec: newRecoveryQueue(cfg.MaxRecoveryQueue),
 	}
 	var err error
 	if n.account == nil {
@@ -357,7 +356,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
-	n.peers.close()
+	n.peers.Close()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -418,14 +417,9 @@ func (n *Node) refreshCommittee(ctx context.Context, epoch uint32) error {
 	if n.view != nil && n.view.epoch >= v.epoch {
 		return nil
 	}
-	enc := n.encoders[c.NShards]
-	if enc == nil {
-		if enc, err = redstuff.New(c.NShards); err != nil {
-			return fmt.Errorf("storagenode: encoder for %d shards: %w", c.NShards, err)
-		}
-		n.encoders[c.NShards] = enc
+	if v.enc, err = n.peers.Encoder(c.NShards); err != nil {
+		return fmt.Errorf("storagenode: %w", err)
 	}
-	v.enc = enc
 	n.view = v
 	n.m.epoch.Set(float64(v.epoch))
 	n.m.ownedShards.Set(float64(len(v.shards)))
@@ -492,11 +486,9 @@ func (n *Node) scrubVerify(ref nodestore.SliverRef, sl redstuff.Sliver) error {
 		}
 		return fmt.Errorf("%w: %w", nodestore.ErrSkipSliver, err)
 	}
-	n.mu.RLock()
-	enc := n.encoders[len(md.Metadata.Hashes)]
-	n.mu.RUnlock()
-	if enc == nil {
-		return nodestore.ErrSkipSliver
+	enc, err := n.peers.Encoder(len(md.Metadata.Hashes))
+	if err != nil {
+		return fmt.Errorf("%w: %w", nodestore.ErrSkipSliver, err)
 	}
 	return verifySliver(enc, md, sl)
 }

@@ -7,12 +7,12 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
-	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/fanout"
+	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -336,52 +336,36 @@ func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*b
 	if md = n.pending.metadata(id); md != nil {
 		return md, nil
 	}
-	p := v.enc.Params()
-	peers := n.peerOrder(n.otherMembers(v))
 	var errs []error
-	for _, m := range peers {
-		b, err := n.peers.do(ctx, m, "GET", api.MetadataPath(id.String()), nil, int64(blob.IDLen)+metadataLimit(v.nShards))
-		if err != nil {
-			if ctx.Err() == nil && unresponsive(err) {
-				n.slow.mark(m.Name)
+	for _, m := range n.peerOrder(n.otherMembers(v)) {
+		peer, err := n.peer(m)
+		if err == nil {
+			var got *blob.MetadataWithID
+			if got, err = peer.With(n.countBytes("metadata")).Metadata(ctx, id, v.enc.Params()); err == nil {
+				if err := n.store.PutMetadata(ctx, got); err != nil {
+					return nil, err
+				}
+				return got, nil
 			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+			n.markIfSlow(ctx, peer, err)
 		}
-		n.m.recoveryBytes.WithLabelValues("metadata").Add(float64(len(b)))
-		var got blob.MetadataWithID
-		if err := got.UnmarshalBCS(b); err != nil {
-			errs = append(errs, fmt.Errorf("metadata from %s: %w", m.Name, err))
-			continue
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
 		}
-		if got.ID != id {
-			errs = append(errs, fmt.Errorf("metadata from %s is of blob %s", m.Name, got.ID))
-			continue
-		}
-		if err := got.Verify(p); err != nil {
-			errs = append(errs, fmt.Errorf("metadata from %s: %w", m.Name, err))
-			continue
-		}
-		if err := n.store.PutMetadata(ctx, &got); err != nil {
-			return nil, err
-		}
-		return &got, nil
 	}
 	return nil, fmt.Errorf("%w: metadata of %s from no peer: %w", ErrMetadataNotFound, id, errors.Join(errs...))
 }
 
-// symbolSource is a sliver that contributes recovery symbols: its index on the source axis
-// and the member that holds it (nil: this node).
-type symbolSource struct {
-	index  int
-	member *cpapi.Member
-}
-
 // recoverAxis rebuilds the slivers refs (all of axis target) and stores them. If a rebuilt
 // sliver does not match the metadata it returns the inconsistency proof.
+//
+// The sources are the other axis's slivers: the node's own first (no network), then the other
+// members' in random member order, the recently slow or failing ones last. One frugal fan-out
+// job asks for exactly as many sources as are still missing, grouped into one request per
+// member; a member that has not answered after the hedge delay (RecoveryHedge, or four times
+// the median of recent requests if that is longer) is marked slow and others are asked in its
+// stead (its answer still counts if it comes).
 func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataWithID, target redstuff.Axis,
 	refs []nodestore.SliverRef) (*redstuff.InconsistencyProof, error) {
 	enc, p, id := v.enc, v.enc.Params(), md.ID
@@ -396,153 +380,91 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 	for _, t := range targets {
 		got[t] = map[int]redstuff.RecoverySymbol{}
 	}
-	var mu sync.Mutex
-	accept := func(from map[int]bool, syms []redstuff.RecoverySymbol) (valid, invalid int) {
-		mu.Lock()
-		defer mu.Unlock()
+	accept := func(syms []redstuff.RecoverySymbol) {
 		for _, sym := range syms {
-			g, ok := got[sym.TargetIndex]
-			if !ok || sym.Target != target || !from[sym.SourceIndex] {
-				invalid++
-				continue
+			if g, ok := got[sym.TargetIndex]; ok && sym.Target == target {
+				g[sym.SourceIndex] = sym
 			}
-			if _, dup := g[sym.SourceIndex]; dup {
-				continue
-			}
-			if err := blob.VerifyRecoverySymbol(enc, md, sym); err != nil {
-				invalid++
-				continue
-			}
-			g[sym.SourceIndex] = sym
-			valid++
 		}
-		return valid, invalid
 	}
 	need := func() int {
-		mu.Lock()
-		defer mu.Unlock()
 		most := 0
 		for _, g := range got {
 			most = max(most, k-len(g))
 		}
 		return most
 	}
+	n.localSymbols(ctx, v, md, src, targets, accept)
 
-	// Sources: the node's own stored slivers of the other axis first (no network), then the
-	// other members' slivers in random member order.
-	var sources []symbolSource
 	own := map[int]bool{}
 	for _, shard := range v.shards {
 		own[p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard)))] = true
 	}
-	peers := n.peerOrder(n.otherMembers(v))
-	for _, m := range peers {
+	var (
+		peers  []*nodeclient.Client
+		names  []string
+		tasks  []fanout.Task
+		scores []float64
+	)
+	for _, m := range n.peerOrder(n.otherMembers(v)) {
+		peer, err := n.peer(m)
+		if err != nil {
+			n.log.Warn("peer unusable", "peer", m.Name, "err", err)
+			continue
+		}
+		i := len(peers)
+		peers, names, scores = append(peers, peer), append(names, m.Name), append(scores, float64(i+1))
 		for _, shard := range m.Shards {
 			if idx := p.SliverIndex(src, blob.PairIndex(id, v.nShards, int(shard))); !own[idx] {
-				sources = append(sources, symbolSource{index: idx, member: m})
+				tasks = append(tasks, fanout.Task{Node: i, Key: idx, Weight: 1})
 			}
 		}
 	}
-	n.localSymbols(ctx, v, md, src, targets, accept)
-	next := 0 // sources[next:] are not asked yet
-	var (
-		emu      sync.Mutex
-		failures []error
-		all      sync.WaitGroup // every fetch started
-		running  atomic.Int64
-		finished = make(chan struct{}, 1) // a fetch ended
-		sem      = make(chan struct{}, n.cfg.RecoveryFetches)
-	)
-	fctx, fcancel := context.WithCancel(ctx)
-	defer all.Wait()
-	defer fcancel()
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(peers), Scores: scores, Limit: n.cfg.RecoveryFetches, PerNode: 1,
+		Batch: len(tasks), Need: need(), Frugal: true,
+		Hedge: func() time.Duration { return n.rounds.hedge(n.cfg.RecoveryHedge) },
+		OnHedge: func(i int, _ []fanout.Task) {
+			peers[i].Latency().MarkSlow()
+			n.log.Info("peer slow to send recovery symbols; asking others", "blob", id, "axis", target, "missing", need(), "slow", names[i])
+		}},
+		tasks, func(ctx context.Context, i int, ts []fanout.Task) ([]redstuff.RecoverySymbol, error) {
+			ids := make([]blob.SymbolID, 0, len(ts)*len(targets))
+			for _, t := range ts {
+				for _, tg := range targets {
+					if src == redstuff.Primary {
+						ids = append(ids, blob.SymbolID{Primary: uint16(t.Key), Secondary: uint16(tg)})
+					} else {
+						ids = append(ids, blob.SymbolID{Primary: uint16(tg), Secondary: uint16(t.Key)})
+					}
+				}
+			}
+			return peers[i].With(n.countBytes("symbols")).RecoverySymbols(ctx, enc, md, ids, src)
+		})
+	defer job.Stop()
+	var failures []error
 	for need() > 0 {
-		if err := ctx.Err(); err != nil {
+		res, err := job.Next(time.Time{})
+		if errors.Is(err, fanout.ErrDone) {
+			return nil, fmt.Errorf("%w: %s slivers of %s: %d more symbols needed, no source left: %w",
+				redstuff.ErrNotEnoughSymbols, target, id, need(), errors.Join(failures...))
+		}
+		if err != nil {
 			return nil, err
 		}
-		want := need()
-		if next >= len(sources) {
-			if running.Load() > 0 { // slow peers may still deliver
-				select {
-				case <-finished:
-				case <-ctx.Done():
-				}
-				continue
+		if res.Err != nil {
+			n.markIfSlow(ctx, peers[res.Node], res.Err)
+			if errors.Is(res.Err, nodeclient.ErrInvalidResponse) {
+				n.log.Warn("peer sent invalid recovery symbols", "peer", names[res.Node], "blob", id, "err", res.Err)
 			}
-			emu.Lock()
-			defer emu.Unlock()
-			return nil, fmt.Errorf("%w: %s slivers of %s: %d more symbols needed, no source left: %w",
-				redstuff.ErrNotEnoughSymbols, target, id, want, errors.Join(failures...))
+			failures = append(failures, res.Err)
+			continue
 		}
-		// Ask for exactly as many sources as are missing, grouped into one request per member.
-		round := map[*cpapi.Member][]int{}
-		var order []*cpapi.Member
-		for ; want > 0 && next < len(sources); next++ {
-			sc := sources[next]
-			if _, ok := round[sc.member]; !ok {
-				order = append(order, sc.member)
-			}
-			round[sc.member] = append(round[sc.member], sc.index)
-			want--
-		}
-		var rg sync.WaitGroup
-		var answered sync.Map // members of this round that answered (or failed)
-		for _, m := range order {
-			rg.Add(1)
-			all.Add(1)
-			running.Add(1)
-			go func() {
-				defer all.Done()
-				defer rg.Done()
-				defer func() {
-					running.Add(-1)
-					select {
-					case finished <- struct{}{}:
-					default:
-					}
-				}()
-				select {
-				case sem <- struct{}{}:
-				case <-fctx.Done():
-					return
-				}
-				defer func() { <-sem }()
-				err := n.fetchSymbols(fctx, v, md, m, src, round[m], targets, accept)
-				answered.Store(m, true)
-				if err != nil {
-					if fctx.Err() == nil && unresponsive(err) {
-						n.slow.mark(m.Name)
-					}
-					emu.Lock()
-					failures = append(failures, err)
-					emu.Unlock()
-				}
-			}()
-		}
-		// Wait for the round, but not for a peer that hangs: after the hedge time, ask the
-		// next sources in its stead (its answer still counts if it comes).
-		roundDone := make(chan struct{})
-		go func() { rg.Wait(); close(roundDone) }()
-		roundStart := time.Now()
-		hedge := time.NewTimer(n.rounds.hedge(n.cfg.RecoveryHedge))
-		select {
-		case <-roundDone:
-			n.rounds.add(time.Since(roundStart))
-		case <-hedge.C:
-			var slow []string
-			for _, m := range order {
-				if _, ok := answered.Load(m); !ok {
-					n.slow.mark(m.Name)
-					slow = append(slow, m.Name)
-				}
-			}
-			n.log.Info("peers slow to send recovery symbols; asking others", "blob", id, "axis", target, "missing", need(), "slow", slow)
-		case <-ctx.Done():
-		}
-		hedge.Stop()
+		n.rounds.add(res.Took)
+		before := need()
+		accept(res.Value)
+		job.Add(before - need())
 	}
-	fcancel()
-	all.Wait() // no fetch writes to got any more
+	job.Stop() // nothing writes to got any more
 	for _, t := range targets {
 		syms := make([]redstuff.RecoverySymbol, 0, len(got[t]))
 		for _, sym := range got[t] {
@@ -577,7 +499,7 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 // localSymbols computes the recovery symbols the node's own stored slivers of axis src give
 // for targets. A stored sliver whose symbols do not verify is quarantined.
 func (n *Node) localSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, src redstuff.Axis, targets []int,
-	accept func(map[int]bool, []redstuff.RecoverySymbol) (int, int)) {
+	accept func([]redstuff.RecoverySymbol)) {
 	for _, shard := range v.shards {
 		sl, raw, err := n.storedSliver(ctx, shard, md.ID, src)
 		if err != nil {
@@ -587,11 +509,14 @@ func (n *Node) localSymbols(ctx context.Context, v *epochView, md *blob.Metadata
 			continue
 		}
 		syms, err := v.enc.RecoverySymbols(sl, targets)
-		if err == nil {
-			if _, invalid := accept(map[int]bool{sl.Index: true}, syms); invalid == 0 {
-				continue
+		for i := 0; err == nil && i < len(syms); i++ {
+			if blob.VerifyRecoverySymbol(v.enc, md, syms[i]) != nil {
+				err = errors.New("its recovery symbols do not match the metadata")
 			}
-			err = errors.New("its recovery symbols do not match the metadata")
+		}
+		if err == nil {
+			accept(syms)
+			continue
 		}
 		n.quarantineRead(ctx, nodestore.SliverRef{Shard: shard, BlobID: md.ID, Axis: src}, raw, err)
 	}
@@ -625,86 +550,38 @@ func (n *Node) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw 
 	n.scheduleRecovery(ref.BlobID, 0)
 }
 
-// fetchSymbols asks member m, in one request, for the symbols its source slivers (indices on
-// axis src) give for every target, and accepts the valid ones.
-func (n *Node) fetchSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, m *cpapi.Member, src redstuff.Axis,
-	sources, targets []int, accept func(map[int]bool, []redstuff.RecoverySymbol) (int, int)) error {
-	ids := make([]string, 0, len(sources)*len(targets))
-	from := map[int]bool{}
-	for _, si := range sources {
-		from[si] = true
-		for _, t := range targets {
-			sid := blob.SymbolID{Primary: uint16(si), Secondary: uint16(t)} // source primary, target secondary
-			if src == redstuff.Secondary {
-				sid = blob.SymbolID{Primary: uint16(t), Secondary: uint16(si)}
-			}
-			ids = append(ids, sid.String())
-		}
-	}
-	s, err := md.Metadata.SymbolSize(v.enc.Params())
-	if err != nil {
-		return err
-	}
-	// One request, unless it would name more symbols than a node serves at once (2n).
-	for chunk := range slices.Chunk(ids, 2*v.nShards) {
-		path := api.RecoverySymbolsPath(md.ID.String(), chunk) + "&" + api.QueryProofAxis + "=" + src.String()
-		b, err := n.peers.do(ctx, m, "GET", path, nil, int64(len(chunk))*int64(s+symbolOverhead)+16)
-		if err != nil {
-			return err
-		}
-		n.m.recoveryBytes.WithLabelValues("symbols").Add(float64(len(b)))
-		syms, err := blob.UnmarshalGeneralRecoverySymbols(b)
-		if err != nil {
-			return fmt.Errorf("%w: recovery symbols from %s: %w", ErrPeer, m.Name, err)
-		}
-		valid, invalid := accept(from, syms)
-		if invalid > 0 {
-			n.log.Warn("peer sent invalid recovery symbols", "peer", m.Name, "blob", md.ID, "invalid", invalid, "valid", valid)
-			return fmt.Errorf("%w: %d invalid recovery symbols from %s", ErrPeer, invalid, m.Name)
-		}
-	}
-	return nil
-}
-
-// symbolOverhead bounds the bytes of a BCS GeneralRecoverySymbol beyond its symbol data: the
-// enum tags, indices, length prefixes and a Merkle path of at most 16 nodes (n < 65536).
-const symbolOverhead = 1 + 2 + 3 + 2 + 3 + 16*(1+32)
-
-// slowPeerMemory is how long a peer that failed or did not answer in time is asked last.
-const slowPeerMemory = time.Minute
-
-// slowPeers remembers the peers that recently failed to answer a recovery request in time.
-type slowPeers struct {
-	mu    sync.Mutex
-	until map[string]time.Time
-}
-
-func (s *slowPeers) mark(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.until == nil {
-		s.until = map[string]time.Time{}
-	}
-	s.until[name] = time.Now().Add(slowPeerMemory)
-}
-
-func (s *slowPeers) slow(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return time.Now().Before(s.until[name])
-}
-
-// peerOrder returns peers in random order, those that were recently slow last.
+// peerOrder returns peers in random order, those that recently failed or were slow last.
 func (n *Node) peerOrder(peers []*cpapi.Member) []*cpapi.Member {
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	rank := func(m *cpapi.Member) int {
-		if n.slow.slow(m.Name) {
+		if c, err := n.peer(m); err == nil && c.Latency().Failing() {
 			return 1
 		}
 		return 0
 	}
 	slices.SortStableFunc(peers, func(a, b *cpapi.Member) int { return rank(a) - rank(b) })
 	return peers
+}
+
+// markIfSlow marks a peer that did not answer usefully (unreachable, timed out, a server
+// error or invalid data) so that it is asked last for a while; a refusal (4xx) is no fault.
+func (n *Node) markIfSlow(ctx context.Context, peer *nodeclient.Client, err error) {
+	if ctx.Err() == nil && (nodeclient.Unresponsive(err) || errors.Is(err, nodeclient.ErrInvalidResponse)) {
+		peer.Latency().MarkSlow()
+	}
+}
+
+// countBytes counts the response bytes fetched from peers for recovery, by kind.
+func (n *Node) countBytes(kind string) func(nodeclient.Doer) nodeclient.Doer {
+	return func(next nodeclient.Doer) nodeclient.Doer {
+		return nodeclient.DoerFunc(func(ctx context.Context, req *nodeclient.Request) (*nodeclient.Response, error) {
+			resp, err := next.Do(ctx, req)
+			if err == nil {
+				n.m.recoveryBytes.WithLabelValues(kind).Add(float64(len(resp.Body)))
+			}
+			return resp, err
+		})
+	}
 }
 
 // roundTimes keeps the durations of the last recovery rounds that completed, so that the

@@ -397,9 +397,9 @@ func TestInconsistentBlobInvalidated(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := pn.nodes[(prover+1)%len(pn.nodes)]
-	expect(t, "proof against a consistent blob", other.do(t, "POST", inconsistencyProofPath(hid, redstuff.Primary), hb, api.ContentTypeOctetStream),
-		400, reasonInvalidProof)
-	expect(t, "garbage proof", other.do(t, "POST", inconsistencyProofPath(hid, redstuff.Primary), []byte{1, 2, 3}, api.ContentTypeOctetStream),
+	expect(t, "proof against a consistent blob", other.do(t, "POST", api.InconsistencyProofPath(hid.String(), "primary"), hb, api.ContentTypeOctetStream),
+		400, api.ReasonInvalidProof)
+	expect(t, "garbage proof", other.do(t, "POST", api.InconsistencyProofPath(hid.String(), "primary"), []byte{1, 2, 3}, api.ContentTypeOctetStream),
 		400, api.ReasonMalformedBody)
 
 	pn.write(f, nil, victim) // the writer skips the forged sliver's pair
