@@ -12,6 +12,9 @@ const (
 	RouteBlobByteRange  = "/v1/blobs/{blob_id}/byte-range"
 	RouteBlobByObjectID = "/v1/blobs/by-object-id/{object_id}"
 	RouteOpenAPI        = "/v1/api"
+	RouteOpenAPISpec    = "/v1/api/openapi.json"
+	RouteBlobStream     = "/v1alpha/blobs/{blob_id}/stream"
+	RouteBlobsConcat    = "/v1alpha/blobs/concat"
 	RouteStatus         = "/status"
 	RouteMetrics        = "/metrics" // on the separate metrics listener
 )
@@ -40,6 +43,8 @@ const (
 	ErrorDomain              = "daemon.walrus.space"
 	EncodingTypeRS2          = "RS2"
 	DefaultAllowedHeader     = "content-type,authorization,content-disposition,content-encoding,content-language,content-location,link"
+	// HeaderStreaming marks a response of the streaming route.
+	HeaderStreaming = "X-Walrus-Streaming"
 )
 
 // Error reasons (details[0].reason of an error response).
@@ -60,6 +65,9 @@ const (
 	ReasonMethodNotAllowed          = "METHOD_NOT_ALLOWED"
 	ReasonRequestTimeout            = "REQUEST_TIMEOUT"
 	ReasonOriginNotAllowed          = "ORIGIN_NOT_ALLOWED"
+	ReasonForbiddenBlob             = "FORBIDDEN_BLOB"
+	ReasonInvalidIDFormat           = "INVALID_ID_FORMAT"
+	ReasonObjectIDResolutionFailed  = "OBJECT_ID_RESOLUTION_FAILED"
 )
 
 // BlobStoreResult is the answer of PUT /v1/blobs: exactly one field is set.

@@ -34,6 +34,10 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := s.checkBlocked(id); err != nil {
+		writeError(w, err)
+		return
+	}
 	release, ok := admit(w, r, s.agg)
 	if !ok {
 		return
@@ -59,6 +63,9 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID
 	}
 	defer release()
 	obj, err := s.cfg.Blobs.Object(r.Context(), oid)
+	if err == nil {
+		err = s.checkBlocked(obj.BlobID)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -96,6 +103,14 @@ func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID st
 	}
 	if br.length == 0 {
 		writeError(w, badRequest(api.ReasonInvalidByteRange, "length must be positive"))
+		return
+	}
+	if br.start+br.length < br.start {
+		writeError(w, badRequest(api.ReasonInvalidByteRange, "start + length overflows"))
+		return
+	}
+	if err := s.checkBlocked(id); err != nil {
+		writeError(w, err)
 		return
 	}
 	release, ok := admit(w, r, s.agg)
@@ -227,6 +242,8 @@ func (s *Server) serveRange(w http.ResponseWriter, r *http.Request, id blob.ID, 
 		return
 	}
 	sniff := s.setCommonHeaders(w, r, id, nil)
+	// The entity is the range, not the blob (Walrus's ETag for this route).
+	w.Header().Set("ETag", fmt.Sprintf("%s-%d-%d", id, br.start, br.length))
 	s.writeBody(w, r, id, &br, size, http.StatusOK, sniff)
 }
 

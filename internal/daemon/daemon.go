@@ -2,8 +2,11 @@
 // over a blob store and reader, normally the client SDK (see FromClient).
 //
 // The publisher answers PUT /v1/blobs; the aggregator answers GET and HEAD on /v1/blobs/{id},
-// /v1/blobs/{id}/byte-range and /v1/blobs/by-object-id/{id}; both answer /status and the
-// OpenAPI document at /v1/api. Another method on a route gets 405 with Allow. Errors use
+// /v1/blobs/{id}/byte-range, /v1/blobs/by-object-id/{id} and Walrus's alpha routes
+// /v1alpha/blobs/{id}/stream and /v1alpha/blobs/concat (alpha.go); both answer /status, the
+// Redoc page at /v1/api and the OpenAPI document at /v1/api/openapi.json (redoc.go). The
+// publisher's JWT authentication is Walrus's (jwt.go); a Blocklist refuses blob IDs with 451
+// (blocklist.go); FromClients spreads stores over several wallets (multi.go). Another method on a route gets 405 with Allow. Errors use
 // Walrus's AIP-193 envelope with the daemon's domain, and are mapped to a status in one place,
 // statusOf.
 //
@@ -93,6 +96,8 @@ var (
 	ErrBlobInvalid = errors.New("daemon: blob marked invalid")
 	// ErrBadRequest: the request is malformed → 400 MALFORMED_REQUEST.
 	ErrBadRequest = errors.New("daemon: malformed request")
+	// ErrBlobBlocked: the blob ID is on the blocklist → 451 FORBIDDEN_BLOB.
+	ErrBlobBlocked = errors.New("daemon: the blob is blocked")
 )
 
 // StoreParams are the publisher's query parameters, checked.
@@ -124,15 +129,6 @@ type Blobs interface {
 	// MaxEpochsAhead is the most epochs ahead the network stores a blob for (the control
 	// plane's limit), so that a PUT asking for more is refused before its body is read.
 	MaxEpochsAhead(ctx context.Context) (uint32, error)
-}
-
-// JWTConfig enables JWT authentication of the publisher.
-type JWTConfig struct {
-	// Secret is the HS256 key.
-	Secret []byte
-	// VerifyUpload makes the request match the token's claims (epochs or max_epochs, size or
-	// max_size, send_object_to), as Walrus's --jwt-verify-upload.
-	VerifyUpload bool
 }
 
 // Config configures a daemon. Zero fields take the defaults named in their comments
@@ -171,7 +167,9 @@ type Config struct {
 	// means Walrus's default list.
 	AllowedHeaders []string
 	JWT            *JWTConfig
-	Logger         *slog.Logger
+	// Blocklist, if set, names blob IDs the daemon neither serves nor stores (451).
+	Blocklist *Blocklist
+	Logger    *slog.Logger
 	// Registry receives the daemon's metrics (none if nil).
 	Registry prometheus.Registerer
 	// Now is the clock for JWT expiry (time.Now if nil).
@@ -239,8 +237,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("daemon: MaxReceiveBuffer %d is smaller than MaxBodySize %d: no body could be received", c.MaxReceiveBuffer, c.MaxBodySize)
 	case c.MinBodyRate < 0 || c.BodyRateWindow < 0 || c.WriteStallTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
 		return errors.New("daemon: negative rate or timeout")
-	case c.JWT != nil && len(c.JWT.Secret) == 0:
-		return errors.New("daemon: empty JWT secret")
+	}
+	if c.JWT != nil {
+		if err := validateJWT(c.JWT); err != nil {
+			return err
+		}
 	}
 	for _, o := range c.PublisherOrigins {
 		if err := checkOrigin(o); err != nil {
@@ -283,7 +284,7 @@ func New(cfg Config) (*Server, error) {
 		s.origins[o] = true
 	}
 	if cfg.JWT != nil {
-		s.jwt = newJWTVerifier(cfg.JWT.Secret, cfg.Now)
+		s.jwt = newJWTVerifier(*cfg.JWT, cfg.Now)
 	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_daemon_requests_total",
 		Help: "HTTP requests by route and status code."}, []string{"route", "code"})
@@ -294,7 +295,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	collectors := []prometheus.Collector{s.requests, s.duration,
 		gauge("floe_daemon_receive_buffer_bytes", "Bytes reserved by PUT bodies being received (at most MaxReceiveBuffer).",
-			func() float64 { return float64(s.recv.inUse()) })}
+			func() float64 { return float64(s.recv.inUse()) }),
+		gauge("floe_daemon_blocklist_size", "Blob IDs on the blocklist.", func() float64 { return float64(cfg.Blocklist.Len()) })}
 	for _, r := range []struct {
 		role string
 		l    *limiter
@@ -315,7 +317,10 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "OK")
 	}})
-	s.route(api.RouteOpenAPI, "openapi", methods{http.MethodGet: s.openAPI})
+	s.route(api.RouteOpenAPI, "openapi", methods{http.MethodGet: s.apiDocs})
+	s.route(api.RouteOpenAPISpec, "openapi", methods{http.MethodGet: s.openAPI})
+	s.route(routeRedocJS, "openapi", methods{http.MethodGet: serveRedocJS})
+	s.route(routeRedocInit, "openapi", methods{http.MethodGet: serveRedocJS})
 	if cfg.Publisher {
 		s.route(api.RouteBlobs, "store", methods{http.MethodPut: s.store})
 	}
@@ -333,6 +338,8 @@ func New(cfg Config) (*Server, error) {
 				writeError(w, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 			}
 		}})
+		s.route(api.RouteBlobStream, "stream", methods{http.MethodGet: s.streamBlob})
+		s.route(api.RouteBlobsConcat, "concat", methods{http.MethodGet: s.concatBlobs, http.MethodPost: s.concatBlobs})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("other", "404").Inc()
@@ -443,10 +450,15 @@ func badRequest(reason, format string, args ...any) error {
 // statusOf maps an error to its HTTP status and reason: the one place where the daemon does so.
 func statusOf(err error) (int, string) {
 	var se *statusError
+	var je *jwtError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &se):
 		return se.code, se.reason
+	case errors.As(err, &je):
+		return je.code, je.reason
+	case errors.Is(err, ErrBlobBlocked):
+		return http.StatusUnavailableForLegalReasons, api.ReasonForbiddenBlob
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, api.ReasonPayloadTooLarge
 	case errors.Is(err, errOverloaded), errors.Is(err, errBufferFull):
@@ -459,8 +471,6 @@ func statusOf(err error) (int, string) {
 		return http.StatusMethodNotAllowed, api.ReasonMethodNotAllowed
 	case errors.Is(err, errOriginNotAllowed):
 		return http.StatusForbidden, api.ReasonOriginNotAllowed
-	case errors.Is(err, errUnauthenticated):
-		return http.StatusUnauthorized, api.ReasonUnauthenticated
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, api.ReasonNotFound
 	case errors.Is(err, ErrBlobNotFound):
@@ -521,10 +531,19 @@ func writeError(w http.ResponseWriter, err error) {
 		// The rest of the body will not be read: the connection cannot carry another request.
 		w.Header().Set("Connection", "close")
 	}
-	writeErrorCode(w, code, reason, err.Error())
+	domain := api.ErrorDomain
+	var je *jwtError
+	if errors.As(err, &je) {
+		domain = JWTDomain
+	}
+	writeErrorDomain(w, code, reason, domain, err.Error())
 }
 
 func writeErrorCode(w http.ResponseWriter, code int, reason, msg string) {
+	writeErrorDomain(w, code, reason, api.ErrorDomain, msg)
+}
+
+func writeErrorDomain(w http.ResponseWriter, code int, reason, domain, msg string) {
 	h := w.Header()
 	for _, k := range []string{"Content-Length", "ETag", "Cache-Control", "Content-Type", "Accept-Ranges"} {
 		h.Del(k)
@@ -535,7 +554,7 @@ func writeErrorCode(w http.ResponseWriter, code int, reason, msg string) {
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(api.ErrorResponse{Error: api.ErrorBody{Code: code, Status: statusName(code), Message: msg,
-		Details: []api.ErrorDetail{{Type: "ErrorInfo", Reason: reason, Domain: api.ErrorDomain}}}})
+		Details: []api.ErrorDetail{{Type: "ErrorInfo", Reason: reason, Domain: domain}}}})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

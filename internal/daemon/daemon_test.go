@@ -40,6 +40,11 @@ func newMem() *memBlobs {
 
 func (m *memBlobs) MaxEpochsAhead(context.Context) (uint32, error) { return m.maxEpochs, nil }
 
+// BlobIDOf is the test store's blob ID: SHA-256 of the data.
+func (m *memBlobs) BlobIDOf(_ context.Context, data []byte) (blob.ID, error) {
+	return blob.ID(sha256.Sum256(data)), nil
+}
+
 func (m *memBlobs) storeCalls() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -206,6 +211,12 @@ func do(t *testing.T, method, url string, body []byte, hdr map[string]string) re
 // wantError checks an AIP-193 error response.
 func wantError(t *testing.T, r result, code int, reason string) {
 	t.Helper()
+	wantErrorDomain(t, r, code, reason, api.ErrorDomain)
+}
+
+// wantErrorDomain checks an AIP-193 error response of a domain.
+func wantErrorDomain(t *testing.T, r result, code int, reason, domain string) {
+	t.Helper()
 	if r.code != code {
 		t.Fatalf("status %d, want %d; body %s", r.code, code, r.body)
 	}
@@ -213,7 +224,7 @@ func wantError(t *testing.T, r result, code int, reason string) {
 	if err := json.Unmarshal(r.body, &e); err != nil {
 		t.Fatalf("error body %q: %v", r.body, err)
 	}
-	if e.Error.Code != code || len(e.Error.Details) != 1 || e.Error.Details[0].Reason != reason || e.Error.Details[0].Domain != api.ErrorDomain {
+	if e.Error.Code != code || len(e.Error.Details) != 1 || e.Error.Details[0].Reason != reason || e.Error.Details[0].Domain != domain {
 		t.Fatalf("error body %s, want code %d reason %s", r.body, code, reason)
 	}
 }
@@ -454,15 +465,15 @@ func TestServiceRoutes(t *testing.T) {
 	if r := do(t, "GET", srv.URL+"/status", nil, nil); r.code != 200 || string(r.body) != "OK" {
 		t.Errorf("/status: %d %q", r.code, r.body)
 	}
-	r := do(t, "GET", srv.URL+"/v1/api", nil, nil)
+	r := do(t, "GET", srv.URL+api.RouteOpenAPISpec, nil, nil)
 	var doc struct {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(r.body, &doc); err != nil || doc.OpenAPI == "" {
-		t.Fatalf("/v1/api: %v %s", err, r.body)
+		t.Fatalf("%s: %v %s", api.RouteOpenAPISpec, err, r.body)
 	}
-	for _, p := range []string{api.RouteBlobs, api.RouteBlob, api.RouteBlobByteRange, api.RouteBlobByObjectID, api.RouteStatus} {
+	for _, p := range []string{api.RouteBlobs, api.RouteBlob, api.RouteBlobByteRange, api.RouteBlobByObjectID, api.RouteStatus, api.RouteBlobStream, api.RouteBlobsConcat} {
 		if _, ok := doc.Paths[p]; !ok {
 			t.Errorf("OpenAPI has no %s", p)
 		}
@@ -509,68 +520,5 @@ func TestOverload(t *testing.T) {
 	}
 	if r := do(t, "PUT", srv.URL+"/v1/blobs", []byte("fourth"), nil); r.code != 200 {
 		t.Errorf("after the load: %d %s", r.code, r.body)
-	}
-}
-
-func TestJWT(t *testing.T) {
-	secret := []byte("devnet secret")
-	now := time.Unix(1_700_000_000, 0)
-	m := newMem()
-	srv := newTestServer(t, m, func(c *Config) {
-		c.JWT = &JWTConfig{Secret: secret, VerifyUpload: true}
-		c.Now = func() time.Time { return now }
-	})
-	tok := func(claims map[string]any) map[string]string {
-		s, err := SignJWT(secret, claims)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return map[string]string{"Authorization": "Bearer " + s}
-	}
-	exp := now.Add(time.Minute).Unix()
-	data := []byte("authorised blob")
-	put := func(query string, h map[string]string) result {
-		return do(t, "PUT", srv.URL+"/v1/blobs?force=true"+query, data, h)
-	}
-	if r := put("&epochs=2", tok(map[string]any{"exp": exp, "jti": "a", "epochs": 2, "size": len(data)})); r.code != 200 {
-		t.Fatalf("valid token: %d %s", r.code, r.body)
-	}
-	addr := "0x" + strings.Repeat("cd", 32)
-	if r := put("&send_object_to="+addr, tok(map[string]any{"exp": exp, "max_epochs": 1, "max_size": len(data), "send_object_to": addr})); r.code != 200 {
-		t.Fatalf("valid token with maxima: %d %s", r.code, r.body)
-	}
-	forged, _ := SignJWT([]byte("other"), map[string]any{"exp": exp})
-	for name, tc := range map[string]struct {
-		query string
-		hdr   map[string]string
-	}{
-		"none":            {"", nil},
-		"not bearer":      {"", map[string]string{"Authorization": "Basic eA=="}},
-		"garbage":         {"", map[string]string{"Authorization": "Bearer a.b"}},
-		"forged":          {"", map[string]string{"Authorization": "Bearer " + forged}},
-		"no exp":          {"", tok(map[string]any{"jti": "b"})},
-		"expired":         {"", tok(map[string]any{"exp": now.Unix()})},
-		"replayed jti":    {"&epochs=2", tok(map[string]any{"exp": exp, "jti": "a"})},
-		"epochs":          {"&epochs=3", tok(map[string]any{"exp": exp, "epochs": 2})},
-		"max_epochs":      {"&epochs=3", tok(map[string]any{"exp": exp, "max_epochs": 2})},
-		"size":            {"", tok(map[string]any{"exp": exp, "size": len(data) + 1})},
-		"max_size":        {"", tok(map[string]any{"exp": exp, "max_size": len(data) - 1})},
-		"send_object_to":  {"", tok(map[string]any{"exp": exp, "send_object_to": addr})},
-		"other recipient": {"&send_object_to=0x" + strings.Repeat("ef", 32), tok(map[string]any{"exp": exp, "send_object_to": addr})},
-	} {
-		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
-			wantError(t, put(tc.query, tc.hdr), 401, api.ReasonUnauthenticated)
-		})
-	}
-	// A token's jti is consumed only by a request that passes the checks.
-	if r := put("&epochs=5", tok(map[string]any{"exp": exp, "jti": "c", "epochs": 4})); r.code != 401 {
-		t.Fatalf("mismatched epochs: %d", r.code)
-	}
-	if r := put("&epochs=4", tok(map[string]any{"exp": exp, "jti": "c", "epochs": 4})); r.code != 200 {
-		t.Fatalf("jti after a refused request: %d %s", r.code, r.body)
-	}
-	// Reads need no token.
-	if r := do(t, "GET", srv.URL+"/v1/blobs/"+blob.ID(sha256.Sum256(data)).String(), nil, nil); r.code != 200 {
-		t.Fatalf("read: %d", r.code)
 	}
 }

@@ -10,6 +10,26 @@ const openAPIDoc = `{
   "openapi": "3.0.3",
   "info": {"title": "Floe publisher and aggregator (Walrus client daemon API)", "version": "1"},
   "paths": {
+    "/v1alpha/blobs/{blob_id}/stream": {"get": {
+      "summary": "Stream a blob as its slivers arrive (alpha); X-Walrus-Streaming: true",
+      "parameters": [{"$ref": "#/components/parameters/BlobID"}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "400": {"$ref": "#/components/responses/Error"},
+        "404": {"$ref": "#/components/responses/Error"}, "451": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1alpha/blobs/concat": {
+      "get": {
+        "summary": "Concatenate blobs given by blob IDs or blob object IDs, in order (alpha); the ETag is the base64url SHA-256 of the IDs joined by commas",
+        "parameters": [{"name": "ids", "in": "query", "required": true, "schema": {"type": "string"}, "description": "comma-separated blob IDs or object IDs"},
+          {"name": "strict_consistency_check", "in": "query", "schema": {"type": "boolean"}},
+          {"name": "skip_consistency_check", "in": "query", "schema": {"type": "boolean"}}],
+        "responses": {"200": {"$ref": "#/components/responses/Blob"}, "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}, "451": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}},
+      "post": {
+        "summary": "Concatenate blobs (alpha), the IDs in a JSON body",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {
+          "ids": {"type": "array", "items": {"type": "string"}}, "strict_consistency_check": {"type": "boolean"}, "skip_consistency_check": {"type": "boolean"}}}}}},
+        "responses": {"200": {"$ref": "#/components/responses/Blob"}, "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}, "451": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/api/openapi.json": {"get": {"summary": "This document (the page at /v1/api renders it)", "responses": {"200": {"description": "OpenAPI 3"}}}},
     "/v1/blobs": {"put": {
       "summary": "Store a blob",
       "parameters": [
@@ -25,7 +45,7 @@ const openAPIDoc = `{
       "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
       "responses": {
         "200": {"description": "newlyCreated or alreadyCertified", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BlobStoreResult"}}}},
-        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "451": {"$ref": "#/components/responses/Error"},
         "403": {"$ref": "#/components/responses/Error"}, "408": {"$ref": "#/components/responses/Error"},
         "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
         "500": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}
@@ -37,11 +57,11 @@ const openAPIDoc = `{
         {"name": "strict_consistency_check", "in": "query", "schema": {"type": "boolean"}},
         {"name": "skip_consistency_check", "in": "query", "schema": {"type": "boolean"}}],
       "responses": {"200": {"$ref": "#/components/responses/Blob"}, "206": {"$ref": "#/components/responses/Blob"},
-        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "451": {"$ref": "#/components/responses/Error"},
         "416": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
         "503": {"$ref": "#/components/responses/Error"}}}},
     "/v1/blobs/{blob_id}/byte-range": {"get": {
-      "summary": "Read length bytes from start",
+      "summary": "Read length bytes from start (200; the ETag is {blob_id}-{start}-{length})",
       "parameters": [{"$ref": "#/components/parameters/BlobID"},
         {"name": "start", "in": "query", "required": true, "schema": {"type": "integer", "format": "uint64"}},
         {"name": "length", "in": "query", "required": true, "schema": {"type": "integer", "format": "uint64"}}],
@@ -53,7 +73,7 @@ const openAPIDoc = `{
       "responses": {"200": {"$ref": "#/components/responses/Blob"}, "404": {"$ref": "#/components/responses/Error"},
         "503": {"$ref": "#/components/responses/Error"}}}},
     "/status": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK", "content": {"text/plain": {}}}}}},
-    "/v1/api": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}}
+    "/v1/api": {"get": {"summary": "This document as a Redoc page", "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}}
   },
   "components": {
     "parameters": {"BlobID": {"name": "blob_id", "in": "path", "required": true, "schema": {"type": "string", "description": "URL-safe unpadded base64, 43 characters"}}},
@@ -80,6 +100,7 @@ const openAPIDoc = `{
 }
 `
 
+// openAPI serves the OpenAPI document (/v1/api/openapi.json).
 func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, openAPIDoc)

@@ -84,11 +84,16 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if claims != nil && s.cfg.JWT.VerifyUpload {
-		if err := claims.checkUpload(sq, uint64(len(data))); err != nil {
+	if claims != nil {
+		// Walrus checks the body against size and max_size whenever a token is given.
+		if err := claims.checkSize(uint64(len(data))); err != nil {
 			writeError(w, err)
 			return
 		}
+	}
+	if err := s.checkBlockedData(r.Context(), data); err != nil {
+		writeError(w, err)
+		return
 	}
 	release, err := s.pub.acquire(r.Context())
 	if err != nil {
@@ -96,12 +101,6 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if claims != nil {
-		if err := s.jwt.consume(claims); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
 	res, err := s.cfg.Blobs.Store(r.Context(), data, sq.StoreParams)
 	if err != nil {
 		s.log.Warn("store failed", "size", len(data), "err", err)
@@ -116,7 +115,9 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// admitUpload checks a PUT and receives its body.
+// admitUpload checks a PUT and receives its body. A token is checked as Walrus's auth layer
+// does, before the body: signature and expiry, then its jti is consumed, then its claims are
+// matched with the request (a token refused there is given back).
 func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) ([]byte, storeQuery, *jwtClaims, error) {
 	sq, err := parseStoreQuery(r.URL.RawQuery)
 	if err != nil {
@@ -128,6 +129,13 @@ func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) ([]byte, st
 	var claims *jwtClaims
 	if s.jwt != nil {
 		if claims, err = s.jwt.verify(r.Header.Get("Authorization")); err != nil {
+			return nil, sq, nil, err
+		}
+		if err := s.jwt.consume(claims); err != nil {
+			return nil, sq, nil, err
+		}
+		if err := s.jwt.checkClaims(claims, sq, r.ContentLength); err != nil {
+			s.jwt.release(claims)
 			return nil, sq, nil, err
 		}
 	}

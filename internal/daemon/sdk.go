@@ -12,6 +12,7 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
 )
 
 // FromClient serves blobs through the client SDK.
@@ -26,6 +27,7 @@ type sdkBlobs struct {
 	mu        sync.Mutex
 	maxEpochs uint32
 	paramsAt  time.Time
+	enc       *redstuff.Encoder
 }
 
 // sdkError wraps a client error with the daemon's sentinel for it.
@@ -137,4 +139,32 @@ func (s *sdkBlobs) MaxEpochsAhead(ctx context.Context) (uint32, error) {
 	s.maxEpochs, s.paramsAt = in.Params.MaxEpochsAhead, time.Now()
 	s.mu.Unlock()
 	return in.Params.MaxEpochsAhead, nil
+}
+
+// BlobIDOf computes the blob ID of data for the network's number of shards (the blocklist's
+// check of a store).
+func (s *sdkBlobs) BlobIDOf(ctx context.Context, data []byte) (blob.ID, error) {
+	s.mu.Lock()
+	enc := s.enc
+	s.mu.Unlock()
+	if enc == nil {
+		in, err := s.c.Info(ctx)
+		if err != nil {
+			return blob.ID{}, fmt.Errorf("%w: the number of shards: %w", ErrBlobUnavailable, err)
+		}
+		if enc, err = redstuff.New(in.Params.NShards); err != nil {
+			return blob.ID{}, err
+		}
+		s.mu.Lock()
+		s.enc = enc
+		s.mu.Unlock()
+	}
+	c, err := enc.Commit(data)
+	if errors.Is(err, redstuff.ErrDataTooLarge) {
+		return blob.ID{}, fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
+	}
+	if err != nil {
+		return blob.ID{}, err
+	}
+	return blob.DeriveID(blob.RS2, c.Length, c.Root), nil
 }

@@ -1,0 +1,57 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	api "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/crypto"
+)
+
+// FromClients serves blobs through several SDK clients, each with its own wallet (Walrus's
+// publisher sub-wallets, --n-clients): a store takes a free client, so that up to
+// len(stores) stores register, upload and certify at once (a wallet's transactions are
+// sequential). The blob object goes to the request's send_object_to, else to keep (the main
+// wallet), else, when keep is nil, to client.BurnAddress (Walrus's --burn-after-store). Reads
+// and lookups go through reader.
+func FromClients(reader *client.Client, stores []*client.Client, keep *client.Address) (Blobs, error) {
+	if len(stores) == 0 {
+		return nil, errors.New("daemon: no store clients")
+	}
+	m := &multiBlobs{sdkBlobs: &sdkBlobs{c: reader}, free: make(chan *sdkBlobs, len(stores)), keep: keep}
+	for _, c := range stores {
+		m.free <- &sdkBlobs{c: c}
+	}
+	return m, nil
+}
+
+type multiBlobs struct {
+	*sdkBlobs
+	free chan *sdkBlobs
+	keep *client.Address
+}
+
+func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+	var s *sdkBlobs
+	select {
+	case s = <-m.free:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { m.free <- s }()
+	if p.SendObjectTo == nil {
+		to := client.BurnAddress
+		if m.keep != nil {
+			to = *m.keep
+		}
+		a := crypto.Address(to)
+		p.SendObjectTo = &a
+	}
+	res, err := s.Store(ctx, data, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w (store wallet %s)", err, s.c.Address())
+	}
+	return res, nil
+}
