@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/daemon"
 )
 
@@ -37,35 +42,82 @@ func daemonCommand() command {
 	}}
 }
 
+// intAlias defines an int flag under several names sharing one value.
+func intAlias(fs *flag.FlagSet, value int, usage string, names ...string) *int {
+	p := new(int)
+	for _, n := range names {
+		fs.IntVar(p, n, value, usage)
+	}
+	return p
+}
+
+// publisherFlags are Walrus's PublisherArgs (and Floe's additions).
+type publisherFlags struct {
+	concurrent, buffered, nClients *int
+	recvBufKiB                     *int64
+	origins, subDir                *string
+	refill                         *time.Duration
+	walRefill, minBalance          *uint64
+	burnAfterStore                 *bool
+	jwtSecret, jwtAlg              *string
+	jwtExpiring                    *int64
+	jwtVerify                      *bool
+	jwtCacheSize                   *int
+}
+
+func addPublisherFlags(fs *flag.FlagSet) publisherFlags {
+	p := publisherFlags{
+		concurrent: intAlias(fs, api.DefaultPublisherConcurrent, "stores run at once", "publisher-max-concurrent-requests", "max-concurrent-requests"),
+		buffered: intAlias(fs, api.DefaultPublisherBuffered, "stores waiting, their bodies received, before a PUT gets 429",
+			"publisher-max-buffer-size", "max-buffer-size", "max-request-buffer-size"),
+		recvBufKiB: fs.Int64("publisher-max-receive-buffer", 0,
+			fmt.Sprintf("bytes of PUT bodies being received at once, in KiB, at least --max-body-size (0: %d × --max-body-size)", api.DefaultReceiveBufferBodies)),
+		origins:        fs.String("publisher-allowed-origins", "", "origins whose browser pages may call the publisher (CORS), comma-separated scheme://host[:port], or \"*\" for any; default none"),
+		subDir:         fs.String("sub-wallets-dir", "", "directory of the sub-wallets stores run with, in parallel (created and funded from the main wallet; default: none, every store uses the main wallet)"),
+		nClients:       fs.Int("n-clients", api.DefaultPublisherConcurrent, "sub-wallets (stores that run at once) with --sub-wallets-dir"),
+		refill:         fs.Duration("refill-interval", time.Second, "how often the sub-wallets' balances are checked"),
+		walRefill:      fs.Uint64("wal-refill-amount", 500_000_000, "amount a sub-wallet below --sub-wallets-min-balance receives"),
+		minBalance:     fs.Uint64("sub-wallets-min-balance", 500_000_000, "balance below which a sub-wallet is refilled"),
+		burnAfterStore: fs.Bool("burn-after-store", false, "burn the created blob objects (default: keep them in the main wallet); send_object_to still applies"),
+		jwtSecret:      fs.String("jwt-decode-secret", "", "enables JWT authentication of stores: the key, its bytes or 0x-prefixed hex (an HMAC secret, or a public key for EdDSA, ES*, RS*, PS*)"),
+		jwtAlg:         fs.String("jwt-algorithm", "HS256", "JWT algorithm: "+strings.Join(daemon.JWTAlgorithms, ", ")),
+		jwtExpiring:    fs.Int64("jwt-expiring-sec", 0, "if positive, tokens need iat and exp - iat equal to this (without --jwt-decode-secret, enables authentication without signature checks)"),
+		jwtVerify:      fs.Bool("jwt-verify-upload", false, "make each upload match its token's epochs/max_epochs, size/max_size and send_object_to"),
+		jwtCacheSize:   fs.Int("jwt-cache-size", daemon.DefaultJWTCacheSize, "tokens remembered (by jti, until they expire) to refuse replays"),
+	}
+	fs.Uint64("gas-refill-amount", 0, "accepted for Walrus compatibility (Floe's control plane charges no gas)")
+	fs.Bool("keep", false, "accepted for Walrus compatibility (created blob objects are kept by default)")
+	fs.Duration("jwt-cache-refresh-interval", 5*time.Second, "accepted for Walrus compatibility (expired tokens are dropped when the cache is full)")
+	return p
+}
+
 func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator bool, args []string) error {
 	fs := newFlagSet(e, name)
-	config := fs.String("config", "", "client configuration file (default ./client_config.yaml, else the default devnet's)")
+	cf := addClientFlags(fs)
 	bind := fs.String("bind-address", api.DefaultAddr, "listen address")
 	metricsAddr := fs.String("metrics-address", api.DefaultMetricsAddr, "Prometheus listen address (\"off\" to disable)")
+	fs.StringVar(metricsAddr, "a", api.DefaultMetricsAddr, "short for --metrics-address")
+	blocklistPath := fs.String("blocklist", "", "YAML list of blob IDs neither served nor stored (451), read again every 30 s")
+	rpcURL := fs.String("rpc-url", "", "control plane URL (default: the configuration's)")
 	maxBodyKiB := fs.Int64("max-body-size", api.DefaultMaxBodySize>>10, "largest blob a PUT accepts, in KiB")
-	// The plain concurrency flags (Walrus's names) are the role's; `floe daemon` runs both roles
-	// and names the aggregator's with a prefix.
-	var pubConcurrent, pubBuffered, aggConcurrent, aggBuffered *int
-	var recvBufKiB *int64
-	var origins *string
-	aggPrefix := ""
+	var pf publisherFlags
 	if publisher {
-		pubConcurrent = fs.Int("max-concurrent-requests", api.DefaultPublisherConcurrent, "stores run at once")
-		pubBuffered = fs.Int("max-request-buffer-size", api.DefaultPublisherBuffered, "stores waiting, their bodies received, before a PUT gets 429")
-		recvBufKiB = fs.Int64("publisher-max-buffer-size", 0,
-			fmt.Sprintf("bytes of PUT bodies being received at once, in KiB, at least --max-body-size (0: %d × --max-body-size)", api.DefaultReceiveBufferBodies))
-		origins = fs.String("publisher-allowed-origins", "", "origins whose browser pages may call the publisher (CORS), comma-separated scheme://host[:port], or \"*\" for any; default none")
-		aggPrefix = "aggregator-"
+		pf = addPublisherFlags(fs)
 	}
+	var aggConcurrent, aggBuffered *int
 	if aggregator {
-		aggConcurrent = fs.Int(aggPrefix+"max-concurrent-requests", api.DefaultAggregatorConcurrent, "reads run at once")
-		aggBuffered = fs.Int(aggPrefix+"max-request-buffer-size", api.DefaultAggregatorBuffered, "reads waiting before a GET gets 429")
+		names := []string{"aggregator-max-concurrent-requests"}
+		bufNames := []string{"aggregator-max-buffer-size"}
+		if !publisher {
+			// Floe's earlier names for `floe aggregator`.
+			names = append(names, "max-concurrent-requests")
+			bufNames = append(bufNames, "max-request-buffer-size")
+		}
+		aggConcurrent = intAlias(fs, api.DefaultAggregatorConcurrent, "reads run at once", names...)
+		aggBuffered = intAlias(fs, api.DefaultAggregatorBuffered, "reads waiting before a GET gets 429", bufNames...)
 	}
 	maxBlobSize := fs.Uint64("max-blob-size", 0, "largest blob the aggregator serves, in bytes (0: no limit)")
-	allowed := fs.String("allowed-headers", api.DefaultAllowedHeader, "blob attributes served as response headers (comma-separated)")
-	jwtSecret := fs.String("jwt-decode-secret", "", "enables JWT auth on the publisher: the HS256 secret (its bytes as given)")
-	jwtAlg := fs.String("jwt-algorithm", "HS256", "JWT algorithm (only HS256)")
-	jwtVerify := fs.Bool("jwt-verify-upload", false, "make each upload match its token's epochs/max_epochs, size/max_size and send_object_to")
+	allowed := listVar(fs, "blob attributes served as response headers by /v1/blobs/by-object-id (several after the flag, or comma-separated)", true, "allowed-headers")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -74,33 +126,52 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
-	for _, p := range []*int{pubConcurrent, aggConcurrent} {
+	for _, p := range []*int{pf.concurrent, aggConcurrent} {
 		if p != nil && *p <= 0 {
-			return usagef("the --max-concurrent-requests flags must be positive")
+			return usagef("the --*max-concurrent-requests flags must be positive")
 		}
 	}
-	for _, p := range []*int{pubBuffered, aggBuffered} {
+	for _, p := range []*int{pf.buffered, aggBuffered} {
 		if p != nil && *p < 0 {
-			return usagef("the --max-request-buffer-size flags must not be negative")
+			return usagef("the --*max-buffer-size flags must not be negative")
 		}
 	}
 	if *maxBodyKiB <= 0 {
 		return usagef("--max-body-size must be positive")
 	}
-	if recvBufKiB != nil && *recvBufKiB != 0 && *recvBufKiB < *maxBodyKiB {
-		return usagef("--publisher-max-buffer-size (%d KiB) must be at least --max-body-size (%d KiB)", *recvBufKiB, *maxBodyKiB)
+	var jwt *daemon.JWTConfig
+	if publisher {
+		if *pf.recvBufKiB != 0 && *pf.recvBufKiB < *maxBodyKiB {
+			return usagef("--publisher-max-receive-buffer (%d KiB) must be at least --max-body-size (%d KiB)", *pf.recvBufKiB, *maxBodyKiB)
+		}
+		if *pf.subDir != "" && (*pf.nClients <= 0 || *pf.nClients > 256) {
+			return usagef("--n-clients must be between 1 and 256")
+		}
+		if *pf.jwtSecret != "" || *pf.jwtExpiring > 0 || *pf.jwtVerify {
+			jwt = &daemon.JWTConfig{Algorithm: *pf.jwtAlg, ExpiringSec: *pf.jwtExpiring, VerifyUpload: *pf.jwtVerify, CacheSize: *pf.jwtCacheSize}
+			if *pf.jwtSecret != "" {
+				key, err := daemon.ParseJWTKey(*pf.jwtAlg, *pf.jwtSecret)
+				if err != nil {
+					return usagef("--jwt-decode-secret: %v", err)
+				}
+				jwt.Key = key
+			}
+		}
 	}
-	if *jwtAlg != "HS256" {
-		return usagef("--jwt-algorithm %q: only HS256 is supported", *jwtAlg)
+	headers := *allowed
+	if len(headers) == 0 {
+		headers = strings.Split(api.DefaultAllowedHeader, ",")
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})).With("service", name)
-	path, err := findClientConfig(*config)
+	if jwt != nil && jwt.Key == nil {
+		log.Warn("JWT authentication without --jwt-decode-secret: token signatures are not checked")
+	}
+	cfg, path, err := loadClientConfig(cf)
 	if err != nil {
 		return err
 	}
-	cfg, err := client.LoadConfig(path)
-	if err != nil {
-		return err
+	if *rpcURL != "" {
+		cfg.ControlPlaneURL = *rpcURL
 	}
 	if publisher && cfg.Wallet == nil {
 		return fmt.Errorf("%s: %w (the publisher pays for storage)", path, client.ErrNoWallet)
@@ -111,14 +182,44 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 		return fmt.Errorf("connecting with %s: %w", path, err)
 	}
 	defer c.Close()
+	blobs := daemon.FromClient(c)
+	if publisher && (*pf.subDir != "" || *pf.burnAfterStore) {
+		stores := []*client.Client{c}
+		if *pf.subDir != "" {
+			if stores, err = openSubWallets(ctx, log, *cfg, *pf.subDir, *pf.nClients, *pf.walRefill, *pf.minBalance, *pf.refill); err != nil {
+				return err
+			}
+			defer func() {
+				for _, s := range stores {
+					s.Close()
+				}
+			}()
+		}
+		var keep *client.Address
+		if !*pf.burnAfterStore {
+			a := c.Address()
+			keep = &a
+		}
+		if blobs, err = daemon.FromClients(c, stores, keep); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	dcfg := daemon.Config{Publisher: publisher, Aggregator: aggregator, Blobs: daemon.FromClient(c),
-		MaxBodySize: *maxBodyKiB << 10, MaxBlobSize: *maxBlobSize,
-		AllowedHeaders: strings.Split(*allowed, ","), Logger: log, Registry: reg}
+	dcfg := daemon.Config{Publisher: publisher, Aggregator: aggregator, Blobs: blobs,
+		MaxBodySize: *maxBodyKiB << 10, MaxBlobSize: *maxBlobSize, JWT: jwt,
+		AllowedHeaders: headers, Logger: log, Registry: reg}
+	if *blocklistPath != "" {
+		bl, err := daemon.LoadBlocklist(*blocklistPath, log.With("component", "blocklist"))
+		if err != nil {
+			return err
+		}
+		dcfg.Blocklist = bl
+		go bl.Run(ctx, daemon.DefaultBlocklistRefresh)
+	}
 	if publisher {
-		dcfg.PublisherConcurrent, dcfg.PublisherBuffered, dcfg.MaxReceiveBuffer = *pubConcurrent, *pubBuffered, *recvBufKiB<<10
-		for o := range strings.SplitSeq(*origins, ",") {
+		dcfg.PublisherConcurrent, dcfg.PublisherBuffered, dcfg.MaxReceiveBuffer = *pf.concurrent, *pf.buffered, *pf.recvBufKiB<<10
+		for o := range strings.SplitSeq(*pf.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				dcfg.PublisherOrigins = append(dcfg.PublisherOrigins, o)
 			}
@@ -126,9 +227,6 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	}
 	if aggregator {
 		dcfg.AggregatorConcurrent, dcfg.AggregatorBuffered = *aggConcurrent, *aggBuffered
-	}
-	if *jwtSecret != "" {
-		dcfg.JWT = &daemon.JWTConfig{Secret: []byte(*jwtSecret), VerifyUpload: *jwtVerify}
 	}
 	h, err := daemon.New(dcfg)
 	if err != nil {
@@ -175,4 +273,84 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 		runErr = nil
 	}
 	return runErr
+}
+
+// openSubWallets loads (or creates) n wallets in dir, funds each below minBalance with refill
+// from the main wallet, keeps them funded every interval until ctx ends, and returns a client
+// per wallet (Walrus's publisher sub-wallets).
+func openSubWallets(ctx context.Context, log *slog.Logger, cfg client.Config, dir string, n int, refill, minBalance uint64, interval time.Duration) ([]*client.Client, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	keys := make([]*client.AccountKey, n)
+	for i := range keys {
+		p := filepath.Join(dir, fmt.Sprintf("sub-wallet-%d.json", i))
+		k, err := client.LoadWallet(p)
+		if errors.Is(err, os.ErrNotExist) {
+			if k, err = client.NewWallet(); err == nil {
+				err = client.SaveWallet(p, k)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sub-wallet %s: %w", p, err)
+		}
+		keys[i] = k
+	}
+	cp := cpclient.New(cfg.ControlPlaneURL, cfg.HTTPClient)
+	params, err := cp.Params(ctx)
+	if err != nil {
+		return nil, err
+	}
+	main := cfg.Wallet
+	fund := func(ctx context.Context) error {
+		for _, k := range keys {
+			acc, err := cp.Account(ctx, cpapi.Address(k.Address()))
+			if err != nil {
+				return err
+			}
+			if acc.Balance >= minBalance {
+				continue
+			}
+			// Up to the minimum and one refill more, so that the next refill comes after a
+			// refill's worth of stores, not after the next one.
+			amount := minBalance - acc.Balance + refill
+			if _, err := cp.Execute(ctx, params.ChainID, main, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(k.Address()), Amount: amount}}); err != nil {
+				return fmt.Errorf("funding sub-wallet %s from %s: %w", k.Address(), main.Address(), err)
+			}
+			log.Info("sub-wallet refilled", "wallet", k.Address(), "amount", amount)
+		}
+		return nil
+	}
+	if err := fund(ctx); err != nil {
+		return nil, err
+	}
+	clients := make([]*client.Client, 0, n)
+	for _, k := range keys {
+		sc := cfg
+		sc.Wallet = k
+		c, err := client.New(ctx, sc)
+		if err != nil {
+			for _, c := range clients {
+				c.Close()
+			}
+			return nil, err
+		}
+		clients = append(clients, c)
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := fund(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("refilling the sub-wallets", "err", err)
+				}
+			}
+		}
+	}()
+	log.Info("sub-wallets ready", "dir", dir, "n", n)
+	return clients, nil
 }

@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/floelabs/floe/internal/daemon"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/redstuff"
 )
 
 // startDevnet starts a devnet of 4 nodes and 40 shards whose processes are this test binary
@@ -265,4 +270,134 @@ func TestWalrusJSONShapes(t *testing.T) {
 	checkShape(t, "blob-status-permanent", floe(t, "", "json", fmt.Sprintf(`{"config": %q, "command": {"blobStatus": {"file": %q}}}`, cfg, p)))
 	checkShape(t, "info-epoch", floe(t, fmt.Sprintf(`{"config": %q, "command": {"info": {"command": "epoch"}}}`, cfg), "json"))
 	checkShape(t, "blob-id", floe(t, "", "json", fmt.Sprintf(`{"command": {"blobId": {"file": %q, "nShards": 40}}}`, p)))
+}
+
+// TestPublisherWalrusFlags runs `floe daemon` with Walrus's flags on a devnet: sub-wallets
+// (--sub-wallets-dir, --n-clients) storing in parallel and keeping the objects in the main
+// wallet, a 0x-hex JWT secret, space-separated --allowed-headers and a --blocklist.
+func TestPublisherWalrusFlags(t *testing.T) {
+	info := startDevnet(t)
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	secret := []byte("publisher secret")
+	blocklist := filepath.Join(dir, "blocklist.yaml")
+	enc, err := redstuff.New(info.NShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o644)
+	emptyID, err := blobIDOfFile(enc, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(blocklist, []byte("- "+emptyID.BlobID+"\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- RunIO(ctx, []string{"--config", info.ClientConfig, "daemon", "--bind-address", addr, "--metrics-address", "off",
+			"--sub-wallets-dir", filepath.Join(dir, "wallets"), "--n-clients", "3", "--jwt-decode-secret", "0x" + fmt.Sprintf("%x", secret),
+			"--allowed-headers", "content-type", "x-label", "--blocklist", blocklist}, strings.NewReader(""), io.Discard, &logs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("daemon exit %d", code)
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(time.Minute); ; {
+		resp, err := http.Get(base + "/status")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not start: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	put := func(i int, body []byte) (int, []byte) {
+		tok, err := daemon.SignJWT(secret, map[string]any{"exp": time.Now().Add(time.Hour).Unix(), "jti": fmt.Sprint("t", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("PUT", base+"/v1/blobs?epochs=2", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	const n = 6
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			code, body := put(i, bytes.Repeat([]byte{byte(i + 1)}, 1000+i))
+			if code != 200 {
+				t.Errorf("store %d: %d %s", i, code, body)
+			}
+			codes <- code
+		}()
+	}
+	for range n {
+		<-codes
+	}
+	// The objects stay with the main wallet.
+	var owned []struct {
+		ID string `json:"id"`
+	}
+	var out, errb bytes.Buffer
+	if code := RunIO(context.Background(), []string{"--config", info.ClientConfig, "list-blobs", "--json"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &owned); err != nil || len(owned) != n {
+		t.Fatalf("the main wallet owns %d objects, want %d: %v", len(owned), n, err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "wallets", "sub-wallet-*.json")); len(files) != 3 {
+		t.Fatalf("%d sub-wallet files, want 3", len(files))
+	}
+	// The empty blob is on the blocklist.
+	if code, body := put(100, nil); code != 451 || !strings.Contains(string(body), "FORBIDDEN_BLOB") {
+		t.Fatalf("blocked store: %d %s", code, body)
+	}
+	// No token: 400, as Walrus's.
+	resp, err := http.Post(base+"/v1/blobs", "application/octet-stream", strings.NewReader("x"))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 405 {
+			t.Errorf("POST: %d", resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1/blobs", strings.NewReader("x"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("PUT without a token: %v %v", err, resp)
+	}
+	// x-label is served from the blob object's attributes; other attributes are not.
+	var so bytes.Buffer
+	if code := RunIO(context.Background(), []string{"--config", info.ClientConfig, "set-blob-attribute", owned[0].ID, "--attr", "x-label", "L", "--attr", "x-other", "O"},
+		strings.NewReader(""), &so, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	resp, err = http.Get(base + "/v1/blobs/by-object-id/" + owned[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Label") != "L" || resp.Header.Get("X-Other") != "" {
+		t.Fatalf("by-object-id: %d %v", resp.StatusCode, resp.Header)
+	}
 }
