@@ -26,6 +26,7 @@ import (
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/storagenode"
 	"github.com/floelabs/floe/internal/storagenode/byzantine"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 )
 
 // testNetwork is a whole Floe network on 127.0.0.1 in this process: an embedded control
@@ -220,13 +221,13 @@ func (n *testNode) build(listen string, mode byzantine.Mode) error {
 	if err != nil {
 		return err
 	}
-	cfg := storagenode.Config{
-		ListenAddr: listen, Store: st,
+	cfg := storagenode.Config{ListenAddr: listen, Certificate: n.cert, Options: engine.Options{
+		Store:        st,
 		ControlPlane: storagenode.Remote{Client: cpclient.New(n.net.URL, nil), Poll: time.Second},
-		ProtocolKey:  n.net.Net.NodeKeys[n.index], Certificate: n.cert,
-		Logger:    n.net.log.With("node", n.Name),
-		EventPoll: time.Second,
-	}
+		ProtocolKey:  n.net.Net.NodeKeys[n.index],
+		Logger:       n.net.log.With("node", n.Name),
+		EventPoll:    time.Second,
+	}}
 	byzantine.Configure(mode, &cfg)
 	sn, err := storagenode.New(cfg)
 	if err == nil {

@@ -45,6 +45,9 @@ var rules = []rule{
 		why: "the wire vocabulary owns its types: it imports nothing internal but through the public blob package", direct: []string{module + "/internal/..."}},
 	{"internal/storagenode/...", consensus, "storage nodes never import CometBFT", nil, nil},
 	{"internal/nodestore/...", consensus, "storage nodes never import CometBFT", nil, nil},
+	{pkg: "internal/storagenode/engine/...", forbidden: []string{module + "/internal/storagenode/byzantine"},
+		why:    "a storage node's domain code knows no HTTP (routes, status codes and parsing live in internal/storagenode)",
+		direct: []string{"net/http", "net/http/httptest", "mime", "mime/multipart", module + "/internal/storagenode"}},
 }
 
 // goList returns the packages matching pattern, or nil if none exist yet.

@@ -26,6 +26,7 @@ import (
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/internal/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 )
 
 func nodeCommand() command {
@@ -335,16 +336,16 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 	if metricsAddr == "off" {
 		metricsAddr = ""
 	}
-	ncfg := storagenode.Config{
-		ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Store: store,
+	ncfg := storagenode.Config{ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Certificate: cert, Options: engine.Options{
+		Store:        store,
 		ControlPlane: storagenode.Remote{Client: cpclient.New(cfg.ControlPlane, nil)},
-		ProtocolKey:  bls, Certificate: cert, Logger: log, Registry: reg,
+		ProtocolKey:  bls, Logger: log, Registry: reg,
 		MaxPendingBytes:        max(cfg.MaxPendingMiB<<20, 1),
 		MaxWaitForRegistration: time.Duration(max(cfg.MaxWaitMillis, 1)) * time.Millisecond,
 		ScrubInterval:          time.Duration(cfg.ScrubIntervalSecs) * time.Second,
 		GCInterval:             time.Duration(cfg.GCIntervalSecs) * time.Second,
 		RecoveryDelay:          time.Duration(max(cfg.RecoveryDelayMs, 1)) * time.Millisecond,
-	}
+	}}
 	if err := cfg.test.configure(&ncfg); err != nil {
 		return err
 	}

@@ -7,80 +7,39 @@ import (
 	"net/http"
 
 	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 )
 
-// Request errors. Handlers wrap one of them with %w; writeError maps them to the HTTP status,
-// AIP-193 status and reason (the only place that does).
-var (
-	ErrNotRegistered       = errors.New("blob is not registered")
-	ErrSliverIndexMismatch = errors.New("sliver index does not match the pair index")
-	ErrMetadataNotFound    = errors.New("metadata not found")
-	ErrMetadataRequired    = errors.New("metadata must be stored before slivers")
-	ErrInvalidSliver       = errors.New("invalid sliver")
-	ErrInvalidMetadata     = errors.New("invalid metadata")
-	ErrInvalidBlob         = errors.New("blob was marked invalid")
-	ErrMissingSlivers      = errors.New("node does not hold every sliver it must store")
-	ErrSliverNotFound      = errors.New("sliver not found")
-	ErrShardNotAssigned    = errors.New("shard is not assigned to this node")
-	ErrBadBlobID           = errors.New("invalid blob ID")
-	ErrBadPairIndex        = errors.New("invalid sliver pair index")
-	ErrBadSliverType       = errors.New("invalid sliver type")
-	ErrBadObjectID         = errors.New("invalid object ID")
-	ErrBadQuery            = errors.New("invalid query")
-	ErrMalformedBody       = errors.New("malformed request body")
-	ErrTruncatedBody       = errors.New("truncated request body")
-	ErrBodyTooLarge        = errors.New("request body too large")
-	ErrCacheSaturated      = errors.New("pending upload buffer is full")
-	ErrUnsupportedMedia    = errors.New("unsupported content type")
-	ErrNotInCommittee      = errors.New("node has no committee view yet")
-	ErrBusy                = errors.New("node is busy")
-)
-
+// errorTable maps the engine's errors onto AIP-193 statuses (hence HTTP status codes) and
+// reasons: the only place that does.
 var errorTable = []struct {
 	err    error
 	status string
 	reason string
 }{
-	{ErrNotRegistered, api.StatusFailedPrecondition, api.ReasonNotRegistered},
-	{ErrSliverIndexMismatch, api.StatusInvalidArgument, api.ReasonSliverIndexMismatch},
-	{ErrMetadataNotFound, api.StatusNotFound, api.ReasonMetadataNotFound},
-	{ErrMetadataRequired, api.StatusFailedPrecondition, api.ReasonMetadataNotFound},
-	{ErrInvalidSliver, api.StatusInvalidArgument, api.ReasonInvalidSliver},
-	{ErrInvalidMetadata, api.StatusInvalidArgument, api.ReasonInvalidMetadata},
-	{ErrInvalidBlob, api.StatusFailedPrecondition, api.ReasonInvalidBlob},
-	{ErrMissingSlivers, api.StatusFailedPrecondition, api.ReasonMissingSlivers},
-	{ErrSliverNotFound, api.StatusNotFound, api.ReasonSliverNotFound},
-	{ErrShardNotAssigned, api.StatusFailedPrecondition, api.ReasonShardNotAssigned},
-	{ErrBadBlobID, api.StatusInvalidArgument, api.ReasonInvalidBlobID},
-	{ErrBadPairIndex, api.StatusInvalidArgument, api.ReasonInvalidPairIndex},
-	{ErrBadSliverType, api.StatusInvalidArgument, api.ReasonInvalidSliverType},
-	{ErrBadObjectID, api.StatusInvalidArgument, api.ReasonInvalidObjectID},
-	{ErrBadQuery, api.StatusInvalidArgument, api.ReasonInvalidQuery},
-	{ErrMalformedBody, api.StatusInvalidArgument, api.ReasonMalformedBody},
-	{ErrTruncatedBody, api.StatusInvalidArgument, api.ReasonTruncatedBody},
-	{ErrBodyTooLarge, api.StatusSizeExceeded, api.ReasonBodyTooLarge},
-	{ErrCacheSaturated, api.StatusResourceExhausted, api.ReasonCacheSaturated},
-	{ErrUnsupportedMedia, api.StatusUnsupportedMedia, api.ReasonUnsupportedMedia},
-	{ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee},
-	{ErrBusy, api.StatusUnavailable, api.ReasonBusy},
-	{ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof},
-}
-
-// requestError carries metadata for the ErrorInfo detail of an error response.
-type requestError struct {
-	err  error
-	meta map[string]string
-}
-
-func (e *requestError) Error() string { return e.err.Error() }
-func (e *requestError) Unwrap() error { return e.err }
-
-func withMeta(err error, kv ...string) error {
-	m := make(map[string]string, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return &requestError{err: err, meta: m}
+	{engine.ErrNotRegistered, api.StatusFailedPrecondition, api.ReasonNotRegistered},
+	{engine.ErrSliverIndexMismatch, api.StatusInvalidArgument, api.ReasonSliverIndexMismatch},
+	{engine.ErrMetadataNotFound, api.StatusNotFound, api.ReasonMetadataNotFound},
+	{engine.ErrMetadataRequired, api.StatusFailedPrecondition, api.ReasonMetadataNotFound},
+	{engine.ErrInvalidSliver, api.StatusInvalidArgument, api.ReasonInvalidSliver},
+	{engine.ErrInvalidMetadata, api.StatusInvalidArgument, api.ReasonInvalidMetadata},
+	{engine.ErrInvalidBlob, api.StatusFailedPrecondition, api.ReasonInvalidBlob},
+	{engine.ErrMissingSlivers, api.StatusFailedPrecondition, api.ReasonMissingSlivers},
+	{engine.ErrSliverNotFound, api.StatusNotFound, api.ReasonSliverNotFound},
+	{engine.ErrShardNotAssigned, api.StatusFailedPrecondition, api.ReasonShardNotAssigned},
+	{engine.ErrBadBlobID, api.StatusInvalidArgument, api.ReasonInvalidBlobID},
+	{engine.ErrBadPairIndex, api.StatusInvalidArgument, api.ReasonInvalidPairIndex},
+	{engine.ErrBadSliverType, api.StatusInvalidArgument, api.ReasonInvalidSliverType},
+	{engine.ErrBadObjectID, api.StatusInvalidArgument, api.ReasonInvalidObjectID},
+	{engine.ErrBadQuery, api.StatusInvalidArgument, api.ReasonInvalidQuery},
+	{engine.ErrMalformedBody, api.StatusInvalidArgument, api.ReasonMalformedBody},
+	{engine.ErrTruncatedBody, api.StatusInvalidArgument, api.ReasonTruncatedBody},
+	{engine.ErrBodyTooLarge, api.StatusSizeExceeded, api.ReasonBodyTooLarge},
+	{engine.ErrCacheSaturated, api.StatusResourceExhausted, api.ReasonCacheSaturated},
+	{engine.ErrUnsupportedMedia, api.StatusUnsupportedMedia, api.ReasonUnsupportedMedia},
+	{engine.ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee},
+	{engine.ErrBusy, api.StatusUnavailable, api.ReasonBusy},
+	{engine.ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof},
 }
 
 // errorBody returns the AIP-193 body of err.
@@ -92,11 +51,7 @@ func errorBody(err error) api.ErrorBody {
 			break
 		}
 	}
-	var meta map[string]string
-	var re *requestError
-	if errors.As(err, &re) {
-		meta = re.meta
-	}
+	meta := engine.Details(err)
 	return api.ErrorBody{
 		Code: api.HTTPStatus(status), Status: status, Message: msg,
 		Details: []api.ErrorInfo{{Type: api.ErrorInfoType, Reason: reason, Domain: api.Domain, Metadata: meta}},

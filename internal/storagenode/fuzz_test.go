@@ -8,6 +8,7 @@ import (
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -30,9 +31,9 @@ func FuzzMetadataBody(f *testing.F) {
 	f.Add(mb[:len(mb)/2])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := decodeMetadata(md.ID, body, enc.Params())
+		got, err := engine.DecodeMetadata(md.ID, body, enc.Params())
 		if err != nil {
-			if !errors.Is(err, ErrMalformedBody) && !errors.Is(err, ErrInvalidMetadata) {
+			if !errors.Is(err, engine.ErrMalformedBody) && !errors.Is(err, engine.ErrInvalidMetadata) {
 				t.Fatalf("unexpected error class: %v", err)
 			}
 			return
@@ -63,12 +64,12 @@ func FuzzSliverBody(f *testing.F) {
 		if sl.Index >= testShards || p.PairIndex(a, sl.Index) != int(pair)%testShards {
 			return
 		}
-		if err := verifySliver(enc, md, sl); err == nil {
+		if err := engine.VerifySliver(enc, md, sl); err == nil {
 			re, err := blob.MarshalSliverData(sl)
 			if err != nil || !bytes.Equal(re, body) {
 				t.Fatalf("verified sliver does not re-encode to the body: %v", err)
 			}
-		} else if !errors.Is(err, ErrInvalidSliver) {
+		} else if !errors.Is(err, engine.ErrInvalidSliver) {
 			t.Fatalf("unexpected error class: %v", err)
 		}
 	})
@@ -132,7 +133,7 @@ func FuzzSliverBatch(f *testing.F) {
 }
 
 // FuzzInconsistencyProofBody: the inconsistency-proof decoder never panics, fails only with
-// ErrMalformedBody or ErrInvalidProof, and what it accepts re-encodes to the body (so the
+// engine.ErrMalformedBody or engine.ErrInvalidProof, and what it accepts re-encodes to the body (so the
 // node signs only for a proof that verifies, exactly as it was sent).
 func FuzzInconsistencyProofBody(f *testing.F) {
 	enc, err := redstuff.New(testShards)
@@ -146,7 +147,7 @@ func FuzzInconsistencyProofBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := decodeInconsistencyProof(enc, md, redstuff.Primary, body); err != nil {
+	if _, err := engine.DecodeInconsistencyProof(enc, md, redstuff.Primary, body); err != nil {
 		f.Fatalf("valid proof rejected: %v", err)
 	}
 	f.Add(body, false)
@@ -158,9 +159,9 @@ func FuzzInconsistencyProofBody(f *testing.F) {
 		if secondary {
 			a = redstuff.Secondary
 		}
-		proof, err := decodeInconsistencyProof(enc, md, a, body)
+		proof, err := engine.DecodeInconsistencyProof(enc, md, a, body)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedBody) && !errors.Is(err, ErrInvalidProof) {
+			if !errors.Is(err, engine.ErrMalformedBody) && !errors.Is(err, engine.ErrInvalidProof) {
 				t.Fatalf("unexpected error class: %v", err)
 			}
 			return

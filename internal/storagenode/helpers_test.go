@@ -24,6 +24,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/embedded"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -104,8 +105,8 @@ func (tn *testNet) startNode(i int, mutate func(*Config)) *testNode {
 		tn.t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	cfg := Config{Store: st, ControlPlane: Embedded{tn.chain}, ProtocolKey: tn.net.NodeKeys[i], Certificate: cert,
-		Logger: testLogger(tn.t).With("node", i), Registry: reg, EventPoll: 200 * time.Millisecond, MetricsAddr: "127.0.0.1:0"}
+	cfg := Config{Options: engine.Options{Store: st, ControlPlane: Embedded{tn.chain}, ProtocolKey: tn.net.NodeKeys[i],
+		Logger: testLogger(tn.t).With("node", i), Registry: reg, EventPoll: 200 * time.Millisecond}, Certificate: cert, MetricsAddr: "127.0.0.1:0"}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -154,9 +155,11 @@ func (n *testNode) waitApplied(t testing.TB, chain *embedded.Chain) {
 	chain.View(func(s *controlplane.State, _ controlplane.Hash) { seq = s.EventSeq() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n.mu.RLock()
-		applied := n.applied
-		n.mu.RUnlock()
+		h, err := n.e.Health(context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := h.EventProgress.Persisted
 		if applied >= seq {
 			return
 		}

@@ -6,32 +6,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the node's Prometheus metrics, registered on the registry of its Config.
-type metrics struct {
-	requests         *prometheus.CounterVec
-	duration         *prometheus.HistogramVec
-	bodyBytes        *prometheus.CounterVec
-	slivers          *prometheus.CounterVec
-	eventsApplied    prometheus.Counter
-	eventErrors      prometheus.Counter
-	eventCursor      prometheus.Gauge
-	epoch            prometheus.Gauge
-	ownedShards      prometheus.Gauge
-	pendingBytes     prometheus.Gauge
-	confirmations    *prometheus.CounterVec
-	scrubQuarantined prometheus.Counter
-
-	recoveryBytes     *prometheus.CounterVec
-	recoveredSlivers  *prometheus.CounterVec
-	recoveryFailures  prometheus.Counter
-	recoveryQueue     prometheus.Gauge
-	readQuarantined   prometheus.Counter
-	inconsistency     *prometheus.CounterVec
-	invalidationsSent prometheus.Counter
+// httpMetrics are the HTTP API's metrics (the engine registers its own).
+type httpMetrics struct {
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	bodyBytes *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry) (*metrics, error) {
-	m := &metrics{
+func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
+	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_node_http_requests_total", Help: "HTTP requests by route, method and status code.",
 		}, []string{"route", "method", "code"}),
@@ -42,59 +25,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		bodyBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_node_http_body_bytes_total", Help: "Request and response body bytes by direction.",
 		}, []string{"direction"}),
-		slivers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_node_slivers_total", Help: "Slivers handled, by outcome.",
-		}, []string{"outcome"}),
-		eventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_events_applied_total", Help: "Control-plane events applied.",
-		}),
-		eventErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_event_errors_total", Help: "Failures to fetch or apply control-plane events.",
-		}),
-		eventCursor: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_node_event_cursor", Help: "Sequence number of the last applied event.",
-		}),
-		epoch: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_node_epoch", Help: "Epoch of the node's committee view.",
-		}),
-		ownedShards: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_node_owned_shards", Help: "Shards the node owns in its current epoch.",
-		}),
-		pendingBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_node_pending_bytes", Help: "Bytes held in the pending upload buffer.",
-		}),
-		confirmations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_node_confirmations_total", Help: "Storage confirmations signed, by persistence type.",
-		}, []string{"type"}),
-		scrubQuarantined: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_scrub_quarantined_total", Help: "Slivers the scrubber quarantined.",
-		}),
-		recoveryBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_node_recovery_bytes_total", Help: "Response bytes fetched from other nodes to recover slivers, by kind (symbols, metadata).",
-		}, []string{"kind"}),
-		recoveredSlivers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_node_recovered_slivers_total", Help: "Slivers rebuilt from recovery symbols, by axis.",
-		}, []string{"axis"}),
-		recoveryFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_recovery_failures_total", Help: "Blob recoveries that failed (and were rescheduled).",
-		}),
-		recoveryQueue: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_node_recovery_queue", Help: "Blobs queued for sliver recovery.",
-		}),
-		readQuarantined: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_read_quarantined_total", Help: "Stored slivers found corrupt when read, and quarantined.",
-		}),
-		inconsistency: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_node_inconsistency_proofs_total", Help: "Inconsistency proofs built by this node (built) and received (attested, rejected).",
-		}, []string{"outcome"}),
-		invalidationsSent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floe_node_invalidations_submitted_total", Help: "Invalid-blob certificates this node submitted to the control plane.",
-		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bodyBytes, m.slivers, m.eventsApplied,
-		m.eventErrors, m.eventCursor, m.epoch, m.ownedShards, m.pendingBytes, m.confirmations, m.scrubQuarantined,
-		m.recoveryBytes, m.recoveredSlivers, m.recoveryFailures, m.recoveryQueue, m.readQuarantined, m.inconsistency,
-		m.invalidationsSent} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bodyBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("storagenode: metrics: %w", err)
 		}

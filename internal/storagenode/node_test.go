@@ -92,7 +92,7 @@ func TestRoutes(t *testing.T) {
 	expect(t, "sliver malformed", node.put(t, api.SliverPath(id, p0, "primary"), sb[:len(sb)-3]), 400, api.ReasonMalformedBody)
 	expect(t, "sliver pair out of range", node.put(t, api.SliverPath(id, testShards, "primary"), sb), 400, api.ReasonInvalidPairIndex)
 	expect(t, "sliver bad type", node.put(t, api.SliverPath(id, p0, "tertiary"), sb), 400, api.ReasonInvalidSliverType)
-	limit := sliverLimit(enc.Params())
+	limit := int64(enc.Params().PrimarySliverLen(redstuff.MaxSymbolSize)) + api.SliverBodyHeadroom
 	expect(t, "sliver oversize", node.put(t, api.SliverPath(id, p0, "primary"), make([]byte, limit+1)), 403, api.ReasonBodyTooLarge)
 	expect(t, "sliver GET missing", node.get(t, api.SliverPath(id, p0, "primary")), 404, api.ReasonSliverNotFound)
 	expect(t, "unknown blob sliver GET", node.get(t, api.SliverPath(blob.ID{1}.String(), p0, "primary")), 404, api.ReasonSliverNotFound)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	api "github.com/floelabs/floe/api/storagenode"
@@ -25,6 +24,7 @@ import (
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/internal/storagenode/engine"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -105,10 +105,10 @@ func (pn *peerNet) start(i int, mutate func(*Config)) *testNode {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	cfg := Config{Store: st, ControlPlane: Embedded{pn.chain}, ProtocolKey: pn.net.NodeKeys[i], Certificate: pn.certs[i],
-		Listener: ln, Logger: testLogger(t).With("node", i), Registry: reg, EventPoll: 100 * time.Millisecond,
+	cfg := Config{Options: engine.Options{Store: st, ControlPlane: Embedded{pn.chain}, ProtocolKey: pn.net.NodeKeys[i],
+		Logger: testLogger(t).With("node", i), Registry: reg, EventPoll: 100 * time.Millisecond,
 		RecoveryDelay: 50 * time.Millisecond, RecoveryBackoff: 50 * time.Millisecond, RecoveryMaxBackoff: time.Second,
-		PeerTimeout: 20 * time.Second}
+		PeerTimeout: 20 * time.Second}, Certificate: pn.certs[i], Listener: ln}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -213,19 +213,32 @@ func (pn *peerNet) holdsAll(i int, e *redstuff.Encoding) bool {
 	return true
 }
 
-// metricValue sums the counters or gauges of a collector.
-func metricValue(t testing.TB, c prometheus.Collector) float64 {
+// metric sums the samples of the named metric in the node's registry whose labels include
+// the given name=value pairs.
+func (n *testNode) metric(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 64)
-	c.Collect(ch)
-	close(ch)
+	fams, err := n.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sum float64
-	for m := range ch {
-		var d dto.Metric
-		if err := m.Write(&d); err != nil {
-			t.Fatal(err)
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
 		}
-		sum += d.GetCounter().GetValue() + d.GetGauge().GetValue()
+	metrics:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
 	}
 	return sum
 }
@@ -255,11 +268,11 @@ func testRecoveryAbsentNode(t *testing.T, shards, nodes, size int) {
 	waitFor(t, "node 0 to recover its slivers", func() bool { return pn.holdsAll(0, e) })
 	owned, _ := pn.ownedPairs(id, 0)
 	w := len(owned)
-	waitFor(t, "the recovered-slivers count", func() bool { return metricValue(t, node.m.recoveredSlivers) >= float64(2*w) })
+	waitFor(t, "the recovered-slivers count", func() bool { return node.metric(t, "floe_node_recovered_slivers_total") >= float64(2*w) })
 	p := pn.enc.Params()
-	symBytes := metricValue(t, node.m.recoveryBytes.WithLabelValues("symbols"))
-	mdBytes := metricValue(t, node.m.recoveryBytes.WithLabelValues("metadata"))
-	recovered := metricValue(t, node.m.recoveredSlivers)
+	symBytes := node.metric(t, "floe_node_recovery_bytes_total", "kind", "symbols")
+	mdBytes := node.metric(t, "floe_node_recovery_bytes_total", "kind", "metadata")
+	recovered := node.metric(t, "floe_node_recovered_slivers_total")
 	if recovered != float64(2*w) {
 		t.Fatalf("recovered %v slivers, want %d", recovered, 2*w)
 	}
@@ -408,10 +421,10 @@ func TestInconsistentBlobInvalidated(t *testing.T) {
 		pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { st = s.BlobStatus(id) })
 		return st.Status == cpapi.StatusInvalid
 	})
-	waitFor(t, "the prover's invalidation count", func() bool { return metricValue(t, pn.nodes[prover].m.invalidationsSent) >= 1 })
+	waitFor(t, "the prover's invalidation count", func() bool { return pn.nodes[prover].metric(t, "floe_node_invalidations_submitted_total") >= 1 })
 	attested := 0.0
 	for _, node := range pn.nodes {
-		attested += metricValue(t, node.m.inconsistency.WithLabelValues("attested"))
+		attested += node.metric(t, "floe_node_inconsistency_proofs_total", "outcome", "attested")
 	}
 	if attested < 1 {
 		t.Fatal("no node attested the proof")
@@ -473,7 +486,7 @@ func TestCorruptSliverRepaired(t *testing.T) {
 	// Node 0: found by its scrubber.
 	corrupt(0, redstuff.Secondary)
 	waitFor(t, "node 0's scrubber to quarantine the sliver", func() bool {
-		return metricValue(t, pn.nodes[0].m.scrubQuarantined) >= 1
+		return pn.nodes[0].metric(t, "floe_node_scrub_quarantined_total") >= 1
 	})
 	waitFor(t, "node 0 to repair the sliver", func() bool { return pn.holdsAll(0, e) })
 
@@ -498,7 +511,7 @@ func TestCorruptSliverRepaired(t *testing.T) {
 	} else {
 		expect(t, "recovery symbols from a node whose only source is corrupt", r, 404, api.ReasonSliverNotFound)
 	}
-	if got := metricValue(t, pn.nodes[1].m.readQuarantined); got != 1 {
+	if got := pn.nodes[1].metric(t, "floe_node_read_quarantined_total"); got != 1 {
 		t.Fatalf("node 1 quarantined %v slivers on reads, want 1", got)
 	}
 	waitFor(t, "node 1 to repair the sliver", func() bool { return pn.holdsAll(1, e) })
@@ -518,46 +531,8 @@ func TestCorruptSliverRepaired(t *testing.T) {
 	expect(t, "GET of a corrupt sliver", pn.nodes[2].get(t, api.SliverPath(id.String(), pair, "primary")), 404, api.ReasonSliverNotFound)
 	waitFor(t, "node 2 to repair the sliver", func() bool { return pn.holdsAll(2, e) })
 	expect(t, "GET of the repaired sliver", pn.nodes[2].get(t, api.SliverPath(id.String(), pair, "primary")), 200, "")
-	if got := metricValue(t, pn.nodes[2].m.readQuarantined); got != 1 {
+	if got := pn.nodes[2].metric(t, "floe_node_read_quarantined_total"); got != 1 {
 		t.Fatalf("node 2 quarantined %v slivers on reads, want 1", got)
-	}
-}
-
-func TestRecoveryQueue(t *testing.T) {
-	q := newRecoveryQueue(2)
-	t0 := time.Unix(1000, 0)
-	a, b, c := blob.ID{1}, blob.ID{2}, blob.ID{3}
-	if !q.add(a, t0.Add(time.Second)) || !q.add(b, t0) || q.add(c, t0) {
-		t.Fatal("a queue of 2 took a third blob, or refused one of the first two")
-	}
-	ids, wake := q.next(t0, 10)
-	if !slices.Equal(ids, []blob.ID{b}) || !wake.Equal(t0.Add(time.Second)) {
-		t.Fatalf("next at t0: %v, wake %v", ids, wake)
-	}
-	// Queued again while running: it runs once more, at once.
-	q.add(b, t0)
-	q.done(b, false, t0, func(int) time.Duration { return time.Hour })
-	if ids, _ := q.next(t0, 10); !slices.Equal(ids, []blob.ID{b}) {
-		t.Fatalf("re-queued blob not run again: %v", ids)
-	}
-	// A failure backs off by the retry delay of the attempt count.
-	var attempts []int
-	retry := func(n int) time.Duration { attempts = append(attempts, n); return time.Duration(n) * time.Minute }
-	q.done(b, true, t0, retry)
-	if ids, _ := q.next(t0.Add(59*time.Second), 10); !slices.Equal(ids, []blob.ID{a}) {
-		t.Fatalf("at t0+59s, want only the other blob: %v", ids)
-	}
-	if ids, _ := q.next(t0.Add(time.Minute), 10); !slices.Equal(ids, []blob.ID{b}) {
-		t.Fatalf("at t0+1m, want the backed-off blob: %v", ids)
-	}
-	q.done(b, true, t0, retry)
-	q.done(a, false, t0, retry)
-	if !slices.Equal(attempts, []int{1, 2}) || q.len() != 1 {
-		t.Fatalf("attempts %v, queue length %d", attempts, q.len())
-	}
-	q.remove(b)
-	if q.len() != 0 {
-		t.Fatal("remove left the blob queued")
 	}
 }
 

@@ -1,10 +1,9 @@
-package storagenode
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
@@ -26,17 +25,14 @@ import (
 // submits it to the control plane, whose InvalidBlobID event makes every node mark the blob
 // invalid, drop its slivers and refuse its uploads.
 
-// ErrInvalidProof is returned for an inconsistency proof that does not prove anything.
-var ErrInvalidProof = errors.New("invalid inconsistency proof")
-
 // proofLimit bounds the body of an inconsistency proof of axis a for a blob of symbol size s.
 func proofLimit(p redstuff.Params, a redstuff.Axis, s int) int64 {
 	return 2 + 3 + int64(p.SymbolCount(a))*int64(s+api.SymbolOverhead)
 }
 
-// decodeInconsistencyProof decodes and verifies an inconsistency-proof body for the target
+// DecodeInconsistencyProof decodes and verifies an inconsistency-proof body for the target
 // axis a against the blob's metadata.
-func decodeInconsistencyProof(enc *redstuff.Encoder, md *blob.MetadataWithID, a redstuff.Axis, body []byte) (*redstuff.InconsistencyProof, error) {
+func DecodeInconsistencyProof(enc *redstuff.Encoder, md *blob.MetadataWithID, a redstuff.Axis, body []byte) (*redstuff.InconsistencyProof, error) {
 	proof, err := blob.UnmarshalInconsistencyProof(body, a)
 	if err != nil {
 		return nil, fmt.Errorf("%w: inconsistency proof: %w", ErrMalformedBody, err)
@@ -47,66 +43,76 @@ func decodeInconsistencyProof(enc *redstuff.Encoder, md *blob.MetadataWithID, a 
 	return proof, nil
 }
 
-// postInconsistencyProof verifies a proof and answers with the node's signed invalid-blob
-// message.
-func (n *Node) postInconsistencyProof(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	t, err := blob.ParseSliverType(r.PathValue("type"))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSliverType, err)
-	}
+// Inconsistency handles inconsistency proofs: it attests the proofs other nodes send, and
+// proves a blob inconsistent itself when one of its rebuilt slivers does not match.
+type Inconsistency struct{ *core }
+
+// proofTarget returns the view and verified metadata for a proof about blob id: only blobs
+// the control plane registered are worth a look (and a metadata fetch from peers).
+func (n *Inconsistency) proofTarget(ctx context.Context, id blob.ID) (*epochView, *blob.MetadataWithID, int, error) {
 	v, err := n.currentView()
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
-	// Only blobs the control plane registered are worth a look (and a metadata fetch).
-	info, err := n.blobInfo(r.Context(), id)
+	info, err := n.blobInfo(ctx, id)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	if info == (nodestore.BlobInfo{}) {
-		return fmt.Errorf("%w: %s", ErrNotRegistered, id)
+		return nil, nil, 0, fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
-	md, err := n.ensureMetadata(r.Context(), id, v)
+	md, err := n.ensureMetadata(ctx, id, v)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	if len(md.Metadata.Hashes) != v.nShards {
-		return fmt.Errorf("%w: metadata has %d shards, committee %d", ErrInvalidMetadata, len(md.Metadata.Hashes), v.nShards)
+		return nil, nil, 0, fmt.Errorf("%w: metadata has %d shards, committee %d", ErrInvalidMetadata, len(md.Metadata.Hashes), v.nShards)
 	}
 	s, err := md.Metadata.SymbolSize(v.enc.Params())
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
 	}
-	body, err := n.readBody(r, proofLimit(v.enc.Params(), t.Axis(), s))
+	return v, md, s, nil
+}
+
+// ProofLimit returns the largest body of an inconsistency proof about blob id whose target is
+// of axis a.
+func (n *Inconsistency) ProofLimit(ctx context.Context, id blob.ID, a redstuff.Axis) (int64, error) {
+	v, _, s, err := n.proofTarget(ctx, id)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	return proofLimit(v.enc.Params(), a, s), nil
+}
+
+// Attest verifies an inconsistency proof (BCS, its target of axis a) about blob id and returns
+// the node's signed invalid-blob message for its current epoch.
+func (n *Inconsistency) Attest(ctx context.Context, id blob.ID, a redstuff.Axis, body []byte) (api.SignedMessage, error) {
+	v, md, _, err := n.proofTarget(ctx, id)
+	if err != nil {
+		return api.SignedMessage{}, err
 	}
 	select {
 	case n.verifySem <- struct{}{}:
-	case <-r.Context().Done():
-		return r.Context().Err()
+	case <-ctx.Done():
+		return api.SignedMessage{}, ctx.Err()
 	}
-	_, err = decodeInconsistencyProof(v.enc, md, t.Axis(), body)
+	_, err = DecodeInconsistencyProof(v.enc, md, a, body)
 	<-n.verifySem
 	if err != nil {
 		n.m.inconsistency.WithLabelValues("rejected").Inc()
-		return err
+		return api.SignedMessage{}, err
 	}
 	msg := protocol.InvalidBlobID{Epoch: v.epoch, BlobID: id}.Encode()
 	sig := n.key.Sign(msg)
 	n.m.inconsistency.WithLabelValues("attested").Inc()
-	n.log.Warn("inconsistency proof verified; signed the invalid-blob message", "blob", id, "axis", t, "epoch", v.epoch)
-	writeSuccess(w, http.StatusOK, api.SignedMessage{SerializedMessage: msg, Signature: sig[:]})
-	return nil
+	n.log.Warn("inconsistency proof verified; signed the invalid-blob message", "blob", id, "axis", a, "epoch", v.epoch)
+	return api.SignedMessage{SerializedMessage: msg, Signature: sig[:]}, nil
 }
 
-// proveInconsistent collects invalid-blob attestations for the proof from the committee until
+// prove collects invalid-blob attestations for the proof from the committee until
 // they cover the validity threshold, then submits the certificate.
-func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.MetadataWithID, proof *redstuff.InconsistencyProof) error {
+func (n *Inconsistency) prove(ctx context.Context, v *epochView, md *blob.MetadataWithID, proof *redstuff.InconsistencyProof) error {
 	body, err := blob.MarshalInconsistencyProof(proof)
 	if err != nil {
 		return err
@@ -180,7 +186,7 @@ func (n *Node) proveInconsistent(ctx context.Context, v *epochView, md *blob.Met
 
 // submit signs op with the node's account key and submits it, refetching the nonce once if
 // it was stale.
-func (n *Node) submit(ctx context.Context, op cpapi.Op) error {
+func (n *Inconsistency) submit(ctx context.Context, op cpapi.Op) error {
 	n.txMu.Lock()
 	defer n.txMu.Unlock()
 	info, err := n.cp.Info(ctx)

@@ -1,4 +1,4 @@
-package storagenode
+package engine
 
 import (
 	"context"
@@ -143,19 +143,33 @@ func (q *recoveryQueue) len() int {
 	return len(q.tasks)
 }
 
-// scheduleRecovery queues blob id for recovery after delay.
-func (n *Node) scheduleRecovery(id blob.ID, delay time.Duration) {
+// Recovery rebuilds the slivers the node's shards lack (see the top of this file).
+type Recovery struct {
+	*core
+	queue *recoveryQueue
+	// rounds holds the durations of recent recovery requests (see roundTimes).
+	rounds roundTimes
+	// inconsistency proves a blob inconsistent when a rebuilt sliver does not match.
+	inconsistency *Inconsistency
+}
+
+func newRecovery(c *core, inc *Inconsistency) *Recovery {
+	return &Recovery{core: c, queue: newRecoveryQueue(c.cfg.MaxRecoveryQueue), inconsistency: inc}
+}
+
+// schedule queues blob id for recovery after delay.
+func (n *Recovery) schedule(id blob.ID, delay time.Duration) {
 	if n.cfg.DisableRecovery {
 		return
 	}
-	if !n.rec.add(id, time.Now().Add(delay)) {
+	if !n.queue.add(id, time.Now().Add(delay)) {
 		n.log.Debug("recovery queue full", "blob", id)
 	}
-	n.m.recoveryQueue.Set(float64(n.rec.len()))
+	n.m.recoveryQueue.Set(float64(n.queue.len()))
 }
 
 // retryDelay is the backoff after attempts failed recoveries, with jitter.
-func (n *Node) retryDelay(attempts int) time.Duration {
+func (n *Recovery) retryDelay(attempts int) time.Duration {
 	d := n.cfg.RecoveryBackoff
 	for i := 1; i < attempts && d < n.cfg.RecoveryMaxBackoff; i++ {
 		d *= 2
@@ -166,7 +180,7 @@ func (n *Node) retryDelay(attempts int) time.Duration {
 
 // runRecovery runs queued recoveries until ctx ends, RecoveryWorkers at a time, and sweeps
 // the node's blobs at start and every RecoverySweep.
-func (n *Node) runRecovery(ctx context.Context) {
+func (n *Recovery) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, n.cfg.RecoveryWorkers)
@@ -182,7 +196,7 @@ func (n *Node) runRecovery(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n.sweepRecovery(ctx)
+			n.sweep(ctx)
 			sweepDone <- struct{}{}
 		}()
 	}
@@ -190,20 +204,20 @@ func (n *Node) runRecovery(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		ids, wake := n.rec.next(time.Now(), cap(sem)-len(sem))
+		ids, wake := n.queue.next(time.Now(), cap(sem)-len(sem))
 		for _, id := range ids {
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem; n.rec.signal() }()
+				defer func() { <-sem; n.queue.signal() }()
 				err := n.recoverBlob(ctx, id)
 				if err != nil && ctx.Err() == nil {
 					n.m.recoveryFailures.Inc()
 					n.log.Warn("sliver recovery failed; will retry", "blob", id, "err", err)
 				}
-				n.rec.done(id, err != nil, time.Now(), n.retryDelay)
-				n.m.recoveryQueue.Set(float64(n.rec.len()))
+				n.queue.done(id, err != nil, time.Now(), n.retryDelay)
+				n.m.recoveryQueue.Set(float64(n.queue.len()))
 			}()
 		}
 		var timerC <-chan time.Time
@@ -214,7 +228,7 @@ func (n *Node) runRecovery(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-n.rec.wake:
+		case <-n.queue.wake:
 		case <-timerC:
 		case <-sweep.C:
 			startSweep()
@@ -225,7 +239,7 @@ func (n *Node) runRecovery(ctx context.Context) {
 }
 
 // sweepRecovery queues every certified blob of which the node misses slivers in its shards.
-func (n *Node) sweepRecovery(ctx context.Context) {
+func (n *Recovery) sweep(ctx context.Context) {
 	v, err := n.currentView()
 	if err != nil || len(v.shards) == 0 {
 		return
@@ -252,7 +266,7 @@ func (n *Node) sweepRecovery(ctx context.Context) {
 				return
 			}
 			if len(missing) > 0 {
-				if !n.rec.add(e.ID, time.Now()) {
+				if !n.queue.add(e.ID, time.Now()) {
 					n.log.Info("recovery queue full; the sweep resumes later", "queued", queued)
 					return
 				}
@@ -264,7 +278,7 @@ func (n *Node) sweepRecovery(ctx context.Context) {
 		}
 		start = nextID(page[len(page)-1].ID)
 	}
-	n.m.recoveryQueue.Set(float64(n.rec.len()))
+	n.m.recoveryQueue.Set(float64(n.queue.len()))
 	if queued > 0 {
 		n.log.Info("recovery sweep queued blobs", "blobs", queued)
 	}
@@ -284,7 +298,7 @@ func nextID(id blob.ID) blob.ID {
 // recoverBlob rebuilds the slivers of blob id that the node's shards lack, if the blob is
 // certified and valid. It returns nil once nothing is missing, or once it proved the blob
 // inconsistent and submitted the invalid-blob certificate.
-func (n *Node) recoverBlob(ctx context.Context, id blob.ID) error {
+func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) error {
 	v, err := n.currentView()
 	if err != nil {
 		return err
@@ -317,7 +331,7 @@ func (n *Node) recoverBlob(ctx context.Context, id blob.ID) error {
 		}
 		proof, err := n.recoverAxis(ctx, v, md, a, byAxis[a])
 		if proof != nil {
-			return n.proveInconsistent(ctx, v, md, proof)
+			return n.inconsistency.prove(ctx, v, md, proof)
 		}
 		if err != nil {
 			return err
@@ -328,7 +342,7 @@ func (n *Node) recoverBlob(ctx context.Context, id blob.ID) error {
 
 // ensureMetadata returns the blob's metadata from the store, the pending buffer or, failing
 // those, from other nodes (verified against the blob ID, then stored).
-func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*blob.MetadataWithID, error) {
+func (n *core) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*blob.MetadataWithID, error) {
 	md, err := n.store.Metadata(ctx, id)
 	if err == nil || !errors.Is(err, nodestore.ErrNotFound) {
 		return md, err
@@ -366,7 +380,7 @@ func (n *Node) ensureMetadata(ctx context.Context, id blob.ID, v *epochView) (*b
 // member; a member that has not answered after the hedge delay (RecoveryHedge, or four times
 // the median of recent requests if that is longer) is marked slow and others are asked in its
 // stead (its answer still counts if it comes).
-func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataWithID, target redstuff.Axis,
+func (n *Recovery) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataWithID, target redstuff.Axis,
 	refs []nodestore.SliverRef) (*redstuff.InconsistencyProof, error) {
 	enc, p, id := v.enc, v.enc.Params(), md.ID
 	src := target.Other()
@@ -498,7 +512,7 @@ func (n *Node) recoverAxis(ctx context.Context, v *epochView, md *blob.MetadataW
 
 // localSymbols computes the recovery symbols the node's own stored slivers of axis src give
 // for targets. A stored sliver whose symbols do not verify is quarantined.
-func (n *Node) localSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, src redstuff.Axis, targets []int,
+func (n *Recovery) localSymbols(ctx context.Context, v *epochView, md *blob.MetadataWithID, src redstuff.Axis, targets []int,
 	accept func([]redstuff.RecoverySymbol)) {
 	for _, shard := range v.shards {
 		sl, raw, err := n.storedSliver(ctx, shard, md.ID, src)
@@ -523,7 +537,7 @@ func (n *Node) localSymbols(ctx context.Context, v *epochView, md *blob.Metadata
 }
 
 // storedSliver reads a stored sliver with its raw record.
-func (n *Node) storedSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) (redstuff.Sliver, []byte, error) {
+func (n *core) storedSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) (redstuff.Sliver, []byte, error) {
 	raw, err := n.store.SliverData(ctx, shard, id, a)
 	if err != nil {
 		return redstuff.Sliver{}, nil, err
@@ -537,7 +551,7 @@ func (n *Node) storedSliver(ctx context.Context, shard uint16, id blob.ID, a red
 
 // quarantineRead quarantines a stored sliver found corrupt on a read and queues its blob for
 // recovery.
-func (n *Node) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw []byte, reason error) {
+func (n *core) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw []byte, reason error) {
 	moved, err := n.store.Quarantine(ctx, ref, raw, reason.Error())
 	if err != nil {
 		n.log.Error("quarantining a corrupt sliver", "sliver", ref, "err", err)
@@ -547,11 +561,11 @@ func (n *Node) quarantineRead(ctx context.Context, ref nodestore.SliverRef, raw 
 		n.m.readQuarantined.Inc()
 		n.log.Warn("stored sliver is corrupt; quarantined for recovery", "sliver", ref, "reason", reason)
 	}
-	n.scheduleRecovery(ref.BlobID, 0)
+	n.schedule(ref.BlobID, 0)
 }
 
 // peerOrder returns peers in random order, those that recently failed or were slow last.
-func (n *Node) peerOrder(peers []*cpapi.Member) []*cpapi.Member {
+func (n *core) peerOrder(peers []*cpapi.Member) []*cpapi.Member {
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	rank := func(m *cpapi.Member) int {
 		if c, err := n.peer(m); err == nil && c.Latency().Failing() {
@@ -565,14 +579,14 @@ func (n *Node) peerOrder(peers []*cpapi.Member) []*cpapi.Member {
 
 // markIfSlow marks a peer that did not answer usefully (unreachable, timed out, a server
 // error or invalid data) so that it is asked last for a while; a refusal (4xx) is no fault.
-func (n *Node) markIfSlow(ctx context.Context, peer *nodeclient.Client, err error) {
+func (n *core) markIfSlow(ctx context.Context, peer *nodeclient.Client, err error) {
 	if ctx.Err() == nil && (nodeclient.Unresponsive(err) || errors.Is(err, nodeclient.ErrInvalidResponse)) {
 		peer.Latency().MarkSlow()
 	}
 }
 
 // countBytes counts the response bytes fetched from peers for recovery, by kind.
-func (n *Node) countBytes(kind string) func(nodeclient.Doer) nodeclient.Doer {
+func (n *core) countBytes(kind string) func(nodeclient.Doer) nodeclient.Doer {
 	return func(next nodeclient.Doer) nodeclient.Doer {
 		return nodeclient.DoerFunc(func(ctx context.Context, req *nodeclient.Request) (*nodeclient.Response, error) {
 			resp, err := next.Do(ctx, req)

@@ -1,4 +1,4 @@
-package storagenode
+package engine
 
 import (
 	"crypto/sha256"
@@ -11,13 +11,13 @@ import (
 
 // peer returns the client of another committee member (internal/nodeclient: pinned to the
 // network key the member registered, verifying what it serves).
-func (n *Node) peer(m *cpapi.Member) (*nodeclient.Client, error) {
+func (n *core) peer(m *cpapi.Member) (*nodeclient.Client, error) {
 	return n.peers.Client(nodeclient.Node{Name: m.Name, Address: m.NetworkAddress, NetworkKey: m.NetworkPublicKey,
 		BLSKey: crypto.BLSPublicKey(m.BLSPublicKey)})
 }
 
 // otherMembers returns the members of the view's committee other than this node.
-func (n *Node) otherMembers(v *epochView) []*cpapi.Member {
+func (n *core) otherMembers(v *epochView) []*cpapi.Member {
 	out := make([]*cpapi.Member, 0, len(v.committee.Members))
 	for i := range v.committee.Members {
 		m := &v.committee.Members[i]

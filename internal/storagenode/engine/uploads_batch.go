@@ -1,11 +1,10 @@
-package storagenode
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"sync"
 
@@ -45,30 +44,32 @@ func mapBatchError(err error) error {
 	}
 }
 
-func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
+// BatchFrameLimit returns the largest frame of a batched upload for the current committee.
+func (u *Uploads) BatchFrameLimit() (int64, error) {
+	v, err := u.currentView()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	pending, err := queryBool(r, api.QueryPending)
+	return max(sliverLimit(v.enc.Params()), api.MetadataLimit(v.nShards)), nil
+}
+
+// PutBatch reads a batched upload (api.BatchWriter framing: optionally the metadata first,
+// then slivers) from body and stores what it carries, chunk by chunk: every sliver of a chunk
+// is checked, verified in parallel and committed in one store batch while the next chunk is
+// read. It stops at the first frame that fails (the error names it) and keeps what it stored
+// before.
+func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, pending bool) (api.BatchResult, error) {
+	v, err := u.currentView()
 	if err != nil {
-		return err
+		return api.BatchResult{}, err
 	}
-	if err := checkOctetStream(r, api.ContentTypeSliverBatch); err != nil {
-		return err
-	}
-	v, err := n.currentView()
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
 	maxFrame := max(sliverLimit(v.enc.Params()), api.MetadataLimit(v.nShards))
-	br := api.NewBatchReader(r.Body, int(maxFrame))
-	br.SetAlloc(n.frameBufs.get)
+	br := api.NewBatchReader(body, int(maxFrame))
+	br.SetAlloc(u.frameBufs.get)
 	var res api.BatchResult
 	st := &uploadState{}
-	fail := func(err error, frame int) error {
-		return withMeta(err, "frame", strconv.Itoa(frame), "stored", strconv.Itoa(res.Stored))
+	fail := func(err error, frame int) (api.BatchResult, error) {
+		return res, withMeta(err, "frame", strconv.Itoa(frame), "stored", strconv.Itoa(res.Stored))
 	}
 
 	// The first frame may be metadata.
@@ -80,16 +81,16 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 	var carry *api.Frame
 	if !eof {
 		if first.Kind == api.FrameMetadata {
-			md, err := decodeMetadata(id, first.Payload, v.enc.Params())
+			md, err := DecodeMetadata(id, first.Payload, v.enc.Params())
 			if err != nil {
 				return fail(err, 0)
 			}
-			code, _, err := n.storeMetadata(ctx, md, v, pending)
+			out, err := u.storeMetadata(ctx, md, v, pending)
 			if err != nil {
 				return fail(err, 0)
 			}
 			res.Metadata = api.Stored
-			if code == http.StatusAccepted || (code == http.StatusOK && n.pending.metadata(id) != nil) {
+			if out == Buffered || (out == AlreadyHeld && u.pending.metadata(id) != nil) {
 				res.Metadata = api.Buffered
 			}
 		} else {
@@ -148,7 +149,7 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 
 	for c := range chunks {
-		if err := n.storeBatchChunk(ctx, id, v, c.slivers, pending, st, &res); err != nil {
+		if err := u.storeBatchChunk(ctx, id, v, c.slivers, pending, st, &res); err != nil {
 			return fail(err, batchErrFrame(err, c.slivers))
 		}
 		if c.err != nil && !errors.Is(c.err, io.EOF) {
@@ -156,8 +157,7 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	res.Buffered = !st.registered && st.info != nil
-	writeSuccess(w, http.StatusOK, res)
-	return nil
+	return res, nil
 }
 
 func frameAxis(kind byte) redstuff.Axis {
@@ -189,7 +189,7 @@ func batchErrFrame(err error, slivers []batchSliver) int {
 
 // storeBatchChunk checks every sliver of a chunk, verifies them in parallel and commits the
 // new ones in one batch (or buffers them if the blob is not registered yet).
-func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, slivers []batchSliver,
+func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, slivers []batchSliver,
 	pending bool, st *uploadState, res *api.BatchResult) error {
 	type item struct {
 		bs    batchSliver
@@ -200,20 +200,20 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 	for _, bs := range slivers {
 		if st.info != nil && !st.registered {
 			// Not registered (pending upload): buffer one by one.
-			code, _, err := n.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
 			if err != nil {
 				return &frameError{bs.frame, err}
 			}
-			if code == http.StatusOK {
+			if out == AlreadyHeld {
 				res.AlreadyStored++
 			} else {
 				res.Stored++
 			}
 			continue
 		}
-		sl, shard, done, err := n.checkSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+		sl, shard, done, err := u.checkSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
 		if err != nil {
-			n.m.slivers.WithLabelValues("rejected").Inc()
+			u.m.slivers.WithLabelValues("rejected").Inc()
 			return &frameError{bs.frame, err}
 		}
 		if done {
@@ -221,11 +221,11 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 			continue
 		}
 		if !st.registered {
-			code, _, err := n.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
 			if err != nil {
 				return &frameError{bs.frame, err}
 			}
-			if code == http.StatusOK {
+			if out == AlreadyHeld {
 				res.AlreadyStored++
 			} else {
 				res.Stored++
@@ -238,11 +238,11 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(n.cfg.MaxVerifications)
+	g.SetLimit(u.cfg.MaxVerifications)
 	for _, it := range todo {
 		g.Go(func() error {
-			if err := n.verify(gctx, v.enc, st.md, it.sl); err != nil {
-				n.m.slivers.WithLabelValues("invalid").Inc()
+			if err := u.verify(gctx, v.enc, st.md, it.sl); err != nil {
+				u.m.slivers.WithLabelValues("invalid").Inc()
 				return &frameError{it.bs.frame, err}
 			}
 			return nil
@@ -255,22 +255,21 @@ func (n *Node) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, sl
 	for _, it := range todo {
 		size += len(it.bs.body) + 64
 	}
-	b := n.store.NewBatchSized(size)
+	b := u.store.NewBatchSized(size)
 	defer b.Close()
 	for _, it := range todo {
 		if err := b.PutSliverData(it.shard, id, it.bs.axis, it.bs.body); err != nil {
 			return err
 		}
 	}
-	if err := n.store.Commit(ctx, b); err != nil {
+	if err := u.store.Commit(ctx, b); err != nil {
 		return err
 	}
 	res.Stored += len(todo)
-	n.m.slivers.WithLabelValues("stored").Add(float64(len(todo)))
+	u.m.slivers.WithLabelValues("stored").Add(float64(len(todo)))
 	for _, it := range todo {
-		n.m.bodyBytes.WithLabelValues("in").Add(float64(len(it.bs.body)))
 		// The batch copied the body and nothing else holds it: recycle its buffer.
-		n.frameBufs.put(it.bs.body)
+		u.frameBufs.put(it.bs.body)
 	}
 	return nil
 }

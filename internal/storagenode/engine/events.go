@@ -1,4 +1,4 @@
-package storagenode
+package engine
 
 import (
 	"context"
@@ -12,9 +12,17 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
-// followEvents applies control-plane events from the persisted cursor on, one fetched batch
+// Events follows the control plane: it applies its events to the store, refreshes the
+// committee view at epoch changes, stores the pending uploads of newly registered blobs,
+// queues certified blobs for recovery and drops the data of blobs proven invalid.
+type Events struct {
+	*core
+	recovery *Recovery
+}
+
+// follow applies control-plane events from the persisted cursor on, one fetched batch
 // per durable store transaction, until ctx ends.
-func (n *Node) followEvents(ctx context.Context) error {
+func (n *Events) follow(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		n.mu.RLock()
@@ -67,7 +75,7 @@ func blobChange(ev *cpapi.Event) (nodestore.BlobChange, bool) {
 
 // applyEvents applies a batch of consecutive events atomically with the cursor, then refreshes
 // the committee view on epoch changes and flushes pending uploads of newly registered blobs.
-func (n *Node) applyEvents(ctx context.Context, evs []cpapi.Event) error {
+func (n *Events) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 	n.mu.RLock()
 	want := n.cursor
 	n.mu.RUnlock()
@@ -128,7 +136,7 @@ func (n *Node) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 	for i := range evs {
 		if evs[i].Type == cpapi.EventBlobCertified {
 			// Leave in-flight uploads time to arrive before recovering what is missing.
-			n.scheduleRecovery(evs[i].BlobID, n.cfg.RecoveryDelay)
+			n.recovery.schedule(evs[i].BlobID, n.cfg.RecoveryDelay)
 		}
 	}
 	// Wake waiting confirmation requests.
@@ -139,18 +147,11 @@ func (n *Node) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 	return nil
 }
 
-// waitChange returns a channel closed at the next applied event batch.
-func (n *Node) waitChange() <-chan struct{} {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.changed
-}
-
 // dropInvalid deletes the slivers a blob proven invalid has in the node's shards, and forgets
 // its pending uploads and queued recovery. Its blob info (invalid) stays: it answers status
 // requests and refuses uploads; garbage collection removes the rest.
-func (n *Node) dropInvalid(ctx context.Context, id blob.ID) {
-	n.rec.remove(id)
+func (n *Events) dropInvalid(ctx context.Context, id blob.ID) {
+	n.recovery.queue.remove(id)
 	n.pending.take(id)
 	n.m.pendingBytes.Set(float64(n.pending.size()))
 	v, err := n.currentView()

@@ -1,4 +1,4 @@
-package storagenode
+package engine
 
 import (
 	"context"
@@ -142,7 +142,7 @@ func (p *pendingBuffer) size() int64 {
 }
 
 // flushPending stores what the pending buffer holds for a blob that just got registered.
-func (n *Node) flushPending(ctx context.Context, id blob.ID) {
+func (n *Events) flushPending(ctx context.Context, id blob.ID) {
 	e := n.pending.take(id)
 	if e == nil {
 		return

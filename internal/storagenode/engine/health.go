@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"time"
+
+	api "github.com/floelabs/floe/api/storagenode"
+)
+
+// Health reports the node's state: uptime, epoch, event progress and its shards (each one's
+// status if detailed).
+func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthInfo, error) {
+	up := time.Since(e.started)
+	e.mu.RLock()
+	v, applied, latest := e.view, e.applied, e.latest
+	e.mu.RUnlock()
+	h := api.ServiceHealthInfo{
+		Uptime:      api.Duration{Secs: uint64(up / time.Second), Nanos: uint32(up % time.Second)},
+		PublicKey:   base64.StdEncoding.EncodeToString(e.pub[:]),
+		NodeStatus:  "Standby",
+		SliverBatch: true,
+		EventProgress: api.EventProgress{Persisted: applied, Pending: latest - min(latest, applied),
+			HighestFinishedEventIndex: applied},
+	}
+	if applied == 0 {
+		h.EventProgress.HighestFinishedEventIndex = 0
+	} else {
+		h.EventProgress.HighestFinishedEventIndex = applied - 1
+	}
+	if v != nil {
+		h.Epoch = v.epoch
+		if len(v.shards) > 0 {
+			h.NodeStatus = "Active"
+		}
+		h.ShardSummary = api.ShardSummary{Owned: len(v.shards), OwnedShardStatus: api.ShardStatusSummary{Ready: len(v.shards)}}
+		if detailed {
+			d := &api.ShardDetail{Owned: make([]api.ShardStatus, 0, len(v.shards))}
+			for _, s := range v.shards {
+				d.Owned = append(d.Owned, api.ShardStatus{Shard: s, Status: "ready"})
+			}
+			h.ShardDetail = d
+		}
+	}
+	return h, nil
+}
