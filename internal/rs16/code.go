@@ -59,13 +59,40 @@ func UseHighRate(k, m int) (bool, error) {
 	}
 }
 
-// New returns the code with k original and m recovery shards.
+// New returns the code with k original and m recovery shards, computed with the fastest
+// kernels the CPU runs.
 func New(k, m int) (*Code, error) {
+	t := fieldTables()
+	return newCode(k, m, engine{t: t, k: bestKernels(t)})
+}
+
+// KernelSets returns the names of the kernel sets (implementations of the field arithmetic)
+// this CPU runs: "generic" first, the one New uses last. They compute the same bytes.
+func KernelSets() []string {
+	var names []string
+	for _, ks := range allKernels(fieldTables()) {
+		names = append(names, ks.name)
+	}
+	return names
+}
+
+// NewWithKernels is New with the named kernel set (one of KernelSets), to compare them.
+func NewWithKernels(k, m int, name string) (*Code, error) {
+	t := fieldTables()
+	for _, ks := range allKernels(t) {
+		if ks.name == name {
+			return newCode(k, m, engine{t: t, k: ks})
+		}
+	}
+	return nil, fmt.Errorf("%w: kernel set %q (this CPU runs %v)", ErrUnsupported, name, KernelSets())
+}
+
+func newCode(k, m int, eng engine) (*Code, error) {
 	high, err := UseHighRate(k, m)
 	if err != nil {
 		return nil, err
 	}
-	c := &Code{k: k, m: m, high: high, eng: newEngine()}
+	c := &Code{k: k, m: m, high: high, eng: eng}
 	if high {
 		c.chunk = nextPow2(m)
 		if c.chunk+k > order || k >= order || m >= order {

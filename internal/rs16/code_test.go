@@ -46,72 +46,91 @@ func randomShards(rng *rand.Rand, count, size int) [][]byte {
 	return out
 }
 
-// TestRoundTrip encodes random data with both rates and decodes from random sets of k shards.
+// TestRoundTrip encodes random data with both rates and every kernel set, checks that the
+// kernel sets agree, and decodes from random sets of k shards.
 func TestRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct{ k, m, size int }{
 		{1, 1, 64}, {2, 3, 128}, {3, 2, 64}, {4, 6, 192}, {7, 3, 64}, {16, 16, 64},
 		{33, 67, 128}, {67, 33, 64}, {100, 200, 64}, {334, 666, 64}, {667, 333, 128},
+		{5, 1000, 64}, {1000, 5, 64}, {2000, 3000, 64},
 	} {
-		t.Run(fmt.Sprintf("k=%d/m=%d", tc.k, tc.m), func(t *testing.T) {
-			c, err := New(tc.k, tc.m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			orig := randomShards(rng, tc.k, tc.size)
-			rec := randomShards(rng, tc.m, tc.size)
-			if err := c.Encode(orig, rec); err != nil {
-				t.Fatal(err)
-			}
-			// EncodeWork agrees with Encode.
-			w, err := c.NewEncodeWork(tc.size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range orig {
-				copy(w.Original(i), orig[i])
-			}
-			w.Encode()
-			for r := range rec {
-				if !bytes.Equal(w.Recovery(r), rec[r]) {
-					t.Fatalf("EncodeWork recovery %d differs", r)
-				}
-			}
-			all := append(append([][]byte{}, orig...), rec...)
-			for trial := 0; trial < 5; trial++ {
-				shards := make([][]byte, tc.k+tc.m)
-				present := make([]bool, tc.k+tc.m)
-				for _, i := range rng.Perm(tc.k + tc.m)[:tc.k] {
-					present[i] = true
-				}
-				for i := range shards {
-					switch {
-					case present[i]:
-						shards[i] = bytes.Clone(all[i])
-					case i < tc.k:
-						shards[i] = make([]byte, tc.size)
-					}
-				}
-				if err := c.Decode(shards, present); err != nil {
+		orig := randomShards(rng, tc.k, tc.size)
+		var first [][]byte // recovery shards of the first (generic) kernel set
+		for _, ks := range KernelSets() {
+			t.Run(fmt.Sprintf("%s/k=%d/m=%d", ks, tc.k, tc.m), func(t *testing.T) {
+				c, err := NewWithKernels(tc.k, tc.m, ks)
+				if err != nil {
 					t.Fatal(err)
 				}
-				for i := 0; i < tc.k; i++ {
-					if !bytes.Equal(shards[i], orig[i]) {
-						t.Fatalf("trial %d: original %d not restored", trial, i)
+				rec := randomShards(rng, tc.m, tc.size)
+				if err := c.Encode(orig, rec); err != nil {
+					t.Fatal(err)
+				}
+				if first == nil {
+					first = rec
+				}
+				for r := range rec {
+					if !bytes.Equal(rec[r], first[r]) {
+						t.Fatalf("recovery %d differs from the generic kernels'", r)
 					}
 				}
-				// One shard fewer is refused.
-				for i := range present {
-					if present[i] {
-						present[i] = false
-						break
-					}
-				}
-				if err := c.Decode(shards, present); !errors.Is(err, ErrTooFewShards) {
-					t.Fatalf("decode with k-1 shards: %v", err)
-				}
+				roundTrip(t, rng, c, orig, rec, tc.size)
+			})
+		}
+	}
+}
+
+func roundTrip(t *testing.T, rng *rand.Rand, c *Code, orig, rec [][]byte, size int) {
+	t.Helper()
+	tc := struct{ k, m, size int }{c.K(), c.M(), size}
+	// EncodeWork agrees with Encode.
+	w, err := c.NewEncodeWork(tc.size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range orig {
+		copy(w.Original(i), orig[i])
+	}
+	w.Encode()
+	for r := range rec {
+		if !bytes.Equal(w.Recovery(r), rec[r]) {
+			t.Fatalf("EncodeWork recovery %d differs", r)
+		}
+	}
+	all := append(append([][]byte{}, orig...), rec...)
+	for trial := 0; trial < 5; trial++ {
+		shards := make([][]byte, tc.k+tc.m)
+		present := make([]bool, tc.k+tc.m)
+		for _, i := range rng.Perm(tc.k + tc.m)[:tc.k] {
+			present[i] = true
+		}
+		for i := range shards {
+			switch {
+			case present[i]:
+				shards[i] = bytes.Clone(all[i])
+			case i < tc.k:
+				shards[i] = make([]byte, tc.size)
 			}
-		})
+		}
+		if err := c.Decode(shards, present); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < tc.k; i++ {
+			if !bytes.Equal(shards[i], orig[i]) {
+				t.Fatalf("trial %d: original %d not restored", trial, i)
+			}
+		}
+		// One shard fewer is refused.
+		for i := range present {
+			if present[i] {
+				present[i] = false
+				break
+			}
+		}
+		if err := c.Decode(shards, present); !errors.Is(err, ErrTooFewShards) {
+			t.Fatalf("decode with k-1 shards: %v", err)
+		}
 	}
 }
 
@@ -164,21 +183,26 @@ func TestLayout(t *testing.T) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	for _, tc := range []struct{ k, m int }{{334, 666}, {667, 333}} {
-		b.Run(fmt.Sprintf("k=%d/m=%d", tc.k, tc.m), func(b *testing.B) {
-			c, err := New(tc.k, tc.m)
-			if err != nil {
-				b.Fatal(err)
-			}
-			const size = 1216
-			w, err := c.NewEncodeWork(size)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(tc.k * size))
-			for i := 0; i < b.N; i++ {
-				w.Encode()
-			}
-		})
+	for _, ks := range allKernels(fieldTables()) {
+		for _, tc := range []struct{ k, m int }{{334, 666}, {667, 333}} {
+			b.Run(fmt.Sprintf("%s/k=%d/m=%d", ks.name, tc.k, tc.m), func(b *testing.B) {
+				c, err := New(tc.k, tc.m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.eng.k = ks
+				const size = 1216
+				w, err := c.NewEncodeWork(size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(tc.k * size))
+				start := cpuTime()
+				for b.Loop() {
+					w.Encode()
+				}
+				reportCPU(b, start)
+			})
+		}
 	}
 }

@@ -19,35 +19,91 @@ type engine struct {
 	k kernels
 }
 
-// fft is the additive FFT (decimation in time) over shards pos..pos+size, skipping groups
-// that start at or after truncated.
+// fft2 is a radix-2 FFT butterfly on spans x and y; a zero skew factor leaves only y ^= x.
+func (e *engine) fft2(x, y []byte, logM uint16) {
+	if logM == modulus {
+		xorInto(y, x)
+		return
+	}
+	e.k.fft(x, y, logM)
+}
+
+// ifft2 is a radix-2 inverse FFT butterfly on spans x and y.
+func (e *engine) ifft2(x, y []byte, logM uint16) {
+	if logM == modulus {
+		xorInto(y, x)
+		return
+	}
+	e.k.ifft(x, y, logM)
+}
+
+// log2 returns log2(size) for a power of two.
+func log2(size int) int {
+	l := 0
+	for 1<<l < size {
+		l++
+	}
+	return l
+}
+
+// fft is the additive FFT (decimation in time) over shards pos..pos+size (a power of two),
+// skipping groups that start at or after truncated. Layers are fused in pairs (radix 4): the
+// layers of distances 2d and d are one pass over the data. With an odd number of layers, the
+// widest (a single group) is done alone first.
 func (e *engine) fft(d workArea, pos, size, truncated, skewDelta int) {
 	skew := &e.t.skew
-	for dist := size / 2; dist > 0; dist /= 2 {
-		for r := 0; r < truncated; r += 2 * dist {
-			logM := skew[r+dist+skewDelta-1]
-			if logM == modulus {
-				// b ^= a for every pair of the group: one contiguous XOR.
-				xorInto(d.span(pos+r+dist, dist), d.span(pos+r, dist))
+	sz := d.size
+	hi := size / 2
+	if truncated <= 0 {
+		return
+	}
+	if log2(size)%2 == 1 {
+		e.fft2(d.span(pos, hi), d.span(pos+hi, hi), skew[hi+skewDelta-1])
+		hi /= 4
+	} else {
+		hi /= 2
+	}
+	// hi is now the lower distance of the next pair of layers (distances 2*hi and hi).
+	for dist := hi; dist > 0; dist /= 4 {
+		for r := 0; r < truncated; r += 4 * dist {
+			log01 := skew[r+dist+skewDelta-1]
+			log02 := skew[r+2*dist+skewDelta-1]
+			if r+2*dist < truncated {
+				log23 := skew[r+3*dist+skewDelta-1]
+				e.k.fft4(d.span(pos+r, 4*dist), dist*sz, log01, log23, log02)
 				continue
 			}
-			e.k.fft(d.span(pos+r, dist), d.span(pos+r+dist, dist), logM)
+			// The group's second half is past the truncation: its last layer is skipped.
+			e.fft2(d.span(pos+r, 2*dist), d.span(pos+r+2*dist, 2*dist), log02)
+			e.fft2(d.span(pos+r, dist), d.span(pos+r+dist, dist), log01)
 		}
 	}
 }
 
-// ifft is the inverse additive FFT over shards pos..pos+size.
+// ifft is the inverse additive FFT over shards pos..pos+size, its layers fused in pairs like
+// fft's; with an odd number of layers the widest is done alone last.
 func (e *engine) ifft(d workArea, pos, size, truncated, skewDelta int) {
 	skew := &e.t.skew
-	for dist := 1; dist < size; dist *= 2 {
-		for r := 0; r < truncated; r += 2 * dist {
-			logM := skew[r+dist+skewDelta-1]
-			a, b := d.span(pos+r, dist), d.span(pos+r+dist, dist)
-			if logM == modulus {
-				xorInto(b, a)
+	sz := d.size
+	dist := 1
+	for ; 4*dist <= size; dist *= 4 {
+		for r := 0; r < truncated; r += 4 * dist {
+			log01 := skew[r+dist+skewDelta-1]
+			log02 := skew[r+2*dist+skewDelta-1]
+			if r+2*dist < truncated {
+				log23 := skew[r+3*dist+skewDelta-1]
+				e.k.ifft4(d.span(pos+r, 4*dist), dist*sz, log01, log23, log02)
 				continue
 			}
-			e.k.ifft(a, b, logM)
+			// The group's second half is past the truncation (and zero): its first layer
+			// would leave it unchanged.
+			e.ifft2(d.span(pos+r, dist), d.span(pos+r+dist, dist), log01)
+			e.ifft2(d.span(pos+r, 2*dist), d.span(pos+r+2*dist, 2*dist), log02)
+		}
+	}
+	if dist < size {
+		for r := 0; r < truncated; r += 2 * dist {
+			e.ifft2(d.span(pos+r, dist), d.span(pos+r+dist, dist), skew[r+dist+skewDelta-1])
 		}
 	}
 }

@@ -26,6 +26,9 @@ func (w *EncodeWork) Size() int { return w.area.size }
 // Original returns the slot of original shard i (0 <= i < k) to be filled before Encode.
 func (w *EncodeWork) Original(i int) []byte { return w.area.at(i) }
 
+// Originals returns the slots of original shards 0..count-1 (count <= k) as one slice.
+func (w *EncodeWork) Originals(count int) []byte { return w.area.span(0, min(count, w.c.k)) }
+
 // Encode computes the recovery shards from the originals in place. The originals' slots are
 // overwritten and must be filled again before the next Encode.
 func (w *EncodeWork) Encode() {
@@ -38,3 +41,6 @@ func (w *EncodeWork) Encode() {
 
 // Recovery returns recovery shard r (0 <= r < m) after Encode.
 func (w *EncodeWork) Recovery(r int) []byte { return w.area.at(r) }
+
+// Recoveries returns recovery shards 0..count-1 (count <= m) as one slice after Encode.
+func (w *EncodeWork) Recoveries(count int) []byte { return w.area.span(0, min(count, w.c.m)) }
