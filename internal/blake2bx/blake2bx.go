@@ -109,6 +109,11 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 			panic("blake2bx: messages of different lengths")
 		}
 	}
+	pl := len(prefix)
+	if pl+la+lb <= blockSize && lanes >= 4 {
+		sumOneBlock(out, prefix, a, b, lanes)
+		return
+	}
 	// Scratch space for one group of messages; kept in this frame (the kernels do not let
 	// pointers escape), where the block pointer table may point into the staging blocks.
 	var (
@@ -117,7 +122,6 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 		stage [stageBlocks][maxLanes][blockSize]byte
 		none  []byte
 	)
-	pl := len(prefix)
 	length := pl + la + lb
 	nb := max(1, (length+blockSize-1)/blockSize)
 	for i := 0; i < n; {
@@ -195,6 +199,75 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 			}
 		}
 		i += cnt
+	}
+}
+
+// sumOneBlock is sumParts for messages of one block (at most 128 bytes), the case of Merkle
+// leaves of small symbols and of inner nodes: the messages are copied into zero-padded blocks,
+// one group of lanes at a time, and hashed by a kernel that needs no chain value, pointer
+// table or counter bookkeeping. The blocks' padding is cleared once per call: the prefix and
+// the messages, all of the same length, overwrite the same bytes in every group.
+func sumOneBlock[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
+	var stage [maxLanes][blockSize]byte
+	pl, la := len(prefix), len(a[0])
+	length := pl + la
+	if b != nil {
+		length += len(b[0])
+	}
+	for l := range stage {
+		copy(stage[l][:], prefix)
+	}
+	load := func(l, i int) {
+		copy(stage[l][pl:], a[i])
+		if b != nil {
+			copy(stage[l][pl+la:], b[i])
+		}
+	}
+	n := len(a)
+	i := 0
+	if lanes >= 8 {
+		for ; n-i >= min8; i += 8 {
+			cnt := min(8, n-i)
+			for l := 0; l < cnt; l++ {
+				load(l, i+l)
+			}
+			if cnt == 8 {
+				hashOne8(&out[i][0], &stage[0][0], uint64(length))
+				continue
+			}
+			// Lanes past cnt hash leftovers; their digests are dropped.
+			var dst [maxLanes][Size]byte
+			hashOne8(&dst[0][0], &stage[0][0], uint64(length))
+			for l := 0; l < cnt; l++ {
+				out[i+l] = dst[l]
+			}
+		}
+	}
+	if n-i >= min4 {
+		var h [8 * 4]uint64
+		ptab := [4]*byte{&stage[0][0], &stage[1][0], &stage[2][0], &stage[3][0]}
+		for ; n-i >= min4; i += 4 {
+			cnt := min(4, n-i)
+			for l := 0; l < cnt; l++ {
+				load(l, i+l)
+			}
+			for w := 0; w < 8; w++ {
+				v := iv[w]
+				if w == 0 {
+					v ^= paramWord
+				}
+				h[4*w], h[4*w+1], h[4*w+2], h[4*w+3] = v, v, v, v
+			}
+			hashBlocks4(&h[0], &ptab[0], 1, 0, uint64(length), ^uint64(0))
+			for l := 0; l < cnt; l++ {
+				for w := 0; w < 4; w++ {
+					binary.LittleEndian.PutUint64(out[i+l][8*w:], h[4*w+l])
+				}
+			}
+		}
+	}
+	if i < n {
+		sumScalar(out[i:], prefix, a[i:], tails(b, i, n), length-pl-la)
 	}
 }
 

@@ -16,6 +16,12 @@ func hashBlocks4(h *uint64, p **byte, n int, t, length, final uint64)
 //go:noescape
 func hashPairs8(dst, src *byte, groups int, prefix uint64)
 
+// hashOne8 sets the 32 bytes at dst+32l to the digest of the message of length bytes (at most
+// 128) whose zero-padded block is the 128 bytes at src+128l, for the eight lanes l.
+//
+//go:noescape
+func hashOne8(dst, src *byte, length uint64)
+
 // bestLanes is the widest kernel this CPU runs.
 var bestLanes = func() int {
 	switch {

@@ -16,3 +16,7 @@ func hashBlocks4(h *uint64, p **byte, n int, t, length, final uint64) {
 func hashPairs8(dst, src *byte, groups int, prefix uint64) {
 	panic("blake2bx: no 8-lane kernel")
 }
+
+func hashOne8(dst, src *byte, length uint64) {
+	panic("blake2bx: no 8-lane kernel")
+}

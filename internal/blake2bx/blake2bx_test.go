@@ -213,6 +213,7 @@ func benchmarkLanes(b *testing.B, prefix []byte, count, la int) {
 		name := map[int]string{1: "xcrypto", 4: "x4", 8: "x8"}[lanes]
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(count * (len(prefix) + la)))
+			start := cpuTime()
 			for b.Loop() {
 				if lanes == 1 {
 					// x/crypto one message at a time, as merkle.Hasher does.
@@ -227,6 +228,7 @@ func benchmarkLanes(b *testing.B, prefix []byte, count, la int) {
 					sumParts(out, prefix, msgs, nil, lanes)
 				}
 			}
+			reportCPU(b, start)
 			sink = out[0]
 		})
 	}
@@ -234,6 +236,12 @@ func benchmarkLanes(b *testing.B, prefix []byte, count, la int) {
 
 // BenchmarkLeaf1207 hashes 2^20 Merkle leaves 0x00 || 1206-byte symbol.
 func BenchmarkLeaf1207(b *testing.B) { benchmarkLanes(b, []byte{0}, 1<<20, 1206) }
+
+// BenchmarkLeaf3 hashes 2^20 Merkle leaves 0x00 || 2-byte symbol (a 1 KiB blob at n = 1000).
+func BenchmarkLeaf3(b *testing.B) { benchmarkLanes(b, []byte{0}, 1<<20, 2) }
+
+// BenchmarkLeaf127 hashes 2^20 Merkle leaves 0x00 || 126-byte symbol (one block).
+func BenchmarkLeaf127(b *testing.B) { benchmarkLanes(b, []byte{0}, 1<<20, 126) }
 
 // BenchmarkInner65 hashes 2^21 inner nodes 0x01 || left || right.
 func BenchmarkInner65(b *testing.B) { benchmarkLanes(b, []byte{1}, 1<<21, 64) }
@@ -279,6 +287,26 @@ func BenchmarkKernel(b *testing.B) {
 					hashBlocks4(&h[0], &p[0], 1, 0, 128, 0)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkOne8 measures the one-block kernel on 8 messages of each length class (bytes: all
+// lanes' messages).
+func BenchmarkOne8(b *testing.B) {
+	if bestLanes < 8 {
+		b.Skip("no 8-lane kernel on this CPU")
+	}
+	var blk [8][blockSize]byte
+	var dst [8][Size]byte
+	for _, length := range []int{3, 65, 128} {
+		b.Run(fmt.Sprintf("len=%d", length), func(b *testing.B) {
+			b.SetBytes(int64(8 * length))
+			start := cpuTime()
+			for b.Loop() {
+				hashOne8(&dst[0][0], &blk[0][0], uint64(length))
+			}
+			reportCPU(b, start)
 		})
 	}
 }

@@ -87,6 +87,7 @@ GLOBL pairsInit<>(SB), RODATA|NOPTR, $128
 `)
 	gen8()
 	genPairs8()
+	genOne8()
 	gen4()
 	if err := os.WriteFile("blake2bx_amd64.s", []byte(out.String()), 0o644); err != nil {
 		panic(err)
@@ -296,6 +297,90 @@ func genPairs8() {
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// genOne8 writes the AVX-512 kernel hashing 8 one-block messages of the same length (at most
+// 128 bytes), each given as its zero-padded 128-byte block, the 8 blocks contiguous:
+// the digest of message l (block src+128l) goes to dst+32l. Messages of at most 8 or 64 bytes
+// have zero words past the first or the first eight: their loads, transposes and additions
+// are left out.
+func genOne8() {
+	out.WriteString("// hashOne8 hashes 8 messages of length <= 128 bytes (one zero-padded block each) with AVX-512.\n")
+	out.WriteString("// func hashOne8(dst, src *byte, length uint64)\n")
+	out.WriteString("TEXT ·hashOne8(SB), NOSPLIT, $0-24\n")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ length+16(FP), AX")
+	p("CMPQ AX, $8")
+	p("JLS one8_w1")
+	p("CMPQ AX, $64")
+	p("JLS one8_w8")
+	one8Body(16)
+	label("one8_w8")
+	one8Body(8)
+	label("one8_w1")
+	one8Body(1)
+	out.WriteString("\n")
+}
+
+// one8Body writes the kernel for messages whose words past the first `words` are zero.
+func one8Body(words int) {
+	if words == 1 {
+		// Word 0 of the eight lanes, gathered two at a time (VEX forms: AVX-512F suffices).
+		for q := 0; q < 4; q++ {
+			p("VMOVQ %d(SI), X%d", 256*q, q)
+			p("VPINSRQ $1, %d(SI), X%d, X%d", 256*q+128, q, q)
+		}
+		p("VINSERTI32X4 $1, X1, Z0, Z16")
+		p("VINSERTI32X4 $2, X2, Z16, Z16")
+		p("VINSERTI32X4 $3, X3, Z16, Z16")
+	} else {
+		for l := 0; l < 8; l++ {
+			p("VMOVDQU64 %d(SI), Z%d", 128*l, l)
+			if words > 8 {
+				p("VMOVDQU64 %d(SI), Z%d", 128*l+64, 8+l)
+			}
+		}
+		transpose8(0, 16)
+		if words > 8 {
+			transpose8(8, 24)
+		}
+	}
+	// State: h = IV ^ parameters, v8-v11 = IV0-IV3, v12 = IV4 ^ length (the counter), v13 = IV5,
+	// v14 = ^IV6 (last block), v15 = IV7.
+	for i := 0; i < 12; i++ {
+		p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, i)
+	}
+	p("MOVQ iv<>+32(SB), BX")
+	p("XORQ AX, BX")
+	p("VPBROADCASTQ BX, Z12")
+	for i := 13; i < 16; i++ {
+		p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, i)
+	}
+	rounds8(16, words)
+	// Digest words h[i] ^ v[i] ^ v[i+8], i < 4, in Z0-Z3, transposed to lane order as in
+	// hashPairs8.
+	for i := 0; i < 4; i++ {
+		p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, 16+i)
+		p("VPTERNLOGQ $0x96, Z%d, Z%d, Z%d", 16+i, 8+i, i)
+	}
+	p("VPUNPCKLQDQ Z1, Z0, Z4")
+	p("VPUNPCKHQDQ Z1, Z0, Z5")
+	p("VPUNPCKLQDQ Z3, Z2, Z6")
+	p("VPUNPCKHQDQ Z3, Z2, Z7")
+	p("VSHUFI64X2 $0x44, Z6, Z4, Z8")
+	p("VSHUFI64X2 $0xee, Z6, Z4, Z9")
+	p("VSHUFI64X2 $0x44, Z7, Z5, Z10")
+	p("VSHUFI64X2 $0xee, Z7, Z5, Z11")
+	p("VSHUFI64X2 $0x88, Z10, Z8, Z0")
+	p("VSHUFI64X2 $0xdd, Z10, Z8, Z1")
+	p("VSHUFI64X2 $0x88, Z11, Z9, Z2")
+	p("VSHUFI64X2 $0xdd, Z11, Z9, Z3")
+	for q := 0; q < 4; q++ {
+		p("VMOVDQU64 Z%d, %d(DI)", q, 64*q)
+	}
+	p("VZEROUPPER")
+	p("RET")
 }
 
 // pairsTranspose transposes rows Z0-Z7 into words Z16-Z23 with temporaries Z8-Z15.
