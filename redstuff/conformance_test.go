@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/rs16"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -100,8 +101,30 @@ func TestWalrusKnownAnswer(t *testing.T) {
 	}
 }
 
+// TestWalrusVectors checks every vector with every rs16 kernel set this CPU runs (with the
+// race detector on, the kernel sets other than the default one skip the n = 1000 vectors).
 func TestWalrusVectors(t *testing.T) {
-	for _, v := range loadVectors(t) {
+	vs := loadVectors(t)
+	sets := rs16.KernelSets()
+	for i, ks := range sets {
+		t.Run(ks, func(t *testing.T) {
+			run := vs
+			if raceEnabled && i < len(sets)-1 {
+				run = nil
+				for _, v := range vs {
+					if v.NShards < 1000 {
+						run = append(run, v)
+					}
+				}
+				t.Logf("race detector on: %d of %d vectors", len(run), len(vs))
+			}
+			checkVectors(t, run, redstuff.WithKernels(ks))
+		})
+	}
+}
+
+func checkVectors(t *testing.T, vs []vector, opts ...redstuff.Option) {
+	for _, v := range vs {
 		t.Run(v.Case, func(t *testing.T) {
 			if v.Gen != "sha256ctr-v1" {
 				t.Fatalf("unknown generator %q", v.Gen)
@@ -110,7 +133,7 @@ func TestWalrusVectors(t *testing.T) {
 			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != v.DataSHA256 {
 				t.Fatalf("generated data does not match data_sha256")
 			}
-			enc, err := redstuff.New(v.NShards)
+			enc, err := redstuff.New(v.NShards, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

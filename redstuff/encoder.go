@@ -23,6 +23,8 @@ type Encoder struct {
 	works sync.Map
 	// memoryLimit bounds the working memory of one Encode or Commit (see WithMemoryLimit).
 	memoryLimit uint64
+	// kernels names the rs16 kernel set; empty for the fastest (tests compare them).
+	kernels string
 }
 
 // Option configures an Encoder.
@@ -52,10 +54,14 @@ func New(nShards int, opts ...Option) (*Encoder, error) {
 		o(e)
 	}
 	e.workers = max(e.workers, 1)
-	if e.colCode, err = rs16.New(p.PrimarySource, nShards-p.PrimarySource); err != nil {
+	newCode := rs16.New
+	if e.kernels != "" {
+		newCode = func(k, m int) (*rs16.Code, error) { return rs16.NewWithKernels(k, m, e.kernels) }
+	}
+	if e.colCode, err = newCode(p.PrimarySource, nShards-p.PrimarySource); err != nil {
 		return nil, fmt.Errorf("%w: %d: %w", ErrShardCount, nShards, err)
 	}
-	if e.rowCode, err = rs16.New(p.SecondarySource, nShards-p.SecondarySource); err != nil {
+	if e.rowCode, err = newCode(p.SecondarySource, nShards-p.SecondarySource); err != nil {
 		return nil, fmt.Errorf("%w: %d: %w", ErrShardCount, nShards, err)
 	}
 	return e, nil
