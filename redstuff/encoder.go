@@ -25,6 +25,8 @@ type Encoder struct {
 	memoryLimit uint64
 	// kernels names the rs16 kernel set; empty for the fastest (tests compare them).
 	kernels string
+	// clock, if not nil, times the phases of Encode and Commit (benchmarks).
+	clock *phaseClock
 }
 
 // Option configures an Encoder.
@@ -120,11 +122,12 @@ type symHasher struct {
 	dst   [hashBatch]*merkle.Node
 	out   [hashBatch]merkle.Node
 	tails [hashBatch][64]byte // re-laid-out tails of work-layout symbols
+	clock *phaseClock
 }
 
-func newSymHasher(s int) *symHasher {
+func newSymHasher(s int, clock *phaseClock) *symHasher {
 	full := s &^ 63
-	return &symHasher{s: s, full: full, t: s - full}
+	return &symHasher{s: s, full: full, t: s - full, clock: clock}
 }
 
 // raw queues raw symbol sym, whose leaf hash goes to *dst.
@@ -161,7 +164,9 @@ func (sh *symHasher) flush() {
 	if n == 0 {
 		return
 	}
+	start := sh.clock.now()
 	merkle.LeafPartsMany(sh.out[:n], sh.a[:n], sh.b[:n])
+	sh.clock.since(phaseLeaves, start)
 	for i, d := range sh.dst[:n] {
 		*d = sh.out[i]
 	}
@@ -228,6 +233,8 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 
 	// Phase 1: rows 0..K_p: secondary-code expansion, leaves of the top rows.
 	e.parallel(kp, func(w, r int) {
+		start := e.clock.now()
+		defer e.clock.since(phaseExpand, start)
 		sc := rows[w]
 		if sc == nil {
 			wk, err := e.rowCode.NewEncodeWork(ws)
@@ -235,7 +242,7 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 				fail(err)
 				return
 			}
-			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher(s)}
+			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher(s, e.clock)}
 			rows[w] = sc
 		}
 		raw := sc.raw
@@ -250,7 +257,9 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			rs16.ToWork(sc.work.Original(c), sym, s)
 			sc.sh.raw(&leaves[c], sym)
 		}
+		rsStart := e.clock.now()
 		sc.work.Encode()
+		e.clock.since(phaseRS, rsStart)
 		rrow := right[r*nRight*ws : (r+1)*nRight*ws]
 		for c := 0; c < nRight; c++ {
 			rec := sc.work.Recovery(c)
@@ -290,9 +299,11 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	}
 	cols := make([]*colScratch, e.workers)
 	e.parallel(len(batches), func(w, bi int) {
+		start := e.clock.now()
+		defer e.clock.since(phaseExpand, start)
 		sc := cols[w]
 		if sc == nil {
-			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(s), raw: make([]byte, width*s)}
+			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(s, e.clock), raw: make([]byte, width*s)}
 			cols[w] = sc
 		}
 		b := batches[bi]
@@ -323,7 +334,9 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 				copy(dst, right[off:off+seg])
 			}
 		}
+		rsStart := e.clock.now()
 		wk.Encode()
+		e.clock.since(phaseRS, rsStart)
 		for r := 0; r < nBottom; r++ {
 			row := kp + r
 			rec := wk.Recovery(r)
@@ -368,6 +381,8 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 	n := e.p.NShards
 	hashes := make([]PairHashes, n)
 	e.parallel(2*n, func(_, t int) {
+		start := e.clock.now()
+		defer e.clock.since(phaseMerkle, start)
 		leaves := make([]merkle.Node, n)
 		if t < n { // row t: primary hash of pair t
 			copy(leaves, x.leaves[t*n:(t+1)*n])
@@ -380,7 +395,10 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 		}
 		hashes[n-1-col].Secondary = merkle.RootInPlace(leaves)
 	})
-	return &Commitment{Length: length, SymbolSize: x.s, Hashes: hashes, Root: RootHash(hashes)}
+	start := e.clock.now()
+	root := RootHash(hashes)
+	e.clock.since(phaseMetadata, start)
+	return &Commitment{Length: length, SymbolSize: x.s, Hashes: hashes, Root: root}
 }
 
 // Encode encodes data into all 2n slivers and their commitment.
