@@ -27,6 +27,10 @@ type Encoder struct {
 	kernels string
 	// clock, if not nil, times the phases of Encode and Commit (benchmarks).
 	clock *phaseClock
+	// leafBufs and right pool the n*n leaf hashes (*[]merkle.Node) and right blocks (*[]byte)
+	// of expansions: every entry is written before it is read, so reusing them spares
+	// zeroing and, on a fresh heap, page faults.
+	leafBufs, right sync.Pool
 }
 
 // Option configures an Encoder.
@@ -109,7 +113,7 @@ func (e *Encoder) parallel(n int, fn func(w, i int)) {
 }
 
 // hashBatch is how many leaves a symHasher hashes at once (see merkle.LeafPartsMany).
-const hashBatch = 64
+const hashBatch = 256
 
 // symHasher hashes symbols of s bytes given in raw or work layout, queueing them to hash
 // hashBatch at a time. A queued symbol is read when the queue is flushed: it must not change
@@ -210,7 +214,7 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	if need := e.workingSet(s, keep); need > e.memoryLimit {
 		return nil, fmt.Errorf("%w: %d shards and symbols of %d bytes need %d bytes of working memory, over the limit of %d", ErrWorkingSetTooLarge, n, s, need, e.memoryLimit)
 	}
-	x := &expansion{s: s, ws: ws, leaves: make([]merkle.Node, n*n)}
+	x := &expansion{s: s, ws: ws, leaves: e.getLeaves(n * n)}
 	if keep {
 		x.primary = allocSlivers(n, ks*s)
 		x.secondary = allocSlivers(n, kp*s)
@@ -218,8 +222,11 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	nRight := n - ks
 	nBottom := n - kp
 	rowLen := ks * s
-	// right[r] holds the secondary-code recovery symbols of message row r (work layout).
-	right := make([]byte, kp*nRight*ws)
+	// right[r] holds the secondary-code recovery symbols of message row r (raw layout: for
+	// small symbols the work layout would be up to 32 times larger).
+	rightBuf := e.getRight(kp * nRight * s)
+	defer e.right.Put(rightBuf)
+	right := *rightBuf
 
 	type rowScratch struct {
 		raw  []byte
@@ -252,24 +259,23 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			e.rawRow(raw, data, s, r)
 		}
 		leaves := x.leaves[r*n : (r+1)*n]
+		rs16.ToWork(sc.work.Originals(ks), raw, s)
 		for c := 0; c < ks; c++ {
-			sym := raw[c*s : (c+1)*s]
-			rs16.ToWork(sc.work.Original(c), sym, s)
-			sc.sh.raw(&leaves[c], sym)
+			sc.sh.raw(&leaves[c], raw[c*s:(c+1)*s])
 		}
 		rsStart := e.clock.now()
 		sc.work.Encode()
 		e.clock.since(phaseRS, rsStart)
-		rrow := right[r*nRight*ws : (r+1)*nRight*ws]
+		rrow := right[r*nRight*s : (r+1)*nRight*s]
+		rs16.FromWork(rrow, sc.work.Recoveries(nRight), s)
 		for c := 0; c < nRight; c++ {
-			rec := sc.work.Recovery(c)
-			copy(rrow[c*ws:(c+1)*ws], rec)
-			sc.sh.work(&leaves[ks+c], rec)
+			sym := rrow[c*s : (c+1)*s]
+			sc.sh.raw(&leaves[ks+c], sym)
 			if keep {
-				rs16.FromWork(x.secondary[ks+c][r*s:(r+1)*s], rec, s)
+				copy(x.secondary[ks+c][r*s:(r+1)*s], sym)
 			}
 		}
-		sc.sh.flush() // before the next row reuses sc.raw and the work area
+		sc.sh.flush() // before the next row reuses sc.raw
 		if keep {
 			copy(x.primary[r], raw)
 			for c := 0; c < ks; c++ {
@@ -317,7 +323,6 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			}
 			sc.works[cw] = wk
 		}
-		seg := cw * ws
 		for r := 0; r < kp; r++ {
 			dst := wk.Original(r)
 			if b.c0 < ks {
@@ -330,8 +335,8 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 				}
 				rs16.ToWork(dst, src, s)
 			} else {
-				off := (r*nRight + b.c0 - ks) * ws
-				copy(dst, right[off:off+seg])
+				off := (r*nRight + b.c0 - ks) * s
+				rs16.ToWork(dst, right[off:off+cw*s], s)
 			}
 		}
 		rsStart := e.clock.now()
@@ -341,11 +346,10 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			row := kp + r
 			rec := wk.Recovery(r)
 			for c := b.c0; c < b.c1; c++ {
-				sym := rec[(c-b.c0)*ws : (c-b.c0+1)*ws]
-				sc.sh.work(&x.leaves[row*n+c], sym)
-				if keep && c < ks {
-					rs16.FromWork(x.primary[row][c*s:(c+1)*s], sym, s)
-				}
+				sc.sh.work(&x.leaves[row*n+c], rec[(c-b.c0)*ws:(c-b.c0+1)*ws])
+			}
+			if keep && b.c0 < ks {
+				rs16.FromWork(x.primary[row][b.c0*s:b.c1*s], rec, s)
 			}
 		}
 		sc.sh.flush() // before the next batch's Encode
@@ -376,25 +380,64 @@ func allocSlivers(count, size int) [][]byte {
 	return out
 }
 
-// commitment builds the pair hashes and root from the leaf hashes.
+// getLeaves returns a buffer for count leaf hashes, with arbitrary contents.
+func (e *Encoder) getLeaves(count int) []merkle.Node {
+	if p, ok := e.leafBufs.Get().(*[]merkle.Node); ok && len(*p) == count {
+		return *p
+	}
+	return make([]merkle.Node, count)
+}
+
+// getRight returns a buffer of size bytes, with arbitrary contents; put it back in e.right.
+func (e *Encoder) getRight(size int) *[]byte {
+	if p, ok := e.right.Get().(*[]byte); ok && cap(*p) >= size {
+		*p = (*p)[:size]
+		return p
+	}
+	b := make([]byte, size)
+	return &b
+}
+
+// colGroup is how many columns a commitment task gathers at once: the leaves of a row are
+// contiguous, so a group reads colGroup*32 contiguous bytes per row.
+const colGroup = 16
+
+// commitment builds the pair hashes and root from the leaf hashes, then releases them.
 func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 	n := e.p.NShards
 	hashes := make([]PairHashes, n)
-	e.parallel(2*n, func(_, t int) {
+	groups := (n + colGroup - 1) / colGroup
+	scratch := make([][]merkle.Node, e.workers)
+	e.parallel(n+groups, func(w, t int) {
 		start := e.clock.now()
 		defer e.clock.since(phaseMerkle, start)
-		leaves := make([]merkle.Node, n)
+		if scratch[w] == nil {
+			scratch[w] = make([]merkle.Node, colGroup*n)
+		}
+		buf := scratch[w]
 		if t < n { // row t: primary hash of pair t
+			leaves := buf[:n]
 			copy(leaves, x.leaves[t*n:(t+1)*n])
 			hashes[t].Primary = merkle.RootInPlace(leaves)
 			return
 		}
-		col := t - n // column col: secondary hash of pair n-1-col
+		// Columns c0..c1: secondary hashes of pairs n-1-c.
+		c0 := (t - n) * colGroup
+		c1 := min(c0+colGroup, n)
+		g := c1 - c0
 		for r := 0; r < n; r++ {
-			leaves[r] = x.leaves[r*n+col]
+			row := x.leaves[r*n+c0 : r*n+c1]
+			for j, l := range row {
+				buf[j*n+r] = l
+			}
 		}
-		hashes[n-1-col].Secondary = merkle.RootInPlace(leaves)
+		for j := 0; j < g; j++ {
+			hashes[n-1-(c0+j)].Secondary = merkle.RootInPlace(buf[j*n : (j+1)*n])
+		}
 	})
+	leaves := x.leaves
+	x.leaves = nil
+	e.leafBufs.Put(&leaves)
 	start := e.clock.now()
 	root := RootHash(hashes)
 	e.clock.since(phaseMetadata, start)
@@ -425,8 +468,7 @@ func (e *Encoder) Commit(data []byte) (*Commitment, error) {
 func (e *Encoder) workingSet(s int, keep bool) uint64 {
 	p := e.p
 	n, kp, ks := uint64(p.NShards), uint64(p.PrimarySource), uint64(p.SecondarySource)
-	ws := uint64(rs16.WorkSize(s))
-	need := n*n*32 + kp*(n-ks)*ws
+	need := n*n*32 + kp*(n-ks)*uint64(s)
 	if keep {
 		need += n * (kp + ks) * uint64(s)
 	}
