@@ -2,6 +2,7 @@ package redstuff_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -197,6 +198,13 @@ func checkVectors(t *testing.T, vs []vector, opts ...redstuff.Option) {
 			}
 			if c.Root != e.Root || c.SymbolSize != e.SymbolSize {
 				t.Errorf("Commit root/symbol size differ from Encode")
+			}
+			c, err = enc.CommitReaderAt(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Root != e.Root || c.SymbolSize != e.SymbolSize || c.Length != uint64(len(data)) {
+				t.Errorf("CommitReaderAt root/symbol size/length differ from Encode")
 			}
 		})
 	}

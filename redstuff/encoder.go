@@ -2,6 +2,7 @@ package redstuff
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -188,25 +189,14 @@ type expansion struct {
 	primary, secondary [][]byte
 }
 
-// rawRow copies row r of the message matrix (K_s symbols, zero-padded past the blob) to dst.
-func (e *Encoder) rawRow(dst, data []byte, s, r int) {
-	rowLen := e.p.SecondarySource * s
-	start := r * rowLen
-	n := 0
-	if start < len(data) {
-		n = copy(dst[:rowLen], data[start:min(len(data), start+rowLen)])
-	}
-	clear(dst[n:rowLen])
-}
-
 // expand computes the expanded matrix's leaf hashes and, if keep, all slivers. It works
 // symbol by symbol in cache-sized encoding areas: the message is read in place, and besides
 // the leaf hashes only the secondary-code expansion of the top rows (the right K_p x (n-K_s)
 // block) is kept across phases.
-func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
+func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
-	s, err := p.SymbolSize(uint64(len(data)))
+	s, err := p.SymbolSize(uint64(src.size))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +210,6 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 		x.secondary = allocSlivers(n, kp*s)
 	}
 	nRight := n - ks
-	nBottom := n - kp
 	rowLen := ks * s
 	// right[r] holds the secondary-code recovery symbols of message row r (raw layout: for
 	// small symbols the work layout would be up to 32 times larger).
@@ -252,11 +241,13 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher(s, e.clock)}
 			rows[w] = sc
 		}
-		raw := sc.raw
-		if (r+1)*rowLen <= len(data) {
-			raw = data[r*rowLen : (r+1)*rowLen]
-		} else {
-			e.rawRow(raw, data, s, r)
+		raw := src.inPlace(r*rowLen, rowLen)
+		if raw == nil {
+			raw = sc.raw
+			if err := src.read(raw, int64(r*rowLen)); err != nil {
+				fail(err)
+				return
+			}
 		}
 		leaves := x.leaves[r*n : (r+1)*n]
 		rs16.ToWork(sc.work.Originals(ks), raw, s)
@@ -289,70 +280,62 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 
 	// Phase 2: columns, in batches of width columns that do not straddle K_s: primary-code
 	// expansion into the bottom rows, their leaves, and (Encode) the bottom primary slivers.
+	// A blob read from an io.ReaderAt is read in strips of several batches' columns (about
+	// stripBytes per row), one read per row and strip.
 	width := max(1, 1024/ws)
-	type batch struct{ c0, c1 int }
-	var batches []batch
-	for c := 0; c < ks; c += width {
-		batches = append(batches, batch{c, min(c+width, ks)})
+	stripW := width
+	if src.r != nil {
+		stripW = width * max(1, stripBytes/(width*s))
+	}
+	type strip struct{ c0, c1 int }
+	var strips []strip
+	for c := 0; c < ks; c += stripW {
+		strips = append(strips, strip{c, min(c+stripW, ks)})
 	}
 	for c := ks; c < n; c += width {
-		batches = append(batches, batch{c, min(c+width, n)})
+		strips = append(strips, strip{c, min(c+width, n)})
 	}
 	type colScratch struct {
 		works map[int]*rs16.EncodeWork // by batch width
 		sh    *symHasher
-		raw   []byte
+		raw   []byte // a strip of the message's rows 0..K_p
 	}
 	cols := make([]*colScratch, e.workers)
-	e.parallel(len(batches), func(w, bi int) {
+	e.parallel(len(strips), func(w, si int) {
 		start := e.clock.now()
 		defer e.clock.since(phaseExpand, start)
 		sc := cols[w]
 		if sc == nil {
-			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(s, e.clock), raw: make([]byte, width*s)}
+			sc = &colScratch{works: map[int]*rs16.EncodeWork{}, sh: newSymHasher(s, e.clock)}
 			cols[w] = sc
 		}
-		b := batches[bi]
-		cw := b.c1 - b.c0
-		wk := sc.works[cw]
-		if wk == nil {
-			var err error
-			if wk, err = e.colCode.NewEncodeWork(cw * ws); err != nil {
+		st := strips[si]
+		stripLen := (st.c1 - st.c0) * s
+		// inStrip returns symbols c0..c1 of message row r.
+		inStrip := func(r, c0, c1 int) []byte {
+			off := r*stripLen + (c0-st.c0)*s
+			return sc.raw[off : off+(c1-c0)*s]
+		}
+		if st.c0 < ks {
+			// The strip's message symbols, unless they are all read in place.
+			if src.inPlace((kp-1)*rowLen+st.c0*s, stripLen) == nil {
+				if cap(sc.raw) < kp*stripLen {
+					sc.raw = make([]byte, kp*stripLen)
+				}
+				for r := 0; r < kp; r++ {
+					if err := src.read(inStrip(r, st.c0, st.c1), int64(r*rowLen+st.c0*s)); err != nil {
+						fail(err)
+						return
+					}
+				}
+			}
+		}
+		for c0 := st.c0; c0 < st.c1; c0 += width {
+			if err := e.columnBatch(x, src, sc.works, sc.sh, inStrip, right, keep, s, c0, min(c0+width, st.c1)); err != nil {
 				fail(err)
 				return
 			}
-			sc.works[cw] = wk
 		}
-		for r := 0; r < kp; r++ {
-			dst := wk.Original(r)
-			if b.c0 < ks {
-				start := r*rowLen + b.c0*s
-				src := sc.raw[:cw*s]
-				if start+cw*s <= len(data) {
-					src = data[start : start+cw*s]
-				} else {
-					e.rawSegment(src, data, s, r, b.c0, b.c1)
-				}
-				rs16.ToWork(dst, src, s)
-			} else {
-				off := (r*nRight + b.c0 - ks) * s
-				rs16.ToWork(dst, right[off:off+cw*s], s)
-			}
-		}
-		rsStart := e.clock.now()
-		wk.Encode()
-		e.clock.since(phaseRS, rsStart)
-		for r := 0; r < nBottom; r++ {
-			row := kp + r
-			rec := wk.Recovery(r)
-			for c := b.c0; c < b.c1; c++ {
-				sc.sh.work(&x.leaves[row*n+c], rec[(c-b.c0)*ws:(c-b.c0+1)*ws])
-			}
-			if keep && b.c0 < ks {
-				rs16.FromWork(x.primary[row][b.c0*s:b.c1*s], rec, s)
-			}
-		}
-		sc.sh.flush() // before the next batch's Encode
 	})
 	if firstErr != nil {
 		return nil, firstErr
@@ -360,15 +343,54 @@ func (e *Encoder) expand(data []byte, keep bool) (*expansion, error) {
 	return x, nil
 }
 
-// rawSegment copies symbols c0..c1 of message row r (zero-padded past the blob) to dst.
-func (e *Encoder) rawSegment(dst, data []byte, s, r, c0, c1 int) {
-	start := (r*e.p.SecondarySource + c0) * s
-	l := (c1 - c0) * s
-	n := 0
-	if start < len(data) {
-		n = copy(dst[:l], data[start:min(len(data), start+l)])
+// stripBytes is about how many bytes of a row expand reads at once from an io.ReaderAt in phase 2.
+const stripBytes = 16 << 10
+
+// columnBatch expands columns c0..c1 (not straddling K_s) with the primary code: the bottom
+// rows' symbols, their leaves and, if keep, the bottom primary slivers. Message symbols come
+// in place from src or, if src does not hold them in memory, from inStrip.
+func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16.EncodeWork, sh *symHasher, inStrip func(r, c0, c1 int) []byte, right []byte, keep bool, s, c0, c1 int) error {
+	p := e.p
+	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
+	ws := rs16.WorkSize(s)
+	rowLen := ks * s
+	cw := c1 - c0
+	wk := works[cw]
+	if wk == nil {
+		var err error
+		if wk, err = e.colCode.NewEncodeWork(cw * ws); err != nil {
+			return err
+		}
+		works[cw] = wk
 	}
-	clear(dst[n:l])
+	for r := 0; r < kp; r++ {
+		var seg []byte
+		switch {
+		case c0 >= ks:
+			off := (r*(n-ks) + c0 - ks) * s
+			seg = right[off : off+cw*s]
+		default:
+			if seg = src.inPlace(r*rowLen+c0*s, cw*s); seg == nil {
+				seg = inStrip(r, c0, c1)
+			}
+		}
+		rs16.ToWork(wk.Original(r), seg, s)
+	}
+	rsStart := e.clock.now()
+	wk.Encode()
+	e.clock.since(phaseRS, rsStart)
+	for r := 0; r < n-kp; r++ {
+		row := kp + r
+		rec := wk.Recovery(r)
+		for c := c0; c < c1; c++ {
+			sh.work(&x.leaves[row*n+c], rec[(c-c0)*ws:(c-c0+1)*ws])
+		}
+		if keep && c0 < ks {
+			rs16.FromWork(x.primary[row][c0*s:c1*s], rec, s)
+		}
+	}
+	sh.flush() // before the next batch's Encode
+	return nil
 }
 
 func allocSlivers(count, size int) [][]byte {
@@ -446,7 +468,7 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 
 // Encode encodes data into all 2n slivers and their commitment.
 func (e *Encoder) Encode(data []byte) (*Encoding, error) {
-	x, err := e.expand(data, true)
+	x, err := e.expand(memorySource(data), true)
 	if err != nil {
 		return nil, err
 	}
@@ -457,11 +479,26 @@ func (e *Encoder) Encode(data []byte) (*Encoding, error) {
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
 // than Encode: about 0.7x the blob besides data itself.
 func (e *Encoder) Commit(data []byte) (*Commitment, error) {
-	x, err := e.expand(data, false)
+	x, err := e.expand(memorySource(data), false)
 	if err != nil {
 		return nil, err
 	}
 	return e.commitment(x, uint64(len(data))), nil
+}
+
+// CommitReaderAt is Commit for the length bytes of r (a file, say), read as they are needed
+// instead of held in memory: each message row once, then each column strip once, into
+// per-worker buffers. r must not change during the call; a failed or short read returns
+// ErrBlobRead.
+func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, error) {
+	if length < 0 {
+		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
+	}
+	x, err := e.expand(&blobSource{r: r, size: length}, false)
+	if err != nil {
+		return nil, err
+	}
+	return e.commitment(x, uint64(length)), nil
 }
 
 // workingSet estimates the memory expand allocates for symbol size s.

@@ -15,4 +15,7 @@ var (
 	// ErrWorkingSetTooLarge is returned when encoding would need more memory than the
 	// Encoder's limit (see WithMemoryLimit).
 	ErrWorkingSetTooLarge = errors.New("redstuff: encoding needs too much working memory")
+	// ErrBlobRead is returned when CommitReaderAt cannot read the blob (an error or a short
+	// read: the file shrank).
+	ErrBlobRead = errors.New("redstuff: reading the blob failed")
 )

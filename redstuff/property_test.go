@@ -287,3 +287,66 @@ func TestMemoryLimit(t *testing.T) {
 		t.Fatalf("n = 30000 with the default limit: %v", err)
 	}
 }
+
+// flakyReader is an io.ReaderAt over data that fails reads reaching past failAt, with err (or
+// a short read without error when err is nil).
+type flakyReader struct {
+	data   []byte
+	failAt int64
+	err    error
+}
+
+func (f *flakyReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.failAt {
+		n := max(0, int(f.failAt-off))
+		copy(p[:n], f.data[off:])
+		return n, f.err
+	}
+	return copy(p, f.data[off:]), nil
+}
+
+// TestCommitReaderAt checks CommitReaderAt against Commit (blobs in memory, whole rows and
+// ragged tails, symbols of whole blocks and with tails) and its errors for failed and short
+// reads.
+func TestCommitReaderAt(t *testing.T) {
+	for _, tc := range []struct{ n, size int }{
+		{4, 0}, {4, 1}, {10, 5000}, {13, 4097}, {100, 12345}, {100, 300000}, {300, 1 << 20}, {1000, 1024}, {1000, 3 << 20},
+	} {
+		t.Run(fmt.Sprintf("n=%d/size=%d", tc.n, tc.size), func(t *testing.T) {
+			enc := mustEncoder(t, tc.n)
+			data := make([]byte, tc.size)
+			rng := rand.New(rand.NewPCG(uint64(tc.size), 11))
+			for i := range data {
+				data[i] = byte(rng.Uint32())
+			}
+			want, err := enc.Commit(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := enc.CommitReaderAt(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Root != want.Root || got.Length != want.Length || got.SymbolSize != want.SymbolSize {
+				t.Fatalf("CommitReaderAt differs from Commit")
+			}
+			if tc.size == 0 {
+				return
+			}
+			failAt := int64(rng.IntN(tc.size))
+			boom := errors.New("disk on fire")
+			if _, err := enc.CommitReaderAt(&flakyReader{data, failAt, boom}, int64(len(data))); !errors.Is(err, redstuff.ErrBlobRead) || !errors.Is(err, boom) {
+				t.Fatalf("failed read at %d: %v", failAt, err)
+			}
+			if _, err := enc.CommitReaderAt(&flakyReader{data, failAt, nil}, int64(len(data))); !errors.Is(err, redstuff.ErrBlobRead) {
+				t.Fatalf("short read at %d: %v", failAt, err)
+			}
+			if _, err := enc.CommitReaderAt(bytes.NewReader(data[:tc.size-1]), int64(len(data))); !errors.Is(err, redstuff.ErrBlobRead) {
+				t.Fatalf("shrunk file: %v", err)
+			}
+		})
+	}
+	if _, err := mustEncoder(t, 10).CommitReaderAt(bytes.NewReader(nil), -1); !errors.Is(err, redstuff.ErrBlobRead) {
+		t.Fatalf("negative length: %v", err)
+	}
+}
