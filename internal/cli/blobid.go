@@ -129,11 +129,17 @@ func blobIDOfFile(enc *redstuff.Encoder, name string) (*blobIDResult, error) {
 	if st.Mode().IsRegular() && uint64(st.Size()) > p.MaxBlobSize() {
 		return nil, fmt.Errorf("%w: %d bytes; the limit for %d shards is %d bytes", redstuff.ErrDataTooLarge, st.Size(), p.NShards, p.MaxBlobSize())
 	}
-	data, err := readAllLimited(f, st.Size(), p.MaxBlobSize())
-	if err != nil {
-		return nil, err
+	var c *redstuff.Commitment
+	if st.Mode().IsRegular() {
+		// Read as the encoder needs it, not into memory: a blob ID of a large file then
+		// needs a fraction of its size in memory.
+		c, err = enc.CommitReaderAt(f, st.Size())
+	} else {
+		var data []byte
+		if data, err = readAllLimited(f, st.Size(), p.MaxBlobSize()); err == nil {
+			c, err = enc.Commit(data)
+		}
 	}
-	c, err := enc.Commit(data)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/redstuff"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -113,5 +117,30 @@ func TestBlobIDErrors(t *testing.T) {
 	}
 	if code, _, errs := run(t, "blob-id", filepath.Join(t.TempDir(), "missing")); code != 1 || !strings.Contains(errs, "no such file") {
 		t.Errorf("missing file: exit %d, %q", code, errs)
+	}
+}
+
+// TestBlobIDReadsFilesInPlace checks that blob-id, which reads regular files as the encoder
+// needs them, gives the blob ID of the file's bytes in memory.
+func TestBlobIDReadsFilesInPlace(t *testing.T) {
+	data := make([]byte, 300007)
+	for i := range data {
+		data[i] = byte(i*131 + i>>7)
+	}
+	f := writeFile(t, "blob", data)
+	for _, n := range []int{10, 100} {
+		enc, err := redstuff.New(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := enc.Commit(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := blob.DeriveID(blob.RS2, c.Length, c.Root).String()
+		code, out, errs := run(t, "blob-id", "--n-shards", strconv.Itoa(n), f)
+		if code != 0 || out != want+"  "+f+"\n" {
+			t.Fatalf("n=%d: exit %d, %q (%s), want %s", n, code, out, errs, want)
+		}
 	}
 }
