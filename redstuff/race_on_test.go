@@ -2,5 +2,6 @@
 
 package redstuff_test
 
-// raceEnabled reports whether the race detector is on (tests then trim their slowest cases).
+// raceEnabled reports whether the race detector is on (tests then trim their slowest cases;
+// .ci/run also runs them without it).
 const raceEnabled = true

@@ -1,0 +1,7 @@
+//go:build !race
+
+package rs16
+
+// raceEnabled reports whether the race detector is on (tests then trim their slowest cases;
+// .ci/run also runs them without it).
+const raceEnabled = false
