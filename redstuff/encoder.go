@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/rs16"
@@ -395,6 +396,9 @@ func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16
 
 func allocSlivers(count, size int) [][]byte {
 	buf := make([]byte, count*size)
+	if len(buf) > 0 {
+		adviseHugePages(unsafe.Pointer(&buf[0]), uintptr(len(buf)))
+	}
 	out := make([][]byte, count)
 	for i := range out {
 		out[i] = buf[i*size : (i+1)*size : (i+1)*size]
@@ -407,7 +411,11 @@ func (e *Encoder) getLeaves(count int) []merkle.Node {
 	if p, ok := e.leafBufs.Get().(*[]merkle.Node); ok && len(*p) == count {
 		return *p
 	}
-	return make([]merkle.Node, count)
+	l := make([]merkle.Node, count)
+	if count > 0 {
+		adviseHugePages(unsafe.Pointer(&l[0]), uintptr(count)*uintptr(len(l[0])))
+	}
+	return l
 }
 
 // getRight returns a buffer of size bytes, with arbitrary contents; put it back in e.right.
@@ -417,6 +425,9 @@ func (e *Encoder) getRight(size int) *[]byte {
 		return p
 	}
 	b := make([]byte, size)
+	if size > 0 {
+		adviseHugePages(unsafe.Pointer(&b[0]), uintptr(size))
+	}
 	return &b
 }
 
