@@ -1,6 +1,7 @@
 // Package blake2bx computes unkeyed Blake2b-256 digests (those of golang.org/x/crypto/blake2b
-// Sum256) of many messages of equal length at once, one message per 64-bit vector lane: 8 at
-// a time with AVX-512, 4 with AVX2, one by one (x/crypto) elsewhere.
+// Sum256) of many messages of equal length at once, one message per 64-bit vector lane: 16 at
+// a time with AVX-512 (two interleaved groups of 8), 4 with AVX2, one by one (x/crypto)
+// elsewhere.
 //
 // Messages may be given in parts, prefix || a[i] || b[i], so callers need not copy them
 // together: a Merkle leaf 0x00 || symbol, say, is hashed with prefix {0x00} and a[i] = symbol.
@@ -21,16 +22,17 @@ const Size = 32
 
 const (
 	blockSize = 128
-	maxLanes  = 8
+	maxLanes  = 16
 	// chunkBlocks is the most blocks one kernel call compresses.
 	chunkBlocks = 16
 	// stageBlocks is the most blocks per lane copied (those not lying within one part) before
 	// a kernel call.
 	stageBlocks = 2
-	// min8 and min4 are the fewest messages hashed with the 8- and 4-lane kernels (unused
-	// lanes repeat a message); fewer are hashed one by one.
-	min8 = 5
-	min4 = 2
+	// min16, min8 and min4 are the fewest messages hashed with the 16-, 8- and 4-lane
+	// kernels (unused lanes repeat a message); fewer are hashed one by one.
+	min16 = 9
+	min8  = 5
+	min4  = 2
 )
 
 // iv is the Blake2b IV.
@@ -41,13 +43,14 @@ var iv = [8]uint64{
 
 const paramWord = 0x01010000 | Size // depth 1, fanout 1, no key, digest length
 
-// The kernels hashBlocks8 and hashBlocks4 (L = 8, 4 lanes) compress n >= 1 blocks of L
+// The kernels hashBlocks16, hashBlocks8 and hashBlocks4 (L = 16, 8, 4 lanes) compress n >= 1 blocks of L
 // messages: block i of lane l starts at p[i*L+l]; h is the transposed chain value
 // (h[w*L+l]), t the number of bytes hashed before, length the message length (the counter of
 // a block is min(t+128*(i+1), length)), and final the finalization flag of the last block
-// (0 or ^0). hashPairs8 hashes one-block 65-byte messages prefix || 64 contiguous bytes.
+// (0 or ^0). hashPairs16 and hashPairs8 hash one-block 65-byte messages prefix || 64
+// contiguous bytes; hashOne16 and hashOne8 hash one-block messages given as padded blocks.
 
-// Lanes returns how many messages this CPU hashes at once (8, 4, or 1).
+// Lanes returns how many messages this CPU hashes at once (16, 4, or 1).
 func Lanes() int { return bestLanes }
 
 // Sum256Many sets out[i] to the Blake2b-256 digest of msgs[i]. All messages must have the
@@ -56,7 +59,7 @@ func Sum256Many[D ~[Size]byte](out []D, msgs [][]byte) { Sum256Parts(out, nil, m
 
 // Sum256Parts sets out[i] to the Blake2b-256 digest of prefix || a[i] || b[i]. All a[i] must
 // have the same length, and so must all b[i]; b may be nil (no third part). len(out) must be
-// len(a). Messages are hashed in order in groups of at most 8, and a group's digests are
+// len(a). Messages are hashed in order in groups of at most 16, and a group's digests are
 // written after all its messages have been read, so out[i] may overlap the inputs of
 // messages j <= i (but not those of later messages).
 func Sum256Parts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte) {
@@ -73,10 +76,14 @@ func Sum256Pairs[D ~[Size]byte](out []D, prefix byte, nodes []D) {
 		panic(fmt.Sprintf("blake2bx: %d pair digests of %d nodes", n, len(nodes)))
 	}
 	i := 0
-	if bestLanes >= 8 && n >= 8 {
-		g := n / 8
-		hashPairs8(&out[0][0], &nodes[0][0], g, uint64(prefix))
-		i = 8 * g
+	if bestLanes >= 16 && n >= 16 {
+		g := n / 16
+		hashPairs16(&out[0][0], &nodes[0][0], g, uint64(prefix))
+		i = 16 * g
+	}
+	if bestLanes >= 8 && n-i >= 8 {
+		hashPairs8(&out[i][0], &nodes[2*i][0], 1, uint64(prefix))
+		i += 8
 	}
 	// The rest, up to 64 pairs per call.
 	var left, right [64][]byte
@@ -91,7 +98,7 @@ func Sum256Pairs[D ~[Size]byte](out []D, prefix byte, nodes []D) {
 	}
 }
 
-// sumParts is Sum256Parts with at most the given lane count (8, 4 or 1).
+// sumParts is Sum256Parts with at most the given lane count (16, 8, 4 or 1).
 func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 	n := len(a)
 	if len(out) != n || (b != nil && len(b) != n) {
@@ -127,6 +134,8 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 	for i := 0; i < n; {
 		L := 1
 		switch r := n - i; {
+		case lanes >= 16 && r >= min16:
+			L = 16
 		case lanes >= 8 && r >= min8:
 			L = 8
 		case lanes >= 4 && r >= min4:
@@ -184,9 +193,12 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 				if last {
 					final = ^uint64(0)
 				}
-				if L == 8 {
+				switch L {
+				case 16:
+					hashBlocks16(&h[0], &ptab[0], k, uint64(t), uint64(length), final)
+				case 8:
 					hashBlocks8(&h[0], &ptab[0], k, uint64(t), uint64(length), final)
-				} else {
+				default:
 					hashBlocks4(&h[0], &ptab[0], k, uint64(t), uint64(length), final)
 				}
 				t += k * blockSize
@@ -225,6 +237,23 @@ func sumOneBlock[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int
 	}
 	n := len(a)
 	i := 0
+	if lanes >= 16 {
+		for ; n-i >= min16; i += 16 {
+			cnt := min(16, n-i)
+			for l := 0; l < cnt; l++ {
+				load(l, i+l)
+			}
+			if cnt == 16 {
+				hashOne16(&out[i][0], &stage[0][0], uint64(length))
+				continue
+			}
+			var dst [16][Size]byte
+			hashOne16(&dst[0][0], &stage[0][0], uint64(length))
+			for l := 0; l < cnt; l++ {
+				out[i+l] = dst[l]
+			}
+		}
+	}
 	if lanes >= 8 {
 		for ; n-i >= min8; i += 8 {
 			cnt := min(8, n-i)
@@ -236,7 +265,7 @@ func sumOneBlock[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int
 				continue
 			}
 			// Lanes past cnt hash leftovers; their digests are dropped.
-			var dst [maxLanes][Size]byte
+			var dst [8][Size]byte
 			hashOne8(&dst[0][0], &stage[0][0], uint64(length))
 			for l := 0; l < cnt; l++ {
 				out[i+l] = dst[l]

@@ -22,11 +22,24 @@ func hashPairs8(dst, src *byte, groups int, prefix uint64)
 //go:noescape
 func hashOne8(dst, src *byte, length uint64)
 
+// hashBlocks16, hashPairs16 and hashOne16 are the 8-lane kernels for two groups of 8
+// messages, interleaved: lanes 0-7 and 8-15 (h is h[w*16+lane], p holds 16 pointers per
+// block; pairs and one-block messages are 16 per group).
+//
+//go:noescape
+func hashBlocks16(h *uint64, p **byte, n int, t, length, final uint64)
+
+//go:noescape
+func hashPairs16(dst, src *byte, groups int, prefix uint64)
+
+//go:noescape
+func hashOne16(dst, src *byte, length uint64)
+
 // bestLanes is the widest kernel this CPU runs.
 var bestLanes = func() int {
 	switch {
 	case cpu.X86.HasAVX512F:
-		return 8
+		return 16
 	case cpu.X86.HasAVX2:
 		return 4
 	}

@@ -20,3 +20,15 @@ func hashPairs8(dst, src *byte, groups int, prefix uint64) {
 func hashOne8(dst, src *byte, length uint64) {
 	panic("blake2bx: no 8-lane kernel")
 }
+
+func hashBlocks16(h *uint64, p **byte, n int, t, length, final uint64) {
+	panic("blake2bx: no 16-lane kernel")
+}
+
+func hashPairs16(dst, src *byte, groups int, prefix uint64) {
+	panic("blake2bx: no 16-lane kernel")
+}
+
+func hashOne16(dst, src *byte, length uint64) {
+	panic("blake2bx: no 16-lane kernel")
+}

@@ -20,6 +20,9 @@ func laneCounts() []int {
 	if bestLanes >= 8 {
 		l = append(l, 8)
 	}
+	if bestLanes >= 16 {
+		l = append(l, 16)
+	}
 	return l
 }
 
@@ -210,7 +213,7 @@ func benchmarkLanes(b *testing.B, prefix []byte, count, la int) {
 	_, msgs, _ := randParts(r, count, 0, la, -1)
 	out := make([][Size]byte, count)
 	for _, lanes := range laneCounts() {
-		name := map[int]string{1: "xcrypto", 4: "x4", 8: "x8"}[lanes]
+		name := map[int]string{1: "xcrypto", 4: "x4", 8: "x8", 16: "x16"}[lanes]
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(count * (len(prefix) + la)))
 			start := cpuTime()
@@ -271,43 +274,54 @@ func BenchmarkHot65(b *testing.B)   { benchmarkLanes(b, []byte{1}, 64, 64) }
 
 // BenchmarkKernel measures one kernel call on one block per lane (bytes: all lanes).
 func BenchmarkKernel(b *testing.B) {
-	var blk [8][blockSize]byte
-	var h [64]uint64
-	var p [8]*byte
+	var blk [16][blockSize]byte
+	var h [128]uint64
+	var p [16]*byte
 	for l := range p {
 		p[l] = &blk[l][0]
 	}
 	for _, lanes := range laneCounts()[1:] {
 		b.Run(fmt.Sprintf("x%d", lanes), func(b *testing.B) {
 			b.SetBytes(int64(lanes * blockSize))
+			start := cpuTime()
 			for b.Loop() {
-				if lanes == 8 {
+				switch lanes {
+				case 16:
+					hashBlocks16(&h[0], &p[0], 1, 0, 128, 0)
+				case 8:
 					hashBlocks8(&h[0], &p[0], 1, 0, 128, 0)
-				} else {
+				default:
 					hashBlocks4(&h[0], &p[0], 1, 0, 128, 0)
 				}
 			}
+			reportCPU(b, start)
 		})
 	}
 }
 
-// BenchmarkOne8 measures the one-block kernel on 8 messages of each length class (bytes: all
+// BenchmarkOne measures the one-block kernels on messages of each length class (bytes: all
 // lanes' messages).
-func BenchmarkOne8(b *testing.B) {
+func BenchmarkOne(b *testing.B) {
 	if bestLanes < 8 {
 		b.Skip("no 8-lane kernel on this CPU")
 	}
-	var blk [8][blockSize]byte
-	var dst [8][Size]byte
-	for _, length := range []int{3, 65, 128} {
-		b.Run(fmt.Sprintf("len=%d", length), func(b *testing.B) {
-			b.SetBytes(int64(8 * length))
-			start := cpuTime()
-			for b.Loop() {
-				hashOne8(&dst[0][0], &blk[0][0], uint64(length))
-			}
-			reportCPU(b, start)
-		})
+	var blk [16][blockSize]byte
+	var dst [16][Size]byte
+	for _, lanes := range []int{8, 16} {
+		for _, length := range []int{3, 65, 128} {
+			b.Run(fmt.Sprintf("x%d/len=%d", lanes, length), func(b *testing.B) {
+				b.SetBytes(int64(lanes * length))
+				start := cpuTime()
+				for b.Loop() {
+					if lanes == 16 {
+						hashOne16(&dst[0][0], &blk[0][0], uint64(length))
+					} else {
+						hashOne8(&dst[0][0], &blk[0][0], uint64(length))
+					}
+				}
+				reportCPU(b, start)
+			})
+		}
 	}
 }
 

@@ -88,6 +88,9 @@ GLOBL pairsInit<>(SB), RODATA|NOPTR, $128
 	gen8()
 	genPairs8()
 	genOne8()
+	gen16()
+	genPairs16()
+	genOne16()
 	gen4()
 	if err := os.WriteFile("blake2bx_amd64.s", []byte(out.String()), 0o644); err != nil {
 		panic(err)
@@ -379,6 +382,260 @@ func one8Body(words int) {
 	for q := 0; q < 4; q++ {
 		p("VMOVDQU64 Z%d, %d(DI)", q, 64*q)
 	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// ---- 16 lanes: two groups of 8 ----
+//
+// The rounds of one group are a chain of dependent instructions, four G functions wide; two
+// groups interleaved keep twice as many instructions in flight. All 32 registers then hold
+// state (group A in Z0-Z15, group B in Z16-Z31), so the message words are read from the stack
+// frame: group A's word i at 64i(SP), group B's at 1024+64i(SP).
+
+const frame16 = 2048
+
+// rounds16 writes the 12 rounds of both groups; message words >= words are zero and their
+// additions are left out.
+func rounds16(words int) {
+	for r := 0; r < 12; r++ {
+		for st := 0; st < 2; st++ {
+			var ops [8][]string
+			for g := 0; g < 8; g++ {
+				base, moff := 0, 0
+				if g >= 4 {
+					base, moff = 16, 1024
+				}
+				gg := g % 4
+				a, b, c, d := steps[st][gg][0]+base, steps[st][gg][1]+base, steps[st][gg][2]+base, steps[st][gg][3]+base
+				x := sigma[r][8*st+2*gg]
+				y := sigma[r][8*st+2*gg+1]
+				addX := fmt.Sprintf("VPADDQ %d(SP), Z%d, Z%d", moff+64*x, a, a)
+				if x >= words {
+					addX = ""
+				}
+				addY := fmt.Sprintf("VPADDQ %d(SP), Z%d, Z%d", moff+64*y, a, a)
+				if y >= words {
+					addY = ""
+				}
+				ops[g] = []string{
+					addX,
+					fmt.Sprintf("VPADDQ Z%d, Z%d, Z%d", b, a, a),
+					fmt.Sprintf("VPXORQ Z%d, Z%d, Z%d", a, d, d),
+					fmt.Sprintf("VPRORQ $32, Z%d, Z%d", d, d),
+					fmt.Sprintf("VPADDQ Z%d, Z%d, Z%d", d, c, c),
+					fmt.Sprintf("VPXORQ Z%d, Z%d, Z%d", c, b, b),
+					fmt.Sprintf("VPRORQ $24, Z%d, Z%d", b, b),
+					addY,
+					fmt.Sprintf("VPADDQ Z%d, Z%d, Z%d", b, a, a),
+					fmt.Sprintf("VPXORQ Z%d, Z%d, Z%d", a, d, d),
+					fmt.Sprintf("VPRORQ $16, Z%d, Z%d", d, d),
+					fmt.Sprintf("VPADDQ Z%d, Z%d, Z%d", d, c, c),
+					fmt.Sprintf("VPXORQ Z%d, Z%d, Z%d", c, b, b),
+					fmt.Sprintf("VPRORQ $63, Z%d, Z%d", b, b),
+				}
+			}
+			for i := range ops[0] {
+				for g := 0; g < 8; g++ {
+					if ops[g][i] != "" {
+						p("%s", ops[g][i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// storeWords16 stores message words Z(w0)..Z(w0+count-1) of group g to the stack frame.
+func storeWords16(g, w0, count int) {
+	for w := 0; w < count; w++ {
+		p("VMOVDQU64 Z%d, %d(SP)", w0+w, 1024*g+64*w)
+	}
+}
+
+// initOneBlock16 sets both groups' state for a one-block message whose counter is in BX.
+func initOneBlock16() {
+	for _, base := range []int{0, 16} {
+		for i := 0; i < 12; i++ {
+			p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, base+i)
+		}
+		p("VPBROADCASTQ BX, Z%d", base+12)
+		for i := 13; i < 16; i++ {
+			p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, base+i)
+		}
+	}
+}
+
+// digestOut16 writes the digests of both groups of a one-block kernel (initial chain value
+// IV ^ parameters) to 0-511(DI), lane order: group A's from Z0-Z3, Z8-Z11 with temporaries
+// Z4-Z7, Z12-Z15; group B's likewise 16 registers up.
+func digestOut16() {
+	for g, b := range []int{0, 16} {
+		for i := 0; i < 4; i++ {
+			p("VPBROADCASTQ pairsInit<>+%d(SB), Z%d", 8*i, b+4+i)
+			p("VPTERNLOGQ $0x96, Z%d, Z%d, Z%d", b+4+i, b+8+i, b+i)
+		}
+		r := func(i int) int { return b + i }
+		p("VPUNPCKLQDQ Z%d, Z%d, Z%d", r(1), r(0), r(4))
+		p("VPUNPCKHQDQ Z%d, Z%d, Z%d", r(1), r(0), r(5))
+		p("VPUNPCKLQDQ Z%d, Z%d, Z%d", r(3), r(2), r(6))
+		p("VPUNPCKHQDQ Z%d, Z%d, Z%d", r(3), r(2), r(7))
+		p("VSHUFI64X2 $0x44, Z%d, Z%d, Z%d", r(6), r(4), r(8))
+		p("VSHUFI64X2 $0xee, Z%d, Z%d, Z%d", r(6), r(4), r(9))
+		p("VSHUFI64X2 $0x44, Z%d, Z%d, Z%d", r(7), r(5), r(10))
+		p("VSHUFI64X2 $0xee, Z%d, Z%d, Z%d", r(7), r(5), r(11))
+		p("VSHUFI64X2 $0x88, Z%d, Z%d, Z%d", r(10), r(8), r(0))
+		p("VSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", r(10), r(8), r(1))
+		p("VSHUFI64X2 $0x88, Z%d, Z%d, Z%d", r(11), r(9), r(2))
+		p("VSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", r(11), r(9), r(3))
+		for q := 0; q < 4; q++ {
+			p("VMOVDQU64 Z%d, %d(DI)", r(q), 256*g+64*q)
+		}
+	}
+}
+
+// gen16 writes hashBlocks16, hashBlocks8's two-group form: h is h[w*16+lane], p holds 16
+// block pointers per block.
+func gen16() {
+	out.WriteString("// hashBlocks16 compresses n blocks of 16 messages with AVX-512, in two interleaved groups of 8.\n")
+	fmt.Fprintf(&out, "// func hashBlocks16(h *uint64, p **byte, n int, t, length, final uint64)\n")
+	fmt.Fprintf(&out, "TEXT ·hashBlocks16(SB), 0, $%d-48\n", frame16)
+	p("MOVQ h+0(FP), DI")
+	p("MOVQ p+8(FP), SI")
+	p("MOVQ n+16(FP), CX")
+	p("MOVQ t+24(FP), R8")
+	p("MOVQ length+32(FP), R9")
+	p("MOVQ final+40(FP), R10")
+	label("block16")
+	for g := 0; g < 2; g++ {
+		for l := 0; l < 8; l++ {
+			p("MOVQ %d(SI), AX", 8*(8*g+l))
+			p("VMOVDQU64 (AX), Z%d", l)
+			p("VMOVDQU64 64(AX), Z%d", 8+l)
+		}
+		transpose8(0, 16)
+		transpose8(8, 24)
+		storeWords16(g, 16, 16)
+	}
+	counters()
+	for g, base := range []int{0, 16} {
+		for i := 0; i < 8; i++ {
+			p("VMOVDQU64 %d(DI), Z%d", 128*i+64*g, base+i)
+		}
+		for i := 0; i < 4; i++ {
+			p("VPBROADCASTQ iv<>+%d(SB), Z%d", 8*i, base+8+i)
+		}
+		p("VPBROADCASTQ R12, Z%d", base+12)
+		p("VPBROADCASTQ iv<>+40(SB), Z%d", base+13)
+		p("VPBROADCASTQ R13, Z%d", base+14)
+		p("VPBROADCASTQ iv<>+56(SB), Z%d", base+15)
+	}
+	rounds16(16)
+	for g, base := range []int{0, 16} {
+		for i := 0; i < 8; i++ {
+			p("VPTERNLOGQ $0x96, %d(DI), Z%d, Z%d", 128*i+64*g, base+8+i, base+i)
+			p("VMOVDQU64 Z%d, %d(DI)", base+i, 128*i+64*g)
+		}
+	}
+	p("ADDQ $128, SI")
+	p("DECQ CX")
+	p("JNZ block16")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// genPairs16 writes hashPairs16, hashPairs8's two-group form: 16 pairs per group.
+func genPairs16() {
+	out.WriteString("// hashPairs16 hashes 16*groups messages prefix || 64 bytes with AVX-512, in two interleaved groups of 8.\n")
+	out.WriteString("// func hashPairs16(dst, src *byte, groups int, prefix uint64)\n")
+	fmt.Fprintf(&out, "TEXT ·hashPairs16(SB), 0, $%d-32\n", frame16)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ groups+16(FP), CX")
+	p("MOVQ prefix+24(FP), AX")
+	label("pairs16")
+	for g := 0; g < 2; g++ {
+		p("VPBROADCASTQ AX, Z30")
+		for l := 0; l < 8; l++ {
+			p("VMOVDQU64 %d(SI), Z%d", 512*g+64*l, l)
+		}
+		pairsTranspose()
+		p("VPSRLQ $56, Z23, Z24")
+		for k := 7; k >= 1; k-- {
+			p("VPSRLQ $56, Z%d, Z25", 16+k-1)
+			p("VPSLLQ $8, Z%d, Z%d", 16+k, 16+k)
+			p("VPORQ Z25, Z%d, Z%d", 16+k, 16+k)
+		}
+		p("VPSLLQ $8, Z16, Z16")
+		p("VPORQ Z30, Z16, Z16")
+		storeWords16(g, 16, 9)
+	}
+	p("MOVQ pairsInit<>+96(SB), BX") // IV4 ^ 65
+	initOneBlock16()
+	rounds16(9)
+	digestOut16()
+	p("ADDQ $1024, SI")
+	p("ADDQ $512, DI")
+	p("DECQ CX")
+	p("JNZ pairs16")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// genOne16 writes hashOne16, hashOne8's two-group form: 16 contiguous blocks and digests.
+func genOne16() {
+	out.WriteString("// hashOne16 hashes 16 messages of length <= 128 bytes (one zero-padded block each) with AVX-512.\n")
+	out.WriteString("// func hashOne16(dst, src *byte, length uint64)\n")
+	fmt.Fprintf(&out, "TEXT ·hashOne16(SB), 0, $%d-24\n", frame16)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ length+16(FP), BX")
+	p("XORQ iv<>+32(SB), BX") // the counter word v12 = IV4 ^ length
+	p("MOVQ length+16(FP), AX")
+	p("CMPQ AX, $8")
+	p("JLS one16_w1")
+	p("CMPQ AX, $64")
+	p("JLS one16_w8")
+	one16Body(16)
+	label("one16_w8")
+	one16Body(8)
+	label("one16_w1")
+	one16Body(1)
+	out.WriteString("\n")
+}
+
+func one16Body(words int) {
+	for g := 0; g < 2; g++ {
+		src := 1024 * g
+		switch {
+		case words == 1:
+			for q := 0; q < 4; q++ {
+				p("VMOVQ %d(SI), X%d", src+256*q, q)
+				p("VPINSRQ $1, %d(SI), X%d, X%d", src+256*q+128, q, q)
+			}
+			p("VINSERTI32X4 $1, X1, Z0, Z16")
+			p("VINSERTI32X4 $2, X2, Z16, Z16")
+			p("VINSERTI32X4 $3, X3, Z16, Z16")
+			storeWords16(g, 16, 1)
+		default:
+			for l := 0; l < 8; l++ {
+				p("VMOVDQU64 %d(SI), Z%d", src+128*l, l)
+				if words > 8 {
+					p("VMOVDQU64 %d(SI), Z%d", src+128*l+64, 8+l)
+				}
+			}
+			transpose8(0, 16)
+			if words > 8 {
+				transpose8(8, 24)
+			}
+			storeWords16(g, 16, words)
+		}
+	}
+	initOneBlock16()
+	rounds16(words)
+	digestOut16()
 	p("VZEROUPPER")
 	p("RET")
 }
