@@ -1,5 +1,16 @@
 package redstuff
 
+import (
+	"testing"
+	"time"
+)
+
 // WithKernels makes the Encoder use the named rs16 kernel set (see rs16.KernelSets), so that
 // tests check every implementation of the field arithmetic this CPU runs.
 func WithKernels(name string) Option { return func(e *Encoder) { e.kernels = name } }
+
+// CPUTime and ReportCPU let the external benchmarks report CPU time per operation.
+func CPUTime() time.Duration { return cpuTime() }
+
+// ReportCPU reports the CPU time per operation since start as cpu-ns/op.
+func ReportCPU(b *testing.B, start time.Duration) { reportCPU(b, start) }
