@@ -1,0 +1,92 @@
+// Package challenge is the pure half of Floe's storage challenges (spec §8.1 describes the
+// idea; Walrus has not shipped it): the PRF that draws each node's samples from a round's seed,
+// the answer a challenged node sends (one Merkle-proven symbol per sample), its encoding, and
+// the check every other node runs before it signs an attestation. It does no I/O; the control
+// plane (internal/controlplane, challenge*.go) runs the rounds and the storage node
+// (internal/storagenode) proves and verifies.
+//
+// # The protocol
+//
+//  1. A round opens (at the start of every epoch, and ChallengeRounds-1 more times in it).
+//     Every committee member signs ChallengeSeedShare{epoch, round} with its BLS key and puts
+//     the signature (its share) on the control plane.
+//  2. At the end of the first block in which the members with recorded shares hold a quorum of
+//     the shards, the control plane fixes the seed, Blake2b-256 over the shares in committee
+//     order, lists the eligible blobs (certified, live through the epoch, not marked invalid,
+//     sorted by blob ID: every blob certified up to that block) and draws with Draw each
+//     member's samples (blob, one of the member's shards, axis, symbol index).
+//  3. Each challenged node reads (or, if it lacks them, first recovers from its peers) the
+//     sampled slivers, and answers every sample with the symbol, its opening against the
+//     sliver's hash, and the opening of the pair's hashes against the blob's metadata root
+//     (Entry). It signs the answer and sends it to the other members.
+//  4. Each member checks the answer (Verify, against the samples the control plane recorded)
+//     and signs ChallengeAttestation{epoch, round, node, pass or fail}. The node aggregates
+//     pass attestations into a certificate; a quorum of shards makes it pass. Members that saw
+//     a failing answer (a proof that does not verify, or a sample the node admits missing)
+//     submit their fail attestations; a validity threshold of them (so at least one correct
+//     member) makes it fail. A node with neither by the end of the epoch has failed.
+//
+// Nothing waits on a clock but the epoch: shares, answers and attestations may arrive in any
+// order at any time within it. An honest node that was down, or is still recovering the
+// sampled slivers, passes as long as it answers before the epoch ends.
+//
+// # Why the seed is unpredictable
+//
+// A share is a BLS signature (min-pk, basic scheme), which is deterministic: each member's
+// share of a round is one value fixed by its key and the round, that anyone can check against
+// its public key and nobody else can compute. The seed needs shares of a quorum of the shards,
+// which includes at least f+1 shards' worth of correct members, and correct members sign a
+// round's share only once the round is open on the control plane. So until the round opens
+// no coalition of fewer than a quorum can compute the seed, and blobs it samples were all
+// certified before anyone knew it: a node cannot keep just the slivers that will be sampled.
+//
+// # How far it can be biased, and what a malicious minority can do
+//
+// The shares themselves cannot be chosen (they are unique signatures), only withheld. The seed
+// is fixed in the block where the recorded shares first reach a quorum, so a coalition of k
+// members that watches the correct members' shares arrive can pick which subset of its own
+// shares to add before that block: at most 2^k different seeds per round (the block's
+// proposer can also choose which pending shares to include, which is the same freedom). It
+// cannot stop the seed (correct members alone hold a quorum) nor predict it earlier. Grinding
+// multiplies a cheater's escape probability by at most 2^k per round, which the sample size
+// absorbs (below). Who contributed shares is public, so a member that withholds its share
+// round after round is visible on the explorer.
+//
+// Beyond the seed, a coalition below a third of the shards cannot make an honest node fail (a
+// fail certificate needs f+1 shards of attestations, so at least one correct member that saw a
+// bad answer signed by the node itself), cannot make a cheater pass (a pass needs a quorum, so
+// at least f+1 shards of correct members that verified every proof), and cannot block an
+// honest node's pass (correct members alone hold a quorum). What a challenge cannot tell
+// apart is a node that lost data but rebuilds each sampled sliver from its peers before it
+// answers: that node passes, as an honest node that is recovering must. It pays, per round,
+// the recovery of every sampled sliver it lacks (about one sliver of download each). The
+// whitepaper's remedy, freezing reads and recovery of challenged slivers during the challenge,
+// would fail honest recovering nodes, which Floe's rules forbid; so the challenge catches
+// silent loss (a disk that dropped data, a node that deletes what it signed for and answers
+// with what it has), and makes on-demand storage cost recovery traffic.
+//
+// # The arithmetic of detection
+//
+// A node stores S slivers of the eligible blobs (two per blob per shard). Each sample is a
+// uniform, independent choice among them (Draw), so if the node dropped a fraction p of them,
+// each sample hits a dropped sliver with probability p, and m samples all miss with
+// probability (1-p)^m. The node fails the round if any sample hits. Over r rounds the
+// samples are independent again, so it escapes with probability (1-p)^(m*r).
+//
+// Floe draws m = 100 samples per node per round by default (Params.ChallengeSamples), one
+// round per epoch. For a node that dropped p = 10%:
+//
+//	one epoch:  0.9^100 = 2.66e-5       caught with probability 0.99997
+//	two epochs: 0.9^200 = 7.06e-10      caught with probability 1 - 7.1e-10 > 0.999
+//
+// m = 33 would be the least sample size for 0.999 within two epochs (0.9^66 = 9.55e-4). The
+// margin above it is for the seed's bias: with 2^k seeds to choose from per round, the
+// escape probability over two epochs is at most 2^(2k) * 0.9^(2m), which stays below 10^-3 up
+// to k = 10 (a coalition that could choose among 1024 seeds in each round). A node that
+// dropped 1% of its slivers is caught in an epoch with probability 1 - 0.99^100 = 0.63, and
+// within five epochs with probability 0.993.
+//
+// TestDetectionArithmetic checks these figures by simulation, and the devnet test
+// TestChallengeCatchesDroppedSlivers (internal/devnet/e2e) runs a node that deleted 10% of its
+// slivers on a real network.
+package challenge
