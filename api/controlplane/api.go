@@ -44,6 +44,9 @@
 //	                                       410 events_pruned (with oldest_seq) if S was pruned
 //	GET  /v1/state/blobs?cursor=C&limit=L  StatePage: a page of the listing of every blob object
 //	                                       and invalid blob ID (limit 1..10000, default 1000)
+//	GET  /v1/challenges/{epoch|current}    ChallengeEpoch: storage-challenge rounds and results
+//	GET  /v1/challenges/{e}/{r}/{node_id}  NodeChallenge with its samples
+//	GET  /v1/accountability[/{node_id}]    rewards, withheld rewards and slashing per node
 //
 // # Following events, and catching up
 //

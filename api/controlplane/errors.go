@@ -28,6 +28,7 @@ const (
 	CodeBadProofOfPossession = "bad_proof_of_possession"
 	CodeStake                = "stake"
 	CodeOverflow             = "overflow"
+	CodeChallenge            = "challenge"
 	CodeInternal             = "internal"
 
 	// Request errors.

@@ -28,6 +28,14 @@ const (
 	EventEpochChangeStart  EventType = "EpochChangeStart"
 	EventEpochChangeDone   EventType = "EpochChangeDone"
 	EventObjectsExpired    EventType = "ObjectsExpired"
+	// Storage challenges (challenge.go).
+	EventChallengeRoundOpened EventType = "ChallengeRoundOpened"
+	EventChallengeSeedFixed   EventType = "ChallengeSeedFixed"
+	EventChallengePassed      EventType = "ChallengePassed"
+	EventChallengeFailed      EventType = "ChallengeFailed"
+	EventChallengeMissed      EventType = "ChallengeMissed"
+	EventRewardWithheld       EventType = "RewardWithheld"
+	EventNodeSlashed          EventType = "NodeSlashed"
 )
 
 // Event is one change of state, numbered by a global sequence number. Fields that do not apply
@@ -52,6 +60,8 @@ type Event struct {
 	Deletable    bool     `json:"deletable,omitempty"`
 	IsExtension  bool     `json:"is_extension,omitempty"`
 	WasCertified bool     `json:"was_certified,omitempty"`
+	// Round is the challenge round of the Challenge* events.
+	Round uint32 `json:"round,omitempty"`
 }
 
 // EventsResponse is a page of events; Next is the cursor for the following request.

@@ -11,6 +11,12 @@ type Params struct {
 	MinCommitteeSize int    `json:"min_committee_size"`
 	MaxCommitteeSize int    `json:"max_committee_size"`
 	MinStake         uint64 `json:"min_stake"`
+	// Storage challenges: rounds per epoch (0: none), samples per node per round, and the
+	// slashing rule (a share of the stake, after failed epochs in a row; 0: never).
+	ChallengeRounds        int    `json:"challenge_rounds,omitempty"`
+	ChallengeSamples       int    `json:"challenge_samples,omitempty"`
+	SlashAfterFailedEpochs uint32 `json:"slash_after_failed_epochs,omitempty"`
+	SlashBasisPoints       uint16 `json:"slash_basis_points,omitempty"`
 }
 
 // Prices are the prices and capacity of the current epoch.
@@ -37,6 +43,12 @@ type Info struct {
 	RegisteredNode int    `json:"registered_nodes"`
 	EventSeq       uint64 `json:"event_seq"`
 	AppHash        Hash   `json:"app_hash"`
+	// RewardPool is the current epoch's rewards so far (storage and write fees), paid to the
+	// committee when the epoch ends; RewardsBurnt and StakeSlashed are what challenges have
+	// taken since genesis (rewards withheld from failing nodes, stake slashed).
+	RewardPool   uint64 `json:"reward_pool"`
+	RewardsBurnt uint64 `json:"rewards_burnt"`
+	StakeSlashed uint64 `json:"stake_slashed"`
 }
 
 // Cost is what storing a blob costs at the current prices.

@@ -56,6 +56,9 @@ type Op struct {
 	DeleteBlob     *DeleteBlobOp     `json:"delete_blob,omitempty"`
 	SetAttributes  *SetAttributesOp  `json:"set_attributes,omitempty"`
 	TransferObject *TransferObjectOp `json:"transfer_object,omitempty"`
+	// Storage challenges (challenge.go).
+	ChallengeShare       *ChallengeShareOp       `json:"challenge_share,omitempty"`
+	ChallengeCertificate *ChallengeCertificateOp `json:"challenge_certificate,omitempty"`
 }
 
 // Count returns the number of operations set (a valid Op has exactly one).
@@ -65,7 +68,7 @@ func (o *Op) Count() int {
 		o.SetVotes != nil, o.Stake != nil, o.WithdrawStake != nil, o.ReserveStorage != nil,
 		o.SplitStorage != nil, o.FuseStorage != nil, o.RegisterBlob != nil, o.CertifyBlob != nil,
 		o.InvalidateBlob != nil, o.ExtendBlob != nil, o.DeleteBlob != nil, o.SetAttributes != nil,
-		o.TransferObject != nil} {
+		o.TransferObject != nil, o.ChallengeShare != nil, o.ChallengeCertificate != nil} {
 		if set {
 			n++
 		}

@@ -29,7 +29,10 @@ type BlockResult struct {
 	// transactions.
 	BlockEvents []cpapi.Event
 	Results     []TxResult
-	AppHash     Hash
+	// EndEvents are emitted by the block itself after its transactions (a challenge round's
+	// seed fixed by the shares the block recorded).
+	EndEvents []cpapi.Event
+	AppHash   Hash
 }
 
 // Events returns every event of the block in sequence order.
@@ -38,7 +41,7 @@ func (r *BlockResult) Events() []cpapi.Event {
 	for _, tr := range r.Results {
 		out = append(out, tr.Events...)
 	}
-	return out
+	return append(out, r.EndEvents...)
 }
 
 // Included returns the outcome of transaction i with the block that included it, as the API
@@ -92,12 +95,16 @@ func (s *State) applyBlock(height uint64, blockTime time.Time, txs []*VerifiedTx
 	if s.d.EpochStart+s.d.Params.EpochDurationMs <= ms {
 		s.changeEpoch(ms)
 	}
+	s.challengeBlockBegin(ms)
 	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: eventsAPI(s.events)}
 	s.events = nil
 	res.Results = make([]TxResult, len(txs))
 	for i, vt := range txs {
 		res.Results[i] = s.applyTx(vt, errs[i])
 	}
+	s.challengeBlockEnd()
+	res.EndEvents = eventsAPI(s.events)
+	s.events = nil
 	res.Epoch = s.d.Epoch
 	res.AppHash = s.Hash()
 	return res, nil
@@ -166,6 +173,12 @@ func (s *State) checkCanPay(acc *Account, op *Op) error {
 		return s.checkCertificate(&op.CertifyBlob.Certificate, protocol.Quorum)
 	case op.InvalidateBlob != nil:
 		return s.checkCertificate(&op.InvalidateBlob.Certificate, protocol.Validity)
+	case op.ChallengeShare != nil:
+		_, _, err := s.checkChallengeShare(op.ChallengeShare)
+		return err
+	case op.ChallengeCertificate != nil:
+		_, err := s.checkChallengeCertificate(&op.ChallengeCertificate.Certificate)
+		return err
 	}
 	if acc == nil {
 		return fmt.Errorf("%w: the sender's account does not exist (it has never received tokens)", ErrInsufficientBalance)
@@ -308,6 +321,10 @@ func (s *State) execute(sender Address, op *Op) error {
 		return s.setAttributes(sender, op.SetAttributes)
 	case op.TransferObject != nil:
 		return s.transferObject(sender, op.TransferObject)
+	case op.ChallengeShare != nil:
+		return s.challengeShare(op.ChallengeShare)
+	case op.ChallengeCertificate != nil:
+		return s.challengeCertificate(op.ChallengeCertificate)
 	}
 	return fmt.Errorf("%w: no operation", ErrInvalidTx)
 }

@@ -51,6 +51,11 @@ const (
 	tableUsed      byte = 'u'
 	tableRewards   byte = 'r'
 	tableInvalid   byte = 'i'
+	// Storage challenges (challenge.go).
+	tableChallengeRound  byte = 'h'
+	tableChallenge       byte = 'x'
+	tableAccountability  byte = 'k'
+	tableChallengeTotals byte = 'z'
 )
 
 type leafKey [33]byte
@@ -166,6 +171,8 @@ func (s *State) recordValue(k leafKey) []byte {
 		if ie, ok := s.d.Invalid[blob.ID(id)]; ok {
 			v = ie
 		}
+	case tableChallengeRound, tableChallenge, tableAccountability, tableChallengeTotals:
+		v = s.challengeRecord(k)
 	default:
 		panic(fmt.Sprintf("controlplane: unknown table %q", k[0]))
 	}
@@ -210,7 +217,7 @@ func (s *State) allKeys() []leafKey {
 	for id := range s.d.Invalid {
 		ks = append(ks, key32(tableInvalid, id))
 	}
-	return ks
+	return s.appendChallengeKeys(ks)
 }
 
 // emptyTree is the hash of an empty subtree by height (0: an empty bucket): a constant table.

@@ -89,7 +89,19 @@ func TestCommitmentCoversEveryTable(t *testing.T) {
 		"used":      func() { h.s.d.Used[h.s.Epoch()]++; h.s.touchEpoch(tableUsed, h.s.Epoch()) },
 		"rewards":   func() { h.s.d.Rewards[h.s.Epoch()]++; h.s.touchEpoch(tableRewards, h.s.Epoch()) },
 		"invalid":   func() { h.s.d.Invalid[bid] = 1; h.s.touchID(tableInvalid, bid) },
-		"scalars":   func() { h.s.d.TimeMs++ },
+		"challenge round": func() {
+			rd := h.s.d.Rounds[roundID(h.s.Epoch(), 0)]
+			rd.ShareWeight++
+			h.s.touchRound(rd.Epoch, rd.Round)
+		},
+		"challenge": func() {
+			id := challengeID(h.s.Epoch(), 0, nodeID)
+			h.s.d.Challenges[id].PassWeight++
+			h.s.touchChallenge(id)
+		},
+		"accountability":   func() { h.s.accountability(nodeID).RoundsPassed++ },
+		"challenge totals": func() { h.s.totals().RewardsBurnt++ },
+		"scalars":          func() { h.s.d.TimeMs++ },
 	}
 	seen := map[Hash]string{base: "base"}
 	for name, m := range mutations {

@@ -39,7 +39,7 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 		var pending []reg
 		for k := r.IntN(4); k > 0; k-- {
 			u := users[r.IntN(len(users))]
-			switch r.IntN(12) {
+			switch r.IntN(14) {
 			case 0:
 				txs = append(txs, h.sign(u, Op{Transfer: &TransferOp{To: users[r.IntN(2)].Address(), Amount: r.Uint64N(1000)}}))
 			case 1:
@@ -121,6 +121,25 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 				bid, _ := testBlob(1+r.Uint64N(5000), byte(r.IntN(256)))
 				msg := protocol.InvalidBlobID{Epoch: c.Epoch, BlobID: bid}.Encode()
 				txs = append(txs, h.sign(u, Op{InvalidateBlob: &InvalidateBlobOp{Certificate: h.cert(msg, w[0])}}))
+			case 12:
+				// Members' shares of the current round (storage challenges).
+				c, _ := h.s.Committee(h.s.Epoch())
+				for i := range c.Members {
+					if r.IntN(2) == 0 {
+						txs = append(txs, h.sign(u, h.shareOp(i, 0)))
+					}
+				}
+			case 13:
+				// Attestations of a member's challenge, pass or fail, by some members.
+				c, _ := h.s.Committee(h.s.Epoch())
+				n := len(c.Members)
+				signers := []int{r.IntN(n)}
+				for i := range n {
+					if i != signers[0] && r.IntN(2) == 0 {
+						signers = append(signers, i)
+					}
+				}
+				txs = append(txs, h.sign(u, h.attestOp(r.IntN(n), 0, r.IntN(4) != 0, signers...)))
 			}
 		}
 		step := time.Duration(1+r.IntN(20)) * time.Second

@@ -22,6 +22,7 @@ func (s *State) nodeWeights(e uint32) map[ObjectID]uint64 {
 func (s *State) changeEpoch(now int64) {
 	old := s.d.Epoch
 	next := old + 1
+	s.settleChallenges(old)
 	s.payRewards(old)
 	s.returnStakes(next)
 
@@ -39,6 +40,7 @@ func (s *State) changeEpoch(now int64) {
 	// The embedded and replicated drivers have no shard migration protocol on the control plane
 	// yet, so the change completes at once.
 	s.emit(Event{Type: EventEpochChangeDone, Epoch: next})
+	s.challengeBlockBegin(now) // opens the epoch's first storage-challenge round
 }
 
 // payRewards splits epoch e's fees over e's committee by shards.
@@ -69,6 +71,9 @@ func (s *State) payRewards(e uint32) {
 			continue
 		}
 		paid += share
+		if s.challengeWithholdReward(m.NodeID, e, share) {
+			continue // burnt: the node failed a storage challenge in e
+		}
 		node := s.d.Nodes[m.NodeID]
 		if node == nil {
 			s.d.Rewards[e+1] += share
@@ -144,6 +149,9 @@ func (s *State) selectCommittee(e uint32, prev *Committee) *Committee {
 	weights := s.nodeWeights(e)
 	var cands []ObjectID
 	for _, id := range sortedIDs(s.d.Nodes) {
+		if s.challengeExcluded(id, e) {
+			continue // slashed for failing storage challenges
+		}
 		if weights[id] >= p.MinStake && weights[id] > 0 {
 			cands = append(cands, id)
 		}

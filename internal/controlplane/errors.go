@@ -33,6 +33,7 @@ var (
 	ErrBadPoP              = errors.New("invalid proof of possession")
 	ErrStake               = errors.New("invalid stake operation")
 	ErrOverflow            = errors.New("amount overflows")
+	ErrChallenge           = errors.New("invalid storage challenge operation")
 )
 
 var errorCodes = []struct {
@@ -62,6 +63,7 @@ var errorCodes = []struct {
 	{ErrBadPoP, cpapi.CodeBadProofOfPossession},
 	{ErrStake, cpapi.CodeStake},
 	{ErrOverflow, cpapi.CodeOverflow},
+	{ErrChallenge, cpapi.CodeChallenge},
 	{ErrInvalidTx, cpapi.CodeInvalidTx},
 }
 

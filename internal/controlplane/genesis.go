@@ -18,6 +18,14 @@ type Params struct {
 	MinCommitteeSize int    `json:"min_committee_size"`
 	MaxCommitteeSize int    `json:"max_committee_size"`
 	MinStake         uint64 `json:"min_stake"`
+	// Storage challenges (challenge.go): ChallengeRounds rounds per epoch (0: none), each
+	// sampling ChallengeSamples symbols per node. A node that failed challenges in
+	// SlashAfterFailedEpochs epochs in a row (0: never) loses SlashBasisPoints of its stake
+	// and is left out of the next committee.
+	ChallengeRounds        int    `json:"challenge_rounds,omitempty"`
+	ChallengeSamples       int    `json:"challenge_samples,omitempty"`
+	SlashAfterFailedEpochs uint32 `json:"slash_after_failed_epochs,omitempty"`
+	SlashBasisPoints       uint16 `json:"slash_basis_points,omitempty"`
 }
 
 // GenesisBalance is an initial balance.
@@ -50,16 +58,22 @@ type Genesis struct {
 	Nodes       []GenesisNode    `json:"nodes,omitempty"`
 }
 
-// DefaultParams are devnet parameters: 1000 shards, one-hour epochs, 53 epochs ahead.
+// DefaultParams are devnet parameters: 1000 shards, one-hour epochs, 53 epochs ahead, one
+// challenge round of 100 samples per node per epoch, 10% of the stake slashed after two
+// failed epochs in a row.
 func DefaultParams() Params {
 	return Params{
-		ChainID:          "floe-devnet",
-		NShards:          1000,
-		EpochDurationMs:  3600_000,
-		MaxEpochsAhead:   53,
-		MinCommitteeSize: 1,
-		MaxCommitteeSize: 150,
-		MinStake:         1,
+		ChainID:                "floe-devnet",
+		NShards:                1000,
+		EpochDurationMs:        3600_000,
+		MaxEpochsAhead:         53,
+		MinCommitteeSize:       1,
+		MaxCommitteeSize:       150,
+		MinStake:               1,
+		ChallengeRounds:        1,
+		ChallengeSamples:       DefaultChallengeSamples,
+		SlashAfterFailedEpochs: 2,
+		SlashBasisPoints:       1000,
 	}
 }
 
@@ -83,7 +97,7 @@ func (p Params) Validate() error {
 	if p.MinCommitteeSize < 1 || p.MaxCommitteeSize < p.MinCommitteeSize || p.MaxCommitteeSize > p.NShards {
 		return fmt.Errorf("%w: committee size limits %d..%d", ErrGenesis, p.MinCommitteeSize, p.MaxCommitteeSize)
 	}
-	return nil
+	return p.validateChallenges()
 }
 
 // Validate checks the genesis.

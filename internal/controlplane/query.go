@@ -178,6 +178,10 @@ func (s *State) Info() cpapi.Info {
 	if c := s.d.Committees[s.d.Epoch]; c != nil {
 		i.CommitteeSize = len(c.Members)
 	}
+	i.RewardPool = s.d.Rewards[s.d.Epoch]
+	if t := s.d.ChallengeTotals; t != nil {
+		i.RewardsBurnt, i.StakeSlashed = t.RewardsBurnt, t.StakeSlashed
+	}
 	return i
 }
 

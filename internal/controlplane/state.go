@@ -49,6 +49,8 @@ type data struct {
 	Used    map[uint32]uint64  `json:"used"`
 	Rewards map[uint32]uint64  `json:"rewards"`
 	Invalid map[blob.ID]uint32 `json:"invalid"`
+	// Storage challenges and their consequences (challenge.go).
+	challengeData
 }
 
 // stateVersion is the version of the records and of their commitment: 2 since the commitment
@@ -76,6 +78,7 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 		Rewards:    map[uint32]uint64{},
 		Invalid:    map[blob.ID]uint32{},
 	}, byBlobID: map[blob.ID]map[ObjectID]struct{}{}}
+	s.d.initChallenges()
 	s.rebuild()
 	for _, b := range g.Balances {
 		s.account(b.Address).Balance += b.Amount
@@ -192,6 +195,7 @@ func Restore(snapshot []byte) (*State, error) {
 	if s.d.Invalid == nil {
 		s.d.Invalid = map[blob.ID]uint32{}
 	}
+	s.d.initChallenges()
 	for id, b := range s.d.Blobs {
 		s.index(b.BlobID, id)
 	}

@@ -46,6 +46,9 @@ type Op struct {
 	DeleteBlob     *DeleteBlobOp
 	SetAttributes  *SetAttributesOp
 	TransferObject *TransferObjectOp
+	// Storage challenges (challenge.go).
+	ChallengeShare       *ChallengeShareOp
+	ChallengeCertificate *ChallengeCertificateOp
 }
 
 // TransferOp sends tokens to another account.
@@ -276,6 +279,7 @@ func OpFromAPI(w *cpapi.Op) Op {
 	if x := w.TransferObject; x != nil {
 		o.TransferObject = &TransferObjectOp{ObjectID: ObjectID(x.ObjectID), To: Address(x.To)}
 	}
+	challengeOpsFromAPI(w, &o)
 	return o
 }
 
@@ -343,5 +347,6 @@ func (o *Op) API() cpapi.Op {
 	if x := o.TransferObject; x != nil {
 		w.TransferObject = &cpapi.TransferObjectOp{ObjectID: cpapi.ObjectID(x.ObjectID), To: cpapi.Address(x.To)}
 	}
+	challengeOpsToAPI(o, &w)
 	return w
 }

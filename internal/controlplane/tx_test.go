@@ -40,6 +40,8 @@ func TestOpConversionRoundTrip(t *testing.T) {
 		{DeleteBlob: &cpapi.DeleteBlobOp{BlobObjectID: obj}},
 		{SetAttributes: &cpapi.SetAttributesOp{BlobObjectID: obj, Set: map[string]string{"k": "v"}, Remove: []string{"r"}}},
 		{TransferObject: &cpapi.TransferObjectOp{ObjectID: obj, To: to}},
+		{ChallengeShare: &cpapi.ChallengeShareOp{Epoch: 3, Round: 1, NodeID: obj, Share: sig}},
+		{ChallengeCertificate: &cpapi.ChallengeCertificateOp{Certificate: cert}},
 	}
 	kinds := map[string]bool{}
 	for i, w := range ops {

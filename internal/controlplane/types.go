@@ -171,6 +171,14 @@ const (
 	EventEpochChangeStart  = cpapi.EventEpochChangeStart
 	EventEpochChangeDone   = cpapi.EventEpochChangeDone
 	EventObjectsExpired    = cpapi.EventObjectsExpired
+	// Storage challenges (challenge.go).
+	EventChallengeRoundOpened = cpapi.EventChallengeRoundOpened
+	EventChallengeSeedFixed   = cpapi.EventChallengeSeedFixed
+	EventChallengePassed      = cpapi.EventChallengePassed
+	EventChallengeFailed      = cpapi.EventChallengeFailed
+	EventChallengeMissed      = cpapi.EventChallengeMissed
+	EventRewardWithheld       = cpapi.EventRewardWithheld
+	EventNodeSlashed          = cpapi.EventNodeSlashed
 )
 
 // Event is one change of state as the state machine emits it; API converts it to the wire's
@@ -195,6 +203,7 @@ type Event struct {
 	Deletable    bool     `json:"deletable,omitempty"`
 	IsExtension  bool     `json:"is_extension,omitempty"`
 	WasCertified bool     `json:"was_certified,omitempty"`
+	Round        uint32   `json:"round,omitempty"`
 }
 
 // MemberIndex returns the index of node id in the committee order, or -1.
@@ -221,7 +230,7 @@ func (e *Event) API() cpapi.Event {
 		BlobID: e.BlobID, ObjectID: cpapi.ObjectID(e.ObjectID), NodeID: cpapi.ObjectID(e.NodeID),
 		Owner: cpapi.Address(e.Owner), To: cpapi.Address(e.To), Amount: e.Amount, Size: e.Size,
 		EncodingType: e.EncodingType, StartEpoch: e.StartEpoch, EndEpoch: e.EndEpoch, Deletable: e.Deletable,
-		IsExtension: e.IsExtension, WasCertified: e.WasCertified}
+		IsExtension: e.IsExtension, WasCertified: e.WasCertified, Round: e.Round}
 }
 
 func eventsAPI(evs []Event) []cpapi.Event {
@@ -283,5 +292,7 @@ func (c *Committee) API() cpapi.Committee {
 // API returns the parameters in the wire vocabulary.
 func (p Params) API() cpapi.Params {
 	return cpapi.Params{ChainID: p.ChainID, NShards: p.NShards, EpochDurationMs: p.EpochDurationMs, MaxEpochsAhead: p.MaxEpochsAhead,
-		MinCommitteeSize: p.MinCommitteeSize, MaxCommitteeSize: p.MaxCommitteeSize, MinStake: p.MinStake}
+		MinCommitteeSize: p.MinCommitteeSize, MaxCommitteeSize: p.MaxCommitteeSize, MinStake: p.MinStake,
+		ChallengeRounds: p.ChallengeRounds, ChallengeSamples: p.ChallengeSamples,
+		SlashAfterFailedEpochs: p.SlashAfterFailedEpochs, SlashBasisPoints: p.SlashBasisPoints}
 }

@@ -52,6 +52,7 @@ var (
 	ErrBadPoP              = errors.New("cpclient: invalid proof of possession")
 	ErrStake               = errors.New("cpclient: invalid stake operation")
 	ErrOverflow            = errors.New("cpclient: amount overflows")
+	ErrChallenge           = errors.New("cpclient: invalid storage challenge operation")
 	ErrBadRequest          = errors.New("cpclient: bad request")
 	// ErrEventsPruned: the events asked for were pruned (matched by *EventsPrunedError).
 	ErrEventsPruned = errors.New("cpclient: events pruned")
@@ -83,6 +84,7 @@ var sentinels = map[string]error{
 	api.CodeBadProofOfPossession: ErrBadPoP,
 	api.CodeStake:                ErrStake,
 	api.CodeOverflow:             ErrOverflow,
+	api.CodeChallenge:            ErrChallenge,
 	api.CodeBadRequest:           ErrBadRequest,
 	api.CodeUnavailable:          ErrUnavailable,
 	api.CodeEventsPruned:         ErrEventsPruned,

@@ -66,6 +66,7 @@ func New(b Backend, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+api.PathNodes, h.nodes)
 	h.mux.HandleFunc("GET "+api.PathEvents, h.events)
 	h.mux.HandleFunc("GET "+api.PathState, h.state)
+	h.challengeRoutes()
 	return h
 }
 

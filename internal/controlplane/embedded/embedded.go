@@ -57,8 +57,8 @@ type Options struct {
 	Clock func() time.Time
 	// MaxBlockTxs bounds the transactions per block (default 1000).
 	MaxBlockTxs int
-	// TickInterval is how often the chain checks whether an epoch change is due and, if so,
-	// makes an empty block (default 1s).
+	// TickInterval is how often the chain checks whether an epoch change (or a challenge
+	// round's opening) is due and, if so, makes an empty block (default 1s).
 	TickInterval time.Duration
 	// SnapshotInterval is the number of blocks between state snapshots (default 1000); one is
 	// also written on Close. The block log keeps only the blocks since the last snapshot.
@@ -341,7 +341,7 @@ func (c *Chain) run() {
 			}
 		case <-tick.C:
 			c.mu.RLock()
-			due := c.state.Info().NextEpochMs <= c.clock().UnixMilli()
+			due := c.state.NextDueMs() <= c.clock().UnixMilli()
 			c.mu.RUnlock()
 			if !due {
 				continue

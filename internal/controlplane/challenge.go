@@ -1,0 +1,692 @@
+package controlplane
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"golang.org/x/crypto/blake2b"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/challenge"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// Storage challenges: the control plane's half of the protocol that package
+// internal/challenge describes (with the arithmetic of detection and what the seed's bias
+// allows).
+//
+//   - A round opens at the first block of every epoch, and Params.ChallengeRounds-1 more
+//     times at equal intervals in it. Each member of the epoch's committee gets a record
+//     (NodeChallenge) awaiting the seed.
+//   - ChallengeShareOp records a member's seed share (its BLS signature over the round's
+//     ChallengeSeedShare message, one fixed value per member and round). At the end of the
+//     first block in which the members with shares hold a quorum of the shards, the seed is
+//     Blake2b-256 over those shares in committee order; the blobs certified, live through the
+//     epoch and not invalid are listed in blob ID order, and each member's samples are drawn
+//     with challenge.Draw and kept in its record.
+//   - ChallengeCertificateOp adds attestations over ChallengeAttestation messages. Signers
+//     accumulate per verdict (each member counted once): pass attestations of a quorum of the
+//     shards make the member pass, fail attestations of a validity threshold make it fail;
+//     the first threshold reached decides.
+//   - When the epoch ends (settleChallenges), a member still challenged has missed the round
+//     (a failure), and rounds whose seed was never fixed are void. A member that failed or
+//     missed a round of the epoch has failed the epoch: its whole share of the epoch's
+//     rewards (its commission and its stakers' part) is burnt, not paid
+//     (challengeWithholdReward); burning rather than giving it to the other members leaves
+//     nobody a reason to make a peer fail, and keeps an honest node's reward independent of
+//     others' faults. A member that failed SlashAfterFailedEpochs epochs in a row loses
+//     SlashBasisPoints of every stake active with it (burnt too), is left out of the
+//     committee chosen at this epoch change (challengeExcluded) and its count starts again.
+//   - Records of an epoch are kept through the next one (for the explorer and `floe node
+//     info`), then removed; the samples are dropped once the epoch is settled. Each node keeps
+//     an Accountability record (totals and its latest epochs), and ChallengeTotals the burnt
+//     amounts.
+//
+// The shares and certificates are sent by storage nodes from accounts that may hold nothing
+// (like blob certificates); admission accepts them when they verify against the committee and
+// change something, so they cost no tokens and cannot be replayed to fill blocks.
+
+// DefaultChallengeSamples is the default number of samples per node per round (see the
+// arithmetic in package internal/challenge).
+const DefaultChallengeSamples = 100
+
+// maxChallengeRounds bounds Params.ChallengeRounds.
+const maxChallengeRounds = 100
+
+// keptEpochResults is how many of a node's latest epochs its Accountability record keeps.
+const keptEpochResults = 8
+
+// ChallengeStatus is where a member stands in a round (the wire's ChallengeStatus values).
+type ChallengeStatus string
+
+// Challenge statuses (api/controlplane documents them).
+const (
+	ChallengeAwaitingSeed ChallengeStatus = "awaiting_seed"
+	ChallengeOpen         ChallengeStatus = "challenged"
+	ChallengePassed       ChallengeStatus = "passed"
+	ChallengeFailed       ChallengeStatus = "failed"
+	ChallengeMissed       ChallengeStatus = "missed"
+	ChallengeVoid         ChallengeStatus = "void"
+)
+
+// failed reports whether the status counts as a failure.
+func (st ChallengeStatus) failed() bool { return st == ChallengeFailed || st == ChallengeMissed }
+
+// ChallengeRound is a round of an epoch.
+type ChallengeRound struct {
+	Epoch        uint32 `json:"epoch"`
+	Round        uint32 `json:"round"`
+	OpenedMs     int64  `json:"opened_ms"`
+	OpenedHeight uint64 `json:"opened_height"`
+	ShareWeight  int    `json:"share_weight"`
+	Seed         Hash   `json:"seed,omitzero"`
+	SeedHeight   uint64 `json:"seed_height,omitempty"`
+	Eligible     int    `json:"eligible,omitempty"`
+}
+
+// NodeChallenge is a committee member's challenge in a round.
+type NodeChallenge struct {
+	Epoch  uint32              `json:"epoch"`
+	Round  uint32              `json:"round"`
+	NodeID ObjectID            `json:"node_id"`
+	Share  crypto.BLSSignature `json:"share,omitzero"`
+	// Samples are challenge.Pack's encoding, kept while the node is challenged.
+	Samples       []byte          `json:"samples,omitempty"`
+	Status        ChallengeStatus `json:"status"`
+	PassSigners   []byte          `json:"pass_signers,omitempty"`
+	FailSigners   []byte          `json:"fail_signers,omitempty"`
+	PassWeight    int             `json:"pass_weight,omitempty"`
+	FailWeight    int             `json:"fail_weight,omitempty"`
+	DecidedHeight uint64          `json:"decided_height,omitempty"`
+}
+
+// EpochResult is a node's challenge record for one settled epoch.
+type EpochResult struct {
+	Epoch          uint32 `json:"epoch"`
+	RoundsPassed   int    `json:"rounds_passed,omitempty"`
+	RoundsFailed   int    `json:"rounds_failed,omitempty"`
+	RoundsVoid     int    `json:"rounds_void,omitempty"`
+	Failed         bool   `json:"failed,omitempty"`
+	Reward         uint64 `json:"reward,omitempty"`
+	RewardWithheld uint64 `json:"reward_withheld,omitempty"`
+	Slashed        uint64 `json:"slashed,omitempty"`
+	Excluded       bool   `json:"excluded,omitempty"`
+}
+
+// Accountability is a node's challenge record since genesis.
+type Accountability struct {
+	NodeID            ObjectID      `json:"node_id"`
+	RoundsPassed      uint64        `json:"rounds_passed"`
+	RoundsFailed      uint64        `json:"rounds_failed"`
+	EpochsFailed      uint64        `json:"epochs_failed"`
+	ConsecutiveFailed uint32        `json:"consecutive_failed"`
+	RewardsEarned     uint64        `json:"rewards_earned"`
+	RewardsWithheld   uint64        `json:"rewards_withheld"`
+	Slashed           uint64        `json:"slashed"`
+	Slashings         uint32        `json:"slashings,omitempty"`
+	ExcludedEpoch     uint32        `json:"excluded_epoch,omitempty"`
+	Recent            []EpochResult `json:"recent,omitempty"`
+}
+
+// ChallengeTotals are the amounts challenges burnt since genesis.
+type ChallengeTotals struct {
+	RewardsBurnt uint64 `json:"rewards_burnt"`
+	StakeSlashed uint64 `json:"stake_slashed"`
+}
+
+// challengeData is the challenges' part of the hashed state (embedded in data).
+type challengeData struct {
+	Rounds          map[uint64]*ChallengeRound   `json:"challenge_rounds,omitempty"`
+	Challenges      map[Hash]*NodeChallenge      `json:"challenges,omitempty"`
+	Accountability  map[ObjectID]*Accountability `json:"accountability,omitempty"`
+	ChallengeTotals *ChallengeTotals             `json:"challenge_totals,omitempty"`
+}
+
+func (d *data) initChallenges() {
+	if d.Rounds == nil {
+		d.Rounds = map[uint64]*ChallengeRound{}
+	}
+	if d.Challenges == nil {
+		d.Challenges = map[Hash]*NodeChallenge{}
+	}
+	if d.Accountability == nil {
+		d.Accountability = map[ObjectID]*Accountability{}
+	}
+}
+
+func (p Params) validateChallenges() error {
+	switch {
+	case p.ChallengeRounds < 0 || p.ChallengeRounds > maxChallengeRounds:
+		return fmt.Errorf("%w: challenge rounds %d outside 0..%d", ErrGenesis, p.ChallengeRounds, maxChallengeRounds)
+	case p.ChallengeRounds > 0 && int64(p.ChallengeRounds) > p.EpochDurationMs:
+		return fmt.Errorf("%w: %d challenge rounds in a %d ms epoch", ErrGenesis, p.ChallengeRounds, p.EpochDurationMs)
+	case p.ChallengeRounds > 0 && (p.ChallengeSamples < 1 || p.ChallengeSamples > challenge.MaxEntries):
+		return fmt.Errorf("%w: challenge samples %d outside 1..%d", ErrGenesis, p.ChallengeSamples, challenge.MaxEntries)
+	case p.SlashBasisPoints > 10000:
+		return fmt.Errorf("%w: slash of %d basis points above 10000", ErrGenesis, p.SlashBasisPoints)
+	}
+	return nil
+}
+
+// roundID is the map key of round (e, r).
+func roundID(e, r uint32) uint64 { return uint64(e)<<32 | uint64(r) }
+
+func roundLeafKey(e, r uint32) leafKey {
+	var k leafKey
+	k[0] = tableChallengeRound
+	binary.LittleEndian.PutUint32(k[1:], e)
+	binary.LittleEndian.PutUint32(k[5:], r)
+	return k
+}
+
+// challengeID is the key of node's challenge in round (e, r):
+// Blake2b-256("floe-challenge" || u32 e || u32 r || node).
+func challengeID(e, r uint32, node ObjectID) Hash {
+	b := make([]byte, 0, 14+8+32)
+	b = append(b, "floe-challenge"...)
+	b = binary.LittleEndian.AppendUint32(b, e)
+	b = binary.LittleEndian.AppendUint32(b, r)
+	b = append(b, node[:]...)
+	return Hash(blake2b.Sum256(b))
+}
+
+func (s *State) touchRound(e, r uint32) { s.touch(roundLeafKey(e, r)) }
+
+func (s *State) touchChallenge(id Hash) { s.touchID(tableChallenge, id) }
+
+// challengeRecord returns the record under a challenge table's key (nil if there is none).
+func (s *State) challengeRecord(k leafKey) any {
+	var id [32]byte
+	copy(id[:], k[1:])
+	switch k[0] {
+	case tableChallengeRound:
+		if r := s.d.Rounds[roundID(binary.LittleEndian.Uint32(id[0:]), binary.LittleEndian.Uint32(id[4:]))]; r != nil {
+			return r
+		}
+	case tableChallenge:
+		if c := s.d.Challenges[Hash(id)]; c != nil {
+			return c
+		}
+	case tableAccountability:
+		if a := s.d.Accountability[ObjectID(id)]; a != nil {
+			return a
+		}
+	case tableChallengeTotals:
+		if s.d.ChallengeTotals != nil {
+			return s.d.ChallengeTotals
+		}
+	}
+	return nil
+}
+
+// appendChallengeKeys appends the key of every challenge record.
+func (s *State) appendChallengeKeys(ks []leafKey) []leafKey {
+	for id, r := range s.d.Rounds {
+		if r.Epoch != uint32(id>>32) || r.Round != uint32(id) {
+			panic("controlplane: challenge round stored under another round's key")
+		}
+		ks = append(ks, roundLeafKey(r.Epoch, r.Round))
+	}
+	for id := range s.d.Challenges {
+		ks = append(ks, key32(tableChallenge, id))
+	}
+	for id := range s.d.Accountability {
+		ks = append(ks, key32(tableAccountability, id))
+	}
+	if s.d.ChallengeTotals != nil {
+		ks = append(ks, key32(tableChallengeTotals, [32]byte{}))
+	}
+	return ks
+}
+
+// roundOpensAt returns the block time at which round r of the current epoch opens.
+func (s *State) roundOpensAt(r int) int64 {
+	return s.d.EpochStart + s.d.Params.EpochDurationMs*int64(r)/int64(s.d.Params.ChallengeRounds)
+}
+
+// NextDueMs returns the block time at which the state next has something to do without a
+// transaction (an epoch change, or a challenge round to open): a driver that makes blocks only
+// for transactions makes an empty block then.
+func (s *State) NextDueMs() int64 {
+	next := s.d.EpochStart + s.d.Params.EpochDurationMs
+	if c := s.d.Committees[s.d.Epoch]; c == nil || len(c.Members) == 0 {
+		return next
+	}
+	for r := 0; r < s.d.Params.ChallengeRounds; r++ {
+		if s.d.Rounds[roundID(s.d.Epoch, uint32(r))] == nil {
+			return min(next, s.roundOpensAt(r))
+		}
+	}
+	return next
+}
+
+// challengeBlockBegin opens the rounds of the current epoch that are due at block time ms.
+func (s *State) challengeBlockBegin(ms int64) {
+	c := s.d.Committees[s.d.Epoch]
+	if s.d.Params.ChallengeRounds == 0 || c == nil || len(c.Members) == 0 {
+		return
+	}
+	for r := 0; r < s.d.Params.ChallengeRounds; r++ {
+		if s.roundOpensAt(r) > ms {
+			break
+		}
+		if s.d.Rounds[roundID(s.d.Epoch, uint32(r))] == nil {
+			s.openRound(c, uint32(r), ms)
+		}
+	}
+}
+
+func (s *State) openRound(c *Committee, r uint32, ms int64) {
+	e := c.Epoch
+	s.touchRound(e, r)
+	s.d.Rounds[roundID(e, r)] = &ChallengeRound{Epoch: e, Round: r, OpenedMs: ms, OpenedHeight: s.d.Height}
+	for _, m := range c.Members {
+		id := challengeID(e, r, m.NodeID)
+		s.touchChallenge(id)
+		s.d.Challenges[id] = &NodeChallenge{Epoch: e, Round: r, NodeID: m.NodeID, Status: ChallengeAwaitingSeed}
+	}
+	s.emit(Event{Type: EventChallengeRoundOpened, Epoch: e, Round: r})
+}
+
+// checkChallengeShare validates a seed share against the state (admission and execution):
+// the round of the current epoch is open and awaits its seed, the node is a member that has
+// not given its share, and the share verifies under the member's key.
+func (s *State) checkChallengeShare(op *ChallengeShareOp) (*ChallengeRound, *NodeChallenge, error) {
+	if op.Epoch != s.d.Epoch {
+		return nil, nil, fmt.Errorf("%w: share for epoch %d, current %d", ErrWrongEpoch, op.Epoch, s.d.Epoch)
+	}
+	rd := s.d.Rounds[roundID(op.Epoch, op.Round)]
+	if rd == nil {
+		return nil, nil, fmt.Errorf("%w: round %d of epoch %d is not open", ErrChallenge, op.Round, op.Epoch)
+	}
+	if rd.Seed != (Hash{}) {
+		return nil, nil, fmt.Errorf("%w: the seed of round %d is already fixed", ErrChallenge, op.Round)
+	}
+	nc := s.d.Challenges[challengeID(op.Epoch, op.Round, op.NodeID)]
+	c := s.d.Committees[op.Epoch]
+	if nc == nil || c == nil || c.MemberIndex(op.NodeID) < 0 {
+		return nil, nil, fmt.Errorf("%w: node %s is not a member of epoch %d", ErrChallenge, op.NodeID, op.Epoch)
+	}
+	if nc.Share != (crypto.BLSSignature{}) {
+		return nil, nil, fmt.Errorf("%w: node %s already gave its share", ErrChallenge, op.NodeID)
+	}
+	m := c.Members[c.MemberIndex(op.NodeID)]
+	if err := protocol.VerifyChallengeSeedShare(m.BLSPublicKey, op.Epoch, op.Round, op.Share); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrChallenge, err)
+	}
+	return rd, nc, nil
+}
+
+func (s *State) challengeShare(op *ChallengeShareOp) error {
+	rd, nc, err := s.checkChallengeShare(op)
+	if err != nil {
+		return err
+	}
+	c := s.d.Committees[op.Epoch]
+	s.touchRound(rd.Epoch, rd.Round)
+	s.touchChallenge(challengeID(op.Epoch, op.Round, op.NodeID))
+	nc.Share = op.Share
+	rd.ShareWeight += len(c.ShardsOf(op.NodeID))
+	return nil
+}
+
+// challengeBlockEnd fixes the seed of every round of the current epoch whose recorded shares
+// reached a quorum in this block.
+func (s *State) challengeBlockEnd() {
+	c := s.d.Committees[s.d.Epoch]
+	if c == nil {
+		return
+	}
+	for r := 0; r < s.d.Params.ChallengeRounds; r++ {
+		rd := s.d.Rounds[roundID(s.d.Epoch, uint32(r))]
+		if rd != nil && rd.Seed == (Hash{}) && protocol.Quorum.Reached(rd.ShareWeight, c.NShards) {
+			s.fixSeed(c, rd)
+		}
+	}
+}
+
+// seedDomain separates the seed's hash from every other Blake2b use.
+const seedDomain = "floe-challenge-seed-v1"
+
+func (s *State) fixSeed(c *Committee, rd *ChallengeRound) {
+	b := append([]byte(seedDomain), binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, rd.Epoch), rd.Round)...)
+	for i, m := range c.Members {
+		if nc := s.d.Challenges[challengeID(rd.Epoch, rd.Round, m.NodeID)]; nc != nil && nc.Share != (crypto.BLSSignature{}) {
+			b = binary.LittleEndian.AppendUint16(b, uint16(i))
+			b = append(b, nc.Share[:]...)
+		}
+	}
+	seed := Hash(blake2b.Sum256(b))
+	eligible := s.eligibleBlobs(rd.Epoch)
+	s.touchRound(rd.Epoch, rd.Round)
+	rd.Seed, rd.SeedHeight, rd.Eligible = seed, s.d.Height, len(eligible)
+	for _, m := range c.Members {
+		id := challengeID(rd.Epoch, rd.Round, m.NodeID)
+		nc := s.d.Challenges[id]
+		if nc == nil {
+			continue
+		}
+		s.touchChallenge(id)
+		samples := challenge.Draw(seed, m.NodeID, s.d.Params.ChallengeSamples, eligible, m.Shards, c.NShards)
+		if len(samples) == 0 {
+			// Nothing to prove: no blob was certified yet.
+			nc.Status, nc.DecidedHeight = ChallengePassed, s.d.Height
+			continue
+		}
+		nc.Samples = challenge.Pack(samples)
+		nc.Status = ChallengeOpen
+	}
+	s.emit(Event{Type: EventChallengeSeedFixed, Epoch: rd.Epoch, Round: rd.Round, Amount: uint64(len(eligible))})
+}
+
+// eligibleBlobs returns, sorted, the blob IDs with a certified object live through epoch e
+// that are not marked invalid: what a round samples. It walks the blob-ID index once per
+// round (O(B log B) for B blob IDs).
+func (s *State) eligibleBlobs(e uint32) []blob.ID {
+	out := make([]blob.ID, 0, len(s.byBlobID))
+	for bid, objs := range s.byBlobID {
+		if _, bad := s.d.Invalid[bid]; bad {
+			continue
+		}
+		for id := range objs {
+			if b := s.d.Blobs[id]; b != nil && b.Certified && b.Storage.End > e {
+				out = append(out, bid)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// attestationTarget is what a challenge certificate attests to.
+type attestationTarget struct {
+	att     protocol.ChallengeAttestation
+	nc      *NodeChallenge
+	id      Hash
+	signers []int // the certificate's signers not yet recorded for its verdict
+}
+
+// checkChallengeCertificate validates attestations against the state (admission and
+// execution): an attestation of the current epoch for a challenged member, signed by members
+// of whom at least one is not yet recorded for that verdict.
+func (s *State) checkChallengeCertificate(cert *protocol.Certificate) (*attestationTarget, error) {
+	att, err := protocol.DecodeChallengeAttestation(cert.Message)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrWrongMessage, err)
+	}
+	if att.Epoch != s.d.Epoch {
+		return nil, fmt.Errorf("%w: %d, current %d", ErrWrongEpoch, att.Epoch, s.d.Epoch)
+	}
+	id := challengeID(att.Epoch, att.Round, ObjectID(att.Node))
+	nc := s.d.Challenges[id]
+	if nc == nil {
+		return nil, fmt.Errorf("%w: no challenge of node %s in round %d", ErrChallenge, att.Node, att.Round)
+	}
+	if nc.Status != ChallengeOpen {
+		return nil, fmt.Errorf("%w: node %s is %s in round %d", ErrChallenge, att.Node, nc.Status, att.Round)
+	}
+	c, err := s.committee()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := cert.VerifySigners(c.ProtocolMembers())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
+	}
+	have := nc.FailSigners
+	if att.Passed {
+		have = nc.PassSigners
+	}
+	t := &attestationTarget{att: att, nc: nc, id: id}
+	for _, i := range idx {
+		if i/8 >= len(have) || have[i/8]&(1<<(i%8)) == 0 {
+			t.signers = append(t.signers, i)
+		}
+	}
+	if len(t.signers) == 0 {
+		return nil, fmt.Errorf("%w: every signer is already recorded", ErrChallenge)
+	}
+	return t, nil
+}
+
+func (s *State) challengeCertificate(op *ChallengeCertificateOp) error {
+	t, err := s.checkChallengeCertificate(&op.Certificate)
+	if err != nil {
+		return err
+	}
+	c := s.d.Committees[s.d.Epoch]
+	nc := t.nc
+	s.touchChallenge(t.id)
+	bits, weight := &nc.FailSigners, &nc.FailWeight
+	if t.att.Passed {
+		bits, weight = &nc.PassSigners, &nc.PassWeight
+	}
+	if len(*bits) < (len(c.Members)+7)/8 {
+		*bits = append(*bits, make([]byte, (len(c.Members)+7)/8-len(*bits))...)
+	}
+	for _, i := range t.signers {
+		(*bits)[i/8] |= 1 << (i % 8)
+		*weight += len(c.Members[i].Shards)
+	}
+	if !t.att.Threshold().Reached(*weight, c.NShards) {
+		return nil
+	}
+	nc.DecidedHeight, nc.Samples = s.d.Height, nil
+	ev := Event{NodeID: nc.NodeID, Epoch: nc.Epoch, Round: nc.Round}
+	if t.att.Passed {
+		nc.Status, ev.Type = ChallengePassed, EventChallengePassed
+	} else {
+		nc.Status, ev.Type = ChallengeFailed, EventChallengeFailed
+	}
+	s.emit(ev)
+	return nil
+}
+
+// accountability returns node's record for a change, creating it if needed.
+func (s *State) accountability(node ObjectID) *Accountability {
+	s.touchID(tableAccountability, node)
+	a := s.d.Accountability[node]
+	if a == nil {
+		a = &Accountability{NodeID: node}
+		s.d.Accountability[node] = a
+	}
+	return a
+}
+
+func (s *State) totals() *ChallengeTotals {
+	s.touchID(tableChallengeTotals, [32]byte{})
+	if s.d.ChallengeTotals == nil {
+		s.d.ChallengeTotals = &ChallengeTotals{}
+	}
+	return s.d.ChallengeTotals
+}
+
+// result returns the node's record of epoch e, if any.
+func (a *Accountability) result(e uint32) *EpochResult {
+	if a == nil || len(a.Recent) == 0 || a.Recent[len(a.Recent)-1].Epoch != e {
+		return nil
+	}
+	return &a.Recent[len(a.Recent)-1]
+}
+
+// settleChallenges closes epoch e's rounds when the epoch ends (changeEpoch calls it before
+// paying e's rewards): challenged members have missed, rounds without a seed are void; each
+// member's record gets the epoch's result, and a member past the slashing threshold is
+// slashed. Records of the epoch before e are removed.
+func (s *State) settleChallenges(e uint32) {
+	defer s.pruneChallenges(e)
+	c := s.d.Committees[e]
+	if s.d.Params.ChallengeRounds == 0 || c == nil {
+		return
+	}
+	results := make([]EpochResult, len(c.Members))
+	opened := false
+	for r := uint32(0); r < uint32(s.d.Params.ChallengeRounds); r++ {
+		if s.d.Rounds[roundID(e, r)] == nil {
+			continue
+		}
+		opened = true
+		for i, m := range c.Members {
+			id := challengeID(e, r, m.NodeID)
+			nc := s.d.Challenges[id]
+			if nc == nil {
+				continue
+			}
+			s.touchChallenge(id)
+			switch nc.Status {
+			case ChallengeAwaitingSeed:
+				nc.Status = ChallengeVoid
+			case ChallengeOpen:
+				nc.Status = ChallengeMissed
+				s.emit(Event{Type: EventChallengeMissed, NodeID: m.NodeID, Epoch: e, Round: r})
+			}
+			nc.Samples = nil
+			switch {
+			case nc.Status == ChallengePassed:
+				results[i].RoundsPassed++
+			case nc.Status.failed():
+				results[i].RoundsFailed++
+			default:
+				results[i].RoundsVoid++
+			}
+		}
+	}
+	if !opened {
+		return
+	}
+	for i, m := range c.Members {
+		res := results[i]
+		res.Epoch = e
+		a := s.accountability(m.NodeID)
+		a.RoundsPassed += uint64(res.RoundsPassed)
+		a.RoundsFailed += uint64(res.RoundsFailed)
+		switch {
+		case res.RoundsFailed > 0:
+			res.Failed = true
+			a.EpochsFailed++
+			a.ConsecutiveFailed++
+		case res.RoundsPassed > 0:
+			a.ConsecutiveFailed = 0
+		}
+		if res.Failed && s.d.Params.SlashAfterFailedEpochs > 0 && a.ConsecutiveFailed >= s.d.Params.SlashAfterFailedEpochs {
+			res.Slashed = s.slash(m.NodeID, e)
+			res.Excluded = true
+			a.Slashed += res.Slashed
+			a.Slashings++
+			a.ExcludedEpoch = e + 1
+			a.ConsecutiveFailed = 0
+		}
+		a.Recent = append(a.Recent, res)
+		if len(a.Recent) > keptEpochResults {
+			a.Recent = append([]EpochResult(nil), a.Recent[len(a.Recent)-keptEpochResults:]...)
+		}
+	}
+}
+
+// slash burns SlashBasisPoints of every stake active with node in epoch e (including stakes
+// whose withdrawal takes effect at the epoch change) and returns the amount.
+func (s *State) slash(node ObjectID, e uint32) uint64 {
+	var total uint64
+	for _, id := range sortedIDs(s.d.Stakes) {
+		st := s.d.Stakes[id]
+		if st.NodeID != node || st.ActivationEpoch > e || (st.WithdrawEpoch != 0 && st.WithdrawEpoch <= e) {
+			continue
+		}
+		cut := mulDiv(st.Amount, uint64(s.d.Params.SlashBasisPoints), 10000)
+		if cut == 0 {
+			continue
+		}
+		s.touchID(tableStake, id)
+		st.Amount -= cut
+		total += cut
+	}
+	s.totals().StakeSlashed += total
+	s.emit(Event{Type: EventNodeSlashed, NodeID: node, Epoch: e, Amount: total, EndEpoch: e + 1})
+	return total
+}
+
+// challengeWithholdReward is called by payRewards with each member's share of epoch e's
+// rewards (after settleChallenges(e)). It reports whether the share is withheld because the
+// node failed a challenge in e, in which case it is burnt; either way the node's record keeps
+// the amount.
+func (s *State) challengeWithholdReward(node ObjectID, e uint32, share uint64) bool {
+	if s.d.Accountability[node].result(e) == nil {
+		return false // challenges were off, or no round of e opened
+	}
+	a := s.accountability(node)
+	res := a.result(e)
+	if !res.Failed {
+		a.RewardsEarned += share
+		res.Reward = share
+		return false
+	}
+	a.RewardsWithheld += share
+	res.RewardWithheld = share
+	s.totals().RewardsBurnt += share
+	s.emit(Event{Type: EventRewardWithheld, NodeID: node, Epoch: e, Amount: share})
+	return true
+}
+
+// challengeExcluded reports whether node is left out of epoch e's committee for failing
+// challenges (selectCommittee).
+func (s *State) challengeExcluded(node ObjectID, e uint32) bool {
+	a := s.d.Accountability[node]
+	return a != nil && a.ExcludedEpoch == e
+}
+
+// pruneChallenges removes the rounds and challenges of the epoch before e.
+func (s *State) pruneChallenges(e uint32) {
+	if e == 0 {
+		return
+	}
+	old := e - 1
+	for r := uint32(0); r < uint32(max(s.d.Params.ChallengeRounds, 0)); r++ {
+		if s.d.Rounds[roundID(old, r)] == nil {
+			continue
+		}
+		s.touchRound(old, r)
+		delete(s.d.Rounds, roundID(old, r))
+	}
+	for id, nc := range s.d.Challenges {
+		if nc.Epoch <= old {
+			s.touchChallenge(id)
+			delete(s.d.Challenges, id)
+		}
+	}
+}
+
+// ChallengeShareOp records a member's seed share (api/controlplane's).
+type ChallengeShareOp struct {
+	Epoch  uint32
+	Round  uint32
+	NodeID ObjectID
+	Share  crypto.BLSSignature
+}
+
+// ChallengeCertificateOp adds attestations to a member's challenge (api/controlplane's).
+type ChallengeCertificateOp struct {
+	Certificate protocol.Certificate
+}
+
+func challengeOpsFromAPI(w *cpapi.Op, o *Op) {
+	if x := w.ChallengeShare; x != nil {
+		o.ChallengeShare = &ChallengeShareOp{Epoch: x.Epoch, Round: x.Round, NodeID: ObjectID(x.NodeID), Share: crypto.BLSSignature(x.Share)}
+	}
+	if x := w.ChallengeCertificate; x != nil {
+		o.ChallengeCertificate = &ChallengeCertificateOp{Certificate: certFromAPI(x.Certificate)}
+	}
+}
+
+func challengeOpsToAPI(o *Op, w *cpapi.Op) {
+	if x := o.ChallengeShare; x != nil {
+		w.ChallengeShare = &cpapi.ChallengeShareOp{Epoch: x.Epoch, Round: x.Round, NodeID: cpapi.ObjectID(x.NodeID), Share: cpapi.BLSSignature(x.Share)}
+	}
+	if x := o.ChallengeCertificate; x != nil {
+		w.ChallengeCertificate = &cpapi.ChallengeCertificateOp{Certificate: certToAPI(x.Certificate)}
+	}
+}

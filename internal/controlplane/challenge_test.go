@@ -1,0 +1,419 @@
+package controlplane
+
+import (
+	"errors"
+	"testing"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/challenge"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/protocol"
+)
+
+// memberKey returns the BLS key of member i of the current committee.
+func (h *harness) memberKey(i int) *crypto.BLSSecretKey {
+	h.t.Helper()
+	c, _ := h.s.Committee(h.s.Epoch())
+	for _, k := range h.nodes {
+		if k.PublicKey() == crypto.BLSPublicKey(c.Members[i].BLSPublicKey) {
+			return k
+		}
+	}
+	h.t.Fatalf("no key for member %d", i)
+	return nil
+}
+
+func (h *harness) member(i int) cpapi.Member {
+	c, _ := h.s.Committee(h.s.Epoch())
+	return c.Members[i]
+}
+
+// shareOp is member i's seed share of round r of the current epoch.
+func (h *harness) shareOp(i int, r uint32) Op {
+	e := h.s.Epoch()
+	return Op{ChallengeShare: &ChallengeShareOp{Epoch: e, Round: r, NodeID: ObjectID(h.member(i).NodeID),
+		Share: protocol.SignChallengeSeedShare(h.memberKey(i), e, r)}}
+}
+
+// attestOp is an attestation by signers that member node passed (or failed) round r.
+func (h *harness) attestOp(node int, r uint32, passed bool, signers ...int) Op {
+	msg := protocol.ChallengeAttestation{Epoch: h.s.Epoch(), Round: r, Node: protocol.ObjectID(h.member(node).NodeID), Passed: passed}.Encode()
+	return Op{ChallengeCertificate: &ChallengeCertificateOp{Certificate: h.cert(msg, signers...)}}
+}
+
+// certifiedBlobs registers and certifies k blobs; it returns their IDs.
+func (h *harness) certifiedBlobs(k int, seed byte) []blob.ID {
+	var ids []blob.ID
+	for i := 0; i < k; i++ {
+		obj, bid := h.register(h.alice, 1000+uint64(i), seed+byte(i), 4, false)
+		if r := h.certify(h.alice, obj, bid, false); !r.OK() {
+			h.t.Fatalf("certify: %v", r.Err)
+		}
+		ids = append(ids, bid)
+	}
+	return ids
+}
+
+func (h *harness) nodeChallenge(node int, r uint32) *cpapi.NodeChallenge {
+	h.t.Helper()
+	nc, ok := h.s.NodeChallenge(h.s.Epoch(), r, ObjectID(h.member(node).NodeID))
+	if !ok {
+		h.t.Fatalf("no challenge for member %d in round %d", node, r)
+	}
+	return nc
+}
+
+func hasEvent(evs []cpapi.Event, t cpapi.EventType) bool {
+	for _, e := range evs {
+		if e.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// TestChallengeRound runs a round through every outcome: the seed from a quorum of shares,
+// samples from the blobs certified before it, a pass by one certificate, a pass by attestations
+// accumulated over two transactions, a fail by a validity threshold, a miss at the epoch's end;
+// then the consequences: the failing nodes' rewards are burnt, the others paid.
+func TestChallengeRound(t *testing.T) {
+	h := newHarness(t)
+	if len(h.s.d.Rounds) != 1 {
+		t.Fatalf("%d rounds open at genesis, want 1", len(h.s.d.Rounds))
+	}
+	blobs := h.certifiedBlobs(5, 10)
+	w := h.memberIndexByWeight() // shards 4, 3, 2, 1
+	// Shares of 4+2 shards: not a quorum of 10 (7).
+	res := h.block(h.sign(h.alice, h.shareOp(w[0], 0)), h.sign(h.bob, h.shareOp(w[2], 0)))
+	for _, r := range res.Results {
+		if !r.OK() {
+			t.Fatalf("share: %v", r.Err)
+		}
+	}
+	if hasEvent(res.Events(), EventChallengeSeedFixed) || h.nodeChallenge(w[0], 0).Status != cpapi.ChallengeAwaitingSeed {
+		t.Fatal("seed fixed below a quorum")
+	}
+	late := h.certifiedBlobs(1, 50) // certified before the seed: eligible
+	res = h.block(h.sign(h.alice, h.shareOp(w[3], 0)), h.sign(h.bob, h.shareOp(w[1], 0)))
+	if !hasEvent(res.EndEvents, EventChallengeSeedFixed) {
+		t.Fatalf("no seed after shares of every member: %+v", res.Events())
+	}
+	ep, _ := h.s.ChallengeEpoch(h.s.Epoch())
+	if ep.Rounds[0].Seed == nil || ep.Rounds[0].EligibleBlobs != 6 || ep.Rounds[0].ShareWeight != 10 {
+		t.Fatalf("round %+v", ep.Rounds[0])
+	}
+	eligible := map[blob.ID]bool{late[0]: true}
+	for _, b := range blobs {
+		eligible[b] = true
+	}
+	for i := 0; i < 4; i++ {
+		nc := h.nodeChallenge(i, 0)
+		if nc.Status != cpapi.ChallengeOpen || len(nc.Samples) != h.s.Params().ChallengeSamples {
+			t.Fatalf("member %d: %s with %d samples", i, nc.Status, len(nc.Samples))
+		}
+		shards := map[uint16]bool{}
+		for _, s := range h.member(i).Shards {
+			shards[s] = true
+		}
+		for _, s := range nc.Samples {
+			if !eligible[s.BlobID] || !shards[s.Shard] || int(s.Symbol) >= 10 {
+				t.Fatalf("member %d: sample %+v outside its shards or the eligible blobs", i, s)
+			}
+		}
+	}
+	// Shares after the seed are refused.
+	if r := h.do(h.alice, h.shareOp(w[0], 0)); r.OK() || !errors.Is(r.Err, ErrChallenge) {
+		t.Fatalf("share after the seed: %v", r.Err)
+	}
+	// w[0] passes with one certificate (4+3 shards).
+	if r := h.ok(h.alice, h.attestOp(w[0], 0, true, w[0], w[1])); !hasEvent(r.Events, EventChallengePassed) {
+		t.Fatal("no ChallengePassed")
+	}
+	// w[1] passes by accumulation: 4 shards, then 3 more.
+	h.ok(h.bob, h.attestOp(w[1], 0, true, w[0]))
+	if st := h.nodeChallenge(w[1], 0); st.Status != cpapi.ChallengeOpen || st.PassWeight != 4 {
+		t.Fatalf("after 4 shards: %+v", st)
+	}
+	if r := h.do(h.bob, h.attestOp(w[1], 0, true, w[0])); r.OK() {
+		t.Fatal("an attestation adding no signer was accepted")
+	}
+	h.ok(h.bob, h.attestOp(w[1], 0, true, w[0], w[1]))
+	if st := h.nodeChallenge(w[1], 0); st.Status != cpapi.ChallengePassed || st.PassWeight != 7 || len(st.Samples) != 0 {
+		t.Fatalf("after 7 shards: %+v", st)
+	}
+	// w[2] fails: fail attestations of 3 shards are not enough (validity is 4 of 10), 4 are.
+	h.ok(h.alice, h.attestOp(w[2], 0, false, w[1]))
+	if st := h.nodeChallenge(w[2], 0); st.Status != cpapi.ChallengeOpen {
+		t.Fatalf("failed below the validity threshold: %+v", st)
+	}
+	h.ok(h.alice, h.attestOp(w[2], 0, false, w[3]))
+	if st := h.nodeChallenge(w[2], 0); st.Status != cpapi.ChallengeFailed || st.FailWeight != 4 {
+		t.Fatalf("after 4 shards of fail attestations: %+v", st)
+	}
+	if r := h.do(h.alice, h.attestOp(w[2], 0, true, w[0], w[1])); r.OK() {
+		t.Fatal("a decided challenge took more attestations")
+	}
+	// w[3] never answers. The epoch ends: w[3] missed, w[2] failed; both lose their rewards.
+	h.register(h.bob, 5000, 99, 2, false) // some write fees for the epoch's bucket
+	e := h.s.Epoch()
+	bucket := h.s.d.Rewards[e]
+	before := map[Address]uint64{}
+	for _, o := range h.owners {
+		before[o.Address()] = h.s.Account(o.Address()).Balance
+	}
+	h.nextEpoch()
+	burnt := uint64(0)
+	for i := 0; i < 4; i++ {
+		node := ObjectID(h.nodeAt(e, i).NodeID)
+		a, ok := h.s.NodeAccountability(node)
+		if !ok || len(a.Recent) != 1 || a.Recent[0].Epoch != e {
+			t.Fatalf("member %d: accountability %+v", i, a)
+		}
+		share := mulDiv(bucket, uint64(len(h.nodeAt(e, i).Shards)), 10)
+		switch i {
+		case w[0], w[1]:
+			if a.Recent[0].Failed || a.RewardsEarned != share || a.RoundsPassed != 1 {
+				t.Fatalf("member %d passed: %+v", i, a)
+			}
+		case w[2], w[3]:
+			if !a.Recent[0].Failed || a.RewardsWithheld != share || a.RoundsFailed != 1 || a.ConsecutiveFailedEpochs != 1 {
+				t.Fatalf("member %d failed: %+v", i, a)
+			}
+			burnt += share
+		}
+	}
+	if got := h.s.Info().RewardsBurnt; got != burnt || burnt == 0 {
+		t.Fatalf("burnt %d, want %d", got, burnt)
+	}
+	prev, _ := h.s.ChallengeEpoch(e)
+	for _, n := range prev.Rounds[0].Nodes {
+		want := map[int]cpapi.ChallengeStatus{w[0]: cpapi.ChallengePassed, w[1]: cpapi.ChallengePassed, w[2]: cpapi.ChallengeFailed, w[3]: cpapi.ChallengeMissed}
+		if i := h.memberIndexIn(e, n.NodeID); n.Status != want[i] {
+			t.Fatalf("member %d settled as %s, want %s", i, n.Status, want[i])
+		}
+	}
+	// The failing nodes' owners got nothing of the bucket, the others their share.
+	for i := 0; i < 4; i++ {
+		m := h.nodeAt(e, i)
+		owner := h.s.d.Nodes[ObjectID(m.NodeID)].Owner
+		got := h.s.Account(owner).Balance - before[owner]
+		failed := i == w[2] || i == w[3]
+		if failed != (got == 0) {
+			t.Fatalf("member %d (failed %v) was paid %d", i, failed, got)
+		}
+	}
+}
+
+// nodeAt returns member i of epoch e's committee.
+func (h *harness) nodeAt(e uint32, i int) cpapi.Member {
+	c, _ := h.s.Committee(e)
+	return c.Members[i]
+}
+
+func (h *harness) memberIndexIn(e uint32, id cpapi.ObjectID) int {
+	c, _ := h.s.Committee(e)
+	return c.MemberIndex(id)
+}
+
+// failEpoch runs the current epoch's round 0 with every member's share and every member but
+// the one given passing; that one misses.
+func (h *harness) failEpoch(node cpapi.ObjectID) {
+	h.t.Helper()
+	c, _ := h.s.Committee(h.s.Epoch())
+	var txs [][]byte
+	for i := range c.Members {
+		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
+	}
+	h.block(txs...)
+	w := h.memberIndexByWeight()
+	for i, m := range c.Members {
+		if m.NodeID != node {
+			h.ok(h.alice, h.attestOp(i, 0, true, w[0], w[1], w[2]))
+		}
+	}
+	h.nextEpoch()
+}
+
+// TestChallengeSlashing: a node that fails two epochs in a row loses 10% of its stake (burnt)
+// and is left out of the next committee; honest nodes keep theirs.
+func TestChallengeSlashing(t *testing.T) {
+	h := newHarness(t)
+	h.certifiedBlobs(3, 1)
+	w := h.memberIndexByWeight()
+	bad := h.member(w[3]).NodeID // 1 shard, stake 10
+	good := h.member(w[0]).NodeID
+	stakeOf := func(id cpapi.ObjectID) uint64 { return h.s.NodeStake(ObjectID(id), h.s.Epoch()) }
+	h.failEpoch(bad)
+	if a, _ := h.s.NodeAccountability(ObjectID(bad)); a.ConsecutiveFailedEpochs != 1 || a.Slashed != 0 {
+		t.Fatalf("after one failed epoch: %+v", a)
+	}
+	if c, _ := h.s.Committee(h.s.Epoch()); c.MemberIndex(bad) < 0 {
+		t.Fatal("removed after one failed epoch")
+	}
+	goodStake := stakeOf(good)
+	h.certifiedBlobs(2, 40)
+	h.failEpoch(bad)
+	a, _ := h.s.NodeAccountability(ObjectID(bad))
+	if a.Slashed != 1 || a.Slashings != 1 || a.ExcludedEpoch != h.s.Epoch() || a.ConsecutiveFailedEpochs != 0 {
+		t.Fatalf("after two failed epochs: %+v", a)
+	}
+	if got := h.s.d.Stakes[genesisObjectID("stake", 3)].Amount; got != 9 {
+		t.Fatalf("stake after slashing %d, want 9", got)
+	}
+	if c, _ := h.s.Committee(h.s.Epoch()); c.MemberIndex(bad) >= 0 {
+		t.Fatal("the slashed node is still in the committee")
+	}
+	if stakeOf(good) != goodStake {
+		t.Fatal("an honest node's stake changed")
+	}
+	if info := h.s.Info(); info.StakeSlashed != 1 {
+		t.Fatalf("info: %+v", info)
+	}
+	// The next epoch change brings it back (its stake still counts).
+	h.nextEpoch()
+	if c, _ := h.s.Committee(h.s.Epoch()); c.MemberIndex(bad) < 0 {
+		t.Fatal("the slashed node is kept out for more than one committee")
+	}
+}
+
+// TestChallengeVoidAndEmpty: a round whose seed is never fixed is void (no consequence); a
+// round without eligible blobs passes every member at once.
+func TestChallengeVoidAndEmpty(t *testing.T) {
+	h := newHarness(t)
+	res := h.block(h.sign(h.alice, h.shareOp(0, 0)), h.sign(h.alice, h.shareOp(1, 0)), h.sign(h.alice, h.shareOp(2, 0)), h.sign(h.alice, h.shareOp(3, 0)))
+	if !hasEvent(res.EndEvents, EventChallengeSeedFixed) {
+		t.Fatal("no seed")
+	}
+	for i := 0; i < 4; i++ {
+		if st := h.nodeChallenge(i, 0); st.Status != cpapi.ChallengePassed || len(st.Samples) != 0 {
+			t.Fatalf("member %d with nothing to prove: %+v", i, st)
+		}
+	}
+	h.nextEpoch()
+	h.certifiedBlobs(2, 7)
+	e := h.s.Epoch()
+	h.nextEpoch() // nobody gave a share in e
+	for i := 0; i < 4; i++ {
+		a, _ := h.s.NodeAccountability(ObjectID(h.nodeAt(e, i).NodeID))
+		if r := a.Recent[len(a.Recent)-1]; r.Epoch != e || r.Failed || r.RoundsVoid != 1 || a.RewardsWithheld != 0 {
+			t.Fatalf("member %d after a void round: %+v", i, a)
+		}
+	}
+}
+
+// TestChallengeAdmission: shares and attestations are admitted from accounts that never held
+// tokens when they verify and change something; forged or useless ones are refused.
+func TestChallengeAdmission(t *testing.T) {
+	h := newHarness(t)
+	h.certifiedBlobs(2, 3)
+	fresh := accountKey(t, 'z')
+	check := func(op Op) error {
+		vt, err := VerifyTx(h.sign(fresh, op))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.nonces[fresh.Address()]--
+		return h.s.CheckVerified(vt)
+	}
+	if err := check(h.shareOp(0, 0)); err != nil {
+		t.Fatalf("a valid share from a fresh account: %v", err)
+	}
+	forged := h.shareOp(0, 0)
+	forged.ChallengeShare.Share = protocol.SignChallengeSeedShare(h.memberKey(1), h.s.Epoch(), 0)
+	if err := check(forged); !errors.Is(err, ErrChallenge) {
+		t.Fatalf("a share signed by another member: %v", err)
+	}
+	wrongRound := h.shareOp(0, 3)
+	if err := check(wrongRound); !errors.Is(err, ErrChallenge) {
+		t.Fatalf("a share of a round that is not open: %v", err)
+	}
+	if err := check(h.attestOp(0, 0, true, 0, 1)); !errors.Is(err, ErrChallenge) {
+		t.Fatalf("an attestation before the seed: %v", err)
+	}
+	var txs [][]byte
+	for i := 0; i < 4; i++ {
+		txs = append(txs, h.sign(fresh, h.shareOp(i, 0)))
+	}
+	for _, r := range h.block(txs...).Results {
+		if !r.OK() {
+			t.Fatalf("share from a fresh account: %v", r.Err)
+		}
+	}
+	if err := check(h.shareOp(0, 0)); !errors.Is(err, ErrChallenge) {
+		t.Fatalf("a second share: %v", err)
+	}
+	if err := check(h.attestOp(0, 0, true, 0)); err != nil {
+		t.Fatalf("a valid partial attestation: %v", err)
+	}
+	bad := h.attestOp(0, 0, true, 0)
+	bad.ChallengeCertificate.Certificate.Signers = []byte{0b10} // claims member 1 signed
+	if err := check(bad); !errors.Is(err, ErrCertificate) {
+		t.Fatalf("a certificate whose signature is not its signers': %v", err)
+	}
+	other := h.attestOp(0, 0, true, 0)
+	other.ChallengeCertificate.Certificate.Message = protocol.ChallengeSeedShare{Epoch: h.s.Epoch()}.Encode()
+	if err := check(other); !errors.Is(err, ErrWrongMessage) {
+		t.Fatalf("a certificate over another message: %v", err)
+	}
+}
+
+// TestChallengeRoundsPerEpoch: with three rounds per epoch they open at equal intervals, and
+// NextDueMs tells a driver when.
+func TestChallengeRoundsPerEpoch(t *testing.T) {
+	g, keys, owners := testGenesis(t)
+	g.Params.ChallengeRounds = 3
+	s, _, err := NewState(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, s: s, now: t0, nodes: keys, owners: owners, alice: accountKey(t, 'a'), bob: accountKey(t, 'b'), nonces: map[Address]uint64{}}
+	if due := s.NextDueMs(); due != t0.UnixMilli()+20_000 {
+		t.Fatalf("next due %d, want round 1 at +20 s", due-t0.UnixMilli())
+	}
+	h.blockAt(t0.Add(19_999_000_000))
+	if len(s.d.Rounds) != 1 {
+		t.Fatal("round 1 opened early")
+	}
+	res := h.blockAt(t0.Add(20_000_000_000))
+	if !hasEvent(res.BlockEvents, EventChallengeRoundOpened) || len(s.d.Rounds) != 2 {
+		t.Fatal("round 1 did not open at +20 s")
+	}
+	h.blockAt(t0.Add(59_000_000_000))
+	if len(s.d.Rounds) != 3 || s.NextDueMs() != t0.UnixMilli()+60_000 {
+		t.Fatalf("%d rounds, next due %d", len(s.d.Rounds), s.NextDueMs())
+	}
+	h.nextEpoch()
+	if len(s.d.Rounds) != 4 { // epoch 1's three rounds are kept through epoch 2
+		t.Fatalf("%d rounds after the epoch change", len(s.d.Rounds))
+	}
+	h.nextEpoch()
+	if len(s.d.Rounds) != 2 { // epoch 1's are gone; epoch 2 had only its first round (no block came later in it), and 3's first
+		t.Fatalf("%d rounds two epochs later", len(s.d.Rounds))
+	}
+}
+
+func TestChallengeSamplesAreDrawn(t *testing.T) {
+	// The samples the state records are challenge.Draw's over the eligible blobs: a node can
+	// recompute them from the seed.
+	h := newHarness(t)
+	blobs := h.certifiedBlobs(4, 60)
+	var txs [][]byte
+	for i := 0; i < 4; i++ {
+		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
+	}
+	h.block(txs...)
+	ep, _ := h.s.ChallengeEpoch(h.s.Epoch())
+	sorted := h.s.eligibleBlobs(h.s.Epoch())
+	if len(sorted) != len(blobs) {
+		t.Fatalf("%d eligible of %d", len(sorted), len(blobs))
+	}
+	m := h.member(2)
+	want := challenge.Draw(*ep.Rounds[0].Seed, m.NodeID, h.s.Params().ChallengeSamples, sorted, m.Shards, 10)
+	got := h.nodeChallenge(2, 0).Samples
+	for i := range want {
+		if got[i].BlobID != want[i].BlobID || got[i].Shard != want[i].Shard || got[i].Axis != want[i].Axis.String() || got[i].Symbol != want[i].Symbol {
+			t.Fatalf("sample %d: %+v, drawn %+v", i, got[i], want[i])
+		}
+	}
+}
