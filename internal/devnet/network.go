@@ -673,7 +673,8 @@ func (n *Network) WriteInfo() error {
 	if err != nil {
 		return err
 	}
-	return durablefile.WriteFile(n.path(InfoFile), append(b, '\n'), 0o644)
+	// Owner-only: it holds the S3 gateway's secret access key.
+	return durablefile.WriteFile(n.path(InfoFile), append(b, '\n'), 0o600)
 }
 
 // Info returns what devnet.json holds.

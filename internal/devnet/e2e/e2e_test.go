@@ -242,6 +242,11 @@ func TestEndToEnd(t *testing.T) {
 	if onDisk.Daemon != info.Daemon || len(onDisk.Nodes) != nodes || onDisk.Nodes[0].Pid == 0 || len(onDisk.Nodes[0].Argv) == 0 {
 		t.Fatalf("devnet.json: %+v", onDisk)
 	}
+	if st, err := os.Stat(filepath.Join(dir, devnet.InfoFile)); err != nil {
+		t.Fatal(err)
+	} else if st.Mode().Perm() != 0o600 {
+		t.Fatalf("devnet.json holds the S3 secret key: want mode 0600, got %v", st.Mode())
+	}
 	total := 0
 	for _, n := range onDisk.Nodes {
 		total += len(n.Shards)
