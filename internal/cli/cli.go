@@ -77,6 +77,11 @@ func commands() []command {
 		burnBlobsCommand(),
 		shareCommand(),
 		fundSharedBlobCommand(),
+		storeQuiltCommand(),
+		readQuiltCommand(),
+		listPatchesCommand(),
+		siteCommand(),
+		portalCommand(),
 	}
 }
 

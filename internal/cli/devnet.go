@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/portal"
 )
 
 func devnetCommand() command {
@@ -24,12 +26,16 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	shards := fs.Int("shards", 1000, "shards of a new network")
 	addr := fs.String("addr", "127.0.0.1:31415", "publisher/aggregator listen address")
 	s3Addr := fs.String("s3-addr", "127.0.0.1:31416", "S3 gateway listen address (\"off\": no gateway)")
+	portalAddr := fs.String("portal-addr", portal.DefaultAddr, "site portal listen address (\"off\": none)")
 	epochDuration := fs.Duration("epoch-duration", 0, "epoch duration of a new network, e.g. 30s for short epochs (default 1h)")
 	validators := fs.Int("validators", 0, "run the control plane of a new network as this many CometBFT validator processes (default: the embedded driver)")
 	asJSON := fs.Bool("json", false, "print devnet.json to standard output once the network is ready")
 	verbose := fs.Bool("v", false, "log at debug level")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *portalAddr == "off" {
+		*portalAddr = ""
 	}
 	if *dir == "" {
 		d, err := devnet.DefaultDir()
@@ -44,7 +50,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	net, err := devnet.Open(ctx, devnet.Config{Dir: *dir, Nodes: *nodes, Shards: *shards, Addr: *addr, S3Addr: *s3Addr, Validators: *validators,
-		EpochDuration: *epochDuration, Logger: log})
+		EpochDuration: *epochDuration, PortalAddr: *portalAddr, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -97,6 +103,9 @@ func printDevnet(e *env, info devnet.Info) {
 	for _, n := range info.Nodes {
 		fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards))
 	}
+	if info.Portal != "" {
+		fmt.Fprintf(w, "site portal\t%s\t(pid %d; a site is at http://<site>.%s/, floe site publish DIR)\n", info.Portal, info.PortalPid, strings.TrimPrefix(info.Portal, "http://"))
+	}
 	w.Flush()
 	fmt.Fprintf(e.stdout, `
 %d shards, epochs of %s; data, logs and devnet.json in %s
@@ -113,6 +122,9 @@ Try:
   aws --endpoint-url %s s3 mb s3://my-bucket
   aws --endpoint-url %s s3 cp hello.txt s3://my-bucket/
 `, info.S3AccessKey, info.S3SecretKey, info.S3, info.S3)
+	}
+	if info.Portal != "" {
+		fmt.Fprintln(e.stdout, "  floe site publish DIR      # a static website; prints its URL on the portal")
 	}
 	fmt.Fprintln(e.stdout, "\nCtrl-C stops everything; run floe devnet again to resume.")
 }

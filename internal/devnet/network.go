@@ -54,6 +54,10 @@ type Config struct {
 	S3Addr string
 	// S3Args are added to the S3 gateway's command line.
 	S3Args []string
+	// PortalAddr, if set, runs the site portal on this address (`floe devnet` sets
+	// portal.DefaultAddr unless --portal-addr off); sites are served at
+	// http://<site>.localhost:PORT/. Empty: no portal.
+	PortalAddr string
 	// ReadyTimeout bounds the wait for each process to answer (default 2 minutes).
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
@@ -117,6 +121,11 @@ type Info struct {
 	S3SecretKey string   `json:"s3SecretAccessKey,omitempty"`
 	S3Pid       int      `json:"s3Pid,omitempty"`
 	S3Argv      []string `json:"s3Argv,omitempty"`
+	// Portal is the site portal's base URL (empty when it is off): a site is served at
+	// http://<site>.localhost:PORT/.
+	Portal     string   `json:"portal,omitempty"`
+	PortalPid  int      `json:"portalPid,omitempty"`
+	PortalArgv []string `json:"portalArgv,omitempty"`
 }
 
 // NodeInfo is one storage node in devnet.json; Argv restarts it exactly.
@@ -141,6 +150,7 @@ type Network struct {
 	nodes  []*Process
 	daemon *Process
 	s3     *Process // the S3 gateway, or nil
+	portal *Process // the site portal, or nil
 	info   Info
 }
 
@@ -428,6 +438,12 @@ func (n *Network) build() error {
 	if n.s3 != nil {
 		n.info.S3, n.info.S3Argv = "http://"+n.cfg.S3Addr, n.s3.Argv
 	}
+	if n.cfg.PortalAddr != "" {
+		n.portal = &Process{Name: "portal", LogPath: n.path("logs", "portal.log"),
+			Argv: []string{bin, "portal", "--config", n.path(ClientConfigFile), "--listen", n.cfg.PortalAddr}}
+		_, port, _ := net.SplitHostPort(n.cfg.PortalAddr)
+		n.info.Portal, n.info.PortalArgv = "http://localhost:"+port, n.portal.Argv
+	}
 	for i, p := range n.nodes {
 		d := n.nodeDir(i)
 		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i],
@@ -515,6 +531,11 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	}
 	if n.s3 != nil {
 		if err := n.StartS3(ctx); err != nil {
+			return err
+		}
+	}
+	if n.portal != nil {
+		if err := n.StartPortal(ctx); err != nil {
 			return err
 		}
 	}
@@ -640,6 +661,37 @@ func (n *Network) StartDaemon(ctx context.Context) error {
 	return err
 }
 
+// StartPortal starts (or restarts) the site portal and waits until its own host answers.
+func (n *Network) StartPortal(ctx context.Context) error {
+	if err := n.portal.Start(); err != nil {
+		return err
+	}
+	err := n.portal.WaitReady(ctx, n.log, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.cfg.PortalAddr+"/", nil)
+		if err != nil {
+			return err
+		}
+		req.Host = "localhost" // the portal's own page; site hosts are <site>.localhost
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("portal: %s", resp.Status)
+		}
+		return nil
+	})
+	if err == nil {
+		n.info.PortalPid = n.portal.Pid()
+		n.log.Info("portal ready", "url", n.info.Portal)
+	}
+	return err
+}
+
+// Portal returns the site portal's process (nil when it is off).
+func (n *Network) Portal() *Process { return n.portal }
+
 func getOK(ctx context.Context, hc *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -665,6 +717,9 @@ func (n *Network) WriteInfo() error {
 	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chainPid()
 	if n.s3 != nil {
 		n.info.S3Pid = n.s3.Pid()
+	}
+	if n.portal != nil {
+		n.info.PortalPid = n.portal.Pid()
 	}
 	if n.vset != nil {
 		n.info.Validators = n.vset.Info()
@@ -717,6 +772,9 @@ func (n *Network) Exited(ctx context.Context) <-chan string {
 	if n.s3 != nil {
 		all = append(all, n.s3)
 	}
+	if n.portal != nil {
+		all = append(all, n.portal)
+	}
 	for _, p := range all {
 		ch := p.Exited()
 		if ch == nil {
@@ -746,6 +804,9 @@ func (n *Network) Stop() error {
 		}
 	}
 	const grace = 10 * time.Second
+	if n.portal != nil {
+		keep(n.portal.Stop(grace))
+	}
 	if n.s3 != nil {
 		keep(n.s3.Stop(grace))
 	}
