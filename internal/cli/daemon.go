@@ -54,7 +54,7 @@ func intAlias(fs *flag.FlagSet, value int, usage string, names ...string) *int {
 // publisherFlags are Walrus's PublisherArgs (and Floe's additions).
 type publisherFlags struct {
 	concurrent, buffered, nClients *int
-	recvBufKiB                     *int64
+	recvBufKiB, maxQuiltKiB        *int64
 	origins, subDir                *string
 	refill                         *time.Duration
 	walRefill, minBalance          *uint64
@@ -72,6 +72,7 @@ func addPublisherFlags(fs *flag.FlagSet) publisherFlags {
 			"publisher-max-buffer-size", "max-buffer-size", "max-request-buffer-size"),
 		recvBufKiB: fs.Int64("publisher-max-receive-buffer", 0,
 			fmt.Sprintf("bytes of PUT bodies being received at once, in KiB, at least --max-body-size (0: %d × --max-body-size)", api.DefaultReceiveBufferBodies)),
+		maxQuiltKiB:    fs.Int64("max-quilt-body-size", api.DefaultMaxQuiltBodySize>>10, "largest PUT /v1/quilts body, in KiB"),
 		origins:        fs.String("publisher-allowed-origins", "", "origins whose browser pages may call the publisher (CORS), comma-separated scheme://host[:port], or \"*\" for any; default none"),
 		subDir:         fs.String("sub-wallets-dir", "", "directory of the sub-wallets stores run with, in parallel (created and funded from the main wallet; default: none, every store uses the main wallet)"),
 		nClients:       fs.Int("n-clients", api.DefaultPublisherConcurrent, "sub-wallets (stores that run at once) with --sub-wallets-dir"),
@@ -118,6 +119,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	}
 	maxBlobSize := fs.Uint64("max-blob-size", 0, "largest blob the aggregator serves, in bytes (0: no limit)")
 	allowed := listVar(fs, "blob attributes served as response headers by /v1/blobs/by-object-id (several after the flag, or comma-separated)", true, "allowed-headers")
+	allowTags := fs.Bool("allow-quilt-patch-tags-in-response", false, "serve every tag of a quilt patch as a response header, not only the --allowed-headers")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -136,8 +138,8 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 			return usagef("the --*max-buffer-size flags must not be negative")
 		}
 	}
-	if *maxBodyKiB <= 0 {
-		return usagef("--max-body-size must be positive")
+	if *maxBodyKiB <= 0 || (pf.maxQuiltKiB != nil && *pf.maxQuiltKiB <= 0) {
+		return usagef("--max-body-size and --max-quilt-body-size must be positive")
 	}
 	var jwt *daemon.JWTConfig
 	if publisher {
@@ -208,7 +210,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dcfg := daemon.Config{Publisher: publisher, Aggregator: aggregator, Blobs: blobs,
 		MaxBodySize: *maxBodyKiB << 10, MaxBlobSize: *maxBlobSize, JWT: jwt,
-		AllowedHeaders: headers, Logger: log, Registry: reg}
+		AllowedHeaders: headers, AllowQuiltPatchTags: *allowTags, Logger: log, Registry: reg}
 	if *blocklistPath != "" {
 		bl, err := daemon.LoadBlocklist(*blocklistPath, log.With("component", "blocklist"))
 		if err != nil {
@@ -219,6 +221,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	}
 	if publisher {
 		dcfg.PublisherConcurrent, dcfg.PublisherBuffered, dcfg.MaxReceiveBuffer = *pf.concurrent, *pf.buffered, *pf.recvBufKiB<<10
+		dcfg.MaxQuiltBodySize = *pf.maxQuiltKiB << 10
 		for o := range strings.SplitSeq(*pf.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				dcfg.PublisherOrigins = append(dcfg.PublisherOrigins, o)

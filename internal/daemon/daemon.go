@@ -8,7 +8,8 @@
 // publisher's JWT authentication is Walrus's (jwt.go); a Blocklist refuses blob IDs with 451
 // (blocklist.go); FromClients spreads stores over several wallets (multi.go). Another method on a route gets 405 with Allow. Errors use
 // Walrus's AIP-193 envelope with the daemon's domain, and are mapped to a status in one place,
-// statusOf.
+// statusOf. When the Blobs also serves Quilts (FromClient's does), the quilt routes of
+// quilt.go are served too (PUT /v1/quilts, patch reads, the patch list).
 //
 // # Queries and ranges
 //
@@ -139,6 +140,11 @@ type Config struct {
 	Blobs                 Blobs
 	// MaxBodySize bounds a PUT body in bytes (default 10 MiB).
 	MaxBodySize int64
+	// MaxQuiltBodySize bounds a PUT /v1/quilts body in bytes (default 100 MiB, Walrus's).
+	MaxQuiltBodySize int64
+	// AllowQuiltPatchTags serves every tag of a quilt patch as a response header, not only
+	// the AllowedHeaders (Walrus's --allow-quilt-patch-tags-in-response).
+	AllowQuiltPatchTags bool
 	// PublisherConcurrent stores run at once and PublisherBuffered more wait, their bodies
 	// received; beyond that a PUT gets 429 (defaults 8 and 8, Walrus's).
 	PublisherConcurrent, PublisherBuffered int
@@ -186,12 +192,19 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodySize == 0 {
 		c.MaxBodySize = api.DefaultMaxBodySize
 	}
+	if c.MaxQuiltBodySize == 0 {
+		c.MaxQuiltBodySize = api.DefaultMaxQuiltBodySize
+	}
 	setInt(&c.PublisherConcurrent, api.DefaultPublisherConcurrent)
 	setInt(&c.PublisherBuffered, api.DefaultPublisherBuffered)
 	setInt(&c.AggregatorConcurrent, api.DefaultAggregatorConcurrent)
 	setInt(&c.AggregatorBuffered, api.DefaultAggregatorBuffered)
 	if c.MaxReceiveBuffer == 0 {
 		c.MaxReceiveBuffer = api.DefaultReceiveBufferBodies * c.MaxBodySize
+		if c.Publisher && servesQuilts(c.Blobs) {
+			// One quilt body fits too.
+			c.MaxReceiveBuffer = max(c.MaxReceiveBuffer, c.MaxQuiltBodySize)
+		}
 	}
 	if c.MinBodyRate == 0 {
 		c.MinBodyRate = api.DefaultMinBodyRate
@@ -227,14 +240,16 @@ func (c Config) Validate() error {
 		return errors.New("daemon: neither publisher nor aggregator")
 	case c.Blobs == nil:
 		return errors.New("daemon: no Blobs")
-	case c.MaxBodySize < 0:
-		return errors.New("daemon: negative MaxBodySize")
+	case c.MaxBodySize < 0 || c.MaxQuiltBodySize < 0:
+		return errors.New("daemon: negative MaxBodySize or MaxQuiltBodySize")
 	case c.PublisherConcurrent < 0 || c.AggregatorConcurrent < 0:
 		return errors.New("daemon: negative concurrency")
 	case c.PublisherBuffered < 0 || c.AggregatorBuffered < 0:
 		return errors.New("daemon: negative queue size")
 	case c.MaxReceiveBuffer < c.MaxBodySize:
 		return fmt.Errorf("daemon: MaxReceiveBuffer %d is smaller than MaxBodySize %d: no body could be received", c.MaxReceiveBuffer, c.MaxBodySize)
+	case c.Publisher && servesQuilts(c.Blobs) && c.MaxReceiveBuffer < c.MaxQuiltBodySize:
+		return fmt.Errorf("daemon: MaxReceiveBuffer %d is smaller than MaxQuiltBodySize %d: the largest quilt could not be received", c.MaxReceiveBuffer, c.MaxQuiltBodySize)
 	case c.MinBodyRate < 0 || c.BodyRateWindow < 0 || c.WriteStallTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
 		return errors.New("daemon: negative rate or timeout")
 	}
@@ -341,6 +356,7 @@ func New(cfg Config) (*Server, error) {
 		s.route(api.RouteBlobStream, "stream", methods{http.MethodGet: s.streamBlob})
 		s.route(api.RouteBlobsConcat, "concat", methods{http.MethodGet: s.concatBlobs, http.MethodPost: s.concatBlobs})
 	}
+	s.quiltRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("other", "404").Inc()
 		writeError(w, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
@@ -475,6 +491,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, api.ReasonNotFound
 	case errors.Is(err, ErrBlobNotFound):
 		return http.StatusNotFound, api.ReasonBlobNotFound
+	case errors.Is(err, ErrQuiltPatchNotFound):
+		return http.StatusNotFound, api.ReasonQuiltPatchNotFound
 	case errors.Is(err, ErrBlobUnavailable):
 		return http.StatusServiceUnavailable, api.ReasonBlobUnavailable
 	case errors.Is(err, ErrInsufficientConfirmations):

@@ -102,11 +102,11 @@ func (b *byteBudget) inUse() int64 {
 	return b.used
 }
 
-// receiveBody reads a PUT body of at most MaxBodySize bytes into memory, enforcing the
+// receiveBody reads a PUT body of at most maxSize bytes into memory, enforcing the
 // minimum transfer rate and the receive budget; the budget is given back when it returns (the
 // body then belongs to the publisher's bounded queue).
-func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := s.cfg.MaxBodySize
+func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, error) {
+	limit := maxSize
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
@@ -114,7 +114,7 @@ func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 		limit = r.ContentLength
 	}
 	rc := http.NewResponseController(w)
-	body := &rateFloorReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodySize), rc: rc, window: s.cfg.BodyRateWindow,
+	body := &rateFloorReader{r: http.MaxBytesReader(w, r.Body, maxSize), rc: rc, window: s.cfg.BodyRateWindow,
 		perWindow: max(1, int64(float64(s.cfg.MinBodyRate)*s.cfg.BodyRateWindow.Seconds())), mark: time.Now()}
 	// Whatever happens, the read deadline must not outlive the body: net/http starts a
 	// background read of the connection as the body ends, and a deadline expiring there would

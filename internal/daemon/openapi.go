@@ -72,6 +72,37 @@ const openAPIDoc = `{
       "parameters": [{"name": "object_id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "responses": {"200": {"$ref": "#/components/responses/Blob"}, "404": {"$ref": "#/components/responses/Error"},
         "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/quilts": {"put": {
+      "summary": "Store files as one quilt: one multipart field per file (the field name is its identifier), and an optional _metadata field [{\"identifier\", \"tags\"}]",
+      "parameters": [{"name": "quilt_version", "in": "query", "schema": {"type": "string", "enum": ["v1", "V1", "1"]}},
+        {"name": "epochs", "in": "query", "schema": {"type": "integer", "format": "uint32", "minimum": 1, "default": 1}},
+        {"name": "permanent", "in": "query", "schema": {"type": "boolean", "default": false}},
+        {"name": "force", "in": "query", "schema": {"type": "boolean", "default": false}},
+        {"name": "send_object_to", "in": "query", "schema": {"type": "string"}}],
+      "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object"}}}},
+      "responses": {
+        "200": {"description": "the quilt's store result and its patches", "content": {"application/json": {"schema": {"type": "object", "properties": {
+          "blobStoreResult": {"$ref": "#/components/schemas/BlobStoreResult"},
+          "storedQuiltBlobs": {"type": "array", "items": {"type": "object", "properties": {"identifier": {"type": "string"}, "quiltPatchId": {"type": "string"}}}}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+        "429": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/blobs/by-quilt-patch-id/{quilt_patch_id}": {"get": {
+      "summary": "Read one quilt patch (only the columns it spans are fetched); X-Quilt-Patch-Identifier names it",
+      "parameters": [{"name": "quilt_patch_id", "in": "path", "required": true, "schema": {"type": "string", "description": "URL-safe unpadded base64, 50 characters"}}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "206": {"$ref": "#/components/responses/Blob"},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/blobs/by-quilt-id/{quilt_id}/{identifier}": {"get": {
+      "summary": "Read the patch of a quilt with an identifier (a slash in it as %2F)",
+      "parameters": [{"name": "quilt_id", "in": "path", "required": true, "schema": {"type": "string"}},
+        {"name": "identifier", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"$ref": "#/components/responses/Blob"}, "206": {"$ref": "#/components/responses/Blob"},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/quilts/{quilt_id}/patches": {"get": {
+      "summary": "The patches of a quilt",
+      "parameters": [{"name": "quilt_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "the patches", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": {
+          "identifier": {"type": "string"}, "patch_id": {"type": "string"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}},
+        "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
     "/status": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK", "content": {"text/plain": {}}}}}},
     "/v1/api": {"get": {"summary": "This document as a Redoc page", "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}}
   },

@@ -76,7 +76,7 @@ func parseStoreQuery(raw string) (storeQuery, error) {
 // body is received (bounded by the receive budget and the minimum rate) before the request
 // takes a publisher slot.
 func (s *Server) store(w http.ResponseWriter, r *http.Request) {
-	data, sq, claims, err := s.admitUpload(w, r)
+	data, sq, claims, err := s.admitUpload(w, r, s.cfg.MaxBodySize)
 	if err != nil {
 		// The body was not (all) read: closing the connection spares reading the rest
 		// (net/http would otherwise wait for it before answering).
@@ -118,7 +118,8 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 // admitUpload checks a PUT and receives its body. A token is checked as Walrus's auth layer
 // does, before the body: signature and expiry, then its jti is consumed, then its claims are
 // matched with the request (a token refused there is given back).
-func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) ([]byte, storeQuery, *jwtClaims, error) {
+// The body is at most maxSize bytes.
+func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, storeQuery, *jwtClaims, error) {
 	sq, err := parseStoreQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, sq, nil, err
@@ -146,6 +147,6 @@ func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) ([]byte, st
 	if sq.Epochs > maxEpochs {
 		return nil, sq, nil, badRequest(api.ReasonMalformedRequest, "epochs=%d: the network stores blobs at most %d epochs ahead", sq.Epochs, maxEpochs)
 	}
-	data, err := s.receiveBody(w, r)
+	data, err := s.receiveBody(w, r, maxSize)
 	return data, sq, claims, err
 }
