@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -192,16 +193,32 @@ func jsonOptions(name string, opts map[string]any) ([]string, error) {
 			}
 			continue
 		}
+		if flag == "blobs" {
+			// store-quilt's blobs are objects in JSON mode, JSON strings on the command line.
+			if a, ok := v.([]any); ok {
+				for _, x := range a {
+					if _, isObj := x.(map[string]any); !isObj {
+						continue
+					}
+					b, err := json.Marshal(x)
+					if err != nil {
+						return nil, jsonErr("blobs: %v", err)
+					}
+					flags = append(flags, "--blobs="+string(b))
+				}
+				v = slices.DeleteFunc(slices.Clone(a), func(x any) bool { _, isObj := x.(map[string]any); return isObj })
+			}
+		}
 		vals, err := values(k, v)
 		if err != nil {
 			return nil, err
 		}
-		if flag == "attr" {
+		if flag == "attr" || flag == "tag" {
 			if len(vals)%2 != 0 {
-				return nil, jsonErr("attributes: key-value pairs, got %d strings", len(vals))
+				return nil, jsonErr("%s: key-value pairs, got %d strings", k, len(vals))
 			}
 			for i := 0; i < len(vals); i += 2 {
-				flags = append(flags, "--attr", vals[i], vals[i+1])
+				flags = append(flags, "--"+flag, vals[i], vals[i+1])
 			}
 			continue
 		}

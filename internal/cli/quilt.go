@@ -10,24 +10,29 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/daemon"
 	"github.com/floelabs/floe/quilt"
+	"github.com/floelabs/floe/redstuff"
 )
 
 func storeQuiltCommand() command {
-	return command{name: "store-quilt", summary: "store files as one quilt: store-quilt --paths PATH... | --blobs JSON... [--epochs N]", run: runStoreQuilt}
+	return command{name: "store-quilt", aliases: []string{"write-quilt"}, run: runStoreQuilt,
+		summary: "store files as one quilt: store-quilt --paths PATH... | --blobs JSON... --epochs N|max | --end-epoch E | --earliest-expiry-time T [--dry-run]"}
 }
 
 func readQuiltCommand() command {
-	return command{name: "read-quilt", summary: "read quilt patches: read-quilt --quilt-id ID --identifiers a,b | --tag k=v | --quilt-patch-ids P,... [--out DIR]", run: runReadQuilt}
+	return command{name: "read-quilt", run: runReadQuilt,
+		summary: "read quilt patches: read-quilt --quilt-id ID [--identifiers a,b | --tag KEY VALUE] | --quilt-patch-ids P,... [--out DIR]"}
 }
 
 func listPatchesCommand() command {
-	return command{name: "list-patches-in-quilt", summary: "the patches of a quilt: list-patches-in-quilt QUILT_ID", run: runListPatches}
+	return command{name: "list-patches-in-quilt", aliases: []string{"resolve-quilt"}, run: runListPatches,
+		summary: "the patches of a quilt: list-patches-in-quilt QUILT_ID"}
 }
 
 // quiltBlobSpec is one --blobs entry, as Walrus's CLI takes it.
@@ -53,9 +58,17 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	cf := addClientFlags(fs)
 	paths := listVar(fs, "files or directories (read recursively); each file's name is its identifier", false, "paths")
 	blobs := listVar(fs, `JSON objects {"path": ..., "identifier": ..., "tags": {...}}`, false, "blobs")
-	epochs := fs.Uint("epochs", 1, "epochs to store the quilt for, from the current one")
-	permanent := fs.Bool("permanent", false, "store a permanent blob (default: deletable)")
+	life := addLifetimeFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "print the quilt's ID, index, sizes and the cost of storing it; store nothing")
 	force := fs.Bool("force", false, "store even if the quilt is already certified long enough")
+	fs.Bool("ignore-resources", false, "accepted for Walrus compatibility (Floe reads the wallet's resources in one query)")
+	deletable := fs.Bool("deletable", false, "store a deletable quilt (the default)")
+	permanent := fs.Bool("permanent", false, "store a permanent quilt (default: deletable)")
+	share := fs.Bool("share", false, "put the quilt into a shared blob object (needs --permanent)")
+	encoding := fs.String("encoding-type", "", "the encoding (only RS2)")
+	relay := fs.String("upload-relay", "", "Walrus upload relay URL (not supported by Floe)")
+	fs.Bool("skip-tip-confirmation", false, "accepted for Walrus compatibility (no upload relay)")
+	fs.Bool("child-process-uploads", false, "accepted for Walrus compatibility (Floe finishes the uploads before it returns)")
 	sendTo := fs.String("send-object-to", "", "address that receives the quilt's blob object")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -67,10 +80,22 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	case len(pos) > 0:
 		return usagef("unexpected arguments %q (give files with --paths or --blobs)", pos)
 	case len(*paths) == 0 && len(*blobs) == 0:
-		return usagef("usage: floe store-quilt --paths PATH... | --blobs JSON... [--epochs N] [--json]")
+		return usagef("usage: floe store-quilt --paths PATH... | --blobs JSON... --epochs N|max | --end-epoch E | --earliest-expiry-time T [--dry-run] [--json]")
 	}
-	if *epochs == 0 || *epochs > 1<<32-1 {
-		return usagef("--epochs must be between 1 and %d", uint32(1<<32-1))
+	if err := life.check(fs); err != nil {
+		return err
+	}
+	switch {
+	case *deletable && *permanent:
+		return usagef("--deletable and --permanent cannot be used together")
+	case *encoding != "" && !strings.EqualFold(*encoding, api.EncodingTypeRS2):
+		return usagef("--encoding-type %q: only RS2 is supported", *encoding)
+	case *relay != "":
+		return usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
+	case *share && !*permanent:
+		return usagef("deletable quilts cannot be shared (add --permanent)")
+	case *share:
+		return errSharedBlobs
 	}
 	var patches []quilt.Patch
 	if len(*paths) > 0 {
@@ -81,7 +106,7 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := client.StoreOptions{Epochs: uint32(*epochs), Permanent: *permanent, Force: *force}
+	opts := client.StoreOptions{Permanent: *permanent, Force: *force}
 	if *sendTo != "" {
 		a, err := client.ParseAddress(*sendTo)
 		if err != nil {
@@ -94,6 +119,16 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.Epochs, err = life.epochsAhead(fs, info, time.Now()); err != nil {
+		return err
+	}
+	if *dryRun {
+		return storeQuiltDryRun(ctx, e, c, info, patches, opts.Epochs, *cf.asJSON)
+	}
 	res, err := c.StoreQuilt(ctx, patches, opts)
 	if err != nil {
 		return err
@@ -113,6 +148,66 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 		state, len(res.Patches), res.BlobID, res.ObjectID, humanBytes(res.Size), humanBytes(res.EncodedLength), res.EndEpoch, humanCost(res.Cost))
 	for _, p := range res.Patches {
 		fmt.Fprintf(e.stdout, "  %s  %s\n", p.PatchID, p.Identifier)
+	}
+	return nil
+}
+
+// quiltDryRunOutput is `floe store-quilt --dry-run --json`, as Walrus's StoreQuiltDryRunOutput:
+// the quilt blob's dry run and its index ({"v1": {"quiltPatches": [...]}}).
+type quiltDryRunOutput struct {
+	QuiltBlobOutput dryRunOutput `json:"quiltBlobOutput"`
+	QuiltIndex      struct {
+		V1 struct {
+			QuiltPatches []quiltIndexPatch `json:"quiltPatches"`
+		} `json:"v1"`
+	} `json:"quiltIndex"`
+}
+
+type quiltIndexPatch struct {
+	EndIndex   int               `json:"endIndex"`
+	Identifier string            `json:"identifier"`
+	Tags       map[string]string `json:"tags"`
+}
+
+// storeQuiltDryRun builds the quilt and prints its ID, index, sizes and cost; it stores nothing.
+func storeQuiltDryRun(ctx context.Context, e *env, c *client.Client, info *client.Info, patches []quilt.Patch, epochs uint32, asJSON bool) error {
+	q, err := quilt.Encode(info.Params.NShards, patches)
+	if err != nil {
+		return err
+	}
+	enc, err := redstuff.New(info.Params.NShards)
+	if err != nil {
+		return err
+	}
+	md, err := q.Metadata(enc)
+	if err != nil {
+		return err
+	}
+	cost, err := c.StoreCost(ctx, uint64(len(q.Data)), epochs)
+	if err != nil {
+		return err
+	}
+	var out quiltDryRunOutput
+	out.QuiltBlobOutput = dryRunOutput{Path: "n/a", BlobID: md.ID.String(), UnencodedSize: uint64(len(q.Data)), EncodedSize: cost.EncodedLength,
+		StorageCost: cost.Total, EncodingType: api.EncodingTypeRS2}
+	out.QuiltIndex.V1.QuiltPatches = []quiltIndexPatch{}
+	for _, p := range q.Index.Patches {
+		tags := p.Tags
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		out.QuiltIndex.V1.QuiltPatches = append(out.QuiltIndex.V1.QuiltPatches, quiltIndexPatch{EndIndex: p.End, Identifier: p.Identifier, Tags: tags})
+	}
+	if asJSON {
+		return printJSON(e.stdout, out)
+	}
+	o := out.QuiltBlobOutput
+	fmt.Fprintf(e.stdout, "Success: Store dry-run succeeded.\nQuilt ID: %s\nEncoding type: %s\nUnencoded size: %s\n"+
+		"Encoded size (including replicated metadata): %s\nCost to store as new blob for %d epochs: %s\nPatches: %d\n",
+		o.BlobID, o.EncodingType, humanBytes(o.UnencodedSize), humanBytes(o.EncodedSize), epochs, humanCost(o.StorageCost), len(q.Index.Patches))
+	pids := q.Index.PatchIDs(md.ID)
+	for i, p := range q.Index.Patches {
+		fmt.Fprintf(e.stdout, "  %s  %s\n", pids[i], p.Identifier)
 	}
 	return nil
 }
@@ -218,22 +313,26 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "read-quilt")
 	cf := addClientFlags(fs)
 	quiltID := fs.String("quilt-id", "", "the quilt's blob ID")
-	idents := listVar(fs, "identifiers of the patches to read (several, or comma-separated)", true, "identifiers")
-	tag := fs.String("tag", "", "read the patches with this tag: KEY=VALUE")
-	pids := listVar(fs, "patch IDs to read (several, or comma-separated)", true, "quilt-patch-ids")
+	idents := listVar(fs, "identifiers of the patches to read (several, or comma-separated)", true, "identifiers", "identifier")
+	tag := pairVar(fs, "tag", "read the patches with this tag: KEY VALUE (or KEY=VALUE)")
+	pids := listVar(fs, "patch IDs to read (several, or comma-separated)", true, "quilt-patch-ids", "quilt-patch-id", "patch-ids")
 	out := fs.String("out", "", "directory to write the patches to, each as its identifier (default: standard output, for one patch)")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseFlags(fs, tagPairArgs(args))
 	if err != nil {
 		return err
 	}
-	modes := 0
-	for _, set := range []bool{len(*idents) > 0, *tag != "", len(*pids) > 0} {
-		if set {
-			modes++
-		}
-	}
-	if modes != 1 || len(pos) > 0 || (len(*pids) == 0 && *quiltID == "") {
-		return usagef("usage: floe read-quilt --quilt-id ID --identifiers a,b | --quilt-id ID --tag k=v | --quilt-patch-ids P,... [--out DIR] [--json]")
+	usage := usagef("usage: floe read-quilt --quilt-id ID [--identifiers a,b | --tag KEY VALUE] | --quilt-patch-ids P,... [--out DIR] [--json]")
+	switch {
+	case len(pos) > 0:
+		return usage
+	case len(*pids) > 0 && (*quiltID != "" || len(*idents) > 0 || len(*tag) > 0):
+		return usagef("--quilt-patch-ids is used alone, without --quilt-id, --identifiers or --tag")
+	case len(*pids) == 0 && *quiltID == "":
+		return usage
+	case len(*idents) > 0 && len(*tag) > 0:
+		return usagef("give --identifiers or --tag, not both")
+	case len(*tag) > 2:
+		return usagef("only one --tag is supported")
 	}
 	var qid blob.ID
 	if *quiltID != "" {
@@ -249,13 +348,6 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 		}
 		ids = append(ids, id)
 	}
-	var key, value string
-	if *tag != "" {
-		var ok bool
-		if key, value, ok = strings.Cut(*tag, "="); !ok {
-			return usagef("--tag %q: want KEY=VALUE", *tag)
-		}
-	}
 	c, err := openClient(ctx, e, cf)
 	if err != nil {
 		return err
@@ -265,10 +357,12 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 	switch {
 	case len(ids) > 0:
 		res, err = c.ReadQuiltPatchesByID(ctx, ids)
-	case *tag != "":
-		res, err = c.ReadQuiltPatchesByTag(ctx, qid, key, value)
-	default:
+	case len(*tag) == 2:
+		res, err = c.ReadQuiltPatchesByTag(ctx, qid, (*tag)[0], (*tag)[1])
+	case len(*idents) > 0:
 		res, err = c.ReadQuiltPatches(ctx, qid, *idents)
+	default:
+		res, err = c.ReadQuilt(ctx, qid)
 	}
 	if err != nil {
 		return err
@@ -312,6 +406,41 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 		st.Columns, humanBytes(uint64(st.SliverBytes)), humanBytes(uint64(st.SymbolBytes)), humanBytes(uint64(st.MetadataBytes)),
 		map[bool]string{true: " (and the whole quilt)", false: ""}[st.FullRead])
 	return nil
+}
+
+// tagPairArgs rewrites --tag KEY=VALUE (and --tag=KEY=VALUE) as Walrus's --tag KEY VALUE, so
+// that read-quilt takes both forms. A --tag whose next argument holds no "=" is left alone.
+func tagPairArgs(args []string) []string {
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		tok := args[i]
+		if tok == "--" {
+			return append(out, args[i:]...)
+		}
+		name, attached := flagName(tok)
+		if name != "tag" || !strings.HasPrefix(tok, "-") {
+			out = append(out, tok)
+			continue
+		}
+		kv := ""
+		switch {
+		case attached:
+			_, kv, _ = strings.Cut(tok, "=")
+		case i+1 < len(args) && strings.Contains(args[i+1], "="):
+			kv = args[i+1]
+			i++
+		default:
+			out = append(out, tok)
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok { // --tag=KEY: the value follows
+			out = append(out, "--tag", k)
+			continue
+		}
+		out = append(out, "--tag", k, v)
+	}
+	return out
 }
 
 // patchFileName maps an identifier to a file path below the output directory, refusing one

@@ -192,7 +192,7 @@ func TestQuilts(t *testing.T) {
 	if err := os.WriteFile(other, []byte("other data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	floe(t, append([]string{"store-quilt", "--json", "--blobs",
+	floe(t, append([]string{"store-quilt", "--json", "--epochs", "1", "--blobs",
 		`{"path": "` + tagged + `", "identifier": "t1", "tags": {"kind": "report", "year": 2025}}`,
 		`{"path": "` + other + `", "identifier": "o1", "tags": {"kind": "other"}}`}, cfg...)...)
 	ids := offlineQuiltID(t, c, ctx, tagged, other)
