@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
@@ -416,5 +417,81 @@ func TestQuiltBlocklist(t *testing.T) {
 	for _, u := range []string{"/v1/blobs/by-quilt-patch-id/" + pid.String(), "/v1/blobs/by-quilt-id/" + qid.String() + "/a", "/v1/quilts/" + qid.String() + "/patches"} {
 		code, _, out := request(t, "GET", srv.URL+u, nil, nil)
 		wantReason(t, code, out, 451, api.ReasonForbiddenBlob)
+	}
+}
+
+// TestQuiltStoreParams: PUT /v1/quilts takes every query parameter of PUT /v1/blobs, with the
+// same checks, and the publisher's JWT authentication with its claims checks.
+func TestQuiltStoreParams(t *testing.T) {
+	secret := []byte("quilt secret")
+	now := time.Unix(1_700_000_000, 0)
+	srv, m := newQuiltServer(t, func(c *Config) {
+		c.JWT = &JWTConfig{Secret: secret, VerifyUpload: true}
+		c.Now = func() time.Time { return now }
+	})
+	body, ct := multipartBody(t, []formPart{{"a", "quilted"}, {"b", "patch"}})
+	jti := 0
+	tok := func(claims map[string]any) map[string]string {
+		jti++
+		claims["exp"], claims["jti"] = now.Add(time.Minute).Unix(), fmt.Sprint(jti)
+		s, err := SignJWT(secret, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"Content-Type": ct, "Authorization": "Bearer " + s}
+	}
+	addr := "0x" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		query string
+		want  StoreParams
+	}{
+		{"", StoreParams{Epochs: 1}},
+		{"epochs=53&force=true", StoreParams{Epochs: 53, Force: true}},
+		{"deletable=true&encoding_type=RS2&reuse_resources=false", StoreParams{Epochs: 1}},
+		{"permanent=true&quilt_version=V1", StoreParams{Epochs: 1, Permanent: true}},
+		{"send_object_to=" + addr + "&quilt_version=1", StoreParams{Epochs: 1}},
+	} {
+		m.params = StoreParams{}
+		code, _, out := request(t, "PUT", srv.URL+"/v1/quilts?"+tc.query, body, tok(map[string]any{}))
+		if code != 200 {
+			t.Fatalf("%s: %d %s", tc.query, code, out)
+		}
+		got := m.params
+		if tc.want.SendObjectTo == nil && strings.Contains(tc.query, "send_object_to") {
+			if got.SendObjectTo == nil || got.SendObjectTo.String() != addr {
+				t.Fatalf("%s: send_object_to %v", tc.query, got.SendObjectTo)
+			}
+			got.SendObjectTo = nil
+		}
+		if got != tc.want {
+			t.Fatalf("%s: params %+v, want %+v", tc.query, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		query  string
+		claims map[string]any
+		code   int
+	}{
+		{"epochs=54", map[string]any{}, 400},
+		{"epochs=0", map[string]any{}, 400},
+		{"deletable=true&permanent=true", map[string]any{}, 400},
+		{"encoding_type=RS", map[string]any{}, 400},
+		{"share=true", map[string]any{}, 400},
+		{"force=yes", map[string]any{}, 400},
+		{"send_object_to=0x12", map[string]any{}, 400},
+		// The token's claims bind the quilt upload as they bind a blob upload (Walrus: 400).
+		{"epochs=3", map[string]any{"epochs": 2}, 400},
+		{"", map[string]any{"size": 1}, 400},
+		{"", map[string]any{"max_size": len(body) - 1}, 400},
+		{"", map[string]any{"send_object_to": addr}, 400},
+	} {
+		m.last = nil
+		code, _, out := request(t, "PUT", srv.URL+"/v1/quilts?"+tc.query, body, tok(tc.claims))
+		if code != tc.code || m.last != nil {
+			t.Errorf("%s %v: %d %s (want %d, nothing stored)", tc.query, tc.claims, code, out, tc.code)
+		}
+	}
+	if code, _, out := request(t, "PUT", srv.URL+"/v1/quilts", body, map[string]string{"Content-Type": ct}); code != 400 || m.last != nil {
+		t.Errorf("no token: %d %s", code, out)
 	}
 }
