@@ -193,6 +193,7 @@ const (
 	ReasonBusy                = "BUSY"
 	ReasonInternal            = "INTERNAL"
 	ReasonInvalidProof        = "INVALID_INCONSISTENCY_PROOF"
+	ReasonBodyTooSlow         = "BODY_TOO_SLOW"
 )
 
 // Error is the JSON error envelope: {"error": {...}}.

@@ -16,44 +16,49 @@ var errorTable = []struct {
 	err    error
 	status string
 	reason string
+	code   int // the HTTP status, if not the AIP-193 status's usual one
 }{
-	{engine.ErrNotRegistered, api.StatusFailedPrecondition, api.ReasonNotRegistered},
-	{engine.ErrSliverIndexMismatch, api.StatusInvalidArgument, api.ReasonSliverIndexMismatch},
-	{engine.ErrMetadataNotFound, api.StatusNotFound, api.ReasonMetadataNotFound},
-	{engine.ErrMetadataRequired, api.StatusFailedPrecondition, api.ReasonMetadataNotFound},
-	{engine.ErrInvalidSliver, api.StatusInvalidArgument, api.ReasonInvalidSliver},
-	{engine.ErrInvalidMetadata, api.StatusInvalidArgument, api.ReasonInvalidMetadata},
-	{engine.ErrInvalidBlob, api.StatusFailedPrecondition, api.ReasonInvalidBlob},
-	{engine.ErrMissingSlivers, api.StatusFailedPrecondition, api.ReasonMissingSlivers},
-	{engine.ErrSliverNotFound, api.StatusNotFound, api.ReasonSliverNotFound},
-	{engine.ErrShardNotAssigned, api.StatusFailedPrecondition, api.ReasonShardNotAssigned},
-	{engine.ErrBadBlobID, api.StatusInvalidArgument, api.ReasonInvalidBlobID},
-	{engine.ErrBadPairIndex, api.StatusInvalidArgument, api.ReasonInvalidPairIndex},
-	{engine.ErrBadSliverType, api.StatusInvalidArgument, api.ReasonInvalidSliverType},
-	{engine.ErrBadObjectID, api.StatusInvalidArgument, api.ReasonInvalidObjectID},
-	{engine.ErrBadQuery, api.StatusInvalidArgument, api.ReasonInvalidQuery},
-	{engine.ErrMalformedBody, api.StatusInvalidArgument, api.ReasonMalformedBody},
-	{engine.ErrTruncatedBody, api.StatusInvalidArgument, api.ReasonTruncatedBody},
-	{engine.ErrBodyTooLarge, api.StatusSizeExceeded, api.ReasonBodyTooLarge},
-	{engine.ErrCacheSaturated, api.StatusResourceExhausted, api.ReasonCacheSaturated},
-	{engine.ErrUnsupportedMedia, api.StatusUnsupportedMedia, api.ReasonUnsupportedMedia},
-	{engine.ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee},
-	{engine.ErrBusy, api.StatusUnavailable, api.ReasonBusy},
-	{engine.ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof},
+	{ErrBodyTooSlow, api.StatusDeadlineExceeded, api.ReasonBodyTooSlow, http.StatusRequestTimeout},
+	{engine.ErrNotRegistered, api.StatusFailedPrecondition, api.ReasonNotRegistered, 0},
+	{engine.ErrSliverIndexMismatch, api.StatusInvalidArgument, api.ReasonSliverIndexMismatch, 0},
+	{engine.ErrMetadataNotFound, api.StatusNotFound, api.ReasonMetadataNotFound, 0},
+	{engine.ErrMetadataRequired, api.StatusFailedPrecondition, api.ReasonMetadataNotFound, 0},
+	{engine.ErrInvalidSliver, api.StatusInvalidArgument, api.ReasonInvalidSliver, 0},
+	{engine.ErrInvalidMetadata, api.StatusInvalidArgument, api.ReasonInvalidMetadata, 0},
+	{engine.ErrInvalidBlob, api.StatusFailedPrecondition, api.ReasonInvalidBlob, 0},
+	{engine.ErrMissingSlivers, api.StatusFailedPrecondition, api.ReasonMissingSlivers, 0},
+	{engine.ErrSliverNotFound, api.StatusNotFound, api.ReasonSliverNotFound, 0},
+	{engine.ErrShardNotAssigned, api.StatusFailedPrecondition, api.ReasonShardNotAssigned, 0},
+	{engine.ErrBadBlobID, api.StatusInvalidArgument, api.ReasonInvalidBlobID, 0},
+	{engine.ErrBadPairIndex, api.StatusInvalidArgument, api.ReasonInvalidPairIndex, 0},
+	{engine.ErrBadSliverType, api.StatusInvalidArgument, api.ReasonInvalidSliverType, 0},
+	{engine.ErrBadObjectID, api.StatusInvalidArgument, api.ReasonInvalidObjectID, 0},
+	{engine.ErrBadQuery, api.StatusInvalidArgument, api.ReasonInvalidQuery, 0},
+	{engine.ErrMalformedBody, api.StatusInvalidArgument, api.ReasonMalformedBody, 0},
+	{engine.ErrTruncatedBody, api.StatusInvalidArgument, api.ReasonTruncatedBody, 0},
+	{engine.ErrBodyTooLarge, api.StatusSizeExceeded, api.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge},
+	{engine.ErrCacheSaturated, api.StatusResourceExhausted, api.ReasonCacheSaturated, 0},
+	{engine.ErrUnsupportedMedia, api.StatusUnsupportedMedia, api.ReasonUnsupportedMedia, 0},
+	{engine.ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee, 0},
+	{engine.ErrBusy, api.StatusUnavailable, api.ReasonBusy, 0},
+	{engine.ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof, 0},
 }
 
 // errorBody returns the AIP-193 body of err.
 func errorBody(err error) api.ErrorBody {
-	status, reason, msg := api.StatusInternal, api.ReasonInternal, "internal error"
+	status, reason, msg, code := api.StatusInternal, api.ReasonInternal, "internal error", 0
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
-			status, reason, msg = e.status, e.reason, err.Error()
+			status, reason, msg, code = e.status, e.reason, err.Error(), e.code
 			break
 		}
 	}
+	if code == 0 {
+		code = api.HTTPStatus(status)
+	}
 	meta := engine.Details(err)
 	return api.ErrorBody{
-		Code: api.HTTPStatus(status), Status: status, Message: msg,
+		Code: code, Status: status, Message: msg,
 		Details: []api.ErrorInfo{{Type: api.ErrorInfoType, Reason: reason, Domain: api.Domain, Metadata: meta}},
 	}
 }
@@ -65,6 +70,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		log.Debug("request rejected", "method", r.Method, "path", r.URL.Path, "reason", body.Reason(), "err", err)
+	}
+	if body.Code == http.StatusServiceUnavailable || body.Code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSONStatus(w, body.Code, api.Error{Error: body})
 }

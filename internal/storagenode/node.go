@@ -35,6 +35,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/internal/crypto"
@@ -55,6 +56,12 @@ type Config struct {
 	// Listener, if set, is the HTTPS listener to serve on (ListenAddr is then ignored); the
 	// node closes it when Run returns.
 	Listener net.Listener
+	// MaxUploadBytes bounds the bytes of the request bodies being read at once (default 512
+	// MiB); MinUploadRate is the least average rate, in bytes per second, at which a body
+	// must arrive once UploadGrace has passed (defaults 64 KiB/s and 10 s). See body.go.
+	MaxUploadBytes int64
+	MinUploadRate  int64
+	UploadGrace    time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -62,12 +69,24 @@ func (c *Config) setDefaults() {
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:0"
 	}
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = 512 << 20
+	}
+	if c.MinUploadRate == 0 {
+		c.MinUploadRate = 64 << 10
+	}
+	if c.UploadGrace == 0 {
+		c.UploadGrace = 10 * time.Second
+	}
 }
 
 // Validate reports a configuration the node cannot run with.
 func (c *Config) Validate() error {
 	if len(c.Certificate.Certificate) == 0 {
 		return errors.New("storagenode: config: no TLS certificate")
+	}
+	if c.MaxUploadBytes < 0 || c.MinUploadRate < 0 || c.UploadGrace < 0 {
+		return errors.New("storagenode: config: negative limit")
 	}
 	return c.Options.Validate()
 }
@@ -77,6 +96,8 @@ type Node struct {
 	cfg Config
 	e   *engine.Engine
 	hm  *httpMetrics
+	// uploads bounds the bytes of the request bodies being read (MaxUploadBytes).
+	uploads *semaphore.Weighted
 
 	ln, metricsLn net.Listener
 	srv           *http.Server
@@ -93,7 +114,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, e: e}
+	n := &Node{cfg: cfg, e: e, uploads: semaphore.NewWeighted(cfg.MaxUploadBytes)}
 	if n.hm, err = newHTTPMetrics(cfg.Registry); err != nil {
 		return nil, err
 	}

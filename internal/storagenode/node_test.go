@@ -57,7 +57,7 @@ func TestRoutes(t *testing.T) {
 	expect(t, "metadata wrong content type", node.do(t, "PUT", api.MetadataPath(id), metadataBody(t, e), "text/plain"), 415, api.ReasonUnsupportedMedia)
 	mb := metadataBody(t, e)
 	expect(t, "metadata malformed", node.put(t, api.MetadataPath(id), mb[:len(mb)-5]), 400, api.ReasonMalformedBody)
-	expect(t, "metadata oversize", node.put(t, api.MetadataPath(id), append(bytes.Clone(mb), make([]byte, 100)...)), 403, api.ReasonBodyTooLarge)
+	expect(t, "metadata oversize", node.put(t, api.MetadataPath(id), append(bytes.Clone(mb), make([]byte, 100)...)), 413, api.ReasonBodyTooLarge)
 	bad := bytes.Clone(mb)
 	bad[len(bad)-1] ^= 1 // a hash byte: the ID no longer matches
 	expect(t, "metadata hash mismatch", node.put(t, api.MetadataPath(id), bad), 400, api.ReasonInvalidMetadata)
@@ -93,7 +93,7 @@ func TestRoutes(t *testing.T) {
 	expect(t, "sliver pair out of range", node.put(t, api.SliverPath(id, testShards, "primary"), sb), 400, api.ReasonInvalidPairIndex)
 	expect(t, "sliver bad type", node.put(t, api.SliverPath(id, p0, "tertiary"), sb), 400, api.ReasonInvalidSliverType)
 	limit := int64(enc.Params().PrimarySliverLen(redstuff.MaxSymbolSize)) + api.SliverBodyHeadroom
-	expect(t, "sliver oversize", node.put(t, api.SliverPath(id, p0, "primary"), make([]byte, limit+1)), 403, api.ReasonBodyTooLarge)
+	expect(t, "sliver oversize", node.put(t, api.SliverPath(id, p0, "primary"), make([]byte, limit+1)), 413, api.ReasonBodyTooLarge)
 	expect(t, "sliver GET missing", node.get(t, api.SliverPath(id, p0, "primary")), 404, api.ReasonSliverNotFound)
 	expect(t, "unknown blob sliver GET", node.get(t, api.SliverPath(blob.ID{1}.String(), p0, "primary")), 404, api.ReasonSliverNotFound)
 

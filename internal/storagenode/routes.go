@@ -1,9 +1,7 @@
 package storagenode
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"mime"
@@ -47,6 +45,9 @@ type statusWriter struct {
 	code  int
 	bytes int64
 }
+
+// Unwrap gives http.ResponseController the underlying writer (for read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
@@ -131,40 +132,6 @@ func checkOctetStream(r *http.Request, also ...string) error {
 	return fmt.Errorf("%w: %q", engine.ErrUnsupportedMedia, ct)
 }
 
-// readBody reads a request body of at most limit bytes.
-func (n *Node) readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, bodyTooLarge(limit, r.ContentLength)
-	}
-	var body []byte
-	var err error
-	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err == nil && int64(len(body)) > limit {
-			return nil, bodyTooLarge(limit, -1)
-		}
-	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %w", engine.ErrTruncatedBody, err)
-		}
-		return nil, fmt.Errorf("%w: reading the body: %w", engine.ErrTruncatedBody, err)
-	}
-	n.hm.bodyBytes.WithLabelValues("in").Add(float64(len(body)))
-	return body, nil
-}
-
-func bodyTooLarge(limit, length int64) error {
-	msg := fmt.Errorf("%w: limit %d", engine.ErrBodyTooLarge, limit)
-	if length >= 0 {
-		msg = fmt.Errorf("%w: %d bytes, limit %d", engine.ErrBodyTooLarge, length, limit)
-	}
-	return engine.WithDetails(msg, "limit", strconv.FormatInt(limit, 10))
-}
-
 // ---- answers ----
 
 func writeBCS(w http.ResponseWriter, b []byte) error {
@@ -217,11 +184,11 @@ func (n *Node) putMetadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := n.readBody(r, limit)
+	body, err := n.readBody(w, r, limit)
 	if err != nil {
 		return err
 	}
-	o, err := n.e.Uploads.PutMetadata(r.Context(), id, body, pending)
+	o, err := n.e.Uploads.PutMetadata(r.Context(), id, body, engine.Upload{Pending: pending, Source: source(r)})
 	if err != nil {
 		return err
 	}
@@ -294,11 +261,11 @@ func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := n.readBody(r, limit)
+	body, err := n.readBody(w, r, limit)
 	if err != nil {
 		return err
 	}
-	o, err := n.e.Uploads.PutSliver(r.Context(), id, pair, a, body, pending)
+	o, err := n.e.Uploads.PutSliver(r.Context(), id, pair, a, body, engine.Upload{Pending: pending, Source: source(r)})
 	if err != nil {
 		return err
 	}
@@ -318,26 +285,25 @@ func (n *Node) putSliverBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOctetStream(r, api.ContentTypeSliverBatch); err != nil {
 		return err
 	}
-	body := &countingReader{r: r.Body}
-	res, err := n.e.Uploads.PutBatch(r.Context(), id, body, pending)
-	n.hm.bodyBytes.WithLabelValues("in").Add(float64(body.n))
+	// A batch is read frame by frame: what it holds at once is bounded by the engine, however
+	// long the body.
+	hold, err := n.e.Uploads.BatchMemory()
+	if err != nil {
+		return err
+	}
+	release, err := n.uploadRoom(r.Context(), r.ContentLength, hold)
+	if err != nil {
+		return err
+	}
+	defer release()
+	body := n.bodyReader(w, r)
+	defer body.done()
+	res, err := n.e.Uploads.PutBatch(r.Context(), id, body, engine.Upload{Pending: pending, Source: source(r)})
 	if err != nil {
 		return err
 	}
 	writeSuccess(w, http.StatusOK, res)
 	return nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n += int64(k)
-	return k, err
 }
 
 // ---- confirmations ----
@@ -447,7 +413,7 @@ func (n *Node) postInconsistencyProof(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	body, err := n.readBody(r, limit)
+	body, err := n.readBody(w, r, limit)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,9 +37,11 @@ type Options struct {
 	Registry *prometheus.Registry
 
 	// MaxPendingBytes bounds the buffer of uploads for blobs not yet registered (default 256 MiB);
-	// PendingTTL is how long they wait for the registration (default 10 minutes).
-	MaxPendingBytes int64
-	PendingTTL      time.Duration
+	// MaxPendingPerSource the part of it one uploader (by address) may fill (default a
+	// quarter); PendingTTL is how long they wait for the registration (default 1 minute).
+	MaxPendingBytes     int64
+	MaxPendingPerSource int64
+	PendingTTL          time.Duration
 	// MaxWaitForRegistration caps wait_millis of confirmation requests (default 10 s).
 	MaxWaitForRegistration time.Duration
 	// EventBatch is the number of events fetched and applied at once (default 500);
@@ -107,7 +110,10 @@ func (o *Options) SetDefaults() {
 	if o.MaxPendingBytes == 0 {
 		o.MaxPendingBytes = 256 << 20
 	}
-	setDur(&o.PendingTTL, 10*time.Minute)
+	if o.MaxPendingPerSource == 0 {
+		o.MaxPendingPerSource = max(o.MaxPendingBytes/4, 1)
+	}
+	setDur(&o.PendingTTL, time.Minute)
 	setDur(&o.MaxWaitForRegistration, 10*time.Second)
 	setInt(&o.EventBatch, 500)
 	setDur(&o.EventPoll, 2*time.Second)
@@ -133,7 +139,7 @@ func (o *Options) Validate() error {
 		return errors.New("storagenode: config: no control plane")
 	case o.ProtocolKey == nil:
 		return errors.New("storagenode: config: no protocol key")
-	case o.MaxPendingBytes < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
+	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
 		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
 		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0:
@@ -172,9 +178,13 @@ type core struct {
 	started time.Time
 	// verifySem bounds the concurrent sliver verifications.
 	verifySem chan struct{}
-	// schedule queues a blob for recovery (a no-op when recovery is disabled).
+	// schedule queues a blob for recovery (a no-op when recovery is disabled); sweepNow asks
+	// for a sweep over the node's blobs (after the node's shards changed).
 	schedule func(id blob.ID, delay time.Duration)
-	txMu     sync.Mutex // serializes the node's transactions (nonces)
+	sweepNow func()
+	// shards tracks the state of the node's shards for its health.
+	shards *shardHealth
+	txMu   sync.Mutex // serializes the node's transactions (nonces)
 
 	mu      sync.RWMutex
 	view    *epochView    // current committee view (nil until known)
@@ -207,7 +217,8 @@ func New(opts Options) (*Engine, error) {
 		changed:   make(chan struct{}),
 		peers: nodeclient.NewPool(nodeclient.Options{HTTP2: true, MaxConnsPerNode: 16, Timeout: opts.PeerTimeout,
 			Logger: opts.Logger}),
-		pending: newPendingBuffer(opts.MaxPendingBytes, opts.PendingTTL),
+		pending: newPendingBuffer(opts.MaxPendingBytes, opts.MaxPendingPerSource, opts.PendingTTL),
+		shards:  newShardHealth(),
 	}
 	var err error
 	if c.account == nil {
@@ -221,7 +232,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{core: c}
 	e.Inconsistency = &Inconsistency{core: c}
 	e.recovery = newRecovery(c, e.Inconsistency)
-	c.schedule = e.recovery.schedule
+	c.schedule, c.sweepNow = e.recovery.schedule, e.recovery.requestSweep
 	e.Uploads = &Uploads{core: c}
 	e.Reads = &Reads{core: c, symbolSem: make(chan struct{}, opts.MaxSymbolRequests)}
 	e.Confirmations = &Confirmations{core: c}
@@ -255,15 +266,13 @@ func (e *Engine) Init(ctx context.Context) error {
 	return nil
 }
 
-// Run follows control-plane events, recovers missing slivers and runs housekeeping until ctx
-// ends.
+// Run follows control-plane events, recovers missing slivers (only sweeps, to know the state
+// of its shards, with DisableRecovery) and runs housekeeping until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.events.follow(gctx) })
 	g.Go(func() error { e.housekeeping(gctx); return nil })
-	if !e.cfg.DisableRecovery {
-		g.Go(func() error { e.recovery.run(gctx); return nil })
-	}
+	g.Go(func() error { e.recovery.run(gctx); return nil })
 	return g.Wait()
 }
 
@@ -304,7 +313,11 @@ func (c *core) refreshCommittee(ctx context.Context, epoch uint32) error {
 	if c.view != nil && c.view.epoch >= v.epoch {
 		return nil
 	}
+	gained := cur == nil || !slices.Equal(cur.shards, v.shards)
 	c.view = v
+	if gained && c.sweepNow != nil {
+		c.sweepNow() // the new shards are not ready until a sweep covered them
+	}
 	c.m.epoch.Set(float64(v.epoch))
 	c.m.ownedShards.Set(float64(len(v.shards)))
 	c.log.Info("committee view", "epoch", v.epoch, "shards", len(v.shards), "n", v.nShards)
@@ -342,7 +355,7 @@ func (e *Engine) housekeeping(ctx context.Context) {
 	defer stopGC()
 	scrub, stopScrub := tick(e.cfg.ScrubInterval)
 	defer stopScrub()
-	sweep, stopSweep := tick(time.Minute)
+	sweep, stopSweep := tick(e.pending.sweepInterval())
 	defer stopSweep()
 	for {
 		select {

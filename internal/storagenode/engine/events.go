@@ -152,6 +152,7 @@ func (n *Events) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 // requests and refuses uploads; garbage collection removes the rest.
 func (n *Events) dropInvalid(ctx context.Context, id blob.ID) {
 	n.recovery.queue.remove(id)
+	n.shards.setMissing(id, nil)
 	n.pending.take(id)
 	n.m.pendingBytes.Set(float64(n.pending.size()))
 	v, err := n.currentView()

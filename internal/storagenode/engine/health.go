@@ -9,7 +9,8 @@ import (
 )
 
 // Health reports the node's state: uptime, epoch, event progress and its shards (each one's
-// status if detailed).
+// status if detailed): a shard is ready only once a sweep over the node's blobs has covered
+// it and no certified blob is known to miss a sliver in it; until then it is in recovery.
 func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthInfo, error) {
 	up := time.Since(e.started)
 	e.mu.RLock()
@@ -33,13 +34,10 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 		if len(v.shards) > 0 {
 			h.NodeStatus = "Active"
 		}
-		h.ShardSummary = api.ShardSummary{Owned: len(v.shards), OwnedShardStatus: api.ShardStatusSummary{Ready: len(v.shards)}}
+		sum, detail := e.shards.summary(v.shards)
+		h.ShardSummary = api.ShardSummary{Owned: len(v.shards), OwnedShardStatus: sum}
 		if detailed {
-			d := &api.ShardDetail{Owned: make([]api.ShardStatus, 0, len(v.shards))}
-			for _, s := range v.shards {
-				d.Owned = append(d.Owned, api.ShardStatus{Shard: s, Status: "ready"})
-			}
-			h.ShardDetail = d
+			h.ShardDetail = &api.ShardDetail{Owned: detail}
 		}
 	}
 	return h, nil

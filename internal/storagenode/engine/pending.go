@@ -11,14 +11,20 @@ import (
 )
 
 // pendingBuffer holds verified metadata and slivers uploaded with ?pending=true for blobs the
-// node has not yet seen registered, bounded in bytes and in time.
+// node has not yet seen registered. Anyone can upload such data for free, so it is bounded
+// three ways: in bytes overall (max), in bytes per source (perSource, by the uploader's
+// address), and in time (ttl, short: a writer registers its blob within seconds of uploading).
+// When it is full, the oldest entries of the sources holding more than their fair share
+// (max / sources) are evicted to make room; an upload that still does not fit is refused.
 type pendingBuffer struct {
-	max int64
-	ttl time.Duration
+	max       int64
+	perSource int64
+	ttl       time.Duration
 
-	mu      sync.Mutex
-	bytes   int64
-	entries map[blob.ID]*pendingEntry
+	mu       sync.Mutex
+	bytes    int64
+	entries  map[blob.ID]*pendingEntry
+	bySource map[string]int64
 }
 
 type pendingKey struct {
@@ -27,43 +33,96 @@ type pendingKey struct {
 }
 
 type pendingEntry struct {
+	id      blob.ID
 	created time.Time
 	bytes   int64
+	sources map[string]int64 // bytes by uploader
 	md      *blob.MetadataWithID
 	slivers map[pendingKey]redstuff.Sliver
 }
 
-func newPendingBuffer(max int64, ttl time.Duration) *pendingBuffer {
-	return &pendingBuffer{max: max, ttl: ttl, entries: map[blob.ID]*pendingEntry{}}
+func newPendingBuffer(max, perSource int64, ttl time.Duration) *pendingBuffer {
+	return &pendingBuffer{max: max, perSource: perSource, ttl: ttl, entries: map[blob.ID]*pendingEntry{}, bySource: map[string]int64{}}
 }
 
 func (p *pendingBuffer) entry(id blob.ID, now time.Time) *pendingEntry {
 	e := p.entries[id]
 	if e == nil {
-		e = &pendingEntry{created: now, slivers: map[pendingKey]redstuff.Sliver{}}
+		e = &pendingEntry{id: id, created: now, sources: map[string]int64{}, slivers: map[pendingKey]redstuff.Sliver{}}
 		p.entries[id] = e
 	}
 	return e
 }
 
-func (p *pendingBuffer) reserve(e *pendingEntry, size int64) error {
-	if p.bytes+size > p.max {
-		return fmt.Errorf("%w: %d of %d bytes used", ErrCacheSaturated, p.bytes, p.max)
+// reserve accounts size bytes of e to source, evicting other entries if the buffer is full.
+func (p *pendingBuffer) reserve(e *pendingEntry, source string, size int64) error {
+	if p.bySource[source]+size > p.perSource {
+		return withMeta(fmt.Errorf("%w: the uploads of %s already hold %d of their %d bytes", ErrCacheSaturated, source, p.bySource[source], p.perSource),
+			"quota", "source")
+	}
+	for p.bytes+size > p.max {
+		if !p.evictOne(e, source) {
+			return fmt.Errorf("%w: %d of %d bytes used", ErrCacheSaturated, p.bytes, p.max)
+		}
 	}
 	p.bytes += size
 	e.bytes += size
+	e.sources[source] += size
+	p.bySource[source] += size
 	return nil
 }
 
-// putMetadata buffers verified metadata; it reports false if it was already buffered.
-func (p *pendingBuffer) putMetadata(md *blob.MetadataWithID, now time.Time) (bool, error) {
+// evictOne evicts the oldest entry (other than keep) of the source that holds the most bytes,
+// if it holds more than its fair share (the buffer split evenly among the sources that hold
+// some and the one asking, requester); it reports whether it evicted one.
+func (p *pendingBuffer) evictOne(keep *pendingEntry, requester string) bool {
+	var big string
+	for src, b := range p.bySource {
+		if big == "" || b > p.bySource[big] || (b == p.bySource[big] && src < big) {
+			big = src
+		}
+	}
+	sources := int64(len(p.bySource))
+	if _, ok := p.bySource[requester]; !ok {
+		sources++
+	}
+	if big == "" || p.bySource[big] <= p.max/sources {
+		return false
+	}
+	var victim *pendingEntry
+	for _, e := range p.entries {
+		if e != keep && e.sources[big] > 0 && (victim == nil || e.created.Before(victim.created)) {
+			victim = e
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	p.remove(victim)
+	return true
+}
+
+// remove drops an entry and its accounting.
+func (p *pendingBuffer) remove(e *pendingEntry) {
+	delete(p.entries, e.id)
+	p.bytes -= e.bytes
+	for src, b := range e.sources {
+		if p.bySource[src] -= b; p.bySource[src] <= 0 {
+			delete(p.bySource, src)
+		}
+	}
+}
+
+// putMetadata buffers verified metadata uploaded by source; it reports false if it was
+// already buffered.
+func (p *pendingBuffer) putMetadata(md *blob.MetadataWithID, source string, now time.Time) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e := p.entries[md.ID]; e != nil && e.md != nil {
 		return false, nil
 	}
 	e := p.entry(md.ID, now)
-	if err := p.reserve(e, int64(md.BCSSize())); err != nil {
+	if err := p.reserve(e, source, int64(md.BCSSize())); err != nil {
 		if e.bytes == 0 {
 			delete(p.entries, md.ID)
 		}
@@ -82,8 +141,9 @@ func (p *pendingBuffer) metadata(id blob.ID) *blob.MetadataWithID {
 	return nil
 }
 
-// putSliver buffers a verified sliver held for shard; it reports false if already buffered.
-func (p *pendingBuffer) putSliver(id blob.ID, shard uint16, sl redstuff.Sliver, now time.Time) (bool, error) {
+// putSliver buffers a verified sliver held for shard, uploaded by source; it reports false if
+// already buffered.
+func (p *pendingBuffer) putSliver(id blob.ID, shard uint16, sl redstuff.Sliver, source string, now time.Time) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := p.entries[id]
@@ -94,7 +154,7 @@ func (p *pendingBuffer) putSliver(id blob.ID, shard uint16, sl redstuff.Sliver, 
 	if _, ok := e.slivers[k]; ok {
 		return false, nil
 	}
-	if err := p.reserve(e, int64(len(sl.Data))+64); err != nil {
+	if err := p.reserve(e, source, int64(len(sl.Data))+64); err != nil {
 		return false, err
 	}
 	e.slivers[k] = sl
@@ -117,8 +177,7 @@ func (p *pendingBuffer) take(id blob.ID) *pendingEntry {
 	defer p.mu.Unlock()
 	e := p.entries[id]
 	if e != nil {
-		delete(p.entries, id)
-		p.bytes -= e.bytes
+		p.remove(e)
 	}
 	return e
 }
@@ -127,12 +186,16 @@ func (p *pendingBuffer) take(id blob.ID) *pendingEntry {
 func (p *pendingBuffer) sweep(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for id, e := range p.entries {
+	for _, e := range p.entries {
 		if now.Sub(e.created) > p.ttl {
-			delete(p.entries, id)
-			p.bytes -= e.bytes
+			p.remove(e)
 		}
 	}
+}
+
+// sweepInterval is how often sweep should run: a quarter of the TTL, between 1 s and a minute.
+func (p *pendingBuffer) sweepInterval() time.Duration {
+	return min(max(p.ttl/4, time.Second), time.Minute)
 }
 
 func (p *pendingBuffer) size() int64 {

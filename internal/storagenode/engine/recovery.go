@@ -151,10 +151,20 @@ type Recovery struct {
 	rounds roundTimes
 	// inconsistency proves a blob inconsistent when a rebuilt sliver does not match.
 	inconsistency *Inconsistency
+	// sweepReq asks run for a sweep now.
+	sweepReq chan struct{}
 }
 
 func newRecovery(c *core, inc *Inconsistency) *Recovery {
-	return &Recovery{core: c, queue: newRecoveryQueue(c.cfg.MaxRecoveryQueue), inconsistency: inc}
+	return &Recovery{core: c, queue: newRecoveryQueue(c.cfg.MaxRecoveryQueue), inconsistency: inc, sweepReq: make(chan struct{}, 1)}
+}
+
+// requestSweep asks for a sweep as soon as none runs.
+func (n *Recovery) requestSweep() {
+	select {
+	case n.sweepReq <- struct{}{}:
+	default:
+	}
 }
 
 // schedule queues blob id for recovery after delay.
@@ -178,8 +188,9 @@ func (n *Recovery) retryDelay(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// runRecovery runs queued recoveries until ctx ends, RecoveryWorkers at a time, and sweeps
-// the node's blobs at start and every RecoverySweep.
+// run runs queued recoveries until ctx ends, RecoveryWorkers at a time (none with
+// DisableRecovery), and sweeps the node's blobs at start, every RecoverySweep and when its
+// shards change.
 func (n *Recovery) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -200,11 +211,20 @@ func (n *Recovery) run(ctx context.Context) {
 			sweepDone <- struct{}{}
 		}()
 	}
+	select { // the first sweep is the one asked for at start
+	case <-n.sweepReq:
+	default:
+	}
 	startSweep()
+	again := false // a sweep was asked for while one ran
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		ids, wake := n.queue.next(time.Now(), cap(sem)-len(sem))
+		var ids []blob.ID
+		var wake time.Time
+		if !n.cfg.DisableRecovery {
+			ids, wake = n.queue.next(time.Now(), cap(sem)-len(sem))
+		}
 		for _, id := range ids {
 			sem <- struct{}{}
 			wg.Add(1)
@@ -232,16 +252,28 @@ func (n *Recovery) run(ctx context.Context) {
 		case <-timerC:
 		case <-sweep.C:
 			startSweep()
+		case <-n.sweepReq:
+			again = sweeping
+			startSweep()
 		case <-sweepDone:
 			sweeping = false
+			if again {
+				again = false
+				startSweep()
+			}
 		}
 	}
 }
 
-// sweepRecovery queues every certified blob of which the node misses slivers in its shards.
+// sweep queues every certified blob of which the node misses slivers in its shards, and
+// records what it found for the shards' health.
 func (n *Recovery) sweep(ctx context.Context) {
 	v, err := n.currentView()
-	if err != nil || len(v.shards) == 0 {
+	if err != nil {
+		return
+	}
+	if len(v.shards) == 0 {
+		n.shards.sweptShards(nil)
 		return
 	}
 	var start blob.ID
@@ -256,6 +288,7 @@ func (n *Recovery) sweep(ctx context.Context) {
 		}
 		for _, e := range page {
 			if !e.Info.IsCertified(v.epoch) {
+				n.shards.setMissing(e.ID, nil) // no longer to be held
 				continue
 			}
 			missing, err := n.store.MissingSlivers(ctx, e.ID, v.shards)
@@ -265,7 +298,8 @@ func (n *Recovery) sweep(ctx context.Context) {
 				}
 				return
 			}
-			if len(missing) > 0 {
+			n.shards.setMissing(e.ID, missing)
+			if len(missing) > 0 && !n.cfg.DisableRecovery {
 				if !n.queue.add(e.ID, time.Now()) {
 					n.log.Info("recovery queue full; the sweep resumes later", "queued", queued)
 					return
@@ -278,6 +312,10 @@ func (n *Recovery) sweep(ctx context.Context) {
 		}
 		start = nextID(page[len(page)-1].ID)
 	}
+	if ctx.Err() != nil {
+		return
+	}
+	n.shards.sweptShards(v.shards)
 	n.m.recoveryQueue.Set(float64(n.queue.len()))
 	if queued > 0 {
 		n.log.Info("recovery sweep queued blobs", "blobs", queued)
@@ -298,7 +336,7 @@ func nextID(id blob.ID) blob.ID {
 // recoverBlob rebuilds the slivers of blob id that the node's shards lack, if the blob is
 // certified and valid. It returns nil once nothing is missing, or once it proved the blob
 // inconsistent and submitted the invalid-blob certificate.
-func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) error {
+func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) (err error) {
 	v, err := n.currentView()
 	if err != nil {
 		return err
@@ -307,13 +345,23 @@ func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) error {
 	if err != nil {
 		return err
 	}
-	if !info.IsCertified(v.epoch) {
+	if !info.IsCertified(v.epoch) || info.Invalid {
+		n.shards.setMissing(id, nil)
 		return nil
 	}
 	missing, err := n.store.MissingSlivers(ctx, id, v.shards)
-	if err != nil || len(missing) == 0 {
+	if err != nil {
 		return err
 	}
+	n.shards.setMissing(id, missing)
+	if len(missing) == 0 {
+		return nil
+	}
+	defer func() {
+		if err == nil { // rebuilt, or proven invalid (its slivers are dropped)
+			n.shards.setMissing(id, nil)
+		}
+	}()
 	md, err := n.ensureMetadata(ctx, id, v)
 	if err != nil {
 		return err

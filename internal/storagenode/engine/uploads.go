@@ -26,6 +26,14 @@ const (
 	AlreadyHeld
 )
 
+// Upload says how an upload may be held: Pending lets the node buffer it for a blob it has
+// not seen registered yet, accounted to Source (the uploader, by address) in the pending
+// buffer's quotas.
+type Upload struct {
+	Pending bool
+	Source  string
+}
+
 // Uploads accepts metadata and slivers: it checks each upload (registration, shard
 // assignment, indices), verifies it against the metadata, and stores it, or buffers it for a
 // blob the node has not yet seen registered.
@@ -88,9 +96,8 @@ func DecodeMetadata(id blob.ID, body []byte, p redstuff.Params) (*blob.MetadataW
 	return md, nil
 }
 
-// PutMetadata verifies a metadata body and stores it; pending lets the node buffer it for a
-// blob it has not seen registered yet.
-func (u *Uploads) PutMetadata(ctx context.Context, id blob.ID, body []byte, pending bool) (Outcome, error) {
+// PutMetadata verifies a metadata body and stores it (or buffers it, see Upload).
+func (u *Uploads) PutMetadata(ctx context.Context, id blob.ID, body []byte, up Upload) (Outcome, error) {
 	v, err := u.currentView()
 	if err != nil {
 		return 0, err
@@ -99,11 +106,11 @@ func (u *Uploads) PutMetadata(ctx context.Context, id blob.ID, body []byte, pend
 	if err != nil {
 		return 0, err
 	}
-	return u.storeMetadata(ctx, md, v, pending)
+	return u.storeMetadata(ctx, md, v, up)
 }
 
 // storeMetadata stores (or buffers) verified metadata.
-func (u *Uploads) storeMetadata(ctx context.Context, md *blob.MetadataWithID, v *epochView, pending bool) (Outcome, error) {
+func (u *Uploads) storeMetadata(ctx context.Context, md *blob.MetadataWithID, v *epochView, up Upload) (Outcome, error) {
 	info, err := u.blobInfo(ctx, md.ID)
 	if err != nil {
 		return 0, err
@@ -112,10 +119,10 @@ func (u *Uploads) storeMetadata(ctx context.Context, md *blob.MetadataWithID, v 
 		return 0, fmt.Errorf("%w: %s", ErrInvalidBlob, md.ID)
 	}
 	if !info.IsRegistered(v.epoch) {
-		if !pending {
+		if !up.Pending {
 			return 0, fmt.Errorf("%w: %s", ErrNotRegistered, md.ID)
 		}
-		added, err := u.pending.putMetadata(md, time.Now())
+		added, err := u.pending.putMetadata(md, up.Source, time.Now())
 		if err != nil {
 			return 0, err
 		}
@@ -174,9 +181,9 @@ func (u *Uploads) SliverStatus(ctx context.Context, id blob.ID, pair int, a reds
 	return api.Nonexistent, nil
 }
 
-// PutSliver checks, verifies and stores (or buffers, see PutMetadata) the sliver of axis a in
+// PutSliver checks, verifies and stores (or buffers, see Upload) the sliver of axis a in
 // pair (body: its BCS SliverData).
-func (u *Uploads) PutSliver(ctx context.Context, id blob.ID, pair int, a redstuff.Axis, body []byte, pending bool) (Outcome, error) {
+func (u *Uploads) PutSliver(ctx context.Context, id blob.ID, pair int, a redstuff.Axis, body []byte, up Upload) (Outcome, error) {
 	v, err := u.currentView()
 	if err != nil {
 		return 0, err
@@ -184,7 +191,7 @@ func (u *Uploads) PutSliver(ctx context.Context, id blob.ID, pair int, a redstuf
 	if err := checkPair(v, pair); err != nil {
 		return 0, err
 	}
-	return u.storeSliver(ctx, id, v, pair, a, body, pending, &uploadState{})
+	return u.storeSliver(ctx, id, v, pair, a, body, up, &uploadState{})
 }
 
 // uploadState caches per-request facts across the slivers of one batch.
@@ -198,7 +205,7 @@ type uploadState struct {
 // decoded sliver, the shard and the metadata to verify it against. done is true if the
 // sliver is already held (stored or buffered).
 func (u *Uploads) checkSliver(ctx context.Context, id blob.ID, v *epochView, pair int, a redstuff.Axis,
-	body []byte, pending bool, st *uploadState) (sl redstuff.Sliver, shard uint16, done bool, err error) {
+	body []byte, up Upload, st *uploadState) (sl redstuff.Sliver, shard uint16, done bool, err error) {
 	sl, err = blob.UnmarshalSliverData(body, a)
 	if err != nil {
 		return sl, 0, false, fmt.Errorf("%w: sliver: %w", ErrMalformedBody, err)
@@ -223,7 +230,7 @@ func (u *Uploads) checkSliver(ctx context.Context, id blob.ID, v *epochView, pai
 	if st.info.Invalid {
 		return sl, shard, false, fmt.Errorf("%w: %s", ErrInvalidBlob, id)
 	}
-	if !st.registered && !pending {
+	if !st.registered && !up.Pending {
 		return sl, shard, false, fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
 	if st.md == nil {
@@ -271,8 +278,8 @@ func (c *core) verify(ctx context.Context, enc *redstuff.Encoder, md *blob.Metad
 
 // storeSliver checks, verifies and stores (or buffers) one sliver upload.
 func (u *Uploads) storeSliver(ctx context.Context, id blob.ID, v *epochView, pair int, a redstuff.Axis,
-	body []byte, pending bool, st *uploadState) (Outcome, error) {
-	sl, shard, done, err := u.checkSliver(ctx, id, v, pair, a, body, pending, st)
+	body []byte, up Upload, st *uploadState) (Outcome, error) {
+	sl, shard, done, err := u.checkSliver(ctx, id, v, pair, a, body, up, st)
 	if err != nil {
 		u.m.slivers.WithLabelValues("rejected").Inc()
 		return 0, err
@@ -287,7 +294,7 @@ func (u *Uploads) storeSliver(ctx context.Context, id blob.ID, v *epochView, pai
 	}
 	if !st.registered {
 		sl.Data = append([]byte(nil), sl.Data...)
-		if _, err := u.pending.putSliver(id, shard, sl, time.Now()); err != nil {
+		if _, err := u.pending.putSliver(id, shard, sl, up.Source, time.Now()); err != nil {
 			return 0, err
 		}
 		u.m.pendingBytes.Set(float64(u.pending.size()))

@@ -53,12 +53,22 @@ func (u *Uploads) BatchFrameLimit() (int64, error) {
 	return max(sliverLimit(v.enc.Params()), api.MetadataLimit(v.nShards)), nil
 }
 
+// BatchMemory returns the most body bytes one batched upload holds at once for the current
+// committee: the chunk being committed, the one being read, and a frame.
+func (u *Uploads) BatchMemory() (int64, error) {
+	frame, err := u.BatchFrameLimit()
+	if err != nil {
+		return 0, err
+	}
+	return 2*batchChunkBytes + frame, nil
+}
+
 // PutBatch reads a batched upload (api.BatchWriter framing: optionally the metadata first,
 // then slivers) from body and stores what it carries, chunk by chunk: every sliver of a chunk
 // is checked, verified in parallel and committed in one store batch while the next chunk is
 // read. It stops at the first frame that fails (the error names it) and keeps what it stored
 // before.
-func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, pending bool) (api.BatchResult, error) {
+func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, up Upload) (api.BatchResult, error) {
 	v, err := u.currentView()
 	if err != nil {
 		return api.BatchResult{}, err
@@ -85,7 +95,7 @@ func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, pend
 			if err != nil {
 				return fail(err, 0)
 			}
-			out, err := u.storeMetadata(ctx, md, v, pending)
+			out, err := u.storeMetadata(ctx, md, v, up)
 			if err != nil {
 				return fail(err, 0)
 			}
@@ -149,7 +159,7 @@ func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, pend
 	defer cancel()
 
 	for c := range chunks {
-		if err := u.storeBatchChunk(ctx, id, v, c.slivers, pending, st, &res); err != nil {
+		if err := u.storeBatchChunk(ctx, id, v, c.slivers, up, st, &res); err != nil {
 			return fail(err, batchErrFrame(err, c.slivers))
 		}
 		if c.err != nil && !errors.Is(c.err, io.EOF) {
@@ -190,7 +200,7 @@ func batchErrFrame(err error, slivers []batchSliver) int {
 // storeBatchChunk checks every sliver of a chunk, verifies them in parallel and commits the
 // new ones in one batch (or buffers them if the blob is not registered yet).
 func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView, slivers []batchSliver,
-	pending bool, st *uploadState, res *api.BatchResult) error {
+	up Upload, st *uploadState, res *api.BatchResult) error {
 	type item struct {
 		bs    batchSliver
 		sl    redstuff.Sliver
@@ -200,7 +210,7 @@ func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView,
 	for _, bs := range slivers {
 		if st.info != nil && !st.registered {
 			// Not registered (pending upload): buffer one by one.
-			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, up, st)
 			if err != nil {
 				return &frameError{bs.frame, err}
 			}
@@ -211,7 +221,7 @@ func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView,
 			}
 			continue
 		}
-		sl, shard, done, err := u.checkSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+		sl, shard, done, err := u.checkSliver(ctx, id, v, bs.pair, bs.axis, bs.body, up, st)
 		if err != nil {
 			u.m.slivers.WithLabelValues("rejected").Inc()
 			return &frameError{bs.frame, err}
@@ -221,7 +231,7 @@ func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView,
 			continue
 		}
 		if !st.registered {
-			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, pending, st)
+			out, err := u.storeSliver(ctx, id, v, bs.pair, bs.axis, bs.body, up, st)
 			if err != nil {
 				return &frameError{bs.frame, err}
 			}
