@@ -23,8 +23,10 @@ type Client struct {
 	comm CommunicationConfig
 	log  *slog.Logger
 	cp   *cpclient.Client
-	// chainID is the control plane's chain ID (transactions name it).
-	chainID string
+	// chainID is the control plane's chain ID (transactions name it); maxEpochsAhead how far
+	// ahead storage may be bought.
+	chainID        string
+	maxEpochsAhead uint32
 
 	// txMu serialises the wallet's transactions (cpclient tracks one nonce per key).
 	txMu sync.Mutex
@@ -76,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.NShards != 0 && cfg.NShards != p.NShards {
 		return nil, fmt.Errorf("%w: the network has %d shards, the configuration says %d", ErrInvalidConfig, p.NShards, cfg.NShards)
 	}
-	c.chainID = p.ChainID
+	c.chainID, c.maxEpochsAhead = p.ChainID, p.MaxEpochsAhead
 	return c, nil
 }
 

@@ -14,9 +14,16 @@
 // decoding them with Walrus's default consistency check and writing the rest. ReadRange
 // streams only the rows that cover a byte range.
 //
+// A store that cannot succeed (more epochs than the control plane allows, a blob too large
+// for n shards, a wallet that cannot pay) fails before any node is sent anything. Reads take
+// ReadOptions: ConsistencyStrict re-encodes the blob and compares its ID, ConsistencySkip
+// checks nothing beyond each sliver (Walrus's strict and skip consistency checks); stores
+// reuse owned resources unless StoreOptions.IgnoreResources.
+//
 // Every node is reached over HTTPS with its certificate pinned to the network key it
-// registered on the control plane (internal/nodetls). A node that serves wrong data or a bad
-// signature is skipped and logged, never trusted.
+// registered on the control plane (internal/nodetls), by the verifying client that storage
+// nodes use too (internal/nodeclient); every fan-out to nodes is a job of internal/fanout. A
+// node that serves wrong data or a bad signature is skipped and logged, never trusted.
 //
 // A Client is safe for concurrent use; transactions of one wallet are serialised.
 package client

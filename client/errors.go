@@ -29,6 +29,10 @@ var (
 	ErrNoCommittee = errors.New("client: no committee")
 	// ErrInvalidConfig: a configuration the client cannot use.
 	ErrInvalidConfig = errors.New("client: invalid configuration")
+	// ErrInvalidEpochs: a store for more epochs ahead than the control plane allows.
+	ErrInvalidEpochs = errors.New("client: invalid number of epochs")
+	// ErrInsufficientBalance: the wallet cannot pay for the store.
+	ErrInsufficientBalance = errors.New("client: insufficient balance")
 	// ErrBadNode: a node served data or a signature that does not verify.
 	ErrBadNode = nodeclient.ErrInvalidResponse
 )

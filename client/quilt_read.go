@@ -122,7 +122,7 @@ func (r *quiltReader) fullRead(ctx context.Context, cause error) (*quilt.Quilt, 
 		return r.full, nil
 	}
 	r.c.log.Info("quilt columns unavailable; reading the whole quilt", "quilt", r.md.ID, "err", cause)
-	data, err := r.c.readWithMetadata(ctx, r.v, r.md)
+	data, err := r.c.readWithMetadata(ctx, r.v, r.md, ConsistencyDefault)
 	if err != nil {
 		return nil, fmt.Errorf("%w (after: %w)", err, cause)
 	}

@@ -16,33 +16,115 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
+// ConsistencyCheck is how a read checks that the blob was encoded consistently (spec §2.9),
+// beyond verifying every sliver it uses against the metadata.
+type ConsistencyCheck int
+
+// Consistency checks (Walrus's ConsistencyCheckType).
+const (
+	// ConsistencyDefault: a read that decodes rebuilds every systematic primary sliver it did
+	// not fetch from the decoded blob and checks its hash; a read that streams the systematic
+	// slivers has nothing more to check.
+	ConsistencyDefault ConsistencyCheck = iota
+	// ConsistencyStrict re-encodes the whole decoded blob and compares its blob ID (Walrus's
+	// strict_consistency_check): it catches a writer that encoded any sliver inconsistently,
+	// at the cost of an encode and of holding the whole blob in memory before writing it.
+	ConsistencyStrict
+	// ConsistencySkip checks nothing beyond the slivers themselves (Walrus's
+	// skip_consistency_check).
+	ConsistencySkip
+)
+
+// ReadOptions are the options of a read.
+type ReadOptions struct {
+	Consistency ConsistencyCheck
+}
+
+// readOptions returns the options of a read call (at most one ReadOptions).
+func readOptions(opts []ReadOptions) (ReadOptions, error) {
+	switch {
+	case len(opts) > 1:
+		return ReadOptions{}, fmt.Errorf("%w: more than one ReadOptions", ErrInvalidConfig)
+	case len(opts) == 0:
+		return ReadOptions{}, nil
+	case opts[0].Consistency < ConsistencyDefault || opts[0].Consistency > ConsistencySkip:
+		return ReadOptions{}, fmt.Errorf("%w: consistency check %d", ErrInvalidConfig, opts[0].Consistency)
+	}
+	return opts[0], nil
+}
+
 // Read reads a blob and writes it to w (spec §11.4), streaming: it checks that the blob is
 // certified, fetches verified metadata, then fetches the systematic primary slivers (each one
 // row of the blob) in order, a window of them at a time from the nodes that hold them, verifies
 // each against the metadata and writes it as soon as the rows before it are written. Memory
 // stays bounded by the window whatever the blob's size. If a systematic sliver cannot be had,
 // it falls back to fetching any K_p verified primary slivers from the fastest nodes, decoding
-// them with the default consistency check, and writing the rest. It returns the number of
-// bytes written.
-func (c *Client) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
+// them with the consistency check of opts (at most one; the default check if none), and
+// writing the rest. With ConsistencyStrict the whole blob is read and checked before any of
+// it is written. It returns the number of bytes written.
+func (c *Client) Read(ctx context.Context, id blob.ID, w io.Writer, opts ...ReadOptions) (int64, error) {
+	o, err := readOptions(opts)
+	if err != nil {
+		return 0, err
+	}
 	v, md, err := c.readSetup(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	return c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, w)
+	return c.read(ctx, v, md, 0, md.Metadata.UnencodedLength, w, o.Consistency)
 }
 
 // ReadBytes reads a blob into memory (see Read).
-func (c *Client) ReadBytes(ctx context.Context, id blob.ID) ([]byte, error) {
+func (c *Client) ReadBytes(ctx context.Context, id blob.ID, opts ...ReadOptions) ([]byte, error) {
+	o, err := readOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	v, md, err := c.readSetup(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	if o.Consistency == ConsistencyStrict {
+		return c.readStrict(ctx, v, md)
+	}
 	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
-	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf); err != nil {
+	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf, o.Consistency); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// read writes bytes [offset, offset+length) of the blob to w under the consistency check.
+func (c *Client) read(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer, check ConsistencyCheck) (int64, error) {
+	if check != ConsistencyStrict {
+		return c.stream(ctx, v, md, offset, length, w, check)
+	}
+	data, err := c.readStrict(ctx, v, md)
+	if err != nil {
+		return 0, err
+	}
+	k, err := w.Write(data[offset : offset+length])
+	if err != nil {
+		err = fmt.Errorf("client: writing the blob: %w", err)
+	}
+	return int64(k), err
+}
+
+// readStrict reads the whole blob, re-encodes it and checks that it gives the blob's ID.
+func (c *Client) readStrict(ctx context.Context, v *committeeView, md *blob.MetadataWithID) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
+	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf, ConsistencyDefault); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	cm, err := v.enc.Commit(data)
+	if err != nil {
+		return nil, fmt.Errorf("client: re-encoding %s: %w", md.ID, err)
+	}
+	if got := blob.NewMetadata(cm).ID; got != md.ID {
+		return nil, fmt.Errorf("%w: %s is inconsistently encoded: its data re-encodes to %s", ErrBlobInvalid, md.ID, got)
+	}
+	return data, nil
 }
 
 // readSetup checks that the blob is readable and fetches the committee and verified metadata.
@@ -61,12 +143,19 @@ func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *bl
 	return v, md, nil
 }
 
-func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blob.MetadataWithID) ([]byte, error) {
+// readWithMetadata fetches any K_p verified primary slivers and decodes them, with the
+// default consistency check unless check is ConsistencySkip.
+func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blob.MetadataWithID, check ConsistencyCheck) ([]byte, error) {
 	slivers, err := c.fetchPrimary(ctx, v, md, nil, v.params.PrimarySource)
 	if err != nil {
 		return nil, err
 	}
-	data, err := blob.Decode(v.enc, md, slivers)
+	var data []byte
+	if check == ConsistencySkip {
+		data, err = v.enc.Decode(md.Metadata.UnencodedLength, slivers, nil)
+	} else {
+		data, err = blob.Decode(v.enc, md, slivers)
+	}
 	if errors.Is(err, redstuff.ErrInconsistent) {
 		return nil, fmt.Errorf("%w: %s is inconsistently encoded: %w", ErrBlobInvalid, md.ID, err)
 	}
@@ -79,8 +168,13 @@ func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blo
 // ReadRange writes length bytes of the blob from offset on to w. It streams only the
 // systematic primary slivers that hold the range (each verified), as Read does; if one of them
 // cannot be fetched it reads the whole blob instead. Like Walrus's range reads it skips the
-// whole-blob consistency check.
-func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
+// whole-blob consistency check, unless opts asks for ConsistencyStrict: then the whole blob is
+// read and checked first.
+func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer, opts ...ReadOptions) error {
+	o, err := readOptions(opts)
+	if err != nil {
+		return err
+	}
 	v, md, err := c.readSetup(ctx, id)
 	if err != nil {
 		return err
@@ -89,7 +183,7 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint6
 	if offset > size || length > size-offset {
 		return fmt.Errorf("%w: %d bytes at %d of a %d-byte blob", ErrInvalidRange, length, offset, size)
 	}
-	_, err = c.stream(ctx, v, md, offset, length, w)
+	_, err = c.read(ctx, v, md, offset, length, w, o.Consistency)
 	return err
 }
 
@@ -120,7 +214,7 @@ func (c *Client) stallAfter(took []time.Duration) time.Duration {
 // fan-out job at most MaxConcurrentSliverReads rows ahead of the one being written and at
 // most MaxNodeConnections from one node. When a row cannot be fetched or does not verify, the
 // rest comes from a full decode (readWithMetadata).
-func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer) (int64, error) {
+func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer, check ConsistencyCheck) (int64, error) {
 	if length == 0 {
 		return 0, nil
 	}
@@ -204,7 +298,7 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 			}
 			c.log.Info("systematic sliver unavailable; decoding from any primary slivers", "blob", md.ID, "sliver", r, "err", rowErr)
 			stop()
-			data, err := c.readWithMetadata(ctx, v, md)
+			data, err := c.readWithMetadata(ctx, v, md, check)
 			if err != nil {
 				return written, err
 			}

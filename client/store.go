@@ -37,6 +37,11 @@ type StoreOptions struct {
 	Force bool
 	// Progress, if set, is called (from one goroutine at a time) as sliver bytes are uploaded.
 	Progress func(done, total int64)
+	// IgnoreResources buys new storage and registers the blob anew even if the wallet owns a
+	// registered, uncertified object of this blob or a storage resource that would do. The
+	// default reuses them, in that order, before buying (spec §11.3; Walrus's
+	// reuse_resources=true, the opposite of its --ignore-resources).
+	IgnoreResources bool
 }
 
 // ResourceOperation says how a store obtained its storage (Walrus's resourceOperation).
@@ -118,8 +123,20 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 	if err != nil {
 		return nil, err
 	}
+	// Everything that can be checked before encoding is: a store that must fail fails before
+	// any node is sent anything.
 	if uint64(len(data)) > v.params.MaxBlobSize() {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrBlobTooLarge, len(data), v.params.MaxBlobSize())
+	}
+	if opts.Epochs > c.maxEpochsAhead {
+		return nil, fmt.Errorf("%w: %d epochs ahead, at most %d", ErrInvalidEpochs, opts.Epochs, c.maxEpochsAhead)
+	}
+	if opts.Force {
+		// Without the already-certified shortcut only a registration of this very blob (which
+		// the blob ID must name) could make the store cheaper than buying or reusing storage.
+		if err := c.checkBalance(ctx, v, uint64(len(data)), opts); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	e, err := v.enc.Encode(data)
@@ -231,6 +248,9 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 	// Resource selection: an owned registration of this blob, else owned storage, else buy.
 	var reg *Blob
 	for i := range owned.Blobs {
+		if opts.IgnoreResources {
+			break
+		}
 		b := &owned.Blobs[i]
 		if b.BlobID == md.ID && !b.Certified && b.Deletable == !opts.Permanent &&
 			b.Storage.Start <= epoch && b.Storage.End >= wantEnd {
@@ -240,7 +260,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		}
 	}
 	var storage *Storage
-	if reg == nil {
+	if reg == nil && !opts.IgnoreResources {
 		for i := range owned.Storage {
 			s := &owned.Storage[i]
 			if s.Size >= res.EncodedLength && s.Start <= epoch && s.End >= wantEnd &&
@@ -248,6 +268,19 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 				storage = s
 			}
 		}
+	}
+
+	// Fail before uploading anything if the wallet cannot pay.
+	cost := uint64(0)
+	switch {
+	case reg != nil:
+	case storage != nil:
+		cost = writeFee
+	default:
+		cost = writeFee + v.c.StoragePrice*units*uint64(opts.Epochs)
+	}
+	if err := c.requireBalance(ctx, cost); err != nil {
+		return err
 	}
 
 	r := newRegistration(!opts.Permanent)
@@ -317,6 +350,59 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		res.EndEpoch = reg.Storage.End
 	} else if storage != nil {
 		res.EndEpoch = storage.End
+	}
+	return nil
+}
+
+// checkBalance fails with ErrInsufficientBalance if the wallet cannot pay for storing size
+// bytes as opts asks, whatever the blob (owned storage that fits is reused unless
+// opts.IgnoreResources; an owned uncertified registration of the same size might be of this
+// blob, so with one the check waits for the blob ID).
+func (c *Client) checkBalance(ctx context.Context, v *committeeView, size uint64, opts StoreOptions) error {
+	encoded, err := v.params.EncodedLength(size)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
+	}
+	units := (encoded + mib - 1) / mib
+	cost := v.c.WritePrice*units + v.c.StoragePrice*units*uint64(opts.Epochs)
+	if !opts.IgnoreResources {
+		wowned, err := c.cp.Owned(ctx, cpapi.Address(c.cfg.Wallet.Address()))
+		if err != nil {
+			return fmt.Errorf("client: owned objects: %w", err)
+		}
+		owned := ownedFromAPI(wowned)
+		wantEnd := v.c.Epoch + opts.Epochs
+		for _, b := range owned.Blobs {
+			if !b.Certified && b.Size == size && b.Deletable == !opts.Permanent && b.Storage.Start <= v.c.Epoch && b.Storage.End >= wantEnd {
+				return nil
+			}
+		}
+		for _, s := range owned.Storage {
+			if s.Size >= encoded && s.Start <= v.c.Epoch && s.End >= wantEnd {
+				cost = v.c.WritePrice * units
+				break
+			}
+		}
+	}
+	return c.requireBalance(ctx, cost)
+}
+
+// requireBalance fails with ErrInsufficientBalance if the wallet holds less than cost.
+func (c *Client) requireBalance(ctx context.Context, cost uint64) error {
+	if cost == 0 {
+		return nil
+	}
+	a, err := c.cp.Account(ctx, cpapi.Address(c.cfg.Wallet.Address()))
+	var balance uint64
+	switch {
+	case errors.Is(err, cpclient.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("client: account: %w", err)
+	default:
+		balance = a.Balance
+	}
+	if balance < cost {
+		return fmt.Errorf("%w: the store costs %d, the wallet holds %d", ErrInsufficientBalance, cost, balance)
 	}
 	return nil
 }
