@@ -46,7 +46,13 @@ func (n *Node) uploadRoom(ctx context.Context, length, limit int64) (func(), err
 		}
 		return nil, fmt.Errorf("%w: no room for another %d-byte upload", engine.ErrBusy, need)
 	}
-	return func() { n.uploads.Release(need) }, nil
+	n.hm.bodies.Inc()
+	n.hm.bodyRoom.Add(float64(need))
+	return func() {
+		n.hm.bodies.Dec()
+		n.hm.bodyRoom.Sub(float64(need))
+		n.uploads.Release(need)
+	}, nil
 }
 
 // slowBodyReader reads a request body under the minimum transfer rate: the time its reads

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -23,6 +24,14 @@ type slowUpload struct {
 
 func startSlowUpload(t *testing.T, node *testNode, path string, length int, first []byte) *slowUpload {
 	t.Helper()
+	u := dialNode(t, node)
+	u.send(path, node.Addr(), length, first)
+	return u
+}
+
+// dialNode opens a TLS connection to the node (HTTP/1.1), handshake done.
+func dialNode(t *testing.T, node *testNode) *slowUpload {
+	t.Helper()
 	cfg := node.client.Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
 	conn, err := tls.Dial("tcp", node.Addr(), cfg)
@@ -30,9 +39,13 @@ func startSlowUpload(t *testing.T, node *testNode, path string, length int, firs
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", path, node.Addr(), length)
-	conn.Write(first)
 	return &slowUpload{conn: conn}
+}
+
+// send writes the headers of a PUT of a length-byte body, and first.
+func (u *slowUpload) send(path, host string, length int, first []byte) {
+	fmt.Fprintf(u.conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", path, host, length)
+	u.conn.Write(first)
 }
 
 // trickle writes one byte every interval until stop is closed.
@@ -90,6 +103,53 @@ func TestSlowBodies(t *testing.T) {
 	}
 	// A body that arrives in time is read.
 	expect(t, "metadata after the slow ones", node.put(t, api.MetadataPath(id)+"?pending=true", make([]byte, 10)), 400, api.ReasonMalformedBody)
+}
+
+// TestHeldUploadsMemory: uploads that announce a large body and send a few bytes of it do not
+// make the node allocate what they announce: 40 held sliver uploads, each announcing the
+// largest sliver body the node takes, cost it what arrived (its read buffers), not 40 times
+// the limit (the "40 held uploads pinned 150 MB").
+func TestHeldUploadsMemory(t *testing.T) {
+	tn := newTestNet(t, testShards, 2)
+	node := tn.startNode(0, nil)
+	node.waitApplied(t, tn.chain)
+	limit, err := node.e.Uploads.SliverLimit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const held = 40
+	announced := uint64(held) * uint64(limit)
+	conns := make([]*slowUpload, held)
+	for i := range conns {
+		conns[i] = dialNode(t, node)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	for i, u := range conns {
+		u.send(api.SliverPath(blob.ID{byte(i), 9}.String(), 0, "primary")+"?pending=true", node.Addr(), int(limit), make([]byte, 10))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var reading time.Time // when every upload was being read
+	for {
+		if reading.IsZero() && node.metric(t, "floe_node_http_bodies_reading") == held {
+			reading = time.Now()
+		}
+		runtime.ReadMemStats(&ms)
+		allocated := ms.TotalAlloc - before
+		if allocated > announced/2 {
+			t.Fatalf("%d held uploads announcing %d bytes each made the process allocate %d bytes", held, limit, allocated)
+		}
+		if node.metric(t, "floe_node_http_bodies_reading") == held && !reading.IsZero() && time.Since(reading) > 300*time.Millisecond {
+			t.Logf("%d uploads held, announcing %d bytes in all: %d bytes allocated", held, announced, allocated)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not start reading the %d uploads within a minute (%v reading)", held, node.metric(t, "floe_node_http_bodies_reading"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestUploadRoom: the bodies read at once are bounded node-wide: while a slow upload holds the

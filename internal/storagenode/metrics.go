@@ -11,6 +11,10 @@ type httpMetrics struct {
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	bodyBytes *prometheus.CounterVec
+	// bodies and bodyRoom: the request bodies being read under the node-wide bound, and the
+	// bytes of the bound they hold (body.go).
+	bodies   prometheus.Gauge
+	bodyRoom prometheus.Gauge
 }
 
 func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
@@ -25,8 +29,14 @@ func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 		bodyBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_node_http_body_bytes_total", Help: "Request and response body bytes by direction.",
 		}, []string{"direction"}),
+		bodies: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_http_bodies_reading", Help: "Request bodies being read (uploads and proofs).",
+		}),
+		bodyRoom: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "floe_node_http_body_room_bytes", Help: "Bytes of the bound on request bodies being read (MaxUploadBytes) that they hold.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bodyBytes} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bodyBytes, m.bodies, m.bodyRoom} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("storagenode: metrics: %w", err)
 		}
