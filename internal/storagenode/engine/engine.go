@@ -185,6 +185,9 @@ type core struct {
 	// shards tracks the state of the node's shards for its health.
 	shards *shardHealth
 	txMu   sync.Mutex // serializes the node's transactions (nonces)
+	// newTicker starts a ticker and returns its channel and its stop (time.NewTicker's; tests
+	// replace it to check that every ticker is stopped).
+	newTicker func(d time.Duration) (<-chan time.Time, func())
 
 	mu      sync.RWMutex
 	view    *epochView    // current committee view (nil until known)
@@ -219,6 +222,10 @@ func New(opts Options) (*Engine, error) {
 			Logger: opts.Logger}),
 		pending: newPendingBuffer(opts.MaxPendingBytes, opts.MaxPendingPerSource, opts.PendingTTL),
 		shards:  newShardHealth(),
+		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
 	}
 	var err error
 	if c.account == nil {
@@ -348,8 +355,7 @@ func (e *Engine) housekeeping(ctx context.Context) {
 		if d <= 0 {
 			return nil, func() {}
 		}
-		t := time.NewTicker(d)
-		return t.C, t.Stop
+		return e.newTicker(d)
 	}
 	gc, stopGC := tick(e.cfg.GCInterval)
 	defer stopGC()

@@ -195,8 +195,8 @@ func (n *Recovery) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, n.cfg.RecoveryWorkers)
-	sweep := time.NewTicker(n.cfg.RecoverySweep)
-	defer sweep.Stop()
+	sweep, stopSweep := n.newTicker(n.cfg.RecoverySweep)
+	defer stopSweep()
 	sweepDone := make(chan struct{}, 1)
 	sweeping := false
 	startSweep := func() {
@@ -250,7 +250,7 @@ func (n *Recovery) run(ctx context.Context) {
 			return
 		case <-n.queue.wake:
 		case <-timerC:
-		case <-sweep.C:
+		case <-sweep:
 			startSweep()
 		case <-n.sweepReq:
 			again = sweeping
