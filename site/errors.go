@@ -24,4 +24,7 @@ var (
 	ErrEmptySite = errors.New("site: no files to publish")
 	// ErrNotOwner: the wallet does not own the site object, so it cannot update it.
 	ErrNotOwner = errors.New("site: the wallet does not own the site")
+	// ErrKeptExpires: an update keeps a file whose quilt would expire before the site, and the
+	// wallet owns no object of that quilt to extend.
+	ErrKeptExpires = errors.New("site: a kept file's quilt expires before the site")
 )

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
@@ -61,6 +62,9 @@ type PublishResult struct {
 	Quilts   []QuiltSummary `json:"quilts"`
 	Cost     uint64         `json:"cost"`
 	EndEpoch uint32         `json:"endEpoch"`
+	// Extended are the blobs (quilts of kept files, an unchanged manifest) that Update extended
+	// to the site's end epoch.
+	Extended []blob.ID `json:"extended,omitempty"`
 	// Unchanged is set when Update found nothing to change.
 	Unchanged bool `json:"unchanged"`
 }
@@ -151,11 +155,18 @@ func Update(ctx context.Context, c *client.Client, siteID client.ObjectID, fsys 
 		return nil, err
 	}
 	res.SiteID, res.Label = siteID, Label(siteID)
+	if err := extendKept(ctx, c, m, res, info.Epoch+opts.Epochs, opts); err != nil {
+		return nil, err
+	}
 	mb, err := m.Marshal()
 	if err != nil {
 		return nil, err
 	}
 	if blobIDOf(info.Params.NShards, mb) == prevID {
+		// The current manifest stays: it must live as long as the site too.
+		if err := extendBlobs(ctx, c, map[blob.ID]string{prevID: "the site's manifest"}, res, info.Epoch+opts.Epochs, opts); err != nil {
+			return nil, err
+		}
 		res.ManifestID, res.Manifest, res.Unchanged, res.EndEpoch = prevID, m, true, max(end, info.Epoch+opts.Epochs)
 		return res, nil
 	}
@@ -170,6 +181,61 @@ func Update(ctx context.Context, c *client.Client, siteID client.ObjectID, fsys 
 	res.ManifestID, res.Manifest, res.EndEpoch = sr.BlobID, m, max(end, info.Epoch+opts.Epochs)
 	opts.Logger.Info("site updated", "site", siteID, "manifest", sr.BlobID, "stored", len(res.Stored), "kept", len(res.Kept), "removed", len(res.Removed))
 	return res, nil
+}
+
+// extendKept makes the quilts of the files an update keeps live until the epoch end, as its
+// new files are (see extendBlobs).
+func extendKept(ctx context.Context, c *client.Client, m *Manifest, res *PublishResult, end uint32, opts PublishOptions) error {
+	need := map[blob.ID]string{}
+	for _, p := range res.Kept {
+		q := m.Resources[p].PatchID.Quilt
+		if _, ok := need[q]; !ok {
+			need[q] = "the quilt of " + p
+		}
+	}
+	return extendBlobs(ctx, c, need, res, end, opts)
+}
+
+// extendBlobs makes each blob of need (blob ID → what it is) live until the epoch end: a blob
+// whose wallet-owned certified objects all end sooner is extended (its object that lasts
+// longest). A blob the wallet owns no object of, that would expire before end, fails the
+// update before the new manifest is stored.
+func extendBlobs(ctx context.Context, c *client.Client, need map[blob.ID]string, res *PublishResult, end uint32, opts PublishOptions) error {
+	if len(need) == 0 {
+		return nil
+	}
+	owned, err := c.ListBlobs(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("site: the wallet's blob objects: %w", err)
+	}
+	best := map[blob.ID]client.Blob{}
+	for _, b := range owned {
+		if cur, ok := best[b.BlobID]; b.Certified && (!ok || b.Storage.End > cur.Storage.End) {
+			best[b.BlobID] = b
+		}
+	}
+	ids := make([]blob.ID, 0, len(need))
+	for id := range need {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		b, ok := best[id]
+		switch {
+		case ok && b.Storage.End >= end:
+			continue
+		case !ok:
+			return fmt.Errorf("%w: %s (%s) must live until epoch %d, and the wallet owns no object of it to extend", ErrKeptExpires, id, need[id], end)
+		}
+		xr, err := c.Extend(ctx, b.ID, end-b.Storage.End)
+		if err != nil {
+			return fmt.Errorf("site: extending %s (%s) to epoch %d: %w", id, need[id], end, err)
+		}
+		res.Cost += xr.Cost
+		res.Extended = append(res.Extended, id)
+		opts.Logger.Info("blob extended", "blob", id, "what", need[id], "object", b.ID, "end", end)
+	}
+	return nil
 }
 
 // blobIDOf returns the blob ID data would have on n shards (zero if it cannot be computed).

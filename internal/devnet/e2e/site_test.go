@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/browsertest"
 	"github.com/floelabs/floe/site"
 )
@@ -107,6 +109,14 @@ type siteCLIOutput struct {
 	ManifestBlobID string   `json:"manifestBlobId"`
 	Stored         []string `json:"stored"`
 	Kept           []string `json:"kept"`
+	Removed        []string `json:"removed"`
+	Quilts         []struct {
+		QuiltID string `json:"quiltId"`
+		Patches int    `json:"patches"`
+	} `json:"quilts"`
+	Extended  []string `json:"extended"`
+	EndEpoch  uint32   `json:"endEpoch"`
+	Unchanged bool     `json:"unchanged"`
 }
 
 // TestSite publishes a site with the CLI on a devnet and loads it through the portal in
@@ -238,14 +248,51 @@ func TestSite(t *testing.T) {
 		t.Fatalf("a page of one site reached into another's frame: %q %v", got, err)
 	}
 
-	// An update stores only what changed, under the same URL.
-	writeSite(t, dir, "v2")
-	var upd siteCLIOutput
-	if err := json.Unmarshal(floe(t, append([]string{"site", "update", dir, "--site", pub.SiteObjectID, "--json"}, cfg...)...), &upd); err != nil {
+	// An update stores only what changed, under the same URL: one quilt of one file and a
+	// manifest, two blob objects more for the wallet. It reaches two epochs further, so the
+	// quilt of the five kept files is extended with it.
+	ccfg, err := client.LoadConfig(info.ClientConfig)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if upd.URL != pub.URL || len(upd.Stored) != 1 || upd.Stored[0] != "/js/app.js" || len(upd.Kept) != 5 {
-		t.Fatalf("site update: %+v", upd)
+	wc, err := client.New(context.Background(), *ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	owned := func() []client.Blob {
+		t.Helper()
+		bs, err := wc.ListBlobs(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs
+	}
+	before := len(owned())
+	writeSite(t, dir, "v2")
+	var upd siteCLIOutput
+	if err := json.Unmarshal(floe(t, append([]string{"site", "update", dir, "--site", pub.SiteObjectID, "--epochs", "4", "--json"}, cfg...)...), &upd); err != nil {
+		t.Fatal(err)
+	}
+	if upd.URL != pub.URL || len(upd.Stored) != 1 || upd.Stored[0] != "/js/app.js" || len(upd.Kept) != 5 || len(upd.Removed) != 0 ||
+		len(upd.Quilts) != 1 || upd.Quilts[0].Patches != 1 || upd.Unchanged || len(upd.Extended) != 1 || upd.Extended[0] != pub.Quilts[0].QuiltID {
+		t.Fatalf("site update: %+v (published: %+v)", upd, pub)
+	}
+	if n := len(owned()); n != before+2 {
+		t.Fatalf("the update added %d blob objects to the wallet, want 2 (a quilt and a manifest)", n-before)
+	}
+	for _, b := range owned() {
+		if (b.BlobID.String() == pub.Quilts[0].QuiltID || b.BlobID.String() == upd.Quilts[0].QuiltID || b.BlobID.String() == upd.ManifestBlobID) && b.Storage.End < upd.EndEpoch {
+			t.Fatalf("blob %s ends at epoch %d, before the site's %d", b.BlobID, b.Storage.End, upd.EndEpoch)
+		}
+	}
+	// Nothing changed: nothing is stored.
+	var same siteCLIOutput
+	if err := json.Unmarshal(floe(t, append([]string{"site", "update", dir, "--site", pub.SiteObjectID, "--json"}, cfg...)...), &same); err != nil {
+		t.Fatal(err)
+	}
+	if !same.Unchanged || len(same.Stored) != 0 || len(same.Quilts) != 0 || len(same.Kept) != 6 || same.ManifestBlobID != upd.ManifestBlobID || len(owned()) != before+2 {
+		t.Fatalf("an update without changes: %+v", same)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -261,6 +308,19 @@ func TestSite(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	shot("site-updated.png")
+
+	// A file removed: a new manifest only.
+	before = len(owned())
+	if err := os.Remove(filepath.Join(dir, "404.html")); err != nil {
+		t.Fatal(err)
+	}
+	var rm siteCLIOutput
+	if err := json.Unmarshal(floe(t, append([]string{"site", "update", dir, "--site", pub.SiteObjectID, "--json"}, cfg...)...), &rm); err != nil {
+		t.Fatal(err)
+	}
+	if rm.Unchanged || len(rm.Stored) != 0 || len(rm.Quilts) != 0 || len(rm.Removed) != 1 || rm.Removed[0] != "/404.html" || len(owned()) != before+1 {
+		t.Fatalf("an update removing a file: %+v", rm)
+	}
 }
 
 // checkHTTP checks the portal's answers to plain HTTP requests for the site at siteURL.
