@@ -28,6 +28,10 @@ import (
 // EnvChromium names a Chromium executable to use instead of the one found on PATH.
 const EnvChromium = "FLOE_CHROMIUM"
 
+// EnvRequire, set to 1, makes Start fail instead of skip when no Chromium is installed
+// (.ci/run sets it for the site test, which must run there).
+const EnvRequire = "FLOE_REQUIRE_CHROMIUM"
+
 // Timeout bounds each step of a Page (a generous liveness bound, not a performance check).
 const Timeout = 60 * time.Second
 
@@ -53,10 +57,13 @@ type Browser struct {
 }
 
 // Start launches headless Chromium for t and stops it when t ends. Without Chromium it skips
-// t, saying so loudly.
+// t, saying so loudly, or fails it when $FLOE_REQUIRE_CHROMIUM is 1.
 func Start(t testing.TB) *Browser {
 	t.Helper()
 	path, err := Find()
+	if err != nil && os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("browsertest: chromium is not installed (%v) and %s=1 requires it: install Debian's chromium (scripts/setup does) or set %s", err, EnvRequire, EnvChromium)
+	}
 	if err != nil {
 		t.Logf("*** browsertest: chromium is not installed (%v): this browser test does not run. Install Debian's chromium (scripts/setup does) or set %s. ***", err, EnvChromium)
 		t.Skip("SKIPPED: chromium not installed")
