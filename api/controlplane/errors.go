@@ -29,6 +29,7 @@ const (
 	CodeStake                = "stake"
 	CodeOverflow             = "overflow"
 	CodeChallenge            = "challenge"
+	CodeNotShared            = "not_shared"
 	CodeInternal             = "internal"
 
 	// Request errors.

@@ -25,6 +25,8 @@ const (
 	EventBlobDeleted       EventType = "BlobDeleted"
 	EventBlobAttributes    EventType = "BlobAttributesChanged"
 	EventObjectTransferred EventType = "ObjectTransferred"
+	EventBlobShared        EventType = "BlobShared"
+	EventSharedBlobFunded  EventType = "SharedBlobFunded"
 	EventEpochChangeStart  EventType = "EpochChangeStart"
 	EventEpochChangeDone   EventType = "EpochChangeDone"
 	EventObjectsExpired    EventType = "ObjectsExpired"

@@ -122,6 +122,10 @@ type Blob struct {
 	Deletable       bool              `json:"deletable"`
 	Storage         Storage           `json:"storage"`
 	Attributes      map[string]string `json:"attributes,omitempty"`
+	// Shared marks a shared blob object (ShareBlobOp): it has no owner, and Funds pay its
+	// extensions.
+	Shared bool   `json:"shared,omitempty"`
+	Funds  uint64 `json:"funds,omitempty"`
 }
 
 // Owned lists the storage resources and blob objects of an owner.

@@ -59,6 +59,8 @@ type Op struct {
 	// Storage challenges (challenge.go).
 	ChallengeShare       *ChallengeShareOp       `json:"challenge_share,omitempty"`
 	ChallengeCertificate *ChallengeCertificateOp `json:"challenge_certificate,omitempty"`
+	ShareBlob            *ShareBlobOp            `json:"share_blob,omitempty"`
+	FundSharedBlob       *FundSharedBlobOp       `json:"fund_shared_blob,omitempty"`
 }
 
 // Count returns the number of operations set (a valid Op has exactly one).
@@ -68,7 +70,7 @@ func (o *Op) Count() int {
 		o.SetVotes != nil, o.Stake != nil, o.WithdrawStake != nil, o.ReserveStorage != nil,
 		o.SplitStorage != nil, o.FuseStorage != nil, o.RegisterBlob != nil, o.CertifyBlob != nil,
 		o.InvalidateBlob != nil, o.ExtendBlob != nil, o.DeleteBlob != nil, o.SetAttributes != nil,
-		o.TransferObject != nil, o.ChallengeShare != nil, o.ChallengeCertificate != nil} {
+		o.TransferObject != nil, o.ChallengeShare != nil, o.ChallengeCertificate != nil, o.ShareBlob != nil, o.FundSharedBlob != nil} {
 		if set {
 			n++
 		}
@@ -198,6 +200,21 @@ type SetAttributesOp struct {
 type TransferObjectOp struct {
 	ObjectID ObjectID `json:"object_id"`
 	To       Address  `json:"to"`
+}
+
+// ShareBlobOp turns a permanent blob object owned by the sender into a shared blob object,
+// with Amount of the sender's tokens as its first funds: nobody owns it any more, anyone may
+// fund it (FundSharedBlobOp) and extend it (ExtendBlobOp, paid from its funds), and it can no
+// longer be deleted, transferred or relabelled.
+type ShareBlobOp struct {
+	BlobObjectID ObjectID `json:"blob_object_id"`
+	Amount       uint64   `json:"amount,omitempty"`
+}
+
+// FundSharedBlobOp adds Amount of the sender's tokens to a shared blob's funds.
+type FundSharedBlobOp struct {
+	BlobObjectID ObjectID `json:"blob_object_id"`
+	Amount       uint64   `json:"amount"`
 }
 
 // Payload returns the canonical payload bytes of tx: Go's encoding/json of the Tx struct

@@ -204,9 +204,13 @@ func (s *State) checkCanPay(acc *Account, op *Op) error {
 			need = write
 		}
 	case op.ExtendBlob != nil:
-		if b := s.d.Blobs[op.ExtendBlob.BlobObjectID]; b != nil {
+		if b := s.d.Blobs[op.ExtendBlob.BlobObjectID]; b != nil && !b.Shared {
 			need, err = s.StorageCost(b.Storage.Size, op.ExtendBlob.Epochs)
 		}
+	case op.ShareBlob != nil:
+		need = op.ShareBlob.Amount
+	case op.FundSharedBlob != nil:
+		need = op.FundSharedBlob.Amount
 	}
 	if err != nil {
 		return nil // the operation fails in its block, from an account that exists
@@ -325,6 +329,10 @@ func (s *State) execute(sender Address, op *Op) error {
 		return s.challengeShare(op.ChallengeShare)
 	case op.ChallengeCertificate != nil:
 		return s.challengeCertificate(op.ChallengeCertificate)
+	case op.ShareBlob != nil:
+		return s.shareBlob(sender, op.ShareBlob)
+	case op.FundSharedBlob != nil:
+		return s.fundSharedBlob(sender, op.FundSharedBlob)
 	}
 	return fmt.Errorf("%w: no operation", ErrInvalidTx)
 }
@@ -862,7 +870,10 @@ func (s *State) ownedBlob(sender Address, id ObjectID) (*Blob, error) {
 }
 
 func (s *State) extendBlob(sender Address, op *ExtendBlobOp) error {
-	b, err := s.ownedBlob(sender, op.BlobObjectID)
+	b, err := s.sharedBlob(op.BlobObjectID)
+	if errors.Is(err, ErrNotShared) {
+		b, err = s.ownedBlob(sender, op.BlobObjectID)
+	}
 	if err != nil {
 		return err
 	}
@@ -883,12 +894,74 @@ func (s *State) extendBlob(sender Address, op *ExtendBlobOp) error {
 	if err != nil {
 		return err
 	}
-	if err := s.debit(sender, cost); err != nil {
+	if b.Shared {
+		// Anyone extends a shared blob; its funds pay.
+		if b.Funds < cost {
+			return fmt.Errorf("%w: the shared blob's funds are %d, the extension costs %d", ErrInsufficientBalance, b.Funds, cost)
+		}
+		b.Funds -= cost
+	} else if err := s.debit(sender, cost); err != nil {
 		return err
 	}
 	s.commitReserve(b.Storage.Size, start, end)
 	b.Storage.End = end
 	s.emit(Event{Type: EventBlobExtended, BlobID: b.BlobID, ObjectID: b.ID, Owner: sender, EndEpoch: end, Deletable: b.Deletable, IsExtension: true, Amount: cost})
+	return nil
+}
+
+// sharedBlob returns a shared blob object (marked as changed); ErrNotShared if the object is
+// a blob that is not shared.
+func (s *State) sharedBlob(id ObjectID) (*Blob, error) {
+	b := s.d.Blobs[id]
+	if b == nil {
+		return nil, fmt.Errorf("%w: blob %s", ErrNotFound, id)
+	}
+	if !b.Shared {
+		return nil, fmt.Errorf("%w: blob %s", ErrNotShared, id)
+	}
+	s.touchID(tableBlob, id)
+	return b, nil
+}
+
+// shareBlob turns an owned, permanent, unexpired blob object into a shared one funded with
+// op.Amount: its owner becomes the zero address (no key), so that it can no longer be deleted,
+// transferred or relabelled, while anyone may fund and extend it.
+func (s *State) shareBlob(sender Address, op *ShareBlobOp) error {
+	b, err := s.ownedBlob(sender, op.BlobObjectID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case b.Deletable:
+		return fmt.Errorf("%w: deletable blobs cannot be shared", ErrInvalidTx)
+	case s.d.Epoch >= b.Storage.End:
+		return fmt.Errorf("blob %w at epoch %d", ErrExpired, b.Storage.End)
+	}
+	if err := s.debit(sender, op.Amount); err != nil {
+		return err
+	}
+	b.Shared, b.Funds, b.Owner, b.Storage.Owner = true, op.Amount, Address{}, Address{}
+	s.emit(Event{Type: EventBlobShared, BlobID: b.BlobID, ObjectID: b.ID, Owner: sender, Amount: op.Amount})
+	return nil
+}
+
+// fundSharedBlob adds to a shared blob's funds.
+func (s *State) fundSharedBlob(sender Address, op *FundSharedBlobOp) error {
+	b, err := s.sharedBlob(op.BlobObjectID)
+	if err != nil {
+		return err
+	}
+	if op.Amount == 0 {
+		return fmt.Errorf("%w: zero amount", ErrInvalidTx)
+	}
+	if b.Funds+op.Amount < b.Funds {
+		return ErrOverflow
+	}
+	if err := s.debit(sender, op.Amount); err != nil {
+		return err
+	}
+	b.Funds += op.Amount
+	s.emit(Event{Type: EventSharedBlobFunded, BlobID: b.BlobID, ObjectID: b.ID, Owner: sender, Amount: op.Amount})
 	return nil
 }
 

@@ -34,6 +34,7 @@ var (
 	ErrStake               = errors.New("invalid stake operation")
 	ErrOverflow            = errors.New("amount overflows")
 	ErrChallenge           = errors.New("invalid storage challenge operation")
+	ErrNotShared           = errors.New("the blob object is not shared")
 )
 
 var errorCodes = []struct {
@@ -64,6 +65,7 @@ var errorCodes = []struct {
 	{ErrStake, cpapi.CodeStake},
 	{ErrOverflow, cpapi.CodeOverflow},
 	{ErrChallenge, cpapi.CodeChallenge},
+	{ErrNotShared, cpapi.CodeNotShared},
 	{ErrInvalidTx, cpapi.CodeInvalidTx},
 }
 

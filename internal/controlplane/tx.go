@@ -49,6 +49,20 @@ type Op struct {
 	// Storage challenges (challenge.go).
 	ChallengeShare       *ChallengeShareOp
 	ChallengeCertificate *ChallengeCertificateOp
+	ShareBlob            *ShareBlobOp
+	FundSharedBlob       *FundSharedBlobOp
+}
+
+// ShareBlobOp makes an owned permanent blob a shared blob with Amount as its funds.
+type ShareBlobOp struct {
+	BlobObjectID ObjectID
+	Amount       uint64
+}
+
+// FundSharedBlobOp adds Amount to a shared blob's funds.
+type FundSharedBlobOp struct {
+	BlobObjectID ObjectID
+	Amount       uint64
 }
 
 // TransferOp sends tokens to another account.
@@ -280,6 +294,12 @@ func OpFromAPI(w *cpapi.Op) Op {
 		o.TransferObject = &TransferObjectOp{ObjectID: ObjectID(x.ObjectID), To: Address(x.To)}
 	}
 	challengeOpsFromAPI(w, &o)
+	if x := w.ShareBlob; x != nil {
+		o.ShareBlob = &ShareBlobOp{BlobObjectID: ObjectID(x.BlobObjectID), Amount: x.Amount}
+	}
+	if x := w.FundSharedBlob; x != nil {
+		o.FundSharedBlob = &FundSharedBlobOp{BlobObjectID: ObjectID(x.BlobObjectID), Amount: x.Amount}
+	}
 	return o
 }
 
@@ -348,5 +368,11 @@ func (o *Op) API() cpapi.Op {
 		w.TransferObject = &cpapi.TransferObjectOp{ObjectID: cpapi.ObjectID(x.ObjectID), To: cpapi.Address(x.To)}
 	}
 	challengeOpsToAPI(o, &w)
+	if x := o.ShareBlob; x != nil {
+		w.ShareBlob = &cpapi.ShareBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Amount: x.Amount}
+	}
+	if x := o.FundSharedBlob; x != nil {
+		w.FundSharedBlob = &cpapi.FundSharedBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Amount: x.Amount}
+	}
 	return w
 }

@@ -42,6 +42,8 @@ func TestOpConversionRoundTrip(t *testing.T) {
 		{TransferObject: &cpapi.TransferObjectOp{ObjectID: obj, To: to}},
 		{ChallengeShare: &cpapi.ChallengeShareOp{Epoch: 3, Round: 1, NodeID: obj, Share: sig}},
 		{ChallengeCertificate: &cpapi.ChallengeCertificateOp{Certificate: cert}},
+		{ShareBlob: &cpapi.ShareBlobOp{BlobObjectID: obj, Amount: 9}},
+		{FundSharedBlob: &cpapi.FundSharedBlobOp{BlobObjectID: obj, Amount: 10}},
 	}
 	kinds := map[string]bool{}
 	for i, w := range ops {

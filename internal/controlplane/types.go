@@ -100,6 +100,11 @@ type Blob struct {
 	Deletable       bool              `json:"deletable"`
 	Storage         Storage           `json:"storage"`
 	Attributes      map[string]string `json:"attributes,omitempty"`
+	// Shared marks a shared blob object (shareBlob): Owner is zero, anyone may fund it, and
+	// Funds pay its extensions. Both are omitted when unset, so records of unshared blobs keep
+	// their commitment.
+	Shared bool   `json:"shared,omitempty"`
+	Funds  uint64 `json:"funds,omitempty"`
 }
 
 // Member is a committee member with its shards, in committee order.
@@ -168,6 +173,8 @@ const (
 	EventBlobDeleted       = cpapi.EventBlobDeleted
 	EventBlobAttributes    = cpapi.EventBlobAttributes
 	EventObjectTransferred = cpapi.EventObjectTransferred
+	EventBlobShared        = cpapi.EventBlobShared
+	EventSharedBlobFunded  = cpapi.EventSharedBlobFunded
 	EventEpochChangeStart  = cpapi.EventEpochChangeStart
 	EventEpochChangeDone   = cpapi.EventEpochChangeDone
 	EventObjectsExpired    = cpapi.EventObjectsExpired
@@ -274,7 +281,7 @@ func (b *Blob) API() cpapi.Blob {
 	return cpapi.Blob{ID: cpapi.ObjectID(b.ID), Owner: cpapi.Address(b.Owner), BlobID: b.BlobID, Size: b.Size,
 		EncodingType: b.EncodingType, RootHash: cpapi.Hash(b.RootHash), RegisteredEpoch: b.RegisteredEpoch,
 		Certified: b.Certified, CertifiedEpoch: b.CertifiedEpoch, Deletable: b.Deletable, Storage: b.Storage.API(),
-		Attributes: attrs}
+		Attributes: attrs, Shared: b.Shared, Funds: b.Funds}
 }
 
 // API returns the committee in the wire vocabulary.

@@ -53,6 +53,7 @@ var (
 	ErrStake               = errors.New("cpclient: invalid stake operation")
 	ErrOverflow            = errors.New("cpclient: amount overflows")
 	ErrChallenge           = errors.New("cpclient: invalid storage challenge operation")
+	ErrNotShared           = errors.New("cpclient: the blob object is not shared")
 	ErrBadRequest          = errors.New("cpclient: bad request")
 	// ErrEventsPruned: the events asked for were pruned (matched by *EventsPrunedError).
 	ErrEventsPruned = errors.New("cpclient: events pruned")
@@ -85,6 +86,7 @@ var sentinels = map[string]error{
 	api.CodeStake:                ErrStake,
 	api.CodeOverflow:             ErrOverflow,
 	api.CodeChallenge:            ErrChallenge,
+	api.CodeNotShared:            ErrNotShared,
 	api.CodeBadRequest:           ErrBadRequest,
 	api.CodeUnavailable:          ErrUnavailable,
 	api.CodeEventsPruned:         ErrEventsPruned,
