@@ -112,6 +112,10 @@ type Blob struct {
 	Deletable       bool              `json:"deletable"`
 	Storage         Storage           `json:"storage"`
 	Attributes      map[string]string `json:"attributes,omitempty"`
+	// Shared marks a shared blob object: nobody owns it, anyone may fund it (FundShared) and
+	// extend it (Extend), its Funds paying.
+	Shared bool   `json:"shared,omitempty"`
+	Funds  uint64 `json:"funds,omitempty"`
 }
 
 // Member is a committee member with its shards.
@@ -185,7 +189,8 @@ func storageFromAPI(s cpapi.Storage) Storage {
 func blobFromAPI(b *cpapi.Blob) *Blob {
 	return &Blob{ID: ObjectID(b.ID), Owner: Address(b.Owner), BlobID: b.BlobID, Size: b.Size, EncodingType: b.EncodingType,
 		RootHash: Hash(b.RootHash), RegisteredEpoch: b.RegisteredEpoch, Certified: b.Certified,
-		CertifiedEpoch: b.CertifiedEpoch, Deletable: b.Deletable, Storage: storageFromAPI(b.Storage), Attributes: b.Attributes}
+		CertifiedEpoch: b.CertifiedEpoch, Deletable: b.Deletable, Storage: storageFromAPI(b.Storage), Attributes: b.Attributes,
+		Shared: b.Shared, Funds: b.Funds}
 }
 
 func blobsFromAPI(bs []cpapi.Blob) []Blob {

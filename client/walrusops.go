@@ -86,3 +86,33 @@ func (c *Client) Burn(ctx context.Context, objectID ObjectID) error {
 	}
 	return err
 }
+
+// ErrNotShared: the blob object is not a shared blob.
+var ErrNotShared = errors.New("client: the blob object is not shared")
+
+// Share turns a permanent blob object owned by the wallet into a shared blob object (Walrus's
+// share), funded with amount of the wallet's tokens: from then on nobody owns it, anyone may
+// fund it (FundShared) and extend it (Extend, paid from its funds), and it cannot be deleted.
+// The shared blob keeps the object ID.
+func (c *Client) Share(ctx context.Context, objectID ObjectID, amount uint64) error {
+	_, err := c.execute(ctx, "share blob", cpapi.Op{ShareBlob: &cpapi.ShareBlobOp{BlobObjectID: cpapi.ObjectID(objectID), Amount: amount}})
+	switch {
+	case errors.Is(err, cpclient.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
+	case errors.Is(err, cpclient.ErrNotOwner):
+		return fmt.Errorf("%w: %w", ErrNotOwned, err)
+	}
+	return err
+}
+
+// FundShared adds amount of the wallet's tokens to a shared blob's funds.
+func (c *Client) FundShared(ctx context.Context, objectID ObjectID, amount uint64) error {
+	_, err := c.execute(ctx, "fund shared blob", cpapi.Op{FundSharedBlob: &cpapi.FundSharedBlobOp{BlobObjectID: cpapi.ObjectID(objectID), Amount: amount}})
+	switch {
+	case errors.Is(err, cpclient.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrBlobNotFound, err)
+	case errors.Is(err, cpclient.ErrNotShared):
+		return fmt.Errorf("%w: %w", ErrNotShared, err)
+	}
+	return err
+}
