@@ -107,6 +107,8 @@ type StoreParams struct {
 	Permanent    bool
 	Force        bool
 	SendObjectTo *crypto.Address
+	// Share makes a newly created (permanent) blob object a shared one (share=true).
+	Share bool
 }
 
 // Object is a blob object resolved by its object ID.

@@ -270,6 +270,9 @@ func TestStore(t *testing.T) {
 	if r = do(t, "PUT", srv.URL+"/v1/blobs?force=true&send_object_to="+addr, data, nil); r.code != 200 || m.lastParams.SendObjectTo == nil || m.lastParams.SendObjectTo.String() != addr {
 		t.Fatalf("send_object_to: %d %s %+v", r.code, r.body, m.lastParams)
 	}
+	if r = do(t, "PUT", srv.URL+"/v1/blobs?force=true&permanent=true&share=true", data, nil); r.code != 200 || !m.lastParams.Share || m.lastParams.SendObjectTo != nil {
+		t.Fatalf("share: %d %s %+v", r.code, r.body, m.lastParams)
+	}
 
 	for _, tc := range []struct {
 		query  string
@@ -284,6 +287,8 @@ func TestStore(t *testing.T) {
 		{"encoding_type=RS", api.ReasonMalformedRequest},
 		{"send_object_to=0x12", api.ReasonMalformedRequest},
 		{"share=true", api.ReasonMalformedRequest},
+		{"share=true&permanent=true&send_object_to=0x" + strings.Repeat("ab", 32), api.ReasonMalformedRequest},
+		{"share=yes&permanent=true", api.ReasonMalformedRequest},
 		{"epochs=1&epochs=2", api.ReasonMalformedRequest},
 	} {
 		wantError(t, do(t, "PUT", srv.URL+"/v1/blobs?"+tc.query, data, nil), 400, tc.reason)

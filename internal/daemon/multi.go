@@ -41,7 +41,7 @@ func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*ap
 		return nil, ctx.Err()
 	}
 	defer func() { m.free <- s }()
-	if p.SendObjectTo == nil {
+	if p.SendObjectTo == nil && !p.Share {
 		to := client.BurnAddress
 		if m.keep != nil {
 			to = *m.keep

@@ -40,7 +40,7 @@ const openAPIDoc = `{
         {"name": "reuse_resources", "in": "query", "schema": {"type": "boolean"}},
         {"name": "encoding_type", "in": "query", "schema": {"type": "string", "enum": ["RS2"]}},
         {"name": "send_object_to", "in": "query", "schema": {"type": "string"}},
-        {"name": "share", "in": "query", "schema": {"type": "boolean", "enum": [false]}}
+        {"name": "share", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "make the new (permanent) blob object a shared one; excludes send_object_to"}
       ],
       "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
       "responses": {

@@ -51,17 +51,19 @@ func parseStoreQuery(raw string) (storeQuery, error) {
 	if reuse {
 		return sq, notSupportedYet("reuse_resources")
 	}
-	share, err := q.bool("share")
-	if err != nil {
+	if sq.Share, err = q.bool("share"); err != nil {
 		return sq, err
 	}
-	if share {
-		return sq, badRequest(api.ReasonMalformedRequest, "share=true: shared blob objects are not supported by Floe")
+	if sq.Share && !sq.Permanent {
+		return sq, badRequest(api.ReasonMalformedRequest, "share=true: deletable blobs cannot be shared (add permanent=true)")
 	}
 	if v, ok := q["encoding_type"]; ok && v != api.EncodingTypeRS2 {
 		return sq, badRequest(api.ReasonMalformedRequest, "encoding_type %q: only RS2 is supported", v)
 	}
 	if v, ok := q["send_object_to"]; ok {
+		if sq.Share {
+			return sq, badRequest(api.ReasonMalformedRequest, "send_object_to and share=true exclude each other")
+		}
 		a, err := crypto.ParseAddress(v)
 		if err != nil {
 			return sq, badRequest(api.ReasonMalformedRequest, "send_object_to: %v", err)

@@ -63,7 +63,14 @@ func (s *sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.
 		}
 		return nil, sdkError(err)
 	}
-	return StoreResultJSON(res), nil
+	out := StoreResultJSON(res)
+	if p.Share && out.NewlyCreated != nil {
+		if err := s.c.Share(ctx, res.ObjectID, 0); err != nil {
+			return nil, fmt.Errorf("blob object %s stored, but sharing it failed: %w", res.ObjectID, sdkError(err))
+		}
+		out.NewlyCreated.SharedBlobObject = res.ObjectID.String()
+	}
+	return out, nil
 }
 
 // StoreResultJSON is Walrus's BlobStoreResult for a client store result.
