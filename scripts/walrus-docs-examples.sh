@@ -143,7 +143,7 @@ MID=$(jq -r '.[0].blobStoreResult.newlyCreated.blobObject.blobId' "$work/out")
 run "walrus blob-status --blob-id <BLOB_ID> (managed)" "$FLOE" blob-status --blob-id "$MID"
 run "walrus extend --blob-obj-id <BLOB_OBJECT_ID>" "$FLOE" extend --blob-obj-id "$OBJ"
 run "walrus extend --epochs-extended" "$FLOE" extend --blob-obj-id "$OBJ" --epochs-extended 2
-refused "walrus extend --shared" "shared blob" "$FLOE" extend --blob-obj-id "$OBJ" --shared
+refused "walrus extend --shared on an owned blob" "not shared" "$FLOE" extend --blob-obj-id "$OBJ" --shared
 run "walrus set-blob-attribute <ID> --attr key value" "$FLOE" set-blob-attribute "$OBJ" --attr "key" "value"
 run "walrus set-blob-attribute --attr key1 value1 --attr key2 value2" "$FLOE" set-blob-attribute "$OBJ" --attr "key1" "value1" --attr "key2" "value2"
 run "walrus get-blob-attribute <ID>" "$FLOE" get-blob-attribute "$OBJ"
@@ -154,8 +154,17 @@ json '[.attribute.metadata.contents[].key] == ["key", "key2"]'
 run "walrus remove-blob-attribute <ID>" "$FLOE" remove-blob-attribute "$OBJ"
 "$FLOE" get-blob-attribute "$OBJ" --json > "$work/out"
 json '.attribute == null'
-refused "walrus share --blob-obj-id" "shared blob" "$FLOE" share --blob-obj-id "$OBJ"
-refused "walrus fund-shared-blob" "shared blob" "$FLOE" fund-shared-blob --shared-blob-obj-id "$OBJ" --amount 10
+refused "walrus share of a deletable blob" "deletable blobs cannot be shared" "$FLOE" share --blob-obj-id "$OBJ"
+head -c 6500 /dev/urandom > shared.bin
+SOBJ=$("$FLOE" store shared.bin --epochs 2 --permanent --json | jq -r '.[0].blobStoreResult.newlyCreated.blobObject.id')
+run "walrus share --blob-obj-id <SUI_OBJ_ID>" "$FLOE" share --blob-obj-id "$SOBJ"
+run "walrus fund-shared-blob" "$FLOE" fund-shared-blob --shared-blob-obj-id "$SOBJ" --amount 1000
+run "walrus extend --blob-obj-id <ID> --shared" "$FLOE" extend --blob-obj-id "$SOBJ" --shared
+head -c 6600 /dev/urandom > shared2.bin
+run "walrus share --blob-obj-id --amount" "$FLOE" share --amount 500 --blob-obj-id "$("$FLOE" store shared2.bin --epochs 2 --permanent --json | jq -r '.[0].blobStoreResult.newlyCreated.blobObject.id')"
+run "walrus store --share (with --permanent)" "$FLOE" store shared2.bin --epochs 2 --permanent --share --force --json
+json '.[0].blobStoreResult.newlyCreated.sharedBlobObject'
+refused "walrus store --share of a deletable blob" "deletable blobs cannot be shared" "$FLOE" store shared2.bin --epochs 2 --share
 run "walrus delete --blob-id <BLOB_ID> (answering no)" sh -c "echo n | \"$FLOE\" delete --blob-id $MID"
 grep -q "aborted" "$work/out" || fail "delete: no abort"
 run "walrus delete --blob-id <BLOB_ID> (answering yes)" sh -c "echo y | \"$FLOE\" delete --blob-id $MID"
@@ -189,6 +198,8 @@ run 'curl ... "$PUBLISHER/v1/blobs?deletable=true"' curl -sf -X PUT "$PUBLISHER/
 run 'curl ... "$PUBLISHER/v1/blobs?permanent=true"' curl -sf -X PUT "$PUBLISHER/v1/blobs?permanent=true" --upload-file "some/file"
 ADDRESS=0x$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 run 'curl ... "$PUBLISHER/v1/blobs?send_object_to=$ADDRESS"' curl -sf -X PUT "$PUBLISHER/v1/blobs?send_object_to=$ADDRESS&force=true" --upload-file "some/file"
+run 'curl ... "$PUBLISHER/v1/blobs?permanent=true&share=true"' curl -sf -X PUT "$PUBLISHER/v1/blobs?permanent=true&share=true&force=true" --upload-file "some/file"
+json '.newlyCreated.sharedBlobObject'
 run 'curl -X PUT "$PUBLISHER/v1/blobs" -d "some other string"' curl -sf -X PUT "$PUBLISHER/v1/blobs" -d "some other string"
 json '.newlyCreated.blobObject | has("id") and has("registeredEpoch") and has("blobId") and has("size") and has("encodingType") and has("certifiedEpoch") and has("storage") and has("deletable")'
 json '.newlyCreated.resourceOperation.registerFromScratch.encodedLength and (.newlyCreated.cost | type == "number")'

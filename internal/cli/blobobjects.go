@@ -38,11 +38,11 @@ func burnBlobsCommand() command {
 }
 
 func shareCommand() command {
-	return command{name: "share", summary: "share a blob object so that anyone can fund and extend it (not supported yet)", run: runShare}
+	return command{name: "share", summary: "share a permanent blob object so that anyone can fund and extend it: share --blob-obj-id ID [--amount N]", run: runShare}
 }
 
 func fundSharedBlobCommand() command {
-	return command{name: "fund-shared-blob", summary: "fund a shared blob object (not supported yet)", run: runFundSharedBlob}
+	return command{name: "fund-shared-blob", summary: "fund a shared blob object: fund-shared-blob --shared-blob-obj-id ID --amount N", run: runFundSharedBlob}
 }
 
 // maxU256 bounds a decimal blob ID.
@@ -313,23 +313,47 @@ func runBurnBlobs(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func runShare(_ context.Context, e *env, args []string) error {
+func runShare(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "share")
-	addClientFlags(fs)
+	cf := addClientFlags(fs)
 	objID := fs.String("blob-obj-id", "", "the (owned, permanent) blob object to share")
-	fs.Uint64("amount", 0, "fund the shared blob with this amount")
+	amount := fs.Uint64("amount", 0, "fund the shared blob with this amount")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *objID == "" {
 		return usagef("usage: floe share --blob-obj-id ID [--amount N]")
 	}
-	return errSharedBlobs
+	oid, err := client.ParseObjectID(*objID)
+	if err != nil {
+		return usagef("--blob-obj-id: %v", err)
+	}
+	c, err := openClient(ctx, e, cf)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Share(ctx, oid, *amount); err != nil {
+		return err
+	}
+	out := shareOutput{SharedBlobObjectID: oid.String()}
+	if given(fs, "amount") {
+		out.Amount = amount
+	}
+	if *cf.asJSON {
+		return printJSON(e.stdout, out)
+	}
+	funded := ""
+	if out.Amount != nil {
+		funded = ", funded with " + humanCost(*amount)
+	}
+	fmt.Fprintf(e.stdout, "Success: The blob has been shared, object id: %s%s\n", oid, funded)
+	return nil
 }
 
-func runFundSharedBlob(_ context.Context, e *env, args []string) error {
+func runFundSharedBlob(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "fund-shared-blob")
-	addClientFlags(fs)
+	cf := addClientFlags(fs)
 	objID := fs.String("shared-blob-obj-id", "", "the shared blob object to fund")
 	amount := fs.Uint64("amount", 0, "the amount to add to its funds")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -338,5 +362,21 @@ func runFundSharedBlob(_ context.Context, e *env, args []string) error {
 	if *objID == "" || *amount == 0 {
 		return usagef("usage: floe fund-shared-blob --shared-blob-obj-id ID --amount N")
 	}
-	return errSharedBlobs
+	oid, err := client.ParseObjectID(*objID)
+	if err != nil {
+		return usagef("--shared-blob-obj-id: %v", err)
+	}
+	c, err := openClient(ctx, e, cf)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.FundShared(ctx, oid, *amount); err != nil {
+		return err
+	}
+	if *cf.asJSON {
+		return printJSON(e.stdout, fundOutput{Amount: *amount})
+	}
+	fmt.Fprintf(e.stdout, "Success: The blob has been funded with %s\n", humanCost(*amount))
+	return nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -168,11 +167,8 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if *relay != "" {
 		return usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
 	}
-	if *share {
-		if !*permanent {
-			return usagef("deletable blobs cannot be shared (add --permanent)")
-		}
-		return errSharedBlobs
+	if *share && !*permanent {
+		return usagef("deletable blobs cannot be shared (add --permanent)")
 	}
 	opts := client.StoreOptions{Permanent: *permanent, Force: *force}
 	if *sendTo != "" {
@@ -206,6 +202,13 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	failed := 0
 	for _, path := range files {
 		res, err := storeFile(ctx, e, c, path, opts)
+		if err == nil && *share && res.NewlyCreated != nil {
+			if err = c.Share(ctx, client.ObjectID(mustObjectID(res.NewlyCreated.BlobObject.ID)), 0); err == nil {
+				res.NewlyCreated.SharedBlobObject = res.NewlyCreated.BlobObject.ID
+			} else {
+				err = fmt.Errorf("stored as object %s, but sharing it failed: %w", res.NewlyCreated.BlobObject.ID, err)
+			}
+		}
 		if err != nil {
 			failed++
 			msg := err.Error()
@@ -229,8 +232,14 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// errSharedBlobs: shared blob objects need control-plane support Floe does not have yet.
-var errSharedBlobs = errors.New("shared blob objects are not supported by Floe's control plane yet")
+// mustObjectID parses an object ID the SDK printed.
+func mustObjectID(s string) protocol.ObjectID {
+	id, err := protocol.ParseObjectID(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
 
 func storeFile(ctx context.Context, e *env, c *client.Client, path string, opts client.StoreOptions) (*api.BlobStoreResult, error) {
 	data, err := os.ReadFile(path)
@@ -803,14 +812,21 @@ func runExtend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--blob-obj-id: %v", err)
 	}
-	if *shared {
-		return errSharedBlobs
-	}
 	c, err := openClient(ctx, e, cf)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	b, err := c.BlobByObjectID(ctx, client.ObjectID(oid))
+	if err != nil {
+		return err
+	}
+	switch {
+	case *shared && !b.Shared:
+		return fmt.Errorf("%w: %s (leave out --shared)", client.ErrNotShared, oid)
+	case !*shared && b.Shared:
+		return usagef("blob object %s is shared: add --shared (its funds pay the extension)", oid)
+	}
 	res, err := c.Extend(ctx, client.ObjectID(oid), uint32(*epochs))
 	if err != nil {
 		return err

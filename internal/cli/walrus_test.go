@@ -266,6 +266,25 @@ func TestWalrusJSONShapes(t *testing.T) {
 	// A burnt blob stays stored and certified.
 	checkShape(t, "blob-status-permanent", floe(t, "", "blob-status", "--file", p, "--json"))
 
+	// Shared blobs: store --share, share, fund-shared-blob, extend --shared.
+	sh := file("s.txt", 4000)
+	out = floe(t, "", "store", sh, "--epochs", "2", "--permanent", "--share", "--json")
+	checkShape(t, "store-shared", out)
+	var shared []struct {
+		BlobStoreResult struct {
+			NewlyCreated struct {
+				SharedBlobObject string `json:"sharedBlobObject"`
+			} `json:"newlyCreated"`
+		} `json:"blobStoreResult"`
+	}
+	json.Unmarshal(out, &shared)
+	sharedID := shared[0].BlobStoreResult.NewlyCreated.SharedBlobObject
+	checkShape(t, "fund-shared-blob", floe(t, "", "fund-shared-blob", "--shared-blob-obj-id", sharedID, "--amount", "1000", "--json"))
+	checkShape(t, "extend", floe(t, "", "extend", "--blob-obj-id", sharedID, "--shared", "--json"))
+	sh2 := file("s2.txt", 4100)
+	json.Unmarshal(floe(t, "", "store", sh2, "--epochs", "2", "--permanent", "--json"), &stored)
+	checkShape(t, "share", floe(t, "", "share", "--blob-obj-id", stored[0].BlobStoreResult.NewlyCreated.BlobObject.ID, "--amount", "1000", "--json"))
+
 	// JSON mode runs the same commands.
 	checkShape(t, "blob-status-permanent", floe(t, "", "json", fmt.Sprintf(`{"config": %q, "command": {"blobStatus": {"file": %q}}}`, cfg, p)))
 	checkShape(t, "info-epoch", floe(t, fmt.Sprintf(`{"config": %q, "command": {"info": {"command": "epoch"}}}`, cfg), "json"))

@@ -164,6 +164,17 @@ type extendOutput struct {
 	EpochsExtended uint32 `json:"epochsExtended"`
 }
 
+// shareOutput is `share --json`.
+type shareOutput struct {
+	SharedBlobObjectID string  `json:"sharedBlobObjectId"`
+	Amount             *uint64 `json:"amount"`
+}
+
+// fundOutput is `fund-shared-blob --json`.
+type fundOutput struct {
+	Amount uint64 `json:"amount"`
+}
+
 // blobAttribute is Walrus's BlobAttribute: a Sui VecMap of strings.
 type blobAttribute struct {
 	Metadata struct {
