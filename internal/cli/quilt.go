@@ -94,8 +94,6 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 		return usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
 	case *share && !*permanent:
 		return usagef("deletable quilts cannot be shared (add --permanent)")
-	case *share:
-		return errSharedBlobs
 	}
 	var patches []quilt.Patch
 	if len(*paths) > 0 {
@@ -133,8 +131,18 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	shared := false
+	if *share && res.NewlyCreated {
+		if err := c.Share(ctx, res.ObjectID, 0); err != nil {
+			return fmt.Errorf("quilt stored as object %s, but sharing it failed: %w", res.ObjectID, err)
+		}
+		shared = true
+	}
 	if *cf.asJSON {
 		out := quiltStoreOutput{BlobStoreResult: daemon.StoreResultJSON(res.StoreResult)}
+		if shared && out.BlobStoreResult.NewlyCreated != nil {
+			out.BlobStoreResult.NewlyCreated.SharedBlobObject = out.BlobStoreResult.NewlyCreated.BlobObject.ID
+		}
 		for _, p := range res.Patches {
 			out.StoredQuiltBlobs = append(out.StoredQuiltBlobs, storedQuiltBlob{Identifier: p.Identifier, QuiltPatchID: p.PatchID.String()})
 		}
@@ -143,6 +151,8 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	state := "stored"
 	if res.AlreadyCertified {
 		state = "already certified"
+	} else if shared {
+		state = "stored and shared"
 	}
 	fmt.Fprintf(e.stdout, "quilt %s: %d patches\n  quilt ID   %s\n  object     %s\n  size       %s (encoded %s)\n  end epoch  %d (exclusive)\n  cost       %s\n",
 		state, len(res.Patches), res.BlobID, res.ObjectID, humanBytes(res.Size), humanBytes(res.EncodedLength), res.EndEpoch, humanCost(res.Cost))

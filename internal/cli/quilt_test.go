@@ -177,4 +177,16 @@ func TestQuiltCommands(t *testing.T) {
 		}) {
 		t.Fatalf("resolve-quilt: %+v %v", lp, err)
 	}
+
+	// --share --permanent puts the quilt into a shared blob object.
+	var shq quiltStoreOutput
+	if err := json.Unmarshal(floe(t, "store-quilt", "--paths", a, "--epochs", "1", "--permanent", "--share", "--force", "--json"), &shq); err != nil {
+		t.Fatal(err)
+	}
+	nc := shq.BlobStoreResult.NewlyCreated
+	if nc == nil || nc.SharedBlobObject == "" || nc.SharedBlobObject != nc.BlobObject.ID {
+		t.Fatalf("store-quilt --share: %+v", shq.BlobStoreResult)
+	}
+	// Only a shared blob object can be funded.
+	floe(t, "fund-shared-blob", "--shared-blob-obj-id", nc.SharedBlobObject, "--amount", "100")
 }

@@ -449,6 +449,12 @@ func (s *sdkBlobs) StoreQuilt(ctx context.Context, patches []quilt.Patch, p Stor
 		return nil, quiltSDKError(err)
 	}
 	out := &api.QuiltStoreResponse{BlobStoreResult: *StoreResultJSON(res.StoreResult), StoredQuiltBlobs: []api.StoredQuiltBlob{}}
+	if p.Share && out.BlobStoreResult.NewlyCreated != nil {
+		if err := s.c.Share(ctx, res.ObjectID, 0); err != nil {
+			return nil, fmt.Errorf("quilt object %s stored, but sharing it failed: %w", res.ObjectID, sdkError(err))
+		}
+		out.BlobStoreResult.NewlyCreated.SharedBlobObject = res.ObjectID.String()
+	}
 	for _, pi := range res.Patches {
 		out.StoredQuiltBlobs = append(out.StoredQuiltBlobs, api.StoredQuiltBlob{Identifier: pi.Identifier, QuiltPatchID: pi.PatchID.String()})
 	}
