@@ -121,6 +121,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	allowed := listVar(fs, "blob attributes served as response headers by /v1/blobs/by-object-id (several after the flag, or comma-separated)", true, "allowed-headers")
 	allowTags := fs.Bool("allow-quilt-patch-tags-in-response", false, "serve every tag of a quilt patch as a response header, not only the --allowed-headers")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	xf := addExplorerFlags(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -230,6 +231,14 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	}
 	if aggregator {
 		dcfg.AggregatorConcurrent, dcfg.AggregatorBuffered = *aggConcurrent, *aggBuffered
+	}
+	x, err := xf.explorer(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	if x != nil {
+		dcfg.Explorer = x
+		go x.Run(ctx)
 	}
 	h, err := daemon.New(dcfg)
 	if err != nil {

@@ -331,7 +331,9 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer store.Close()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_node_disk_bytes", Help: "Disk space the node's store occupies (Pebble's tables, logs and manifests)."},
+			func() float64 { u, _ := store.DiskUsage(); return float64(u) }))
 	metricsAddr := cfg.MetricsListen
 	if metricsAddr == "off" {
 		metricsAddr = ""

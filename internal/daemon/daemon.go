@@ -177,7 +177,10 @@ type Config struct {
 	JWT            *JWTConfig
 	// Blocklist, if set, names blob IDs the daemon neither serves nor stores (451).
 	Blocklist *Blocklist
-	Logger    *slog.Logger
+	// Explorer, if set, is served under its Prefix (internal/explorer), and GET / redirects
+	// to it.
+	Explorer Explorer
+	Logger   *slog.Logger
 	// Registry receives the daemon's metrics (none if nil).
 	Registry prometheus.Registerer
 	// Now is the clock for JWT expiry (time.Now if nil).
@@ -266,6 +269,13 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Explorer is a web page mounted on the daemon (internal/explorer's Explorer).
+type Explorer interface {
+	http.Handler
+	// Prefix is the path it serves under, without a trailing slash (e.g. "/explorer").
+	Prefix() string
 }
 
 // Server is the daemon's HTTP handler.
@@ -359,6 +369,12 @@ func New(cfg Config) (*Server, error) {
 		s.route(api.RouteBlobsConcat, "concat", methods{http.MethodGet: s.concatBlobs, http.MethodPost: s.concatBlobs})
 	}
 	s.quiltRoutes()
+	if x := cfg.Explorer; x != nil {
+		// ServeHTTP hands the explorer's paths to it; the root leads there.
+		s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, x.Prefix()+"/", http.StatusFound)
+		})
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("other", "404").Inc()
 		writeError(w, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
@@ -381,8 +397,13 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 )
 
-// ServeHTTP adds CORS and serves the routes.
+// ServeHTTP adds CORS and serves the routes. The explorer's pages are for this origin only:
+// they get no CORS headers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if x := s.cfg.Explorer; x != nil && (r.URL.Path == x.Prefix() || strings.HasPrefix(r.URL.Path, x.Prefix()+"/")) {
+		x.ServeHTTP(w, r)
+		return
+	}
 	if s.cors(w, r) {
 		return
 	}
