@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/floelabs/floe/internal/devnet"
 	"github.com/floelabs/floe/internal/portal"
@@ -67,18 +68,38 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 		printDevnet(e, info)
 	}
 	// A child that exits (crashed, or killed to try Floe's fault tolerance) is reported and
-	// the rest keeps running: its argv in devnet.json restarts it. Ctrl-C stops everything.
+	// the rest keeps running: its argv in devnet.json restarts it, and the devnet adopts the
+	// process so restarted (devnet.json gets its pid, Ctrl-C stops it). Ctrl-C stops everything.
 	var runErr error
+	watch, unwatch := context.WithCancel(ctx)
+	exited := net.Exited(watch)
+	adopt := time.NewTicker(2 * time.Second)
+	defer adopt.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			log.Info("stopping the devnet")
 			done = true
-		case name := <-net.Exited(ctx):
+		case name := <-exited:
 			log.Warn("a devnet process exited; the others keep running (its argv in devnet.json restarts it)",
 				"name", name, "logs", filepath.Join(info.Dir, "logs"))
+			unwatch()
+			watch, unwatch = context.WithCancel(ctx)
+			exited = net.Exited(watch)
+		case <-adopt.C:
+			names, err := net.AdoptRestarted()
+			if err != nil {
+				log.Warn("recording adopted processes", "err", err)
+			}
+			if len(names) > 0 {
+				log.Info("adopted processes restarted by hand; Ctrl-C stops them too", "names", names)
+				unwatch()
+				watch, unwatch = context.WithCancel(ctx)
+				exited = net.Exited(watch)
+			}
 		}
 	}
+	unwatch()
 	if err := net.Stop(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -91,6 +112,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 func printDevnet(e *env, info devnet.Info) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "publisher + aggregator\t%s\t(pid %d, metrics %s)\n", info.Daemon, info.DaemonPid, info.DaemonMetrics)
+	fmt.Fprintf(w, "explorer\t%s\t(the network in a browser)\n", info.Explorer)
 	if info.S3 != "" {
 		fmt.Fprintf(w, "S3 gateway\t%s\t(pid %d, access key %s, secret %s)\n", info.S3, info.S3Pid, info.S3AccessKey, info.S3SecretKey)
 	}

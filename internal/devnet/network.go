@@ -86,19 +86,24 @@ const walletFunds = 1_000_000_000_000_000_000
 
 // setup is what a devnet fixes when it is created (DIR/setup.json).
 type setup struct {
-	Nodes        int      `json:"nodes"`
-	Shards       int      `json:"shards"`
-	ChainAddr    string   `json:"chain_addr"`
-	NodeAddrs    []string `json:"node_addrs"`
-	MetricsAddr  string   `json:"daemon_metrics_addr"`
-	EpochMs      int64    `json:"epoch_duration_ms"`
-	Validators   int      `json:"validators,omitempty"`
-	CreatedUnixS int64    `json:"created_unix_s"`
+	Nodes     int      `json:"nodes"`
+	Shards    int      `json:"shards"`
+	ChainAddr string   `json:"chain_addr"`
+	NodeAddrs []string `json:"node_addrs"`
+	// NodeMetricsAddrs are the nodes' Prometheus listeners (the explorer scrapes them); a
+	// network made before they existed gets them when it resumes.
+	NodeMetricsAddrs []string `json:"node_metrics_addrs,omitempty"`
+	MetricsAddr      string   `json:"daemon_metrics_addr"`
+	EpochMs          int64    `json:"epoch_duration_ms"`
+	Validators       int      `json:"validators,omitempty"`
+	CreatedUnixS     int64    `json:"created_unix_s"`
 }
 
 // Info is DIR/devnet.json.
 type Info struct {
-	Daemon        string     `json:"daemon"`
+	Daemon string `json:"daemon"`
+	// Explorer is the network explorer's page on the daemon.
+	Explorer      string     `json:"explorer"`
 	DaemonMetrics string     `json:"daemonMetrics"`
 	ControlPlane  string     `json:"controlPlane"`
 	ClientConfig  string     `json:"clientConfig"`
@@ -130,12 +135,14 @@ type Info struct {
 
 // NodeInfo is one storage node in devnet.json; Argv restarts it exactly.
 type NodeInfo struct {
-	Name    string   `json:"name"`
-	URL     string   `json:"url"`
-	Pid     int      `json:"pid"`
-	DataDir string   `json:"dataDir"`
-	KeyDir  string   `json:"keyDir"`
-	LogPath string   `json:"logPath"`
+	Name    string `json:"name"`
+	URL     string `json:"url"`
+	Pid     int    `json:"pid"`
+	DataDir string `json:"dataDir"`
+	KeyDir  string `json:"keyDir"`
+	LogPath string `json:"logPath"`
+	// Metrics is the node's Prometheus endpoint.
+	Metrics string   `json:"metrics,omitempty"`
 	Shards  []uint16 `json:"shards"`
 	Argv    []string `json:"argv"`
 }
@@ -215,6 +222,9 @@ func Open(ctx context.Context, cfg Config) (*Network, error) {
 			return nil, fmt.Errorf("devnet: %s: %w", filepath.Join(dir, SetupFile), err)
 		}
 		n.log.Info("resuming devnet", "dir", dir, "nodes", n.setup.Nodes, "shards", n.setup.Shards)
+		if err := n.addMetricsAddrs(); err != nil {
+			return nil, err
+		}
 	case errors.Is(err, os.ErrNotExist):
 		if err := n.create(ctx); err != nil {
 			return nil, err
@@ -288,12 +298,13 @@ func (n *Network) create(ctx context.Context) error {
 	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
 		return err
 	}
-	addrs, err := freeAddrs(cfg.Nodes + 2)
+	addrs, err := freeAddrs(2*cfg.Nodes + 2)
 	if err != nil {
 		return err
 	}
-	n.setup = setup{Nodes: cfg.Nodes, Shards: cfg.Shards, ChainAddr: addrs[0], MetricsAddr: addrs[1], NodeAddrs: addrs[2:],
-		EpochMs: cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix(), Validators: cfg.Validators}
+	n.setup = setup{Nodes: cfg.Nodes, Shards: cfg.Shards, ChainAddr: addrs[0], MetricsAddr: addrs[1], NodeAddrs: addrs[2 : 2+cfg.Nodes],
+		NodeMetricsAddrs: addrs[2+cfg.Nodes:],
+		EpochMs:          cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix(), Validators: cfg.Validators}
 	p := controlplane.DefaultParams()
 	p.NShards = cfg.Shards
 	p.EpochDurationMs = n.setup.EpochMs
@@ -341,6 +352,37 @@ func (n *Network) create(ctx context.Context) error {
 			return err
 		}
 	}
+	sb, err := json.MarshalIndent(&n.setup, "", "  ")
+	if err != nil {
+		return err
+	}
+	return durablefile.WriteFile(n.path(SetupFile), append(sb, '\n'), 0o644)
+}
+
+// addMetricsAddrs gives the nodes of a network made before the nodes had metrics listeners
+// one each, and records them in setup.json.
+func (n *Network) addMetricsAddrs() error {
+	if len(n.setup.NodeMetricsAddrs) == n.setup.Nodes {
+		return nil
+	}
+	used := map[string]bool{n.setup.ChainAddr: true, n.setup.MetricsAddr: true}
+	for _, a := range n.setup.NodeAddrs {
+		used[a] = true
+	}
+	var out []string
+	for len(out) < n.setup.Nodes {
+		addrs, err := freeAddrs(n.setup.Nodes - len(out))
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if !used[a] {
+				used[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	n.setup.NodeMetricsAddrs = out
 	sb, err := json.MarshalIndent(&n.setup, "", "  ")
 	if err != nil {
 		return err
@@ -418,17 +460,21 @@ func (n *Network) build() error {
 		n.nodes[i] = &Process{Name: nodeName(i), LogPath: n.path("logs", nodeName(i)+".log"),
 			Argv: []string{bin, "node", "run", "--config", filepath.Join(d, "node.json"), "--name", nodeName(i), "--listen", s.NodeAddrs[i],
 				"--data-dir", filepath.Join(d, "data"), "--key-dir", filepath.Join(d, "keys"),
-				"--control-plane", chainURL, "--metrics-listen", "off"}}
+				"--control-plane", chainURL, "--metrics-listen", s.NodeMetricsAddrs[i]}}
+	}
+	var targets []string
+	for i := range s.Nodes {
+		targets = append(targets, nodeName(i)+"=http://"+s.NodeMetricsAddrs[i]+"/metrics")
 	}
 	n.daemon = &Process{Name: "daemon", LogPath: n.path("logs", "daemon.log"),
 		Argv: append([]string{bin, "daemon", "--config", n.path(daemonConfigFile), "--bind-address", n.cfg.Addr,
-			"--metrics-address", s.MetricsAddr}, n.cfg.DaemonArgs...)}
+			"--metrics-address", s.MetricsAddr, "--explorer-metrics", strings.Join(targets, ",")}, n.cfg.DaemonArgs...)}
 	if n.cfg.S3Addr != "" && n.cfg.S3Addr != "off" {
 		n.s3 = &Process{Name: "s3", LogPath: n.path("logs", "s3.log"),
 			Argv: append([]string{bin, "s3", "--config", n.path(s3ConfigFile), "--keys", n.path(S3KeysFile),
 				"--listen", n.cfg.S3Addr, "--dir", n.path("s3-index")}, n.cfg.S3Args...)}
 	}
-	n.info = Info{Daemon: "http://" + n.cfg.Addr, DaemonMetrics: "http://" + s.MetricsAddr + "/metrics",
+	n.info = Info{Daemon: "http://" + n.cfg.Addr, Explorer: "http://" + n.cfg.Addr + "/explorer/", DaemonMetrics: "http://" + s.MetricsAddr + "/metrics",
 		ControlPlane: chainURL, ClientConfig: n.path(ClientConfigFile), Wallet: n.path(walletFile), Dir: n.cfg.Dir,
 		NShards: s.Shards, EpochDuration: (time.Duration(s.EpochMs) * time.Millisecond).String(),
 		DaemonArgv: n.daemon.Argv}
@@ -446,7 +492,7 @@ func (n *Network) build() error {
 	}
 	for i, p := range n.nodes {
 		d := n.nodeDir(i)
-		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i],
+		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i], Metrics: "http://" + s.NodeMetricsAddrs[i] + "/metrics",
 			DataDir: filepath.Join(d, "data"), KeyDir: filepath.Join(d, "keys"), LogPath: p.LogPath, Argv: p.Argv})
 	}
 	return nil
@@ -491,7 +537,7 @@ func (n *Network) Start(ctx context.Context) (err error) {
 			return err
 		}
 	} else {
-		if err := n.chain.Start(); err != nil {
+		if _, err := n.chain.startOrAdopt(); err != nil {
 			return err
 		}
 		if err := n.chain.WaitReady(ctx, n.log, func(ctx context.Context) error { _, err := cp.Info(ctx); return err }); err != nil {
@@ -549,7 +595,7 @@ func (n *Network) StartS3(ctx context.Context) error {
 	if err := n.s3Setup(ctx); err != nil {
 		return err
 	}
-	if err := n.s3.Start(); err != nil {
+	if _, err := n.s3.startOrAdopt(); err != nil {
 		return err
 	}
 	err := n.s3.WaitReady(ctx, n.log, func(ctx context.Context) error {
@@ -620,7 +666,7 @@ func randomBytes(n int) []byte {
 // startNode starts node i and waits until its health route answers over TLS pinned to pub.
 func (n *Network) startNode(ctx context.Context, i int, pub []byte) error {
 	p := n.nodes[i]
-	if err := p.Start(); err != nil {
+	if _, err := p.startOrAdopt(); err != nil {
 		return err
 	}
 	hc := http.DefaultClient
@@ -647,7 +693,7 @@ func (n *Network) startNode(ctx context.Context, i int, pub []byte) error {
 
 // StartDaemon starts (or restarts) the publisher/aggregator daemon and waits for /status.
 func (n *Network) StartDaemon(ctx context.Context) error {
-	if err := n.daemon.Start(); err != nil {
+	if _, err := n.daemon.startOrAdopt(); err != nil {
 		return err
 	}
 	err := n.daemon.WaitReady(ctx, n.log, func(ctx context.Context) error {
@@ -768,14 +814,7 @@ func (n *Network) controlPlaneProcs() []*Process {
 // Exited returns a channel that receives the name of the first child that exits on its own.
 func (n *Network) Exited(ctx context.Context) <-chan string {
 	out := make(chan string, 1)
-	all := append(append(n.controlPlaneProcs(), n.daemon), n.nodes...)
-	if n.s3 != nil {
-		all = append(all, n.s3)
-	}
-	if n.portal != nil {
-		all = append(all, n.portal)
-	}
-	for _, p := range all {
+	for _, p := range n.processes() {
 		ch := p.Exited()
 		if ch == nil {
 			continue

@@ -27,6 +27,8 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// adopted is the pid of a process started by hand with Argv and adopted (adopt.go).
+	adopted int
 }
 
 // ErrNotRunning is returned when stopping or waiting for a process that is not running.
@@ -37,8 +39,8 @@ var ErrNotRunning = errors.New("devnet: process is not running")
 func (p *Process) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil {
-		return fmt.Errorf("devnet: %s is already running (pid %d)", p.Name, p.cmd.Process.Pid)
+	if p.cmd != nil || p.adopted != 0 {
+		return fmt.Errorf("devnet: %s is already running (pid %d)", p.Name, p.pidLocked())
 	}
 	if len(p.Argv) == 0 {
 		return fmt.Errorf("devnet: %s has no command line", p.Name)
@@ -78,10 +80,14 @@ func (p *Process) Start() error {
 func (p *Process) Pid() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return 0
+	return p.pidLocked()
+}
+
+func (p *Process) pidLocked() int {
+	if p.cmd != nil {
+		return p.cmd.Process.Pid
 	}
-	return p.cmd.Process.Pid
+	return p.adopted
 }
 
 // Running reports whether the process is running.
@@ -92,7 +98,7 @@ func (p *Process) Running() bool { return p.Pid() != 0 }
 func (p *Process) Exited() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
+	if p.cmd == nil && p.adopted == 0 {
 		return nil
 	}
 	return p.done
@@ -115,8 +121,11 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL, 10*time.Second
 
 func (p *Process) signal(sig syscall.Signal, grace time.Duration) error {
 	p.mu.Lock()
-	cmd, done := p.cmd, p.done
+	cmd, done, adopted := p.cmd, p.done, p.adopted
 	p.mu.Unlock()
+	if cmd == nil && adopted != 0 {
+		return p.signalAdopted(adopted, done, sig, grace)
+	}
 	if cmd == nil {
 		return ErrNotRunning
 	}

@@ -105,7 +105,7 @@ func OpenValidators(bin, dir string, log *slog.Logger) (*ValidatorSet, error) {
 // Start starts every validator and waits until each answers the API.
 func (v *ValidatorSet) Start(ctx context.Context) error {
 	for _, p := range v.procs {
-		if err := p.Start(); err != nil {
+		if _, err := p.startOrAdopt(); err != nil {
 			return errors.Join(err, v.Stop(10*time.Second))
 		}
 	}
