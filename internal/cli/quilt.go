@@ -326,7 +326,7 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 	idents := listVar(fs, "identifiers of the patches to read (several, or comma-separated)", true, "identifiers", "identifier")
 	tag := pairVar(fs, "tag", "read the patches with this tag: KEY VALUE (or KEY=VALUE)")
 	pids := listVar(fs, "patch IDs to read (several, or comma-separated)", true, "quilt-patch-ids", "quilt-patch-id", "patch-ids")
-	out := fs.String("out", "", "directory to write the patches to, each as its identifier (default: standard output, for one patch)")
+	out := fs.String("out", "", "directory to write the patches to, each as its identifier (default: their bytes one after the other on standard output)")
 	pos, err := parseFlags(fs, tagPairArgs(args))
 	if err != nil {
 		return err
@@ -378,14 +378,16 @@ func runReadQuilt(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *out == "" {
-		if len(res.Patches) != 1 {
-			return usagef("%d patches: give --out DIR to write them", len(res.Patches))
-		}
 		if *cf.asJSON {
 			return usagef("--json prints metadata only: give --out DIR")
 		}
-		_, err := e.stdout.Write(res.Patches[0].Data)
-		return err
+		// As Walrus: the patches' bytes one after the other, their metadata ignored.
+		for _, p := range res.Patches {
+			if _, err := e.stdout.Write(p.Data); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err

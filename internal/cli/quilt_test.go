@@ -140,6 +140,10 @@ func TestQuiltCommands(t *testing.T) {
 	if got := floe(t, "read-quilt", "--quilt-id", qid, "--identifier", "f2.txt"); !bytes.Equal(got, files["f2.txt"]) {
 		t.Fatal("read-quilt --identifier: wrong bytes")
 	}
+	// Without --out, several patches' bytes one after the other, as Walrus prints them.
+	if got := floe(t, "read-quilt", "--quilt-id", qid, "--identifiers", "f3.txt", "f1.txt"); !bytes.Equal(got, append(slices.Clone(files["f3.txt"]), files["f1.txt"]...)) {
+		t.Fatalf("read-quilt of two patches to standard output: %d bytes", len(got))
+	}
 	if got := floe(t, "read-quilt", "--patch-ids", sq.StoredQuiltBlobs[1].QuiltPatchID); !bytes.Equal(got, files[sq.StoredQuiltBlobs[1].Identifier]) {
 		t.Fatal("read-quilt --patch-ids: wrong bytes")
 	}
