@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/redstuff"
+)
+
+var perfDir = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the storage nodes with perf into this directory")
+
+// BenchmarkStoreCPU measures, on the default devnet (10 nodes, 1000 shards), the CPU seconds a
+// store of 256 MiB through the SDK costs the whole machine, from /proc: the client (this
+// process), the storage nodes, the daemon and the control plane, including the nodes'
+// background work after the store returns (Pebble flushes, event following), and next to it
+// the store's floor measured in the same run: encoding the blob (BenchmarkEncode), verifying
+// every sliver (BenchmarkVerifyAll's work, which the nodes of a committee do between them) and
+// writing the slivers' bytes to a file once, with an fsync. Metrics per store: cpu-s of each
+// part, floor-s, and x-floor, the ratio of the total to the floor (the target is 1.3).
+//
+// -storecpu.perf DIR also records the nodes with perf (perf record -g), one file per run in
+// DIR, for `perf report` to say where the CPU beyond the floor goes.
+func BenchmarkStoreCPU(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts a devnet of child processes")
+	}
+	const size = 256 << 20
+	n := startNet(b, b.TempDir(), 10, 1000, 0)
+	info := n.Info()
+	c := sdkClient(b, info)
+	ctx := context.Background()
+	data := randomBytes(7, size)
+
+	floor := storeFloor(b, data, info.NShards)
+
+	pids := map[string][]int{"daemon": {info.DaemonPid}, "controlplane": {info.ChainPid}}
+	for _, nd := range info.Nodes {
+		pids["nodes"] = append(pids["nodes"], nd.Pid)
+	}
+	parts := []string{"client", "nodes", "daemon", "controlplane"}
+	sample := func() map[string]time.Duration {
+		m := map[string]time.Duration{"client": selfCPU(b)}
+		for part, ps := range pids {
+			for _, pid := range ps {
+				m[part] += procCPU(b, pid)
+			}
+		}
+		return m
+	}
+	// settle waits until the child processes stop using CPU (the nodes flush and follow
+	// events after a store returns), at most 30 s.
+	settle := func() {
+		prev := sample()
+		for range 60 {
+			time.Sleep(500 * time.Millisecond)
+			cur := sample()
+			var d time.Duration
+			for _, p := range parts[1:] {
+				d += cur[p] - prev[p]
+			}
+			prev = cur
+			if d < 40*time.Millisecond { // the idle devnet's own ticking
+				return
+			}
+		}
+	}
+	settle()
+	sum := map[string]time.Duration{}
+	round := uint64(0)
+	b.SetBytes(size)
+	for b.Loop() {
+		round++
+		binary.LittleEndian.PutUint64(data, round+1000)
+		stopPerf := startPerf(b, pids["nodes"], round)
+		before := sample()
+		if _, err := c.StoreBytes(ctx, data, client.StoreOptions{Epochs: 1, Force: true}); err != nil {
+			b.Fatal(err)
+		}
+		settle()
+		after := sample()
+		stopPerf()
+		for _, p := range parts {
+			sum[p] += after[p] - before[p]
+		}
+	}
+	var total time.Duration
+	for _, p := range parts {
+		per := sum[p] / time.Duration(b.N)
+		total += per
+		b.ReportMetric(per.Seconds(), p+"-cpu-s/op")
+	}
+	b.ReportMetric(total.Seconds(), "total-cpu-s/op")
+	b.ReportMetric(floor.encode.Seconds(), "floor-encode-s")
+	b.ReportMetric(floor.verify.Seconds(), "floor-verify-s")
+	b.ReportMetric(floor.write.Seconds(), "floor-write-s")
+	b.ReportMetric(floor.total().Seconds(), "floor-s")
+	b.ReportMetric(total.Seconds()/floor.total().Seconds(), "x-floor")
+}
+
+type floorCPU struct{ encode, verify, write time.Duration }
+
+func (f floorCPU) total() time.Duration { return f.encode + f.verify + f.write }
+
+// storeFloor measures, in this process, the CPU the store of data cannot avoid: encoding it,
+// verifying every sliver on all cores, and writing every sliver's bytes once (then fsync).
+func storeFloor(b *testing.B, data []byte, nShards int) floorCPU {
+	b.Helper()
+	enc, err := redstuff.New(nShards)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f floorCPU
+	runtime.GC()
+	start := selfCPU(b)
+	e, err := enc.Encode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.encode = selfCPU(b) - start
+
+	var all []redstuff.Sliver
+	for p := range nShards {
+		pr, se := e.Pair(p)
+		all = append(all, pr, se)
+	}
+	start = selfCPU(b)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(all) {
+					return
+				}
+				if err := enc.VerifySliver(all[i], e.SymbolSize, e.Hashes); err != nil {
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	f.verify = selfCPU(b) - start
+	if failed.Load() {
+		b.Fatal("a sliver of a fresh encoding does not verify")
+	}
+
+	path := filepath.Join(b.TempDir(), "slivers")
+	start = selfCPU(b)
+	fh, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, sl := range all {
+		if _, err := fh.Write(sl.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := fh.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		b.Fatal(err)
+	}
+	f.write = selfCPU(b) - start
+	if err := os.Remove(path); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// clockTicks is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// procCPU returns the user + system CPU time process pid has used, from /proc/PID/stat.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("CPU time of process %d: %v", pid, err)
+	}
+	// The command name (field 2) may hold spaces: fields count from after its ')'.
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		b.Fatalf("/proc/%d/stat: no ')' in %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, x := range f[11:13] { // utime, stime: fields 14 and 15
+		v, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+func selfCPU(b *testing.B) time.Duration { return procCPU(b, os.Getpid()) }
+
+// startPerf starts perf recording processes pids into perfDir (if set) and returns what stops
+// it.
+func startPerf(b *testing.B, pids []int, run uint64) (stop func()) {
+	b.Helper()
+	if *perfDir == "" {
+		return func() {}
+	}
+	ps := make([]string, len(pids))
+	for i, p := range pids {
+		ps[i] = strconv.Itoa(p)
+	}
+	out := filepath.Join(*perfDir, fmt.Sprintf("nodes-%d.data", run))
+	cmd := exec.Command("perf", "record", "-g", "-F", "499", "-o", out, "-p", strings.Join(ps, ","))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("perf (install linux-perf, or run without -storecpu.perf): %v", err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		if err := cmd.Wait(); err != nil {
+			b.Logf("perf record: %v", err)
+		}
+	}
+}
