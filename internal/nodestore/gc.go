@@ -98,6 +98,8 @@ func (s *Store) CollectGarbage(ctx context.Context, currentEpoch uint32) (GCRepo
 		}
 		ids = ids[n:]
 	}
+	// Also collects the extents of slivers deleted one by one (DeleteSliver) since.
+	s.sweepAfterDelete("garbage collection")
 	if rep.Expired > 0 || rep.Invalid > 0 {
 		s.log.Info("garbage collected", "epoch", currentEpoch, "scanned", rep.BlobsScanned,
 			"expired", rep.Expired, "invalid", rep.Invalid, "slivers", rep.SliversDeleted,

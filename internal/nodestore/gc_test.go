@@ -73,7 +73,7 @@ func TestCollectGarbage(t *testing.T) {
 		batch.Close()
 	}
 	// A quarantined sliver of an expired blob goes too.
-	if _, err := s.quarantine(SliverRef{600, ids[1], redstuff.Primary}, mustSliverData(t, smallSliver(redstuff.Primary, 3, 1)), "test"); err != nil {
+	if _, err := s.quarantine(SliverRef{600, ids[1], redstuff.Primary}, nil, mustSliverData(t, smallSliver(redstuff.Primary, 3, 1)), "test"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -17,7 +17,10 @@ import (
 //	0x00    0x00 "event-cursor"                          u64 big-endian: last applied event seq
 //	0x01    0x01 blob_id[32]                             BCS BlobMetadata (V1), see metadata.go
 //	0x02    0x02 blob_id[32]                             BlobInfo record, see blobinfo.go
-//	0x03    0x03 shard u16 BE, blob_id[32], axis u8      BCS SliverData, exactly as served
+//	0x03    0x03 shard u16 BE, blob_id[32], axis u8      BCS SliverData, exactly as served, or
+//	                                                     a reference into an extent file
+//	                                                     (extents.go), which a SliverData
+//	                                                     never is
 //	0x04    0x04 shard u16 BE, blob_id[32], axis u8      quarantine record, see scrub.go
 //
 // Slivers (and quarantined slivers) are shard-major: all the slivers of one shard form one

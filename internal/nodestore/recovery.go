@@ -70,7 +70,7 @@ func (s *Store) Quarantine(ctx context.Context, ref SliverRef, data []byte, reas
 		return false, err
 	}
 	defer s.release()
-	moved, err := s.quarantine(ref, data, reason)
+	moved, err := s.quarantine(ref, nil, data, reason)
 	if err != nil {
 		return false, fmt.Errorf("nodestore: quarantine %s: %w", ref, err)
 	}

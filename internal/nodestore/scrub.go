@@ -118,11 +118,14 @@ func (s *Store) scrub(ctx context.Context, verify func(SliverRef, redstuff.Slive
 		if err != nil {
 			return fmt.Errorf("read %s: %w", ref, err)
 		}
-		v = bytes.Clone(v)
+		raw := bytes.Clone(v)
+		v, rerr := s.resolve(raw)
 		rep.Bytes += int64(len(v))
-		sl, derr := decodeSliver(ref.Axis, v)
 		var reason error
-		if derr != nil {
+		sl, derr := decodeSliver(ref.Axis, v)
+		if rerr != nil {
+			reason = rerr
+		} else if derr != nil {
 			reason = derr
 		} else if verr := verify(ref, sl); errors.Is(verr, ErrSkipSliver) {
 			rep.Skipped++
@@ -138,7 +141,7 @@ func (s *Store) scrub(ctx context.Context, verify func(SliverRef, redstuff.Slive
 		if reason == nil {
 			continue
 		}
-		moved, err := s.quarantine(ref, v, reason.Error())
+		moved, err := s.quarantine(ref, raw, v, reason.Error())
 		if err != nil {
 			return fmt.Errorf("quarantine %s: %w", ref, err)
 		}
@@ -150,21 +153,36 @@ func (s *Store) scrub(ctx context.Context, verify func(SliverRef, redstuff.Slive
 	return it.Error()
 }
 
-// quarantine moves the sliver ref, if it still holds data, to the quarantine records.
-func (s *Store) quarantine(ref SliverRef, data []byte, reason string) (bool, error) {
+// quarantine moves the sliver ref, if its record is still raw (or, with raw nil, its data is
+// still data), to the quarantine records, which keep data.
+func (s *Store) quarantine(ref SliverRef, raw, data []byte, reason string) (bool, error) {
 	cur, err := s.get(ref.key(prefixSliver))
-	if errors.Is(err, ErrNotFound) || (err == nil && !bytes.Equal(cur, data)) {
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
+	}
+	if raw == nil {
+		// Unreadable extent bytes compare as what could be read, if anything.
+		if curData, _ := s.resolve(cur); !bytes.Equal(curData, data) {
+			return false, nil
+		}
+	} else if !bytes.Equal(cur, raw) {
+		return false, nil
 	}
 	err = s.write(func(b *pebble.Batch) error {
 		return errors.Join(
 			b.Delete(ref.key(prefixSliver), nil),
 			b.Set(ref.key(prefixQuarantine), encodeQuarantine(reason, data), nil))
 	})
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if _, ok := parseExtentRef(cur); ok {
+		s.sweepAfterDelete("quarantine")
+	}
+	return true, nil
 }
 
 // QuarantinedSliver is a sliver that Scrub moved out of service.

@@ -60,6 +60,10 @@ func decodeSliver(a redstuff.Axis, v []byte) (redstuff.Sliver, error) {
 // makes durable atomically. A Batch is not safe for concurrent use; Close releases it.
 type Batch struct {
 	b *pebble.Batch
+	// ext holds the large slivers, which Commit writes to an extent file if they are
+	// ext.threshold bytes or more, else sets in b.
+	ext      []extentWrite
+	extBytes int
 }
 
 // NewBatch returns an empty batch.
@@ -75,7 +79,17 @@ func (s *Store) NewBatchSized(size int) *Batch {
 func (b *Batch) Close() { _ = b.b.Close() }
 
 // Count returns the number of writes in the batch.
-func (b *Batch) Count() int { return int(b.b.Count()) }
+func (b *Batch) Count() int { return int(b.b.Count()) + len(b.ext) }
+
+// setSliver adds a sliver record; large ones wait for Commit (see Batch.ext).
+func (b *Batch) setSliver(key, v []byte) error {
+	if len(v) < extentMinSliver {
+		return b.b.Set(key, v, nil)
+	}
+	b.ext = append(b.ext, extentWrite{key: key, data: v})
+	b.extBytes += len(v)
+	return nil
+}
 
 // PutMetadata adds the metadata of a blob to the batch.
 func (b *Batch) PutMetadata(m *blob.MetadataWithID) error {
@@ -94,11 +108,12 @@ func (b *Batch) PutSliver(shard uint16, id blob.ID, sl redstuff.Sliver) error {
 	if err != nil {
 		return fmt.Errorf("sliver %s: %w", SliverRef{shard, id, sl.Axis}, err)
 	}
-	return b.b.Set(sliverKey(prefixSliver, shard, id, sl.Axis), v, nil)
+	return b.setSliver(sliverKey(prefixSliver, shard, id, sl.Axis), v)
 }
 
 // PutSliverData adds a sliver given as its BCS SliverData (an upload body) to the batch,
-// storing those bytes as they are after checking that they decode.
+// storing those bytes as they are after checking that they decode. The batch may keep data
+// without copying it until Commit returns: it must not change before then.
 func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []byte) error {
 	ref := SliverRef{shard, id, a}
 	if err := checkAxis(a); err != nil {
@@ -107,7 +122,7 @@ func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []
 	if _, err := blob.UnmarshalSliverData(data, a); err != nil {
 		return fmt.Errorf("sliver %s: %w: %w", ref, ErrInvalid, err)
 	}
-	return b.b.Set(ref.key(prefixSliver), data, nil)
+	return b.setSliver(ref.key(prefixSliver), data)
 }
 
 // Commit makes every write of b durable (synced) and visible, atomically. b stays usable only
@@ -117,6 +132,27 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		return err
 	}
 	defer s.release()
+	if len(b.ext) > 0 {
+		if s.ext.threshold < 0 || b.extBytes < s.ext.threshold {
+			for _, w := range b.ext {
+				if err := b.b.Set(w.key, w.data, nil); err != nil {
+					return fmt.Errorf("nodestore: commit: %w", err)
+				}
+			}
+		} else {
+			refs, id, err := s.ext.write(b.ext)
+			if err != nil {
+				return fmt.Errorf("nodestore: commit %d writes: %w", b.Count(), err)
+			}
+			defer s.ext.done(id)
+			for i, w := range b.ext {
+				if err := b.b.Set(w.key, refs[i], nil); err != nil {
+					return fmt.Errorf("nodestore: commit: %w", err)
+				}
+			}
+		}
+		b.ext, b.extBytes = nil, 0
+	}
 	if err := s.commit(b.b); err != nil {
 		return fmt.Errorf("nodestore: commit %d writes: %w", b.Count(), err)
 	}
@@ -169,7 +205,7 @@ func (s *Store) SliverData(ctx context.Context, shard uint16, id blob.ID, a reds
 		return nil, err
 	}
 	defer s.release()
-	v, err := s.get(ref.key(prefixSliver))
+	v, err := s.getSliver(ref.key(prefixSliver))
 	if err != nil {
 		return nil, fmt.Errorf("nodestore: sliver %s: %w", ref, err)
 	}
@@ -230,7 +266,9 @@ func (s *Store) MissingSlivers(ctx context.Context, id blob.ID, shards []uint16)
 	return missing, nil
 }
 
-// DeleteSliver deletes a sliver (synced). Deleting what is not stored is not an error.
+// DeleteSliver deletes a sliver (synced). Deleting what is not stored is not an error. If the
+// sliver was in an extent file, the file is deleted by the next CollectGarbage, DropShard or
+// Open once none of its slivers is referenced.
 func (s *Store) DeleteSliver(ctx context.Context, shard uint16, id blob.ID, a redstuff.Axis) error {
 	ref := SliverRef{shard, id, a}
 	if err := checkAxis(a); err != nil {
@@ -292,7 +330,10 @@ func (s *Store) shardSlivers(ctx context.Context, shard uint16, a redstuff.Axis,
 		if err != nil {
 			return nil, err
 		}
-		sl, err := decodeSliver(a, bytes.Clone(v))
+		if v, err = s.resolve(bytes.Clone(v)); err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		sl, err := decodeSliver(a, v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
@@ -357,6 +398,7 @@ func (s *Store) DropShard(ctx context.Context, shard uint16) error {
 	if err != nil {
 		return fmt.Errorf("nodestore: drop shard %d: %w", shard, err)
 	}
+	s.sweepAfterDelete("drop shard")
 	s.log.Info("shard dropped", "shard", shard)
 	return nil
 }

@@ -53,12 +53,17 @@ type Options struct {
 	FS vfs.FS
 	// MemTableSize is Pebble's memtable size in bytes; 0 keeps Pebble's default.
 	MemTableSize uint64
+	// ExtentThreshold is the size, in bytes of slivers of at least 64 KiB, from which a
+	// committed batch writes those slivers to an extent file instead of through Pebble
+	// (extents.go); 0 means DefaultExtentThreshold, < 0 never.
+	ExtentThreshold int
 }
 
 // Store is a node's Pebble-backed store. It is safe for concurrent use.
 type Store struct {
 	db  *pebble.DB
 	log *slog.Logger
+	ext *extents
 
 	// mu guards closed and active: every operation counts itself in active while it runs,
 	// and Close waits (on idle) until active is zero. A plain count rather than a read lock,
@@ -136,6 +141,17 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = catchFatal(s.db.Close)
 		return nil, fmt.Errorf("nodestore: open %s: %w", dir, err)
 	}
+	fs := o.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if s.ext, err = openExtents(fs, dir, o.ExtentThreshold); err == nil {
+		_, err = s.sweepExtents() // the files of batches a crash left uncommitted
+	}
+	if err != nil {
+		_ = catchFatal(s.db.Close)
+		return nil, fmt.Errorf("nodestore: open %s: %w", dir, err)
+	}
 	log.Info("store opened", "dir", dir, "format_version", FormatVersion)
 	return s, nil
 }
@@ -206,14 +222,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// DiskUsage returns the bytes the store occupies on disk (tables, logs and manifests,
-// including obsolete files not yet deleted).
+// DiskUsage returns the bytes the store occupies on disk (tables, logs, manifests and extent
+// files, including obsolete files not yet deleted).
 func (s *Store) DiskUsage() (uint64, error) {
 	if err := s.acquire(); err != nil {
 		return 0, err
 	}
 	defer s.release()
-	return s.db.Metrics().DiskSpaceUsage(), nil
+	ext, err := s.ext.size()
+	if err != nil {
+		return 0, fmt.Errorf("nodestore: disk usage: %w", err)
+	}
+	return s.db.Metrics().DiskSpaceUsage() + ext, nil
 }
 
 // begin checks ctx and acquires the store for one operation. Callers defer release.
