@@ -37,8 +37,12 @@
 //	GET  /v1/blobs/{blob_id}/status        Walrus blob status of a blob ID
 //	GET  /v1/blobs/{blob_id}/objects       blob objects registered for a blob ID
 //	GET  /v1/objects/{object_id}           ObjectResponse: a blob, storage resource or node
-//	GET  /v1/committees/{epoch|current}    committee, shard assignment and prices of an epoch
+//	GET  /v1/committees/{epoch|current|previous|next}
+//	                                       committee, shard assignment and prices of an epoch
+//	                                       (next: selected at voting end, 404 before)
 //	GET  /v1/nodes                         registered storage nodes
+//	GET  /v1/nodes/{node_id}               NodeInfo: a node's status, stake and shards now and next
+//	GET  /v1/validators                    the CometBFT validator set the control plane keeps
 //	GET  /v1/events?from=S&limit=L&wait=D  EventsResponse: events with seq >= S; waits up to D
 //	                                       (a Go duration, at most 60s) when there are none yet;
 //	                                       410 events_pruned (with oldest_seq) if S was pruned
@@ -88,6 +92,7 @@ const (
 	PathObjects      = "/v1/objects/"
 	PathCommittees   = "/v1/committees/"
 	PathNodes        = "/v1/nodes"
+	PathValidators   = "/v1/validators"
 	PathEvents       = "/v1/events"
 	PathState        = "/v1/state/blobs"
 )

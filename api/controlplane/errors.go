@@ -30,6 +30,7 @@ const (
 	CodeOverflow             = "overflow"
 	CodeChallenge            = "challenge"
 	CodeNotShared            = "not_shared"
+	CodeEpochSync            = "epoch_sync"
 	CodeInternal             = "internal"
 
 	// Request errors.

@@ -38,6 +38,14 @@ const (
 	EventChallengeMissed      EventType = "ChallengeMissed"
 	EventRewardWithheld       EventType = "RewardWithheld"
 	EventNodeSlashed          EventType = "NodeSlashed"
+	// EventEpochParametersSelected: the committee, prices and capacity of epoch Epoch (the
+	// next one) were selected (mid-epoch, at voting end).
+	EventEpochParametersSelected EventType = "EpochParametersSelected"
+	// EventEpochSyncDone: member NodeID reported that it holds every shard it gained at the
+	// change to epoch Epoch; Size is the shard weight that reported so far.
+	EventEpochSyncDone EventType = "EpochSyncDone"
+	// EventValidatorSet: node NodeID set (or cleared) its CometBFT validator key.
+	EventValidatorSet EventType = "ValidatorSet"
 )
 
 // Event is one change of state, numbered by a global sequence number. Fields that do not apply
@@ -64,6 +72,8 @@ type Event struct {
 	WasCertified bool     `json:"was_certified,omitempty"`
 	// Round is the challenge round of the Challenge* events.
 	Round uint32 `json:"round,omitempty"`
+	// Forced marks an EpochChangeDone declared at the deadline without a quorum of reports.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // EventsResponse is a page of events; Next is the cursor for the following request.

@@ -49,6 +49,90 @@ type Info struct {
 	RewardPool   uint64 `json:"reward_pool"`
 	RewardsBurnt uint64 `json:"rewards_burnt"`
 	StakeSlashed uint64 `json:"stake_slashed"`
+	// EpochChange is the state of the change to the current epoch (nil in epoch 0).
+	EpochChange *EpochChange `json:"epoch_change,omitempty"`
+	// VotingEndMs is when the next epoch's committee is (or was) selected: the middle of the
+	// epoch, or later if the change to the current epoch was not done by then.
+	VotingEndMs int64 `json:"voting_end_ms"`
+	// NextCommitteeSelected reports that the next epoch's committee is known
+	// (PathCommittees + "next").
+	NextCommitteeSelected bool `json:"next_committee_selected"`
+}
+
+// Epoch states, as Walrus names them.
+const (
+	// EpochStateChangeSync: the current epoch started and its committee is taking over the
+	// shards it gained; reads of older blobs may still need the previous committee.
+	EpochStateChangeSync = "EpochChangeSync"
+	// EpochStateChangeDone: a quorum of the committee (by shards) holds its shards.
+	EpochStateChangeDone = "EpochChangeDone"
+	// EpochStateNextParamsSelected: the next epoch's committee and prices are selected.
+	EpochStateNextParamsSelected = "NextParamsSelected"
+)
+
+// EpochChange is the state of the change to an epoch: which members reported (with
+// EpochSyncDone) that they hold every shard they gained. Members that gained no shard have
+// nothing to fetch and count as done from the start.
+type EpochChange struct {
+	Epoch uint32 `json:"epoch"`
+	// State is one of the EpochState constants.
+	State   string `json:"state"`
+	StartMs int64  `json:"start_ms"`
+	// Done lists the members that are done, in committee order; DoneShards is their weight.
+	Done       []ObjectID `json:"done"`
+	DoneShards int        `json:"done_shards"`
+	// Pending lists the members still fetching gained shards.
+	Pending []ObjectID `json:"pending"`
+	// DoneMs is when EpochChangeDone was emitted (0 before); Forced if at the deadline
+	// without a quorum.
+	DoneMs int64 `json:"done_ms,omitempty"`
+	Forced bool  `json:"forced,omitempty"`
+	// DeadlineMs is when the change is declared done without a quorum (a whole epoch after
+	// its start).
+	DeadlineMs int64 `json:"deadline_ms"`
+}
+
+// Node statuses in NodeInfo.
+const (
+	// NodeStatusActive: in the current committee and the next one (if selected).
+	NodeStatusActive = "active"
+	// NodeStatusJoining: not in the current committee; in the next one, or staked enough to be
+	// selected at the next voting end.
+	NodeStatusJoining = "joining"
+	// NodeStatusLeaving: in the current committee, not in the next one (or its stake is
+	// withdrawn).
+	NodeStatusLeaving = "leaving"
+	// NodeStatusInactive: in neither.
+	NodeStatusInactive = "inactive"
+)
+
+// NodeInfo is a registered node with its stake and shards now and next.
+type NodeInfo struct {
+	Node Node `json:"node"`
+	// Status is one of the NodeStatus constants.
+	Status string `json:"status"`
+	// Stake counts in the current epoch; NextStake in the next (what voting end selects by,
+	// or selected by).
+	Stake     uint64 `json:"stake"`
+	NextStake uint64 `json:"next_stake"`
+	// Shards are held in the current epoch; NextShards in the next epoch's committee (nil
+	// until it is selected).
+	Shards     []uint16 `json:"shards"`
+	NextShards []uint16 `json:"next_shards"`
+	// Stakes are every stake object of the node (by any owner).
+	Stakes []Stake `json:"stakes"`
+	// SyncDone reports that the node reported EpochSyncDone for the current epoch (or gained
+	// no shard).
+	SyncDone bool `json:"sync_done"`
+}
+
+// Validator is a CometBFT validator as the control plane sets them: an Ed25519 consensus key
+// and its voting power (the node's shards), with the node it belongs to (zero for a genesis
+// validator).
+type Validator struct {
+	PublicKey []byte   `json:"public_key"`
+	Power     int64    `json:"power"`
+	NodeID    ObjectID `json:"node_id,omitzero"`
 }
 
 // Cost is what storing a blob costs at the current prices.
@@ -85,6 +169,8 @@ type Node struct {
 	WritePrice      uint64 `json:"write_price_vote"`
 	Capacity        uint64 `json:"capacity_vote"`
 	RegisteredEpoch uint32 `json:"registered_epoch"`
+	// ValidatorKey is the node's CometBFT validator key (Ed25519, 32 bytes), if set.
+	ValidatorKey []byte `json:"validator_key,omitempty"`
 }
 
 // Stake is an amount staked to a node.

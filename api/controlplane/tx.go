@@ -61,6 +61,9 @@ type Op struct {
 	ChallengeCertificate *ChallengeCertificateOp `json:"challenge_certificate,omitempty"`
 	ShareBlob            *ShareBlobOp            `json:"share_blob,omitempty"`
 	FundSharedBlob       *FundSharedBlobOp       `json:"fund_shared_blob,omitempty"`
+	// Epoch changes and the validator set (internal/controlplane's epoch.go, validators.go).
+	EpochSyncDone *EpochSyncDoneOp `json:"epoch_sync_done,omitempty"`
+	SetValidator  *SetValidatorOp  `json:"set_validator,omitempty"`
 }
 
 // Count returns the number of operations set (a valid Op has exactly one).
@@ -70,7 +73,8 @@ func (o *Op) Count() int {
 		o.SetVotes != nil, o.Stake != nil, o.WithdrawStake != nil, o.ReserveStorage != nil,
 		o.SplitStorage != nil, o.FuseStorage != nil, o.RegisterBlob != nil, o.CertifyBlob != nil,
 		o.InvalidateBlob != nil, o.ExtendBlob != nil, o.DeleteBlob != nil, o.SetAttributes != nil,
-		o.TransferObject != nil, o.ChallengeShare != nil, o.ChallengeCertificate != nil, o.ShareBlob != nil, o.FundSharedBlob != nil} {
+		o.TransferObject != nil, o.ChallengeShare != nil, o.ChallengeCertificate != nil, o.ShareBlob != nil, o.FundSharedBlob != nil,
+		o.EpochSyncDone != nil, o.SetValidator != nil} {
 		if set {
 			n++
 		}
@@ -215,6 +219,36 @@ type ShareBlobOp struct {
 type FundSharedBlobOp struct {
 	BlobObjectID ObjectID `json:"blob_object_id"`
 	Amount       uint64   `json:"amount"`
+}
+
+// EpochSyncDoneOp reports that a member of the current committee holds every shard it gained
+// at the epoch change (Walrus's epoch_sync_done). Signature is the member's BLS signature of
+// the protocol message EpochSyncDone (Floe's intent 0x80: epoch, node ID): the signature, not
+// the sender, proves the report, so any account may send it (nodes send it from accounts that
+// hold no tokens) and it is admitted like a certificate.
+type EpochSyncDoneOp struct {
+	NodeID    ObjectID     `json:"node_id"`
+	Epoch     uint32       `json:"epoch"`
+	Signature BLSSignature `json:"signature"`
+}
+
+// SetValidatorOp sets (or, with an empty PublicKey, clears) the CometBFT validator key of a
+// node owned by the sender: the Ed25519 consensus key (32 bytes) of the validator its operator
+// runs. Signature is that key's signature of ValidatorKeyMessage(chain ID, node ID), proving
+// the operator holds it. Validator keys of committee members take effect at epoch changes
+// (see the package documentation of internal/controlplane).
+type SetValidatorOp struct {
+	NodeID    ObjectID `json:"node_id"`
+	PublicKey []byte   `json:"public_key,omitempty"`
+	Signature []byte   `json:"signature,omitempty"`
+}
+
+// ValidatorKeyMessage is what a validator key signs to be attached to a node: the chain ID
+// and the node's ID after a domain prefix.
+func ValidatorKeyMessage(chainID string, node ObjectID) []byte {
+	b := append([]byte("floe-validator-key-v1:"), chainID...)
+	b = append(b, 0)
+	return append(b, node[:]...)
 }
 
 // Payload returns the canonical payload bytes of tx: Go's encoding/json of the Tx struct

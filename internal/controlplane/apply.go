@@ -33,6 +33,9 @@ type BlockResult struct {
 	// seed fixed by the shares the block recorded).
 	EndEvents []cpapi.Event
 	AppHash   Hash
+	// ValidatorUpdates are the changes of the CometBFT validator set at this block's epoch
+	// change (validators.go), sorted by key; nil if none.
+	ValidatorUpdates []ValidatorUpdate
 }
 
 // Events returns every event of the block in sequence order.
@@ -91,13 +94,11 @@ func (s *State) applyBlock(height uint64, blockTime time.Time, txs []*VerifiedTx
 	}
 	s.d.Height = height
 	s.d.TimeMs = ms
-	s.events, s.created, s.txHash = nil, nil, Hash{}
-	if s.d.EpochStart+s.d.Params.EpochDurationMs <= ms {
-		s.changeEpoch(ms)
-	}
+	s.events, s.created, s.txHash, s.valUpdates = nil, nil, Hash{}, nil
+	s.advanceEpoch(ms)
 	s.challengeBlockBegin(ms)
-	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: eventsAPI(s.events)}
-	s.events = nil
+	res := &BlockResult{Height: height, TimeMs: ms, BlockEvents: eventsAPI(s.events), ValidatorUpdates: s.valUpdates}
+	s.events, s.valUpdates = nil, nil
 	res.Results = make([]TxResult, len(txs))
 	for i, vt := range txs {
 		res.Results[i] = s.applyTx(vt, errs[i])
@@ -178,6 +179,9 @@ func (s *State) checkCanPay(acc *Account, op *Op) error {
 		return err
 	case op.ChallengeCertificate != nil:
 		_, err := s.checkChallengeCertificate(&op.ChallengeCertificate.Certificate)
+		return err
+	case op.EpochSyncDone != nil:
+		_, _, err := s.checkEpochSyncDone(op.EpochSyncDone)
 		return err
 	}
 	if acc == nil {
@@ -333,6 +337,10 @@ func (s *State) execute(sender Address, op *Op) error {
 		return s.shareBlob(sender, op.ShareBlob)
 	case op.FundSharedBlob != nil:
 		return s.fundSharedBlob(sender, op.FundSharedBlob)
+	case op.EpochSyncDone != nil:
+		return s.epochSyncDone(op.EpochSyncDone)
+	case op.SetValidator != nil:
+		return s.setValidator(sender, op.SetValidator)
 	}
 	return fmt.Errorf("%w: no operation", ErrInvalidTx)
 }
@@ -509,8 +517,11 @@ func (s *State) stake(sender Address, op *StakeOp) error {
 	}
 	id := s.newObjectID()
 	s.touchID(tableStake, id)
-	s.d.Stakes[id] = &Stake{ID: id, Owner: sender, NodeID: op.NodeID, Amount: op.Amount, ActivationEpoch: s.d.Epoch + 1}
-	s.emit(Event{Type: EventStaked, ObjectID: id, NodeID: op.NodeID, Owner: sender, Amount: op.Amount, StartEpoch: s.d.Epoch + 1})
+	// The stake counts from the first epoch whose committee is not selected yet: the next
+	// one before voting end, the one after it once the next committee is chosen.
+	from := s.selectedThrough() + 1
+	s.d.Stakes[id] = &Stake{ID: id, Owner: sender, NodeID: op.NodeID, Amount: op.Amount, ActivationEpoch: from}
+	s.emit(Event{Type: EventStaked, ObjectID: id, NodeID: op.NodeID, Owner: sender, Amount: op.Amount, StartEpoch: from})
 	return nil
 }
 
@@ -526,8 +537,8 @@ func (s *State) withdrawStake(sender Address, op *WithdrawStakeOp) error {
 		return fmt.Errorf("%w: withdrawal already requested", ErrStake)
 	}
 	s.touchID(tableStake, op.StakeID)
-	if st.ActivationEpoch > s.d.Epoch {
-		// Never active: return at once.
+	if st.ActivationEpoch > s.selectedThrough() {
+		// Not counted in any selected committee: return at once.
 		if err := s.checkCredit(sender, st.Amount); err != nil {
 			return err
 		}
@@ -536,7 +547,9 @@ func (s *State) withdrawStake(sender Address, op *WithdrawStakeOp) error {
 		s.emit(Event{Type: EventStakeReturned, ObjectID: st.ID, NodeID: st.NodeID, Owner: sender, Amount: st.Amount})
 		return nil
 	}
-	st.WithdrawEpoch = s.d.Epoch + 1
+	// It counts in every committee already selected and is returned when the last of them
+	// ends.
+	st.WithdrawEpoch = s.selectedThrough() + 1
 	s.emit(Event{Type: EventStakeWithdrawn, ObjectID: st.ID, NodeID: st.NodeID, Owner: sender, Amount: st.Amount, EndEpoch: st.WithdrawEpoch})
 	return nil
 }

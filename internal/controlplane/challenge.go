@@ -252,7 +252,7 @@ func (s *State) roundOpensAt(r int) int64 {
 // transaction (an epoch change, or a challenge round to open): a driver that makes blocks only
 // for transactions makes an empty block then.
 func (s *State) NextDueMs() int64 {
-	next := s.d.EpochStart + s.d.Params.EpochDurationMs
+	next := s.epochDueMs()
 	if c := s.d.Committees[s.d.Epoch]; c == nil || len(c.Members) == 0 {
 		return next
 	}

@@ -56,6 +56,8 @@ const (
 	tableChallenge       byte = 'x'
 	tableAccountability  byte = 'k'
 	tableChallengeTotals byte = 'z'
+	tableEpochSync       byte = 'e'
+	tableValidator       byte = 'v'
 )
 
 type leafKey [33]byte
@@ -173,6 +175,14 @@ func (s *State) recordValue(k leafKey) []byte {
 		}
 	case tableChallengeRound, tableChallenge, tableAccountability, tableChallengeTotals:
 		v = s.challengeRecord(k)
+	case tableEpochSync:
+		if es := s.d.EpochSyncs[e]; es != nil {
+			v = es
+		}
+	case tableValidator:
+		if val := s.d.Validators[ValidatorKey(id)]; val != nil {
+			v = val
+		}
 	default:
 		panic(fmt.Sprintf("controlplane: unknown table %q", k[0]))
 	}
@@ -189,7 +199,7 @@ func (s *State) recordValue(k leafKey) []byte {
 // allKeys returns the key of every record.
 func (s *State) allKeys() []leafKey {
 	ks := make([]leafKey, 0, len(s.d.Accounts)+len(s.d.Nodes)+len(s.d.Stakes)+len(s.d.Storage)+len(s.d.Blobs)+
-		len(s.d.Committees)+len(s.d.Used)+len(s.d.Rewards)+len(s.d.Invalid))
+		len(s.d.Committees)+len(s.d.Used)+len(s.d.Rewards)+len(s.d.Invalid)+len(s.d.EpochSyncs)+len(s.d.Validators))
 	for a := range s.d.Accounts {
 		ks = append(ks, key32(tableAccount, a))
 	}
@@ -216,6 +226,12 @@ func (s *State) allKeys() []leafKey {
 	}
 	for id := range s.d.Invalid {
 		ks = append(ks, key32(tableInvalid, id))
+	}
+	for e := range s.d.EpochSyncs {
+		ks = append(ks, keyEpoch(tableEpochSync, e))
+	}
+	for k := range s.d.Validators {
+		ks = append(ks, key32(tableValidator, k))
 	}
 	return s.appendChallengeKeys(ks)
 }

@@ -101,7 +101,15 @@ func TestCommitmentCoversEveryTable(t *testing.T) {
 		},
 		"accountability":   func() { h.s.accountability(nodeID).RoundsPassed++ },
 		"challenge totals": func() { h.s.totals().RewardsBurnt++ },
-		"scalars":          func() { h.s.d.TimeMs++ },
+		"epoch sync": func() {
+			h.s.d.EpochSyncs[h.s.Epoch()].DoneShards++
+			h.s.touchEpoch(tableEpochSync, h.s.Epoch())
+		},
+		"validator": func() {
+			h.s.d.Validators[ValidatorKey{1}] = &Validator{Power: 1}
+			h.s.touchID(tableValidator, ValidatorKey{1})
+		},
+		"scalars": func() { h.s.d.TimeMs++ },
 	}
 	seen := map[Hash]string{base: "base"}
 	for name, m := range mutations {

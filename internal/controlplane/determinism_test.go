@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"crypto/ed25519"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 )
@@ -34,12 +36,49 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 	}
 	var blobs []reg
 	var hashes []Hash
+	// The node owners get accounts, to set validator keys.
+	var fund [][]byte
+	for _, o := range h.owners {
+		fund = append(fund, h.sign(h.alice, Op{Transfer: &TransferOp{To: o.Address(), Amount: 1000}}))
+	}
+	nodeIndex := map[ObjectID]int{}
+	for i := range h.nodes {
+		nodeIndex[genesisObjectID("node", i)] = i
+	}
 	for b := 0; b < nBlocks; b++ {
 		var txs [][]byte
+		if b == 0 {
+			txs = fund
+		}
 		var pending []reg
+		step := time.Duration(1+r.IntN(20)) * time.Second
+		changes := h.now.Add(step).UnixMilli() >= h.s.d.EpochStart+h.s.Params().EpochDurationMs
+		reported := map[ObjectID]bool{}
 		for k := r.IntN(4); k > 0; k-- {
 			u := users[r.IntN(len(users))]
-			switch r.IntN(14) {
+			switch r.IntN(16) {
+			case 14:
+				// A pending member reports that it holds its gained shards (from the account
+				// derived for it, holding no tokens), unless the block changes the epoch.
+				ec := h.s.EpochChange()
+				if ec == nil || changes || len(ec.Pending) == 0 {
+					break
+				}
+				id := ObjectID(ec.Pending[r.IntN(len(ec.Pending))])
+				i, ok := nodeIndex[id]
+				if !ok || reported[id] {
+					break
+				}
+				reported[id] = true
+				txs = append(txs, h.report(id, h.nodes[i], ec.Epoch, byte(150+i)))
+			case 15:
+				// An owner attaches a validator key to its node (or replaces it).
+				i := r.IntN(len(h.nodes))
+				id := genesisObjectID("node", i)
+				vk := validatorKey(t, byte(20+r.IntN(40)))
+				msg := cpapi.ValidatorKeyMessage(h.s.Params().ChainID, cpapi.ObjectID(id))
+				txs = append(txs, h.sign(h.owners[i], Op{SetValidator: &SetValidatorOp{NodeID: id,
+					PublicKey: vk.Public().(ed25519.PublicKey), Signature: ed25519.Sign(vk, msg)}}))
 			case 0:
 				txs = append(txs, h.sign(u, Op{Transfer: &TransferOp{To: users[r.IntN(2)].Address(), Amount: r.Uint64N(1000)}}))
 			case 1:
@@ -142,7 +181,6 @@ func randomBlocksEach(t *testing.T, h *harness, seed uint64, nBlocks int, each f
 				txs = append(txs, h.sign(u, h.attestOp(r.IntN(n), 0, r.IntN(4) != 0, signers...)))
 			}
 		}
-		step := time.Duration(1+r.IntN(20)) * time.Second
 		h.blockAt(h.now.Add(step), txs...)
 		blobs = append(blobs, pending...)
 		hashes = append(hashes, h.s.Hash())

@@ -39,15 +39,26 @@
 //     within one shard of its exact stake-proportional quota. Later epochs keep each member's
 //     shards where they can and move only the surplus shards.
 //   - Epoch 0 has no committee. The first epoch change (at genesis when initial nodes are given,
-//     else when block time passes the epoch duration) picks the committee. An epoch changes at
-//     the first block whose time is at least the epoch start plus the epoch duration, and the new
-//     epoch starts at that block's time.
-//   - Staking: stake becomes active at the next epoch; a withdrawal takes effect (and the tokens
-//     return) at the next epoch change. Rewards are paid when an epoch ends: the epoch's bucket of
+//     else when block time passes the epoch duration) picks the committee. Each epoch runs
+//     Walrus's protocol (spec §7.4, epoch.go): EpochChangeStart at the first block whose time is
+//     at least the epoch start plus the epoch duration (the new epoch starts at that block's
+//     time); EpochChangeDone once members holding a quorum of the shards hold the shards they
+//     gained (members that gained none count at once; the others send EpochSyncDone); voting
+//     end, selecting the next committee, prices and capacity, in the middle of the epoch or at
+//     EpochChangeDone if later. The escape of a change that no quorum ever completes: it is
+//     declared done (Forced) when the next epoch is due, and the next epoch follows at once.
+//   - Staking: a stake counts from the first epoch whose committee is not selected yet (the
+//     next one before voting end, the one after it once voting ended); a withdrawal takes
+//     effect (and the tokens return) at the change to the first epoch whose committee is not
+//     selected yet. Rewards are paid when an epoch ends: the epoch's bucket of
 //     storage and write fees is split over the committee by shards, the node's commission goes to
 //     its owner and the rest to the stakes of the node pro rata; integer remainders go to the
 //     node's owner or carry over to the next epoch's bucket.
-//   - Prices and capacity are recomputed at each epoch change only (fixed for the epoch).
+//   - Prices and capacity are fixed for an epoch at its voting end (from the votes at that
+//     time).
+//   - The CometBFT validator set follows stake (validators.go): once members with validator
+//     keys hold a quorum of the shards, the validators are exactly those members, with their
+//     shards as voting power, updated at each epoch change.
 //   - Expired blobs and storage resources stay queryable for one epoch after their end epoch,
 //     then are removed.
 //   - Any account may submit a certificate (certify a blob, invalidate a blob ID): the
@@ -64,8 +75,8 @@
 //     fresh keys, never reach a block. And since a proposer need not respect admission, a
 //     transaction from a sender without an account that is included anyway and fails changes
 //     nothing, not even a nonce: an account is never created from nothing by a failure.
-//   - Certificate transactions (certify a blob, invalidate a blob ID, and later the epoch-sync
-//     and challenge certificates) are exempt: storage nodes send them from accounts derived
+//   - Certificate transactions (certify a blob, invalidate a blob ID, a member's EpochSyncDone
+//     report signed with its BLS key, and later the challenge certificates) are exempt: storage nodes send them from accounts derived
 //     from their BLS keys, which hold no tokens. Such a transaction is admitted from any
 //     sender, account or not, if its certificate verifies against the current committee (the
 //     signatures of a quorum, or of a validity threshold, of the shards), which no spammer can

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"fmt"
 	"math/bits"
 	"sort"
 
@@ -18,7 +19,81 @@ func (s *State) nodeWeights(e uint32) map[ObjectID]uint64 {
 	return w
 }
 
-// changeEpoch ends the current epoch and starts the next one at block time now.
+// The epoch change protocol (spec §7.4), driven by block time. In epoch e, started at T with
+// duration D:
+//
+//   - T: EpochChangeStart(e). The committee of e accepts writes at once; its members that
+//     gained shards fetch them from the previous owners (sync_shard, else recovery) and report
+//     EpochSyncDone. Members that gained no shard count as done at once.
+//   - When members holding a quorum of the shards are done: EpochChangeDone(e). Nodes that
+//     lost shards delete them only then, and reads of older blobs no longer need the previous
+//     committee.
+//   - Voting end, at T + D/2 or when EpochChangeDone(e) comes if later: the committee, prices
+//     and capacity of e+1 are selected (EpochParametersSelected), so nodes can prepare.
+//   - T + D, once e+1's committee is selected: the change to e+1 starts.
+//
+// The escape: a change that no quorum ever reports done would stop the epochs. At T + D the
+// change is declared done without the quorum (EpochChangeDone with Forced set); the members
+// still fetching keep fetching (recovery gets them what the previous owners no longer serve),
+// and voting end and the next change follow in the same block.
+//
+// advanceEpoch runs the steps due at block time now, before the block's transactions.
+func (s *State) advanceEpoch(now int64) {
+	d := s.d.Params.EpochDurationMs
+	if es := s.d.EpochSyncs[s.d.Epoch]; es != nil && !es.Completed && now >= s.d.EpochStart+d {
+		s.completeEpochSync(es, now, true)
+	}
+	if !s.nextSelected() && s.epochSyncCompleted() && now >= s.d.EpochStart+d/2 {
+		s.votingEnd()
+	}
+	if s.nextSelected() && now >= s.d.EpochStart+d {
+		s.changeEpoch(now)
+	}
+}
+
+// epochDueMs returns the block time of the next epoch step due without a transaction: voting
+// end, or the epoch change (or its escape).
+func (s *State) epochDueMs() int64 {
+	d := s.d.Params.EpochDurationMs
+	if !s.nextSelected() && s.epochSyncCompleted() {
+		return s.d.EpochStart + d/2
+	}
+	return s.d.EpochStart + d
+}
+
+// nextSelected reports whether the next epoch's committee was selected (voting ended).
+func (s *State) nextSelected() bool { return s.d.Committees[s.d.Epoch+1] != nil }
+
+// selectedThrough is the last epoch whose committee is selected: stake changes made now count
+// from the epoch after it.
+func (s *State) selectedThrough() uint32 {
+	if s.nextSelected() {
+		return s.d.Epoch + 1
+	}
+	return s.d.Epoch
+}
+
+// epochSyncCompleted reports whether the change to the current epoch is done (or had nothing
+// to do).
+func (s *State) epochSyncCompleted() bool {
+	es := s.d.EpochSyncs[s.d.Epoch]
+	return es == nil || es.Completed
+}
+
+// votingEnd selects the next epoch's committee, prices and capacity.
+func (s *State) votingEnd() {
+	next := s.d.Epoch + 1
+	c := s.selectCommittee(next, s.d.Committees[s.d.Epoch])
+	s.touchEpoch(tableCommittee, next)
+	s.d.Committees[next] = c
+	s.emit(Event{Type: EventEpochParametersSelected, Epoch: next, Amount: uint64(len(c.Members))})
+}
+
+// changeEpoch ends the current epoch and starts the next one at block time now. Its steps run
+// in this order: the ending epoch's rewards (payRewards: the place for anything that settles an
+// epoch's accounts), stakes withdrawn, the new committee (selected at voting end, or now if
+// none was: at genesis), expiries, the CometBFT validator set, and the state of the shard
+// takeover.
 func (s *State) changeEpoch(now int64) {
 	old := s.d.Epoch
 	next := old + 1
@@ -27,7 +102,13 @@ func (s *State) changeEpoch(now int64) {
 	s.returnStakes(next)
 
 	prev := s.d.Committees[old]
-	c := s.selectCommittee(next, prev)
+	c := s.d.Committees[next]
+	if c == nil || s.hasExcludedMember(c) {
+		// None selected (genesis), or the settlement of the ending epoch's challenges left a
+		// selected member out: select again, without it.
+		c = s.selectCommittee(next, prev)
+	}
+	s.refreshMembers(c)
 	c.StartMs = now
 	s.d.Epoch = next
 	s.d.EpochStart = now
@@ -35,12 +116,121 @@ func (s *State) changeEpoch(now int64) {
 	s.d.Committees[next] = c
 	s.touchEpoch(tableUsed, old)
 	delete(s.d.Used, old)
+	s.touchEpoch(tableEpochSync, old)
+	delete(s.d.EpochSyncs, old)
 	s.emit(Event{Type: EventEpochChangeStart, Epoch: next})
 	s.expireObjects(next)
-	// The embedded and replicated drivers have no shard migration protocol on the control plane
-	// yet, so the change completes at once.
-	s.emit(Event{Type: EventEpochChangeDone, Epoch: next})
+	s.updateValidators(c)
+	s.startEpochSync(c, prev, now)
 	s.challengeBlockBegin(now) // opens the epoch's first storage-challenge round
+}
+
+// hasExcludedMember reports whether a member of c is excluded from c's epoch (storage
+// challenges decide that when the epoch before it ends, after its voting end).
+func (s *State) hasExcludedMember(c *Committee) bool {
+	for _, m := range c.Members {
+		if s.challengeExcluded(m.NodeID, c.Epoch) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshMembers copies the members' current node records (name, addresses, keys) into the
+// committee: changes made after voting end take effect at the epoch change.
+func (s *State) refreshMembers(c *Committee) {
+	for i := range c.Members {
+		m := &c.Members[i]
+		if n := s.d.Nodes[m.NodeID]; n != nil {
+			m.Name, m.NetworkAddress, m.NetworkPublicKey, m.BLSPublicKey = n.Name, n.NetworkAddress, n.NetworkPublicKey, n.BLSPublicKey
+		}
+	}
+}
+
+// gainedShards returns the shards member m holds in c that it did not hold in prev.
+func gainedShards(m *Member, prev *Committee) []uint16 {
+	if prev == nil || len(prev.Members) == 0 {
+		return nil // the first committee: nobody held anything to hand over
+	}
+	had := map[uint16]bool{}
+	for _, sh := range prev.ShardsOf(m.NodeID) {
+		had[sh] = true
+	}
+	var out []uint16
+	for _, sh := range m.Shards {
+		if !had[sh] {
+			out = append(out, sh)
+		}
+	}
+	return out
+}
+
+// startEpochSync records the takeover of c's shards: members that gained none are done at once.
+func (s *State) startEpochSync(c *Committee, prev *Committee, now int64) {
+	es := &EpochSync{Epoch: c.Epoch, StartMs: now, Done: []ObjectID{}}
+	for i := range c.Members {
+		m := &c.Members[i]
+		if len(gainedShards(m, prev)) == 0 {
+			es.Done = append(es.Done, m.NodeID)
+			es.DoneShards += len(m.Shards)
+		}
+	}
+	sortIDs(es.Done)
+	s.touchEpoch(tableEpochSync, c.Epoch)
+	s.d.EpochSyncs[c.Epoch] = es
+	if len(c.Members) == 0 || protocol.Quorum.Reached(es.DoneShards, c.NShards) {
+		s.completeEpochSync(es, now, false)
+	}
+}
+
+// completeEpochSync emits EpochChangeDone for es.
+func (s *State) completeEpochSync(es *EpochSync, now int64, forced bool) {
+	s.touchEpoch(tableEpochSync, es.Epoch)
+	es.Completed, es.DoneMs, es.Forced = true, now, forced
+	s.emit(Event{Type: EventEpochChangeDone, Epoch: es.Epoch, Size: uint64(es.DoneShards), Forced: forced})
+}
+
+// checkEpochSyncDone checks a member's report for the current epoch: its epoch, that the node
+// is a member that has not reported yet, and its BLS signature.
+func (s *State) checkEpochSyncDone(op *EpochSyncDoneOp) (*EpochSync, *Member, error) {
+	if op.Epoch != s.d.Epoch {
+		return nil, nil, fmt.Errorf("%w: report for epoch %d, current %d", ErrWrongEpoch, op.Epoch, s.d.Epoch)
+	}
+	es := s.d.EpochSyncs[op.Epoch]
+	c := s.d.Committees[op.Epoch]
+	if es == nil || c == nil {
+		return nil, nil, fmt.Errorf("%w: no epoch change recorded for epoch %d", ErrEpochSync, op.Epoch)
+	}
+	i := c.MemberIndex(op.NodeID)
+	if i < 0 {
+		return nil, nil, fmt.Errorf("%w: node %s is not a member of epoch %d's committee", ErrEpochSync, op.NodeID, op.Epoch)
+	}
+	if es.isDone(op.NodeID) {
+		return nil, nil, fmt.Errorf("%w: node %s is already done in epoch %d", ErrEpochSync, op.NodeID, op.Epoch)
+	}
+	m := &c.Members[i]
+	if err := protocol.VerifyEpochSyncDone(m.BLSPublicKey, op.Epoch, op.NodeID, op.Signature); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrEpochSync, err)
+	}
+	return es, m, nil
+}
+
+// epochSyncDone records a member's report; the change is done when a quorum of shards is.
+// Reports after that are still recorded (they show who finished).
+func (s *State) epochSyncDone(op *EpochSyncDoneOp) error {
+	es, m, err := s.checkEpochSyncDone(op)
+	if err != nil {
+		return err
+	}
+	s.touchEpoch(tableEpochSync, es.Epoch)
+	es.Done = append(es.Done, m.NodeID)
+	sortIDs(es.Done)
+	es.DoneShards += len(m.Shards)
+	s.emit(Event{Type: EventEpochSyncDone, NodeID: m.NodeID, Epoch: es.Epoch, Size: uint64(es.DoneShards)})
+	if !es.Completed && protocol.Quorum.Reached(es.DoneShards, s.d.Params.NShards) {
+		s.completeEpochSync(es, s.d.TimeMs, false)
+	}
+	return nil
 }
 
 // payRewards splits epoch e's fees over e's committee by shards.

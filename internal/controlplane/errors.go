@@ -35,6 +35,7 @@ var (
 	ErrOverflow            = errors.New("amount overflows")
 	ErrChallenge           = errors.New("invalid storage challenge operation")
 	ErrNotShared           = errors.New("the blob object is not shared")
+	ErrEpochSync           = errors.New("invalid epoch sync report")
 )
 
 var errorCodes = []struct {
@@ -66,6 +67,7 @@ var errorCodes = []struct {
 	{ErrOverflow, cpapi.CodeOverflow},
 	{ErrChallenge, cpapi.CodeChallenge},
 	{ErrNotShared, cpapi.CodeNotShared},
+	{ErrEpochSync, cpapi.CodeEpochSync},
 	{ErrInvalidTx, cpapi.CodeInvalidTx},
 }
 

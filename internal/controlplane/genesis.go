@@ -48,6 +48,8 @@ type GenesisNode struct {
 	StoragePrice      uint64              `json:"storage_price"`
 	WritePrice        uint64              `json:"write_price"`
 	Capacity          uint64              `json:"capacity"`
+	// ValidatorKey is the node's CometBFT validator key (Ed25519, 32 bytes), if any.
+	ValidatorKey []byte `json:"validator_key,omitempty"`
 }
 
 // Genesis is the initial state.
@@ -56,6 +58,10 @@ type Genesis struct {
 	GenesisTime int64            `json:"genesis_time_ms"`
 	Balances    []GenesisBalance `json:"balances"`
 	Nodes       []GenesisNode    `json:"nodes,omitempty"`
+	// Validators are the CometBFT genesis validators (`floe chain init` lists them): they run
+	// the replicated control plane until committee members with validator keys hold a quorum
+	// of the shards (validators.go).
+	Validators []GenesisValidator `json:"validators,omitempty"`
 }
 
 // DefaultParams are devnet parameters: 1000 shards, one-hour epochs, 53 epochs ahead, one
@@ -112,7 +118,17 @@ func (g *Genesis) Validate() error {
 		}
 		total += b.Amount
 	}
+	seen := map[ValidatorKey]bool{}
+	for i, v := range g.Validators {
+		if v.Power <= 0 || seen[v.PublicKey] {
+			return fmt.Errorf("%w: validator %d: power must be positive and keys distinct", ErrGenesis, i)
+		}
+		seen[v.PublicKey] = true
+	}
 	for i, n := range g.Nodes {
+		if len(n.ValidatorKey) != 0 && len(n.ValidatorKey) != 32 {
+			return fmt.Errorf("%w: node %d: a validator key has 32 bytes", ErrGenesis, i)
+		}
 		if n.Stake < g.Params.MinStake {
 			return fmt.Errorf("%w: node %d stake %d below the minimum %d", ErrGenesis, i, n.Stake, g.Params.MinStake)
 		}

@@ -182,7 +182,82 @@ func (s *State) Info() cpapi.Info {
 	if t := s.d.ChallengeTotals; t != nil {
 		i.RewardsBurnt, i.StakeSlashed = t.RewardsBurnt, t.StakeSlashed
 	}
+	i.EpochChange = s.EpochChange()
+	i.VotingEndMs = s.d.EpochStart + s.d.Params.EpochDurationMs/2
+	i.NextCommitteeSelected = s.nextSelected()
 	return i
+}
+
+// EpochChange returns the state of the change to the current epoch (nil in epoch 0).
+func (s *State) EpochChange() *cpapi.EpochChange {
+	c := s.d.Committees[s.d.Epoch]
+	if c == nil {
+		return nil
+	}
+	ec := &cpapi.EpochChange{Epoch: s.d.Epoch, StartMs: s.d.EpochStart, Done: []cpapi.ObjectID{}, Pending: []cpapi.ObjectID{},
+		DeadlineMs: s.d.EpochStart + s.d.Params.EpochDurationMs}
+	es := s.d.EpochSyncs[s.d.Epoch]
+	for _, m := range c.Members {
+		if es == nil || es.isDone(m.NodeID) {
+			ec.Done = append(ec.Done, cpapi.ObjectID(m.NodeID))
+			ec.DoneShards += len(m.Shards)
+		} else {
+			ec.Pending = append(ec.Pending, cpapi.ObjectID(m.NodeID))
+		}
+	}
+	switch {
+	case s.nextSelected():
+		ec.State = cpapi.EpochStateNextParamsSelected
+	case es == nil || es.Completed:
+		ec.State = cpapi.EpochStateChangeDone
+	default:
+		ec.State = cpapi.EpochStateChangeSync
+	}
+	if es != nil && es.Completed {
+		ec.DoneMs, ec.Forced = es.DoneMs, es.Forced
+	}
+	return ec
+}
+
+// NodeInfo returns a registered node with its status, stake and shards now and next.
+func (s *State) NodeInfo(id ObjectID) (cpapi.NodeInfo, bool) {
+	n := s.d.Nodes[id]
+	if n == nil {
+		return cpapi.NodeInfo{}, false
+	}
+	next := s.d.Epoch + 1
+	out := cpapi.NodeInfo{Node: n.API(), Stake: s.nodeWeights(s.d.Epoch)[id], NextStake: s.nodeWeights(next)[id],
+		Shards: []uint16{}, Stakes: []cpapi.Stake{}}
+	cur := s.d.Committees[s.d.Epoch]
+	inCur := cur != nil && cur.MemberIndex(id) >= 0
+	if inCur {
+		out.Shards = append(out.Shards, cur.ShardsOf(id)...)
+		es := s.d.EpochSyncs[s.d.Epoch]
+		out.SyncDone = es == nil || es.isDone(id)
+	}
+	var inNext bool
+	if nc := s.d.Committees[next]; nc != nil {
+		inNext = nc.MemberIndex(id) >= 0
+		out.NextShards = append([]uint16{}, nc.ShardsOf(id)...)
+	} else {
+		inNext = out.NextStake >= s.d.Params.MinStake && out.NextStake > 0
+	}
+	switch {
+	case inCur && inNext:
+		out.Status = cpapi.NodeStatusActive
+	case inCur:
+		out.Status = cpapi.NodeStatusLeaving
+	case inNext:
+		out.Status = cpapi.NodeStatusJoining
+	default:
+		out.Status = cpapi.NodeStatusInactive
+	}
+	for _, sid := range sortedIDs(s.d.Stakes) {
+		if st := s.d.Stakes[sid]; st.NodeID == id {
+			out.Stakes = append(out.Stakes, st.API())
+		}
+	}
+	return out, true
 }
 
 // Cost returns, at the current prices, the encoded length of a blob of size bytes, the cost of

@@ -27,6 +27,8 @@ type State struct {
 	created []ObjectID
 	txHash  Hash
 	events  []Event
+	// valUpdates are the validator set changes of the block being applied.
+	valUpdates []ValidatorUpdate
 }
 
 // data is everything that is hashed and snapshotted. Its JSON encoding is deterministic:
@@ -51,6 +53,10 @@ type data struct {
 	Invalid map[blob.ID]uint32 `json:"invalid"`
 	// Storage challenges and their consequences (challenge.go).
 	challengeData
+	// EpochSyncs holds the state of the change to the current epoch (epoch.go).
+	EpochSyncs map[uint32]*EpochSync `json:"epoch_syncs"`
+	// Validators is the CometBFT validator set the control plane keeps (validators.go).
+	Validators map[ValidatorKey]*Validator `json:"validators"`
 }
 
 // stateVersion is the version of the records and of their commitment: 2 since the commitment
@@ -77,9 +83,15 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 		Used:       map[uint32]uint64{},
 		Rewards:    map[uint32]uint64{},
 		Invalid:    map[blob.ID]uint32{},
+		EpochSyncs: map[uint32]*EpochSync{},
+		Validators: map[ValidatorKey]*Validator{},
 	}, byBlobID: map[blob.ID]map[ObjectID]struct{}{}}
 	s.d.initChallenges()
 	s.rebuild()
+	for _, v := range g.Validators {
+		s.touchID(tableValidator, v.PublicKey)
+		s.d.Validators[v.PublicKey] = &Validator{Power: v.Power}
+	}
 	for _, b := range g.Balances {
 		s.account(b.Address).Balance += b.Amount
 	}
@@ -97,7 +109,7 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 		s.touchID(tableNode, id)
 		s.d.Nodes[id] = &Node{ID: id, Owner: gn.Owner, Name: gn.Name, NetworkAddress: gn.NetworkAddress,
 			NetworkPublicKey: gn.NetworkPublicKey, BLSPublicKey: gn.BLSPublicKey, Commission: gn.Commission,
-			StoragePrice: gn.StoragePrice, WritePrice: gn.WritePrice, Capacity: gn.Capacity}
+			StoragePrice: gn.StoragePrice, WritePrice: gn.WritePrice, Capacity: gn.Capacity, ValidatorKey: gn.ValidatorKey}
 		sid := genesisObjectID("stake", i)
 		s.touchID(tableStake, sid)
 		s.d.Stakes[sid] = &Stake{ID: sid, Owner: gn.Owner, NodeID: id, Amount: gn.Stake}
@@ -106,7 +118,7 @@ func NewState(g *Genesis) (*State, []cpapi.Event, error) {
 		s.changeEpoch(g.GenesisTime)
 	}
 	ev := eventsAPI(s.events)
-	s.events = nil
+	s.events, s.valUpdates = nil, nil
 	s.commitDirty()
 	return s, ev, nil
 }
@@ -196,6 +208,12 @@ func Restore(snapshot []byte) (*State, error) {
 		s.d.Invalid = map[blob.ID]uint32{}
 	}
 	s.d.initChallenges()
+	if s.d.EpochSyncs == nil {
+		s.d.EpochSyncs = map[uint32]*EpochSync{}
+	}
+	if s.d.Validators == nil {
+		s.d.Validators = map[ValidatorKey]*Validator{}
+	}
 	for id, b := range s.d.Blobs {
 		s.index(b.BlobID, id)
 	}

@@ -51,6 +51,8 @@ type Op struct {
 	ChallengeCertificate *ChallengeCertificateOp
 	ShareBlob            *ShareBlobOp
 	FundSharedBlob       *FundSharedBlobOp
+	EpochSyncDone        *EpochSyncDoneOp
+	SetValidator         *SetValidatorOp
 }
 
 // ShareBlobOp makes an owned permanent blob a shared blob with Amount as its funds.
@@ -179,6 +181,22 @@ type TransferObjectOp struct {
 	To       Address
 }
 
+// EpochSyncDoneOp reports that a member holds every shard it gained at the change to Epoch,
+// with its BLS signature of protocol.EpochSyncDone.
+type EpochSyncDoneOp struct {
+	NodeID    ObjectID
+	Epoch     uint32
+	Signature crypto.BLSSignature
+}
+
+// SetValidatorOp sets (or clears, with an empty PublicKey) a node's CometBFT validator key,
+// with the key's signature of cpapi.ValidatorKeyMessage.
+type SetValidatorOp struct {
+	NodeID    ObjectID
+	PublicKey []byte
+	Signature []byte
+}
+
 // DecodeTx parses wire bytes (api/controlplane's DecodeTx: canonical form, signature) and
 // returns the transaction as the state machine executes it.
 func DecodeTx(wire []byte) (*Tx, error) {
@@ -300,6 +318,12 @@ func OpFromAPI(w *cpapi.Op) Op {
 	if x := w.FundSharedBlob; x != nil {
 		o.FundSharedBlob = &FundSharedBlobOp{BlobObjectID: ObjectID(x.BlobObjectID), Amount: x.Amount}
 	}
+	if x := w.EpochSyncDone; x != nil {
+		o.EpochSyncDone = &EpochSyncDoneOp{NodeID: ObjectID(x.NodeID), Epoch: x.Epoch, Signature: crypto.BLSSignature(x.Signature)}
+	}
+	if x := w.SetValidator; x != nil {
+		o.SetValidator = &SetValidatorOp{NodeID: ObjectID(x.NodeID), PublicKey: x.PublicKey, Signature: x.Signature}
+	}
 	return o
 }
 
@@ -373,6 +397,12 @@ func (o *Op) API() cpapi.Op {
 	}
 	if x := o.FundSharedBlob; x != nil {
 		w.FundSharedBlob = &cpapi.FundSharedBlobOp{BlobObjectID: cpapi.ObjectID(x.BlobObjectID), Amount: x.Amount}
+	}
+	if x := o.EpochSyncDone; x != nil {
+		w.EpochSyncDone = &cpapi.EpochSyncDoneOp{NodeID: cpapi.ObjectID(x.NodeID), Epoch: x.Epoch, Signature: cpapi.BLSSignature(x.Signature)}
+	}
+	if x := o.SetValidator; x != nil {
+		w.SetValidator = &cpapi.SetValidatorOp{NodeID: cpapi.ObjectID(x.NodeID), PublicKey: x.PublicKey, Signature: x.Signature}
 	}
 	return w
 }

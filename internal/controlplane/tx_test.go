@@ -44,6 +44,9 @@ func TestOpConversionRoundTrip(t *testing.T) {
 		{ChallengeCertificate: &cpapi.ChallengeCertificateOp{Certificate: cert}},
 		{ShareBlob: &cpapi.ShareBlobOp{BlobObjectID: obj, Amount: 9}},
 		{FundSharedBlob: &cpapi.FundSharedBlobOp{BlobObjectID: obj, Amount: 10}},
+		{EpochSyncDone: &cpapi.EpochSyncDoneOp{NodeID: obj, Epoch: 3, Signature: sig}},
+		{SetValidator: &cpapi.SetValidatorOp{NodeID: obj, PublicKey: []byte{1, 2}, Signature: []byte{3}}},
+		{SetValidator: &cpapi.SetValidatorOp{NodeID: obj}},
 	}
 	kinds := map[string]bool{}
 	for i, w := range ops {

@@ -63,6 +63,50 @@ type Node struct {
 	WritePrice      uint64 `json:"write_price_vote"`
 	Capacity        uint64 `json:"capacity_vote"`
 	RegisteredEpoch uint32 `json:"registered_epoch"`
+	// ValidatorKey is the Ed25519 consensus key of the CometBFT validator the node's operator
+	// runs (32 bytes), if set (SetValidatorOp).
+	ValidatorKey []byte `json:"validator_key,omitempty"`
+}
+
+// EpochSync is the state of the change to an epoch: which members of its committee hold
+// every shard they gained (they reported EpochSyncDone, or gained no shard).
+type EpochSync struct {
+	Epoch   uint32 `json:"epoch"`
+	StartMs int64  `json:"start_ms"`
+	// Done lists the members that are done, sorted by node ID; DoneShards is their weight.
+	Done       []ObjectID `json:"done"`
+	DoneShards int        `json:"done_shards"`
+	// Completed is set when EpochChangeDone was emitted, at DoneMs; Forced if it was at the
+	// deadline without a quorum.
+	Completed bool  `json:"completed"`
+	DoneMs    int64 `json:"done_ms,omitempty"`
+	Forced    bool  `json:"forced,omitempty"`
+}
+
+// isDone reports whether node id is among the done members.
+func (es *EpochSync) isDone(id ObjectID) bool {
+	for _, d := range es.Done {
+		if d == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidatorKey is a CometBFT validator's Ed25519 consensus public key.
+type ValidatorKey [32]byte
+
+// Validator is a CometBFT validator the control plane keeps in its set: its voting power, and
+// the node it belongs to (zero for a genesis validator).
+type Validator struct {
+	Power  int64    `json:"power"`
+	NodeID ObjectID `json:"node_id,omitzero"`
+}
+
+// ValidatorUpdate is a change of the CometBFT validator set (power 0 removes the key).
+type ValidatorUpdate struct {
+	PublicKey ValidatorKey
+	Power     int64
 }
 
 // Stake is an amount staked to a node.
@@ -186,6 +230,10 @@ const (
 	EventChallengeMissed      = cpapi.EventChallengeMissed
 	EventRewardWithheld       = cpapi.EventRewardWithheld
 	EventNodeSlashed          = cpapi.EventNodeSlashed
+
+	EventEpochParametersSelected = cpapi.EventEpochParametersSelected
+	EventEpochSyncDone           = cpapi.EventEpochSyncDone
+	EventValidatorSet            = cpapi.EventValidatorSet
 )
 
 // Event is one change of state as the state machine emits it; API converts it to the wire's
@@ -211,6 +259,7 @@ type Event struct {
 	IsExtension  bool     `json:"is_extension,omitempty"`
 	WasCertified bool     `json:"was_certified,omitempty"`
 	Round        uint32   `json:"round,omitempty"`
+	Forced       bool     `json:"forced,omitempty"`
 }
 
 // MemberIndex returns the index of node id in the committee order, or -1.
@@ -237,7 +286,7 @@ func (e *Event) API() cpapi.Event {
 		BlobID: e.BlobID, ObjectID: cpapi.ObjectID(e.ObjectID), NodeID: cpapi.ObjectID(e.NodeID),
 		Owner: cpapi.Address(e.Owner), To: cpapi.Address(e.To), Amount: e.Amount, Size: e.Size,
 		EncodingType: e.EncodingType, StartEpoch: e.StartEpoch, EndEpoch: e.EndEpoch, Deletable: e.Deletable,
-		IsExtension: e.IsExtension, WasCertified: e.WasCertified, Round: e.Round}
+		IsExtension: e.IsExtension, WasCertified: e.WasCertified, Round: e.Round, Forced: e.Forced}
 }
 
 func eventsAPI(evs []Event) []cpapi.Event {
@@ -255,7 +304,8 @@ func eventsAPI(evs []Event) []cpapi.Event {
 func (n *Node) API() cpapi.Node {
 	return cpapi.Node{ID: cpapi.ObjectID(n.ID), Owner: cpapi.Address(n.Owner), Name: n.Name, NetworkAddress: n.NetworkAddress,
 		NetworkPublicKey: n.NetworkPublicKey, BLSPublicKey: cpapi.BLSPublicKey(n.BLSPublicKey), Commission: n.Commission,
-		StoragePrice: n.StoragePrice, WritePrice: n.WritePrice, Capacity: n.Capacity, RegisteredEpoch: n.RegisteredEpoch}
+		StoragePrice: n.StoragePrice, WritePrice: n.WritePrice, Capacity: n.Capacity, RegisteredEpoch: n.RegisteredEpoch,
+		ValidatorKey: append([]byte(nil), n.ValidatorKey...)}
 }
 
 // API returns the stake in the wire vocabulary.

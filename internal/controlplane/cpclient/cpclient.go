@@ -323,6 +323,24 @@ func (c *Client) CurrentCommittee(ctx context.Context) (*api.Committee, error) {
 	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+"current", nil, &v)
 }
 
+// NextCommittee returns the committee of the next epoch (ErrNotFound before voting end).
+func (c *Client) NextCommittee(ctx context.Context) (*api.Committee, error) {
+	var v api.Committee
+	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+"next", nil, &v)
+}
+
+// NodeInfo returns a node's status, stake and shards now and next.
+func (c *Client) NodeInfo(ctx context.Context, id api.ObjectID) (*api.NodeInfo, error) {
+	var v api.NodeInfo
+	return &v, c.do(ctx, http.MethodGet, api.PathNodes+"/"+id.String(), nil, &v)
+}
+
+// Validators returns the CometBFT validator set the control plane keeps.
+func (c *Client) Validators(ctx context.Context) ([]api.Validator, error) {
+	var v []api.Validator
+	return v, c.do(ctx, http.MethodGet, api.PathValidators, nil, &v)
+}
+
 // Nodes returns the registered storage nodes.
 func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
 	var v []api.Node

@@ -64,6 +64,8 @@ func New(b Backend, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+api.PathObjects+"{object_id}", h.object)
 	h.mux.HandleFunc("GET "+api.PathCommittees+"{epoch}", h.committee)
 	h.mux.HandleFunc("GET "+api.PathNodes, h.nodes)
+	h.mux.HandleFunc("GET "+api.PathNodes+"/{node_id}", h.nodeInfo)
+	h.mux.HandleFunc("GET "+api.PathValidators, h.validators)
 	h.mux.HandleFunc("GET "+api.PathEvents, h.events)
 	h.mux.HandleFunc("GET "+api.PathState, h.state)
 	h.challengeRoutes()
@@ -266,7 +268,16 @@ func (h *Handler) committee(w http.ResponseWriter, r *http.Request) {
 	var ok bool
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) {
 		e := s.Epoch()
-		if arg != "current" {
+		switch arg {
+		case "current":
+		case "next":
+			e++
+		case "previous":
+			if e == 0 {
+				return
+			}
+			e--
+		default:
 			v, err := strconv.ParseUint(arg, 10, 32)
 			if err != nil {
 				return
@@ -286,6 +297,28 @@ func (h *Handler) nodes(w http.ResponseWriter, _ *http.Request) {
 	var ns []api.Node
 	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { ns = s.Nodes() })
 	h.writeJSON(w, http.StatusOK, ns)
+}
+
+func (h *Handler) nodeInfo(w http.ResponseWriter, r *http.Request) {
+	id, err := protocol.ParseObjectID(r.PathValue("node_id"))
+	if err != nil {
+		h.writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	var ni api.NodeInfo
+	var ok bool
+	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { ni, ok = s.NodeInfo(id) })
+	if !ok {
+		h.writeError(w, fmt.Errorf("%w: node %s", ErrNotFound, id))
+		return
+	}
+	h.writeJSON(w, http.StatusOK, ni)
+}
+
+func (h *Handler) validators(w http.ResponseWriter, _ *http.Request) {
+	var vs []api.Validator
+	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { vs = s.Validators() })
+	h.writeJSON(w, http.StatusOK, vs)
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
