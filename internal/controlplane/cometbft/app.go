@@ -199,9 +199,43 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if req.InitialHeight != 1 {
 		return nil, fmt.Errorf("cometbft: initial height %d, Floe chains start at 1", req.InitialHeight)
 	}
+	if len(g.Validators) > 0 {
+		// The Floe genesis lists CometBFT's genesis validators (floe chain init writes both):
+		// they must agree, or the control plane would manage a set CometBFT does not run.
+		have := map[controlplane.ValidatorKey]int64{}
+		for _, v := range req.Validators {
+			have[controlplane.ValidatorKey(v.PubKey.GetEd25519())] = v.Power
+		}
+		for _, v := range g.Validators {
+			if have[v.PublicKey] != v.Power {
+				return nil, fmt.Errorf("%w: the Floe genesis lists validator %x with power %d, CometBFT's genesis does not", ErrGenesisDiffs, v.PublicKey[:], v.Power)
+			}
+		}
+		if len(have) != len(g.Validators) {
+			return nil, fmt.Errorf("%w: CometBFT's genesis has %d validators, the Floe genesis %d", ErrGenesisDiffs, len(have), len(g.Validators))
+		}
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return &abci.ResponseInitChain{AppHash: bytes.Clone(a.appHash[:])}, nil
+	// When genesis nodes with validator keys hold a quorum, the first committee's members are
+	// the validators from the start.
+	var vals []abci.ValidatorUpdate
+	for _, v := range a.state.Validators() {
+		vals = append(vals, abci.Ed25519ValidatorUpdate(v.PublicKey, v.Power))
+	}
+	return &abci.ResponseInitChain{AppHash: bytes.Clone(a.appHash[:]), Validators: vals}, nil
+}
+
+// validatorUpdates converts the state machine's validator set changes for CometBFT.
+func validatorUpdates(ups []controlplane.ValidatorUpdate) []abci.ValidatorUpdate {
+	if len(ups) == 0 {
+		return nil
+	}
+	out := make([]abci.ValidatorUpdate, len(ups))
+	for i, u := range ups {
+		out[i] = abci.Ed25519ValidatorUpdate(bytes.Clone(u.PublicKey[:]), u.Power)
+	}
+	return out
 }
 
 // CheckTx admits a transaction to the mempool: encoding, signature, chain and an unused
@@ -277,7 +311,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.appHash = res.AppHash
 	a.pending = &finalized{height: height, timeMs: res.TimeMs, res: res}
 	out := &abci.ResponseFinalizeBlock{TxResults: make([]*abci.ExecTxResult, len(res.Results)),
-		AppHash: bytes.Clone(res.AppHash[:])}
+		AppHash: bytes.Clone(res.AppHash[:]), ValidatorUpdates: validatorUpdates(res.ValidatorUpdates)}
+	if len(out.ValidatorUpdates) > 0 {
+		a.log.Info("validator set changes", "height", height, "epoch", res.Epoch, "updates", len(out.ValidatorUpdates))
+	}
 	for i, r := range res.Results {
 		e := &abci.ExecTxResult{Code: abci.CodeTypeOK}
 		if !r.OK() {

@@ -77,10 +77,16 @@ type Validator struct {
 	P2PAddr string `json:"p2p_addr"`
 	// RPCAddr is CometBFT's RPC address (host:port), if NetworkConfig.RPCPorts turned it on.
 	RPCAddr string `json:"rpc_addr,omitempty"`
+	// PublicKey is the validator's Ed25519 consensus key.
+	PublicKey []byte `json:"public_key"`
 }
 
+// genesisPower is the voting power of each genesis validator.
+const genesisPower = 10
+
 // InitNetwork writes the keys, the genesis and the configuration of a new network of
-// validators with equal voting power. Each validator's home directory holds:
+// validators with equal voting power, and lists them in c.Genesis.Validators (the Floe
+// genesis embedded in CometBFT's). Each validator's home directory holds:
 //
 //	config/config.toml             CometBFT configuration (peers, ports, timeouts)
 //	config/genesis.json            CometBFT genesis; app_state is the Floe genesis
@@ -128,10 +134,6 @@ func InitNetwork(c NetworkConfig) ([]Validator, error) {
 	if c.Timeouts != nil {
 		t = *c.Timeouts
 	}
-	appState, err := json.Marshal(c.Genesis)
-	if err != nil {
-		return nil, fmt.Errorf("cometbft: %w", err)
-	}
 	vals := make([]Validator, c.Validators)
 	genVals := make([]cmttypes.GenesisValidator, c.Validators)
 	for i := range vals {
@@ -156,8 +158,18 @@ func InitNetwork(c NetworkConfig) ([]Validator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cometbft: %w", err)
 		}
-		genVals[i] = cmttypes.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: fmt.Sprintf("validator-%d", i)}
-		vals[i] = Validator{Home: home, NodeID: string(nk.ID()), P2PAddr: net.JoinHostPort(host(i), strconv.Itoa(ports[i]))}
+		genVals[i] = cmttypes.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: genesisPower, Name: fmt.Sprintf("validator-%d", i)}
+		vals[i] = Validator{Home: home, NodeID: string(nk.ID()), P2PAddr: net.JoinHostPort(host(i), strconv.Itoa(ports[i])), PublicKey: pub.Bytes()}
+	}
+	// The Floe genesis lists the genesis validators, so that the control plane can replace
+	// them by the staked operators' validators (internal/controlplane's validators.go).
+	c.Genesis.Validators = nil
+	for _, v := range genVals {
+		c.Genesis.Validators = append(c.Genesis.Validators, controlplane.GenesisValidator{PublicKey: controlplane.ValidatorKey(v.PubKey.Bytes()), Power: v.Power})
+	}
+	appState, err := json.Marshal(c.Genesis)
+	if err != nil {
+		return nil, fmt.Errorf("cometbft: %w", err)
 	}
 	genDoc := &cmttypes.GenesisDoc{GenesisTime: time.UnixMilli(c.Genesis.GenesisTime).UTC(), ChainID: c.Genesis.Params.ChainID,
 		InitialHeight: 1, ConsensusParams: cmttypes.DefaultConsensusParams(), Validators: genVals, AppState: appState}

@@ -18,6 +18,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	sm "github.com/cometbft/cometbft/state"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/spf13/viper"
 
@@ -239,6 +240,28 @@ func (n *Node) Events(ctx context.Context, from uint64, max int) ([]cpapi.Event,
 	return n.app.eventsFrom(ctx, from, max)
 }
 
+// ConsensusValidators returns CometBFT's current validator set: voting power by Ed25519
+// consensus public key.
+func (n *Node) ConsensusValidators() (map[[32]byte]int64, error) {
+	n.dbs.mu.RLock()
+	db := n.dbs.state
+	n.dbs.mu.RUnlock()
+	if db == nil {
+		return nil, ErrClosed
+	}
+	st, err := sm.NewStore(db, sm.StoreOptions{DiscardABCIResponses: true}).Load()
+	if err != nil {
+		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	out := map[[32]byte]int64{}
+	for _, v := range st.Validators.Validators {
+		var k [32]byte
+		copy(k[:], v.PubKey.Bytes())
+		out[k] = v.VotingPower
+	}
+	return out, nil
+}
+
 // NodeID returns CometBFT's node ID (the P2P identity).
 func (n *Node) NodeID() string { return string(n.node.NodeInfo().ID()) }
 
@@ -260,6 +283,8 @@ type dbSet struct {
 	mu     sync.RWMutex // held for reading by every database operation, for writing by close
 	closed bool
 	dbs    []dbm.DB
+	// state is CometBFT's state database (validator sets).
+	state dbm.DB
 }
 
 func (s *dbSet) provider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
@@ -267,10 +292,14 @@ func (s *dbSet) provider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	g := &guardedDB{set: s, db: db}
 	s.mu.Lock()
 	s.dbs = append(s.dbs, db)
+	if ctx.ID == "state" {
+		s.state = g
+	}
 	s.mu.Unlock()
-	return &guardedDB{set: s, db: db}, nil
+	return g, nil
 }
 
 func (s *dbSet) close() error {
