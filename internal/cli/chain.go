@@ -22,12 +22,12 @@ import (
 const devnetFaucetAmount = 1_000_000_000_000_000_000
 
 func chainCommand() command {
-	return command{name: "chain", summary: "run the control plane (embedded, or a CometBFT validator with --home), write a genesis or a validator network (run|genesis|init)", run: runChain}
+	return command{name: "chain", summary: "run the control plane (embedded, or a CometBFT validator with --home), write a genesis or a validator network, join one (run|genesis|init|join)", run: runChain}
 }
 
 func runChain(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: floe chain run|genesis|init [flags]")
+		return usagef("usage: floe chain run|genesis|init|join [flags]")
 	}
 	switch args[0] {
 	case "run":
@@ -36,8 +36,10 @@ func runChain(ctx context.Context, e *env, args []string) error {
 		return chainGenesis(e, args[1:])
 	case "init":
 		return chainInit(e, args[1:])
+	case "join":
+		return chainJoin(e, args[1:])
 	}
-	return usagef("unknown chain command %q (run, genesis, init)", args[0])
+	return usagef("unknown chain command %q (run, genesis, init, join)", args[0])
 }
 
 // chainReady is printed (one JSON line with --json) once the API accepts requests.

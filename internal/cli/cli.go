@@ -82,6 +82,8 @@ func commands() []command {
 		listPatchesCommand(),
 		siteCommand(),
 		portalCommand(),
+		stakeCommand(),
+		withdrawStakeCommand(),
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
@@ -377,12 +376,7 @@ func printInfo(w io.Writer, d *infoData, sub, sortBy string, desc bool) {
 		c := d.committeeInfo(sortBy, desc)
 		fmt.Fprintf(w, "\nCommittee of epoch %d\nPrimary source symbols: %d\nSecondary source symbols: %d\nMetadata storage size: %s\nMaximum sliver size: %s\nMaximum encoded blob size: %s\n",
 			d.committee.Epoch, c.NPrimarySourceSymbols, c.NSecondarySourceSymbols, humanBytes(c.MetadataStorageSize), humanBytes(c.MaxSliverSize), humanBytes(c.MaxEncodedBlobSize))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tname\tnode id\tstake\tshards\taddress")
-		for i, n := range c.CurrentStorageNodes {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", i, n.Name, n.NodeID, n.Stake, shardRanges(n.ShardIDs), n.NetworkAddress)
-		}
-		tw.Flush()
+		printCommitteeTables(w, d, c)
 	}
 }
 

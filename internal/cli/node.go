@@ -30,12 +30,12 @@ import (
 )
 
 func nodeCommand() command {
-	return command{name: "node", summary: "storage node: keygen | register | run", run: runNode}
+	return command{name: "node", summary: "storage node: keygen | register | run | info | set-votes | set-commission | set-validator", run: runNode}
 }
 
 func runNode(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: floe node keygen|register|run [flags]")
+		return usagef("usage: floe node keygen|register|run|info|set-votes|set-commission|set-validator [flags]")
 	}
 	switch args[0] {
 	case "keygen":
@@ -44,8 +44,16 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		return runNodeRegister(ctx, e, args[1:])
 	case "run":
 		return runNodeRun(ctx, e, args[1:])
+	case "info":
+		return runNodeInfo(ctx, e, args[1:])
+	case "set-votes":
+		return runNodeSetVotes(ctx, e, args[1:])
+	case "set-commission":
+		return runNodeSetCommission(ctx, e, args[1:])
+	case "set-validator":
+		return runNodeSetValidator(ctx, e, args[1:])
 	default:
-		return usagef("floe node: unknown subcommand %q (keygen, register, run)", args[0])
+		return usagef("floe node: unknown subcommand %q (keygen, register, run, info, set-votes, set-commission, set-validator)", args[0])
 	}
 }
 
