@@ -111,11 +111,24 @@ func TestValidatorsFollowStake(t *testing.T) {
 	// joiner's validator key.
 	op := net.Users[1]
 	bk, _ := crypto.BLSKeyFromSeed(cptest.Seeded("joiner-bls", 0))
-	var epoch uint32
-	nodes[0].View(func(s *controlplane.State, _ controlplane.Hash) { epoch = s.Epoch() })
-	reg := submit(op, cpapi.Op{RegisterNode: &cpapi.RegisterNodeOp{Name: "joiner", NetworkAddress: "127.0.0.1:1", NetworkPublicKey: []byte{1},
-		BLSPublicKey: cpapi.BLSPublicKey(bk.PublicKey()), ProofOfPossession: cpapi.BLSSignature(protocol.SignProofOfPossession(bk, op.Address(), epoch)),
-		Commission: 100, StoragePrice: 10, WritePrice: 5, Capacity: 1 << 40}})
+	// The proof of possession binds the current epoch; epochs are 4 s here, so an epoch change
+	// between reading the epoch and inclusion is retried with the new epoch.
+	var reg *cpapi.Included
+	for attempt := 0; ; attempt++ {
+		var epoch uint32
+		nodes[0].View(func(s *controlplane.State, _ controlplane.Hash) { epoch = s.Epoch() })
+		regOp := cpapi.Op{RegisterNode: &cpapi.RegisterNodeOp{Name: "joiner", NetworkAddress: "127.0.0.1:1", NetworkPublicKey: []byte{1},
+			BLSPublicKey: cpapi.BLSPublicKey(bk.PublicKey()), ProofOfPossession: cpapi.BLSSignature(protocol.SignProofOfPossession(bk, op.Address(), epoch)),
+			Commission: 100, StoragePrice: 10, WritePrice: 5, Capacity: 1 << 40}}
+		inc, err := nodes[0].Submit(ctx, net.Sign(op, regOp))
+		if err == nil && inc.OK() {
+			reg = inc
+			break
+		}
+		if err != nil || inc.TxResult.Code != cpapi.CodeBadProofOfPossession || attempt == 3 {
+			t.Fatalf("register the joiner: %v %+v", err, inc)
+		}
+	}
 	joinerNode := reg.Created[0]
 	stake := submit(op, cpapi.Op{Stake: &cpapi.StakeOp{NodeID: joinerNode, Amount: 100}}).Created[0]
 	pub, sig, err := SignValidatorKey(joiner.Home, chainID, joinerNode)
