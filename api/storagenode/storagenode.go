@@ -433,4 +433,6 @@ type ServiceHealthInfo struct {
 	ShardSummary  ShardSummary  `json:"shardSummary"`
 	ShardDetail   *ShardDetail  `json:"shardDetail,omitempty"`
 	SliverBatch   bool          `json:"sliverBatch"`
+	// Challenges is the node's part in storage challenges (challenge.go).
+	Challenges *ChallengeHealth `json:"challenges,omitempty"`
 }
