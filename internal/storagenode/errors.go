@@ -42,6 +42,9 @@ var errorTable = []struct {
 	{engine.ErrNotInCommittee, api.StatusUnavailable, api.ReasonNoCommittee, 0},
 	{engine.ErrBusy, api.StatusUnavailable, api.ReasonBusy, 0},
 	{engine.ErrInvalidProof, api.StatusInvalidArgument, api.ReasonInvalidProof, 0},
+	{engine.ErrNoChallenge, api.StatusFailedPrecondition, api.ReasonNoChallenge, 0},
+	{engine.ErrInvalidAnswer, api.StatusInvalidArgument, api.ReasonInvalidAnswer, 0},
+	{engine.ErrExcuseRejected, api.StatusFailedPrecondition, api.ReasonExcuseRejected, 0},
 }
 
 // errorBody returns the AIP-193 body of err.

@@ -43,6 +43,12 @@ type peerNet struct {
 
 func newPeerNet(t *testing.T, nShards, nodes int) *peerNet {
 	t.Helper()
+	return newPeerNetWith(t, nShards, nodes, nil)
+}
+
+// newPeerNetWith is newPeerNet with the genesis parameters changed by params (if not nil).
+func newPeerNetWith(t *testing.T, nShards, nodes int, params func(*controlplane.Params)) *peerNet {
+	t.Helper()
 	cpn := cptest.NewNetwork(nShards, nodes, 2, 1<<50, nil, time.Now())
 	pn := &peerNet{nodes: make([]*testNode, nodes)}
 	for i := 0; i < nodes; i++ {
@@ -68,6 +74,9 @@ func newPeerNet(t *testing.T, nShards, nodes int) *peerNet {
 		pn.dirs = append(pn.dirs, t.TempDir())
 		g := &cpn.Genesis.Nodes[i]
 		g.NetworkAddress, g.NetworkPublicKey = ln.Addr().String(), pub
+	}
+	if params != nil {
+		params(&cpn.Genesis.Params)
 	}
 	dir := t.TempDir()
 	chain, err := embedded.Open(dir, &embedded.Options{Genesis: cpn.Genesis, Logger: testLogger(t)})

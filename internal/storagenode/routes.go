@@ -35,6 +35,7 @@ func (n *Node) Handler() http.Handler {
 	route("POST", api.RouteInconsistencyProof, n.postInconsistencyProof)
 	route("GET", api.RouteBlobStatus, n.blobStatus)
 	route("GET", api.RouteHealth, n.health)
+	route("POST", api.RouteChallengeAnswer, n.postChallengeAnswer)
 	return mux
 }
 

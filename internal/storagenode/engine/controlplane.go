@@ -23,6 +23,8 @@ type ControlPlane interface {
 	Submit(ctx context.Context, rawTx []byte) (*cpapi.TxResult, error)
 	// Nonce returns the next transaction nonce of an account (0 for an unknown account).
 	Nonce(ctx context.Context, a crypto.Address) (uint64, error)
+	// Storage challenges (challenge.go).
+	ChallengeControlPlane
 }
 
 // Errors of a ControlPlane.

@@ -87,6 +87,9 @@ type Options struct {
 	// VerifyReads makes sliver reads verify the sliver against its metadata before serving it
 	// (a sliver that fails is quarantined and rebuilt). Recovery symbols are always verified.
 	VerifyReads bool
+	// ChallengePoll is how often the node checks the storage challenges of its epoch besides
+	// the control-plane events that announce them (default 5 s; challenge.go).
+	ChallengePoll time.Duration
 }
 
 // SetDefaults fills the zero fields.
@@ -128,6 +131,7 @@ func (o *Options) SetDefaults() {
 	setDur(&o.RecoverySweep, 10*time.Minute)
 	setInt(&o.MaxRecoveryQueue, 100_000)
 	setDur(&o.PeerTimeout, 30*time.Second)
+	setDur(&o.ChallengePoll, 5*time.Second)
 }
 
 // Validate reports options the engine cannot run with.
@@ -142,7 +146,7 @@ func (o *Options) Validate() error {
 	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
 		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
-		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0:
+		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0:
 		return errors.New("storagenode: config: negative limit")
 	}
 	return nil
@@ -157,6 +161,7 @@ type Engine struct {
 	Reads         *Reads
 	Confirmations *Confirmations
 	Inconsistency *Inconsistency
+	Challenges    *Challenges
 	recovery      *Recovery
 	events        *Events
 }
@@ -184,7 +189,9 @@ type core struct {
 	sweepNow func()
 	// shards tracks the state of the node's shards for its health.
 	shards *shardHealth
-	txMu   sync.Mutex // serializes the node's transactions (nonces)
+	// challengeWake wakes the storage-challenge loop (challenge.go).
+	challengeWake func()
+	txMu          sync.Mutex // serializes the node's transactions (nonces)
 	// newTicker starts a ticker and returns its channel and its stop (time.NewTicker's; tests
 	// replace it to check that every ticker is stopped).
 	newTicker func(d time.Duration) (<-chan time.Time, func())
@@ -244,6 +251,10 @@ func New(opts Options) (*Engine, error) {
 	e.Reads = &Reads{core: c, symbolSem: make(chan struct{}, opts.MaxSymbolRequests)}
 	e.Confirmations = &Confirmations{core: c}
 	e.events = &Events{core: c, recovery: e.recovery}
+	if e.Challenges, err = newChallenges(c); err != nil {
+		return nil, err
+	}
+	c.challengeWake = e.Challenges.signal
 	return e, nil
 }
 
@@ -280,6 +291,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.events.follow(gctx) })
 	g.Go(func() error { e.housekeeping(gctx); return nil })
 	g.Go(func() error { e.recovery.run(gctx); return nil })
+	g.Go(func() error { e.Challenges.run(gctx); return nil })
 	return g.Wait()
 }
 

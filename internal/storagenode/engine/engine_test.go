@@ -75,11 +75,11 @@ func TestTickersStopped(t *testing.T) {
 		mu.Lock()
 		n := started
 		mu.Unlock()
-		if n >= 4 {
+		if n >= 5 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d tickers started in 30 s, want 4 (gc, scrub, pending sweep, recovery sweep)", n)
+			t.Fatalf("%d tickers started in 30 s, want 5 (gc, scrub, pending sweep, recovery sweep, challenge poll)", n)
 		}
 	}
 	cancel()

@@ -138,6 +138,9 @@ func (n *Events) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 			// Leave in-flight uploads time to arrive before recovering what is missing.
 			n.recovery.schedule(evs[i].BlobID, n.cfg.RecoveryDelay)
 		}
+		if isChallengeEvent(evs[i].Type) {
+			n.challengeWake()
+		}
 	}
 	// Wake waiting confirmation requests.
 	n.mu.Lock()

@@ -40,5 +40,6 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 			h.ShardDetail = &api.ShardDetail{Owned: detail}
 		}
 	}
+	h.Challenges = e.Challenges.Health()
 	return h, nil
 }
