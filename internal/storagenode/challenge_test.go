@@ -153,7 +153,7 @@ func TestChallengeRoundOnNodes(t *testing.T) {
 // lost them and cannot recover (recovery disabled) answers that it misses them, and the
 // others' fail attestations fail it; its reward for the epoch is withheld.
 func TestChallengeRecoveringNodePasses(t *testing.T) {
-	const epochMs = 8000
+	const epochMs = 15000 // room for a recovery under -race on a loaded machine
 	pn := challengeNet(t, epochMs)
 	for i := 0; i < 4; i++ {
 		if i == 3 {
@@ -184,7 +184,7 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 			return false
 		}
 		for i := 0; i < 4; i++ {
-			if nc := pn.nodeChallenge(next, 0, i); nc == nil || (nc.Status != cpapi.ChallengePassed && nc.Status != cpapi.ChallengeFailed) {
+			if nc := pn.nodeChallenge(next, 0, i); nc == nil || nc.Status == cpapi.ChallengeAwaitingSeed || nc.Status == cpapi.ChallengeOpen {
 				return false
 			}
 		}
