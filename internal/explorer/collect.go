@@ -62,6 +62,52 @@ type Chain struct {
 	CostExample *cpapi.Cost `json:"costExample,omitempty"`
 	TotalStake  uint64      `json:"totalStake"`
 	EventSeq    uint64      `json:"eventSeq"`
+	// Rewards and slashing: the current epoch's reward pool so far, and what storage
+	// challenges took since genesis (rewards withheld and burnt, stake slashed).
+	RewardPool   uint64 `json:"rewardPool"`
+	RewardsBurnt uint64 `json:"rewardsBurnt"`
+	StakeSlashed uint64 `json:"stakeSlashed"`
+	// Challenges: rounds per epoch (0: the network runs none), samples per node per round,
+	// the slashing rule, and the current epoch's rounds (nil when the control plane did not
+	// answer the challenge query; ChallengeError says why).
+	ChallengeRounds        int           `json:"challengeRoundsPerEpoch"`
+	ChallengeSamples       int           `json:"challengeSamples"`
+	SlashAfterFailedEpochs uint32        `json:"slashAfterFailedEpochs"`
+	SlashBasisPoints       uint16        `json:"slashBasisPoints"`
+	Rounds                 []RoundStatus `json:"rounds"`
+	ChallengeError         string        `json:"challengeError,omitempty"`
+}
+
+// RoundStatus is one storage-challenge round of the current epoch.
+type RoundStatus struct {
+	Round        uint32    `json:"round"`
+	Opened       time.Time `json:"opened"`
+	SeedFixed    bool      `json:"seedFixed"`
+	ShareWeight  int       `json:"shareWeight"`
+	QuorumWeight int       `json:"quorumWeight"`
+	Blobs        int       `json:"eligibleBlobs"`
+	Passed       int       `json:"passed"`
+	Failed       int       `json:"failed"`
+	Open         int       `json:"open"`
+}
+
+// Challenges is a node's storage-challenge record: its status in the current epoch's latest
+// round and its accountability since genesis.
+type Challenges struct {
+	// Round and Status: the node's status in the latest round of the current epoch ("" when
+	// no round has opened or the node is not challenged in it).
+	Round  uint32 `json:"round"`
+	Status string `json:"status"`
+	// Since genesis.
+	RoundsPassed    uint64 `json:"roundsPassed"`
+	RoundsFailed    uint64 `json:"roundsFailed"`
+	EpochsFailed    uint64 `json:"epochsFailed"`
+	FailedInARow    uint32 `json:"failedEpochsInARow"`
+	RewardsEarned   uint64 `json:"rewardsEarned"`
+	RewardsWithheld uint64 `json:"rewardsWithheld"`
+	Slashed         uint64 `json:"slashed"`
+	Slashings       uint32 `json:"slashings"`
+	ExcludedEpoch   uint32 `json:"excludedEpoch,omitempty"`
 }
 
 // Node is one registered storage node or committee member, with what its health route and
@@ -98,6 +144,8 @@ type Node struct {
 	RecoveryQueue    Value  `json:"recoveryQueue"`
 	RecoveredSlivers Value  `json:"recoveredSlivers"`
 	MetricsError     string `json:"metricsError,omitempty"`
+	// Challenges is the control plane's record of the node (nil when unknown).
+	Challenges *Challenges `json:"challenges,omitempty"`
 }
 
 // Recovery sums what the nodes report about recovery and shard transfers.
@@ -132,7 +180,7 @@ func (x *Explorer) Sample(ctx context.Context) {
 	old := x.snap
 	x.mu.Unlock()
 
-	chain, committee, registered, err := x.readChain(ctx, now)
+	chain, committee, registered, acc, err := x.readChain(ctx, now)
 	if err != nil {
 		snap.ChainError = err.Error()
 		if old != nil {
@@ -146,6 +194,7 @@ func (x *Explorer) Sample(ctx context.Context) {
 	} else {
 		snap.Chain = chain
 		snap.Nodes = mergeNodes(committee, registered)
+		acc.annotate(snap.Nodes)
 		for i := range snap.Nodes {
 			if chain.TotalStake > 0 {
 				snap.Nodes[i].StakeShare = float64(snap.Nodes[i].Stake) / float64(chain.TotalStake)
@@ -205,10 +254,10 @@ func (x *Explorer) Sample(ctx context.Context) {
 }
 
 // readChain reads the control plane's info, committee, registered nodes and a cost example.
-func (x *Explorer) readChain(ctx context.Context, now time.Time) (*Chain, *cpapi.Committee, []cpapi.Node, error) {
+func (x *Explorer) readChain(ctx context.Context, now time.Time) (*Chain, *cpapi.Committee, []cpapi.Node, *accountability, error) {
 	info, err := x.cp.Info(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	var committee *cpapi.Committee
 	var registered []cpapi.Node
@@ -223,22 +272,33 @@ func (x *Explorer) readChain(ctx context.Context, now time.Time) (*Chain, *cpapi
 		}
 		return nil
 	})
+	acc := &accountability{}
+	g.Go(func() error {
+		// A control plane without challenge queries leaves them unknown.
+		acc.rounds, acc.roundsErr = x.cp.CurrentChallenges(gctx)
+		acc.report, acc.reportErr = x.cp.Accountability(gctx)
+		return nil
+	})
 	if err := g.Wait(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	c := &Chain{URL: x.cfg.ControlPlaneURL, ChainID: info.Params.ChainID, Height: info.Height, BlockTime: time.UnixMilli(info.TimeMs),
 		Epoch: info.Epoch, EpochStart: time.UnixMilli(info.EpochStartMs), NextEpoch: time.UnixMilli(info.NextEpochMs),
 		EpochDuration: time.Duration(info.Params.EpochDurationMs) * time.Millisecond, NShards: info.Params.NShards,
 		MaxEpochsAhead: info.Params.MaxEpochsAhead, CommitteeSize: info.CommitteeSize, RegisteredNodes: info.RegisteredNode,
 		StoragePrice: info.Prices.StoragePrice, WritePrice: info.Prices.WritePrice, Capacity: info.Prices.Capacity,
-		Used: info.Prices.Used, CostExample: cost, EventSeq: info.EventSeq}
+		Used: info.Prices.Used, CostExample: cost, EventSeq: info.EventSeq,
+		RewardPool: info.RewardPool, RewardsBurnt: info.RewardsBurnt, StakeSlashed: info.StakeSlashed,
+		ChallengeRounds: info.Params.ChallengeRounds, ChallengeSamples: info.Params.ChallengeSamples,
+		SlashAfterFailedEpochs: info.Params.SlashAfterFailedEpochs, SlashBasisPoints: info.Params.SlashBasisPoints}
+	acc.fill(c)
 	if span := info.NextEpochMs - info.EpochStartMs; span > 0 {
 		c.EpochProgress = math.Min(1, math.Max(0, float64(now.UnixMilli()-info.EpochStartMs)/float64(span)))
 	}
 	for _, m := range committee.Members {
 		c.TotalStake += m.Stake
 	}
-	return c, committee, registered, nil
+	return c, committee, registered, acc, nil
 }
 
 // mergeNodes lists the committee's members (in committee order), then the registered nodes

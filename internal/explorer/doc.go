@@ -5,14 +5,15 @@
 // stored bytes, store and read rates and latencies moved over the last hour.
 //
 // Everything shown is read from the network, never assumed: the control plane's API (info,
-// committee, registered nodes, blob status and objects, accounts, events), each storage
-// node's health route over its pinned TLS (node status, epoch, event progress, every owned
+// committee, registered nodes, blob status and objects, accounts, events, challenges and
+// accountability), each storage node's health route over its pinned TLS (node status, epoch, event progress, every owned
 // shard's status: ready, in transfer, in recovery), the sliver status route (which shards hold
 // a blob's primary sliver), and Prometheus metrics: the daemon's own registry and the nodes'
 // /metrics endpoints named in Config.Targets. Run samples them every Interval into a ring
 // buffer of History points (the charts). What a source did not say is shown as unknown. Storage
-// challenges are not run by this version of Floe, and the page says so instead of showing
-// results.
+// challenges come from the control plane's challenge and accountability queries: each node's
+// status in the current epoch's latest round, rounds passed and failed, rewards earned and
+// withheld, stake slashed; and the network's reward pool and what challenges burnt.
 //
 // Pages are rendered on the server with html/template (every value escaped); charts are inline
 // SVG computed on the server. One small script, served by the explorer itself, refreshes the

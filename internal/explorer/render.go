@@ -135,6 +135,15 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
+	"challengeClass": func(status string) string {
+		switch cpapi.ChallengeStatus(status) {
+		case cpapi.ChallengePassed:
+			return "up"
+		case cpapi.ChallengeFailed, cpapi.ChallengeMissed:
+			return "down"
+		}
+		return "warn"
+	},
 	"statusClass": func(n Node) string {
 		switch {
 		case !n.Up:
