@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/floelabs/floe/client"
@@ -110,6 +112,54 @@ func (ws *WSResources) Validate() error {
 		if err := ValidateIgnorePattern(p); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidResources, err)
 		}
+	}
+	return nil
+}
+
+// SaveObjectID records the site's object ID (and, when the file names none, siteName) in the
+// ws-resources.json at path, creating it if there is none, as Walrus's site-builder does after
+// a deployment: the next `floe site update` or `deploy` of the directory finds the site there.
+// The file is replaced atomically; its other settings are kept.
+func SaveObjectID(path string, id client.ObjectID, siteName string) error {
+	ws := &WSResources{}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if ws, err = ParseWSResources(b); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("site: reading %s: %w", path, err)
+	}
+	if ws.ObjectID == id.String() && (ws.SiteName != "" || siteName == "") {
+		return nil
+	}
+	ws.ObjectID = id.String()
+	if ws.SiteName == "" {
+		ws.SiteName = siteName
+	}
+	out, err := json.MarshalIndent(ws, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("site: saving the object ID: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(out, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("site: saving the object ID: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("site: saving the object ID: %w", err)
 	}
 	return nil
 }

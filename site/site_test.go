@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -349,5 +351,46 @@ func TestParseWSResourcesRejects(t *testing.T) {
 		if _, err := ParseWSResources([]byte(in)); !errors.Is(err, ErrInvalidResources) {
 			t.Errorf("%s: got %v", name, err)
 		}
+	}
+}
+
+func TestSaveObjectID(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ResourcesFile)
+	id := client.ObjectID{1, 2, 3}
+	// No file yet: one is created with the ID alone.
+	if err := SaveObjectID(path, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := ReadWSResources(os.DirFS(dir))
+	if err != nil || ws.ObjectID != id.String() || ws.SiteName != "" {
+		t.Fatalf("created: %+v %v", ws, err)
+	}
+	// An existing file keeps its settings; a name is added only where there is none.
+	orig := `{"site_name": "kept", "routes": {"/app/*": "/index.html"}, "headers": {"/a.css": {"Cache-Control": "no-store"}}, "ignore": ["/drafts/*"]}`
+	if err := os.WriteFile(path, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := client.ObjectID{9}
+	if err := SaveObjectID(path, other, "ignored"); err != nil {
+		t.Fatal(err)
+	}
+	ws, err = ReadWSResources(os.DirFS(dir))
+	if err != nil || ws.ObjectID != other.String() || ws.SiteName != "kept" || ws.Routes["/app/*"] != "/index.html" ||
+		ws.Headers["/a.css"]["Cache-Control"] != "no-store" || len(ws.Ignore) != 1 {
+		t.Fatalf("updated: %+v %v", ws, err)
+	}
+	// An invalid file is not overwritten.
+	if err := os.WriteFile(path, []byte(`{"site-name": "typo"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveObjectID(path, id, ""); !errors.Is(err, ErrInvalidResources) {
+		t.Fatalf("invalid file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != `{"site-name": "typo"}` {
+		t.Fatalf("the invalid file was changed: %s", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("temporary files left: %v", entries)
 	}
 }

@@ -77,6 +77,9 @@ func TestQuiltUsage(t *testing.T) {
 		{[]string{"read-quilt", "--quilt-id", id, "--tag", "k", "v", "--tag", "k2=v2"}, "only one --tag"},
 		{[]string{"read-quilt", "--quilt-id", "nope", "--identifier", "a"}, "--quilt-id"},
 		{[]string{"resolve-quilt", "nope"}, "list-patches-in-quilt"},
+		{[]string{"site", "publish", t.TempDir(), "--site", "0x01"}, "use update or deploy"},
+		{[]string{"site", "update", t.TempDir()}, "give --site"},
+		{[]string{"site", "launch", t.TempDir()}, "unknown subcommand"},
 	} {
 		code, _, errs := run(t, tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {

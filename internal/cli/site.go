@@ -20,7 +20,7 @@ import (
 )
 
 func siteCommand() command {
-	return command{name: "site", summary: "publish a static website: site publish DIR [--epochs N] | site update [--site ID] DIR", run: runSite}
+	return command{name: "site", summary: "publish a static website: site publish DIR [--epochs N] | site update [--site ID] DIR | site deploy DIR", run: runSite}
 }
 
 func portalCommand() command {
@@ -38,21 +38,19 @@ func runSite(ctx context.Context, e *env, args []string) error {
 		args = append(append([]string{args[0]}, globals...), args[1:]...)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stderr, "usage: floe site publish DIR [--epochs N] [--permanent] [--json]\n       floe site update [--site OBJECT_ID] DIR [--epochs N] [--json]\n       floe site show --site OBJECT_ID [--json]")
+		fmt.Fprintln(e.stderr, "usage: floe site publish DIR [--epochs N] [--permanent] [--json]\n       floe site update [--site OBJECT_ID] DIR [--epochs N] [--json]\n       floe site deploy DIR [--site OBJECT_ID] [--epochs N] [--json]   (update when the site is known, else publish)\n       floe site show --site OBJECT_ID [--json]")
 		if len(args) == 0 {
 			return usagef("floe site: publish, update or show")
 		}
 		return nil
 	}
 	switch args[0] {
-	case "publish":
-		return runSitePublish(ctx, e, args[1:], false)
-	case "update":
-		return runSitePublish(ctx, e, args[1:], true)
+	case "publish", "update", "deploy":
+		return runSitePublish(ctx, e, args[1:], args[0])
 	case "show":
 		return runSiteShow(ctx, e, args[1:])
 	}
-	return usagef("floe site: unknown subcommand %q (publish, update or show)", args[0])
+	return usagef("floe site: unknown subcommand %q (publish, update, deploy or show)", args[0])
 }
 
 // siteOutput is what `floe site publish|update --json` prints.
@@ -61,11 +59,11 @@ type siteOutput struct {
 	URL string `json:"url"`
 }
 
-func runSitePublish(ctx context.Context, e *env, args []string, update bool) error {
-	name := "site publish"
-	if update {
-		name = "site update"
-	}
+// runSitePublish is `floe site publish|update|deploy`; deploy updates the site named by --site
+// or the directory's ws-resources.json, else publishes a new one. Each records the site's
+// object ID in ws-resources.json (see site.SaveObjectID) unless --no-save-id.
+func runSitePublish(ctx context.Context, e *env, args []string, sub string) error {
+	name := "site " + sub
 	fs := newFlagSet(e, name)
 	cf := addClientFlags(fs)
 	epochs := fs.Uint("epochs", 0, "epochs to store the site for, from the current one (publish: default 1; update: default until the site's end, more extends it)")
@@ -73,6 +71,7 @@ func runSitePublish(ctx context.Context, e *env, args []string, update bool) err
 	wsPath := fs.String("ws-resources", "", "site configuration (default DIR/"+site.ResourcesFile+")")
 	siteID := fs.String("site", "", "update: the site's object ID (default: object_id of ws-resources.json)")
 	portalURL := fs.String("portal", "", "portal base URL for the printed link (default: the devnet's portal, else http://localhost:"+portal.DefaultPort+")")
+	noSave := fs.Bool("no-save-id", false, "do not record the site's object ID in ws-resources.json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -96,6 +95,17 @@ func runSitePublish(ctx context.Context, e *env, args []string, update bool) err
 		return err
 	}
 	opts.Resources = ws
+	idText := *siteID
+	if idText == "" {
+		idText = ws.ObjectID
+	}
+	update := sub == "update" || (sub == "deploy" && idText != "")
+	if sub == "publish" && *siteID != "" {
+		return usagef("floe site publish makes a new site: use update or deploy for --site")
+	}
+	if update && idText == "" {
+		return usagef("floe site update: give --site OBJECT_ID (or object_id in %s)", site.ResourcesFile)
+	}
 	c, err := openClient(ctx, e, cf)
 	if err != nil {
 		return err
@@ -104,13 +114,6 @@ func runSitePublish(ctx context.Context, e *env, args []string, update bool) err
 	fsys := os.DirFS(dir)
 	var res *site.PublishResult
 	if update {
-		idText := *siteID
-		if idText == "" {
-			idText = ws.ObjectID
-		}
-		if idText == "" {
-			return usagef("floe site update: give --site OBJECT_ID (or object_id in %s)", site.ResourcesFile)
-		}
 		id, err := client.ParseObjectID(idText)
 		if err != nil {
 			return usagef("--site: %v", err)
@@ -122,6 +125,16 @@ func runSitePublish(ctx context.Context, e *env, args []string, update bool) err
 	} else {
 		if res, err = site.Publish(ctx, c, fsys, opts); err != nil {
 			return err
+		}
+	}
+	if !*noSave {
+		wsFile := *wsPath
+		if wsFile == "" {
+			wsFile = filepath.Join(dir, site.ResourcesFile)
+		}
+		// Only the ID: a site name added here would change the next version's manifest.
+		if err := site.SaveObjectID(wsFile, res.SiteID, ""); err != nil {
+			return fmt.Errorf("the site is %s, but recording it in %s failed: %w", res.SiteID, wsFile, err)
 		}
 	}
 	base, err := portalBase(*cf.config, *portalURL)

@@ -153,6 +153,10 @@ func TestSite(t *testing.T) {
 		t.Fatalf("site publish: %+v (%v)", pub, err)
 	}
 	t.Logf("site %s published at %s", pub.SiteObjectID, pub.URL)
+	// As Walrus's site-builder, publish records the site in the directory's ws-resources.json.
+	if ws, err := site.ReadWSResources(os.DirFS(dir)); err != nil || ws.ObjectID != pub.SiteObjectID || ws.SiteName != "Floe browser test" || ws.Routes["/app/*"] != "/index.html" {
+		t.Fatalf("ws-resources.json after publish: %+v %v", ws, err)
+	}
 
 	page := browser.NewPage(t)
 	shot := func(name string) {
@@ -309,16 +313,16 @@ func TestSite(t *testing.T) {
 	}
 	shot("site-updated.png")
 
-	// A file removed: a new manifest only.
+	// A file removed: a new manifest only. deploy finds the site in ws-resources.json.
 	before = len(owned())
 	if err := os.Remove(filepath.Join(dir, "404.html")); err != nil {
 		t.Fatal(err)
 	}
 	var rm siteCLIOutput
-	if err := json.Unmarshal(floe(t, append([]string{"site", "update", dir, "--site", pub.SiteObjectID, "--json"}, cfg...)...), &rm); err != nil {
+	if err := json.Unmarshal(floe(t, append([]string{"site", "deploy", dir, "--json"}, cfg...)...), &rm); err != nil {
 		t.Fatal(err)
 	}
-	if rm.Unchanged || len(rm.Stored) != 0 || len(rm.Quilts) != 0 || len(rm.Removed) != 1 || rm.Removed[0] != "/404.html" || len(owned()) != before+1 {
+	if rm.SiteObjectID != pub.SiteObjectID || rm.Unchanged || len(rm.Stored) != 0 || len(rm.Quilts) != 0 || len(rm.Removed) != 1 || rm.Removed[0] != "/404.html" || len(owned()) != before+1 {
 		t.Fatalf("an update removing a file: %+v", rm)
 	}
 }
