@@ -30,7 +30,8 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
 		return
 	}
-	if err := parseReadQuery(r.URL.RawQuery); err != nil {
+	p, err := parseReadQuery(r.URL.RawQuery)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -43,7 +44,7 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	s.serveBlob(w, r, id, nil)
+	s.serveBlob(w, r, id, nil, p)
 }
 
 // readByObjectID is GET/HEAD /v1/blobs/by-object-id/{object_id}.
@@ -53,7 +54,8 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID
 		writeError(w, badRequest(api.ReasonMalformedRequest, "object ID %q: %v", objectID, err))
 		return
 	}
-	if err := parseReadQuery(r.URL.RawQuery); err != nil {
+	p, err := parseReadQuery(r.URL.RawQuery)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -70,7 +72,7 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID
 		writeError(w, err)
 		return
 	}
-	s.serveBlob(w, r, obj.BlobID, obj.Attributes)
+	s.serveBlob(w, r, obj.BlobID, obj.Attributes, p)
 }
 
 // readByteRange is GET/HEAD /v1/blobs/{blob_id}/byte-range?start=&length= (200, not 206).
@@ -203,8 +205,8 @@ func notModified(w http.ResponseWriter, r *http.Request, id blob.ID) bool {
 	return false
 }
 
-// serveBlob answers a whole-blob read, or a 206 for a single Range.
-func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, attrs map[string]string) {
+// serveBlob answers a whole-blob read, or a 206 for a single Range, with the checks of p.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, attrs map[string]string, p ReadParams) {
 	size, err := s.blobSize(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
@@ -223,11 +225,11 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, id blob.ID, a
 		}
 		if br != nil {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.start, br.start+br.length-1, size))
-			s.writeBody(w, r, id, br, size, http.StatusPartialContent, sniff)
+			s.writeBody(w, r, id, br, size, http.StatusPartialContent, sniff, p)
 			return
 		}
 	}
-	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff)
+	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff, p)
 }
 
 // serveRange answers /byte-range: a 200 with the bytes.
@@ -244,7 +246,7 @@ func (s *Server) serveRange(w http.ResponseWriter, r *http.Request, id blob.ID, 
 	sniff := s.setCommonHeaders(w, r, id, nil)
 	// The entity is the range, not the blob (Walrus's ETag for this route).
 	w.Header().Set("ETag", fmt.Sprintf("%s-%d-%d", id, br.start, br.length))
-	s.writeBody(w, r, id, &br, size, http.StatusOK, sniff)
+	s.writeBody(w, r, id, &br, size, http.StatusOK, sniff, ReadParams{})
 }
 
 // errRangeNotSatisfiable: a Range that does not overlap the blob → 416.
@@ -309,8 +311,9 @@ func ifRangeMatches(r *http.Request, id blob.ID) bool {
 
 // writeBody streams the blob (or range) with a deferred header: an error before the first
 // byte still becomes an error response; after it, the connection is aborted so that the client
-// sees a short body rather than a wrong one.
-func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, br *byteRange, size uint64, code int, sniff bool) {
+// sees a short body rather than a wrong one. The body is read with the checks of p (a HEAD's
+// sniffed prefix with the default ones).
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, br *byteRange, size uint64, code int, sniff bool, p ReadParams) {
 	length := size
 	if br != nil {
 		length = br.length
@@ -326,7 +329,7 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, b
 				start = br.start
 			}
 			if n := min(length, sniffLen); n > 0 {
-				if err := s.cfg.Blobs.ReadRange(ctx, id, start, n, &buf); err != nil {
+				if err := s.cfg.Blobs.ReadRange(ctx, id, start, n, &buf, ReadParams{}); err != nil {
 					writeError(w, err)
 					return
 				}
@@ -343,9 +346,9 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, b
 	dw := &deferredWriter{w: w, code: code, sniff: sniff, want: min(length, sniffLen)}
 	var err error
 	if br == nil {
-		_, err = s.cfg.Blobs.Read(ctx, id, dw)
+		_, err = s.cfg.Blobs.Read(ctx, id, dw, p)
 	} else {
-		err = s.cfg.Blobs.ReadRange(ctx, id, br.start, br.length, dw)
+		err = s.cfg.Blobs.ReadRange(ctx, id, br.start, br.length, dw, p)
 	}
 	if err == nil {
 		err = dw.flush()

@@ -54,7 +54,7 @@ func (s *Server) streamBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	sniff := s.setCommonHeaders(w, r, id, nil)
 	w.Header().Set(api.HeaderStreaming, "true")
-	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff)
+	s.writeBody(w, r, id, nil, size, http.StatusOK, sniff, ReadParams{})
 }
 
 // concatRequest is the JSON body of POST /v1alpha/blobs/concat.
@@ -71,7 +71,7 @@ type concatRequest struct {
 // sized before the first byte is sent, so the response has a Content-Length.
 func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 	var ids []string
-	var strict, skip bool
+	var p ReadParams
 	if r.Method == http.MethodPost {
 		if _, err := parseQuery(r.URL.RawQuery); err != nil {
 			writeError(w, err)
@@ -85,8 +85,8 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ids = req.IDs
-		strict = req.Strict != nil && *req.Strict
-		skip = req.Skip != nil && *req.Skip
+		p.Strict = req.Strict != nil && *req.Strict
+		p.Skip = req.Skip != nil && *req.Skip
 	} else {
 		q, err := parseQuery(r.URL.RawQuery, "ids", "strict_consistency_check", "skip_consistency_check")
 		if err != nil {
@@ -103,11 +103,7 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 				ids = append(ids, p)
 			}
 		}
-		if strict, err = q.bool("strict_consistency_check"); err != nil {
-			writeError(w, err)
-			return
-		}
-		if skip, err = q.bool("skip_consistency_check"); err != nil {
+		if p, err = q.readParams(); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -119,14 +115,8 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 	case len(ids) > maxConcatIDs:
 		writeError(w, badRequest(api.ReasonMalformedRequest, "%d IDs, at most %d", len(ids), maxConcatIDs))
 		return
-	case strict && skip:
-		writeError(w, badRequest(api.ReasonMalformedRequest, "strict_consistency_check and skip_consistency_check are mutually exclusive"))
-		return
-	case strict:
-		writeError(w, notSupportedYet("strict_consistency_check"))
-		return
-	case skip:
-		writeError(w, notSupportedYet("skip_consistency_check"))
+	case p.check() != nil:
+		writeError(w, p.check())
 		return
 	}
 	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
@@ -166,7 +156,7 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 			var buf prefixBuffer
 			buf.max = sniffLen
 			if n := min(sizes[0], sniffLen); n > 0 {
-				if err := s.cfg.Blobs.ReadRange(ctx, blobs[0], 0, n, &buf); err != nil {
+				if err := s.cfg.Blobs.ReadRange(ctx, blobs[0], 0, n, &buf, ReadParams{}); err != nil {
 					writeError(w, err)
 					return
 				}
@@ -184,7 +174,7 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 	var err error
 	for i, id := range blobs {
 		var n int64
-		n, err = s.cfg.Blobs.Read(ctx, id, dw)
+		n, err = s.cfg.Blobs.Read(ctx, id, dw, p)
 		if err == nil && uint64(n) != sizes[i] {
 			err = fmt.Errorf("daemon: blob %s: read %d bytes, its size is %d", id, n, sizes[i])
 		}

@@ -109,6 +109,18 @@ type StoreParams struct {
 	SendObjectTo *crypto.Address
 	// Share makes a newly created (permanent) blob object a shared one (share=true).
 	Share bool
+	// ReuseResources is Walrus's reuse_resources: reuse an owned registration of the blob or
+	// an owned storage resource before buying storage.
+	ReuseResources bool
+}
+
+// ReadParams are a read's checks: Walrus's strict_consistency_check and
+// skip_consistency_check (at most one is set).
+type ReadParams struct {
+	// Strict: re-encode the whole blob and compare its blob ID before serving any of it.
+	Strict bool
+	// Skip: check each sliver against the metadata and nothing more.
+	Skip bool
 }
 
 // Object is a blob object resolved by its object ID.
@@ -123,10 +135,10 @@ type Blobs interface {
 	Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error)
 	// BlobSize returns the unencoded size of a readable blob.
 	BlobSize(ctx context.Context, id blob.ID) (uint64, error)
-	// Read writes the whole blob to w.
-	Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error)
-	// ReadRange writes bytes [offset, offset+length) of the blob to w.
-	ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error
+	// Read writes the whole blob to w, with the checks of p.
+	Read(ctx context.Context, id blob.ID, w io.Writer, p ReadParams) (int64, error)
+	// ReadRange writes bytes [offset, offset+length) of the blob to w, with the checks of p.
+	ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer, p ReadParams) error
 	// Object resolves a blob object.
 	Object(ctx context.Context, id protocol.ObjectID) (*Object, error)
 	// MaxEpochsAhead is the most epochs ahead the network stores a blob for (the control

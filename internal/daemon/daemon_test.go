@@ -30,7 +30,8 @@ type memBlobs struct {
 	failAfter         int
 	block             chan struct{} // if set, Store waits on it
 	lastParams        StoreParams
-	stores            int // calls of Store
+	reads             []ReadParams // the checks of each Read and ReadRange, in order
+	stores            int          // calls of Store
 	maxEpochs         uint32
 }
 
@@ -113,7 +114,24 @@ func (m *memBlobs) BlobSize(_ context.Context, id blob.ID) (uint64, error) {
 	return uint64(len(b)), nil
 }
 
-func (m *memBlobs) Read(_ context.Context, id blob.ID, w io.Writer) (int64, error) {
+// readWith records the checks of a read.
+func (m *memBlobs) readWith(p ReadParams) {
+	m.mu.Lock()
+	m.reads = append(m.reads, p)
+	m.mu.Unlock()
+}
+
+// lastReads returns the checks of the reads so far and forgets them.
+func (m *memBlobs) lastReads() []ReadParams {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.reads
+	m.reads = nil
+	return r
+}
+
+func (m *memBlobs) Read(_ context.Context, id blob.ID, w io.Writer, p ReadParams) (int64, error) {
+	m.readWith(p)
 	b, err := m.get(id)
 	if err != nil {
 		return 0, err
@@ -140,7 +158,8 @@ func (m *memBlobs) Read(_ context.Context, id blob.ID, w io.Writer) (int64, erro
 	return n, nil
 }
 
-func (m *memBlobs) ReadRange(_ context.Context, id blob.ID, off, length uint64, w io.Writer) error {
+func (m *memBlobs) ReadRange(_ context.Context, id blob.ID, off, length uint64, w io.Writer, p ReadParams) error {
+	m.readWith(p)
 	b, err := m.get(id)
 	if err != nil {
 		return err

@@ -44,12 +44,8 @@ func parseStoreQuery(raw string) (storeQuery, error) {
 	if sq.Force, err = q.bool("force"); err != nil {
 		return sq, err
 	}
-	reuse, err := q.bool("reuse_resources")
-	if err != nil {
+	if sq.ReuseResources, err = q.bool("reuse_resources"); err != nil {
 		return sq, err
-	}
-	if reuse {
-		return sq, notSupportedYet("reuse_resources")
 	}
 	if sq.Share, err = q.bool("share"); err != nil {
 		return sq, err

@@ -76,34 +76,33 @@ func (q query) uint(key string, bits int, reason string) (uint64, bool, error) {
 	return n, true, nil
 }
 
-// notSupportedYet is the answer to a Walrus option that Floe parses but does not implement yet:
-// refused, never accepted and ignored.
-func notSupportedYet(key string) error {
-	return badRequest(api.ReasonMalformedRequest, "%s=true is not supported yet", key)
-}
-
-// parseReadQuery checks the query of a blob read: Walrus's consistency-check flags, mutually
-// exclusive, and not supported yet when true.
-func parseReadQuery(raw string) error {
+// parseReadQuery parses the query of a whole-blob read: Walrus's consistency-check flags,
+// mutually exclusive.
+func parseReadQuery(raw string) (ReadParams, error) {
 	q, err := parseQuery(raw, "strict_consistency_check", "skip_consistency_check")
 	if err != nil {
-		return err
+		return ReadParams{}, err
 	}
-	strict, err := q.bool("strict_consistency_check")
-	if err != nil {
-		return err
+	return q.readParams()
+}
+
+// readParams returns the consistency-check flags of q (absent: false).
+func (q query) readParams() (ReadParams, error) {
+	var p ReadParams
+	var err error
+	if p.Strict, err = q.bool("strict_consistency_check"); err != nil {
+		return ReadParams{}, err
 	}
-	skip, err := q.bool("skip_consistency_check")
-	if err != nil {
-		return err
+	if p.Skip, err = q.bool("skip_consistency_check"); err != nil {
+		return ReadParams{}, err
 	}
-	switch {
-	case strict && skip:
+	return p, p.check()
+}
+
+// check refuses both checks at once.
+func (p ReadParams) check() error {
+	if p.Strict && p.Skip {
 		return badRequest(api.ReasonMalformedRequest, "strict_consistency_check and skip_consistency_check are mutually exclusive")
-	case strict:
-		return notSupportedYet("strict_consistency_check")
-	case skip:
-		return notSupportedYet("skip_consistency_check")
 	}
 	return nil
 }

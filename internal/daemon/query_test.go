@@ -16,7 +16,7 @@ func TestStoreQueryStrict(t *testing.T) {
 	for _, q := range []string{
 		"epochs=50;", "epochs=5&;", "epochs=50;force=true", "force", "permanent=", "epochs=%zz", "%zz=1",
 		"epochs=54", "epochs=4294967295",
-		"reuse_resources=true", "reuse_resources=yes",
+		"reuse_resources=yes", "reuse_resources=",
 	} {
 		wantError(t, do(t, "PUT", srv.URL+"/v1/blobs?"+q, []byte("data "+q), nil), 400, api.ReasonMalformedRequest)
 	}
@@ -27,16 +27,18 @@ func TestStoreQueryStrict(t *testing.T) {
 		q      string
 		epochs uint32
 		force  bool
+		reuse  bool
 	}{
-		{"epochs=53", 53, false},
-		{"epochs=2&&force=true&", 2, true},
-		{"reuse_resources=false&epochs=%33", 3, false},
-		{"force=true&encoding_type=RS2&deletable=false", 1, true},
+		{"epochs=53", 53, false, false},
+		{"epochs=2&&force=true&", 2, true, false},
+		{"reuse_resources=false&epochs=%33", 3, false, false},
+		{"reuse_resources=true&epochs=4", 4, false, true},
+		{"force=true&encoding_type=RS2&deletable=false", 1, true, false},
 	} {
 		if r := do(t, "PUT", srv.URL+"/v1/blobs?"+tc.q, []byte("data "+tc.q), nil); r.code != 200 {
 			t.Fatalf("%s: %d %s", tc.q, r.code, r.body)
 		}
-		if m.lastParams.Epochs != tc.epochs || m.lastParams.Force != tc.force {
+		if m.lastParams.Epochs != tc.epochs || m.lastParams.Force != tc.force || m.lastParams.ReuseResources != tc.reuse {
 			t.Errorf("%s: params %+v", tc.q, m.lastParams)
 		}
 	}
@@ -60,15 +62,36 @@ func TestReadQueryStrict(t *testing.T) {
 	id := m.put([]byte("some blob"))
 	u := srv.URL + "/v1/blobs/" + id.String()
 	for _, q := range []string{
-		"strict_consistency_check=true", "skip_consistency_check=true",
 		"strict_consistency_check=true&skip_consistency_check=true",
 		"strict_consistency_check=1", "skip_consistency_check", "x=1", "strict_consistency_check=false;",
 	} {
 		wantError(t, do(t, "GET", u+"?"+q, nil, nil), 400, api.ReasonMalformedRequest)
 	}
-	for _, q := range []string{"", "strict_consistency_check=false", "skip_consistency_check=false&strict_consistency_check=false"} {
-		if r := do(t, "GET", u+"?"+q, nil, nil); r.code != 200 || string(r.body) != "some blob" {
-			t.Errorf("%q: %d %s", q, r.code, r.body)
+	if r := m.lastReads(); len(r) != 0 {
+		t.Fatalf("refused queries read the blob: %+v", r)
+	}
+	for _, tc := range []struct {
+		q    string
+		want ReadParams
+	}{
+		{"", ReadParams{}},
+		{"strict_consistency_check=false", ReadParams{}},
+		{"skip_consistency_check=false&strict_consistency_check=false", ReadParams{}},
+		{"strict_consistency_check=true", ReadParams{Strict: true}},
+		{"skip_consistency_check=true&strict_consistency_check=false", ReadParams{Skip: true}},
+	} {
+		if r := do(t, "GET", u+"?"+tc.q, nil, nil); r.code != 200 || string(r.body) != "some blob" {
+			t.Errorf("%q: %d %s", tc.q, r.code, r.body)
+		}
+		if r := m.lastReads(); len(r) != 1 || r[0] != tc.want {
+			t.Errorf("%q: reads with %+v, want one with %+v", tc.q, r, tc.want)
+		}
+		// The same checks apply to a Range read.
+		if r := do(t, "GET", u+"?"+tc.q, nil, map[string]string{"Range": "bytes=1-3"}); r.code != 206 || string(r.body) != "ome" {
+			t.Errorf("%q with a Range: %d %s", tc.q, r.code, r.body)
+		}
+		if r := m.lastReads(); len(r) != 1 || r[0] != tc.want {
+			t.Errorf("%q with a Range: reads with %+v, want one with %+v", tc.q, r, tc.want)
 		}
 	}
 	for _, q := range []string{"start=0&length=1&x=1", "start=0;&length=1", "start=0&length=1&start=0", "start=0&length=1&strict_consistency_check=false"} {
@@ -148,4 +171,45 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("parseRange(%q, %d) = %+v: outside the blob", h, size, br)
 		}
 	})
+}
+
+// The concat route passes its consistency checks, from the query or the JSON body, to every
+// blob's read.
+func TestConcatConsistency(t *testing.T) {
+	m := newMem()
+	srv := newTestServer(t, m, nil)
+	a, b := m.put([]byte("first ")), m.put([]byte("second"))
+	ids := a.String() + "," + b.String()
+	for _, tc := range []struct {
+		method, query, body string
+		want                ReadParams
+	}{
+		{"GET", "", "", ReadParams{}},
+		{"GET", "&strict_consistency_check=true", "", ReadParams{Strict: true}},
+		{"GET", "&skip_consistency_check=true", "", ReadParams{Skip: true}},
+		{"POST", "", `"strict_consistency_check": true`, ReadParams{Strict: true}},
+		{"POST", "", `"skip_consistency_check": true, "strict_consistency_check": false`, ReadParams{Skip: true}},
+	} {
+		var r result
+		if tc.method == "GET" {
+			r = do(t, "GET", srv.URL+"/v1alpha/blobs/concat?ids="+ids+tc.query, nil, nil)
+		} else {
+			body := `{"ids": ["` + a.String() + `", "` + b.String() + `"]`
+			if tc.body != "" {
+				body += ", " + tc.body
+			}
+			r = do(t, "POST", srv.URL+"/v1alpha/blobs/concat", []byte(body+"}"), map[string]string{"Content-Type": "application/json"})
+		}
+		if r.code != 200 || string(r.body) != "first second" {
+			t.Fatalf("%s %s %s: %d %s", tc.method, tc.query, tc.body, r.code, r.body)
+		}
+		if got := m.lastReads(); len(got) != 2 || got[0] != tc.want || got[1] != tc.want {
+			t.Errorf("%s %s %s: reads with %+v, want two with %+v", tc.method, tc.query, tc.body, got, tc.want)
+		}
+	}
+	r := do(t, "POST", srv.URL+"/v1alpha/blobs/concat", []byte(`{"ids": ["`+a.String()+`"], "strict_consistency_check": true, "skip_consistency_check": true}`), map[string]string{"Content-Type": "application/json"})
+	wantError(t, r, 400, api.ReasonMalformedRequest)
+	if got := m.lastReads(); len(got) != 0 {
+		t.Fatalf("a refused concat read: %+v", got)
+	}
 }

@@ -441,7 +441,7 @@ func quiltSDKError(err error) error {
 }
 
 func (s *sdkBlobs) StoreQuilt(ctx context.Context, patches []quilt.Patch, p StoreParams) (*api.QuiltStoreResponse, error) {
-	res, err := s.c.StoreQuilt(ctx, patches, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: (*client.Address)(p.SendObjectTo)})
+	res, err := s.c.StoreQuilt(ctx, patches, storeOptions(p))
 	if err != nil {
 		if errors.Is(err, client.ErrBlobInvalid) {
 			return &api.QuiltStoreResponse{BlobStoreResult: api.BlobStoreResult{MarkedInvalid: &api.MarkedInvalid{}}}, nil

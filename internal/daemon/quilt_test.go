@@ -41,10 +41,10 @@ func (m *memQuilts) Store(context.Context, []byte, StoreParams) (*api.BlobStoreR
 	return nil, errUnused
 }
 func (m *memQuilts) BlobSize(context.Context, blob.ID) (uint64, error) { return 0, errUnused }
-func (m *memQuilts) Read(context.Context, blob.ID, io.Writer) (int64, error) {
+func (m *memQuilts) Read(context.Context, blob.ID, io.Writer, ReadParams) (int64, error) {
 	return 0, errUnused
 }
-func (m *memQuilts) ReadRange(context.Context, blob.ID, uint64, uint64, io.Writer) error {
+func (m *memQuilts) ReadRange(context.Context, blob.ID, uint64, uint64, io.Writer, ReadParams) error {
 	return errUnused
 }
 func (m *memQuilts) Object(context.Context, protocol.ObjectID) (*Object, error) {

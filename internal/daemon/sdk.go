@@ -52,7 +52,7 @@ func sdkError(err error) error {
 }
 
 func (s *sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
-	res, err := s.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force, SendObjectTo: (*client.Address)(p.SendObjectTo)})
+	res, err := s.c.StoreBytes(ctx, data, storeOptions(p))
 	if err != nil {
 		if errors.Is(err, client.ErrBlobInvalid) {
 			id := ""
@@ -71,6 +71,13 @@ func (s *sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.
 		out.NewlyCreated.SharedBlobObject = res.ObjectID.String()
 	}
 	return out, nil
+}
+
+// storeOptions are the SDK's options for the publisher's parameters: without
+// reuse_resources=true the store ignores what the wallet owns, as Walrus's publisher.
+func storeOptions(p StoreParams) client.StoreOptions {
+	return client.StoreOptions{Epochs: p.Epochs, Permanent: p.Permanent, Force: p.Force,
+		SendObjectTo: (*client.Address)(p.SendObjectTo), IgnoreResources: !p.ReuseResources}
 }
 
 // StoreResultJSON is Walrus's BlobStoreResult for a client store result.
@@ -111,13 +118,24 @@ func (s *sdkBlobs) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
 	return n, sdkError(err)
 }
 
-func (s *sdkBlobs) Read(ctx context.Context, id blob.ID, w io.Writer) (int64, error) {
-	n, err := s.c.Read(ctx, id, w)
+func (s *sdkBlobs) Read(ctx context.Context, id blob.ID, w io.Writer, p ReadParams) (int64, error) {
+	n, err := s.c.Read(ctx, id, w, readOptions(p))
 	return n, sdkError(err)
 }
 
-func (s *sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer) error {
-	return sdkError(s.c.ReadRange(ctx, id, offset, length, w))
+func (s *sdkBlobs) ReadRange(ctx context.Context, id blob.ID, offset, length uint64, w io.Writer, p ReadParams) error {
+	return sdkError(s.c.ReadRange(ctx, id, offset, length, w, readOptions(p)))
+}
+
+// readOptions are the SDK's options for the checks of p.
+func readOptions(p ReadParams) client.ReadOptions {
+	switch {
+	case p.Strict:
+		return client.ReadOptions{Consistency: client.ConsistencyStrict}
+	case p.Skip:
+		return client.ReadOptions{Consistency: client.ConsistencySkip}
+	}
+	return client.ReadOptions{Consistency: client.ConsistencyDefault}
 }
 
 func (s *sdkBlobs) Object(ctx context.Context, id protocol.ObjectID) (*Object, error) {

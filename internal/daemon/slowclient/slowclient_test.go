@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -268,6 +269,16 @@ func TestSlowClients(t *testing.T) {
 		if beforeIDs[i], err = put(ctx, hc, base, before[i]); err != nil {
 			t.Fatalf("storing blob %d before the attack: %v", i, err)
 		}
+	}
+	// Walrus's read checks reach the SDK: strict (re-encode, compare the blob ID) and skip
+	// read the blob; both at once are refused.
+	for _, q := range []string{"strict_consistency_check=true", "skip_consistency_check=true"} {
+		if got, err := get(ctx, hc, base, beforeIDs[0]+"?"+q); err != nil || !bytes.Equal(got, before[0]) {
+			t.Fatalf("GET ?%s: %d bytes, %v", q, len(got), err)
+		}
+	}
+	if _, err := get(ctx, hc, base, beforeIDs[0]+"?strict_consistency_check=true&skip_consistency_check=true"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("GET with both checks: %v, want a 400", err)
 	}
 
 	attackCtx, stopAttack := context.WithCancel(ctx)
