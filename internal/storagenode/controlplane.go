@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/controlplane/eventlog"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/storagenode/engine"
 )
@@ -22,6 +24,7 @@ var (
 	ErrNoCommittee  = engine.ErrNoCommittee
 	ErrNoBlobObject = engine.ErrNoBlobObject
 	ErrTxFailed     = engine.ErrTxFailed
+	ErrEventsPruned = engine.ErrEventsPruned
 )
 
 // Embedded adapts an in-process embedded control plane.
@@ -35,7 +38,20 @@ func (e Embedded) Events(ctx context.Context, from uint64, max int) ([]cpapi.Eve
 	if err != nil && ctx.Err() != nil && len(evs) == 0 {
 		return nil, nil // the wait ended
 	}
+	if errors.Is(err, eventlog.ErrPruned) {
+		return nil, fmt.Errorf("%w: %w", ErrEventsPruned, err)
+	}
 	return evs, err
+}
+
+// ListState implements ControlPlane: the whole listing is one page, read at one state.
+func (e Embedded) ListState(_ context.Context, f func(*cpapi.StatePage) error) (uint64, error) {
+	var p cpapi.StatePage
+	e.Chain.View(func(s *controlplane.State, _ controlplane.Hash) {
+		p.Blobs, p.Invalid, _ = s.ListBlobs(0, math.MaxInt)
+		p.EventSeq, p.Height, p.Epoch = s.EventSeq(), s.Height(), s.Epoch()
+	})
+	return p.EventSeq, f(&p)
 }
 
 // Committee implements ControlPlane.
@@ -110,9 +126,17 @@ func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]cpapi.Eve
 		if ctx.Err() != nil {
 			return nil, nil
 		}
+		if errors.Is(err, cpclient.ErrEventsPruned) {
+			return nil, fmt.Errorf("%w: %w", ErrEventsPruned, err)
+		}
 		return nil, err
 	}
 	return resp.Events, nil
+}
+
+// ListState implements ControlPlane, with pages of the largest size the API allows.
+func (c Remote) ListState(ctx context.Context, f func(*cpapi.StatePage) error) (uint64, error) {
+	return c.Client.ListState(ctx, cpapi.MaxStatePageLimit, f)
 }
 
 // Committee implements ControlPlane.

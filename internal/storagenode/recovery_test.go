@@ -49,6 +49,13 @@ func newPeerNet(t *testing.T, nShards, nodes int) *peerNet {
 // newPeerNetWith is newPeerNet with the genesis parameters changed by params (if not nil).
 func newPeerNetWith(t *testing.T, nShards, nodes int, params func(*controlplane.Params)) *peerNet {
 	t.Helper()
+	return newPeerNetChain(t, nShards, nodes, params, nil)
+}
+
+// newPeerNetChain is newPeerNetWith with the control plane's options changed by opts (if
+// not nil).
+func newPeerNetChain(t *testing.T, nShards, nodes int, params func(*controlplane.Params), opts func(*embedded.Options)) *peerNet {
+	t.Helper()
 	cpn := cptest.NewNetwork(nShards, nodes, 2, 1<<50, nil, time.Now())
 	pn := &peerNet{nodes: make([]*testNode, nodes)}
 	for i := 0; i < nodes; i++ {
@@ -79,7 +86,11 @@ func newPeerNetWith(t *testing.T, nShards, nodes int, params func(*controlplane.
 		params(&cpn.Genesis.Params)
 	}
 	dir := t.TempDir()
-	chain, err := embedded.Open(dir, &embedded.Options{Genesis: cpn.Genesis, Logger: testLogger(t)})
+	o := &embedded.Options{Genesis: cpn.Genesis, Logger: testLogger(t)}
+	if opts != nil {
+		opts(o)
+	}
+	chain, err := embedded.Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,12 @@ import (
 // waits (up to ctx's deadline) for events with sequence numbers from from on and returns an
 // empty slice when the wait ends without any.
 type ControlPlane interface {
+	// Events returns up to max events from sequence number from on, waiting a while for them
+	// if there are none yet; an error wrapping ErrEventsPruned if they were pruned.
 	Events(ctx context.Context, from uint64, max int) ([]cpapi.Event, error)
+	// ListState calls f with each page of the listing of the state's blob objects and invalid
+	// blob IDs (cpclient.ListState) and returns the event sequence number of the first page.
+	ListState(ctx context.Context, f func(*cpapi.StatePage) error) (uint64, error)
 	// Committee returns the committee of epoch, or an error wrapping ErrNoCommittee.
 	Committee(ctx context.Context, epoch uint32) (*cpapi.Committee, error)
 	Info(ctx context.Context) (cpapi.Info, error)

@@ -21,7 +21,8 @@ type Events struct {
 }
 
 // follow applies control-plane events from the persisted cursor on, one fetched batch
-// per durable store transaction, until ctx ends.
+// per durable store transaction, until ctx ends. When the events it needs were pruned, it
+// catches up from a listing of the state (catchUp) and follows on from there.
 func (n *Events) follow(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -33,6 +34,10 @@ func (n *Events) follow(ctx context.Context) error {
 		cancel()
 		if err == nil && len(evs) > 0 {
 			err = n.applyEvents(ctx, evs)
+		}
+		if errors.Is(err, ErrEventsPruned) {
+			n.log.Warn("the control plane pruned the events the node needs next; catching up from its state", "from", from, "err", err)
+			err = n.catchUp(ctx)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
