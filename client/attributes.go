@@ -55,9 +55,13 @@ type Event struct {
 }
 
 // Events returns up to limit control-plane events with sequence numbers from from on, waiting
-// up to wait for the first one, and the cursor of the next page.
+// up to wait for the first one, and the cursor of the next page. Events the control plane
+// pruned give an error wrapping ErrEventsPruned.
 func (c *Client) Events(ctx context.Context, from uint64, limit int, wait time.Duration) ([]Event, uint64, error) {
 	page, err := c.cp.Events(ctx, from, limit, wait)
+	if errors.Is(err, cpclient.ErrEventsPruned) {
+		return nil, from, fmt.Errorf("%w: %w", ErrEventsPruned, err)
+	}
 	if err != nil {
 		return nil, from, fmt.Errorf("client: events: %w", err)
 	}

@@ -33,6 +33,9 @@ var (
 	ErrInvalidEpochs = errors.New("client: invalid number of epochs")
 	// ErrInsufficientBalance: the wallet cannot pay for the store.
 	ErrInsufficientBalance = errors.New("client: insufficient balance")
+	// ErrEventsPruned: Events was asked for events the control plane no longer keeps; a
+	// follower rebuilds its view from the current state and follows on from there.
+	ErrEventsPruned = errors.New("client: events pruned")
 	// ErrBadNode: a node served data or a signature that does not verify.
 	ErrBadNode = nodeclient.ErrInvalidResponse
 )

@@ -39,35 +39,70 @@ func (f *follower) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("s3gw: %w", err)
 	}
-	head := h.NextEvent
 	f.epoch.Store(h.Epoch)
-	if cursor == 0 || cursor > head {
-		start := time.Now()
+	if cursor == 0 || cursor > h.NextEvent {
 		if err := g.ix.reset(); err != nil {
 			return err
 		}
-		n := 0
-		for _, w := range g.wallets {
-			blobs, err := g.reader.ListBlobs(ctx, &w.addr)
-			if err != nil {
-				return fmt.Errorf("s3gw: listing the objects of %s: %w", w.addr, err)
-			}
-			for i := range blobs {
-				if ok, err := f.apply(&blobs[i]); err != nil {
-					return err
-				} else if ok {
-					n++
-				}
-			}
-		}
-		cursor = head
-		if err := g.ix.setCursor(cursor); err != nil {
+		if cursor, err = f.resync(ctx); err != nil {
 			return err
 		}
-		g.log.Info("index rebuilt from the control plane", "records", n, "event", head, "took", time.Since(start))
 	}
 	f.applied = cursor
 	return nil
+}
+
+// resync makes the index equal to the wallets' owned objects now and returns the event to
+// follow on from: the control plane's next event before the listing (events after it that
+// the listing already reflects are applied again, harmlessly). Records of objects the
+// wallets no longer own are forgotten. It rebuilds a new index, and catches an index up
+// after the events it needed were pruned.
+func (f *follower) resync(ctx context.Context) (uint64, error) {
+	g := f.g
+	start := time.Now()
+	h, err := g.reader.Head(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("s3gw: %w", err)
+	}
+	f.epoch.Store(max(f.epoch.Load(), h.Epoch))
+	listed := map[client.ObjectID]bool{}
+	n := 0
+	for _, w := range g.wallets {
+		blobs, err := g.reader.ListBlobs(ctx, &w.addr)
+		if err != nil {
+			return 0, fmt.Errorf("s3gw: listing the objects of %s: %w", w.addr, err)
+		}
+		for i := range blobs {
+			listed[blobs[i].ID] = true
+			if ok, err := f.apply(&blobs[i]); err != nil {
+				return 0, err
+			} else if ok {
+				n++
+			}
+		}
+	}
+	var stale []client.ObjectID
+	for _, p := range []string{"o" + sep, "b" + sep, "c" + sep} {
+		err := g.ix.scan(p, "", func(_ []byte, r *record) (bool, error) {
+			if !listed[r.ObjectID] {
+				stale = append(stale, r.ObjectID)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for _, id := range stale {
+		if err := g.ix.remove(id); err != nil {
+			return 0, err
+		}
+	}
+	if err := g.ix.setCursor(h.NextEvent); err != nil {
+		return 0, err
+	}
+	g.log.Info("index rebuilt from the control plane", "records", n, "forgotten", len(stale), "event", h.NextEvent, "took", time.Since(start))
+	return h.NextEvent, nil
 }
 
 // run applies events until ctx ends.
@@ -75,6 +110,14 @@ func (f *follower) run(ctx context.Context) {
 	g := f.g
 	for ctx.Err() == nil {
 		evs, next, err := g.reader.Events(ctx, f.position(), 500, 25*time.Second)
+		if errors.Is(err, client.ErrEventsPruned) {
+			g.log.Warn("the control plane pruned the events the index needs next; rebuilding it from the owned objects", "from", f.position(), "err", err)
+			var at uint64
+			if at, err = f.resync(ctx); err == nil {
+				f.advance(at)
+				continue
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				g.log.Warn("following the control plane", "err", err)
