@@ -267,10 +267,13 @@ func (e *Engine) Init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("storagenode: %w", err)
 	}
+	e.mu.Lock()
 	if ok {
 		e.cursor, e.applied = seq+1, seq+1
 	}
-	e.log.Info("resuming events", "from", e.cursor)
+	from := e.cursor
+	e.mu.Unlock()
+	e.log.Info("resuming events", "from", from)
 	info, err := e.cp.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("storagenode: control plane info: %w", err)
