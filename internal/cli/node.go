@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +29,7 @@ import (
 )
 
 func nodeCommand() command {
-	return command{name: "node", summary: "storage node: keygen | register | run | info | set-votes | set-commission | set-validator", run: runNode}
+	return command{name: "node", summary: "storage node: init | keygen | register | run | info | set-votes | set-commission | set-validator", run: runNode}
 }
 
 func runNode(ctx context.Context, e *env, args []string) error {
@@ -38,6 +37,8 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		return usagef("usage: floe node keygen|register|run|info|set-votes|set-commission|set-validator [flags]")
 	}
 	switch args[0] {
+	case "init":
+		return runNodeInit(e, args[1:])
 	case "keygen":
 		return runNodeKeygen(e, args[1:])
 	case "register":
@@ -53,7 +54,7 @@ func runNode(ctx context.Context, e *env, args []string) error {
 	case "set-validator":
 		return runNodeSetValidator(ctx, e, args[1:])
 	default:
-		return usagef("floe node: unknown subcommand %q (keygen, register, run, info, set-votes, set-commission, set-validator)", args[0])
+		return usagef("floe node: unknown subcommand %q (init, keygen, register, run, info, set-votes, set-commission, set-validator)", args[0])
 	}
 }
 
@@ -203,10 +204,8 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", *path, err)
+		if cfg, err = decodeNodeConfig(b, *path); err != nil {
+			return cfg, err
 		}
 	}
 	set := map[string]bool{}
@@ -261,6 +260,18 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 }
 
 func runNodeRegister(ctx context.Context, e *env, args []string) error {
+	// --stake AMOUNT (FLOE, or base units with "base") stakes from the node's account with the
+	// node once it is registered.
+	args, stakeStr, err := takeFlag(args, "stake")
+	if err != nil {
+		return err
+	}
+	var stake uint64
+	if stakeStr != "" {
+		if stake, err = parseTokens(stakeStr); err != nil || stake == 0 {
+			return usagef("--stake: %v", errOr(err, "must be positive"))
+		}
+	}
 	cfg, err := loadNodeConfig(e, "node register", args)
 	if err != nil {
 		return err
@@ -302,6 +313,16 @@ func runNodeRegister(ctx context.Context, e *env, args []string) error {
 	res := map[string]any{"height": out.Height, "tx": out.Hash}
 	if len(out.Created) > 0 {
 		res["node_id"] = out.Created[0]
+		if stake > 0 {
+			sr, err := stakeNewNode(ctx, c, info.Params.ChainID, cfg, out.Created[0], stake)
+			if err != nil {
+				printJSON(e.stdout, res)
+				return err
+			}
+			for k, v := range sr {
+				res[k] = v
+			}
+		}
 	}
 	return printJSON(e.stdout, res)
 }
