@@ -32,7 +32,8 @@ const (
 	RouteHealth             = "/v1/health"
 	RouteSliverBatch        = "/v1/blobs/{blob_id}/sliverBatch" // Floe extension, PUT, see batch.go
 	RouteInconsistencyProof = "/v1/blobs/{blob_id}/inconsistencyProof/{type}"
-	RouteMetricsPath        = "/metrics" // on the separate metrics listener
+	RouteSyncShard          = "/v1/migrate/sync_shard" // POST, BCS SignedMessage<SyncShardMsg>
+	RouteMetricsPath        = "/metrics"               // on the separate metrics listener
 	ContentTypeOctetStream  = "application/octet-stream"
 	ContentTypeJSON         = "application/json"
 	ContentTypeSliverBatch  = "application/vnd.floe.sliver-batch"
@@ -194,6 +195,8 @@ const (
 	ReasonInternal            = "INTERNAL"
 	ReasonInvalidProof        = "INVALID_INCONSISTENCY_PROOF"
 	ReasonBodyTooSlow         = "BODY_TOO_SLOW"
+	ReasonSyncShardDenied     = "SYNC_SHARD_DENIED"      // not the shard's owner, or not its previous owner
+	ReasonSyncShardEpoch      = "SYNC_SHARD_EPOCH_AHEAD" // the node has not reached the request's epoch
 )
 
 // Error is the JSON error envelope: {"error": {...}}.

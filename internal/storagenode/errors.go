@@ -45,6 +45,8 @@ var errorTable = []struct {
 	{engine.ErrNoChallenge, api.StatusFailedPrecondition, api.ReasonNoChallenge, 0},
 	{engine.ErrInvalidAnswer, api.StatusInvalidArgument, api.ReasonInvalidAnswer, 0},
 	{engine.ErrExcuseRejected, api.StatusFailedPrecondition, api.ReasonExcuseRejected, 0},
+	{engine.ErrSyncShardDenied, api.StatusPermissionDenied, api.ReasonSyncShardDenied, 0},
+	{engine.ErrSyncShardEpoch, api.StatusUnavailable, api.ReasonSyncShardEpoch, 0},
 }
 
 // errorBody returns the AIP-193 body of err.

@@ -36,6 +36,7 @@ func (n *Node) Handler() http.Handler {
 	route("GET", api.RouteBlobStatus, n.blobStatus)
 	route("GET", api.RouteHealth, n.health)
 	route("POST", api.RouteChallengeAnswer, n.postChallengeAnswer)
+	route("POST", api.RouteSyncShard, n.syncShard)
 	return mux
 }
 

@@ -90,6 +90,9 @@ type Options struct {
 	// ChallengePoll is how often the node checks the storage challenges of its epoch besides
 	// the control-plane events that announce them (default 5 s; challenge.go).
 	ChallengePoll time.Duration
+	// SyncShardPage is the number of slivers a gained shard's transfer asks per sync_shard page
+	// (default and most MaxSyncShardSlivers; see migrate.go).
+	SyncShardPage int
 }
 
 // SetDefaults fills the zero fields.
@@ -132,6 +135,7 @@ func (o *Options) SetDefaults() {
 	setInt(&o.MaxRecoveryQueue, 100_000)
 	setDur(&o.PeerTimeout, 30*time.Second)
 	setDur(&o.ChallengePoll, 5*time.Second)
+	setInt(&o.SyncShardPage, MaxSyncShardSlivers)
 }
 
 // Validate reports options the engine cannot run with.
@@ -146,7 +150,7 @@ func (o *Options) Validate() error {
 	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
 		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
-		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0:
+		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.SyncShardPage < 0:
 		return errors.New("storagenode: config: negative limit")
 	}
 	return nil
@@ -162,6 +166,7 @@ type Engine struct {
 	Confirmations *Confirmations
 	Inconsistency *Inconsistency
 	Challenges    *Challenges
+	Migrations    *Migrations
 	recovery      *Recovery
 	events        *Events
 }
@@ -187,6 +192,8 @@ type core struct {
 	// for a sweep over the node's blobs (after the node's shards changed).
 	schedule func(id blob.ID, delay time.Duration)
 	sweepNow func()
+	// viewChanged tells shard migration (migrate.go) that the committee view changed.
+	viewChanged func(old, cur *epochView)
 	// shards tracks the state of the node's shards for its health.
 	shards *shardHealth
 	// challengeWake wakes the storage-challenge loop (challenge.go).
@@ -255,6 +262,10 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	c.challengeWake = e.Challenges.signal
+	if e.Migrations, err = newMigrations(c, e.Inconsistency); err != nil {
+		return nil, err
+	}
+	c.viewChanged = e.Migrations.viewChanged
 	return e, nil
 }
 
@@ -295,6 +306,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { e.housekeeping(gctx); return nil })
 	g.Go(func() error { e.recovery.run(gctx); return nil })
 	g.Go(func() error { e.Challenges.run(gctx); return nil })
+	g.Go(func() error { e.Migrations.run(gctx); return nil })
 	return g.Wait()
 }
 
@@ -337,6 +349,9 @@ func (c *core) refreshCommittee(ctx context.Context, epoch uint32) error {
 	}
 	gained := cur == nil || !slices.Equal(cur.shards, v.shards)
 	c.view = v
+	if c.viewChanged != nil {
+		c.viewChanged(cur, v) // before the sweep: shards to pull are not recovery's
+	}
 	if gained && c.sweepNow != nil {
 		c.sweepNow() // the new shards are not ready until a sweep covered them
 	}

@@ -299,7 +299,7 @@ func (n *Recovery) sweep(ctx context.Context) {
 				return
 			}
 			n.shards.setMissing(e.ID, missing)
-			if len(missing) > 0 && !n.cfg.DisableRecovery {
+			if len(n.shards.notInTransfer(missing)) > 0 && !n.cfg.DisableRecovery {
 				if !n.queue.add(e.ID, time.Now()) {
 					n.log.Info("recovery queue full; the sweep resumes later", "queued", queued)
 					return
@@ -354,8 +354,8 @@ func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) (err error) {
 		return err
 	}
 	n.shards.setMissing(id, missing)
-	if len(missing) == 0 {
-		return nil
+	if missing = n.shards.notInTransfer(missing); len(missing) == 0 {
+		return nil // what is missing is being pulled from the previous owner (migrate.go)
 	}
 	defer func() {
 		if err == nil { // rebuilt, or proven invalid (its slivers are dropped)

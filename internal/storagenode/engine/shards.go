@@ -21,10 +21,15 @@ type shardHealth struct {
 	// shards each of them misses slivers in.
 	missing map[uint16]map[blob.ID]bool
 	byBlob  map[blob.ID][]uint16
+	// transfer holds the gained shards being pulled from their previous owners, pulled the
+	// epoch each gained shard was last pulled for (migrate.go).
+	transfer map[uint16]bool
+	pulled   map[uint16]uint32
 }
 
 func newShardHealth() *shardHealth {
-	return &shardHealth{swept: map[uint16]bool{}, missing: map[uint16]map[blob.ID]bool{}, byBlob: map[blob.ID][]uint16{}}
+	return &shardHealth{swept: map[uint16]bool{}, missing: map[uint16]map[blob.ID]bool{}, byBlob: map[blob.ID][]uint16{},
+		transfer: map[uint16]bool{}, pulled: map[uint16]uint32{}}
 }
 
 // sweptShards records a completed sweep over shards.
@@ -61,10 +66,13 @@ func (h *shardHealth) setMissing(id blob.ID, missing []nodestore.SliverRef) {
 	}
 }
 
-// status returns the status of an owned shard: "ready" or "inRecovery".
+// status returns the status of an owned shard: "inTransfer", "ready" or "inRecovery".
 func (h *shardHealth) status(s uint16) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.transfer[s] {
+		return "inTransfer"
+	}
 	if h.swept[s] && len(h.missing[s]) == 0 {
 		return "ready"
 	}
@@ -77,9 +85,12 @@ func (h *shardHealth) summary(shards []uint16) (api.ShardStatusSummary, []api.Sh
 	detail := make([]api.ShardStatus, 0, len(shards))
 	for _, s := range shards {
 		st := h.status(s)
-		if st == "ready" {
+		switch st {
+		case "ready":
 			sum.Ready++
-		} else {
+		case "inTransfer":
+			sum.InTransfer++
+		default:
 			sum.InRecovery++
 		}
 		detail = append(detail, api.ShardStatus{Shard: s, Status: st})

@@ -1,0 +1,473 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/nodeclient"
+	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// Shard migration at epoch changes (spec §7.4). When the committee of a new epoch gives the
+// node shards it did not own in the previous epoch, it pulls each one from its previous owner
+// with POST /v1/migrate/sync_shard: pages of slivers in blob-ID order, one axis at a time,
+// each request signed with the node's BLS key, each page resuming after the last blob ID
+// received. Every sliver is checked against its blob's metadata before it is stored; a
+// previous owner that is unreachable (after retries) or sends a sliver that does not verify is
+// abandoned for that shard, and recovery from the other members' recovery symbols rebuilds
+// what is still missing. While a shard is pulled its health status is inTransfer (recovery
+// leaves it alone); then inRecovery until a sweep found nothing missing in it. Once every
+// gained shard is ready the node submits EpochSyncDone. Shards the node lost are deleted only
+// after the control plane declared the change done (EpochChangeDone), so that reads of older
+// blobs can still be served by the previous committee until then.
+
+// Errors of sync-shard requests.
+var (
+	// ErrSyncShardDenied: the request is not signed by the shard's owner in the requested
+	// epoch, or this node did not own the shard in the epoch before.
+	ErrSyncShardDenied = errors.New("sync shard request denied")
+	// ErrSyncShardEpoch: the request is for an epoch this node has not reached yet.
+	ErrSyncShardEpoch = errors.New("sync shard request for a future epoch")
+)
+
+// Migration sizes.
+const (
+	// MaxSyncShardSlivers is the most slivers a sync-shard page carries.
+	MaxSyncShardSlivers = 256
+	// maxSyncShardBytes bounds a page's bytes (a page stops before exceeding it, after at
+	// least one sliver).
+	maxSyncShardBytes = 32 << 20
+	// syncShardRetries is how many times a failed page request is retried (with backoff,
+	// about 3 s in all) before the previous owner is given up for recovery.
+	syncShardRetries = 4
+)
+
+// Migrations serves sync_shard requests and pulls the node's gained shards.
+type Migrations struct {
+	*core
+	inc *Inconsistency
+	// wake is signalled when the committee view changes.
+	wake chan struct{}
+
+	mm *migrateMetrics
+
+	mu sync.Mutex
+	// synced is the last epoch whose gained shards are complete and reported.
+	synced uint32
+	// dropped is the last epoch whose lost shards were deleted.
+	dropped uint32
+}
+
+func newMigrations(c *core, inc *Inconsistency) (*Migrations, error) {
+	mm, err := newMigrateMetrics(c.cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Migrations{core: c, inc: inc, wake: make(chan struct{}, 1), mm: mm}, nil
+}
+
+// viewChanged marks the shards gained from the previous view as in transfer (before the
+// recovery sweep sees them missing) and wakes run.
+func (m *Migrations) viewChanged(old, cur *epochView) {
+	if old != nil && old.epoch+1 == cur.epoch {
+		var gained []uint16
+		for _, s := range cur.shards {
+			if !old.owned[s] {
+				gained = append(gained, s)
+			}
+		}
+		m.shards.markTransfer(cur.epoch, gained)
+	}
+	m.signal()
+}
+
+func (m *Migrations) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SyncShard answers a sync-shard request (body: BCS SignedMessage<SyncShardMsg>) with the
+// BCS SyncShardResponse of the page asked for. The request must be signed by the member that
+// owns the shard in the request's epoch, and this node must have owned the shard in the epoch
+// before.
+func (m *Migrations) SyncShard(ctx context.Context, body []byte) ([]byte, error) {
+	msg, sig, err := protocol.DecodeSignedMessage(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
+	req, err := protocol.DecodeSyncShardRequest(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
+	v, err := m.currentView()
+	if err != nil {
+		return nil, err
+	}
+	if req.Epoch > v.epoch {
+		return nil, fmt.Errorf("%w: epoch %d, this node is at %d", ErrSyncShardEpoch, req.Epoch, v.epoch)
+	}
+	if req.Epoch == 0 || int(req.Shard) >= v.nShards {
+		return nil, fmt.Errorf("%w: shard %d of epoch %d", ErrSyncShardDenied, req.Shard, req.Epoch)
+	}
+	cur, err := m.committee(ctx, req.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	owner := shardOwner(cur, req.Shard)
+	if owner == nil || crypto.VerifyBLS(crypto.BLSPublicKey(owner.BLSPublicKey), msg, sig) != nil {
+		return nil, fmt.Errorf("%w: not signed by the owner of shard %d in epoch %d", ErrSyncShardDenied, req.Shard, req.Epoch)
+	}
+	prev, err := m.committee(ctx, req.Epoch-1)
+	if err != nil {
+		return nil, err
+	}
+	if p := shardOwner(prev, req.Shard); p == nil || crypto.BLSPublicKey(p.BLSPublicKey) != m.pub {
+		return nil, fmt.Errorf("%w: this node did not own shard %d in epoch %d", ErrSyncShardDenied, req.Shard, req.Epoch-1)
+	}
+	limit := int(min(req.Count, MaxSyncShardSlivers))
+	page, err := m.store.ShardSlivers(ctx, req.Shard, req.Axis, req.Start, limit)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]protocol.ShardSliver, 0, len(page))
+	size := 0
+	for _, s := range page {
+		if size += blob.SliverDataSize(s.Sliver) + blob.IDLen + 2; size > maxSyncShardBytes && len(items) > 0 {
+			break
+		}
+		items = append(items, protocol.ShardSliver{BlobID: s.BlobID, Sliver: s.Sliver})
+	}
+	m.mm.served.Add(float64(len(items)))
+	return protocol.AppendSyncShardResponse(make([]byte, 0, size+16), items)
+}
+
+// committee returns the committee of epoch (the current view's if it is that epoch).
+func (m *Migrations) committee(ctx context.Context, epoch uint32) (*cpapi.Committee, error) {
+	if v, err := m.currentView(); err == nil && v.epoch == epoch {
+		return v.committee, nil
+	}
+	c, err := m.cp.Committee(ctx, epoch)
+	if err != nil {
+		return nil, fmt.Errorf("storagenode: committee %d: %w", epoch, err)
+	}
+	return c, nil
+}
+
+func shardOwner(c *cpapi.Committee, shard uint16) *cpapi.Member {
+	for i := range c.Members {
+		if slices.Contains(c.Members[i].Shards, shard) {
+			return &c.Members[i]
+		}
+	}
+	return nil
+}
+
+func (m *Migrations) self(c *cpapi.Committee) *cpapi.Member {
+	for i := range c.Members {
+		if crypto.BLSPublicKey(c.Members[i].BLSPublicKey) == m.pub {
+			return &c.Members[i]
+		}
+	}
+	return nil
+}
+
+// run pulls gained shards and drops lost ones at each committee change until ctx ends.
+func (m *Migrations) run(ctx context.Context) {
+	tick, stop := m.newTicker(time.Second)
+	defer stop()
+	for {
+		if v, err := m.currentView(); err == nil {
+			m.step(ctx, v)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.wake:
+		case <-tick:
+		}
+	}
+}
+
+// step does what is left to do for the view's epoch: the gained shards, the report, the lost
+// shards' deletion.
+func (m *Migrations) step(ctx context.Context, v *epochView) {
+	m.mu.Lock()
+	synced, dropped := m.synced >= v.epoch, m.dropped >= v.epoch
+	m.mu.Unlock()
+	if v.epoch == 0 || (synced && dropped) {
+		return
+	}
+	prev, err := m.committee(ctx, v.epoch-1)
+	if err != nil {
+		if errors.Is(err, ErrNoCommittee) {
+			m.setDone(v.epoch, true, true)
+		} else if ctx.Err() == nil {
+			m.log.Warn("shard migration: previous committee", "epoch", v.epoch-1, "err", err)
+		}
+		return
+	}
+	prevOwned := map[uint16]bool{}
+	if me := m.self(prev); me != nil {
+		for _, s := range me.Shards {
+			prevOwned[s] = true
+		}
+	}
+	if !synced {
+		var gained []uint16
+		for _, s := range v.shards {
+			if !prevOwned[s] {
+				gained = append(gained, s)
+			}
+		}
+		m.shards.keepTransfer(v.epoch, gained)
+		if m.syncGained(ctx, v, prev, gained) {
+			m.setDone(v.epoch, true, false)
+		}
+	}
+	if !dropped {
+		var lost []uint16
+		for s := range prevOwned {
+			if !v.owned[s] {
+				lost = append(lost, s)
+			}
+		}
+		slices.Sort(lost)
+		if m.dropLost(ctx, v, lost) {
+			m.setDone(v.epoch, false, true)
+		}
+	}
+}
+
+func (m *Migrations) setDone(epoch uint32, synced, dropped bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if synced {
+		m.synced = max(m.synced, epoch)
+	}
+	if dropped {
+		m.dropped = max(m.dropped, epoch)
+	}
+}
+
+// epochChange returns the control plane's state of the change to the current epoch.
+func (m *Migrations) epochChange(ctx context.Context) (uint32, *cpapi.EpochChange, error) {
+	info, err := m.cp.Info(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return info.Epoch, info.EpochChange, nil
+}
+
+// syncGained pulls the gained shards (those not transferred yet), waits for recovery to
+// complete them, and reports EpochSyncDone. It reports whether the epoch's sync is over.
+func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.Committee, gained []uint16) bool {
+	if len(gained) == 0 {
+		return true // the control plane counts members that gained nothing at once
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, s := range gained {
+		if !m.shards.startTransfer(v.epoch, s) {
+			continue // pulled already (or being pulled) for this epoch
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := m.pullShard(ctx, v, prev, s)
+			m.shards.endTransfer(s)
+			if err != nil && ctx.Err() == nil {
+				m.mm.fallbacks.Inc()
+				m.log.Warn("shard transfer failed; recovering it from recovery symbols", "shard", s, "epoch", v.epoch, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, s := range gained {
+		if m.shards.status(s) != "ready" {
+			m.sweepNow() // recovery rebuilds what the transfer did not bring
+			return false
+		}
+	}
+	epoch, ec, err := m.epochChange(ctx)
+	if err != nil {
+		m.log.Warn("shard migration: control plane info", "err", err)
+		return false
+	}
+	if epoch != v.epoch || ec == nil || ec.State != cpapi.EpochStateChangeSync {
+		return true // the change is over (or the epoch moved on): nothing to report
+	}
+	me := m.self(v.committee)
+	if me == nil {
+		return true
+	}
+	for _, id := range ec.Done {
+		if id == me.NodeID {
+			return true
+		}
+	}
+	op := cpapi.Op{EpochSyncDone: &cpapi.EpochSyncDoneOp{NodeID: me.NodeID, Epoch: v.epoch,
+		Signature: cpapi.BLSSignature(protocol.SignEpochSyncDone(m.key, v.epoch, protocol.ObjectID(me.NodeID)))}}
+	if err := m.inc.submit(ctx, op); err != nil {
+		m.log.Warn("reporting epoch sync done", "epoch", v.epoch, "err", err)
+		return false
+	}
+	m.log.Info("epoch sync done: every gained shard is complete", "epoch", v.epoch, "shards", len(gained))
+	return true
+}
+
+// pullShard pulls both axes of shard from its owner in prev, storing every sliver that
+// verifies. It returns an error when the owner is gone, unreachable after retries or lying.
+func (m *Migrations) pullShard(ctx context.Context, v *epochView, prev *cpapi.Committee, shard uint16) error {
+	owner := shardOwner(prev, shard)
+	if owner == nil {
+		return fmt.Errorf("no owner of shard %d in epoch %d", shard, prev.Epoch)
+	}
+	peer, err := m.peer(owner)
+	if err != nil {
+		return err
+	}
+	page := min(m.cfg.SyncShardPage, MaxSyncShardSlivers)
+	start := time.Now()
+	moved := 0
+	for _, a := range [2]redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+		var from blob.ID
+		for {
+			req := protocol.SyncShardRequest{Epoch: v.epoch, Shard: shard, Axis: a, Start: from, Count: uint64(page)}
+			items, err := m.fetchPage(ctx, peer, req)
+			if err != nil {
+				return fmt.Errorf("shard %d from %s: %w", shard, owner.Name, err)
+			}
+			n, err := m.storePage(ctx, v, shard, a, items)
+			moved += n
+			if err != nil {
+				return fmt.Errorf("shard %d from %s: %w", shard, owner.Name, err)
+			}
+			if len(items) == 0 || len(items) < page && len(items) < MaxSyncShardSlivers {
+				break
+			}
+			last := items[len(items)-1].BlobID
+			if from = nextID(last); from == (blob.ID{}) {
+				break
+			}
+		}
+	}
+	m.log.Info("shard transferred", "shard", shard, "from", owner.Name, "epoch", v.epoch, "bytes", moved, "took", time.Since(start))
+	return nil
+}
+
+// fetchPage asks for one page, retrying with backoff (the request resumes where the last
+// page ended, so an interrupted transfer goes on from there).
+func (m *Migrations) fetchPage(ctx context.Context, peer *nodeclient.Client, req protocol.SyncShardRequest) ([]protocol.ShardSliver, error) {
+	body := protocol.SignSyncShard(m.key, req)
+	backoff := 200 * time.Millisecond
+	var errs []error
+	for try := 0; ; try++ {
+		items, err := peer.With(m.countBytes("sync_shard")).SyncShard(ctx, body, maxSyncShardBytes+(1<<20))
+		if err == nil {
+			return items, nil
+		}
+		errs = append(errs, err)
+		if errors.Is(err, nodeclient.ErrInvalidResponse) || try >= syncShardRetries || ctx.Err() != nil {
+			return nil, errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// storePage verifies and stores a page's slivers; it returns the sliver bytes stored, and an
+// error if the page holds a sliver of another shard or axis, or one that does not match its
+// metadata (the sender is lying).
+func (m *Migrations) storePage(ctx context.Context, v *epochView, shard uint16, a redstuff.Axis, items []protocol.ShardSliver) (int, error) {
+	p := v.enc.Params()
+	stored := 0
+	for i, it := range items {
+		if i > 0 && !lessID(items[i-1].BlobID, it.BlobID) {
+			return stored, fmt.Errorf("%w: sync shard page not in blob-ID order", nodeclient.ErrInvalidResponse)
+		}
+		pair := blob.PairIndex(it.BlobID, v.nShards, int(shard))
+		if it.Sliver.Axis != a || it.Sliver.Index != p.SliverIndex(a, pair) {
+			return stored, fmt.Errorf("%w: %s sliver %d of %s is not shard %d's", nodeclient.ErrInvalidResponse, it.Sliver.Axis, it.Sliver.Index, it.BlobID, shard)
+		}
+		info, err := m.blobInfo(ctx, it.BlobID)
+		if err != nil || info.Invalid {
+			continue // unknown here (not registered, or expired) or invalid: not to be held
+		}
+		if ok, err := m.store.HasSliver(ctx, shard, it.BlobID, a); err != nil {
+			return stored, err
+		} else if ok {
+			continue
+		}
+		md, err := m.ensureMetadata(ctx, it.BlobID, v)
+		if err != nil {
+			return stored, err
+		}
+		if err := VerifySliver(v.enc, md, it.Sliver); err != nil {
+			return stored, fmt.Errorf("%w: %s sliver of %s: %w", nodeclient.ErrInvalidResponse, a, it.BlobID, err)
+		}
+		if err := m.store.PutSliver(ctx, shard, it.BlobID, it.Sliver); err != nil {
+			return stored, err
+		}
+		stored += len(it.Sliver.Data)
+		m.mm.slivers.Inc()
+	}
+	return stored, nil
+}
+
+func lessID(a, b blob.ID) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// dropLost deletes the shards the node lost once the change to v's epoch is done. It reports
+// whether nothing is left to do for the epoch.
+func (m *Migrations) dropLost(ctx context.Context, v *epochView, lost []uint16) bool {
+	if len(lost) == 0 {
+		return true
+	}
+	epoch, ec, err := m.epochChange(ctx)
+	if err != nil {
+		return false
+	}
+	if epoch == v.epoch && ec != nil && ec.State == cpapi.EpochStateChangeSync {
+		return false // the previous committee may still serve reads
+	}
+	cur, err := m.currentView()
+	if err != nil {
+		return false
+	}
+	for _, s := range lost {
+		if cur.owned[s] {
+			continue // owned again
+		}
+		if err := m.store.DropShard(ctx, s); err != nil {
+			m.log.Error("dropping a lost shard", "shard", s, "err", err)
+			return false
+		}
+	}
+	m.log.Info("lost shards deleted after the epoch change", "epoch", v.epoch, "shards", lost)
+	return true
+}

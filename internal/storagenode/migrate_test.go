@@ -1,0 +1,347 @@
+package storagenode
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cptest"
+	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/nodetls"
+	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/redstuff"
+)
+
+// migrateNet is a peerNet whose control plane runs on a clock the test moves, so that it
+// decides when the next committee is selected and when the epoch changes.
+type migrateNet struct {
+	*peerNet
+	offset  atomic.Int64 // ms added to the wall clock
+	epochMs int64
+}
+
+const migrateEpochMs = 600_000
+
+func newMigrateNet(t *testing.T, nShards, nodes int) *migrateNet {
+	t.Helper()
+	cpn := cptest.NewNetwork(nShards, nodes, 2, 1<<50, nil, time.Now())
+	cpn.Genesis.Params.EpochDurationMs = migrateEpochMs
+	mn := &migrateNet{epochMs: migrateEpochMs}
+	pn := &peerNet{nodes: make([]*testNode, nodes)}
+	for i := 0; i < nodes; i++ {
+		key, err := nodetls.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := nodetls.PublicKeyBytes(&key.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		pn.certs, pn.pubs, pn.lns = append(pn.certs, cert), append(pn.pubs, pub), append(pn.lns, ln)
+		pn.addrs = append(pn.addrs, ln.Addr().String())
+		pn.dirs = append(pn.dirs, t.TempDir())
+		g := &cpn.Genesis.Nodes[i]
+		g.NetworkAddress, g.NetworkPublicKey = ln.Addr().String(), pub
+	}
+	dir := t.TempDir()
+	chain, err := embedded.Open(dir, &embedded.Options{Genesis: cpn.Genesis, Logger: testLogger(t), TickInterval: 50 * time.Millisecond,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(mn.offset.Load()) * time.Millisecond) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chain.Close() })
+	pn.testNet = &testNet{t: t, net: cpn, chain: chain, dir: dir}
+	if pn.enc, err = redstuff.New(nShards); err != nil {
+		t.Fatal(err)
+	}
+	mn.peerNet = pn
+	return mn
+}
+
+func (mn *migrateNet) info() cpapi.Info {
+	var info cpapi.Info
+	mn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { info = s.Info() })
+	return info
+}
+
+func (mn *migrateNet) committee(e uint32) *cpapi.Committee {
+	var c *cpapi.Committee
+	mn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, _ = s.Committee(e) })
+	return c
+}
+
+// moveTo sets the chain's clock to the given fraction of the current epoch and waits for
+// the block the tick makes.
+func (mn *migrateNet) moveTo(f float64) {
+	info := mn.info()
+	at := info.EpochStartMs + int64(f*float64(mn.epochMs)) + 1
+	if d := at - time.Now().UnixMilli(); d > mn.offset.Load() {
+		mn.offset.Store(d)
+	}
+}
+
+// stakeAndSelect stakes heavily on node i (so that it gains shards) and moves the clock to
+// voting end; it returns the current and the next committee.
+func (mn *migrateNet) stakeAndSelect(i int) (cur, next *cpapi.Committee) {
+	t := mn.t
+	t.Helper()
+	epoch := mn.info().Epoch
+	cur = mn.committee(epoch)
+	var node cpapi.ObjectID
+	for _, m := range cur.Members {
+		if m.BLSPublicKey == cpapi.BLSPublicKey(mn.net.NodeKeys[i].PublicKey()) {
+			node = m.NodeID
+		}
+	}
+	out, err := mn.chain.Submit(context.Background(), mn.net.Sign(mn.net.Users[0], cpapi.Op{Stake: &cpapi.StakeOp{NodeID: node, Amount: 1000}}))
+	if err != nil || !out.OK() {
+		t.Fatalf("stake: %v %+v", err, out)
+	}
+	mn.moveTo(0.55)
+	waitFor(t, "the next committee", func() bool { return mn.committee(epoch+1) != nil })
+	return cur, mn.committee(epoch + 1)
+}
+
+// changeEpoch moves the clock to the epoch's end and waits for the change to start.
+func (mn *migrateNet) changeEpoch() uint32 {
+	epoch := mn.info().Epoch
+	mn.moveTo(1.0)
+	waitFor(mn.t, "the epoch change", func() bool { return mn.info().Epoch == epoch+1 })
+	return epoch + 1
+}
+
+func memberShards(c *cpapi.Committee, pk cpapi.BLSPublicKey) map[uint16]bool {
+	out := map[uint16]bool{}
+	for _, m := range c.Members {
+		if m.BLSPublicKey == pk {
+			for _, s := range m.Shards {
+				out[s] = true
+			}
+		}
+	}
+	return out
+}
+
+// losers returns, for the shards node i gains from cur to next, their previous owners'
+// indices.
+func (mn *migrateNet) losers(cur, next *cpapi.Committee, i int) (gained []uint16, owners map[int][]uint16) {
+	pk := cpapi.BLSPublicKey(mn.net.NodeKeys[i].PublicKey())
+	before, after := memberShards(cur, pk), memberShards(next, pk)
+	owners = map[int][]uint16{}
+	for s := range after {
+		if before[s] {
+			continue
+		}
+		gained = append(gained, s)
+		for j := range mn.nodes {
+			if memberShards(cur, cpapi.BLSPublicKey(mn.net.NodeKeys[j].PublicKey()))[s] {
+				owners[j] = append(owners[j], s)
+			}
+		}
+	}
+	slices.Sort(gained)
+	return gained, owners
+}
+
+func (mn *migrateNet) waitChangeDone(epoch uint32) *cpapi.EpochChange {
+	var ec *cpapi.EpochChange
+	waitFor(mn.t, "EpochChangeDone", func() bool {
+		info := mn.info()
+		ec = info.EpochChange
+		return info.Epoch == epoch && ec != nil && ec.State != cpapi.EpochStateChangeSync
+	})
+	return ec
+}
+
+// TestSyncShard runs an epoch change in which node 3 gains shards, in four ways: an honest
+// previous owner; the previous owner down (recovery rebuilds the shards); the previous owner
+// lying (its slivers do not match the metadata: recovery rebuilds them); the transfer
+// interrupted (the owner restarts mid-transfer) and resumed where it stopped. In every case
+// node 3 ends holding every sliver of its shards, reports EpochSyncDone, the change is done
+// without being forced, and the nodes that lost shards delete them only after that.
+func TestSyncShard(t *testing.T) {
+	for _, mode := range []string{"honest", "owner down", "owner lying", "interrupted"} {
+		t.Run(mode, func(t *testing.T) { testSyncShard(t, mode) })
+	}
+}
+
+func testSyncShard(t *testing.T, mode string) {
+	const gainer = 3
+	mn := newMigrateNet(t, testShards, 4)
+	page := func(c *Config) { c.SyncShardPage = 1 }
+	for i := range mn.nodes {
+		mn.start(i, page)
+	}
+	var blobs []*redstuff.Encoding
+	for k := range 6 {
+		e := testBlob(t, mn.enc, 20_000+k*977, byte(k+1))
+		mn.write(e, nil, -1)
+		blobs = append(blobs, e)
+	}
+	for i := range mn.nodes {
+		for _, e := range blobs {
+			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
+		}
+	}
+	cur, next := mn.stakeAndSelect(gainer)
+	gained, owners := mn.losers(cur, next, gainer)
+	if len(gained) == 0 {
+		t.Fatalf("node %d gains no shard: %+v -> %+v", gainer, cur.Members, next.Members)
+	}
+	var victim int
+	for j := range owners {
+		victim = j
+		break
+	}
+	ctx := context.Background()
+	switch mode {
+	case "owner down":
+		for j := range owners {
+			victim = j
+		}
+		mn.stop(victim, false)
+	case "owner lying":
+		// The victim's stored slivers of the shards it will hand over are replaced with
+		// well-formed slivers of other bytes.
+		for _, s := range owners[victim] {
+			for _, a := range [2]redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+				page, err := mn.nodes[victim].store.ShardSlivers(ctx, s, a, blob.ID{}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, sl := range page {
+					sl.Sliver.Data[0] ^= 0xff
+					if err := mn.nodes[victim].store.PutSliver(ctx, s, sl.BlobID, sl.Sliver); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	epoch := mn.changeEpoch()
+	g := mn.nodes[gainer]
+	if mode == "interrupted" {
+		waitFor(t, "the first slivers moved", func() bool { return g.metric(t, "floe_node_sync_shard_slivers_total") > 0 })
+		mn.stop(victim, false)
+		time.Sleep(300 * time.Millisecond)
+		mn.start(victim, page)
+	}
+	for _, e := range blobs {
+		waitFor(t, "node 3 holding its new shards", func() bool { return mn.holdsAll(gainer, e) })
+	}
+	ec := mn.waitChangeDone(epoch)
+	if ec.Forced {
+		t.Fatalf("the change was forced: %+v", ec)
+	}
+	var me cpapi.ObjectID
+	for _, m := range next.Members {
+		if m.BLSPublicKey == cpapi.BLSPublicKey(mn.net.NodeKeys[gainer].PublicKey()) {
+			me = m.NodeID
+		}
+	}
+	if !slices.Contains(ec.Done, me) {
+		t.Fatalf("node %d did not report: %+v", gainer, ec)
+	}
+	moved := g.metric(t, "floe_node_sync_shard_slivers_total")
+	symbols := g.metric(t, "floe_node_recovery_bytes_total", "kind", "symbols")
+	fallbacks := g.metric(t, "floe_node_sync_shard_fallbacks_total")
+	rebuilt := g.metric(t, "floe_node_recovered_slivers_total")
+	syncBytes := g.metric(t, "floe_node_recovery_bytes_total", "kind", "sync_shard")
+	t.Logf("%s: %d shards gained, %v slivers (%v response bytes) moved by sync_shard, %v slivers rebuilt from %v recovery-symbol bytes, %v fallbacks",
+		mode, len(gained), moved, syncBytes, rebuilt, symbols, fallbacks)
+	switch mode {
+	case "honest", "interrupted":
+		if moved != float64(2*len(gained)*len(blobs)) || rebuilt != 0 || fallbacks != 0 {
+			t.Fatalf("want %d slivers moved by sync_shard and no recovery", 2*len(gained)*len(blobs))
+		}
+	default:
+		if fallbacks == 0 || rebuilt == 0 {
+			t.Fatal("the failed transfer was not replaced by recovery")
+		}
+	}
+	// Nodes that lost shards delete them after the change is done (the victim too, if up).
+	for j, shards := range owners {
+		if mn.nodes[j] == nil {
+			continue
+		}
+		for _, s := range shards {
+			waitFor(t, "the lost shard dropped", func() bool {
+				got, err := mn.nodes[j].store.ShardSlivers(ctx, s, redstuff.Primary, blob.ID{}, 1)
+				return err == nil && len(got) == 0
+			})
+		}
+	}
+	// The gainer's health is ready for every shard.
+	waitFor(t, "node 3's shards ready", func() bool {
+		var h struct {
+			Success struct {
+				Data struct {
+					ShardSummary struct {
+						OwnedShardStatus struct{ Ready, InTransfer, InRecovery int }
+					}
+				}
+			}
+		}
+		r := g.get(t, "/v1/health")
+		if r.code != 200 || json.Unmarshal(r.body, &h) != nil {
+			return false
+		}
+		st := h.Success.Data.ShardSummary.OwnedShardStatus
+		return st.InTransfer == 0 && st.InRecovery == 0 && st.Ready > 0
+	})
+}
+
+// TestSyncShardDenied: a request not signed by the shard's new owner, or to a node that did
+// not own the shard, is refused.
+func TestSyncShardDenied(t *testing.T) {
+	mn := newMigrateNet(t, testShards, 4)
+	for i := range mn.nodes {
+		mn.start(i, nil)
+	}
+	cur, next := mn.stakeAndSelect(3)
+	_, owners := mn.losers(cur, next, 3)
+	epoch := mn.changeEpoch()
+	for j, shards := range owners {
+		n := mn.nodes[j]
+		waitFor(t, "the owner's view", func() bool {
+			v, err := n.e.Health(context.Background(), false)
+			return err == nil && v.Epoch == epoch
+		})
+		req := protocol.SyncShardRequest{Epoch: epoch, Shard: shards[0], Axis: redstuff.Primary, Count: 10}
+		// Signed by a node that is not the shard's new owner.
+		other := (j + 1) % 4
+		if other == 3 {
+			other = (other + 1) % 4
+		}
+		body := protocol.SignSyncShard(mn.net.NodeKeys[other], req)
+		expect(t, "foreign signature", n.do(t, "POST", "/v1/migrate/sync_shard", body, "application/octet-stream"), 403, "SYNC_SHARD_DENIED")
+		// Signed by the owner, sent to a node that did not own the shard.
+		body = protocol.SignSyncShard(mn.net.NodeKeys[3], req)
+		expect(t, "not the previous owner", mn.nodes[other].do(t, "POST", "/v1/migrate/sync_shard", body, "application/octet-stream"), 403, "SYNC_SHARD_DENIED")
+		expect(t, "garbage", n.do(t, "POST", "/v1/migrate/sync_shard", []byte{1, 2, 3}, "application/octet-stream"), 400, "MALFORMED_BODY")
+		r := n.do(t, "POST", "/v1/migrate/sync_shard", body, "application/octet-stream")
+		if r.code != 200 {
+			t.Fatalf("the owner's request: %d %s", r.code, r.body)
+		}
+		if _, err := protocol.DecodeSyncShardResponse(r.body); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+}
