@@ -102,6 +102,8 @@ type Node struct {
 	ln, metricsLn net.Listener
 	srv           *http.Server
 	metricsSrv    *http.Server
+	// tasks run beside the node (AddTask).
+	tasks []func(ctx context.Context)
 }
 
 // New builds a node and opens its listeners (Addr is known once New returns). Run serves.
@@ -159,6 +161,12 @@ func (n *Node) WrapHandler(wrap func(http.Handler) http.Handler) {
 	n.srv.Handler = wrap(n.srv.Handler)
 }
 
+// AddTask makes Run also run task until its context ends (tests add the background work of a
+// lying node, see package byzantine). Call it before Run.
+func (n *Node) AddTask(task func(ctx context.Context)) {
+	n.tasks = append(n.tasks, task)
+}
+
 // PublicKey returns the node's BLS public key.
 func (n *Node) PublicKey() crypto.BLSPublicKey { return n.e.PublicKey() }
 
@@ -188,6 +196,9 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return n.e.Run(gctx) })
+	for _, task := range n.tasks {
+		g.Go(func() error { task(gctx); return nil })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

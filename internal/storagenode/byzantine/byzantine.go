@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -57,18 +58,21 @@ func Parse(s string) (Mode, error) {
 	if s == "" {
 		return None, nil
 	}
+	if m, ok, err := parseDropStored(s); ok {
+		return m, err
+	}
 	for _, m := range Modes {
 		if string(m) == s {
 			return m, nil
 		}
 	}
-	return None, fmt.Errorf("byzantine: unknown mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers)", s)
+	return None, fmt.Errorf("byzantine: unknown mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers, drop-stored[=P])", s)
 }
 
 // Configure adjusts the configuration of a node that will lie in mode; call it before
 // storagenode.New.
 func Configure(mode Mode, cfg *storagenode.Config) {
-	if mode == DropUploads {
+	if mode == DropUploads || mode.DropPercent() > 0 {
 		cfg.DisableRecovery = true
 	}
 }
@@ -80,6 +84,16 @@ func Apply(node *storagenode.Node, mode Mode, cfg *storagenode.Config) error {
 	}
 	if _, err := Parse(string(mode)); err != nil {
 		return err
+	}
+	if p := mode.DropPercent(); p > 0 {
+		log := cfg.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		log.Warn("BYZANTINE MODE: this node deletes slivers on purpose (test only)", "mode", string(mode), "percent", p)
+		d := &dropper{store: cfg.Store, log: log, seed: cfg.ProtocolKey.PublicKey(), per10k: uint64(p * 100)}
+		node.AddTask(d.run)
+		return nil
 	}
 	b := &liar{mode: mode, store: cfg.Store, key: cfg.ProtocolKey}
 	if mode == BadConfirmations {
