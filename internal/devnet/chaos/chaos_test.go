@@ -26,6 +26,9 @@ var (
 	chaosDuration = flag.Duration("chaos.duration", 0, "run TestChaos (random faults while blobs are stored and read) for this long; 0 skips it")
 	chaosSeed     = flag.Uint64("chaos.seed", 0, "TestChaos's seed (0: from the clock); the run prints it first")
 	chaosNodes    = flag.Int("chaos.nodes", 7, "TestChaos's storage nodes (the network has 100 shards)")
+	// Storage challenges (challenges_test.go).
+	chaosEpoch      = flag.Duration("chaos.epoch", 0, "TestChaos's epoch duration (default 1h); with it the run checks that no node fails a storage challenge unless it dropped uploads on purpose")
+	chaosChallenges = flag.Bool("chaos.challenges", false, "run TestChallengesCatchDropStored (a drop-stored=10 node on a devnet of 30 s epochs)")
 )
 
 // chaosRecoveryDelay is the nodes' grace period before recovering a certified blob they miss.
@@ -71,7 +74,7 @@ func TestChaos(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), %s on %d nodes x 100 shards", seed, seed, *chaosDuration, *chaosNodes)
-	tn := startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay})
+	tn := startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay, Epoch: *chaosEpoch})
 	ctx, cancel := context.WithTimeout(context.Background(), *chaosDuration+15*time.Minute) // liveness bound of the whole run
 	defer cancel()
 	runCtx, stopRun := context.WithTimeout(ctx, *chaosDuration)
@@ -80,7 +83,11 @@ func TestChaos(t *testing.T) {
 	st := &chaosStats{faults: map[string]int{}}
 	var wg sync.WaitGroup
 
-	// Writers.
+	// Writers. With short epochs (-chaos.epoch) blobs must outlive the run and its checks.
+	lifetime := uint32(2)
+	if *chaosEpoch > 0 {
+		lifetime = uint32((*chaosDuration+15*time.Minute) / *chaosEpoch + 2)
+	}
 	for w := range 2 {
 		wg.Add(1)
 		go func() {
@@ -93,7 +100,7 @@ func TestChaos(t *testing.T) {
 				}
 				data := randomBytes(r, size)
 				opCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				res, err := c.StoreBytes(opCtx, data, client.StoreOptions{Epochs: 2, Permanent: r.IntN(2) == 0})
+				res, err := c.StoreBytes(opCtx, data, client.StoreOptions{Epochs: lifetime, Permanent: r.IntN(2) == 0})
 				cancel()
 				st.mu.Lock()
 				if err != nil {
@@ -144,6 +151,12 @@ func TestChaos(t *testing.T) {
 	}
 	// Faults.
 	inj := &injector{tn: tn, st: st, r: rand.New(rand.NewPCG(seed, 1)), faulty: map[int]bool{}}
+	if *chaosEpoch > 0 {
+		inj.challenges = newChallengeWatch(tn)
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go inj.challenges.run(wctx)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -190,6 +203,10 @@ func TestChaos(t *testing.T) {
 		if inj.heal(ctx, i) {
 			healed++
 		}
+	}
+	if inj.challenges != nil {
+		// Before the kills below: no node failed a challenge it should have passed.
+		inj.challenges.check(ctx, t)
 	}
 	p := tn.enc.Params()
 	killed := 0
@@ -251,6 +268,8 @@ type injector struct {
 	mu     sync.Mutex
 	r      *rand.Rand // guarded by mu
 	faulty map[int]bool
+	// challenges, with -chaos.epoch, learns which epochs a node dropped uploads in.
+	challenges *challengeWatch
 }
 
 // reserve picks a node whose shards fit in the fault budget, or -1.
@@ -362,7 +381,13 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 		}
 		return tn.start(ctx, i, "")
 	case strings.HasPrefix(kind, "byzantine:"):
-		if err := tn.restart(ctx, i, strings.TrimPrefix(kind, "byzantine:")); err != nil {
+		mode := strings.TrimPrefix(kind, "byzantine:")
+		if w := in.challenges; w != nil && mode == string(byzantine.DropUploads) {
+			// The node may fail the challenges of the epochs in which it drops uploads.
+			from := w.epoch(ctx)
+			defer func() { w.excuse(tn.info.Nodes[i].Name, from, w.epoch(ctx)) }()
+		}
+		if err := tn.restart(ctx, i, mode); err != nil {
 			return err
 		}
 		sleep(runCtx, hold)

@@ -68,6 +68,8 @@ type netOptions struct {
 	// BlobCertified event before they recover what they miss.
 	ScrubSecs     int
 	RecoveryDelay time.Duration
+	// Epoch is the network's epoch duration (default the devnet's, 1 h).
+	Epoch time.Duration
 }
 
 // testNet is a child-process devnet whose nodes serve Prometheus metrics and can be restarted
@@ -127,7 +129,7 @@ func startNet(t testing.TB, o netOptions) *testNet {
 	dir := t.TempDir()
 	addrs := freeAddrs(t, o.Nodes+1)
 	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: o.Nodes, Shards: o.Shards, Addr: addrs[0], Binary: floeBin,
-		Logger: slog.New(slog.DiscardHandler)})
+		EpochDuration: o.Epoch, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

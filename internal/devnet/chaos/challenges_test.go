@@ -1,0 +1,230 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/client"
+)
+
+// challengeEpoch is the epoch of the challenge tests: long enough for a restarted or wiped node
+// to answer its samples (recovering them) under -race on two shared cores.
+const challengeEpoch = 30 * time.Second
+
+// TestChallengesCatchDropStored runs storage challenges on a devnet of child processes with
+// 30 s epochs: a node restarted in mode drop-stored=10 (it silently deletes 10% of its
+// slivers) fails a round within 2 epochs of starting to drop, with a fail certificate, and
+// its reward of that epoch is withheld; the honest nodes, one of them restarted and one wiped
+// (so recovering everything), pass every round of those epochs.
+func TestChallengesCatchDropStored(t *testing.T) {
+	if !*chaosChallenges {
+		t.Skip("set -chaos.challenges to run (about 2 minutes)")
+	}
+	tn := startNet(t, netOptions{Nodes: 4, Shards: 40, ScrubSecs: 3600, RecoveryDelay: time.Second, Epoch: challengeEpoch})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	c, _ := tn.sdkClient(slog.New(slog.DiscardHandler))
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 12; i++ {
+		if _, err := c.StoreBytes(ctx, randomBytes(r, 20_000+r.IntN(60_000)), client.StoreOptions{Epochs: 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const liar, restarted, wiped = 1, 2, 3
+	if err := tn.restart(ctx, liar, "drop-stored=10"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.restart(ctx, restarted, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.wipe(ctx, wiped); err != nil {
+		t.Fatal(err)
+	}
+	info, err := tn.cp.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The liar's first pass deletes at its start, so every round of the next two epochs
+	// samples what it dropped.
+	first := info.Epoch + 1
+	ids := map[string]cpapi.ObjectID{}
+	nodes, err := tn.cp.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range nodes {
+		ids[nd.Name] = nd.ID
+	}
+	name := func(i int) string { return tn.info.Nodes[i].Name }
+	// The control plane keeps the rounds of the current and the last epoch: watch them until
+	// the two epochs are settled, keeping each node's last status in each round.
+	type key struct {
+		epoch, round uint32
+		node         cpapi.ObjectID
+	}
+	status := map[key]cpapi.ChallengeStatus{}
+	for {
+		info, err := tn.cp.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []uint32{info.Epoch - 1, info.Epoch} {
+			if e < first || e >= first+2 {
+				continue
+			}
+			ep, err := tn.cp.ChallengeEpoch(ctx, e)
+			if err != nil {
+				continue
+			}
+			for _, rd := range ep.Rounds {
+				for _, nc := range rd.Nodes {
+					status[key{e, rd.Round, nc.NodeID}] = nc.Status
+				}
+			}
+		}
+		if info.Epoch >= first+2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("epoch %d not reached", first+2)
+		case <-time.After(time.Second):
+		}
+	}
+	caught := false
+	for k, st := range status {
+		for i := range tn.info.Nodes {
+			if ids[name(i)] != k.node {
+				continue
+			}
+			t.Logf("epoch %d round %d %s: %s", k.epoch, k.round, name(i), st)
+			if i == liar && st == cpapi.ChallengeFailed {
+				caught = true
+			}
+		}
+	}
+	if !caught {
+		t.Errorf("no fail certificate of %s (drop-stored=10) within 2 epochs", name(liar))
+	}
+	acc, err := tn.cp.Accountability(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range acc.Nodes {
+		var bad []string
+		settled := 0
+		for _, ea := range a.Recent {
+			if ea.Epoch < first || ea.Epoch >= first+2 {
+				continue
+			}
+			settled++
+			if ea.Failed {
+				bad = append(bad, fmt.Sprintf("epoch %d: passed %d failed %d, withheld %d", ea.Epoch, ea.RoundsPassed, ea.RoundsFailed, ea.RewardWithheld))
+			}
+		}
+		if settled != 2 {
+			t.Errorf("%s: %d of the 2 epochs settled: %+v", a.Name, settled, a.Recent)
+		}
+		t.Logf("%s: passed %d failed %d, earned %d, withheld %d, slashed %d %v", a.Name, a.RoundsPassed, a.RoundsFailed,
+			a.RewardsEarned, a.RewardsWithheld, a.Slashed, bad)
+		switch {
+		case a.Name == name(liar) && (len(bad) == 0 || a.RewardsWithheld == 0):
+			t.Errorf("%s lost no reward", a.Name)
+		case a.Name != name(liar) && len(bad) > 0:
+			t.Errorf("honest %s lost rewards: %v", a.Name, bad)
+		}
+	}
+}
+
+// challengeWatch follows the settled challenge records of a chaos run (TestChaos with
+// -chaos.epoch): every node's failed epochs, and the epochs in which the run made it drop data
+// on purpose (a Byzantine mode that stores nothing), which excuse a failure.
+type challengeWatch struct {
+	tn      *testNet
+	mu      sync.Mutex
+	failed  map[string]map[uint32]cpapi.EpochAccountability // by node name, epoch
+	settled map[string]int
+	exc     map[string]map[uint32]bool
+}
+
+func newChallengeWatch(tn *testNet) *challengeWatch {
+	return &challengeWatch{tn: tn, failed: map[string]map[uint32]cpapi.EpochAccountability{}, settled: map[string]int{},
+		exc: map[string]map[uint32]bool{}}
+}
+
+// epoch returns the current epoch (0 if the control plane does not answer).
+func (w *challengeWatch) epoch(ctx context.Context) uint32 {
+	info, err := w.tn.cp.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.Epoch
+}
+
+// excuse marks node's epochs from..to (inclusive) as ones it may fail.
+func (w *challengeWatch) excuse(node string, from, to uint32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.exc[node] == nil {
+		w.exc[node] = map[uint32]bool{}
+	}
+	for e := from; e <= to; e++ {
+		w.exc[node][e] = true
+	}
+}
+
+// poll records the settled epochs the control plane keeps (the last few of each node).
+func (w *challengeWatch) poll(ctx context.Context) {
+	acc, err := w.tn.cp.Accountability(ctx)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range acc.Nodes {
+		if w.failed[a.Name] == nil {
+			w.failed[a.Name] = map[uint32]cpapi.EpochAccountability{}
+		}
+		for _, ea := range a.Recent {
+			if ea.Failed {
+				w.failed[a.Name][ea.Epoch] = ea
+			}
+		}
+		w.settled[a.Name] = int(a.RoundsPassed + a.RoundsFailed)
+	}
+}
+
+// run polls every 5 s (the control plane keeps 8 epochs of results) until ctx ends.
+func (w *challengeWatch) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		w.poll(ctx)
+		sleep(ctx, 5*time.Second)
+	}
+}
+
+// check polls once more and fails the test for every failed epoch of a node that was not
+// excused (a false positive); it logs the figures.
+func (w *challengeWatch) check(ctx context.Context, t *testing.T) {
+	w.poll(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	falsePos, excused := 0, 0
+	for name, eps := range w.failed {
+		for e, ea := range eps {
+			if w.exc[name][e] {
+				excused++
+				t.Logf("challenges: %s failed epoch %d while it dropped uploads on purpose (%+v)", name, e, ea)
+				continue
+			}
+			falsePos++
+			t.Errorf("challenges: FALSE POSITIVE: %s failed epoch %d (%+v)", name, e, ea)
+		}
+	}
+	t.Logf("challenges: decided rounds per node %v; %d excused failed epochs, %d false positives", w.settled, excused, falsePos)
+}
