@@ -87,6 +87,6 @@
 // within five epochs with probability 0.993.
 //
 // TestDetectionArithmetic checks these figures by simulation, and the devnet test
-// TestChallengeCatchesDroppedSlivers (internal/devnet/e2e) runs a node that deleted 10% of its
-// slivers on a real network.
+// TestChallengesCatchDropStored (internal/devnet/chaos) runs a node that deletes 10% of its
+// slivers (Byzantine mode drop-stored=10) on a real network.
 package challenge
