@@ -17,7 +17,7 @@ func completionCommand() command {
 
 // subcommandWords are the words some commands take as their first argument.
 var subcommandWords = map[string][]string{
-	"info":   {"all", "epoch", "storage", "size", "price", "bft", "coin", "committee"},
+	"info":   {"all", "epoch", "storage", "size", "price", "bft", "coin", "committee", "challenges"},
 	"wallet": {"new", "balance", "transfer"},
 	"chain":  {"run", "genesis", "init"},
 	"node":   {"keygen", "register", "run"},

@@ -16,7 +16,7 @@ import (
 
 func infoCommand() command {
 	return command{name: "info", run: runInfo,
-		summary: "the network's epochs, storage nodes, sizes and prices: info [all|epoch|storage|size|price|bft|coin|committee]"}
+		summary: "the network's epochs, storage nodes, sizes and prices: info [all|epoch|storage|size|price|bft|coin|committee|challenges]"}
 }
 
 // The outputs of `info` and its subcommands, as Walrus's (responses.rs).
@@ -132,6 +132,7 @@ type infoData struct {
 	next      *cpapi.Committee // nil if not known
 	nodes     map[cpapi.ObjectID]cpapi.Node
 	params    redstuff.Params
+	acc       *cpapi.AccountabilityReport // loaded for challenges (info_challenges.go)
 }
 
 func loadInfo(ctx context.Context, cp *cpclient.Client) (*infoData, error) {
@@ -279,7 +280,7 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 	case 1:
 		sub = pos[0]
 	default:
-		return usagef("usage: floe info [all|epoch|storage|size|price|bft|coin|committee] [--json]")
+		return usagef("usage: floe info [all|epoch|storage|size|price|bft|coin|committee|challenges] [--json]")
 	}
 	switch *sortBy {
 	case "id", "name", "url":
@@ -297,9 +298,15 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	d, err := loadInfo(ctx, cpclient.New(*url, nil))
+	cp := cpclient.New(*url, nil)
+	d, err := loadInfo(ctx, cp)
 	if err != nil {
 		return err
+	}
+	if sub == "challenges" {
+		if d.acc, err = cp.Accountability(ctx); err != nil {
+			return err
+		}
 	}
 	var out any
 	switch sub {
@@ -322,8 +329,10 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 		out = infoCoinOutput{CoinType: coinType}
 	case "committee":
 		out = d.committeeInfo(*sortBy, *desc)
+	case "challenges":
+		out = d.challengeInfo()
 	default:
-		return usagef("unknown info subcommand %q (all, epoch, storage, size, price, bft, coin, committee)", sub)
+		return usagef("unknown info subcommand %q (all, epoch, storage, size, price, bft, coin, committee, challenges)", sub)
 	}
 	if *cf.asJSON {
 		return printJSON(e.stdout, out)
@@ -377,6 +386,9 @@ func printInfo(w io.Writer, d *infoData, sub, sortBy string, desc bool) {
 		fmt.Fprintf(w, "\nCommittee of epoch %d\nPrimary source symbols: %d\nSecondary source symbols: %d\nMetadata storage size: %s\nMaximum sliver size: %s\nMaximum encoded blob size: %s\n",
 			d.committee.Epoch, c.NPrimarySourceSymbols, c.NSecondarySourceSymbols, humanBytes(c.MetadataStorageSize), humanBytes(c.MaxSliverSize), humanBytes(c.MaxEncodedBlobSize))
 		printCommitteeTables(w, d, c)
+	}
+	if sub == "challenges" {
+		printChallenges(w, d.challengeInfo())
 	}
 }
 

@@ -105,6 +105,15 @@ func TestGenesisWalletInfo(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Committee of epoch 1") {
 		t.Fatalf("info committee text (%d): %s", code, out)
 	}
+	out, code = runCLI(t, "info", "challenges", "--url", url, "--json")
+	var ch infoChallengeOutput
+	if code != 0 || json.Unmarshal([]byte(out), &ch) != nil || ch.RoundsPerEpoch != 1 || ch.SamplesPerNode != 100 {
+		t.Fatalf("info challenges (%d): %s", code, out)
+	}
+	out, code = runCLI(t, "info", "challenges", "--url", url)
+	if code != 0 || !strings.Contains(out, "Storage challenges\nRounds per epoch: 1\nSamples per node per round: 100") {
+		t.Fatalf("info challenges text (%d): %s", code, out)
+	}
 	if got := shardRanges([]uint16{0, 1, 2, 5, 7, 8}); got != "0-2,5,7-8 (6)" {
 		t.Fatalf("shardRanges = %q", got)
 	}
