@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"io"
 	"net/http"
 )
 
@@ -132,7 +131,4 @@ const openAPIDoc = `{
 `
 
 // openAPI serves the OpenAPI document (/v1/api/openapi.json).
-func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, openAPIDoc)
-}
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) { apiDocsPage.ServeHTTP(w, r) }

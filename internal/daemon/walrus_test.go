@@ -22,6 +22,7 @@ import (
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/protocol"
+	"github.com/floelabs/floe/internal/redoc"
 )
 
 // TestJWTWalrus checks the publisher's JWT authentication against Walrus's behaviour
@@ -310,7 +311,7 @@ func TestAPIPage(t *testing.T) {
 		t.Fatalf("page: %d %v", r.code, r.hdr)
 	}
 	r = do(t, "GET", srv.URL+routeRedocJS, nil, nil)
-	if r.code != 200 || len(r.body) != len(redocJS) {
+	if r.code != 200 || len(r.body) != redoc.BundleSize() {
 		t.Fatalf("bundle: %d, %d bytes", r.code, len(r.body))
 	}
 	if testing.Short() {
