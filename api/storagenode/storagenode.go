@@ -435,7 +435,11 @@ type ServiceHealthInfo struct {
 	EventProgress EventProgress `json:"eventProgress"`
 	ShardSummary  ShardSummary  `json:"shardSummary"`
 	ShardDetail   *ShardDetail  `json:"shardDetail,omitempty"`
-	SliverBatch   bool          `json:"sliverBatch"`
+	// LatestCheckpointSequenceNumber is, where Walrus gives the last Sui checkpoint the node
+	// processed, the control-plane height of the last event the node applied (absent until
+	// it applies one after it starts).
+	LatestCheckpointSequenceNumber *uint64 `json:"latestCheckpointSequenceNumber,omitempty"`
+	SliverBatch                    bool    `json:"sliverBatch"`
 	// Challenges is the node's part in storage challenges (challenge.go).
 	Challenges *ChallengeHealth `json:"challenges,omitempty"`
 }

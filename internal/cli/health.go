@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -97,12 +96,7 @@ func walrusHealth(h *snapi.ServiceHealthInfo) *serviceHealthInfo {
 		}
 		out.ShardDetail = d
 	}
-	var extra struct {
-		Seq *uint64 `json:"latestCheckpointSequenceNumber"`
-	}
-	if b, err := json.Marshal(h); err == nil && json.Unmarshal(b, &extra) == nil {
-		out.LatestCheckpointSequenceNumber = extra.Seq
-	}
+	out.LatestCheckpointSequenceNumber = h.LatestCheckpointSequenceNumber
 	return out
 }
 

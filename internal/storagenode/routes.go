@@ -37,6 +37,8 @@ func (n *Node) Handler() http.Handler {
 	route("GET", api.RouteHealth, n.health)
 	route("POST", api.RouteChallengeAnswer, n.postChallengeAnswer)
 	route("POST", api.RouteSyncShard, n.syncShard)
+	route("GET", api.RouteDecodingSymbols, n.decodingSymbols) // decoding.go
+	n.routeAPIDocs(route)                                     // apidocs.go
 	return mux
 }
 

@@ -208,6 +208,7 @@ type core struct {
 	cursor  uint64        // next event to read
 	applied uint64        // events applied (cursor seq + 1), for health
 	latest  uint64        // highest event seq seen on the control plane + 1
+	height  uint64        // control-plane height of the last event applied since start (0: none yet), for health
 	changed chan struct{} // closed and replaced whenever events were applied
 }
 

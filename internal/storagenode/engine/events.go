@@ -130,6 +130,7 @@ func (n *Events) applyEvents(ctx context.Context, evs []cpapi.Event) error {
 	n.mu.Lock()
 	n.cursor, n.applied = last+1, last+1
 	n.latest = max(n.latest, last+1)
+	n.height = max(n.height, evs[len(evs)-1].Height)
 	n.mu.Unlock()
 	n.m.eventsApplied.Add(float64(len(evs)))
 	n.m.eventCursor.Set(float64(last))

@@ -14,7 +14,7 @@ import (
 func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthInfo, error) {
 	up := time.Since(e.started)
 	e.mu.RLock()
-	v, applied, latest := e.view, e.applied, e.latest
+	v, applied, latest, height := e.view, e.applied, e.latest, e.height
 	e.mu.RUnlock()
 	h := api.ServiceHealthInfo{
 		Uptime:      api.Duration{Secs: uint64(up / time.Second), Nanos: uint32(up % time.Second)},
@@ -23,6 +23,9 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 		SliverBatch: true,
 		EventProgress: api.EventProgress{Persisted: applied, Pending: latest - min(latest, applied),
 			HighestFinishedEventIndex: applied},
+	}
+	if height > 0 {
+		h.LatestCheckpointSequenceNumber = &height
 	}
 	if applied == 0 {
 		h.EventProgress.HighestFinishedEventIndex = 0
