@@ -69,8 +69,8 @@ const nodeOpenAPI = `{
       "responses": {"200": {"$ref": "#/components/responses/JSON"}}}},
     "/v1/health": {"get": {"tags": ["Status"], "summary": "The node's health (ServiceHealthInfo; latestCheckpointSequenceNumber is the control-plane height of the last event applied)",
       "parameters": [{"name": "detailed", "in": "query", "schema": {"type": "boolean"}}], "responses": {"200": {"$ref": "#/components/responses/JSON"}}}},
-    "/v1/challenges/answer": {"post": {"tags": ["Recovery"], "summary": "Answer a storage challenge of the current round (Floe extension): the sampled slivers' symbols with Merkle proofs",
-      "requestBody": {"$ref": "#/components/requestBodies/BCS"}, "responses": {"200": {"$ref": "#/components/responses/BCS"}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/challenges/answer": {"post": {"tags": ["Recovery"], "summary": "A challenged node's signed answer (Floe extension, binary); answers this node's signed attestation (pass or fail)",
+      "requestBody": {"$ref": "#/components/requestBodies/BCS"}, "responses": {"200": {"$ref": "#/components/responses/JSON"}, "400": {"$ref": "#/components/responses/Error"}}}},
     "/v1/api": {"get": {"tags": ["Status"], "summary": "This document as a Redoc page", "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}}
   },
   "components": {
