@@ -71,6 +71,9 @@ const nodeOpenAPI = `{
       "parameters": [{"name": "detailed", "in": "query", "schema": {"type": "boolean"}}], "responses": {"200": {"$ref": "#/components/responses/JSON"}}}},
     "/v1/challenges/answer": {"post": {"tags": ["Recovery"], "summary": "A challenged node's signed answer (Floe extension, binary); answers this node's signed attestation (pass or fail)",
       "requestBody": {"$ref": "#/components/requestBodies/BCS"}, "responses": {"200": {"$ref": "#/components/responses/JSON"}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/migrate/sync_shard": {"post": {"tags": ["Recovery"], "summary": "Shard transfer to a new owner at an epoch change (BCS signed SyncShardRequest; answers a page of slivers)",
+      "parameters": [{"name": "Authorization", "in": "header", "required": true, "schema": {"type": "string"}, "description": "base64 BLS public key"}],
+      "requestBody": {"$ref": "#/components/requestBodies/BCS"}, "responses": {"200": {"$ref": "#/components/responses/BCS"}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}},
     "/v1/api": {"get": {"tags": ["Status"], "summary": "This document as a Redoc page", "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}}
   },
   "components": {

@@ -137,7 +137,7 @@ func TestDecodingSymbols(t *testing.T) {
 		{"GET", api.RouteMetadata}, {"PUT", api.RouteMetadata}, {"GET", api.RouteMetadataStatus}, {"GET", api.RouteSliver},
 		{"PUT", api.RouteSliver}, {"GET", api.RouteSliverStatus}, {"PUT", api.RouteSliverBatch}, {"GET", api.RoutePermanentConfirm},
 		{"GET", api.RouteDeletableConfirm}, {"GET", api.RouteRecoverySymbols}, {"GET", api.RouteDecodingSymbols},
-		{"POST", api.RouteInconsistencyProof}, {"GET", api.RouteBlobStatus}, {"GET", api.RouteHealth}, {"GET", api.RouteAPIDocs}, {"POST", api.RouteChallengeAnswer},
+		{"POST", api.RouteInconsistencyProof}, {"GET", api.RouteBlobStatus}, {"GET", api.RouteHealth}, {"GET", api.RouteAPIDocs}, {"POST", api.RouteChallengeAnswer}, {"POST", api.RouteSyncShard},
 	} {
 		served[rt[0]+" "+norm(rt[1])] = true
 	}
