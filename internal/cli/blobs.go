@@ -327,23 +327,24 @@ func storeDryRun(ctx context.Context, e *env, c *client.Client, info *client.Inf
 	return nil
 }
 
-// consistencyFlags are the read flags Walrus offers; Floe's reads run the default check.
+// consistencyFlags are Walrus's read flags for the consistency check.
 func consistencyFlags(fs *flag.FlagSet) (strict, skip *bool) {
-	strict = fs.Bool("strict-consistency-check", false, "run the strict consistency check (re-encode the whole blob)")
+	strict = fs.Bool("strict-consistency-check", false, "run the strict consistency check (re-encode the whole blob and compare its blob ID)")
 	skip = fs.Bool("skip-consistency-check", false, "skip the consistency check (authentication of the slivers still runs)")
 	return strict, skip
 }
 
-func checkConsistencyFlags(strict, skip bool) error {
+// readOptionsFrom turns the consistency flags into the SDK's read options.
+func readOptionsFrom(strict, skip bool) (client.ReadOptions, error) {
 	switch {
 	case strict && skip:
-		return usagef("--strict-consistency-check and --skip-consistency-check cannot be used together")
+		return client.ReadOptions{}, usagef("--strict-consistency-check and --skip-consistency-check cannot be used together")
 	case strict:
-		return usagef("--strict-consistency-check is not supported by Floe's client yet")
+		return client.ReadOptions{Consistency: client.ConsistencyStrict}, nil
 	case skip:
-		return usagef("--skip-consistency-check is not supported by Floe's client yet")
+		return client.ReadOptions{Consistency: client.ConsistencySkip}, nil
 	}
-	return nil
+	return client.ReadOptions{Consistency: client.ConsistencyDefault}, nil
 }
 
 // openClientAt is openClient with --rpc-url naming the control plane (Walrus's Sui RPC URL)
@@ -386,7 +387,8 @@ func runRead(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("blob ID %q: %v", pos[0], err)
 	}
-	if err := checkConsistencyFlags(*strict, *skip); err != nil {
+	ro, err := readOptionsFrom(*strict, *skip)
+	if err != nil {
 		return err
 	}
 	c, err := openClientAt(ctx, e, cf, *rpcURL, nil)
@@ -395,7 +397,7 @@ func runRead(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	if *out == "" && *cf.asJSON {
-		data, err := c.ReadBytes(ctx, id)
+		data, err := c.ReadBytes(ctx, id, ro)
 		if err != nil {
 			return err
 		}
@@ -404,7 +406,7 @@ func runRead(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		// Streamed, so that a blob larger than memory can be piped; a failure part-way ends
 		// the output short and the command with an error.
-		_, err := c.Read(ctx, id, e.stdout)
+		_, err := c.Read(ctx, id, e.stdout, ro)
 		return err
 	}
 	size, err := c.BlobSize(ctx, id)
@@ -417,7 +419,7 @@ func runRead(ctx context.Context, e *env, args []string) error {
 	}
 	defer os.Remove(tmp.Name())
 	bar := newProgress(e.stderr, "reading "+id.String()[:8], int64(size))
-	n, err := c.Read(ctx, id, &countingWriter{w: tmp, total: int64(size), bar: bar})
+	n, err := c.Read(ctx, id, &countingWriter{w: tmp, total: int64(size), bar: bar}, ro)
 	bar.finish()
 	if err != nil {
 		tmp.Close()

@@ -218,6 +218,19 @@ func TestWalrusJSONShapes(t *testing.T) {
 	checkShape(t, "store-dry-run", floe(t, "", "store", a, "--epochs", "max", "--dry-run", "--json"))
 	checkShape(t, "read", floe(t, "", "read", blobID, "--json"))
 	checkShape(t, "read-out", floe(t, "", "read", blobID, "--out", filepath.Join(dir, "out"), "--json"))
+	want, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--strict-consistency-check", "--skip-consistency-check"} {
+		if got := floe(t, "", "read", blobID, flag); !bytes.Equal(got, want) {
+			t.Fatalf("read %s: %d bytes, want the %d stored", flag, len(got), len(want))
+		}
+	}
+	var errb bytes.Buffer
+	if code := RunIO(ctx, []string{"--config", cfg, "read", blobID, "--strict-consistency-check", "--skip-consistency-check"}, strings.NewReader(""), io.Discard, &errb); code == 0 || !strings.Contains(errb.String(), "cannot be used together") {
+		t.Fatalf("read with both consistency flags: exit %d: %s", code, errb.String())
+	}
 	checkShape(t, "blob-id", floe(t, "", "blob-id", a, "--json"))
 	checkShape(t, "blob-status-deletable", floe(t, "", "blob-status", "--blob-id", blobID, "--json"))
 	checkShape(t, "list-blobs", floe(t, "", "list-blobs", "--json"))
