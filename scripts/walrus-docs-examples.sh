@@ -131,8 +131,11 @@ CP_URL=$(grep -o 'control_plane_url: *"\?[^"]*' "${XDG_CONFIG_HOME:-$HOME/.confi
 if [ -n "$CP_URL" ]; then run "walrus read --rpc-url <URL>" "$FLOE" read "$HELLO_ID" --rpc-url "$CP_URL"; fi
 run "walrus read --json" "$FLOE" read "$HELLO_ID" --json
 json ".blobId == \"$HELLO_ID\" and (.blob | @base64d) == \"hello from the walrus docs\n\""
-refused "walrus read --strict-consistency-check" "not supported" "$FLOE" read "$HELLO_ID" --out out.txt --strict-consistency-check
-refused "walrus read --skip-consistency-check" "not supported" "$FLOE" read "$HELLO_ID" --skip-consistency-check
+rm -f out.txt
+run "walrus read --strict-consistency-check" "$FLOE" read "$HELLO_ID" --out out.txt --strict-consistency-check
+cmp -s out.txt hello.txt || fail "read --strict-consistency-check differs"
+run "walrus read --skip-consistency-check" "$FLOE" read "$HELLO_ID" --skip-consistency-check
+cmp -s "$work/out" hello.txt || fail "read --skip-consistency-check differs"
 refused "both consistency flags" "cannot be used together" "$FLOE" read "$HELLO_ID" --strict-consistency-check --skip-consistency-check
 
 # ---- walrus-client/managing-blobs.mdx
@@ -218,8 +221,10 @@ AOBJ=$("$FLOE" store attr.bin --epochs 1 --json | jq -r '.[0].blobStoreResult.ne
 run 'curl "$AGGREGATOR/v1/blobs/by-object-id/<OBJECT_ID>" -o <FILE_NAME>' curl -sf -D headers.txt "$AGGREGATOR/v1/blobs/by-object-id/$AOBJ" -o byobj.bin
 cmp -s byobj.bin attr.bin || fail "by-object-id differs"
 grep -qi '^content-disposition: attachment; filename="managed.bin"' headers.txt || fail "by-object-id: no content-disposition from the attribute"
-refused "?strict_consistency_check=true" "400" curl -sSf "$AGGREGATOR/v1/blobs/$HELLO_ID?strict_consistency_check=true"
-refused "?skip_consistency_check=true" "400" curl -sSf "$AGGREGATOR/v1/blobs/$HELLO_ID?skip_consistency_check=true"
+run "?strict_consistency_check=true" curl -sSf "$AGGREGATOR/v1/blobs/$HELLO_ID?strict_consistency_check=true"
+cmp -s "$work/out" hello.txt || fail "GET ?strict_consistency_check=true differs"
+run "?skip_consistency_check=true" curl -sSf "$AGGREGATOR/v1/blobs/$HELLO_ID?skip_consistency_check=true"
+cmp -s "$work/out" hello.txt || fail "GET ?skip_consistency_check=true differs"
 
 # ---- http-api/streaming-media.mdx
 head -c 300000 /dev/urandom > video.bin
