@@ -58,9 +58,12 @@ type servedSnapshot struct {
 	path   string
 }
 
-// keepServed is how many snapshots are offered (the newest): a peer fetching the older one
-// finishes while the newer is written.
-const keepServed = 2
+// keepServed is how many snapshots are offered (the newest). A peer that state-syncs picks
+// a snapshot from a listing, verifies a light-client trust point for its height, then fetches
+// its chunks; CometBFT keeps asking for a snapshot it picked even after every peer stopped
+// offering it, so it must stay offered through several snapshot intervals, not one (with 2,
+// a validator that took ~20 blocks to reach the chunk fetch never caught up).
+const keepServed = 4
 
 func (a *App) statesyncDir() string { return filepath.Join(a.dir, "statesync") }
 
