@@ -35,7 +35,17 @@ type Config struct {
 	// RootCAs validates nodes whose certificate does not hold their registered network key
 	// (the system pool if nil).
 	RootCAs *x509.CertPool
+	// SpillAbove: a read that must decode a blob larger than this many bytes keeps the
+	// slivers it fetched and the rows it rebuilds in a temporary file in TempDir instead of
+	// memory, so the client's memory stays bounded whatever the blob's size (default
+	// DefaultSpillAbove; negative: always in memory).
+	SpillAbove int64
+	// TempDir is where temporary files go (default os.TempDir()).
+	TempDir string
 }
+
+// DefaultSpillAbove is the default Config.SpillAbove: 64 MiB.
+const DefaultSpillAbove = 64 << 20
 
 // CommunicationConfig bounds the client's traffic to storage nodes. Zero fields take the
 // defaults of DefaultCommunicationConfig, which follow Walrus's (spec §11.1) where Floe has

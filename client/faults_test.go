@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,43 @@ func TestNodesDown(t *testing.T) {
 			t.Fatal("range read with 2f shards down: wrong bytes")
 		}
 	}
+	// A client that spills every degraded read to a temporary file reads the same bytes
+	// under each consistency check, and leaves no file behind.
+	tmp := t.TempDir()
+	w, err := tn.NewWallet(ctx, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := tn.Client(ctx, w, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	for _, check := range []client.ConsistencyCheck{client.ConsistencyDefault, client.ConsistencyStrict, client.ConsistencySkip} {
+		for _, blob := range []struct {
+			res  *client.StoreResult
+			data []byte
+		}{{resA, a}, {resB, b}} {
+			var buf bytes.Buffer
+			if _, err := sc.Read(ctx, blob.res.BlobID, &buf, client.ReadOptions{Consistency: check}); err != nil {
+				t.Fatalf("spilled read with 2f shards down, check %d: %v", check, err)
+			}
+			if !bytes.Equal(buf.Bytes(), blob.data) {
+				t.Fatalf("spilled read with 2f shards down, check %d: wrong bytes", check)
+			}
+			buf.Reset()
+			if err := sc.ReadRange(ctx, blob.res.BlobID, 1000, 150_000, &buf, client.ReadOptions{Consistency: check}); err != nil {
+				t.Fatalf("spilled range read with 2f shards down: %v", err)
+			}
+			if !bytes.Equal(buf.Bytes(), blob.data[1000:151_000]) {
+				t.Fatal("spilled range read with 2f shards down: wrong bytes")
+			}
+		}
+	}
+	if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+		t.Fatalf("spilled reads left %d files behind (%v)", len(left), err)
+	}
+
 	// A store cannot succeed with 2f shards down.
 	if _, err := c.StoreBytes(ctx, testData(1000, base+3), client.StoreOptions{}); !errors.Is(err, client.ErrNotEnoughConfirmations) {
 		t.Fatalf("store with 2f shards down: %v, want ErrNotEnoughConfirmations", err)

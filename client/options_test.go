@@ -128,6 +128,19 @@ func TestReadConsistency(t *testing.T) {
 			t.Fatalf("forged blob, check %d: %v", check, err)
 		}
 	}
+	// The same through temporary files (as for blobs larger than SpillAbove).
+	sc, err := tn.Client(ctx, w, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, t.TempDir() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var buf bytes.Buffer
+	if _, err := sc.Read(ctx, forged, &buf, client.ReadOptions{Consistency: client.ConsistencyStrict}); !errors.Is(err, client.ErrBlobInvalid) || buf.Len() != 0 {
+		t.Fatalf("forged blob, spilled strict check: %v (%d bytes written), want ErrBlobInvalid and nothing", err, buf.Len())
+	}
+	if err := sc.ReadRange(ctx, honest.BlobID, 1000, 20_000, &buf, client.ReadOptions{Consistency: client.ConsistencyStrict}); err != nil || !bytes.Equal(buf.Bytes(), data[1000:21_000]) {
+		t.Fatalf("honest blob, spilled strict range: %v", err)
+	}
 	if _, err := c.ReadBytes(ctx, honest.BlobID, client.ReadOptions{}, client.ReadOptions{}); !errors.Is(err, client.ErrInvalidConfig) {
 		t.Fatalf("two ReadOptions: %v, want ErrInvalidConfig", err)
 	}

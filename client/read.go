@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
@@ -99,6 +100,9 @@ func (c *Client) read(ctx context.Context, v *committeeView, md *blob.MetadataWi
 	if check != ConsistencyStrict {
 		return c.stream(ctx, v, md, offset, length, w, check)
 	}
+	if c.spills(md.Metadata.UnencodedLength) {
+		return c.readStrictSpilled(ctx, v, md, offset, length, w)
+	}
 	data, err := c.readStrict(ctx, v, md)
 	if err != nil {
 		return 0, err
@@ -146,7 +150,7 @@ func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *bl
 // readWithMetadata fetches any K_p verified primary slivers and decodes them, with the
 // default consistency check unless check is ConsistencySkip.
 func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blob.MetadataWithID, check ConsistencyCheck) ([]byte, error) {
-	slivers, err := c.fetchPrimary(ctx, v, md, nil, v.params.PrimarySource)
+	slivers, err := c.fetchPrimary(ctx, v, md, nil, v.params.PrimarySource, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +302,10 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 			}
 			c.log.Info("systematic sliver unavailable; decoding from any primary slivers", "blob", md.ID, "sliver", r, "err", rowErr)
 			stop()
+			if c.spills(md.Metadata.UnencodedLength) {
+				k, err := c.readSpilled(ctx, v, md, offset+uint64(written), offset+length, w, check)
+				return written + k, err
+			}
 			data, err := c.readWithMetadata(ctx, v, md, check)
 			if err != nil {
 				return written, err
@@ -415,7 +423,18 @@ func (c *Client) fetchMetadataFromNodes(ctx context.Context, v *committeeView, i
 // want is not nil only those sliver indices are fetched. Systematic slivers (pair index <
 // K_p) go first, then the nodes expected to answer first; at most MaxNodeConnections
 // requests per node and MaxConcurrentSliverReads in all.
-func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.MetadataWithID, want map[int]bool, need int) ([]redstuff.Sliver, error) {
+//
+// If keep is not nil each verified sliver is handed to keep as it arrives, in the fetching
+// goroutine, and returned without its data (its buffer is reused): at most limit slivers are
+// then in memory (limit <= 0: MaxConcurrentSliverReads). A keep error ends the fetch with it.
+func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.MetadataWithID, want map[int]bool, need int,
+	keep func(redstuff.Sliver) error, limit int) ([]redstuff.Sliver, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var keepErr atomic.Pointer[error]
+	if limit <= 0 {
+		limit = c.comm.MaxConcurrentSliverReads
+	}
 	n := v.c.NShards
 	var tasks []fanout.Task
 	for i, m := range v.c.Members {
@@ -437,10 +456,25 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 			tasks = append(tasks, fanout.Task{Node: i, Key: p, Prio: prio, Weight: 1})
 		}
 	}
-	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Scores: v.scores(), Limit: c.comm.MaxConcurrentSliverReads,
+	job := fanout.Start(ctx, fanout.Config{Nodes: len(v.nodes), Scores: v.scores(), Limit: limit,
 		PerNode: c.comm.MaxNodeConnections, Need: need, Frugal: true, Hedge: func() time.Duration { return c.comm.ReadStallTimeout }},
 		tasks, func(ctx context.Context, i int, ts []fanout.Task) (redstuff.Sliver, error) {
-			return v.nodes[i].Sliver(ctx, v.enc, md, ts[0].Key, redstuff.Primary, nil)
+			if keep == nil {
+				return v.nodes[i].Sliver(ctx, v.enc, md, ts[0].Key, redstuff.Primary, nil)
+			}
+			buf := c.rowBufs.get()
+			defer c.rowBufs.put(buf)
+			sl, err := v.nodes[i].Sliver(ctx, v.enc, md, ts[0].Key, redstuff.Primary, buf)
+			if err != nil {
+				return redstuff.Sliver{}, err
+			}
+			if err := keep(sl); err != nil {
+				keepErr.CompareAndSwap(nil, &err)
+				cancel()
+				return redstuff.Sliver{}, err
+			}
+			sl.Data = nil
+			return sl, nil
 		})
 	defer job.Stop()
 	got := map[int]redstuff.Sliver{}
@@ -474,6 +508,9 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 			continue
 		}
 		errs = append(errs, res.Err)
+	}
+	if err := keepErr.Load(); err != nil {
+		return nil, *err
 	}
 	if jerr != nil {
 		return nil, jerr
