@@ -14,13 +14,21 @@ import (
 )
 
 func devnetCommand() command {
-	return command{name: "devnet", summary: "run a whole local network (control plane, storage nodes, publisher/aggregator)", run: runDevnet}
+	return command{name: "devnet", summary: "run a whole local network (control plane, storage nodes, publisher/aggregator); devnet add-node | remove-node NAME change its committee", run: runDevnet}
 }
 
 // devnetDirHelp documents the default directory.
 const devnetDirHelp = "network directory (default $XDG_DATA_HOME/floe/devnet, else ~/.local/share/floe/devnet); the same directory resumes the same network"
 
 func runDevnet(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "add-node":
+			return runDevnetAddNode(ctx, e, args[1:])
+		case "remove-node":
+			return runDevnetRemoveNode(ctx, e, args[1:])
+		}
+	}
 	fs := newFlagSet(e, "devnet")
 	dir := fs.String("dir", "", devnetDirHelp)
 	nodes := fs.Int("nodes", 10, "storage nodes of a new network (each its own process)")
@@ -91,8 +99,21 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				log.Warn("recording adopted processes", "err", err)
 			}
+			// Nodes added or removed by floe devnet add-node / remove-node.
+			added, stopped, err := net.Refresh(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("applying node additions and removals", "err", err)
+			}
+			if len(added) > 0 {
+				log.Info("nodes added by floe devnet add-node; Ctrl-C stops them too", "names", added)
+			}
+			if len(stopped) > 0 {
+				log.Info("stopped removed nodes: the committee no longer needs them", "names", stopped)
+			}
 			if len(names) > 0 {
 				log.Info("adopted processes restarted by hand; Ctrl-C stops them too", "names", names)
+			}
+			if len(names) > 0 || len(added) > 0 {
 				unwatch()
 				watch, unwatch = context.WithCancel(ctx)
 				exited = net.Exited(watch)
@@ -149,4 +170,99 @@ Try:
 		fmt.Fprintln(e.stdout, "  floe site publish DIR      # a static website; prints its URL on the portal")
 	}
 	fmt.Fprintln(e.stdout, "\nCtrl-C stops everything; run floe devnet again to resume.")
+}
+
+// attachDevnet opens the devnet in --dir (or the default directory) that another floe devnet
+// process runs.
+func attachDevnet(ctx context.Context, e *env, dir string, verbose bool) (*devnet.Network, error) {
+	if dir == "" {
+		d, err := devnet.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return devnet.Attach(ctx, dir, "", slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})))
+}
+
+func runDevnetAddNode(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "devnet add-node")
+	dir := fs.String("dir", "", devnetDirHelp)
+	stakeStr := fs.String("stake", "1000000base", "stake of the new node, from its own account funded by the devnet's wallet: FLOE (1.5) or base units (250base); the default is a genesis node's")
+	asJSON := fs.Bool("json", false, "print JSON")
+	verbose := fs.Bool("v", false, "log at debug level")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	stake, err := parseTokens(*stakeStr)
+	if err != nil || stake == 0 {
+		return usagef("--stake: %v", errOr(err, "must be positive"))
+	}
+	net, err := attachDevnet(ctx, e, *dir, *verbose)
+	if err != nil {
+		return err
+	}
+	j, err := net.AddNode(ctx, stake)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, j)
+	}
+	fmt.Fprintf(e.stdout, "%s (node %s) runs at %s (pid %d), registered and staked %s from its own account.\n",
+		j.Name, j.NodeID, j.URL, j.Pid, humanCost(j.Stake))
+	fmt.Fprintf(e.stdout, "It joins the committee at epoch %d, which starts at %s at the earliest (in %s)",
+		j.JoinEpoch, j.JoinsAt.Format(time.RFC3339), time.Until(j.JoinsAt).Round(time.Second))
+	if !j.SelectedAt.IsZero() {
+		fmt.Fprintf(e.stdout, "; that committee, with its shards, is selected at %s", j.SelectedAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(e.stdout, `.
+When epoch %d starts, it pulls the shards it gains from their previous owners (POST /v1/migrate/sync_shard, or recovery
+if an owner cannot serve them); its health shows them inTransfer until it holds them, and the change is done
+(EpochChangeDone) once members holding a quorum of the shards have theirs.
+Watch it:  floe node info --config %s --node %s
+           curl -sk %s/v1/health    (shardSummary.ownedShardStatus.inTransfer)
+The running floe devnet adopts the process (Ctrl-C stops it too); a restarted devnet starts it again.
+`, j.JoinEpoch, net.Info().ClientConfig, j.Name, j.URL)
+	return nil
+}
+
+func runDevnetRemoveNode(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "devnet remove-node")
+	dir := fs.String("dir", "", devnetDirHelp)
+	asJSON := fs.Bool("json", false, "print JSON")
+	verbose := fs.Bool("v", false, "log at debug level")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: floe devnet remove-node [--dir DIR] NAME")
+	}
+	net, err := attachDevnet(ctx, e, *dir, *verbose)
+	if err != nil {
+		return err
+	}
+	l, err := net.RemoveNode(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, l)
+	}
+	fmt.Fprintf(e.stdout, "%s: withdrew its stake (%s).\n", l.Name, humanCost(l.Withdrawn))
+	if l.StoppedNow {
+		fmt.Fprintf(e.stdout, "It was in no committee: it is stopped now and will not be started again.\n")
+		return nil
+	}
+	fmt.Fprintf(e.stdout, `It leaves the committee at epoch %d, which starts at %s at the earliest (in %s); its shards go to the
+members of that epoch, who pull them from it (POST /v1/migrate/sync_shard). The running floe devnet stops it once the
+change to epoch %d is done (EpochChangeDone) and it is in no selected committee; it is not started again.
+Watch it:  floe node info --config %s --node %s
+`, l.LeaveEpoch, l.LeavesAt.Format(time.RFC3339), time.Until(l.LeavesAt).Round(time.Second), l.LeaveEpoch, net.Info().ClientConfig, l.Name)
+	return nil
 }

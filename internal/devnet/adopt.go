@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,7 +169,14 @@ func (n *Network) AdoptRestarted() ([]string, error) {
 
 // processes lists every process of the network.
 func (n *Network) processes() []*Process {
-	all := append(n.controlPlaneProcs(), n.nodes...)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	all := slices.Clone(n.controlPlaneProcs())
+	for _, p := range n.nodes {
+		if !n.retired[p] {
+			all = append(all, p)
+		}
+	}
 	all = append(all, n.daemon)
 	if n.s3 != nil {
 		all = append(all, n.s3)

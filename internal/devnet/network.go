@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -97,6 +99,10 @@ type setup struct {
 	EpochMs          int64    `json:"epoch_duration_ms"`
 	Validators       int      `json:"validators,omitempty"`
 	CreatedUnixS     int64    `json:"created_unix_s"`
+	// Added are the nodes added since genesis (floe devnet add-node), Removed the nodes whose
+	// stake was withdrawn (floe devnet remove-node): members.go.
+	Added   []addedNode   `json:"added_nodes,omitempty"`
+	Removed []removedNode `json:"removed_nodes,omitempty"`
 }
 
 // Info is DIR/devnet.json.
@@ -145,10 +151,20 @@ type NodeInfo struct {
 	Metrics string   `json:"metrics,omitempty"`
 	Shards  []uint16 `json:"shards"`
 	Argv    []string `json:"argv"`
+	// JoinEpoch is set for a node added by floe devnet add-node: the first epoch its stake
+	// counts in. LeaveEpoch is set for a node removed by floe devnet remove-node: the first
+	// epoch its stake no longer counts in; Stopped once the devnet stopped it (after the
+	// change to that epoch was done), and it is not started again.
+	JoinEpoch  uint32 `json:"joinEpoch,omitempty"`
+	LeaveEpoch uint32 `json:"leaveEpoch,omitempty"`
+	Stopped    bool   `json:"stopped,omitempty"`
 }
 
 // Network is a running (or stopped) devnet.
 type Network struct {
+	// mu guards nodes, info and setup's membership once the network runs (nodes join and
+	// leave while it does).
+	mu     sync.Mutex
 	cfg    Config
 	log    *slog.Logger
 	setup  setup
@@ -159,6 +175,10 @@ type Network struct {
 	s3     *Process // the S3 gateway, or nil
 	portal *Process // the site portal, or nil
 	info   Info
+	// retired are the removed nodes the devnet stopped: their exit is not reported.
+	retired map[*Process]bool
+	// attached: another process runs this network (Attach); devnet.json's pids are its.
+	attached bool
 }
 
 // DefaultDir is where `floe devnet` keeps its network without --dir: $XDG_DATA_HOME/floe/devnet,
@@ -214,7 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Network, error) {
 	if cfg.Nodes < 1 || cfg.Shards < cfg.Nodes {
 		return nil, fmt.Errorf("devnet: %d nodes for %d shards: need at least one shard per node", cfg.Nodes, cfg.Shards)
 	}
-	n := &Network{cfg: cfg, log: cfg.Logger}
+	n := &Network{cfg: cfg, log: cfg.Logger, retired: map[*Process]bool{}}
 	b, err := os.ReadFile(filepath.Join(dir, SetupFile))
 	switch {
 	case err == nil:
@@ -454,17 +474,10 @@ func (n *Network) build() error {
 		n.chain = &Process{Name: "control-plane", LogPath: n.path("logs", "control-plane.log"),
 			Argv: []string{bin, "chain", "run", "--dir", n.path("chain"), "--genesis", n.path(GenesisFile), "--listen", s.ChainAddr}}
 	}
-	n.nodes = make([]*Process, s.Nodes)
-	for i := range s.Nodes {
-		d := n.nodeDir(i)
-		n.nodes[i] = &Process{Name: nodeName(i), LogPath: n.path("logs", nodeName(i)+".log"),
-			Argv: []string{bin, "node", "run", "--config", filepath.Join(d, "node.json"), "--name", nodeName(i), "--listen", s.NodeAddrs[i],
-				"--data-dir", filepath.Join(d, "data"), "--key-dir", filepath.Join(d, "keys"),
-				"--control-plane", chainURL, "--metrics-listen", s.NodeMetricsAddrs[i]}}
-	}
 	var targets []string
-	for i := range s.Nodes {
-		targets = append(targets, nodeName(i)+"=http://"+s.NodeMetricsAddrs[i]+"/metrics")
+	for i := range s.nodeCount() {
+		_, metrics := s.nodeAddrs(i)
+		targets = append(targets, nodeName(i)+"=http://"+metrics+"/metrics")
 	}
 	n.daemon = &Process{Name: "daemon", LogPath: n.path("logs", "daemon.log"),
 		Argv: append([]string{bin, "daemon", "--config", n.path(daemonConfigFile), "--bind-address", n.cfg.Addr,
@@ -490,10 +503,9 @@ func (n *Network) build() error {
 		_, port, _ := net.SplitHostPort(n.cfg.PortalAddr)
 		n.info.Portal, n.info.PortalArgv = "http://localhost:"+port, n.portal.Argv
 	}
-	for i, p := range n.nodes {
-		d := n.nodeDir(i)
-		n.info.Nodes = append(n.info.Nodes, NodeInfo{Name: p.Name, URL: "https://" + s.NodeAddrs[i], Metrics: "http://" + s.NodeMetricsAddrs[i] + "/metrics",
-			DataDir: filepath.Join(d, "data"), KeyDir: filepath.Join(d, "keys"), LogPath: p.LogPath, Argv: p.Argv})
+	n.nodes = nil
+	for i := range s.nodeCount() {
+		n.addNodeProcess(i)
 	}
 	return nil
 }
@@ -521,11 +533,8 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	if err := durablefile.WriteFile(n.path(daemonConfigFile), n.clientConfig(n.path(publisherWallet)), 0o644); err != nil {
 		return err
 	}
-	// Nodes collect expired slivers every quarter epoch (at most every 10 minutes), so that
-	// short epochs show expiry promptly.
-	gcSecs := max(1, min(600, n.setup.EpochMs/4000))
 	for i := range n.nodes {
-		if err := durablefile.WriteFile(filepath.Join(n.nodeDir(i), "node.json"), fmt.Appendf(nil, "{\"gc_interval_secs\": %d}\n", gcSecs), 0o644); err != nil {
+		if err := durablefile.WriteFile(filepath.Join(n.nodeDir(i), "node.json"), n.nodeConfigJSON(), 0o644); err != nil {
 			return err
 		}
 	}
@@ -566,6 +575,9 @@ func (n *Network) Start(ctx context.Context) (err error) {
 			if m.Name == p.Name {
 				n.info.Nodes[i].Shards = m.Shards
 			}
+		}
+		if r := n.setup.removal(p.Name); r != nil && r.Stopped {
+			continue // removed, and no longer needed when it was stopped
 		}
 		eg.Go(func() error { return n.startNode(ectx, i, pub) })
 	}
@@ -755,20 +767,41 @@ func getOK(ctx context.Context, hc *http.Client, url string) error {
 	return nil
 }
 
-// WriteInfo writes devnet.json with the current pids.
+// WriteInfo writes devnet.json with the current pids, after taking the membership changes
+// other processes made.
 func (n *Network) WriteInfo() error {
+	unlock, _, err := n.lockMembers(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.syncMembersLocked(); err != nil {
+		return err
+	}
+	return n.writeInfoLocked()
+}
+
+// writeInfoLocked writes devnet.json; the caller holds the membership lock and n.mu. An
+// attached network writes only the pids of the processes it started itself.
+func (n *Network) writeInfoLocked() error {
 	for i, p := range n.nodes {
-		n.info.Nodes[i].Pid = p.Pid()
+		if pid := p.Pid(); pid != 0 || !n.attached {
+			n.info.Nodes[i].Pid = pid
+		}
 	}
-	n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chainPid()
-	if n.s3 != nil {
-		n.info.S3Pid = n.s3.Pid()
-	}
-	if n.portal != nil {
-		n.info.PortalPid = n.portal.Pid()
-	}
-	if n.vset != nil {
-		n.info.Validators = n.vset.Info()
+	if !n.attached {
+		n.info.DaemonPid, n.info.ChainPid = n.daemon.Pid(), n.chainPid()
+		if n.s3 != nil {
+			n.info.S3Pid = n.s3.Pid()
+		}
+		if n.portal != nil {
+			n.info.PortalPid = n.portal.Pid()
+		}
+		if n.vset != nil {
+			n.info.Validators = n.vset.Info()
+		}
 	}
 	b, err := json.MarshalIndent(&n.info, "", "  ")
 	if err != nil {
@@ -779,10 +812,27 @@ func (n *Network) WriteInfo() error {
 }
 
 // Info returns what devnet.json holds.
-func (n *Network) Info() Info { return n.info }
+func (n *Network) Info() Info {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	info := n.info
+	info.Nodes = slices.Clone(n.info.Nodes)
+	return info
+}
 
 // Node returns storage node i's process (tests kill and restart nodes).
-func (n *Network) Node(i int) *Process { return n.nodes[i] }
+func (n *Network) Node(i int) *Process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.nodes[i]
+}
+
+// NodeCount is the number of nodes ever in the network: genesis and added, running or not.
+func (n *Network) NodeCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.nodes)
+}
 
 // Daemon returns the daemon's process.
 func (n *Network) Daemon() *Process { return n.daemon }
@@ -822,6 +872,12 @@ func (n *Network) Exited(ctx context.Context) <-chan string {
 		go func() {
 			select {
 			case <-ch:
+				n.mu.Lock()
+				retired := n.retired[p]
+				n.mu.Unlock()
+				if retired {
+					return
+				}
 				select {
 				case out <- p.Name:
 				default:
@@ -853,7 +909,10 @@ func (n *Network) Stop() error {
 		keep(n.daemon.Stop(grace))
 	}
 	var eg errgroup.Group
-	for _, p := range n.nodes {
+	n.mu.Lock()
+	nodes := slices.Clone(n.nodes)
+	n.mu.Unlock()
+	for _, p := range nodes {
 		eg.Go(func() error {
 			if err := p.Stop(grace); err != nil && !errors.Is(err, ErrNotRunning) {
 				return err
