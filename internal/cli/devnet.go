@@ -144,7 +144,14 @@ func printDevnet(e *env, info devnet.Info) {
 		fmt.Fprintf(w, "%s\t%s\t(pid %d, CometBFT validator)\n", v.Name, v.URL, v.Pid)
 	}
 	for _, n := range info.Nodes {
-		fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards))
+		switch {
+		case n.Stopped:
+			fmt.Fprintf(w, "%s\t%s\t(removed: left at epoch %d, stopped)\n", n.Name, n.URL, n.LeaveEpoch)
+		case n.LeaveEpoch != 0:
+			fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s; removed: leaves at epoch %d)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards), n.LeaveEpoch)
+		default:
+			fmt.Fprintf(w, "%s\t%s\t(pid %d, shards %s)\n", n.Name, n.URL, n.Pid, shardRanges(n.Shards))
+		}
 	}
 	if info.Portal != "" {
 		fmt.Fprintf(w, "site portal\t%s\t(pid %d; a site is at http://<site>.%s/, floe site publish DIR)\n", info.Portal, info.PortalPid, strings.TrimPrefix(info.Portal, "http://"))
