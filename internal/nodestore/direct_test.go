@@ -1,0 +1,134 @@
+package nodestore
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/floelabs/floe/redstuff"
+)
+
+// randomParts returns buffers of the given lengths filled from seed.
+func randomParts(seed uint64, lengths ...int) [][]byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out [][]byte
+	for _, n := range lengths {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestExtentsDirectOnDisk(t *testing.T) {
+	// A store on the operating system's file system writes its extents with direct I/O: 40
+	// slivers of 128 KiB + header are 5 MiB and more, more than one staging buffer, and not a
+	// multiple of the alignment.
+	s, err := Open(t.TempDir(), &Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shards := make([]uint16, 20)
+	for i := range shards {
+		shards[i] = uint16(i)
+	}
+	putBig(t, s, id(7), 70, shards...)
+	if !s.ext.direct.Load() {
+		t.Skipf("the file system of %s refuses direct I/O: only the buffered writes were tested", os.TempDir())
+	}
+	ids := extentFiles(t, s)
+	if len(ids) != 1 {
+		t.Fatalf("extent files %v, want one", ids)
+	}
+	st, err := os.Stat(s.ext.path(ids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, sh := range shards {
+		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+			want += int64(len(mustSliverData(t, bigSliver(a, int(sh), 70+uint64(sh)))))
+		}
+	}
+	if st.Size() != want {
+		t.Fatalf("extent file of %d bytes, want %d (the padding of the last direct write cut off)", st.Size(), want)
+	}
+	checkBig(t, s, id(7), 70, shards...)
+}
+
+func TestDirectWriterLayout(t *testing.T) {
+	dir := t.TempDir()
+	var d directWriter
+	for i, lengths := range [][]int{
+		{1},
+		{directAlign},
+		{directStage},
+		{directStage - 1, 2, directAlign + 3},
+		{3 << 20, 3 << 20, 5, 0, 1 << 20},
+	} {
+		parts := randomParts(uint64(i), lengths...)
+		path := filepath.Join(dir, "f")
+		err := d.write(path, parts)
+		if err == errDirectUnsupported {
+			t.Skipf("the file system of %s refuses direct I/O", dir)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Join(parts, nil); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: file of %d bytes does not hold the %d bytes written", i, len(got), len(want))
+		}
+	}
+	if len(d.free) == 0 || len(d.free) > maxFreeStages {
+		t.Fatalf("%d staging buffers kept, want 1 to %d", len(d.free), maxFreeStages)
+	}
+}
+
+func TestWriteAllVectors(t *testing.T) {
+	// writeAll with a real file descriptor (writev, more buffers than one call takes) and
+	// without (buffer by buffer).
+	lengths := make([]int, iovMax+7)
+	for i := range lengths {
+		lengths[i] = 1 + i%97
+	}
+	parts := randomParts(3, lengths...)
+	want := bytes.Join(parts, nil)
+	for _, fs := range []vfs.FS{vfs.Default, vfs.NewMem()} {
+		dir := t.TempDir()
+		path := fs.PathJoin(dir, "f")
+		if err := fs.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeAll(f, append([][]byte(nil), parts...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		g, err := fs.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(want)+1)
+		n, _ := g.ReadAt(got, 0)
+		_ = g.Close()
+		if !bytes.Equal(got[:n], want) {
+			t.Fatalf("%T: read back %d bytes, want the %d written", fs, n, len(want))
+		}
+	}
+}
