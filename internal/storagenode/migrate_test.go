@@ -96,9 +96,9 @@ func (mn *migrateNet) moveTo(f float64) {
 	}
 }
 
-// stakeAndSelect stakes heavily on node i (so that it gains shards) and moves the clock to
-// voting end; it returns the current and the next committee.
-func (mn *migrateNet) stakeAndSelect(i int) (cur, next *cpapi.Committee) {
+// stakeAndSelect stakes amount on node i (so that it gains shards: every node starts with
+// 100) and moves the clock to voting end; it returns the current and the next committee.
+func (mn *migrateNet) stakeAndSelect(i int, amount uint64) (cur, next *cpapi.Committee) {
 	t := mn.t
 	t.Helper()
 	epoch := mn.info().Epoch
@@ -109,7 +109,7 @@ func (mn *migrateNet) stakeAndSelect(i int) (cur, next *cpapi.Committee) {
 			node = m.NodeID
 		}
 	}
-	out, err := mn.chain.Submit(context.Background(), mn.net.Sign(mn.net.Users[0], cpapi.Op{Stake: &cpapi.StakeOp{NodeID: node, Amount: 1000}}))
+	out, err := mn.chain.Submit(context.Background(), mn.net.Sign(mn.net.Users[0], cpapi.Op{Stake: &cpapi.StakeOp{NodeID: node, Amount: amount}}))
 	if err != nil || !out.OK() {
 		t.Fatalf("stake: %v %+v", err, out)
 	}
@@ -199,8 +199,26 @@ func testSyncShard(t *testing.T, mode string) {
 			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
 		}
 	}
-	cur, next := mn.stakeAndSelect(gainer)
+	// Tripling node 3's stake gives it 5 of the 10 shards, from two previous owners: fewer
+	// than K_s = 7, so rebuilding a gained shard's primary slivers needs symbols from peers (a
+	// node holding K_s shards or more rebuilds from its own slivers and fetches nothing).
+	cur, next := mn.stakeAndSelect(gainer, 200)
 	gained, owners := mn.losers(cur, next, gainer)
+	if k := len(memberShards(next, cpapi.BLSPublicKey(mn.net.NodeKeys[gainer].PublicKey()))); k >= mn.enc.Params().SecondarySource {
+		t.Fatalf("node %d holds %d shards: it could rebuild without peers", gainer, k)
+	}
+	// shardBytes is the sliver bytes of the blobs in shards (both axes).
+	shardBytes := func(shards []uint16) float64 {
+		var sum int
+		for _, e := range blobs {
+			id := blob.NewMetadata(&e.Commitment).ID
+			for _, s := range shards {
+				pr, se := e.Pair(blob.PairIndex(id, testShards, int(s)))
+				sum += len(pr.Data) + len(se.Data)
+			}
+		}
+		return float64(sum)
+	}
 	if len(gained) == 0 {
 		t.Fatalf("node %d gains no shard: %+v -> %+v", gainer, cur.Members, next.Members)
 	}
@@ -263,16 +281,37 @@ func testSyncShard(t *testing.T, mode string) {
 	fallbacks := g.metric(t, "floe_node_sync_shard_fallbacks_total")
 	rebuilt := g.metric(t, "floe_node_recovered_slivers_total")
 	syncBytes := g.metric(t, "floe_node_recovery_bytes_total", "kind", "sync_shard")
-	t.Logf("%s: %d shards gained, %v slivers (%v response bytes) moved by sync_shard, %v slivers rebuilt from %v recovery-symbol bytes, %v fallbacks",
-		mode, len(gained), moved, syncBytes, rebuilt, symbols, fallbacks)
+	movedBytes := g.metric(t, "floe_node_sync_shard_bytes_total")
+	peerSymbols := g.metric(t, "floe_node_recovery_symbols_total", "source", "peers")
+	t.Logf("%s: %d shards gained (%v sliver bytes), %v slivers (%v sliver bytes, %v response bytes) moved by sync_shard, "+
+		"%v slivers rebuilt from %v recovery-symbol bytes (%v symbols from peers), %v fallbacks",
+		mode, len(gained), shardBytes(gained), moved, movedBytes, syncBytes, rebuilt, symbols, peerSymbols, fallbacks)
+	// The response bytes of sync_shard are the sliver bytes stored plus the page framing
+	// (blob IDs, lengths), and more when a page had to be fetched again.
+	if syncBytes < movedBytes {
+		t.Fatalf("sync_shard stored %v sliver bytes out of %v response bytes", movedBytes, syncBytes)
+	}
 	switch mode {
 	case "honest", "interrupted":
 		if moved != float64(2*len(gained)*len(blobs)) || rebuilt != 0 || fallbacks != 0 {
 			t.Fatalf("want %d slivers moved by sync_shard and no recovery", 2*len(gained)*len(blobs))
 		}
+		if movedBytes != shardBytes(gained) {
+			t.Fatalf("sync_shard stored %v sliver bytes, the gained shards hold %v", movedBytes, shardBytes(gained))
+		}
+		if mode == "honest" && syncBytes > 1.1*movedBytes {
+			t.Fatalf("sync_shard fetched %v bytes for %v sliver bytes", syncBytes, movedBytes)
+		}
 	default:
 		if fallbacks == 0 || rebuilt == 0 {
 			t.Fatal("the failed transfer was not replaced by recovery")
+		}
+		// Node 3 holds too few shards to rebuild alone: the symbols came over the network.
+		if peerSymbols == 0 || symbols == 0 {
+			t.Fatalf("%v slivers rebuilt with %v symbols from peers and %v symbol bytes fetched", rebuilt, peerSymbols, symbols)
+		}
+		if movedBytes+shardBytes(nil) > shardBytes(gained) {
+			t.Fatalf("sync_shard stored %v sliver bytes, more than the gained shards' %v", movedBytes, shardBytes(gained))
 		}
 	}
 	// Nodes that lost shards delete them after the change is done (the victim too, if up).
@@ -314,7 +353,7 @@ func TestSyncShardDenied(t *testing.T) {
 	for i := range mn.nodes {
 		mn.start(i, nil)
 	}
-	cur, next := mn.stakeAndSelect(3)
+	cur, next := mn.stakeAndSelect(3, 1000)
 	_, owners := mn.losers(cur, next, 3)
 	epoch := mn.changeEpoch()
 	for j, shards := range owners {
@@ -329,6 +368,10 @@ func TestSyncShardDenied(t *testing.T) {
 		if other == 3 {
 			other = (other + 1) % 4
 		}
+		waitFor(t, "the other node's view", func() bool {
+			v, err := mn.nodes[other].e.Health(context.Background(), false)
+			return err == nil && v.Epoch == epoch
+		})
 		body := protocol.SignSyncShard(mn.net.NodeKeys[other], req)
 		expect(t, "foreign signature", n.do(t, "POST", "/v1/migrate/sync_shard", body, "application/octet-stream"), 403, "SYNC_SHARD_DENIED")
 		// Signed by the owner, sent to a node that did not own the shard.

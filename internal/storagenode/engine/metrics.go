@@ -19,6 +19,7 @@ type metrics struct {
 	scrubQuarantined prometheus.Counter
 
 	recoveryBytes     *prometheus.CounterVec
+	recoverySymbols   *prometheus.CounterVec
 	recoveredSlivers  *prometheus.CounterVec
 	recoveryFailures  prometheus.Counter
 	recoveryQueue     prometheus.Gauge
@@ -59,6 +60,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		recoveryBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_node_recovery_bytes_total", Help: "Response bytes fetched from other nodes to recover slivers, by kind (symbols, metadata).",
 		}, []string{"kind"}),
+		recoverySymbols: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_node_recovery_symbols_total", Help: "Recovery symbols that rebuilt slivers, by source: the node's own slivers (local, no bytes fetched) or other nodes (peers).",
+		}, []string{"source"}),
 		recoveredSlivers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_node_recovered_slivers_total", Help: "Slivers rebuilt from recovery symbols, by axis.",
 		}, []string{"axis"}),
@@ -80,7 +84,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.slivers, m.eventsApplied,
 		m.eventErrors, m.eventCursor, m.epoch, m.ownedShards, m.pendingBytes, m.confirmations, m.scrubQuarantined,
-		m.recoveryBytes, m.recoveredSlivers, m.recoveryFailures, m.recoveryQueue, m.readQuarantined, m.inconsistency,
+		m.recoveryBytes, m.recoverySymbols, m.recoveredSlivers, m.recoveryFailures, m.recoveryQueue, m.readQuarantined, m.inconsistency,
 		m.invalidationsSent} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("storagenode: metrics: %w", err)

@@ -429,6 +429,7 @@ func (m *Migrations) storePage(ctx context.Context, v *epochView, shard uint16, 
 		}
 		stored += len(it.Sliver.Data)
 		m.mm.slivers.Inc()
+		m.mm.bytes.Add(float64(len(it.Sliver.Data)))
 	}
 	return stored, nil
 }

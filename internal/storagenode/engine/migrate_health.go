@@ -13,6 +13,7 @@ import (
 type migrateMetrics struct {
 	served    prometheus.Counter
 	slivers   prometheus.Counter
+	bytes     prometheus.Counter
 	fallbacks prometheus.Counter
 }
 
@@ -22,10 +23,12 @@ func newMigrateMetrics(reg *prometheus.Registry) (*migrateMetrics, error) {
 			Help: "Slivers sent to members that gained this node's former shards (sync_shard)."}),
 		slivers: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_node_sync_shard_slivers_total",
 			Help: "Slivers of gained shards received from their previous owners and stored."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_node_sync_shard_bytes_total",
+			Help: "Sliver bytes of gained shards received from their previous owners and stored."}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_node_sync_shard_fallbacks_total",
 			Help: "Gained shards whose transfer failed (owner down or lying), left to recovery."}),
 	}
-	for _, c := range []prometheus.Collector{m.served, m.slivers, m.fallbacks} {
+	for _, c := range []prometheus.Collector{m.served, m.slivers, m.bytes, m.fallbacks} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("storagenode: metrics: %w", err)
 		}

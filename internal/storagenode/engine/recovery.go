@@ -457,6 +457,14 @@ func (n *Recovery) recoverAxis(ctx context.Context, v *epochView, md *blob.Metad
 		return most
 	}
 	n.localSymbols(ctx, v, md, src, targets, accept)
+	held := func() int {
+		k := 0
+		for _, g := range got {
+			k += len(g)
+		}
+		return k
+	}
+	local := held()
 
 	own := map[int]bool{}
 	for _, shard := range v.shards {
@@ -527,6 +535,10 @@ func (n *Recovery) recoverAxis(ctx context.Context, v *epochView, md *blob.Metad
 		job.Add(before - need())
 	}
 	job.Stop() // nothing writes to got any more
+	// A node holding many shards may rebuild from its own slivers alone (then it fetched no
+	// symbol bytes): say where the symbols came from.
+	n.m.recoverySymbols.WithLabelValues("local").Add(float64(local))
+	n.m.recoverySymbols.WithLabelValues("peers").Add(float64(held() - local))
 	for _, t := range targets {
 		syms := make([]redstuff.RecoverySymbol, 0, len(got[t]))
 		for _, sym := range got[t] {
