@@ -28,8 +28,13 @@ func TestStoreFailsBeforeUpload(t *testing.T) {
 	progress := func(done, _ int64) { uploaded.Store(max(uploaded.Load(), done)) }
 
 	rich := newClient(t, tn)
-	if _, err := rich.StoreBytes(ctx, testData(1000, base), client.StoreOptions{Epochs: tn.Net.Genesis.Params.MaxEpochsAhead + 1, Progress: progress}); !errors.Is(err, client.ErrInvalidEpochs) {
+	var phases []client.StorePhase
+	if _, err := rich.StoreBytes(ctx, testData(1000, base), client.StoreOptions{Epochs: tn.Net.Genesis.Params.MaxEpochsAhead + 1, Progress: progress,
+		Phase: func(p client.StorePhase) { phases = append(phases, p) }}); !errors.Is(err, client.ErrInvalidEpochs) {
 		t.Fatalf("store for more epochs than allowed: %v, want ErrInvalidEpochs", err)
+	}
+	if len(phases) != 0 {
+		t.Fatalf("a store refused for its epochs reported phases %v: it must fail before encoding", phases)
 	}
 
 	poor, err := client.NewWallet() // never funded
@@ -260,4 +265,42 @@ func forgeAndStore(t *testing.T, tn *testNetwork, wallet *crypto.AccountKey, dat
 		t.Fatal(err)
 	}
 	return md.ID
+}
+
+// TestStorePhases: a store reports encoding, then uploading (with the sliver bytes' progress
+// after it, up to the total), then certifying; a store that finds the blob certified reports
+// only encoding.
+func TestStorePhases(t *testing.T) {
+	tn := shared(t)
+	c := newClient(t, tn)
+	ctx := ctxFor(t)
+	data := testData(300_000, newSeed())
+	var events []string
+	var last, total int64
+	opts := client.StoreOptions{Epochs: 2,
+		Phase: func(p client.StorePhase) { events = append(events, string(p)) },
+		Progress: func(done, tot int64) {
+			if len(events) == 0 || events[len(events)-1] != "progress" {
+				events = append(events, "progress")
+			}
+			last, total = done, tot
+		}}
+	if _, err := c.StoreBytes(ctx, data, opts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{string(client.PhaseEncoding), string(client.PhaseUploading), "progress", string(client.PhaseCertifying)}
+	if !slices.Equal(events, want) {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+	if total == 0 || last != total {
+		t.Fatalf("progress ended at %d of %d", last, total)
+	}
+	events = nil
+	res, err := c.StoreBytes(ctx, data, opts)
+	if err != nil || !res.AlreadyCertified {
+		t.Fatalf("second store: %+v %v", res, err)
+	}
+	if want := []string{string(client.PhaseEncoding)}; !slices.Equal(events, want) {
+		t.Fatalf("already certified: events %v, want %v", events, want)
+	}
 }

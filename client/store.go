@@ -37,11 +37,34 @@ type StoreOptions struct {
 	Force bool
 	// Progress, if set, is called (from one goroutine at a time) as sliver bytes are uploaded.
 	Progress func(done, total int64)
+	// Phase, if set, is called as the store enters each phase (PhaseEncoding, PhaseUploading,
+	// PhaseCertifying), from the goroutine that called the store. A store that finds the blob
+	// already certified reports only PhaseEncoding.
+	Phase func(StorePhase)
 	// IgnoreResources buys new storage and registers the blob anew even if the wallet owns a
 	// registered, uncertified object of this blob or a storage resource that would do. The
 	// default reuses them, in that order, before buying (spec §11.3; Walrus's
 	// reuse_resources=true, the opposite of its --ignore-resources).
 	IgnoreResources bool
+}
+
+// StorePhase is a stage of a store, reported to StoreOptions.Phase.
+type StorePhase string
+
+// Store phases, in order. A committee change during the store may repeat uploading.
+const (
+	// PhaseEncoding: the blob is being encoded into slivers and its blob ID computed.
+	PhaseEncoding StorePhase = "encoding"
+	// PhaseUploading: the slivers are being sent to the nodes (StoreOptions.Progress follows).
+	PhaseUploading StorePhase = "uploading"
+	// PhaseCertifying: the confirmations are in; the certificate is being submitted.
+	PhaseCertifying StorePhase = "certifying"
+)
+
+func (o *StoreOptions) phase(p StorePhase) {
+	if o.Phase != nil {
+		o.Phase(p)
+	}
 }
 
 // ResourceOperation says how a store obtained its storage (Walrus's resourceOperation).
@@ -139,6 +162,7 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 		}
 	}
 	start := time.Now()
+	opts.phase(PhaseEncoding)
 	e, err := v.enc.Encode(data)
 	if errors.Is(err, redstuff.ErrDataTooLarge) {
 		return nil, fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
@@ -328,6 +352,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 	}
 
 	upStart := time.Now()
+	opts.phase(PhaseUploading)
 	cert, weight, err := c.upload(ctx, v, e, md, opts, r)
 	c.log.Debug("upload and confirmations done", "blob", md.ID, "took", time.Since(upStart), "err", err)
 	objID, rerr := r.wait(ctx)
@@ -338,6 +363,7 @@ func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.En
 		return err
 	}
 	res.ObjectID, res.Confirmations = objID, weight
+	opts.phase(PhaseCertifying)
 	certStart := time.Now()
 	if _, err := c.execute(ctx, "certify blob", cpapi.Op{CertifyBlob: &cpapi.CertifyBlobOp{BlobObjectID: cpapi.ObjectID(objID),
 		Certificate: cpapi.Certificate{Signers: cert.Signers, Message: cert.Message, Signature: cpapi.BLSSignature(cert.Signature)}}}); err != nil {

@@ -246,12 +246,9 @@ func storeFile(ctx context.Context, e *env, c *client.Client, path string, opts 
 	if err != nil {
 		return nil, err
 	}
-	bar := newProgress(e.stderr, "storing "+filepath.Base(path), int64(len(data)))
-	if bar != nil {
-		opts.Progress = bar.update
-	}
-	res, err := c.StoreBytes(ctx, data, opts)
-	bar.finish()
+	rep := newStoreReporter(e.stderr, isTerminal(e.stderr), filepath.Base(path), int64(len(data)))
+	res, err := c.StoreBytes(ctx, data, rep.options(opts))
+	rep.finish()
 	if err != nil {
 		return nil, err
 	}

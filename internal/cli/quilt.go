@@ -127,7 +127,9 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	if *dryRun {
 		return storeQuiltDryRun(ctx, e, c, info, patches, opts.Epochs, *cf.asJSON)
 	}
-	res, err := c.StoreQuilt(ctx, patches, opts)
+	rep := newStoreReporter(e.stderr, isTerminal(e.stderr), fmt.Sprintf("quilt of %d patches", len(patches)), -1)
+	res, err := c.StoreQuilt(ctx, patches, rep.options(opts))
+	rep.finish()
 	if err != nil {
 		return err
 	}
