@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/client"
@@ -33,18 +34,24 @@ func walletCommand() command {
 }
 
 func runWallet(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
+	// Global flags given before the command name (floe --config C wallet balance) come first.
+	globals := 0
+	for globals < len(args) && strings.HasPrefix(args[globals], "-") {
+		globals++
+	}
+	if globals == len(args) {
 		return usagef("usage: floe wallet new|balance|transfer [flags]")
 	}
-	switch args[0] {
+	sub, rest := args[globals], append(append([]string(nil), args[:globals]...), args[globals+1:]...)
+	switch sub {
 	case "new":
-		return walletNew(e, args[1:])
+		return walletNew(e, rest)
 	case "balance":
-		return walletBalance(ctx, e, args[1:])
+		return walletBalance(ctx, e, rest)
 	case "transfer":
-		return walletTransfer(ctx, e, args[1:])
+		return walletTransfer(ctx, e, rest)
 	}
-	return usagef("unknown wallet command %q (new, balance, transfer)", args[0])
+	return usagef("unknown wallet command %q (new, balance, transfer)", sub)
 }
 
 func walletNew(e *env, args []string) error {
@@ -89,37 +96,105 @@ func addressArg(address, keyPath string) (crypto.Address, error) {
 	return crypto.Address{}, usagef("give --address or --key")
 }
 
+// walletTarget resolves a wallet command's control plane and key: --url, else the client
+// configuration's (found as for store and read: --config, ./, $XDG_CONFIG_HOME/floe, ~/.config/floe,
+// ~/.floe, the default devnet), else defaultControlPlaneURL; the key from --key, else the
+// configuration's wallet (or --wallet's). needKey says whether a key is required.
+func walletTarget(cf clientFlags, url, keyPath string, needKey bool) (string, *crypto.AccountKey, error) {
+	var key *crypto.AccountKey
+	if keyPath != "" {
+		k, err := readKeyFile(keyPath)
+		if err != nil {
+			return "", nil, err
+		}
+		key = k
+	}
+	if url != "" && (key != nil || !needKey) {
+		return url, key, nil
+	}
+	cfg, _, err := loadClientConfig(cf)
+	if err != nil {
+		if key != nil || !needKey {
+			return defaultControlPlaneURL, key, nil
+		}
+		return "", nil, fmt.Errorf("no --key and no client configuration to take the wallet from: %w", err)
+	}
+	if url == "" {
+		url = cfg.ControlPlaneURL
+	}
+	if key == nil {
+		key = cfg.Wallet
+	}
+	if key == nil && needKey {
+		return "", nil, usagef("the client configuration names no wallet: give --key or --wallet")
+	}
+	return url, key, nil
+}
+
+// humanTokens prints an amount of base units as FLOE with the raw figure: "1.5 FLOE (1500000000 base units)".
+func humanTokens(units uint64) string {
+	return fmt.Sprintf("%s (%d base units)", humanCost(units), units)
+}
+
+// parseTransferAmount parses wallet transfer's --amount: base units ("250"), or tokens with
+// their unit ("1.5FLOE", "250base").
+func parseTransferAmount(s string) (uint64, error) {
+	if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64); err == nil {
+		return n, nil
+	}
+	t := strings.ToLower(strings.TrimSpace(s))
+	if !strings.HasSuffix(t, "floe") && !strings.HasSuffix(t, "base") {
+		return 0, fmt.Errorf("amount %q: want base units like 250, or FLOE like 1.5FLOE", s)
+	}
+	return parseTokens(s)
+}
+
 func walletBalance(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "wallet balance")
-	url := fs.String("url", defaultControlPlaneURL, "control plane API URL")
-	address := fs.String("address", "", "account address")
+	cf := addClientFlags(fs)
+	url := fs.String("url", "", "control plane API URL (default: the client configuration's)")
+	address := fs.String("address", "", "account address (default: the client configuration's wallet)")
 	keyPath := fs.String("key", "", "key file (instead of --address)")
-	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := addressArg(*address, *keyPath)
+	if *address != "" && *keyPath != "" {
+		return usagef("give --address or --key, not both")
+	}
+	cpURL, key, err := walletTarget(cf, *url, *keyPath, *address == "")
 	if err != nil {
 		return err
 	}
-	acc, err := cpclient.New(*url, nil).Account(ctx, cpapi.Address(a))
+	var a crypto.Address
+	if *address != "" {
+		if a, err = addressArg(*address, ""); err != nil {
+			return err
+		}
+	} else {
+		a = key.Address()
+	}
+	acc, err := cpclient.New(cpURL, nil).Account(ctx, cpapi.Address(a))
+	if errors.Is(err, cpclient.ErrNotFound) {
+		// An account the control plane has never seen holds nothing.
+		acc, err = &cpapi.Account{Address: cpapi.Address(a)}, nil
+	}
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *cf.asJSON {
 		return printJSON(e.stdout, acc)
 	}
-	fmt.Fprintf(e.stdout, "address: %s\nbalance: %d\nnonce:   %d\n", acc.Address, acc.Balance, acc.Nonce)
+	fmt.Fprintf(e.stdout, "address: %s\nbalance: %s\nnonce:   %d\n", acc.Address, humanTokens(acc.Balance), acc.Nonce)
 	return nil
 }
 
 func walletTransfer(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "wallet transfer")
-	url := fs.String("url", defaultControlPlaneURL, "control plane API URL")
-	keyPath := fs.String("key", "floe-wallet.json", "sender's key file")
+	cf := addClientFlags(fs)
+	url := fs.String("url", "", "control plane API URL (default: the client configuration's)")
+	keyPath := fs.String("key", "", "sender's key file (default: the client configuration's wallet)")
 	to := fs.String("to", "", "recipient address")
-	amount := fs.String("amount", "", "amount in base units")
-	asJSON := fs.Bool("json", false, "print JSON")
+	amount := fs.String("amount", "", "amount: base units (2000000000), or FLOE with its unit (2FLOE)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -127,30 +202,30 @@ func walletTransfer(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
-	n, err := strconv.ParseUint(*amount, 10, 64)
+	n, err := parseTransferAmount(*amount)
 	if err != nil {
 		return usagef("--amount: %v", err)
 	}
-	k, err := readKeyFile(*keyPath)
+	cpURL, k, err := walletTarget(cf, *url, *keyPath, true)
 	if err != nil {
 		return err
 	}
-	c := cpclient.New(*url, nil)
+	c := cpclient.New(cpURL, nil)
 	params, err := c.Params(ctx)
 	if err != nil {
 		return err
 	}
 	inc, err := c.Execute(ctx, params.ChainID, k, cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(dst), Amount: n}})
 	var ce *cpclient.Error
-	if err != nil && !(errors.As(err, &ce) && ce.Included != nil && *asJSON) {
+	if err != nil && !(errors.As(err, &ce) && ce.Included != nil && *cf.asJSON) {
 		return err
 	}
-	if *asJSON {
+	if *cf.asJSON {
 		if perr := printJSON(e.stdout, inc); perr != nil {
 			return perr
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "transferred %d to %s in block %d (tx %s)\n", n, dst, inc.Height, inc.Hash)
+	fmt.Fprintf(e.stdout, "transferred %s to %s in block %d (tx %s)\n", humanTokens(n), dst, inc.Height, inc.Hash)
 	return nil
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/crypto"
 )
 
 func runCLI(t *testing.T, args ...string) (string, int) {
@@ -86,6 +89,7 @@ func TestGenesisWalletInfo(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &bal) != nil || bal.Balance != 250 {
 		t.Fatalf("balance (%d): %s", code, out)
 	}
+	checkWalletConfig(t, dir, url, funded, created.Address)
 	out, code = runCLI(t, "info", "--url", url, "--json")
 	var info infoOutput
 	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.EpochInfo.CurrentEpoch != 1 || info.StorageInfo.NNodes != 4 ||
@@ -116,5 +120,69 @@ func TestGenesisWalletInfo(t *testing.T) {
 	}
 	if got := shardRanges([]uint16{0, 1, 2, 5, 7, 8}); got != "0-2,5,7-8 (6)" {
 		t.Fatalf("shardRanges = %q", got)
+	}
+}
+
+// checkWalletConfig: without --url and --key the wallet commands take the control plane and
+// the wallet from the client configuration, found as for store and read (--config given
+// before or after the command, $XDG_CONFIG_HOME/floe); they print FLOE with the base units,
+// and --json the raw base units.
+func checkWalletConfig(t *testing.T, dir, url, funded, other string) {
+	t.Helper()
+	xdg := filepath.Join(dir, "xdg")
+	if err := os.MkdirAll(filepath.Join(xdg, "floe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(xdg, "floe", "client_config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("control_plane_url: %s\nwallet: %s\n", url, funded)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := readKeyFile(funded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	balance := func(args ...string) uint64 {
+		t.Helper()
+		out, code := runCLI(t, append(args, "--json")...)
+		var b struct {
+			Address string `json:"address"`
+			Balance uint64 `json:"balance"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &b) != nil {
+			t.Fatalf("%v (%d): %s", args, code, out)
+		}
+		return b.Balance
+	}
+	start := balance("--config", cfgPath, "wallet", "balance")
+	if got := balance("wallet", "balance", "--config", cfgPath); got != start || start < 100 {
+		t.Fatalf("balance with --config after the command: %d, before it %d (want at least 100)", got, start)
+	}
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	out, code := runCLI(t, "wallet", "balance")
+	want := fmt.Sprintf("address: %s\nbalance: %s (%d base units)\n", k.Address(), humanCost(start), start)
+	if code != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, " FLOE (") {
+		t.Fatalf("wallet balance from $XDG_CONFIG_HOME (%d): %q, want %q", code, out, want)
+	}
+	before := balance("wallet", "balance", "--address", other)
+	out, code = runCLI(t, "wallet", "transfer", "--to", other, "--amount", "0.0000001FLOE")
+	if code != 0 || !strings.HasPrefix(out, "transferred 0.0000001 FLOE (100 base units) to "+other) {
+		t.Fatalf("transfer from the configuration's wallet (%d): %s", code, out)
+	}
+	if after := balance("wallet", "balance", "--address", other); after != before+100 {
+		t.Fatalf("recipient balance %d after a transfer of 100, was %d", after, before)
+	}
+	if got := balance("wallet", "balance"); got != start-100 {
+		t.Fatalf("sender balance %d, want %d", got, start-100)
+	}
+	if out, code := runCLI(t, "wallet", "transfer", "--to", other, "--amount", "1.5"); code != 2 || !strings.Contains(out, "1.5FLOE") {
+		t.Fatalf("an amount without a unit that is not base units (%d): %s", code, out)
+	}
+	// An account the control plane has never seen holds nothing.
+	fresh, err := crypto.GenerateAccountKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := balance("wallet", "balance", "--address", fresh.Address().String()); got != 0 {
+		t.Fatalf("unknown account: %d", got)
 	}
 }
