@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
 
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/fanout"
 	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -51,6 +55,16 @@ type committeeView struct {
 	weights []int                // shards per member
 	enc     *redstuff.Encoder
 	params  redstuff.Params
+
+	// old, while the change to c's epoch is in progress (between EpochChangeStart and
+	// EpochChangeDone), is the view that reads of blobs certified before c's epoch use: the
+	// new owner of a shard may not hold them yet, its previous owner keeps them until the
+	// change is done (spec §7.4). Nil otherwise.
+	old *committeeView
+	// prevHolder, in such a read view, is for each shard the index in nodes of its owner in
+	// the previous committee when that is another node than its current owner, else -1. The
+	// previous committee's members that are not in c are appended to nodes (with weight 0).
+	prevHolder []int
 }
 
 // New connects to the control plane named by cfg and returns a Client.
@@ -100,14 +114,21 @@ func (c *Client) committee(ctx context.Context, force bool) (*committeeView, err
 	if v != nil && !force && time.Since(at) < c.comm.CommitteeRefresh {
 		return v, nil
 	}
-	wcm, err := c.cp.CurrentCommittee(ctx)
+	rc, err := c.cp.ReadCommittees(ctx)
+	if errors.Is(err, cpclient.ErrNotFound) {
+		// No committee, or a control plane without the route: ask for the current one.
+		var wcm *cpapi.Committee
+		if wcm, err = c.cp.CurrentCommittee(ctx); err == nil {
+			rc = &cpapi.ReadCommittees{Current: *wcm}
+		}
+	}
 	if errors.Is(err, cpclient.ErrNotFound) || errors.Is(err, cpclient.ErrNoCommittee) {
 		return nil, fmt.Errorf("%w: %w", ErrNoCommittee, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("client: committee: %w", err)
 	}
-	cm := committeeFromAPI(wcm)
+	cm := committeeFromAPI(&rc.Current)
 	if len(cm.Members) == 0 {
 		return nil, fmt.Errorf("%w: epoch %d has no members", ErrNoCommittee, cm.Epoch)
 	}
@@ -126,12 +147,80 @@ func (c *Client) committee(ctx context.Context, force bool) (*committeeView, err
 		nv.nodes = append(nv.nodes, n)
 		nv.weights = append(nv.weights, len(m.Shards))
 	}
+	if p := rc.Previous; p != nil && p.Epoch+1 == cm.Epoch && p.NShards == cm.NShards {
+		nv.old = c.readView(nv, committeeFromAPI(p))
+	}
 	c.mu.Lock()
 	if c.view == nil || c.view.c.Epoch <= cm.Epoch {
 		c.view, c.viewAt = nv, time.Now()
 	}
 	c.mu.Unlock()
 	return nv, nil
+}
+
+// readView returns the view of reads of blobs certified before v's epoch while the change
+// to it is in progress: v's members, then prev's other members, with each shard's previous
+// owner (see committeeView.prevHolder).
+func (c *Client) readView(v *committeeView, prev *Committee) *committeeView {
+	rv := &committeeView{c: v.c, nodes: slices.Clone(v.nodes), weights: slices.Clone(v.weights), enc: v.enc, params: v.params,
+		prevHolder: make([]int, v.c.NShards)}
+	index := make(map[ObjectID]int, len(v.c.Members))
+	owner := make([]int, v.c.NShards)
+	for i := range owner {
+		owner[i], rv.prevHolder[i] = -1, -1
+	}
+	for i, m := range v.c.Members {
+		index[m.NodeID] = i
+		for _, s := range m.Shards {
+			if int(s) < len(owner) {
+				owner[s] = i
+			}
+		}
+	}
+	for _, m := range prev.Members {
+		j, ok := index[m.NodeID]
+		if !ok {
+			n, err := c.pool.Client(nodeclient.Node{Name: m.Name, Address: m.NetworkAddress, NetworkKey: m.NetworkPublicKey,
+				BLSKey: crypto.BLSPublicKey(m.BLSPublicKey)})
+			if err != nil {
+				c.log.Warn("storage node of the previous committee unusable", "node", m.Name, "addr", m.NetworkAddress, "err", err)
+			}
+			j = len(rv.nodes)
+			index[m.NodeID] = j
+			rv.nodes, rv.weights = append(rv.nodes, n), append(rv.weights, 0)
+		}
+		for _, s := range m.Shards {
+			if int(s) < len(owner) && owner[s] != j {
+				rv.prevHolder[s] = j
+			}
+		}
+	}
+	return rv
+}
+
+// forBlob returns the view to read a blob of status st from: the read view of the previous
+// committee's shards (old) while the epoch change is in progress, unless the blob was
+// certified in the current epoch (then the current committee got every sliver).
+func (v *committeeView) forBlob(st *cpapi.BlobStatus) *committeeView {
+	if v.old == nil || (st != nil && st.InitialCertifiedEpoch != nil && *st.InitialCertifiedEpoch >= v.c.Epoch) {
+		return v
+	}
+	return v.old
+}
+
+// previousOwner returns task t of a read (its Key a sliver pair index of blob id), which node
+// could not serve, moved to its shard's previous owner: if v is a read view that has one
+// other than node.
+func (v *committeeView) previousOwner(id blob.ID, t fanout.Task, node int) (fanout.Task, bool) {
+	if v.prevHolder == nil {
+		return t, false
+	}
+	j := v.prevHolder[blob.ShardIndex(id, v.c.NShards, t.Key)]
+	if j < 0 || j == node || v.nodes[j] == nil {
+		return t, false
+	}
+	t.Node = j
+	return t, true
 }
 
 // NodeLatency reports the client's smoothed response time of each node it has talked to, by

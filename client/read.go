@@ -132,14 +132,18 @@ func (c *Client) readStrict(ctx context.Context, v *committeeView, md *blob.Meta
 }
 
 // readSetup checks that the blob is readable and fetches the committee and verified metadata.
+// The view it returns falls back to the previous committee while an epoch change is in
+// progress (committeeView.forBlob).
 func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *blob.MetadataWithID, error) {
-	if err := c.checkReadable(ctx, id); err != nil {
+	st, err := c.readable(ctx, id)
+	if err != nil {
 		return nil, nil, err
 	}
 	v, err := c.committee(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
+	v = v.forBlob(st)
 	md, err := c.fetchMetadata(ctx, v, id)
 	if err != nil {
 		return nil, nil, err
@@ -289,7 +293,16 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 			case err != nil:
 				rowErr = fmt.Errorf("primary sliver %d: %w", r, err)
 			default:
-				fetched[res.Tasks[0].Key] = res
+				t := res.Tasks[0]
+				if alt, ok := v.previousOwner(md.ID, t, res.Node); ok && res.Err != nil {
+					// The new owner does not serve it (yet): ask the previous one, in turn.
+					v.nodes[res.Node].Logger().Debug("sliver not served by its new owner; asking its previous owner", "blob", md.ID, "sliver", t.Key, "err", res.Err)
+					holder[t.Key] = alt.Node
+					job.Release()
+					job.Move(alt)
+					continue
+				}
+				fetched[t.Key] = res
 			}
 		}
 		res := fetched[r]
@@ -335,14 +348,15 @@ func (c *Client) stream(ctx context.Context, v *committeeView, md *blob.Metadata
 
 // BlobSize returns the unencoded length of a certified blob, from its verified metadata.
 func (c *Client) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
-	if err := c.checkReadable(ctx, id); err != nil {
+	st, err := c.readable(ctx, id)
+	if err != nil {
 		return 0, err
 	}
 	v, err := c.committee(ctx, false)
 	if err != nil {
 		return 0, err
 	}
-	md, err := c.fetchMetadata(ctx, v, id)
+	md, err := c.fetchMetadata(ctx, v.forBlob(st), id)
 	if err != nil {
 		return 0, err
 	}
@@ -351,19 +365,25 @@ func (c *Client) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
 
 // checkReadable asks the control plane whether the blob is certified and live.
 func (c *Client) checkReadable(ctx context.Context, id blob.ID) error {
+	_, err := c.readable(ctx, id)
+	return err
+}
+
+// readable returns the status of a blob that is certified and live, or an error.
+func (c *Client) readable(ctx context.Context, id blob.ID) (*cpapi.BlobStatus, error) {
 	st, err := c.cp.BlobStatus(ctx, id)
 	if err != nil {
-		return fmt.Errorf("client: blob status: %w", err)
+		return nil, fmt.Errorf("client: blob status: %w", err)
 	}
 	switch {
 	case st.Status == cpapi.StatusInvalid:
-		return fmt.Errorf("%w: %s", ErrBlobInvalid, id)
+		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
 	case st.Status == cpapi.StatusPermanent && st.IsCertified, st.DeletableCounts.Certified > 0:
-		return nil
+		return st, nil
 	case st.Status == cpapi.StatusNonexistent:
-		return fmt.Errorf("%w: %s", ErrBlobNotFound, id)
+		return nil, fmt.Errorf("%w: %s", ErrBlobNotFound, id)
 	default:
-		return fmt.Errorf("%w: %s is registered but not certified", ErrBlobNotFound, id)
+		return nil, fmt.Errorf("%w: %s is registered but not certified", ErrBlobNotFound, id)
 	}
 }
 
@@ -416,6 +436,19 @@ func (c *Client) fetchMetadataFromNodes(ctx context.Context, v *committeeView, i
 		return nil, fmt.Errorf("%w: %s: no metadata on nodes holding %d shards", ErrBlobNotFound, id, notFound)
 	}
 	return nil, fmt.Errorf("%w: %s: %w", ErrNoMetadata, id, errors.Join(errs...))
+}
+
+// moveToPrevious moves the tasks that node could not serve to their shards' previous owners
+// (in a read view during an epoch change); it returns how many it moved.
+func moveToPrevious[T any](job *fanout.Job[T], v *committeeView, id blob.ID, node int, ts []fanout.Task) int {
+	moved := 0
+	for _, t := range ts {
+		if alt, ok := v.previousOwner(id, t, node); ok {
+			job.Move(alt)
+			moved++
+		}
+	}
+	return moved
 }
 
 // fetchPrimary fetches verified primary slivers until need distinct ones are in (a frugal
@@ -496,11 +529,15 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 			continue
 		case errors.Is(err, ErrBadNode):
 			v.nodes[i].Logger().Warn("node served an invalid sliver; skipping the node", "blob", md.ID, "sliver", t.Key, "err", err)
-			job.Drop(i) // never trust this node again in this read
+			// Never trust this node again in this read; its shards' previous owners may serve.
+			moveToPrevious(job, v, md.ID, i, append(job.Drop(i), t))
 		case errors.As(err, &ne) && ne.Status == 0:
 			v.nodes[i].Logger().Debug("sliver fetch failed", "blob", md.ID, "sliver", t.Key, "err", err)
-			job.Drop(i) // unreachable
+			moveToPrevious(job, v, md.ID, i, append(job.Drop(i), t)) // unreachable
 		case errors.As(err, &ne) && ne.NotFound():
+			if moveToPrevious(job, v, md.ID, i, []fanout.Task{t}) > 0 {
+				continue // the new owner does not hold it (yet)
+			}
 			notFound++
 		case errors.As(err, &ne) && ne.Retryable() && retries[t.Key] < 2:
 			retries[t.Key]++

@@ -40,6 +40,7 @@ type testNetwork struct {
 	log   *slog.Logger
 	dir   string
 	srv   *http.Server
+	wrap  func(i int, h http.Handler) http.Handler
 
 	funderMu sync.Mutex
 	funder   *cpclient.Client
@@ -69,6 +70,13 @@ type netOptions struct {
 	Stakes []uint64
 	Users  int
 	Logger *slog.Logger
+	// Clock, if set, gives the control plane's block times (to move epochs on), and
+	// EpochDurationMs its epoch duration (the default if 0).
+	Clock           func() time.Time
+	EpochDurationMs int64
+	// Wrap, if set, wraps the HTTP handler of node i (a test's view of, or hold on, its
+	// requests).
+	Wrap func(i int, h http.Handler) http.Handler
 }
 
 // startNetwork starts a network; Close stops it and removes its files.
@@ -83,13 +91,16 @@ func startNetwork(opts netOptions) (_ *testNetwork, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tn := &testNetwork{log: opts.Logger, dir: dir}
+	tn := &testNetwork{log: opts.Logger, dir: dir, wrap: opts.Wrap}
 	defer func() {
 		if err != nil {
 			tn.Close()
 		}
 	}()
 	tn.Net = cptest.NewNetwork(opts.Shards, len(opts.Stakes), opts.Users, 1<<50, opts.Stakes, time.Now())
+	if opts.EpochDurationMs > 0 {
+		tn.Net.Genesis.Params.EpochDurationMs = opts.EpochDurationMs
+	}
 	cpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -118,7 +129,11 @@ func startNetwork(opts netOptions) (_ *testNetwork, err error) {
 		g := &tn.Net.Genesis.Nodes[i]
 		g.NetworkAddress, g.NetworkPublicKey = n.Addr, pub
 	}
-	tn.Chain, err = embedded.Open(filepath.Join(dir, "chain"), &embedded.Options{Genesis: tn.Net.Genesis, Logger: opts.Logger.With("part", "chain")})
+	cpOpts := &embedded.Options{Genesis: tn.Net.Genesis, Logger: opts.Logger.With("part", "chain"), Clock: opts.Clock}
+	if opts.Clock != nil {
+		cpOpts.TickInterval = 50 * time.Millisecond
+	}
+	tn.Chain, err = embedded.Open(filepath.Join(dir, "chain"), cpOpts)
 	if err != nil {
 		cpLn.Close()
 		return nil, err
@@ -236,6 +251,9 @@ func (n *testNode) build(listen string, mode byzantine.Mode) error {
 	if err != nil {
 		st.Close()
 		return err
+	}
+	if w := n.net.wrap; w != nil {
+		sn.WrapHandler(func(h http.Handler) http.Handler { return w(n.index, h) })
 	}
 	n.store, n.sn, n.Addr = st, sn, sn.Addr()
 	return nil

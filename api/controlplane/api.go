@@ -40,6 +40,8 @@
 //	GET  /v1/committees/{epoch|current|previous|next}
 //	                                       committee, shard assignment and prices of an epoch
 //	                                       (next: selected at voting end, 404 before)
+//	GET  /v1/committees/read               ReadCommittees: the current committee, and the
+//	                                       previous one while the epoch change is in progress
 //	GET  /v1/nodes                         registered storage nodes
 //	GET  /v1/nodes/{node_id}               NodeInfo: a node's status, stake and shards now and next
 //	GET  /v1/validators                    the CometBFT validator set the control plane keeps

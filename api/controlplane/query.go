@@ -251,6 +251,20 @@ type Committee struct {
 	Capacity     uint64   `json:"capacity"`
 }
 
+// ReadCommittees are the committees a reader needs (GET PathCommittees + "read"): the
+// current one, which stores new blobs, and, while the change to the current epoch is in
+// progress (State EpochStateChangeSync), the previous one. Until EpochChangeDone the
+// previous committee's members keep the shards they lost, so a reader asks the previous owner
+// of a shard for the slivers of blobs certified before the current epoch that the new owner
+// does not hold yet (spec §7.4, §11.4).
+type ReadCommittees struct {
+	Current Committee `json:"current"`
+	// Previous is set only while the change to Current's epoch is in progress.
+	Previous *Committee `json:"previous,omitempty"`
+	// State is the epoch state (an EpochState constant; empty in epoch 0).
+	State string `json:"state,omitempty"`
+}
+
 // ShardOwner returns, for each shard index, the index of the member holding it (-1 if none).
 func (c *Committee) ShardOwner() []int {
 	out := make([]int, c.NShards)

@@ -68,6 +68,24 @@ func (s *State) Committee(e uint32) (*cpapi.Committee, bool) {
 	return &out, true
 }
 
+// ReadCommittees returns the current committee and, while the change to the current epoch
+// is in progress, the previous one (false if there is no current committee).
+func (s *State) ReadCommittees() (*cpapi.ReadCommittees, bool) {
+	cur := s.d.Committees[s.d.Epoch]
+	if cur == nil {
+		return nil, false
+	}
+	out := &cpapi.ReadCommittees{Current: cur.API()}
+	if ec := s.EpochChange(); ec != nil {
+		out.State = ec.State
+	}
+	if prev := s.d.Committees[s.d.Epoch-1]; s.d.Epoch > 0 && prev != nil && out.State == cpapi.EpochStateChangeSync {
+		p := prev.API()
+		out.Previous = &p
+	}
+	return out, true
+}
+
 // Prices returns the current prices.
 func (s *State) Prices() cpapi.Prices {
 	p := cpapi.Prices{Epoch: s.d.Epoch, Used: s.d.Used[s.d.Epoch]}

@@ -187,11 +187,32 @@ func (j *Job[T]) Requeue(t Task) {
 	}
 }
 
+// Move queues t on t.Node (a task another node could not serve) ahead of that node's
+// queued tasks of higher Prio, so that an Ordered job dispatches it in its turn.
+func (j *Job[T]) Move(t Task) {
+	if j.dropped[t.Node] {
+		return
+	}
+	q := j.queue[t.Node]
+	i := 0
+	for i < len(q) && q[i].t.Prio <= t.Prio {
+		i++
+	}
+	j.queue[t.Node] = slices.Insert(q, i, queued{t, j.seq})
+	j.seq++
+}
+
 // Drop drops the tasks still queued for node and every later one (a node that served invalid
-// data or cannot be reached); its calls in flight finish.
-func (j *Job[T]) Drop(node int) {
+// data or cannot be reached); its calls in flight finish. It returns the tasks it dropped
+// from the queue (the caller may Move them to other nodes).
+func (j *Job[T]) Drop(node int) []Task {
 	j.dropped[node] = true
+	out := make([]Task, len(j.queue[node]))
+	for i, q := range j.queue[node] {
+		out[i] = q.t
+	}
 	j.queue[node] = nil
+	return out
 }
 
 // Dropped reports whether node was dropped.

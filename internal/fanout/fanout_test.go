@@ -308,6 +308,59 @@ func TestRequeueAndDrop(t *testing.T) {
 	}
 }
 
+// TestMoveOrdered: in an ordered windowed job, rows that node 0 cannot serve are moved to node
+// 1, behind none of its later rows, and written in order; Drop returns the tasks it dropped.
+func TestMoveOrdered(t *testing.T) {
+	const rows, window = 12, 3
+	var tasks []Task
+	for r := range rows {
+		tasks = append(tasks, Task{Node: r % 2, Key: r, Prio: r})
+	}
+	j := Start(context.Background(), Config{Nodes: 3, Limit: window, PerNode: 1, Ordered: true, Hold: true}, tasks,
+		func(ctx context.Context, node int, ts []Task) (int, error) {
+			if node == 0 {
+				return 0, errors.New("not found")
+			}
+			return ts[0].Key, nil
+		})
+	defer j.Stop()
+	got := map[int]bool{}
+	var written []int
+	for len(written) < rows {
+		r, err := j.Next(time.Time{})
+		if err != nil {
+			t.Fatalf("Next: %v (written %v)", err, written)
+		}
+		if r.Err != nil {
+			j.Release()
+			mv := r.Tasks[0]
+			mv.Node = 1
+			j.Move(mv)
+			continue
+		}
+		got[r.Value] = true
+		for got[len(written)] {
+			delete(got, len(written))
+			written = append(written, len(written))
+			j.Release()
+		}
+	}
+	j.Move(Task{Node: 2, Key: 100, Prio: 5})
+	j.Move(Task{Node: 2, Key: 101, Prio: 1})
+	j.Move(Task{Node: 2, Key: 102, Prio: 9})
+	var keys []int
+	for _, d := range j.Drop(2) {
+		keys = append(keys, d.Key)
+	}
+	if !slices.Equal(keys, []int{101, 100, 102}) {
+		t.Fatalf("Drop returned %v, want the moved tasks by priority [101 100 102]", keys)
+	}
+	j.Move(Task{Node: 2, Key: 103})
+	if d := j.Drop(2); len(d) != 0 {
+		t.Fatalf("a task moved to a dropped node was queued: %v", d)
+	}
+}
+
 // TestDeadlineAndStop: Next returns ErrTimeout at its deadline; Stop cancels the calls in
 // flight, and values that arrive after the consumer stopped listening are discarded.
 func TestDeadlineAndStop(t *testing.T) {

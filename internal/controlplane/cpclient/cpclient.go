@@ -323,6 +323,13 @@ func (c *Client) CurrentCommittee(ctx context.Context) (*api.Committee, error) {
 	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+"current", nil, &v)
 }
 
+// ReadCommittees returns the current committee and, while the change to the current epoch
+// is in progress, the previous one.
+func (c *Client) ReadCommittees(ctx context.Context) (*api.ReadCommittees, error) {
+	var v api.ReadCommittees
+	return &v, c.do(ctx, http.MethodGet, api.PathCommittees+"read", nil, &v)
+}
+
 // NextCommittee returns the committee of the next epoch (ErrNotFound before voting end).
 func (c *Client) NextCommittee(ctx context.Context) (*api.Committee, error) {
 	var v api.Committee

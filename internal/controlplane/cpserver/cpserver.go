@@ -63,6 +63,7 @@ func New(b Backend, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+api.PathBlobs+"{blob_id}/objects", h.blobObjects)
 	h.mux.HandleFunc("GET "+api.PathObjects+"{object_id}", h.object)
 	h.mux.HandleFunc("GET "+api.PathCommittees+"{epoch}", h.committee)
+	h.mux.HandleFunc("GET "+api.PathCommittees+"read", h.readCommittees)
 	h.mux.HandleFunc("GET "+api.PathNodes, h.nodes)
 	h.mux.HandleFunc("GET "+api.PathNodes+"/{node_id}", h.nodeInfo)
 	h.mux.HandleFunc("GET "+api.PathValidators, h.validators)
@@ -291,6 +292,17 @@ func (h *Handler) committee(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeJSON(w, http.StatusOK, c)
+}
+
+func (h *Handler) readCommittees(w http.ResponseWriter, _ *http.Request) {
+	var rc *api.ReadCommittees
+	var ok bool
+	h.b.View(func(s *controlplane.State, _ controlplane.Hash) { rc, ok = s.ReadCommittees() })
+	if !ok {
+		h.writeError(w, fmt.Errorf("%w: no committee", ErrNotFound))
+		return
+	}
+	h.writeJSON(w, http.StatusOK, rc)
 }
 
 func (h *Handler) nodes(w http.ResponseWriter, _ *http.Request) {

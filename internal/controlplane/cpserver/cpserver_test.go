@@ -73,4 +73,14 @@ func TestErrorMapping(t *testing.T) {
 	if len(page.Events) != 2 || page.Next != 2 || page.Events[0].Seq != 0 {
 		t.Fatalf("events page %+v", page)
 	}
+	// With no epoch change in progress the readers' committee is the current one alone.
+	if resp, err = http.Get(srv.URL + "/v1/committees/read"); err != nil {
+		t.Fatal(err)
+	}
+	var rc api.ReadCommittees
+	err = json.NewDecoder(resp.Body).Decode(&rc)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(rc.Current.Members) != 4 || rc.State == api.EpochStateChangeSync || rc.Previous != nil {
+		t.Fatalf("read committees: %d %+v %v", resp.StatusCode, rc, err)
+	}
 }

@@ -1,0 +1,286 @@
+package client_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cpapi "github.com/floelabs/floe/api/controlplane"
+	api "github.com/floelabs/floe/api/storagenode"
+	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/daemon"
+)
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// changeNet is a test network whose control-plane clock the test moves (so that it decides
+// when the next committee is selected and when the epoch changes), with a hold on the
+// sync_shard requests every node serves and counts of the sliver reads each node answered.
+type changeNet struct {
+	*testNetwork
+	offset  atomic.Int64 // ms added to the wall clock
+	epochMs int64
+
+	mu      sync.Mutex
+	release chan struct{} // closed: sync_shard requests go through
+	served  []atomic.Int64
+	missing []atomic.Int64
+}
+
+const changeEpochMs = 600_000
+
+func newChangeNet(t *testing.T, stakes []uint64) *changeNet {
+	cn := &changeNet{epochMs: changeEpochMs, release: make(chan struct{}), served: make([]atomic.Int64, len(stakes)),
+		missing: make([]atomic.Int64, len(stakes))}
+	cn.testNetwork = newNetwork(t, netOptions{Shards: testShards, Stakes: stakes, EpochDurationMs: changeEpochMs,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(cn.offset.Load()) * time.Millisecond) },
+		Wrap: func(i int, h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == api.RouteSyncShard {
+					cn.mu.Lock()
+					release := cn.release
+					cn.mu.Unlock()
+					select {
+					case <-release:
+					case <-r.Context().Done():
+						return
+					}
+				}
+				if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/slivers/") || strings.HasSuffix(r.URL.Path, "/status") {
+					h.ServeHTTP(w, r)
+					return
+				}
+				sw := &statusWriter{ResponseWriter: w}
+				h.ServeHTTP(sw, r)
+				switch sw.code {
+				case http.StatusOK:
+					cn.served[i].Add(1)
+				case http.StatusNotFound:
+					cn.missing[i].Add(1)
+				}
+			})
+		}})
+	return cn
+}
+
+func (cn *changeNet) info() cpapi.Info {
+	var info cpapi.Info
+	cn.Chain.View(func(s *controlplane.State, _ controlplane.Hash) { info = s.Info() })
+	return info
+}
+
+// moveTo sets the control plane's clock to the given fraction of the current epoch.
+func (cn *changeNet) moveTo(f float64) {
+	info := cn.info()
+	at := info.EpochStartMs + int64(f*float64(cn.epochMs)) + 1
+	if d := at - time.Now().UnixMilli(); d > cn.offset.Load() {
+		cn.offset.Store(d)
+	}
+}
+
+// counts returns the sliver reads each node served and answered not found.
+func (cn *changeNet) counts() (served, missing []int64) {
+	for i := range cn.served {
+		served, missing = append(served, cn.served[i].Load()), append(missing, cn.missing[i].Load())
+	}
+	return served, missing
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReadDuringEpochChange: node 3 is staked so that it holds every shard in the next epoch,
+// and the previous owners hold back its sync_shard requests: after EpochChangeStart it owns
+// shards whose slivers it does not have yet (they are in transfer, it answers 404), and the
+// shards that stayed with their owner are fewer than K_p, so no read could decode from the new
+// committee alone. Reads of the blobs certified before the change, through the SDK (whole,
+// streamed, ranges) and through the aggregator, all succeed: the slivers come from the
+// previous owners. A blob stored during the change goes to the new committee. Once the
+// transfers go through the change is done, and the blobs read from the new committee.
+func TestReadDuringEpochChange(t *testing.T) {
+	cn := newChangeNet(t, []uint64{100, 100, 100, 100})
+	ctx := ctxFor(t)
+	c := newClient(t, cn.testNetwork)
+	var blobs []blob.ID
+	data := map[blob.ID][]byte{}
+	for k, size := range []int{1, 3_000, 40_000, 200_000, 1 << 20} {
+		b := testData(size, newSeed()+uint64(k))
+		res, err := c.StoreBytes(ctx, b, client.StoreOptions{Epochs: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, res.BlobID)
+		data[res.BlobID] = b
+	}
+
+	cp := cpclient.New(cn.URL, nil)
+	cur, err := cp.CurrentCommittee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gainer cpapi.ObjectID
+	for _, m := range cur.Members {
+		if m.Name == "node-3" {
+			gainer = m.NodeID
+		}
+	}
+	if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
+		cpapi.Op{Stake: &cpapi.StakeOp{NodeID: gainer, Amount: 1_000_000}}); err != nil {
+		t.Fatal(err)
+	}
+	cn.moveTo(0.55)
+	var next *cpapi.Committee
+	waitUntil(t, "the next committee", func() bool {
+		next, err = cp.NextCommittee(ctx)
+		return err == nil
+	})
+	// The shards whose owner does not change are fewer than K_p: without the previous owners
+	// no read can decode during the change.
+	before, after := cur.ShardOwner(), next.ShardOwner()
+	kept := 0
+	for s := range before {
+		if cur.Members[before[s]].NodeID == next.Members[after[s]].NodeID {
+			kept++
+		}
+	}
+	if k := (testShards - 1) / 3; kept >= testShards-2*k {
+		t.Fatalf("%d of %d shards keep their owner: a read could decode without the previous committee", kept, testShards)
+	}
+
+	cn.moveTo(1.0)
+	waitUntil(t, "the epoch change", func() bool {
+		info := cn.info()
+		return info.Epoch == cur.Epoch+1 && info.EpochChange != nil && info.EpochChange.State == cpapi.EpochStateChangeSync
+	})
+	if err := cn.Nodes[3].waitReady(cur.Epoch+1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	// Readers that learn the committee now (a fresh client, the aggregator's), and the
+	// first client once its view is refreshed.
+	reader := newClient(t, cn.testNetwork)
+	agg, err := daemon.New(daemon.Config{Aggregator: true, Blobs: daemon.FromClient(reader), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(agg)
+	defer srv.Close()
+	served0, _ := cn.counts()
+	var failures []string
+	check := func(how string, id blob.ID, got []byte, err error, want []byte) {
+		t.Helper()
+		switch {
+		case err != nil:
+			failures = append(failures, fmt.Sprintf("%s %s: %v", how, id, err))
+		case !bytes.Equal(got, want):
+			failures = append(failures, fmt.Sprintf("%s %s: %d bytes differ from the %d stored", how, id, len(got), len(want)))
+		}
+	}
+	readAll := func(phase string) {
+		t.Helper()
+		for _, id := range blobs {
+			want := data[id]
+			got, err := reader.ReadBytes(ctx, id)
+			check(phase+": ReadBytes", id, got, err, want)
+			var buf bytes.Buffer
+			_, err = reader.Read(ctx, id, &buf)
+			check(phase+": Read", id, buf.Bytes(), err, want)
+			got, err = reader.ReadBytes(ctx, id, client.ReadOptions{Consistency: client.ConsistencyStrict})
+			check(phase+": strict ReadBytes", id, got, err, want)
+			if len(want) > 10 {
+				buf.Reset()
+				off, n := uint64(len(want)/3), uint64(len(want)/2)
+				err = reader.ReadRange(ctx, id, off, n, &buf)
+				check(phase+": ReadRange", id, buf.Bytes(), err, want[off:off+n])
+			}
+			resp, err := http.Get(srv.URL + "/v1/blobs/" + id.String())
+			if err == nil {
+				got, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d: %s", resp.StatusCode, got)
+				}
+			}
+			check(phase+": aggregator", id, got, err, want)
+		}
+	}
+	readAll("during the change")
+	if len(failures) > 0 {
+		t.Fatalf("%d failed reads during the epoch change:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+	served, missing := cn.counts()
+	if st := cn.info().EpochChange.State; st != cpapi.EpochStateChangeSync {
+		t.Fatalf("the change ended during the reads (%s): the test read nothing in transfer", st)
+	}
+	var fromPrev int64
+	for i := 0; i < 3; i++ {
+		fromPrev += served[i] - served0[i]
+	}
+	t.Logf("during the change: node 3 answered %d sliver reads not found; the previous owners served %d", missing[3], fromPrev)
+	if missing[3] == 0 || fromPrev == 0 {
+		t.Fatalf("the reads did not go from the new owner to the previous ones: served %v, not found %v", served, missing)
+	}
+
+	// A blob stored during the change goes to the new committee.
+	fresh := testData(100_000, newSeed())
+	res, err := reader.StoreBytes(ctx, fresh, client.StoreOptions{Epochs: 3})
+	if err != nil {
+		t.Fatalf("store during the change: %v", err)
+	}
+	got, err := reader.ReadBytes(ctx, res.BlobID)
+	check("new blob", res.BlobID, got, err, fresh)
+
+	// Let the transfers through: node 3 reports, the change is done, the old owners drop
+	// their shards, and the blobs read from the new committee.
+	close(cn.release)
+	waitUntil(t, "EpochChangeDone", func() bool {
+		ec := cn.info().EpochChange
+		return ec != nil && ec.State != cpapi.EpochStateChangeSync
+	})
+	if ec := cn.info().EpochChange; ec.Forced {
+		t.Fatalf("the change was forced: %+v", ec)
+	}
+	reader = newClient(t, cn.testNetwork)
+	readAll("after the change")
+	if len(failures) > 0 {
+		t.Fatalf("%d failed reads:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+}
