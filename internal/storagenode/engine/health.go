@@ -11,6 +11,7 @@ import (
 // Health reports the node's state: uptime, epoch, event progress and its shards (each one's
 // status if detailed): a shard is ready only once a sweep over the node's blobs has covered
 // it and no certified blob is known to miss a sliver in it; until then it is in recovery.
+// ReadOnly counts the shards it holds slivers of without owning them.
 func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthInfo, error) {
 	up := time.Since(e.started)
 	e.mu.RLock()
@@ -41,6 +42,18 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 		h.ShardSummary = api.ShardSummary{Owned: len(v.shards), OwnedShardStatus: sum}
 		if detailed {
 			h.ShardDetail = &api.ShardDetail{Owned: detail}
+		}
+		// Read-only: shards the node still holds slivers of but no longer owns (lost at an
+		// epoch change, kept until the change is done so the previous committee can serve
+		// reads).
+		held, err := e.store.Shards(ctx)
+		if err != nil {
+			return h, err
+		}
+		for _, s := range held {
+			if !v.owned[s] {
+				h.ShardSummary.ReadOnly++
+			}
 		}
 	}
 	h.Challenges = e.Challenges.Health()

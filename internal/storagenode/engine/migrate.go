@@ -235,7 +235,18 @@ func (m *Migrations) step(ctx context.Context, v *epochView) {
 		}
 	}
 	if !dropped {
+		// Lost: the shards owned in the previous epoch and not now, and any other shard the
+		// node holds without owning it (lost in an earlier change while it was down).
+		held, err := m.store.Shards(ctx)
+		if err != nil {
+			return
+		}
 		var lost []uint16
+		for _, s := range held {
+			if !v.owned[s] {
+				prevOwned[s] = true
+			}
+		}
 		for s := range prevOwned {
 			if !v.owned[s] {
 				lost = append(lost, s)
