@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,8 +16,10 @@ import (
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
+	nodeapi "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/nodetls"
 )
 
 // Nodes join and leave a devnet while it runs (floe devnet add-node / remove-node). Both are
@@ -405,8 +409,9 @@ func (n *Network) syncMembersLocked() error {
 }
 
 // stopDepartedLocked stops every removed node the committee no longer needs: its leave epoch
-// has started, it is in neither the current committee nor a selected next one, and the
-// change to the current epoch is done. It returns the names stopped.
+// has started, it is in neither the current committee nor a selected next one, the change to
+// the current epoch is done, and it has deleted the shards it lost (its health shows no owned
+// or read-only shard). It returns the names stopped.
 func (n *Network) stopDepartedLocked(ctx context.Context) ([]string, error) {
 	var pending []*removedNode
 	for i := range n.setup.Removed {
@@ -443,12 +448,29 @@ func (n *Network) stopDepartedLocked(ctx context.Context) ([]string, error) {
 			members[m.Name] = true
 		}
 	}
+	nodes, err := cp.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var stopped []string
 	for _, r := range pending {
 		if in.Epoch < r.LeaveEpoch || members[r.Name] {
 			continue
 		}
 		i := slices.IndexFunc(n.nodes, func(p *Process) bool { return p.Name == r.Name })
+		if i >= 0 && (n.nodes[i].Running() || findRunning(n.nodes[i].Argv) != 0) {
+			// It deletes the shards it lost once the change is done: wait until its health
+			// shows none left (owned or read-only).
+			k := slices.IndexFunc(nodes, func(nd cpapi.Node) bool { return nd.Name == r.Name })
+			if k < 0 {
+				continue
+			}
+			h, err := nodeHealth(ctx, n.info.Nodes[i].URL, nodes[k].NetworkPublicKey)
+			if err != nil || h.ShardSummary.Owned > 0 || h.ShardSummary.ReadOnly > 0 {
+				n.log.Debug("removed node still holds shards", "name", r.Name, "err", err, "shards", h.ShardSummary)
+				continue
+			}
+		}
 		if i >= 0 {
 			p := n.nodes[i]
 			n.retired[p] = true
@@ -531,4 +553,34 @@ func Attach(ctx context.Context, dir, binary string, log *slog.Logger) (*Network
 	info.Nodes = append(info.Nodes, n.info.Nodes[len(info.Nodes):]...)
 	n.info = info
 	return n, nil
+}
+
+// nodeHealth fetches a node's health over TLS pinned to its network key.
+func nodeHealth(ctx context.Context, url string, pub []byte) (nodeapi.ServiceHealthInfo, error) {
+	var zero nodeapi.ServiceHealthInfo
+	tlsCfg, err := nodetls.ClientConfig(pub, "127.0.0.1", nil)
+	if err != nil {
+		return zero, err
+	}
+	tr := &http.Transport{TLSClientConfig: tlsCfg}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+nodeapi.RouteHealth, nil)
+	if err != nil {
+		return zero, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return zero, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return zero, fmt.Errorf("devnet: %s health: %s", url, resp.Status)
+	}
+	var h nodeapi.Success[nodeapi.ServiceHealthInfo]
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h); err != nil {
+		return zero, fmt.Errorf("devnet: %s health: %w", url, err)
+	}
+	return h.Success.Data, nil
 }
