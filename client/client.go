@@ -42,6 +42,8 @@ type Client struct {
 	rowBufs bufPool
 	// mdCache holds the verified metadata of recently read blobs.
 	mdCache *metadataCache
+	// decodes is the measured cost of rebuilding rows (see nearPlan).
+	decodes decodeCost
 
 	mu     sync.Mutex
 	view   *committeeView

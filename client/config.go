@@ -105,6 +105,12 @@ type CommunicationConfig struct {
 	// bodies then go between TLS and the caller's buffers without HTTP/2's framing copies and
 	// flow-control windows, which makes bulk reads and uploads faster.
 	HTTP2 bool `yaml:"http2"`
+	// NearReadMaxBytes: a full read of a blob up to this size may fetch any K_p primary
+	// slivers from the nodes nearest the client (by measured response time) and decode the
+	// rows they lack, rather than stream each systematic sliver from its holder, when that is
+	// expected to be faster (default 64 MiB; negative: always stream). Such a read holds
+	// the blob in memory.
+	NearReadMaxBytes int64 `yaml:"near_read_max_bytes"`
 }
 
 // DefaultCommunicationConfig returns the defaults.
@@ -127,6 +133,7 @@ func DefaultCommunicationConfig() CommunicationConfig {
 		CommitteeRefresh:           10 * time.Second,
 		ReadStallTimeout:           2 * time.Second,
 		MetadataCacheEntries:       256,
+		NearReadMaxBytes:           64 << 20,
 	}
 }
 
@@ -174,6 +181,9 @@ func (c CommunicationConfig) withDefaults() CommunicationConfig {
 	}
 	if c.OptimisticUploadMaxBytes == 0 {
 		c.OptimisticUploadMaxBytes = d.OptimisticUploadMaxBytes
+	}
+	if c.NearReadMaxBytes == 0 {
+		c.NearReadMaxBytes = d.NearReadMaxBytes
 	}
 	return c
 }

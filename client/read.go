@@ -62,7 +62,9 @@ func readOptions(opts []ReadOptions) (ReadOptions, error) {
 // it falls back to fetching any K_p verified primary slivers from the fastest nodes, decoding
 // them with the consistency check of opts (at most one; the default check if none), and
 // writing the rest. With ConsistencyStrict the whole blob is read and checked before any of
-// it is written. It returns the number of bytes written.
+// it is written. A blob up to CommunicationConfig.NearReadMaxBytes is read instead from the
+// nodes nearest the client, decoding what they lack, when the client expects that to be
+// faster than waiting for far nodes (see nearPlan). It returns the number of bytes written.
 func (c *Client) Read(ctx context.Context, id blob.ID, w io.Writer, opts ...ReadOptions) (int64, error) {
 	o, err := readOptions(opts)
 	if err != nil {
@@ -89,7 +91,7 @@ func (c *Client) ReadBytes(ctx context.Context, id blob.ID, opts ...ReadOptions)
 		return c.readStrict(ctx, v, md)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
-	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf, o.Consistency); err != nil {
+	if _, err := c.streamOrNear(ctx, v, md, buf, o.Consistency); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -98,6 +100,9 @@ func (c *Client) ReadBytes(ctx context.Context, id blob.ID, opts ...ReadOptions)
 // read writes bytes [offset, offset+length) of the blob to w under the consistency check.
 func (c *Client) read(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer, check ConsistencyCheck) (int64, error) {
 	if check != ConsistencyStrict {
+		if offset == 0 && length == md.Metadata.UnencodedLength {
+			return c.streamOrNear(ctx, v, md, w, check)
+		}
 		return c.stream(ctx, v, md, offset, length, w, check)
 	}
 	if c.spills(md.Metadata.UnencodedLength) {
@@ -117,7 +122,7 @@ func (c *Client) read(ctx context.Context, v *committeeView, md *blob.MetadataWi
 // readStrict reads the whole blob, re-encodes it and checks that it gives the blob's ID.
 func (c *Client) readStrict(ctx context.Context, v *committeeView, md *blob.MetadataWithID) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
-	if _, err := c.stream(ctx, v, md, 0, md.Metadata.UnencodedLength, buf, ConsistencyDefault); err != nil {
+	if _, err := c.streamOrNear(ctx, v, md, buf, ConsistencyDefault); err != nil {
 		return nil, err
 	}
 	data := buf.Bytes()
@@ -158,7 +163,16 @@ func (c *Client) readWithMetadata(ctx context.Context, v *committeeView, md *blo
 	if err != nil {
 		return nil, err
 	}
-	var data []byte
+	return c.decodeSlivers(v, md, slivers, check)
+}
+
+// decodeSlivers decodes verified primary slivers, with the default consistency check unless
+// check is ConsistencySkip.
+func (c *Client) decodeSlivers(v *committeeView, md *blob.MetadataWithID, slivers []redstuff.Sliver, check ConsistencyCheck) ([]byte, error) {
+	var (
+		data []byte
+		err  error
+	)
 	if check == ConsistencySkip {
 		data, err = v.enc.Decode(md.Metadata.UnencodedLength, slivers, nil)
 	} else {

@@ -77,6 +77,9 @@ type netOptions struct {
 	// Wrap, if set, wraps the HTTP handler of node i (a test's view of, or hold on, its
 	// requests).
 	Wrap func(i int, h http.Handler) http.Handler
+	// Route, if set, gives the address node i registers (clients dial it) for its listen
+	// address, e.g. a netem proxy's in front of it.
+	Route func(i int, addr string) (string, error)
 }
 
 // startNetwork starts a network; Close stops it and removes its files.
@@ -128,6 +131,12 @@ func startNetwork(opts netOptions) (_ *testNetwork, err error) {
 		tn.Nodes = append(tn.Nodes, n)
 		g := &tn.Net.Genesis.Nodes[i]
 		g.NetworkAddress, g.NetworkPublicKey = n.Addr, pub
+		if opts.Route != nil {
+			if g.NetworkAddress, err = opts.Route(i, n.Addr); err != nil {
+				cpLn.Close()
+				return nil, err
+			}
+		}
 	}
 	cpOpts := &embedded.Options{Genesis: tn.Net.Genesis, Logger: opts.Logger.With("part", "chain"), Clock: opts.Clock}
 	if opts.Clock != nil {
@@ -144,9 +153,9 @@ func startNetwork(opts netOptions) (_ *testNetwork, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range tn.Nodes {
+	for i, n := range tn.Nodes {
 		for _, m := range committee.Members {
-			if m.NetworkAddress == n.Addr {
+			if m.NetworkAddress == tn.Net.Genesis.Nodes[i].NetworkAddress {
 				n.Shards = len(m.Shards)
 			}
 		}

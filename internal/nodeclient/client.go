@@ -230,8 +230,17 @@ func (c *Client) send(ctx context.Context, req *Request) (*Response, error) {
 	if timeout <= 0 {
 		timeout = c.timeout
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// failed counts a request that got no answer against the node, unless the caller gave up
+	// on it (a store's tail cut short, a read that has what it needs): that says nothing of
+	// the node.
+	failed := func() {
+		if caller.Err() == nil {
+			c.c.lat.Observe(0, false)
+		}
+	}
 	var body io.Reader
 	if req.Body != nil {
 		body = req.Body.Reader()
@@ -252,7 +261,7 @@ func (c *Client) send(ctx context.Context, req *Request) (*Response, error) {
 	start := time.Now()
 	resp, err := c.c.hc.Do(hr)
 	if err != nil {
-		c.c.lat.Observe(0, false)
+		failed()
 		return nil, &Error{Node: c.name, Op: op, Err: err}
 	}
 	defer resp.Body.Close()
@@ -264,7 +273,7 @@ func (c *Client) send(ctx context.Context, req *Request) (*Response, error) {
 	}
 	out, err := c.readBody(resp, req)
 	if err != nil {
-		c.c.lat.Observe(0, false)
+		failed()
 		var ne *Error
 		if errors.As(err, &ne) {
 			ne.Op = op

@@ -17,19 +17,36 @@ type Latency struct {
 	fails int     // consecutive failures
 	last  time.Time
 	slow  time.Time // marked slow until then (see MarkSlow)
+	// floor and prevFloor are the least successful response times (seconds; 0: none) of
+	// the current and of the previous floorWindow, floorAt when the current one began.
+	floor, prevFloor float64
+	floorAt          time.Time
 }
 
+// floorWindow is how long a response time stays in the floor (see Floor): between one and two
+// windows.
+const floorWindow = 30 * time.Second
+
 // Observe records a request that took d and succeeded (ok) or failed to get an answer.
-func (l *Latency) Observe(d time.Duration, ok bool) {
+func (l *Latency) Observe(d time.Duration, ok bool) { l.observeAt(time.Now(), d, ok) }
+
+// observeAt is Observe at time now.
+func (l *Latency) observeAt(now time.Time, d time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.last = time.Now()
+	l.last = now
 	if !ok {
 		l.fails++
 		return
 	}
 	l.fails, l.slow = 0, time.Time{} // a node that answers is no longer slow
 	s := d.Seconds()
+	if l.last.Sub(l.floorAt) > floorWindow {
+		l.prevFloor, l.floor, l.floorAt = l.floor, 0, l.last
+	}
+	if l.floor == 0 || s < l.floor {
+		l.floor = s
+	}
 	if l.ewma == 0 {
 		l.ewma = s
 	} else {
@@ -51,6 +68,19 @@ func (l *Latency) Mean() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return time.Duration(l.ewma * float64(time.Second))
+}
+
+// Floor returns the least response time of the requests that succeeded in the last 30 to 60
+// seconds (0 if none): the node's distance, round trip and service time, without the transfer
+// times and queueing that the mean also holds.
+func (l *Latency) Floor() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.floor
+	if l.prevFloor > 0 && (f == 0 || l.prevFloor < f) {
+		f = l.prevFloor
+	}
+	return time.Duration(f * float64(time.Second))
 }
 
 // Failing reports whether the node failed, or was marked slow, within the last minute.

@@ -412,6 +412,35 @@ func TestLatency(t *testing.T) {
 	}
 }
 
+// TestLatencyFloor: the floor is the least response time of the last 30 to 60 s, without
+// failures, and forgets older ones.
+func TestLatencyFloor(t *testing.T) {
+	var l Latency
+	if l.Floor() != 0 {
+		t.Fatal("floor of an unmeasured node")
+	}
+	t0 := time.Now()
+	l.observeAt(t0, 50*time.Millisecond, true)
+	l.observeAt(t0.Add(time.Second), 10*time.Millisecond, true)
+	l.observeAt(t0.Add(2*time.Second), 80*time.Millisecond, true)
+	l.observeAt(t0.Add(3*time.Second), time.Millisecond, false)
+	if f := l.Floor(); f != 10*time.Millisecond {
+		t.Fatalf("floor %v, want 10ms", f)
+	}
+	if m := l.Mean(); m <= 10*time.Millisecond {
+		t.Fatalf("mean %v should exceed the floor", m)
+	}
+	// A window later the 10 ms is still remembered; two windows later it is gone.
+	l.observeAt(t0.Add(floorWindow+2*time.Second), 40*time.Millisecond, true)
+	if f := l.Floor(); f != 10*time.Millisecond {
+		t.Fatalf("floor one window later %v, want 10ms", f)
+	}
+	l.observeAt(t0.Add(2*floorWindow+4*time.Second), 60*time.Millisecond, true)
+	if f := l.Floor(); f != 40*time.Millisecond {
+		t.Fatalf("floor two windows later %v, want 40ms", f)
+	}
+}
+
 // FuzzDecodeError: any error body decodes without panicking, keeping the status and, for an
 // AIP-193 envelope, its reason.
 func FuzzDecodeError(f *testing.F) {

@@ -1,0 +1,124 @@
+package client_test
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/netem"
+)
+
+// nearNetwork starts 6 nodes on 127.0.0.1, each behind a netem proxy (the address it
+// registers): nodes 0-2 at 2 ms round trip from the client, nodes 3-5 at 600 ms (far enough
+// that decoding beats streaming from them even under the race detector, which makes decoding
+// a hundred times slower).
+func nearNetwork(t *testing.T) (*testNetwork, []*netem.Proxy) {
+	t.Helper()
+	const nodes = 6
+	proxies := make([]*netem.Proxy, nodes)
+	tn := newNetwork(t, netOptions{Shards: 60, Stakes: []uint64{1, 1, 1, 1, 1, 1},
+		Route: func(i int, addr string) (string, error) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return "", err
+			}
+			link := netem.Link{Delay: time.Millisecond}
+			if i >= nodes/2 {
+				link.Delay = 300 * time.Millisecond
+			}
+			p, err := netem.New(ln, netem.Config{Target: addr, Up: link, Down: link, Handshake: true})
+			if err != nil {
+				ln.Close()
+				return "", err
+			}
+			go p.Serve()
+			t.Cleanup(func() { p.Close() })
+			proxies[i] = p
+			return ln.Addr().String(), nil
+		}})
+	return tn, proxies
+}
+
+// sent returns the bytes the proxies of nodes [from, to) sent back so far.
+func sent(proxies []*netem.Proxy, from, to int) int64 {
+	var n int64
+	for _, p := range proxies[from:to] {
+		n += p.Counts().Down
+	}
+	return n
+}
+
+// With half the nodes far, a read that has measured them fetches its slivers from the near
+// half and decodes; with NearReadMaxBytes negative it streams the systematic slivers from
+// whoever holds them, far ones included. Ranges still stream. A near node down: the read
+// still succeeds.
+func TestReadPrefersNearNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a network of its own")
+	}
+	tn, proxies := nearNetwork(t)
+	ctx := ctxFor(t)
+	near := newClient(t, tn)
+	w, err := tn.NewWallet(ctx, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streaming, err := tn.Client(ctx, w, func(c *client.Config) { c.Communication.NearReadMaxBytes = -1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer streaming.Close()
+
+	data := testData(64<<10, newSeed())
+	res, err := near.StoreBytes(ctx, data, client.StoreOptions{Epochs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(c *client.Client) (nearBytes, farBytes int64) {
+		t.Helper()
+		n0, f0 := sent(proxies, 0, 3), sent(proxies, 3, 6)
+		got, err := c.ReadBytes(ctx, res.BlobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatal("read back different bytes")
+		}
+		return sent(proxies, 0, 3) - n0, sent(proxies, 3, 6) - f0
+	}
+	// A read measures the nodes and the cost of a decode; then the near client reads from
+	// the near nodes.
+	read(near)
+	read(streaming)
+	var nearN, nearF, strN, strF int64
+	for range 3 {
+		n, f := read(near)
+		nearN, nearF = nearN+n, nearF+f
+		n, f = read(streaming)
+		strN, strF = strN+n, strF+f
+	}
+	t.Logf("3 reads of %d KiB: near-first client: %d KiB from near nodes, %d KiB from far; streaming client: %d KiB near, %d KiB far",
+		len(data)>>10, nearN>>10, nearF>>10, strN>>10, strF>>10)
+	if nearF*10 > nearN {
+		t.Errorf("the near-first client fetched %d bytes from far nodes, %d from near ones", nearF, nearN)
+	}
+	if strF*4 < strN {
+		t.Errorf("the streaming client fetched only %d bytes from far nodes, %d from near ones: the far half holds about half the systematic slivers", strF, strN)
+	}
+
+	// A range read streams the rows that hold it, wherever they are.
+	var buf bytes.Buffer
+	if err := near.ReadRange(ctx, res.BlobID, 1000, 5000, &buf); err != nil || !bytes.Equal(buf.Bytes(), data[1000:6000]) {
+		t.Fatalf("range read: %v", err)
+	}
+
+	// A near node stops: the read still returns the blob (from the other near nodes and, as
+	// needed, far ones).
+	tn.Nodes[0].Stop()
+	got, err := near.ReadBytes(ctx, res.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read with a near node down: %v", err)
+	}
+}
