@@ -46,7 +46,9 @@ const (
 	ChallengePassed ChallengeStatus = "passed"
 	// ChallengeFailed: a validity threshold of shards attested a failing answer.
 	ChallengeFailed ChallengeStatus = "failed"
-	// ChallengeMissed: the epoch ended before the node passed; counts as a failure.
+	// ChallengeMissed: the node had not passed when the epoch after the round's ended (a
+	// challenge still open when its own epoch ends stays open, pending, through the next one);
+	// counts as a failure.
 	ChallengeMissed ChallengeStatus = "missed"
 	// ChallengeVoid: the epoch ended before the round's seed was fixed; counts for nothing.
 	ChallengeVoid ChallengeStatus = "void"
@@ -113,6 +115,11 @@ type EpochAccountability struct {
 	RoundsPassed int    `json:"rounds_passed"`
 	RoundsFailed int    `json:"rounds_failed"`
 	RoundsVoid   int    `json:"rounds_void"`
+	// RoundsPending are rounds the node had not passed when the epoch ended: it may answer
+	// them until the next epoch ends, and its reward for the epoch (RewardHeld) is held until
+	// then (paid if it passes them, burnt if not).
+	RoundsPending int    `json:"rounds_pending,omitempty"`
+	RewardHeld    uint64 `json:"reward_held,omitempty"`
 	// Failed: the node failed or missed a round, so its reward for the epoch was withheld.
 	Failed         bool   `json:"failed"`
 	Reward         uint64 `json:"reward"`

@@ -24,11 +24,17 @@
 //     pass attestations into a certificate; a quorum of shards makes it pass. Members that saw
 //     a failing answer (a proof that does not verify, or a sample the node admits missing)
 //     submit their fail attestations; a validity threshold of them (so at least one correct
-//     member) makes it fail. A node with neither by the end of the epoch has failed.
+//     member) makes it fail. A node with neither when the epoch ends is pending: its reward for
+//     the epoch is held, and it may still answer, and be attested, through the whole next
+//     epoch. A node with neither when that epoch ends too has missed the round (a failure).
 //
 // Nothing waits on a clock but the epoch: shares, answers and attestations may arrive in any
-// order at any time within it. An honest node that was down, or is still recovering the
-// sampled slivers, passes as long as it answers before the epoch ends.
+// order at any time within it (and answers to a pending round in the next one). An honest node
+// that was down, wiped or behind on events when the epoch ended, or is still recovering the
+// sampled slivers (it recovers them ahead of the rest of its recovery queue), passes as long as
+// it answers before the next epoch ends. Only a node that cannot answer for a whole epoch after
+// its own loses the reward: a cheater cannot escape by staying silent, since silence past the
+// grace epoch counts as failing.
 //
 // # Why the seed is unpredictable
 //

@@ -32,19 +32,24 @@ import (
 //     accumulate per verdict (each member counted once): pass attestations of a quorum of the
 //     shards make the member pass, fail attestations of a validity threshold make it fail;
 //     the first threshold reached decides.
-//   - When the epoch ends (settleChallenges), a member still challenged has missed the round
-//     (a failure), and rounds whose seed was never fixed are void. A member that failed or
-//     missed a round of the epoch has failed the epoch: its whole share of the epoch's
-//     rewards (its commission and its stakers' part) is burnt, not paid
-//     (challengeWithholdReward); burning rather than giving it to the other members leaves
-//     nobody a reason to make a peer fail, and keeps an honest node's reward independent of
-//     others' faults. A member that failed SlashAfterFailedEpochs epochs in a row loses
-//     SlashBasisPoints of every stake active with it (burnt too), is left out of the
-//     committee chosen at this epoch change (challengeExcluded) and its count starts again.
-//   - Records of an epoch are kept through the next one (for the explorer and `floe node
-//     info`), then removed; the samples are dropped once the epoch is settled. Each node keeps
-//     an Accountability record (totals and its latest epochs), and ChallengeTotals the burnt
-//     amounts.
+//   - When the epoch ends (settleChallenges), rounds whose seed was never fixed are void, and a
+//     member still challenged is pending: it may still answer, and be attested, through the
+//     whole next epoch (an honest node that was down, wiped and recovering, or behind on
+//     events when the epoch ended must not lose its reward for that), and its share of the
+//     epoch's rewards is held meanwhile (EpochResult.RewardHeld). When the next epoch ends
+//     (settleLate), what is still challenged has missed the round (a failure), and the held
+//     share is paid or burnt. A member that failed or missed a round of the epoch has failed
+//     the epoch: its whole share of the epoch's rewards (its commission and its stakers'
+//     part) is burnt, not paid (challengeWithholdReward); burning rather than giving it to the
+//     other members leaves nobody a reason to make a peer fail, and keeps an honest node's
+//     reward independent of others' faults. A member that failed SlashAfterFailedEpochs
+//     epochs in a row loses SlashBasisPoints of every stake active with it (burnt too), is
+//     left out of the committee chosen at this epoch change (challengeExcluded) and its count
+//     starts again.
+//   - Records of an epoch are kept through the next one (for the late answers, the explorer
+//     and `floe node info`), then removed; the samples are dropped once a challenge is
+//     decided. Each node keeps an Accountability record (totals and its latest epochs), and
+//     ChallengeTotals the burnt amounts.
 //
 // The shares and certificates are sent by storage nodes from accounts that may hold nothing
 // (like blob certificates); admission accepts them when they verify against the committee and
@@ -106,10 +111,15 @@ type NodeChallenge struct {
 
 // EpochResult is a node's challenge record for one settled epoch.
 type EpochResult struct {
-	Epoch          uint32 `json:"epoch"`
-	RoundsPassed   int    `json:"rounds_passed,omitempty"`
-	RoundsFailed   int    `json:"rounds_failed,omitempty"`
-	RoundsVoid     int    `json:"rounds_void,omitempty"`
+	Epoch        uint32 `json:"epoch"`
+	RoundsPassed int    `json:"rounds_passed,omitempty"`
+	RoundsFailed int    `json:"rounds_failed,omitempty"`
+	RoundsVoid   int    `json:"rounds_void,omitempty"`
+	// RoundsPending are rounds still challenged when the epoch ended: the node may answer them
+	// until the next epoch ends (settleLate), and RewardHeld is its share of the epoch's
+	// rewards, held until then.
+	RoundsPending  int    `json:"rounds_pending,omitempty"`
+	RewardHeld     uint64 `json:"reward_held,omitempty"`
 	Failed         bool   `json:"failed,omitempty"`
 	Reward         uint64 `json:"reward,omitempty"`
 	RewardWithheld uint64 `json:"reward_withheld,omitempty"`
@@ -419,7 +429,8 @@ func (s *State) checkChallengeCertificate(cert *protocol.Certificate) (*attestat
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrWrongMessage, err)
 	}
-	if att.Epoch != s.d.Epoch {
+	// A challenge of the previous epoch is still open if it was pending when that epoch ended.
+	if att.Epoch != s.d.Epoch && (s.d.Epoch == 0 || att.Epoch != s.d.Epoch-1) {
 		return nil, fmt.Errorf("%w: %d, current %d", ErrWrongEpoch, att.Epoch, s.d.Epoch)
 	}
 	id := challengeID(att.Epoch, att.Round, ObjectID(att.Node))
@@ -430,9 +441,9 @@ func (s *State) checkChallengeCertificate(cert *protocol.Certificate) (*attestat
 	if nc.Status != ChallengeOpen {
 		return nil, fmt.Errorf("%w: node %s is %s in round %d", ErrChallenge, att.Node, nc.Status, att.Round)
 	}
-	c, err := s.committee()
-	if err != nil {
-		return nil, err
+	c := s.d.Committees[att.Epoch]
+	if c == nil {
+		return nil, fmt.Errorf("%w: no committee of epoch %d", ErrChallenge, att.Epoch)
 	}
 	idx, err := cert.VerifySigners(c.ProtocolMembers())
 	if err != nil {
@@ -459,7 +470,7 @@ func (s *State) challengeCertificate(op *ChallengeCertificateOp) error {
 	if err != nil {
 		return err
 	}
-	c := s.d.Committees[s.d.Epoch]
+	c := s.d.Committees[t.att.Epoch]
 	nc := t.nc
 	s.touchChallenge(t.id)
 	bits, weight := &nc.FailSigners, &nc.FailWeight
@@ -515,11 +526,16 @@ func (a *Accountability) result(e uint32) *EpochResult {
 }
 
 // settleChallenges closes epoch e's rounds when the epoch ends (changeEpoch calls it before
-// paying e's rewards): challenged members have missed, rounds without a seed are void; each
-// member's record gets the epoch's result, and a member past the slashing threshold is
-// slashed. Records of the epoch before e are removed.
+// paying e's rewards). First the rounds of the epoch before e, whose pending members had all of
+// e to answer, are settled for good (settleLate). Then e's: rounds without a seed are void,
+// members still challenged are pending (they may answer until e+1 ends); each member's record
+// gets the epoch's result, and a member past the slashing threshold is slashed. Records of the
+// epoch before e are removed.
 func (s *State) settleChallenges(e uint32) {
 	defer s.pruneChallenges(e)
+	if e > 0 {
+		s.settleLate(e-1, e)
+	}
 	c := s.d.Committees[e]
 	if s.d.Params.ChallengeRounds == 0 || c == nil {
 		return
@@ -538,22 +554,10 @@ func (s *State) settleChallenges(e uint32) {
 				continue
 			}
 			s.touchChallenge(id)
-			switch nc.Status {
-			case ChallengeAwaitingSeed:
+			if nc.Status == ChallengeAwaitingSeed {
 				nc.Status = ChallengeVoid
-			case ChallengeOpen:
-				nc.Status = ChallengeMissed
-				s.emit(Event{Type: EventChallengeMissed, NodeID: m.NodeID, Epoch: e, Round: r})
 			}
-			nc.Samples = nil
-			switch {
-			case nc.Status == ChallengePassed:
-				results[i].RoundsPassed++
-			case nc.Status.failed():
-				results[i].RoundsFailed++
-			default:
-				results[i].RoundsVoid++
-			}
+			results[i].count(nc.Status)
 		}
 	}
 	if !opened {
@@ -565,20 +569,9 @@ func (s *State) settleChallenges(e uint32) {
 		a := s.accountability(m.NodeID)
 		a.RoundsPassed += uint64(res.RoundsPassed)
 		a.RoundsFailed += uint64(res.RoundsFailed)
-		switch {
-		case res.RoundsFailed > 0:
-			res.Failed = true
-			a.EpochsFailed++
-			a.ConsecutiveFailed++
-		case res.RoundsPassed > 0:
-			a.ConsecutiveFailed = 0
-		}
-		if res.Failed && s.d.Params.SlashAfterFailedEpochs > 0 && a.ConsecutiveFailed >= s.d.Params.SlashAfterFailedEpochs {
-			res.Slashed = s.slash(m.NodeID, e)
-			res.Excluded = true
-			a.Slashed += res.Slashed
-			a.Slashings++
-			a.ExcludedEpoch = e + 1
+		if res.RoundsFailed > 0 {
+			s.failEpoch(m.NodeID, a, &res, e)
+		} else if res.RoundsPassed > 0 && res.RoundsPending == 0 {
 			a.ConsecutiveFailed = 0
 		}
 		a.Recent = append(a.Recent, res)
@@ -586,6 +579,98 @@ func (s *State) settleChallenges(e uint32) {
 			a.Recent = append([]EpochResult(nil), a.Recent[len(a.Recent)-keptEpochResults:]...)
 		}
 	}
+}
+
+// count adds a round's status to the result.
+func (res *EpochResult) count(st ChallengeStatus) {
+	switch {
+	case st == ChallengePassed:
+		res.RoundsPassed++
+	case st.failed():
+		res.RoundsFailed++
+	case st == ChallengeOpen:
+		res.RoundsPending++
+	default:
+		res.RoundsVoid++
+	}
+}
+
+// failEpoch records that node failed epoch res.Epoch (settled when epoch now ends), and slashes
+// it past the threshold of failed epochs in a row.
+func (s *State) failEpoch(node ObjectID, a *Accountability, res *EpochResult, now uint32) {
+	res.Failed = true
+	a.EpochsFailed++
+	a.ConsecutiveFailed++
+	if s.d.Params.SlashAfterFailedEpochs > 0 && a.ConsecutiveFailed >= s.d.Params.SlashAfterFailedEpochs {
+		res.Slashed = s.slash(node, res.Epoch)
+		res.Excluded = true
+		a.Slashed += res.Slashed
+		a.Slashings++
+		a.ExcludedEpoch = now + 1
+		a.ConsecutiveFailed = 0
+	}
+}
+
+// settleLate settles for good the rounds of epoch old that were pending when it ended: the
+// members had the whole of epoch now (old+1), which is ending, to answer them. A member still
+// challenged has missed the round. A member whose result of old was pending gets its final
+// result: if it failed or missed a round, it failed old (its held reward is burnt, and the
+// failure counts towards slashing); else its held reward is paid now.
+func (s *State) settleLate(old, now uint32) {
+	c := s.d.Committees[old]
+	if s.d.Params.ChallengeRounds == 0 || c == nil {
+		return
+	}
+	for _, m := range c.Members {
+		res := s.d.Accountability[m.NodeID].result(old)
+		if res == nil || res.RoundsPending == 0 {
+			continue
+		}
+		a := s.accountability(m.NodeID)
+		final := EpochResult{}
+		for r := uint32(0); r < uint32(s.d.Params.ChallengeRounds); r++ {
+			id := challengeID(old, r, m.NodeID)
+			nc := s.d.Challenges[id]
+			if nc == nil || s.d.Rounds[roundID(old, r)] == nil {
+				continue
+			}
+			if nc.Status == ChallengeOpen {
+				s.touchChallenge(id)
+				nc.Status, nc.Samples = ChallengeMissed, nil
+				s.emit(Event{Type: EventChallengeMissed, NodeID: m.NodeID, Epoch: old, Round: r})
+			}
+			final.count(nc.Status)
+		}
+		a.RoundsPassed += uint64(final.RoundsPassed - res.RoundsPassed)
+		a.RoundsFailed += uint64(final.RoundsFailed - res.RoundsFailed)
+		res.RoundsPassed, res.RoundsFailed, res.RoundsPending = final.RoundsPassed, final.RoundsFailed, 0
+		held := res.RewardHeld
+		res.RewardHeld = 0
+		switch {
+		case res.Failed:
+			// Failed already when old ended (its reward was burnt then).
+		case res.RoundsFailed > 0:
+			s.failEpoch(m.NodeID, a, res, now)
+			if held > 0 {
+				s.burnReward(m.NodeID, a, res, held)
+			}
+		default:
+			if res.RoundsPassed > 0 {
+				a.ConsecutiveFailed = 0
+			}
+			a.RewardsEarned += held
+			res.Reward += held
+			s.payNodeShare(m.NodeID, old, held)
+		}
+	}
+}
+
+// burnReward burns node's share of res.Epoch's rewards, withheld for a failed challenge.
+func (s *State) burnReward(node ObjectID, a *Accountability, res *EpochResult, share uint64) {
+	a.RewardsWithheld += share
+	res.RewardWithheld += share
+	s.totals().RewardsBurnt += share
+	s.emit(Event{Type: EventRewardWithheld, NodeID: node, Epoch: res.Epoch, Amount: share})
 }
 
 // slash burns SlashBasisPoints of every stake active with node in epoch e (including stakes
@@ -611,25 +696,27 @@ func (s *State) slash(node ObjectID, e uint32) uint64 {
 }
 
 // challengeWithholdReward is called by payRewards with each member's share of epoch e's
-// rewards (after settleChallenges(e)). It reports whether the share is withheld because the
-// node failed a challenge in e, in which case it is burnt; either way the node's record keeps
-// the amount.
+// rewards (after settleChallenges(e)). It reports whether the share is not to be paid now:
+// withheld because the node failed a challenge in e (it is burnt), or held because a round is
+// pending (settleLate pays or burns it when the next epoch ends). The node's record keeps the
+// amount.
 func (s *State) challengeWithholdReward(node ObjectID, e uint32, share uint64) bool {
 	if s.d.Accountability[node].result(e) == nil {
 		return false // challenges were off, or no round of e opened
 	}
 	a := s.accountability(node)
 	res := a.result(e)
-	if !res.Failed {
-		a.RewardsEarned += share
-		res.Reward = share
-		return false
+	switch {
+	case res.Failed:
+		s.burnReward(node, a, res, share)
+		return true
+	case res.RoundsPending > 0:
+		res.RewardHeld += share
+		return true
 	}
-	a.RewardsWithheld += share
-	res.RewardWithheld = share
-	s.totals().RewardsBurnt += share
-	s.emit(Event{Type: EventRewardWithheld, NodeID: node, Epoch: e, Amount: share})
-	return true
+	a.RewardsEarned += share
+	res.Reward = share
+	return false
 }
 
 // challengeExcluded reports whether node is left out of epoch e's committee for failing

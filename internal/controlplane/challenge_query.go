@@ -104,7 +104,7 @@ func (s *State) accountabilityAPI(a *Accountability) cpapi.Accountability {
 	}
 	for i, r := range a.Recent {
 		out.Recent[i] = cpapi.EpochAccountability{Epoch: r.Epoch, RoundsPassed: r.RoundsPassed, RoundsFailed: r.RoundsFailed,
-			RoundsVoid: r.RoundsVoid, Failed: r.Failed, Reward: r.Reward, RewardWithheld: r.RewardWithheld,
+			RoundsVoid: r.RoundsVoid, RoundsPending: r.RoundsPending, RewardHeld: r.RewardHeld, Failed: r.Failed, Reward: r.Reward, RewardWithheld: r.RewardWithheld,
 			Slashed: r.Slashed, Excluded: r.Excluded}
 	}
 	return out

@@ -154,7 +154,8 @@ func TestChallengeRound(t *testing.T) {
 	if r := h.do(h.alice, h.attestOp(w[2], 0, true, w[0], w[1])); r.OK() {
 		t.Fatal("a decided challenge took more attestations")
 	}
-	// w[3] never answers. The epoch ends: w[3] missed, w[2] failed; both lose their rewards.
+	// w[3] never answers. The epoch ends: w[2] failed and loses its reward; w[3] is pending (it
+	// may still answer in the next epoch), its reward held.
 	h.register(h.bob, 5000, 99, 2, false) // some write fees for the epoch's bucket
 	e := h.s.Epoch()
 	bucket := h.s.d.Rewards[e]
@@ -176,32 +177,41 @@ func TestChallengeRound(t *testing.T) {
 			if a.Recent[0].Failed || a.RewardsEarned != share || a.RoundsPassed != 1 {
 				t.Fatalf("member %d passed: %+v", i, a)
 			}
-		case w[2], w[3]:
+		case w[2]:
 			if !a.Recent[0].Failed || a.RewardsWithheld != share || a.RoundsFailed != 1 || a.ConsecutiveFailedEpochs != 1 {
 				t.Fatalf("member %d failed: %+v", i, a)
 			}
 			burnt += share
+		case w[3]:
+			if r := a.Recent[0]; r.Failed || r.RoundsPending != 1 || r.RewardHeld != share || a.RewardsWithheld != 0 || a.ConsecutiveFailedEpochs != 0 {
+				t.Fatalf("member %d pending: %+v", i, a)
+			}
 		}
 	}
 	if got := h.s.Info().RewardsBurnt; got != burnt || burnt == 0 {
 		t.Fatalf("burnt %d, want %d", got, burnt)
 	}
-	prev, _ := h.s.ChallengeEpoch(e)
-	for _, n := range prev.Rounds[0].Nodes {
-		want := map[int]cpapi.ChallengeStatus{w[0]: cpapi.ChallengePassed, w[1]: cpapi.ChallengePassed, w[2]: cpapi.ChallengeFailed, w[3]: cpapi.ChallengeMissed}
-		if i := h.memberIndexIn(e, n.NodeID); n.Status != want[i] {
-			t.Fatalf("member %d settled as %s, want %s", i, n.Status, want[i])
-		}
-	}
-	// The failing nodes' owners got nothing of the bucket, the others their share.
+	// The failing and the pending nodes' owners got nothing of the bucket, the others their share.
 	for i := 0; i < 4; i++ {
 		m := h.nodeAt(e, i)
 		owner := h.s.d.Nodes[ObjectID(m.NodeID)].Owner
 		got := h.s.Account(owner).Balance - before[owner]
 		failed := i == w[2] || i == w[3]
 		if failed != (got == 0) {
-			t.Fatalf("member %d (failed %v) was paid %d", i, failed, got)
+			t.Fatalf("member %d (failed or pending %v) was paid %d", i, failed, got)
 		}
+	}
+	// w[3] does not answer in the next epoch either: it missed the round, failed e, and its
+	// held reward is burnt.
+	held := mulDiv(bucket, uint64(len(h.nodeAt(e, w[3]).Shards)), 10)
+	h.nextEpoch()
+	a, _ := h.s.NodeAccountability(ObjectID(h.nodeAt(e, w[3]).NodeID))
+	if r := a.Recent[0]; r.Epoch != e || !r.Failed || r.RoundsFailed != 1 || r.RoundsPending != 0 || r.RewardHeld != 0 || r.RewardWithheld != held ||
+		a.RewardsWithheld != held || a.EpochsFailed != 1 || a.ConsecutiveFailedEpochs != 1 {
+		t.Fatalf("member %d after the grace epoch: %+v", w[3], a)
+	}
+	if got := h.s.Info().RewardsBurnt; got != burnt+held {
+		t.Fatalf("burnt %d, want %d", got, burnt+held)
 	}
 }
 
@@ -211,13 +221,8 @@ func (h *harness) nodeAt(e uint32, i int) cpapi.Member {
 	return c.Members[i]
 }
 
-func (h *harness) memberIndexIn(e uint32, id cpapi.ObjectID) int {
-	c, _ := h.s.Committee(e)
-	return c.MemberIndex(id)
-}
-
 // failEpoch runs the current epoch's round 0 with every member's share and every member but
-// the one given passing; that one misses.
+// the one given passing; that one gets a fail certificate.
 func (h *harness) failEpoch(node cpapi.ObjectID) {
 	h.t.Helper()
 	c, _ := h.s.Committee(h.s.Epoch())
@@ -230,6 +235,8 @@ func (h *harness) failEpoch(node cpapi.ObjectID) {
 	for i, m := range c.Members {
 		if m.NodeID != node {
 			h.ok(h.alice, h.attestOp(i, 0, true, w[0], w[1], w[2]))
+		} else {
+			h.ok(h.alice, h.attestOp(i, 0, false, w[0]))
 		}
 	}
 	h.nextEpoch()
@@ -415,5 +422,105 @@ func TestChallengeSamplesAreDrawn(t *testing.T) {
 		if got[i].BlobID != want[i].BlobID || got[i].Shard != want[i].Shard || got[i].Axis != want[i].Axis.String() || got[i].Symbol != want[i].Symbol {
 			t.Fatalf("sample %d: %+v, drawn %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// attestIn is an attestation by signers (indices in epoch e's committee) that member node of
+// epoch e passed (or failed) round r of e.
+func (h *harness) attestIn(e uint32, node int, r uint32, passed bool, signers ...int) Op {
+	h.t.Helper()
+	c, _ := h.s.Committee(e)
+	msg := protocol.ChallengeAttestation{Epoch: e, Round: r, Node: protocol.ObjectID(c.Members[node].NodeID), Passed: passed}.Encode()
+	keyOf := map[crypto.BLSPublicKey]*crypto.BLSSecretKey{}
+	for _, k := range h.nodes {
+		keyOf[k.PublicKey()] = k
+	}
+	var sigs []crypto.BLSSignature
+	for _, i := range signers {
+		sigs = append(sigs, keyOf[crypto.BLSPublicKey(c.Members[i].BLSPublicKey)].Sign(msg))
+	}
+	agg, err := crypto.AggregateSignatures(sigs)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	bm, err := protocol.Bitmap(len(c.Members), signers)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return Op{ChallengeCertificate: &ChallengeCertificateOp{Certificate: protocol.Certificate{Signers: bm, Message: msg, Signature: agg}}}
+}
+
+// TestChallengeLateAnswer is the regression test of a chaos run's false positive: an honest
+// node that was wiped just before its epoch ended (still recovering the sampled slivers) used to
+// miss the round at the epoch's end and lose its reward. A challenge still open when its epoch
+// ends is pending instead: the node's reward is held, it may be attested through the whole next
+// epoch (a pass pays the held reward, a fail certificate burns it), and only what is still
+// open when that epoch ends has missed. Attestations for older epochs are refused.
+func TestChallengeLateAnswer(t *testing.T) {
+	h := newHarness(t)
+	h.certifiedBlobs(3, 20)
+	w := h.memberIndexByWeight() // shards 4, 3, 2, 1
+	c, _ := h.s.Committee(h.s.Epoch())
+	var txs [][]byte
+	for i := range c.Members {
+		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
+	}
+	h.block(txs...)
+	// w[0] and w[1] pass in their epoch; w[2] and w[3] (the recovering nodes) do not answer in it.
+	h.ok(h.alice, h.attestOp(w[0], 0, true, w[0], w[1]))
+	h.ok(h.alice, h.attestOp(w[1], 0, true, w[0], w[1]))
+	h.register(h.bob, 5000, 98, 2, false) // write fees for the epoch's bucket
+	e := h.s.Epoch()
+	bucket := h.s.d.Rewards[e]
+	share := func(i int) uint64 { return mulDiv(bucket, uint64(len(c.Members[i].Shards)), 10) }
+	late, liar := w[3], w[2]
+	h.nextEpoch()
+	for _, i := range []int{late, liar} {
+		a, _ := h.s.NodeAccountability(ObjectID(c.Members[i].NodeID))
+		r := a.Recent[len(a.Recent)-1]
+		if r.Epoch != e || r.Failed || r.RoundsPending != 1 || r.RewardHeld != share(i) || a.RewardsWithheld != 0 || a.EpochsFailed != 0 {
+			t.Fatalf("member %d, challenged when epoch %d ended: %+v", i, e, a)
+		}
+		if nc, ok := h.s.NodeChallenge(e, 0, ObjectID(c.Members[i].NodeID)); !ok || nc.Status != cpapi.ChallengeOpen || len(nc.Samples) == 0 {
+			t.Fatalf("member %d's challenge of epoch %d in the next epoch: %+v", i, e, nc)
+		}
+	}
+	if got := h.s.Info().RewardsBurnt; got != 0 {
+		t.Fatalf("burnt %d while the challenges are pending", got)
+	}
+	// In the next epoch: the late node's answer is attested by a quorum (epoch e's committee),
+	// the liar's fails (a validity threshold).
+	h.ok(h.alice, h.attestIn(e, late, 0, true, w[0], w[1]))
+	h.ok(h.alice, h.attestIn(e, liar, 0, false, w[0]))
+	for i, want := range map[int]cpapi.ChallengeStatus{late: cpapi.ChallengePassed, liar: cpapi.ChallengeFailed} {
+		if nc, _ := h.s.NodeChallenge(e, 0, ObjectID(c.Members[i].NodeID)); nc.Status != want {
+			t.Fatalf("member %d's late challenge: %s, want %s", i, nc.Status, want)
+		}
+	}
+	e1 := h.s.Epoch()
+	bucket1 := h.s.d.Rewards[e1]
+	h.nextEpoch()
+	// The late node is paid its held reward of e (and its share of e1, whose round was void);
+	// the liar failed e and its held reward is burnt.
+	a, _ := h.s.NodeAccountability(ObjectID(c.Members[late].NodeID))
+	r := a.Recent[len(a.Recent)-2]
+	if r.Epoch != e || r.Failed || r.RoundsPassed != 1 || r.RoundsPending != 0 || r.RewardHeld != 0 || r.Reward != share(late) ||
+		a.RewardsEarned != share(late)+mulDiv(bucket1, uint64(len(c.Members[late].Shards)), 10) || a.EpochsFailed != 0 || a.RoundsPassed != 1 {
+		t.Fatalf("the late node after the grace epoch: %+v", a)
+	}
+	a, _ = h.s.NodeAccountability(ObjectID(c.Members[liar].NodeID))
+	r = a.Recent[len(a.Recent)-2]
+	if r.Epoch != e || !r.Failed || r.RoundsFailed != 1 || r.RewardWithheld != share(liar) || a.EpochsFailed != 1 || a.RoundsFailed != 1 {
+		t.Fatalf("the liar after the grace epoch: %+v", a)
+	}
+	if got := h.s.Info().RewardsBurnt; got != share(liar) {
+		t.Fatalf("burnt %d, want the liar's %d", got, share(liar))
+	}
+	// Epoch e's records are gone, and an attestation for it is refused.
+	if _, ok := h.s.NodeChallenge(e, 0, ObjectID(c.Members[late].NodeID)); ok {
+		t.Fatalf("epoch %d's challenges kept two epochs on", e)
+	}
+	if r := h.do(h.alice, h.attestIn(e, late, 0, true, w[0], w[1], w[2])); r.OK() || !errors.Is(r.Err, ErrWrongEpoch) {
+		t.Fatalf("an attestation two epochs late: %v", r.Err)
 	}
 }

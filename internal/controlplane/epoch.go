@@ -262,39 +262,64 @@ func (s *State) payRewards(e uint32) {
 		}
 		paid += share
 		if s.challengeWithholdReward(m.NodeID, e, share) {
-			continue // burnt: the node failed a storage challenge in e
+			continue // burnt (the node failed a storage challenge in e) or held (a round is pending)
 		}
-		node := s.d.Nodes[m.NodeID]
-		if node == nil {
-			s.d.Rewards[e+1] += share
-			continue
-		}
-		commission := mulDiv(share, uint64(node.Commission), 10000)
-		rest := share - commission
-		var total uint64
-		for _, st := range stakesByNode[m.NodeID] {
-			total += st.Amount
-		}
-		var given uint64
-		if total > 0 {
-			for _, st := range stakesByNode[m.NodeID] {
-				r := mulDiv(rest, st.Amount, total)
-				if r == 0 {
-					continue
-				}
-				given += r
-				s.account(st.Owner).Balance += r
-				s.emit(Event{Type: EventRewardPaid, NodeID: m.NodeID, ObjectID: st.ID, Owner: st.Owner, Amount: r, Epoch: e})
-			}
-		}
-		if own := commission + rest - given; own > 0 {
-			s.account(node.Owner).Balance += own
-			s.emit(Event{Type: EventRewardPaid, NodeID: m.NodeID, Owner: node.Owner, Amount: own, Epoch: e})
-		}
+		s.payShare(m.NodeID, e, share, stakesByNode[m.NodeID])
 	}
 	if bucket > paid {
 		s.d.Rewards[e+1] += bucket - paid
 	}
+}
+
+// payShare pays node's share of epoch e's rewards: its commission to its owner, the rest to
+// the stakes (active in e) in proportion, what rounding leaves to the owner. A share of a node
+// that no longer exists goes to the next epoch's rewards.
+func (s *State) payShare(id ObjectID, e uint32, share uint64, stakes []*Stake) {
+	node := s.d.Nodes[id]
+	if node == nil {
+		s.d.Rewards[s.d.Epoch+1] += share
+		return
+	}
+	commission := mulDiv(share, uint64(node.Commission), 10000)
+	rest := share - commission
+	var total uint64
+	for _, st := range stakes {
+		total += st.Amount
+	}
+	var given uint64
+	if total > 0 {
+		for _, st := range stakes {
+			r := mulDiv(rest, st.Amount, total)
+			if r == 0 {
+				continue
+			}
+			given += r
+			s.account(st.Owner).Balance += r
+			s.emit(Event{Type: EventRewardPaid, NodeID: id, ObjectID: st.ID, Owner: st.Owner, Amount: r, Epoch: e})
+		}
+	}
+	if own := commission + rest - given; own > 0 {
+		s.account(node.Owner).Balance += own
+		s.emit(Event{Type: EventRewardPaid, NodeID: id, Owner: node.Owner, Amount: own, Epoch: e})
+	}
+}
+
+// payNodeShare pays node's share of epoch e's rewards later than e's end (a reward held while
+// a storage challenge was pending), to the stakes with it that were active in e and still
+// exist (a stake withdrawn since was paid back at the epoch change: its part goes to the
+// node's owner).
+func (s *State) payNodeShare(id ObjectID, e uint32, share uint64) {
+	if share == 0 {
+		return
+	}
+	var stakes []*Stake
+	for _, sid := range sortedIDs(s.d.Stakes) {
+		st := s.d.Stakes[sid]
+		if st.NodeID == id && st.ActivationEpoch <= e && (st.WithdrawEpoch == 0 || st.WithdrawEpoch > e) {
+			stakes = append(stakes, st)
+		}
+	}
+	s.payShare(id, e, share, stakes)
 }
 
 // returnStakes pays back stakes whose withdrawal takes effect at epoch e.

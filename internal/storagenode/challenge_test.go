@@ -214,6 +214,78 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 	}
 }
 
+// TestChallengeDownAcrossEpochEndPasses is the regression test of a chaos run's false
+// positive: an honest node wiped, and down through the whole epoch whose round samples it, used
+// to miss that round when the epoch ended and lose its reward. The round stays open (pending)
+// through the next epoch: the node, started again in it, recovers the sampled slivers, answers,
+// is attested by that epoch's members and passes; once the next epoch ends, its reward of the
+// first is paid and it has failed nothing.
+func TestChallengeDownAcrossEpochEndPasses(t *testing.T) {
+	const epochMs = 15000 // room for a recovery under -race on a loaded machine
+	pn := challengeNet(t, epochMs)
+	for i := 0; i < 4; i++ {
+		pn.start(i, fastChallenges)
+	}
+	_, e := pn.writeBlobs(3, epochMs)
+	next := e + 1
+	// The node with the fewest shards: the others hold a quorum without it.
+	down, fewest := 0, testShards+1
+	var c *cpapi.Committee
+	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { c, _ = s.Committee(e) })
+	for i := 0; i < 4; i++ {
+		_, k := pn.nodeID(e, i)
+		if n := len(c.Members[k].Shards); n < fewest {
+			down, fewest = i, n
+		}
+	}
+	pn.stop(down, true)
+	waitFor(t, "the others to pass the next epoch's round", func() bool {
+		if pn.epoch() < next {
+			return false
+		}
+		for i := 0; i < 4; i++ {
+			if nc := pn.nodeChallenge(next, 0, i); i != down && (nc == nil || nc.Status != cpapi.ChallengePassed) {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "the epoch to end", func() bool { return pn.epoch() > next })
+	if nc := pn.nodeChallenge(next, 0, down); nc == nil || nc.Status != cpapi.ChallengeOpen {
+		t.Fatalf("the wiped node's round of epoch %d once it ended: %+v, want still challenged (pending)", next, nc)
+	}
+	pn.start(down, fastChallenges)
+	var st cpapi.ChallengeStatus
+	waitFor(t, "the wiped node's pending round to be decided", func() bool {
+		if pn.epoch() > next+1 {
+			return true // settled: checked below
+		}
+		if nc := pn.nodeChallenge(next, 0, down); nc != nil && nc.Status != cpapi.ChallengeOpen {
+			st = nc.Status
+			return true
+		}
+		return false
+	})
+	if st != cpapi.ChallengePassed {
+		t.Fatalf("the wiped node's round of epoch %d in the next epoch: %q, want passed", next, st)
+	}
+	waitFor(t, "the grace epoch to end", func() bool { return pn.epoch() > next+1 })
+	id, _ := pn.nodeID(next, down)
+	var a cpapi.Accountability
+	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) {
+		a, _ = s.NodeAccountability(controlplane.ObjectID(id))
+	})
+	var res *cpapi.EpochAccountability
+	for i := range a.Recent {
+		if a.Recent[i].Epoch == next {
+			res = &a.Recent[i]
+		}
+	}
+	if res == nil || res.Failed || res.RoundsPassed != 1 || res.RoundsPending != 0 || res.Reward == 0 || a.RewardsWithheld != 0 || a.EpochsFailed != 0 {
+		t.Fatalf("the wiped node after the grace epoch: %+v", a)
+	}
+}
+
 // TestChallengeVerifier posts answers for a node that is down to a running member, and checks
 // each verdict: a proof of every sample passes, an answer signed by another key is refused,
 // an excuse for a certified blob is refused, a sample admitted missing fails (and the

@@ -29,6 +29,8 @@ var (
 	// Storage challenges (challenges_test.go).
 	chaosEpoch      = flag.Duration("chaos.epoch", 0, "TestChaos's epoch duration (default 1h); with it the run checks that no node fails a storage challenge unless it dropped uploads on purpose")
 	chaosChallenges = flag.Bool("chaos.challenges", false, "run TestChallengesCatchDropStored (a drop-stored=10 node on a devnet of 30 s epochs)")
+	// chaosKeep keeps a run's devnet (data and the logs of every process) for a diagnosis.
+	chaosKeep = flag.String("chaos.keep", "", "put the devnets of the tests in new directories under this one and keep them (logs in DIR/*/logs)")
 )
 
 // chaosRecoveryDelay is the nodes' grace period before recovering a certified blob they miss.
@@ -383,8 +385,9 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 	case strings.HasPrefix(kind, "byzantine:"):
 		mode := strings.TrimPrefix(kind, "byzantine:")
 		if w := in.challenges; w != nil && mode == string(byzantine.DropUploads) {
-			// The node may fail the challenges of the epochs in which it drops uploads.
-			from := w.epoch(ctx)
+			// The node may fail the challenges of the epochs in which it drops uploads, and
+			// the round of the epoch before (still pending, it may answer it while dropping).
+			from := max(w.epoch(ctx), 1) - 1
 			defer func() { w.excuse(tn.info.Nodes[i].Name, from, w.epoch(ctx)) }()
 		}
 		if err := tn.restart(ctx, i, mode); err != nil {

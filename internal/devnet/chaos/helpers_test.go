@@ -127,6 +127,13 @@ func startNet(t testing.TB, o netOptions) *testNet {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
+	if *chaosKeep != "" {
+		var err error
+		if dir, err = os.MkdirTemp(*chaosKeep, "devnet-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the devnet is kept in %s", dir)
+	}
 	addrs := freeAddrs(t, o.Nodes+1)
 	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: o.Nodes, Shards: o.Shards, Addr: addrs[0], Binary: floeBin,
 		EpochDuration: o.Epoch, Logger: slog.New(slog.DiscardHandler)})

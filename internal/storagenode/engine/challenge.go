@@ -240,17 +240,26 @@ func (c *Challenges) step(ctx context.Context) error {
 		return err
 	}
 	h := &api.ChallengeHealth{Epoch: e, Rounds: []api.ChallengeRoundHealth{}}
+	var errs []error
 	if e > 0 {
-		// The previous epoch's outcome, as it was settled (this node may not have been a member).
+		// The previous epoch's outcome (this node may not have been a member). A round the node
+		// had not passed when that epoch ended is pending: it may still answer it, until the
+		// end of this epoch (a node that was down, wiped or behind when the epoch ended).
 		if prev, err := c.cp.ChallengeEpoch(ctx, e-1); err == nil {
 			for _, rd := range prev.Rounds {
-				if mine := nodeIn(&rd, node); mine != nil {
-					h.Rounds = append(h.Rounds, roundHealth(&rd, mine))
+				mine := nodeIn(&rd, node)
+				if mine == nil {
+					continue
 				}
+				if mine.Status == cpapi.ChallengeOpen {
+					if err := c.provePrevious(ctx, e-1, rd.Round); err != nil {
+						errs = append(errs, fmt.Errorf("epoch %d round %d (pending): %w", e-1, rd.Round, err))
+					}
+				}
+				h.Rounds = append(h.Rounds, roundHealth(&rd, mine))
 			}
 		}
 	}
-	var errs []error
 	for _, rd := range ep.Rounds {
 		mine := nodeIn(&rd, node)
 		if mine == nil {
@@ -278,6 +287,21 @@ func (c *Challenges) step(ctx context.Context) error {
 	return err
 }
 
+// provePrevious proves the node's pending round of the previous epoch, with that epoch's
+// committee.
+func (c *Challenges) provePrevious(ctx context.Context, epoch, round uint32) error {
+	cm, err := c.committee(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	for i, m := range cm.Members {
+		if crypto.BLSPublicKey(m.BLSPublicKey) == c.pub {
+			return c.prove(ctx, cm, i, round)
+		}
+	}
+	return nil
+}
+
 // nodeIn returns the node's challenge in round rd (nil if it is not a member).
 func nodeIn(rd *cpapi.ChallengeRound, id cpapi.ObjectID) *cpapi.NodeChallenge {
 	for i := range rd.Nodes {
@@ -303,7 +327,7 @@ func (c *Challenges) setHealth(h *api.ChallengeHealth) {
 	defer c.mu.Unlock()
 	c.health = h
 	for k := range c.rounds {
-		if k.epoch < h.Epoch {
+		if k.epoch+1 < h.Epoch { // a round of the last epoch may be pending
 			delete(c.rounds, k)
 		}
 	}
@@ -487,7 +511,9 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 	if err != nil {
 		return nil, err
 	}
-	if v.epoch != e {
+	if v.epoch != e && v.epoch != e+1 {
+		// A round is answered in its epoch, or in the next one if it was pending when its
+		// epoch ended (the view's encoder and metadata serve both: n does not change).
 		return nil, fmt.Errorf("%w: the node's committee view is of epoch %d, the challenge of %d", errIncomplete, v.epoch, e)
 	}
 	ans := &challenge.Answer{Epoch: e, Round: round, Node: node, Entries: make([]challenge.Entry, len(samples))}
@@ -525,7 +551,9 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 		case c.cfg.DisableRecovery:
 			setAll(idx, challenge.Missing)
 		default:
-			c.schedule(k.id, 0)
+			// Ahead of the rest of the queue: a wiped node may have every blob queued, and
+			// must answer within the epoch after the round's.
+			c.scheduleUrgent(k.id)
 			incomplete++
 		}
 		return nil
