@@ -133,21 +133,82 @@ func (l *lifetime) epochsAhead(fs *flag.FlagSet, info *client.Info, now time.Tim
 	return uint32(epochs), nil
 }
 
+// storeFlags are the flags store and store-quilt share (Walrus's store options).
+type storeFlags struct {
+	life                               *lifetime
+	force, deletable, permanent, share *bool
+	encoding, relay, sendTo            *string
+	plural                             string
+}
+
+// addStoreFlags adds the shared store flags; singular and plural name what is stored in
+// their help and errors ("blob", "blobs").
+func addStoreFlags(fs *flag.FlagSet, singular, plural string) *storeFlags {
+	f := &storeFlags{life: addLifetimeFlags(fs), plural: plural}
+	f.force = fs.Bool("force", false, "store even if the "+singular+" is already certified long enough")
+	fs.Bool("ignore-resources", false, "accepted for Walrus compatibility (Floe reads the wallet's resources in one query)")
+	f.deletable = fs.Bool("deletable", false, "store deletable "+plural+" (the default)")
+	f.permanent = fs.Bool("permanent", false, "store permanent "+plural+" (default: deletable)")
+	f.share = fs.Bool("share", false, "put the stored "+plural+" into shared blob objects (needs --permanent)")
+	f.encoding = fs.String("encoding-type", "", "the encoding (only RS2)")
+	f.relay = fs.String("upload-relay", "", "Walrus upload relay URL (not supported by Floe)")
+	fs.Bool("skip-tip-confirmation", false, "accepted for Walrus compatibility (no upload relay)")
+	fs.Bool("child-process-uploads", false, "accepted for Walrus compatibility (Floe finishes the uploads before it returns)")
+	f.sendTo = fs.String("send-object-to", "", "address that receives the blob objects of the stored "+plural)
+	return f
+}
+
+// options checks the flags' form (before anything is read or encoded) and returns the store
+// options; the epochs are resolved against the network by openForStore.
+func (f *storeFlags) options(fs *flag.FlagSet) (client.StoreOptions, error) {
+	if err := f.life.check(fs); err != nil {
+		return client.StoreOptions{}, err
+	}
+	switch {
+	case *f.deletable && *f.permanent:
+		return client.StoreOptions{}, usagef("--deletable and --permanent cannot be used together")
+	case *f.encoding != "" && !strings.EqualFold(*f.encoding, api.EncodingTypeRS2):
+		return client.StoreOptions{}, usagef("--encoding-type %q: only RS2 is supported", *f.encoding)
+	case *f.relay != "":
+		return client.StoreOptions{}, usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
+	case *f.share && !*f.permanent:
+		return client.StoreOptions{}, usagef("deletable %s cannot be shared (add --permanent)", f.plural)
+	}
+	opts := client.StoreOptions{Permanent: *f.permanent, Force: *f.force}
+	if *f.sendTo != "" {
+		a, err := client.ParseAddress(*f.sendTo)
+		if err != nil {
+			return opts, usagef("--send-object-to: %v", err)
+		}
+		opts.SendObjectTo = &a
+	}
+	return opts, nil
+}
+
+// openForStore connects and resolves the lifetime against the network into opts.Epochs
+// (refused, with the network's maximum, before anything is encoded); the caller closes the
+// client.
+func (f *storeFlags) openForStore(ctx context.Context, e *env, cf clientFlags, fs *flag.FlagSet, opts *client.StoreOptions) (*client.Client, *client.Info, error) {
+	c, err := openClient(ctx, e, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := c.Info(ctx)
+	if err == nil {
+		opts.Epochs, err = f.life.epochsAhead(fs, info, time.Now())
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, info, nil
+}
+
 func runStore(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "store")
 	cf := addClientFlags(fs)
-	life := addLifetimeFlags(fs)
+	sf := addStoreFlags(fs, "blob", "blobs")
 	dryRun := fs.Bool("dry-run", false, "print the blob IDs, sizes and the cost of storing them as new blobs; store nothing")
-	force := fs.Bool("force", false, "store even if the blob is already certified long enough")
-	fs.Bool("ignore-resources", false, "accepted for Walrus compatibility (Floe reads the wallet's resources in one query)")
-	deletable := fs.Bool("deletable", false, "store deletable blobs (the default)")
-	permanent := fs.Bool("permanent", false, "store permanent blobs (default: deletable)")
-	share := fs.Bool("share", false, "put the blobs into shared blob objects (needs --permanent)")
-	encoding := fs.String("encoding-type", "", "the encoding (only RS2)")
-	relay := fs.String("upload-relay", "", "Walrus upload relay URL (not supported by Floe)")
-	fs.Bool("skip-tip-confirmation", false, "accepted for Walrus compatibility (no upload relay)")
-	fs.Bool("child-process-uploads", false, "accepted for Walrus compatibility (Floe finishes the uploads before it returns)")
-	sendTo := fs.String("send-object-to", "", "address that receives the blob objects")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -155,46 +216,20 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if len(files) == 0 {
 		return usagef("usage: floe store FILE... --epochs N|max | --end-epoch E | --earliest-expiry-time T [--permanent] [--force] [--dry-run] [--json]")
 	}
-	if err := life.check(fs); err != nil {
+	opts, err := sf.options(fs)
+	if err != nil {
 		return err
-	}
-	if *deletable && *permanent {
-		return usagef("--deletable and --permanent cannot be used together")
-	}
-	if *encoding != "" && !strings.EqualFold(*encoding, api.EncodingTypeRS2) {
-		return usagef("--encoding-type %q: only RS2 is supported", *encoding)
-	}
-	if *relay != "" {
-		return usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
-	}
-	if *share && !*permanent {
-		return usagef("deletable blobs cannot be shared (add --permanent)")
-	}
-	opts := client.StoreOptions{Permanent: *permanent, Force: *force}
-	if *sendTo != "" {
-		a, err := crypto.ParseAddress(*sendTo)
-		if err != nil {
-			return usagef("--send-object-to: %v", err)
-		}
-		opts.SendObjectTo = (*client.Address)(&a)
 	}
 	for _, f := range files {
 		if _, err := os.Stat(f); err != nil {
 			return err
 		}
 	}
-	c, err := openClient(ctx, e, cf)
+	c, info, err := sf.openForStore(ctx, e, cf, fs, &opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if opts.Epochs, err = life.epochsAhead(fs, info, time.Now()); err != nil {
-		return err
-	}
 	if *dryRun {
 		return storeDryRun(ctx, e, c, info, files, opts.Epochs, *cf.asJSON)
 	}
@@ -202,7 +237,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	failed := 0
 	for _, path := range files {
 		res, err := storeFile(ctx, e, c, path, opts)
-		if err == nil && *share && res.NewlyCreated != nil {
+		if err == nil && *sf.share && res.NewlyCreated != nil {
 			if err = c.Share(ctx, client.ObjectID(mustObjectID(res.NewlyCreated.BlobObject.ID)), 0); err == nil {
 				res.NewlyCreated.SharedBlobObject = res.NewlyCreated.BlobObject.ID
 			} else {

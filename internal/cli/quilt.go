@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
@@ -58,18 +57,8 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	cf := addClientFlags(fs)
 	paths := listVar(fs, "files or directories (read recursively); each file's name is its identifier", false, "paths")
 	blobs := listVar(fs, `JSON objects {"path": ..., "identifier": ..., "tags": {...}}`, false, "blobs")
-	life := addLifetimeFlags(fs)
+	sf := addStoreFlags(fs, "quilt", "quilts")
 	dryRun := fs.Bool("dry-run", false, "print the quilt's ID, index, sizes and the cost of storing it; store nothing")
-	force := fs.Bool("force", false, "store even if the quilt is already certified long enough")
-	fs.Bool("ignore-resources", false, "accepted for Walrus compatibility (Floe reads the wallet's resources in one query)")
-	deletable := fs.Bool("deletable", false, "store a deletable quilt (the default)")
-	permanent := fs.Bool("permanent", false, "store a permanent quilt (default: deletable)")
-	share := fs.Bool("share", false, "put the quilt into a shared blob object (needs --permanent)")
-	encoding := fs.String("encoding-type", "", "the encoding (only RS2)")
-	relay := fs.String("upload-relay", "", "Walrus upload relay URL (not supported by Floe)")
-	fs.Bool("skip-tip-confirmation", false, "accepted for Walrus compatibility (no upload relay)")
-	fs.Bool("child-process-uploads", false, "accepted for Walrus compatibility (Floe finishes the uploads before it returns)")
-	sendTo := fs.String("send-object-to", "", "address that receives the quilt's blob object")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -82,18 +71,9 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	case len(*paths) == 0 && len(*blobs) == 0:
 		return usagef("usage: floe store-quilt --paths PATH... | --blobs JSON... --epochs N|max | --end-epoch E | --earliest-expiry-time T [--dry-run] [--json]")
 	}
-	if err := life.check(fs); err != nil {
+	opts, err := sf.options(fs)
+	if err != nil {
 		return err
-	}
-	switch {
-	case *deletable && *permanent:
-		return usagef("--deletable and --permanent cannot be used together")
-	case *encoding != "" && !strings.EqualFold(*encoding, api.EncodingTypeRS2):
-		return usagef("--encoding-type %q: only RS2 is supported", *encoding)
-	case *relay != "":
-		return usagef("--upload-relay: Floe has no upload relay; store directly or through a publisher")
-	case *share && !*permanent:
-		return usagef("deletable quilts cannot be shared (add --permanent)")
 	}
 	var patches []quilt.Patch
 	if len(*paths) > 0 {
@@ -104,26 +84,11 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := client.StoreOptions{Permanent: *permanent, Force: *force}
-	if *sendTo != "" {
-		a, err := client.ParseAddress(*sendTo)
-		if err != nil {
-			return usagef("--send-object-to: %v", err)
-		}
-		opts.SendObjectTo = &a
-	}
-	c, err := openClient(ctx, e, cf)
+	c, info, err := sf.openForStore(ctx, e, cf, fs, &opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if opts.Epochs, err = life.epochsAhead(fs, info, time.Now()); err != nil {
-		return err
-	}
 	if *dryRun {
 		return storeQuiltDryRun(ctx, e, c, info, patches, opts.Epochs, *cf.asJSON)
 	}
@@ -134,7 +99,7 @@ func runStoreQuilt(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	shared := false
-	if *share && res.NewlyCreated {
+	if *sf.share && res.NewlyCreated {
 		if err := c.Share(ctx, res.ObjectID, 0); err != nil {
 			return fmt.Errorf("quilt stored as object %s, but sharing it failed: %w", res.ObjectID, err)
 		}

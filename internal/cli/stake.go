@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -127,6 +128,25 @@ func resolveNode(ctx context.Context, c *client.Client, ref string) (*client.Nod
 	return found, nil
 }
 
+// ownedNodeFlag is --node of the commands a node's owner runs.
+func ownedNodeFlag(fs *flag.FlagSet) *string {
+	return fs.String("node", "", "the node (ID or name); the wallet must own it")
+}
+
+// openNode connects and finds the node ref names (resolveNode); the caller closes the client.
+func openNode(ctx context.Context, e *env, cf clientFlags, ref string) (*client.Client, *client.NodeInfo, error) {
+	c, err := openClient(ctx, e, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := resolveNode(ctx, c, ref)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, n, nil
+}
+
 // epochTimes describes when an epoch starts, from the current epoch's timing.
 type epochTimes struct {
 	ec       *client.EpochChange
@@ -198,15 +218,11 @@ func runStake(ctx context.Context, e *env, args []string) error {
 	if err != nil || amount == 0 {
 		return usagef("--amount: %v", errOr(err, "must be positive"))
 	}
-	c, err := openClient(ctx, e, cf)
+	c, n, err := openNode(ctx, e, cf, *nodeRef)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	n, err := resolveNode(ctx, c, *nodeRef)
-	if err != nil {
-		return err
-	}
 	t, err := loadEpochTimes(ctx, c)
 	if err != nil {
 		return err
@@ -305,7 +321,7 @@ func runWithdrawStake(ctx context.Context, e *env, args []string) error {
 func runNodeSetVotes(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "node set-votes")
 	cf := addClientFlags(fs)
-	nodeRef := fs.String("node", "", "the node (ID or name); the wallet must own it")
+	nodeRef := ownedNodeFlag(fs)
 	sp := fs.String("storage-price", "", "storage price vote per MiB of encoded size and epoch: FLOE or base units (default: unchanged)")
 	wp := fs.String("write-price", "", "write price vote per MiB of encoded size: FLOE or base units (default: unchanged)")
 	capStr := fs.String("capacity", "", "capacity vote: bytes with a unit, like 2TiB (default: unchanged)")
@@ -315,15 +331,11 @@ func runNodeSetVotes(ctx context.Context, e *env, args []string) error {
 	if *sp == "" && *wp == "" && *capStr == "" {
 		return usagef("give at least one of --storage-price, --write-price, --capacity")
 	}
-	c, err := openClient(ctx, e, cf)
+	c, n, err := openNode(ctx, e, cf, *nodeRef)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	n, err := resolveNode(ctx, c, *nodeRef)
-	if err != nil {
-		return err
-	}
 	v := n.Votes
 	if *sp != "" {
 		if v.StoragePrice, err = parseTokens(*sp); err != nil {
@@ -360,7 +372,7 @@ func runNodeSetVotes(ctx context.Context, e *env, args []string) error {
 func runNodeSetCommission(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "node set-commission")
 	cf := addClientFlags(fs)
-	nodeRef := fs.String("node", "", "the node (ID or name); the wallet must own it")
+	nodeRef := ownedNodeFlag(fs)
 	com := fs.String("commission", "", "the node's share of its rewards: 10% or 1000bp")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -369,15 +381,11 @@ func runNodeSetCommission(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--commission: %v", err)
 	}
-	c, err := openClient(ctx, e, cf)
+	c, n, err := openNode(ctx, e, cf, *nodeRef)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	n, err := resolveNode(ctx, c, *nodeRef)
-	if err != nil {
-		return err
-	}
 	if err := c.SetCommission(ctx, n.ID, bp); err != nil {
 		return err
 	}
@@ -394,7 +402,7 @@ func runNodeSetCommission(ctx context.Context, e *env, args []string) error {
 func runNodeSetValidator(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "node set-validator")
 	cf := addClientFlags(fs)
-	nodeRef := fs.String("node", "", "the node (ID or name); the wallet must own it")
+	nodeRef := ownedNodeFlag(fs)
 	home := fs.String("home", "", "the CometBFT validator's home directory (floe chain join or init wrote it)")
 	clear := fs.Bool("clear", false, "detach the node's validator key instead")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -403,15 +411,11 @@ func runNodeSetValidator(ctx context.Context, e *env, args []string) error {
 	if (*home == "") == !*clear {
 		return usagef("give --home DIR or --clear")
 	}
-	c, err := openClient(ctx, e, cf)
+	c, n, err := openNode(ctx, e, cf, *nodeRef)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	n, err := resolveNode(ctx, c, *nodeRef)
-	if err != nil {
-		return err
-	}
 	var pub, sig []byte
 	if !*clear {
 		in, err := c.Info(ctx)
