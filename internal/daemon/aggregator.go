@@ -23,11 +23,40 @@ type byteRange struct {
 	start, length uint64
 }
 
+// parseIDArg parses s as a blob ID, answering 400 (naming what: "blob ID", "quilt ID") if it is
+// not one.
+func parseIDArg(w http.ResponseWriter, what, s string) (blob.ID, bool) {
+	id, err := blob.ParseID(s)
+	if err != nil {
+		writeError(w, badRequest(api.ReasonMalformedRequest, "%s %q: %v", what, s, err))
+		return blob.ID{}, false
+	}
+	return id, true
+}
+
+// noQuery answers 400 if the request has query parameters, for routes that take none.
+func noQuery(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		writeError(w, err)
+		return false
+	}
+	return true
+}
+
+// admitRead checks id against the blocklist and takes an aggregator slot, answering a refusal
+// itself; the caller releases the slot.
+func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, id blob.ID) (func(), bool) {
+	if err := s.checkBlocked(id); err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	return admit(w, r, s.agg)
+}
+
 // readBlob is GET/HEAD /v1/blobs/{blob_id}.
 func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
-	id, err := blob.ParseID(r.PathValue("blob_id"))
-	if err != nil {
-		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
+	id, ok := parseIDArg(w, "blob ID", r.PathValue("blob_id"))
+	if !ok {
 		return
 	}
 	p, err := parseReadQuery(r.URL.RawQuery)
@@ -35,11 +64,7 @@ func (s *Server) readBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.checkBlocked(id); err != nil {
-		writeError(w, err)
-		return
-	}
-	release, ok := admit(w, r, s.agg)
+	release, ok := s.admitRead(w, r, id)
 	if !ok {
 		return
 	}
@@ -77,9 +102,8 @@ func (s *Server) readByObjectID(w http.ResponseWriter, r *http.Request, objectID
 
 // readByteRange is GET/HEAD /v1/blobs/{blob_id}/byte-range?start=&length= (200, not 206).
 func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID string) {
-	id, err := blob.ParseID(blobID)
-	if err != nil {
-		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", blobID, err))
+	id, ok := parseIDArg(w, "blob ID", blobID)
+	if !ok {
 		return
 	}
 	q, err := parseQuery(r.URL.RawQuery, "start", "length")
@@ -111,11 +135,7 @@ func (s *Server) readByteRange(w http.ResponseWriter, r *http.Request, blobID st
 		writeError(w, badRequest(api.ReasonInvalidByteRange, "start + length overflows"))
 		return
 	}
-	if err := s.checkBlocked(id); err != nil {
-		writeError(w, err)
-		return
-	}
-	release, ok := admit(w, r, s.agg)
+	release, ok := s.admitRead(w, r, id)
 	if !ok {
 		return
 	}
@@ -309,6 +329,27 @@ func ifRangeMatches(r *http.Request, id blob.ID) bool {
 	return v == `"`+id.String()+`"` || v == id.String()
 }
 
+// endBody ends a response written through dw after err: on success it flushes what dw holds;
+// an error before the first byte becomes an error response; after it the connection is
+// aborted (and msg logged with args, unless the client went away), so that the client sees a
+// short body rather than a wrong one.
+func (s *Server) endBody(w http.ResponseWriter, dw *deferredWriter, err error, msg string, args ...any) {
+	if err == nil {
+		err = dw.flush()
+	}
+	if err == nil {
+		return
+	}
+	if !dw.started {
+		writeError(w, err)
+		return
+	}
+	if !errors.Is(err, context.Canceled) {
+		s.log.Warn(msg, append(args, "err", err)...)
+	}
+	panic(http.ErrAbortHandler)
+}
+
 // writeBody streams the blob (or range) with a deferred header: an error before the first
 // byte still becomes an error response; after it, the connection is aborted so that the client
 // sees a short body rather than a wrong one. The body is read with the checks of p (a HEAD's
@@ -350,19 +391,7 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, id blob.ID, b
 	} else {
 		err = s.cfg.Blobs.ReadRange(ctx, id, br.start, br.length, dw, p)
 	}
-	if err == nil {
-		err = dw.flush()
-	}
-	if err != nil {
-		if !dw.started {
-			writeError(w, err)
-			return
-		}
-		if !errors.Is(err, context.Canceled) {
-			s.log.Warn("read failed after the response started", "blob_id", id, "err", err)
-		}
-		panic(http.ErrAbortHandler)
-	}
+	s.endBody(w, dw, err, "read failed after the response started", "blob_id", id)
 }
 
 func sniffType(b []byte) string {

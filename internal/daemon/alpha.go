@@ -29,20 +29,11 @@ const (
 // streamBlob is GET/HEAD /v1alpha/blobs/{blob_id}/stream: the whole blob, streamed as its
 // slivers arrive (as every Floe read is), with X-Walrus-Streaming: true and its Content-Length.
 func (s *Server) streamBlob(w http.ResponseWriter, r *http.Request) {
-	id, err := blob.ParseID(r.PathValue("blob_id"))
-	if err != nil {
-		writeError(w, badRequest(api.ReasonMalformedRequest, "blob ID %q: %v", r.PathValue("blob_id"), err))
+	id, ok := parseIDArg(w, "blob ID", r.PathValue("blob_id"))
+	if !ok || !noQuery(w, r) {
 		return
 	}
-	if _, err := parseQuery(r.URL.RawQuery); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.checkBlocked(id); err != nil {
-		writeError(w, err)
-		return
-	}
-	release, ok := admit(w, r, s.agg)
+	release, ok := s.admitRead(w, r, id)
 	if !ok {
 		return
 	}
@@ -73,8 +64,7 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 	var ids []string
 	var p ReadParams
 	if r.Method == http.MethodPost {
-		if _, err := parseQuery(r.URL.RawQuery); err != nil {
-			writeError(w, err)
+		if !noQuery(w, r) {
 			return
 		}
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxConcatBody))
@@ -182,19 +172,7 @@ func (s *Server) concatBlobs(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	if err == nil {
-		err = dw.flush()
-	}
-	if err != nil {
-		if !dw.started {
-			writeError(w, err)
-			return
-		}
-		if !errors.Is(err, context.Canceled) {
-			s.log.Warn("concat failed after the response started", "err", err)
-		}
-		panic(http.ErrAbortHandler)
-	}
+	s.endBody(w, dw, err, "concat failed after the response started")
 }
 
 // resolveID parses a concat ID: a blob ID, else a blob object ID resolved through the control

@@ -33,25 +33,44 @@ type multiBlobs struct {
 	keep *client.Address
 }
 
-func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
-	var s *sdkBlobs
+// take waits for a free store client; the caller gives it back with m.free <- s.
+func (m *multiBlobs) take(ctx context.Context) (*sdkBlobs, error) {
 	select {
-	case s = <-m.free:
+	case s := <-m.free:
+		return s, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// recipient is where a store's object goes when the request names no one: the main wallet,
+// else the burn address.
+func (m *multiBlobs) recipient() *crypto.Address {
+	to := client.BurnAddress
+	if m.keep != nil {
+		to = *m.keep
+	}
+	a := crypto.Address(to)
+	return &a
+}
+
+// storeErr names the store wallet in a store's error.
+func storeErr(s *sdkBlobs, err error) error {
+	return fmt.Errorf("%w (store wallet %s)", err, s.c.Address())
+}
+
+func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+	s, err := m.take(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer func() { m.free <- s }()
 	if p.SendObjectTo == nil && !p.Share {
-		to := client.BurnAddress
-		if m.keep != nil {
-			to = *m.keep
-		}
-		a := crypto.Address(to)
-		p.SendObjectTo = &a
+		p.SendObjectTo = m.recipient()
 	}
 	res, err := s.Store(ctx, data, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w (store wallet %s)", err, s.c.Address())
+		return nil, storeErr(s, err)
 	}
 	return res, nil
 }

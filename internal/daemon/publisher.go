@@ -74,20 +74,9 @@ func parseStoreQuery(raw string) (storeQuery, error) {
 // body is received (bounded by the receive budget and the minimum rate) before the request
 // takes a publisher slot.
 func (s *Server) store(w http.ResponseWriter, r *http.Request) {
-	data, sq, claims, err := s.admitUpload(w, r, s.cfg.MaxBodySize)
-	if err != nil {
-		// The body was not (all) read: closing the connection spares reading the rest
-		// (net/http would otherwise wait for it before answering).
-		w.Header().Set("Connection", "close")
-		writeError(w, err)
+	data, sq, ok := s.uploadBody(w, r, s.cfg.MaxBodySize)
+	if !ok {
 		return
-	}
-	if claims != nil {
-		// Walrus checks the body against size and max_size whenever a token is given.
-		if err := claims.checkSize(uint64(len(data))); err != nil {
-			writeError(w, err)
-			return
-		}
 	}
 	if err := s.checkBlockedData(r.Context(), data); err != nil {
 		writeError(w, err)
@@ -111,6 +100,26 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("stored blob", "size", len(data), "newly_created", res.NewlyCreated != nil)
 	writeJSON(w, http.StatusOK, res)
+}
+
+// uploadBody runs admitUpload and checks the body against the token's size and max_size (as
+// Walrus does whenever a token is given), answering a refusal itself.
+func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, storeQuery, bool) {
+	data, sq, claims, err := s.admitUpload(w, r, maxSize)
+	if err != nil {
+		// The body was not (all) read: closing the connection spares reading the rest
+		// (net/http would otherwise wait for it before answering).
+		w.Header().Set("Connection", "close")
+		writeError(w, err)
+		return nil, sq, false
+	}
+	if claims != nil {
+		if err := claims.checkSize(uint64(len(data))); err != nil {
+			writeError(w, err)
+			return nil, sq, false
+		}
+	}
+	return data, sq, true
 }
 
 // admitUpload checks a PUT and receives its body. A token is checked as Walrus's auth layer

@@ -35,7 +35,6 @@ import (
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
-	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/quilt"
 )
 
@@ -86,9 +85,8 @@ func (s *Server) quiltRoutes() {
 			})
 		}})
 		s.route(api.RouteBlobByQuiltID, "read-quilt-patch-by-identifier", methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
-			qid, err := blob.ParseID(r.PathValue("quilt_id"))
-			if err != nil {
-				writeError(w, badRequest(api.ReasonMalformedRequest, "quilt ID %q: %v", r.PathValue("quilt_id"), err))
+			qid, ok := parseIDArg(w, "quilt ID", r.PathValue("quilt_id"))
+			if !ok {
 				return
 			}
 			ident := r.PathValue("identifier")
@@ -97,20 +95,11 @@ func (s *Server) quiltRoutes() {
 			})
 		}})
 		s.route(api.RouteQuiltPatches, "list-quilt-patches", methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
-			qid, err := blob.ParseID(r.PathValue("quilt_id"))
-			if err != nil {
-				writeError(w, badRequest(api.ReasonMalformedRequest, "quilt ID %q: %v", r.PathValue("quilt_id"), err))
+			qid, ok := parseIDArg(w, "quilt ID", r.PathValue("quilt_id"))
+			if !ok || !noQuery(w, r) {
 				return
 			}
-			if _, err := parseQuery(r.URL.RawQuery); err != nil {
-				writeError(w, err)
-				return
-			}
-			if err := s.checkBlocked(qid); err != nil {
-				writeError(w, err)
-				return
-			}
-			release, ok := admit(w, r, s.agg)
+			release, ok := s.admitRead(w, r, qid)
 			if !ok {
 				return
 			}
@@ -134,18 +123,9 @@ func (s *Server) storeQuilt(w http.ResponseWriter, r *http.Request, q Quilts) {
 		return
 	}
 	r.URL.RawQuery = raw
-	body, sq, claims, err := s.admitUpload(w, r, s.cfg.MaxQuiltBodySize)
-	if err != nil {
-		w.Header().Set("Connection", "close")
-		writeError(w, err)
+	body, sq, ok := s.uploadBody(w, r, s.cfg.MaxQuiltBodySize)
+	if !ok {
 		return
-	}
-	if claims != nil {
-		// As for blobs, the token's size and max_size bound the body.
-		if err := claims.checkSize(uint64(len(body))); err != nil {
-			writeError(w, err)
-			return
-		}
 	}
 	patches, err := parseQuiltForm(r.Header.Get("Content-Type"), body)
 	if err != nil {
@@ -303,15 +283,10 @@ func compactJSON(b []byte) []byte {
 
 // readPatch serves one patch of quiltID read by get, under an aggregator slot.
 func (s *Server) readPatch(w http.ResponseWriter, r *http.Request, quiltID blob.ID, get func(context.Context) (*quilt.Patch, quilt.PatchID, error)) {
-	if _, err := parseQuery(r.URL.RawQuery); err != nil {
-		writeError(w, err)
+	if !noQuery(w, r) {
 		return
 	}
-	if err := s.checkBlocked(quiltID); err != nil {
-		writeError(w, err)
-		return
-	}
-	release, ok := admit(w, r, s.agg)
+	release, ok := s.admitRead(w, r, quiltID)
 	if !ok {
 		return
 	}
@@ -463,24 +438,17 @@ func (s *sdkBlobs) StoreQuilt(ctx context.Context, patches []quilt.Patch, p Stor
 
 // StoreQuilt stores through a free store client, as Store does.
 func (m *multiBlobs) StoreQuilt(ctx context.Context, patches []quilt.Patch, p StoreParams) (*api.QuiltStoreResponse, error) {
-	var s *sdkBlobs
-	select {
-	case s = <-m.free:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	s, err := m.take(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer func() { m.free <- s }()
 	if p.SendObjectTo == nil {
-		to := client.BurnAddress
-		if m.keep != nil {
-			to = *m.keep
-		}
-		a := crypto.Address(to)
-		p.SendObjectTo = &a
+		p.SendObjectTo = m.recipient()
 	}
 	res, err := s.StoreQuilt(ctx, patches, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w (store wallet %s)", err, s.c.Address())
+		return nil, storeErr(s, err)
 	}
 	return res, nil
 }
