@@ -1,6 +1,7 @@
 package storagenode
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"log/slog"
@@ -93,6 +94,16 @@ func pathBlobID(r *http.Request) (blob.ID, error) {
 	return id, nil
 }
 
+// pathBlobSliver parses the blob ID, pair index and sliver type of a sliver route.
+func pathBlobSliver(r *http.Request) (blob.ID, int, redstuff.Axis, error) {
+	id, err := pathBlobID(r)
+	if err != nil {
+		return id, 0, 0, err
+	}
+	pair, a, err := pathSliver(r)
+	return id, pair, a, err
+}
+
 // pathSliver parses the pair index (checked against the committee by the engine) and the
 // sliver type of a sliver route.
 func pathSliver(r *http.Request) (pair int, a redstuff.Axis, err error) {
@@ -138,6 +149,33 @@ func checkOctetStream(r *http.Request, also ...string) error {
 
 // ---- answers ----
 
+// answerBCS answers a route on a blob with the BCS bytes get returns for it.
+func answerBCS(w http.ResponseWriter, r *http.Request, get func(context.Context, blob.ID) ([]byte, error)) error {
+	id, err := pathBlobID(r)
+	if err != nil {
+		return err
+	}
+	b, err := get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeBCS(w, b)
+}
+
+// answerJSON answers a route on a blob with what get returns for it, as a success.
+func answerJSON[T any](w http.ResponseWriter, r *http.Request, get func(context.Context, blob.ID) (T, error)) error {
+	id, err := pathBlobID(r)
+	if err != nil {
+		return err
+	}
+	v, err := get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeSuccess(w, http.StatusOK, v)
+	return nil
+}
+
 func writeBCS(w http.ResponseWriter, b []byte) error {
 	w.Header().Set("Content-Type", api.ContentTypeOctetStream)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -161,15 +199,7 @@ func outcome(w http.ResponseWriter, o engine.Outcome, what string) {
 // ---- metadata ----
 
 func (n *Node) getMetadata(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	b, err := n.e.Reads.Metadata(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeBCS(w, b)
+	return answerBCS(w, r, n.e.Reads.Metadata)
 }
 
 func (n *Node) putMetadata(w http.ResponseWriter, r *http.Request) error {
@@ -201,26 +231,13 @@ func (n *Node) putMetadata(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (n *Node) metadataStatus(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	st, err := n.e.Uploads.MetadataStatus(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeSuccess(w, http.StatusOK, st)
-	return nil
+	return answerJSON(w, r, n.e.Uploads.MetadataStatus)
 }
 
 // ---- slivers ----
 
 func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	pair, a, err := pathSliver(r)
+	id, pair, a, err := pathBlobSliver(r)
 	if err != nil {
 		return err
 	}
@@ -232,11 +249,7 @@ func (n *Node) getSliver(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (n *Node) sliverStatus(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	pair, a, err := pathSliver(r)
+	id, pair, a, err := pathBlobSliver(r)
 	if err != nil {
 		return err
 	}
@@ -249,11 +262,7 @@ func (n *Node) sliverStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (n *Node) putSliver(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	pair, a, err := pathSliver(r)
+	id, pair, a, err := pathBlobSliver(r)
 	if err != nil {
 		return err
 	}
@@ -432,16 +441,7 @@ func (n *Node) postInconsistencyProof(w http.ResponseWriter, r *http.Request) er
 // ---- status and health ----
 
 func (n *Node) blobStatus(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathBlobID(r)
-	if err != nil {
-		return err
-	}
-	st, err := n.e.Reads.BlobStatus(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeSuccess(w, http.StatusOK, st)
-	return nil
+	return answerJSON(w, r, n.e.Reads.BlobStatus)
 }
 
 func (n *Node) health(w http.ResponseWriter, r *http.Request) error {
