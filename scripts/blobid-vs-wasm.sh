@@ -7,7 +7,8 @@
 #
 #   scripts/blobid-vs-wasm.sh [SIZE_MIB=256] [SHARDS=1000] [RUNS=3]
 #
-# Needs node and npm (runs `npm ci` in the harness if its node_modules is missing).
+# Needs node and npm (runs `npm ci` in the harness if its node_modules is missing, in a temporary
+# copy of it if its directory is read-only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-256}
@@ -17,10 +18,17 @@ ref=${WALRUS_REF:-$(cd .. && pwd)/shared/tools/walrus-ref}
 
 command -v node >/dev/null || { echo "blobid-vs-wasm: node is not installed: cannot run Walrus's encoder" >&2; exit 2; }
 [ -f "$ref/blobid.mjs" ] || { echo "blobid-vs-wasm: no Walrus harness at $ref (set WALRUS_REF)" >&2; exit 2; }
-[ -d "$ref/node_modules/@mysten/walrus-wasm" ] || (cd "$ref" && npm ci --silent)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/blobid-vs-wasm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+if [ ! -d "$ref/node_modules/@mysten/walrus-wasm" ]; then
+  # The harness may sit in a read-only directory (../shared): install into a copy of it.
+  if [ ! -w "$ref" ]; then
+    cp -r "$ref" "$work/walrus-ref"
+    ref=$work/walrus-ref
+  fi
+  (cd "$ref" && npm ci --silent)
+fi
 go build -o "$work/floe" ./cmd/floe
 head -c "$((size_mib << 20))" /dev/urandom >"$work/blob"
 cat "$work/blob" >/dev/null # into the page cache before either reads it
