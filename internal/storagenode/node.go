@@ -182,7 +182,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := n.srv.ServeTLS(n.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+		if err := n.srv.ServeTLS(newBigReadListener(n.ln), "", ""); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("storagenode: serve: %w", err)
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -247,18 +248,29 @@ func (u *Uploads) storeBatchChunk(ctx context.Context, id blob.ID, v *epochView,
 	if len(todo) == 0 {
 		return nil
 	}
+	// A few workers take the slivers in turn: a goroutine per sliver would grow a fresh stack
+	// to the verification's depth every time.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(u.cfg.MaxVerifications)
-	for _, it := range todo {
+	var next atomic.Int64
+	for range min(max(u.cfg.MaxVerifications, 1), len(todo)) {
 		g.Go(func() error {
-			if err := u.verify(gctx, v.enc, st.md, it.sl); err != nil {
-				u.m.slivers.WithLabelValues("invalid").Inc()
-				return &frameError{it.bs.frame, err}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) || gctx.Err() != nil {
+					return nil
+				}
+				it := todo[i]
+				if err := u.verify(gctx, v.enc, st.md, it.sl); err != nil {
+					u.m.slivers.WithLabelValues("invalid").Inc()
+					return &frameError{it.bs.frame, err}
+				}
 			}
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	size := 0
