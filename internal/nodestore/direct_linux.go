@@ -3,14 +3,18 @@ package nodestore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Extent files are written with direct I/O where the file system allows it: the slivers go
-// from a reused, aligned staging buffer to the disk without passing through the page cache.
+// from their own buffers (or, when those are not aligned, a reused staging buffer) to the
+// disk without passing through the page cache.
 // A buffered write copies every byte into page-cache pages that the kernel must find and
 // fill, and on a fresh VM those pages are memory the host has not backed yet: storing 256 MiB
 // on the default devnet spent 1.4 of the nodes' 9.8 CPU seconds in that copy alone, 3 to 5
@@ -21,7 +25,7 @@ const (
 	// directAlign is the alignment of direct I/O's memory, offsets and lengths (the largest
 	// logical block size in use).
 	directAlign = 4096
-	// directStage is the size of a staging buffer: the writes' unit.
+	// directStage is the size of a staging buffer.
 	directStage = 4 << 20
 )
 
@@ -62,16 +66,18 @@ func alignedBuffer(n int) []byte {
 	return b[skip : skip+n : skip+n]
 }
 
-// write creates (or truncates) path and writes bufs back to back into it with direct
-// I/O, then syncs it. It returns errDirectUnsupported, having removed the file, when the file
-// system refuses direct I/O.
-func (d *directWriter) write(path string, bufs [][]byte) (err error) {
+// write creates (or truncates) path and writes bufs into it with direct I/O, each at an
+// offset that is a multiple of directAlign (the gaps hold zeros), then syncs it and returns
+// the offsets. A buffer whose address is aligned is written from where it is, but for its
+// last partial block; the others are copied into the staging buffer first. It returns
+// errDirectUnsupported, having removed the file, when the file system refuses direct I/O.
+func (d *directWriter) write(path string, bufs [][]byte) (offs []uint64, err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_DIRECT, 0o644)
 	if errors.Is(err, syscall.EINVAL) {
-		return errDirectUnsupported
+		return nil, errDirectUnsupported
 	}
 	if err != nil {
-		return fmt.Errorf("extents: create: %w", err)
+		return nil, fmt.Errorf("extents: create: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -81,49 +87,93 @@ func (d *directWriter) write(path string, bufs [][]byte) (err error) {
 			_ = os.Remove(path)
 		}
 	}()
+	fd := int(f.Fd())
 	stage := d.getStage()
 	defer d.putStage(stage)
-	var total, written int64
-	fill := 0
-	flush := func(n int) error {
-		if _, err := f.Write(stage[:n]); err != nil {
-			if errors.Is(err, syscall.EINVAL) && written == 0 {
+	var (
+		iov     [][]byte // the next writev's buffers, each aligned in memory and length
+		fill    int      // bytes of stage that iov uses
+		written int64
+	)
+	flush := func() error {
+		want := 0
+		for _, b := range iov {
+			want += len(b)
+		}
+		for want > 0 {
+			n, err := unix.Writev(fd, iov)
+			if err == unix.EINTR {
+				continue
+			}
+			if errors.Is(err, unix.EINVAL) && written == 0 {
 				return errDirectUnsupported // the file system wants another alignment
 			}
-			return fmt.Errorf("extents: write: %w", err)
+			if err != nil {
+				return fmt.Errorf("extents: write: %w", err)
+			}
+			if n != want {
+				// Only a failing file system writes part of a direct write.
+				return fmt.Errorf("extents: write: %w (%d of %d bytes)", io.ErrShortWrite, n, want)
+			}
+			written += int64(n)
+			want = 0
 		}
-		written += int64(n)
+		iov, fill = iov[:0], 0
 		return nil
 	}
-	for _, b := range bufs {
-		total += int64(len(b))
-		for len(b) > 0 {
-			k := copy(stage[fill:], b)
-			fill += k
-			b = b[k:]
-			if fill == len(stage) {
-				if err := flush(fill); err != nil {
-					return err
-				}
-				fill = 0
+	// stageCopy appends a copy of b (at most len(stage) bytes), padded with zeros to the
+	// alignment, to the next write.
+	stageCopy := func(b []byte) error {
+		need := alignUp(len(b))
+		if need > len(stage)-fill || len(iov) == iovMax {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
+		blk := stage[fill : fill+need]
+		clear(blk[copy(blk, b):])
+		iov = append(iov, blk)
+		fill += need
+		return nil
 	}
-	if fill > 0 {
-		// The last write is padded to the alignment; the file is cut back to its length.
-		padded := (fill + directAlign - 1) &^ (directAlign - 1)
-		clear(stage[fill:padded])
-		if err := flush(padded); err != nil {
-			return err
+	var off uint64
+	for _, b := range bufs {
+		offs = append(offs, off)
+		off += uint64(alignUp(len(b)))
+		if len(b) >= directAlign && uintptr(unsafe.Pointer(&b[0]))%directAlign == 0 {
+			head := b[:len(b)&^(directAlign-1)]
+			if len(iov) >= iovMax-1 {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			iov = append(iov, head)
+			b = b[len(head):]
 		}
-		if padded != fill {
-			if err := f.Truncate(total); err != nil {
-				return fmt.Errorf("extents: truncate: %w", err)
+		for len(b) > 0 {
+			k := min(len(b), len(stage))
+			if err := stageCopy(b[:k]); err != nil {
+				return nil, err
+			}
+			b = b[k:]
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if k := len(bufs); k > 0 {
+		// Cut the last buffer's padding off.
+		if end := offs[k-1] + uint64(len(bufs[k-1])); end != off {
+			if err := f.Truncate(int64(end)); err != nil {
+				return nil, fmt.Errorf("extents: truncate: %w", err)
 			}
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("extents: sync: %w", err)
+		return nil, fmt.Errorf("extents: sync: %w", err)
 	}
-	return nil
+	return offs, nil
 }
+
+// alignUp rounds n up to a multiple of directAlign.
+func alignUp(n int) int { return (n + directAlign - 1) &^ (directAlign - 1) }

@@ -6,4 +6,4 @@ package nodestore
 // the page cache.
 type directWriter struct{}
 
-func (d *directWriter) write(string, [][]byte) error { return errDirectUnsupported }
+func (d *directWriter) write(string, [][]byte) ([]uint64, error) { return nil, errDirectUnsupported }

@@ -51,10 +51,11 @@ func TestExtentsDirectOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each sliver starts at a multiple of the alignment; the file ends with the last one.
 	var want int64
 	for _, sh := range shards {
 		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
-			want += int64(len(mustSliverData(t, bigSliver(a, int(sh), 70+uint64(sh)))))
+			want = int64(alignUp(int(want))) + int64(len(mustSliverData(t, bigSliver(a, int(sh), 70+uint64(sh)))))
 		}
 	}
 	if st.Size() != want {
@@ -64,18 +65,36 @@ func TestExtentsDirectOnDisk(t *testing.T) {
 }
 
 func TestDirectWriterLayout(t *testing.T) {
+	// Buffers of every alignment and length, some larger than the staging buffer, some more
+	// than one writev takes: each is in the file at its offset (a multiple of the alignment),
+	// the gaps hold zeros and the file ends with the last buffer.
 	dir := t.TempDir()
 	var d directWriter
+	aligned := func(b []byte) []byte { a := alignedBuffer(len(b)); copy(a, b); return a }
+	many := make([]int, iovMax+3)
+	for i := range many {
+		many[i] = directAlign + 1 + i
+	}
 	for i, lengths := range [][]int{
 		{1},
 		{directAlign},
 		{directStage},
 		{directStage - 1, 2, directAlign + 3},
 		{3 << 20, 3 << 20, 5, 0, 1 << 20},
+		{2*directStage + 7, 1},
+		many,
 	} {
 		parts := randomParts(uint64(i), lengths...)
+		for j := range parts {
+			switch {
+			case j%3 == 0:
+				parts[j] = aligned(parts[j])
+			case j%3 == 1 && len(parts[j]) > 1:
+				parts[j] = aligned(append([]byte{0}, parts[j]...))[1:] // one byte past an alignment
+			}
+		}
 		path := filepath.Join(dir, "f")
-		err := d.write(path, parts)
+		offs, err := d.write(path, parts)
 		if err == errDirectUnsupported {
 			t.Skipf("the file system of %s refuses direct I/O", dir)
 		}
@@ -86,8 +105,16 @@ func TestDirectWriterLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := bytes.Join(parts, nil); !bytes.Equal(got, want) {
-			t.Fatalf("case %d: file of %d bytes does not hold the %d bytes written", i, len(got), len(want))
+		var want []byte
+		for j, p := range parts {
+			if offs[j] != uint64(alignUp(len(want))) {
+				t.Fatalf("case %d: buffer %d at %d, want %d", i, j, offs[j], alignUp(len(want)))
+			}
+			want = append(want, make([]byte, alignUp(len(want))-len(want))...)
+			want = append(want, p...)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: file of %d bytes does not hold the %d bytes written at their offsets", i, len(got), len(want))
 		}
 	}
 	if len(d.free) == 0 || len(d.free) > maxFreeStages {

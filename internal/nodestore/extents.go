@@ -24,8 +24,9 @@ import (
 // memtable's flush). Storing 256 MiB on the default devnet spent about a third of the nodes'
 // CPU on those two writes and their copies.
 //
-// Commit writes the batch's large slivers back to back to a new file extents/<id>.ext, syncs
-// it and the directory, then commits the Pebble batch in which each such sliver's record is an
+// Commit writes the batch's large slivers to a new file extents/<id>.ext (back to back, or
+// each at a multiple of 4 KiB when written with direct I/O, see direct_linux.go), syncs it
+// and the directory, then commits the Pebble batch in which each such sliver's record is an
 // extent reference (extentRefLen bytes: extentMagic, the file id, offset and length of the
 // sliver's bytes and their CRC-32C) instead of the bytes. A crash before the Pebble commit
 // leaves a file nothing references; sweepExtents deletes such files, and files whose every
@@ -167,25 +168,27 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 			x.done(id)
 		}
 	}()
-	var off uint64
-	bufs := make([][]byte, 0, len(ws))
-	for _, w := range ws {
-		r := extentRef{file: id, off: off, length: uint32(len(w.data)), crc: crc32.Checksum(w.data, castagnoli)}
-		bufs = append(bufs, w.data)
-		refs = append(refs, r.encode())
-		off += uint64(len(w.data))
+	bufs := make([][]byte, len(ws))
+	crcs := make([]uint32, len(ws))
+	for i, w := range ws {
+		bufs[i], crcs[i] = w.data, crc32.Checksum(w.data, castagnoli)
 	}
+	var offs []uint64
 	err = errDirectUnsupported
 	if x.direct.Load() {
-		if err = x.dw.write(x.path(id), bufs); errors.Is(err, errDirectUnsupported) {
+		if offs, err = x.dw.write(x.path(id), bufs); errors.Is(err, errDirectUnsupported) {
 			x.direct.Store(false)
 		}
 	}
 	if errors.Is(err, errDirectUnsupported) {
-		err = x.writeBuffered(x.path(id), bufs)
+		offs, err = x.writeBuffered(x.path(id), bufs)
 	}
 	if err != nil {
 		return nil, id, err
+	}
+	for i, w := range ws {
+		r := extentRef{file: id, off: offs[i], length: uint32(len(w.data)), crc: crcs[i]}
+		refs = append(refs, r.encode())
 	}
 	if err := syncDir(x.fs, x.dir); err != nil {
 		return nil, id, err
@@ -193,20 +196,27 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 	return refs, id, nil
 }
 
-// writeBuffered creates path and writes bufs back to back into it through x.fs, then syncs it.
-func (x *extents) writeBuffered(path string, bufs [][]byte) error {
+// writeBuffered creates path and writes bufs back to back into it through x.fs, then syncs
+// it; it returns the buffers' offsets.
+func (x *extents) writeBuffered(path string, bufs [][]byte) ([]uint64, error) {
 	f, err := x.fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return fmt.Errorf("extents: create: %w", err)
+		return nil, fmt.Errorf("extents: create: %w", err)
 	}
-	if err := writeAll(f, bufs); err != nil {
+	offs := make([]uint64, len(bufs))
+	var off uint64
+	for i, b := range bufs {
+		offs[i] = off
+		off += uint64(len(b))
+	}
+	if err := writeAll(f, append([][]byte(nil), bufs...)); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("extents: write: %w", err)
+		return nil, fmt.Errorf("extents: write: %w", err)
 	}
 	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("extents: sync: %w", err)
+		return nil, fmt.Errorf("extents: sync: %w", err)
 	}
-	return nil
+	return offs, nil
 }
 
 // errDirectUnsupported: the file system refuses direct I/O.
