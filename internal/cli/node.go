@@ -170,6 +170,7 @@ type nodeConfig struct {
 	StoragePrice      uint64 `json:"storage_price"`
 	WritePrice        uint64 `json:"write_price"`
 	CapacityGiB       uint64 `json:"capacity_gib"`
+	Pprof             bool   `json:"pprof"`
 	// test holds the test-only flags (node_floetest.go; none in the release binary).
 	test testNodeFlags
 }
@@ -195,6 +196,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	fs.StringVar(&flagCfg.ControlPlane, "control-plane", "", "control plane API URL (default "+cfg.ControlPlane+")")
 	fs.StringVar(&flagCfg.KeyDir, "key-dir", "", "directory of the keys written by floe node keygen")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error")
+	fs.BoolVar(&flagCfg.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on the metrics address")
 	flagCfg.test.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return cfg, err
@@ -223,6 +225,9 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	over("control-plane", &cfg.ControlPlane, flagCfg.ControlPlane)
 	over("key-dir", &cfg.KeyDir, flagCfg.KeyDir)
 	over("log-level", &cfg.LogLevel, flagCfg.LogLevel)
+	if set["pprof"] {
+		cfg.Pprof = flagCfg.Pprof
+	}
 	cfg.test = flagCfg.test
 	for envName, dst := range map[string]*string{"NAME": &cfg.Name, "LISTEN": &cfg.Listen, "PUBLIC_ADDRESS": &cfg.PublicAddress,
 		"METRICS_LISTEN": &cfg.MetricsListen, "DATA_DIR": &cfg.DataDir, "CONTROL_PLANE": &cfg.ControlPlane, "KEY_DIR": &cfg.KeyDir,
@@ -230,6 +235,13 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 		if v, ok := os.LookupEnv("FLOE_NODE_" + envName); ok {
 			*dst = v
 		}
+	}
+	if v, ok := os.LookupEnv("FLOE_NODE_PPROF"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, usagef("FLOE_NODE_PPROF: %v", err)
+		}
+		cfg.Pprof = b
 	}
 	if v, ok := os.LookupEnv("FLOE_NODE_MAX_PENDING_MIB"); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -367,7 +379,7 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 	if metricsAddr == "off" {
 		metricsAddr = ""
 	}
-	ncfg := storagenode.Config{ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Certificate: cert, Options: engine.Options{
+	ncfg := storagenode.Config{ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Pprof: cfg.Pprof, Certificate: cert, Options: engine.Options{
 		Store:        store,
 		ControlPlane: storagenode.Remote{Client: cpclient.New(cfg.ControlPlane, nil)},
 		ProtocolKey:  bls, Logger: log, Registry: reg,

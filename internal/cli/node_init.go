@@ -37,6 +37,9 @@ var nodeConfigTemplate = template.Must(template.New("node").Parse(`// Floe stora
   // Prometheus metrics (plain HTTP, GET /metrics); "off" disables them. Keep it on a private
   // address or firewall it: metrics are for your monitoring, not for the network.
   "metrics_listen": {{.MetricsListen | printf "%q"}},
+  // Also serve Go's profiles on the metrics address (GET /debug/pprof/; e.g. go tool pprof
+  // http://METRICS/debug/pprof/profile?seconds=30). Off unless you are profiling the node.
+  "pprof": {{.Pprof}},
 
   // Where the node keeps its slivers and metadata (Pebble). Back up the keys, not this: a
   // lost data directory is recovered from the other nodes.

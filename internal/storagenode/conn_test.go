@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"testing"
 )
 
@@ -68,5 +69,24 @@ func TestBigReadConn(t *testing.T) {
 	}
 	if bc.buf != nil {
 		t.Fatal("the buffer is held after EOF")
+	}
+}
+
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	tn := newTestNet(t, 4, 1)
+	plain := tn.startNode(0, nil)
+	profiled := tn.startNode(0, func(c *Config) { c.Pprof = true })
+	for _, c := range []struct {
+		node *testNode
+		code int
+	}{{plain, http.StatusNotFound}, {profiled, http.StatusOK}} {
+		resp, err := http.Get("http://" + c.node.MetricsAddr() + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Fatalf("GET /debug/pprof/cmdline with Pprof %v: %d, want %d", c.node == profiled, resp.StatusCode, c.code)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,6 +52,9 @@ type Config struct {
 	ListenAddr string
 	// MetricsAddr is the address of the Prometheus listener; "" disables it.
 	MetricsAddr string
+	// Pprof also serves Go's profiles (net/http/pprof, /debug/pprof/) on the metrics
+	// listener, for finding where a node's CPU and memory go.
+	Pprof bool
 	// Certificate is the node's TLS certificate (nodetls.SelfSigned for its network key).
 	Certificate tls.Certificate
 	// Listener, if set, is the HTTPS listener to serve on (ListenAddr is then ignored); the
@@ -139,6 +143,13 @@ func New(cfg Config) (*Node, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle(api.RouteMetricsPath, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+		if cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		n.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return n, nil
