@@ -64,9 +64,10 @@ type Node struct {
 // connections across committees), and the encoders verification needs. It is safe for
 // concurrent use.
 type Pool struct {
-	opts Options
-	log  *slog.Logger
-	bufs bufPool
+	opts    Options
+	log     *slog.Logger
+	bufs    bufPool
+	batches batchPool
 
 	mu       sync.Mutex
 	nodes    map[string]*conn
@@ -133,18 +134,21 @@ func (p *Pool) Client(n Node) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nodeclient: node %s: %w", name, err)
 		}
+		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 		tr := &http.Transport{
 			TLSClientConfig:     tc,
 			ForceAttemptHTTP2:   p.opts.HTTP2,
 			MaxIdleConnsPerHost: p.opts.MaxConnsPerNode,
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         dialer.DialContext,
 			WriteBufferSize:     p.opts.BufferSize,
 			ReadBufferSize:      p.opts.BufferSize,
 		}
 		if !p.opts.HTTP2 {
 			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			// HTTP/1.1 bodies go out in batches of TLS records (batchconn.go).
+			tr.DialTLSContext = dialBatchedTLS(dialer, tc, &p.batches, 10*time.Second)
 		}
 		c = &conn{hc: &http.Client{Transport: tr}}
 		p.nodes[key] = c

@@ -1,0 +1,102 @@
+package nodeclient
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+	"testing"
+
+	"github.com/floelabs/floe/internal/nodetls"
+)
+
+// countingConn counts the writes made to it.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func TestBatchedTLSConn(t *testing.T) {
+	// A body written through ReadFrom and Write reaches the TLS server whole, in about one
+	// write of the TCP connection per batchSize bytes rather than one per 16 KiB record.
+	key, err := nodetls.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	body := make([]byte, 3*batchSize+777)
+	for i := range body {
+		body[i] = byte(r.Uint32())
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(tls.Server(c, nodetls.ServerConfig(cert)))
+		got <- b
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &countingConn{Conn: raw}
+	cfg, err := nodetls.ClientConfig(mustKeyBytes(t, &key.PublicKey), "127.0.0.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := &batchPool{}
+	bc := &batchingConn{Conn: cc, pool: pool}
+	tc := tls.Client(bc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c := &batchedTLSConn{Conn: tc, raw: bc, pool: pool}
+	before := cc.writes.Load()
+	half := len(body) / 2
+	if n, err := c.ReadFrom(io.LimitReader(bytes.NewReader(body[:half]), int64(half))); err != nil || n != int64(half) {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	if n, err := c.Write(body[half:]); err != nil || n != len(body)-half {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	writes := cc.writes.Load() - before
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, body) {
+		t.Fatalf("the server read %d bytes, not the %d sent", len(b), len(body))
+	}
+	if most := int64(len(body)/batchSize + 2); writes > most {
+		t.Fatalf("%d writes for %d bytes, want at most %d", writes, len(body), most)
+	}
+}
+
+func mustKeyBytes(t *testing.T, pk *ecdsa.PublicKey) []byte {
+	t.Helper()
+	b, err := nodetls.PublicKeyBytes(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
