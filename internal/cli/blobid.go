@@ -131,9 +131,12 @@ func blobIDOfFile(enc *redstuff.Encoder, name string) (*blobIDResult, error) {
 	}
 	var c *redstuff.Commitment
 	if st.Mode().IsRegular() {
-		// Read as the encoder needs it, not into memory: a blob ID of a large file then
-		// needs a fraction of its size in memory.
-		c, err = enc.CommitReaderAt(f, st.Size())
+		// Mapped, or else read as the encoder needs it, not into memory: a blob ID of a large
+		// file then needs a fraction of its size in memory.
+		var mapped bool
+		if c, mapped, err = commitMapped(enc, f, st.Size()); !mapped {
+			c, err = enc.CommitReaderAt(f, st.Size())
+		}
 	} else {
 		var data []byte
 		if data, err = readAllLimited(f, st.Size(), p.MaxBlobSize()); err == nil {
