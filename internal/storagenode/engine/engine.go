@@ -93,6 +93,9 @@ type Options struct {
 	// SyncShardPage is the number of slivers a gained shard's transfer asks per sync_shard page
 	// (default and most MaxSyncShardSlivers; see migrate.go).
 	SyncShardPage int
+	// SyncShardPageBytes bounds the sliver bytes of a sync_shard page this node serves
+	// (default and most 32 MiB; a page has at least one sliver).
+	SyncShardPageBytes int
 }
 
 // SetDefaults fills the zero fields.
@@ -136,6 +139,8 @@ func (o *Options) SetDefaults() {
 	setDur(&o.PeerTimeout, 30*time.Second)
 	setDur(&o.ChallengePoll, 5*time.Second)
 	setInt(&o.SyncShardPage, MaxSyncShardSlivers)
+	setInt(&o.SyncShardPageBytes, maxSyncShardBytes)
+	o.SyncShardPageBytes = min(o.SyncShardPageBytes, maxSyncShardBytes)
 }
 
 // Validate reports options the engine cannot run with.
@@ -150,7 +155,7 @@ func (o *Options) Validate() error {
 	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
 		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
-		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.SyncShardPage < 0:
+		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.SyncShardPage < 0 || o.SyncShardPageBytes < 0:
 		return errors.New("storagenode: config: negative limit")
 	}
 	return nil

@@ -142,7 +142,7 @@ func (m *Migrations) SyncShard(ctx context.Context, body []byte) ([]byte, error)
 	items := make([]protocol.ShardSliver, 0, len(page))
 	size := 0
 	for _, s := range page {
-		if size += blob.SliverDataSize(s.Sliver) + blob.IDLen + 2; size > maxSyncShardBytes && len(items) > 0 {
+		if size += blob.SliverDataSize(s.Sliver) + blob.IDLen + 2; size > m.cfg.SyncShardPageBytes && len(items) > 0 {
 			break
 		}
 		items = append(items, protocol.ShardSliver{BlobID: s.BlobID, Sliver: s.Sliver})
@@ -368,7 +368,9 @@ func (m *Migrations) pullShard(ctx context.Context, v *epochView, prev *cpapi.Co
 			if err != nil {
 				return fmt.Errorf("shard %d from %s: %w", shard, owner.Name, err)
 			}
-			if len(items) == 0 || len(items) < page && len(items) < MaxSyncShardSlivers {
+			// Only an empty page ends the axis: a page may stop short of the count asked
+			// for at the sender's byte bound.
+			if len(items) == 0 {
 				break
 			}
 			last := items[len(items)-1].BlobID
