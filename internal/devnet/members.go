@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -157,8 +158,13 @@ func (n *Network) markMembership(i int) {
 // nodeConfigJSON is every devnet node's node.json: nodes collect expired slivers every
 // quarter epoch (at most every 10 minutes), so that short epochs show expiry promptly.
 func (n *Network) nodeConfigJSON() []byte {
-	gcSecs := max(1, min(600, n.setup.EpochMs/4000))
-	return fmt.Appendf(nil, "{\"gc_interval_secs\": %d}\n", gcSecs)
+	cfg := map[string]int64{"gc_interval_secs": max(1, min(600, n.setup.EpochMs/4000))}
+	maps.Copy(cfg, n.cfg.NodeOptions)
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		panic(err) // a map of numbers always marshals
+	}
+	return append(b, '\n')
 }
 
 // Joined tells what AddNode did and what happens next.

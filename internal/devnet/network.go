@@ -60,6 +60,12 @@ type Config struct {
 	// portal.DefaultAddr unless --portal-addr off); sites are served at
 	// http://<site>.localhost:PORT/. Empty: no portal.
 	PortalAddr string
+	// Params, if set, adjusts a new network's control-plane parameters (tests turn storage
+	// challenges off, for instance).
+	Params func(*controlplane.Params)
+	// NodeOptions are added to every node's node.json (numeric options of floe node run's
+	// configuration, e.g. "recovery_delay_ms"), for tests that tune the nodes.
+	NodeOptions map[string]int64
 	// ReadyTimeout bounds the wait for each process to answer (default 2 minutes).
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
@@ -329,6 +335,9 @@ func (n *Network) create(ctx context.Context) error {
 	p.NShards = cfg.Shards
 	p.EpochDurationMs = n.setup.EpochMs
 	p.MaxCommitteeSize = min(p.MaxCommitteeSize, cfg.Shards)
+	if cfg.Params != nil {
+		cfg.Params(&p)
+	}
 	g := controlplane.Genesis{Params: p, GenesisTime: time.Now().UnixMilli()}
 	for _, w := range []string{walletFile, publisherWallet, s3Wallet} {
 		out, err := n.runFloe(ctx, "wallet", "new", "--out", n.path(w), "--json")
