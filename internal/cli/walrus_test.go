@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -402,6 +403,9 @@ func TestPublisherWalrusFlags(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "wallets", "sub-wallet-*.json")); len(files) != 3 {
 		t.Fatalf("%d sub-wallet files, want 3", len(files))
 	}
+	// A quilt stored with share=true is shared by the sub-wallet that stored it (the object
+	// goes to the main wallet only when it is not shared).
+	checkSharedQuiltThroughSubWallet(t, base, secret)
 	// The empty blob is on the blocklist.
 	if code, body := put(100, nil); code != 451 || !strings.Contains(string(body), "FORBIDDEN_BLOB") {
 		t.Fatalf("blocked store: %d %s", code, body)
@@ -431,5 +435,42 @@ func TestPublisherWalrusFlags(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("X-Label") != "L" || resp.Header.Get("X-Other") != "" {
 		t.Fatalf("by-object-id: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// checkSharedQuiltThroughSubWallet stores a permanent quilt with share=true through a
+// publisher with sub-wallets: it must be stored and shared (200 with a shared blob object).
+func checkSharedQuiltThroughSubWallet(t *testing.T, base string, secret []byte) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("notes", "notes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write([]byte("a patch of a shared quilt"))
+	mw.Close()
+	tok, err := daemon.SignJWT(secret, map[string]any{"exp": time.Now().Add(time.Hour).Unix(), "jti": "quilt-share"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1/quilts?epochs=2&permanent=true&share=true", &body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out struct {
+		BlobStoreResult struct {
+			NewlyCreated *struct {
+				SharedBlobObject string `json:"sharedBlobObject"`
+			} `json:"newlyCreated"`
+		} `json:"blobStoreResult"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.BlobStoreResult.NewlyCreated == nil || out.BlobStoreResult.NewlyCreated.SharedBlobObject == "" {
+		t.Fatalf("PUT /v1/quilts?share=true through a sub-wallet: %d %s", resp.StatusCode, b)
 	}
 }

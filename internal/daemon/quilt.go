@@ -443,8 +443,8 @@ func (m *multiBlobs) StoreQuilt(ctx context.Context, patches []quilt.Patch, p St
 		return nil, err
 	}
 	defer func() { m.free <- s }()
-	if p.SendObjectTo == nil {
-		p.SendObjectTo = m.recipient()
+	if p.SendObjectTo == nil && !p.Share {
+		p.SendObjectTo = m.recipient() // a shared quilt is shared by the sub-wallet instead
 	}
 	res, err := s.StoreQuilt(ctx, patches, p)
 	if err != nil {
