@@ -432,8 +432,9 @@ func TestChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := run.ids()
-	holdCtx, holdCancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer holdCancel()
+	// Bounded only by the run's liveness bound (ctx): on a loaded machine the sequential status
+	// requests alone took over 3 minutes.
+	holdCtx := ctx
 	checked := 0
 	for i, shards := range tn.memberShards(committee) {
 		for {
