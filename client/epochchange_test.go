@@ -19,6 +19,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/daemon"
+	"github.com/floelabs/floe/redstuff"
 )
 
 // statusWriter records the status of a response.
@@ -134,7 +135,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // committee alone. Reads of the blobs certified before the change, through the SDK (whole,
 // streamed, ranges) and through the aggregator, all succeed: the slivers come from the
 // previous owners. A blob stored during the change goes to the new committee. Once the
-// transfers go through the change is done, and the blobs read from the new committee.
+// transfers go through the change is done, and the blobs read from the new committee, also
+// by a client that still had the previous epoch's committee (it reads again with the new one).
 func TestReadDuringEpochChange(t *testing.T) {
 	cn := newChangeNet(t, []uint64{100, 100, 100, 100})
 	ctx := ctxFor(t)
@@ -149,6 +151,17 @@ func TestReadDuringEpochChange(t *testing.T) {
 		}
 		blobs = append(blobs, res.BlobID)
 		data[res.BlobID] = b
+	}
+
+	// A client that keeps the committee it saw first: after the change it reads with the
+	// previous committee, whose members delete their shards once the change is done.
+	stale, err := cn.Client(ctx, nil, func(cfg *client.Config) { cfg.Communication.CommitteeRefresh = time.Hour })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale.Close()
+	if _, err := stale.ReadBytes(ctx, blobs[0]); err != nil {
+		t.Fatal(err)
 	}
 
 	cp := cpclient.New(cn.URL, nil)
@@ -277,6 +290,21 @@ func TestReadDuringEpochChange(t *testing.T) {
 	})
 	if ec := cn.info().EpochChange; ec.Forced {
 		t.Fatalf("the change was forced: %+v", ec)
+	}
+	for i := 0; i < 3; i++ {
+		waitUntil(t, "the previous owners' shards dropped", func() bool {
+			for s := range testShards {
+				got, err := cn.Nodes[i].store.ShardSlivers(ctx, uint16(s), redstuff.Primary, blob.ID{}, 1)
+				if err != nil || len(got) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for _, id := range blobs {
+		got, err := stale.ReadBytes(ctx, id)
+		check("stale committee", id, got, err, data[id])
 	}
 	reader = newClient(t, cn.testNetwork)
 	readAll("after the change")

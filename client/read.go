@@ -70,11 +70,34 @@ func (c *Client) Read(ctx context.Context, id blob.ID, w io.Writer, opts ...Read
 	if err != nil {
 		return 0, err
 	}
-	v, md, err := c.readSetup(ctx, id)
-	if err != nil {
-		return 0, err
+	return c.retryStale(ctx, func() (*committeeView, int64, error) {
+		v, md, err := c.readSetup(ctx, id)
+		if err != nil {
+			return v, 0, err
+		}
+		n, err := c.read(ctx, v, md, 0, md.Metadata.UnencodedLength, w, o.Consistency)
+		return v, n, err
+	})
+}
+
+// retryStale runs a read (which returns the committee view it used, if it got one, and the
+// bytes it wrote) once more when it failed before writing anything for want of slivers or
+// metadata and the committee has moved to a later epoch since the view was fetched: the
+// shards moved, and their previous owners may have deleted them after EpochChangeDone.
+func (c *Client) retryStale(ctx context.Context, read func() (*committeeView, int64, error)) (int64, error) {
+	v, n, err := read()
+	if err == nil || n > 0 || v == nil || ctx.Err() != nil ||
+		!(errors.Is(err, ErrNotEnoughSlivers) || errors.Is(err, ErrBlobNotFound) || errors.Is(err, ErrNoMetadata)) {
+		return n, err
 	}
-	return c.read(ctx, v, md, 0, md.Metadata.UnencodedLength, w, o.Consistency)
+	nv, cerr := c.committee(ctx, true)
+	if cerr != nil || nv.c.Epoch <= v.c.Epoch {
+		return n, err
+	}
+	c.log.Info("read failed with the committee of an earlier epoch; reading again with the current one", "epoch", v.c.Epoch,
+		"current", nv.c.Epoch, "err", err)
+	_, n, err = read()
+	return n, err
 }
 
 // ReadBytes reads a blob into memory (see Read).
@@ -83,18 +106,27 @@ func (c *Client) ReadBytes(ctx context.Context, id blob.ID, opts ...ReadOptions)
 	if err != nil {
 		return nil, err
 	}
-	v, md, err := c.readSetup(ctx, id)
+	var data []byte
+	_, err = c.retryStale(ctx, func() (*committeeView, int64, error) {
+		v, md, err := c.readSetup(ctx, id)
+		if err != nil {
+			return v, 0, err
+		}
+		if o.Consistency == ConsistencyStrict {
+			data, err = c.readStrict(ctx, v, md)
+			return v, 0, err
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
+		if _, err := c.streamOrNear(ctx, v, md, buf, o.Consistency); err != nil {
+			return v, 0, err
+		}
+		data = buf.Bytes()
+		return v, 0, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if o.Consistency == ConsistencyStrict {
-		return c.readStrict(ctx, v, md)
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, md.Metadata.UnencodedLength))
-	if _, err := c.streamOrNear(ctx, v, md, buf, o.Consistency); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // read writes bytes [offset, offset+length) of the blob to w under the consistency check.
@@ -138,7 +170,7 @@ func (c *Client) readStrict(ctx context.Context, v *committeeView, md *blob.Meta
 
 // readSetup checks that the blob is readable and fetches the committee and verified metadata.
 // The view it returns falls back to the previous committee while an epoch change is in
-// progress (committeeView.forBlob).
+// progress (committeeView.forBlob); it returns the view also when the metadata fetch fails.
 func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *blob.MetadataWithID, error) {
 	st, err := c.readable(ctx, id)
 	if err != nil {
@@ -151,7 +183,7 @@ func (c *Client) readSetup(ctx context.Context, id blob.ID) (*committeeView, *bl
 	v = v.forBlob(st)
 	md, err := c.fetchMetadata(ctx, v, id)
 	if err != nil {
-		return nil, nil, err
+		return v, nil, err
 	}
 	return v, md, nil
 }
@@ -197,16 +229,24 @@ func (c *Client) ReadRange(ctx context.Context, id blob.ID, offset, length uint6
 	if err != nil {
 		return err
 	}
-	v, md, err := c.readSetup(ctx, id)
-	if err != nil {
-		return err
-	}
-	size := md.Metadata.UnencodedLength
-	if offset > size || length > size-offset {
-		return fmt.Errorf("%w: %d bytes at %d of a %d-byte blob", ErrInvalidRange, length, offset, size)
-	}
-	_, err = c.read(ctx, v, md, offset, length, w, o.Consistency)
+	_, err = c.retryStale(ctx, func() (*committeeView, int64, error) {
+		v, md, err := c.readSetup(ctx, id)
+		if err != nil {
+			return v, 0, err
+		}
+		size := md.Metadata.UnencodedLength
+		if offset > size || length > size-offset {
+			return nil, 0, fmt.Errorf("%w: %d bytes at %d of a %d-byte blob", ErrInvalidRange, length, offset, size)
+		}
+		return c.readN(ctx, v, md, offset, length, w, o.Consistency)
+	})
 	return err
+}
+
+// readN is read, returning the view too.
+func (c *Client) readN(ctx context.Context, v *committeeView, md *blob.MetadataWithID, offset, length uint64, w io.Writer, check ConsistencyCheck) (*committeeView, int64, error) {
+	n, err := c.read(ctx, v, md, offset, length, w, check)
+	return v, n, err
 }
 
 // rowResult is one fetched and verified systematic primary sliver (row) of a streamed read.
@@ -366,15 +406,20 @@ func (c *Client) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := c.committee(ctx, false)
-	if err != nil {
-		return 0, err
-	}
-	md, err := c.fetchMetadata(ctx, v.forBlob(st), id)
-	if err != nil {
-		return 0, err
-	}
-	return md.Metadata.UnencodedLength, nil
+	var size uint64
+	_, err = c.retryStale(ctx, func() (*committeeView, int64, error) {
+		v, err := c.committee(ctx, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		md, err := c.fetchMetadata(ctx, v.forBlob(st), id)
+		if err != nil {
+			return v, 0, err
+		}
+		size = md.Metadata.UnencodedLength
+		return v, 0, nil
+	})
+	return size, err
 }
 
 // checkReadable asks the control plane whether the blob is certified and live.
