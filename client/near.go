@@ -77,7 +77,8 @@ type readPlan struct {
 // or decode from the slivers of the j nearest nodes, for the j with the least estimated time.
 // A node serves MaxNodeConnections requests at a time, each taking its least recent response
 // time, so a node asked for k slivers takes ceil(k/MaxNodeConnections) of them; a decode
-// adds the rebuilt rows' bytes at the measured cost per byte. It streams when the blob is
+// adds the rebuilt rows' bytes at the measured cost per byte. A decode is chosen only if it
+// saves a quarter of the stream's estimate and at least 10 ms. It streams when the blob is
 // larger than NearReadMaxBytes or Config.SpillAbove (a decode holds the whole blob) and while a systematic
 // sliver's holder has not been measured (the stream measures it).
 func (c *Client) nearPlan(v *committeeView, md *blob.MetadataWithID) readPlan {
@@ -125,7 +126,9 @@ func (c *Client) nearPlan(v *committeeView, md *blob.MetadataWithID) readPlan {
 	}
 	slices.SortStableFunc(nodes, func(a, b nearNode) int { return int(a.rtt - b.rtt) })
 	best := readPlan{stream: stream}
-	bestTime := stream
+	// A decode must save a quarter of the stream's time and at least 10 ms: the estimates
+	// are rough, and a stream writes its first bytes sooner and holds less.
+	bestTime := stream - max(stream/4, 10*time.Millisecond)
 	cost := c.decodes.perByte()
 	// Take the nearest nodes, one more at a time; once they hold K_p slivers, a read fetches
 	// their systematic ones first and then others of theirs, nearest first.

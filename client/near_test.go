@@ -11,9 +11,9 @@ import (
 )
 
 // nearNetwork starts 6 nodes on 127.0.0.1, each behind a netem proxy (the address it
-// registers): nodes 0-2 at 2 ms round trip from the client, nodes 3-5 at 600 ms (far enough
-// that decoding beats streaming from them even under the race detector, which makes decoding
-// a hundred times slower).
+// registers): nodes 0-2 at 2 ms round trip from the client, nodes 3-5 at 2 s (far enough that
+// decoding beats streaming from them even under the race detector on a loaded machine, where
+// decoding a small blob costs up to tens of microseconds a byte).
 func nearNetwork(t *testing.T) (*testNetwork, []*netem.Proxy) {
 	t.Helper()
 	const nodes = 6
@@ -26,7 +26,7 @@ func nearNetwork(t *testing.T) (*testNetwork, []*netem.Proxy) {
 			}
 			link := netem.Link{Delay: time.Millisecond}
 			if i >= nodes/2 {
-				link.Delay = 300 * time.Millisecond
+				link.Delay = time.Second
 			}
 			p, err := netem.New(ln, netem.Config{Target: addr, Up: link, Down: link, Handshake: true})
 			if err != nil {
@@ -88,24 +88,22 @@ func TestReadPrefersNearNodes(t *testing.T) {
 		}
 		return sent(proxies, 0, 3) - n0, sent(proxies, 3, 6) - f0
 	}
-	// A read measures the nodes and the cost of a decode; then the near client reads from
-	// the near nodes.
+	// A read measures the cost of a decode (the store measured the nodes); then the near
+	// client reads from the near nodes. The streaming client streams every time.
 	read(near)
-	read(streaming)
-	var nearN, nearF, strN, strF int64
+	var nearN, nearF int64
 	for range 3 {
 		n, f := read(near)
 		nearN, nearF = nearN+n, nearF+f
-		n, f = read(streaming)
-		strN, strF = strN+n, strF+f
 	}
-	t.Logf("3 reads of %d KiB: near-first client: %d KiB from near nodes, %d KiB from far; streaming client: %d KiB near, %d KiB far",
+	strN, strF := read(streaming)
+	t.Logf("3 reads of %d KiB by the near-first client: %d KiB from near nodes, %d KiB from far; 1 by the streaming client: %d KiB near, %d KiB far",
 		len(data)>>10, nearN>>10, nearF>>10, strN>>10, strF>>10)
 	if nearF*10 > nearN {
 		t.Errorf("the near-first client fetched %d bytes from far nodes, %d from near ones", nearF, nearN)
 	}
-	if strF*4 < strN {
-		t.Errorf("the streaming client fetched only %d bytes from far nodes, %d from near ones: the far half holds about half the systematic slivers", strF, strN)
+	if strF*10 < strN {
+		t.Errorf("the streaming client fetched only %d bytes from far nodes, %d from near ones: the far half holds about half the systematic slivers (fewer than 3 of 22 with probability 6e-5)", strF, strN)
 	}
 
 	// A range read streams the rows that hold it, wherever they are.
