@@ -472,9 +472,15 @@ func runNodeInfo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var ch *client.NodeChallenges
+	if *nodeRef != "" {
+		if ch, err = c.NodeChallenges(ctx, nodes[0].ID); err != nil {
+			return err
+		}
+	}
 	if *cf.asJSON {
 		if *nodeRef != "" {
-			return printJSON(e.stdout, nodes[0])
+			return printJSON(e.stdout, nodeInfoOutput{NodeInfo: nodes[0], Challenges: ch})
 		}
 		return printJSON(e.stdout, nodes)
 	}
@@ -506,6 +512,7 @@ func runNodeInfo(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(w, "stake %s\t%s by %s, %s\n", s.ID, humanCost(s.Amount), s.Owner, state)
 	}
+	printNodeChallenges(w, ch)
 	return w.Flush()
 }
 

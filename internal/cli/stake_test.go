@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,18 @@ func TestMembershipCommands(t *testing.T) {
 	out, code = runCLI(t, "node", "info", "--config", cfg, "--node", "node-1")
 	if code != 0 || !strings.Contains(out, "active in epoch 1") || !strings.Contains(out, "3.5000001 FLOE next epoch") {
 		t.Fatalf("node info text (%d): %s", code, out)
+	}
+	// Its storage challenges (TestNodeInfoChallengeLines has the lines of every outcome): the
+	// round opened at genesis awaits its seed (nobody gave a share), no epoch is settled yet.
+	if !regexp.MustCompile(`\nchallenges +no settled epoch yet \(1 round of 100 samples per epoch\)\n`).MatchString(out) ||
+		!regexp.MustCompile(`\nround 1\.0 +awaiting the seed\n`).MatchString(out) {
+		t.Fatalf("node info challenge lines: %s", out)
+	}
+	out, _ = runCLI(t, "node", "info", "--config", cfg, "--node", "node-1", "--json")
+	var withCh nodeInfoOutput
+	if err := json.Unmarshal([]byte(out), &withCh); err != nil || withCh.Challenges == nil || len(withCh.Challenges.Rounds) != 1 ||
+		withCh.Challenges.Rounds[0].Status != cpapi.ChallengeAwaitingSeed || withCh.Challenges.SamplesPerNode != 100 || withCh.Challenges.Record != nil {
+		t.Fatalf("node info JSON challenges (%v): %s", err, out)
 	}
 	out, code = runCLI(t, "node", "info", "--config", cfg)
 	if code != 0 || strings.Count(out, "active") != 4 {
