@@ -2,9 +2,11 @@ package challenge
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"golang.org/x/crypto/blake2b"
@@ -357,4 +359,65 @@ func FuzzUnpack(f *testing.F) {
 			t.Fatal("unpacked samples pack differently")
 		}
 	})
+}
+
+// TestVerifierSample checks the verifier PRF (deterministic, in range, uniform enough, a
+// different sample per node and seed) and the threshold's arithmetic: with members holding
+// just under a third of the shards corrupt, they hold more than half of the 200 slots in
+// about P[Binomial(200, 1/3) > 100] = 4.1e-7 of the rounds; simulated over 5,000 rounds with
+// a 45% coalition (whose tail is large enough to count), the rate matches the binomial tail.
+func TestVerifierSample(t *testing.T) {
+	const n, slots = 1000, DefaultVerifierSlots
+	a := Verifiers([32]byte{1}, [32]byte{2}, slots, n)
+	if b := Verifiers([32]byte{1}, [32]byte{2}, slots, n); !slices.Equal(a, b) || len(a) != slots {
+		t.Fatal("Verifiers is not deterministic")
+	}
+	if slices.Equal(a, Verifiers([32]byte{1}, [32]byte{3}, slots, n)) || slices.Equal(a, Verifiers([32]byte{9}, [32]byte{2}, slots, n)) {
+		t.Fatal("the same verifiers for another node or seed")
+	}
+	if PassSlots(slots) != 101 || PassSlots(7) != 4 {
+		t.Fatalf("PassSlots(200) = %d", PassSlots(slots))
+	}
+	// A coalition of the first 450 shards (45%): P[Binomial(200, 0.45) >= 101] = 0.0695.
+	const rounds = 5_000
+	wins := 0
+	for r := range rounds {
+		var seed [32]byte
+		binary.LittleEndian.PutUint32(seed[:], uint32(r))
+		bad := 0
+		for _, s := range Verifiers(seed, [32]byte{7}, slots, n) {
+			if int(s) >= n {
+				t.Fatalf("shard %d out of range", s)
+			}
+			if s < 450 {
+				bad++
+			}
+		}
+		if bad >= PassSlots(slots) {
+			wins++
+		}
+	}
+	got, want := float64(wins)/rounds, binomialTail(slots, 0.45, PassSlots(slots))
+	if math.Abs(got-want) > 4*math.Sqrt(want*(1-want)/rounds) {
+		t.Fatalf("a 45%% coalition held a majority of the slots in %.4f of the rounds, binomial tail %.4f", got, want)
+	}
+	if p := binomialTail(slots, 1.0/3, PassSlots(slots)); p > 5e-7 || p < 3e-7 {
+		t.Fatalf("P[Bin(200, 1/3) >= 101] = %.3g, the README says 4.1e-7", p)
+	}
+	// Members of one shard each: a prover contacts the holders of about half the slots (87 members).
+	if c := ExpectedContacts(slots, n, func(s uint16) int { return int(s) }, 100); c < 80 || c > 100 {
+		t.Fatalf("expected contacts %.1f, want about 87 (of 181 distinct holders)", c)
+	}
+}
+
+// binomialTail returns P[Binomial(k, p) >= t].
+func binomialTail(k int, p float64, t int) float64 {
+	sum := 0.0
+	for i := t; i <= k; i++ {
+		lc, _ := math.Lgamma(float64(k + 1))
+		li, _ := math.Lgamma(float64(i + 1))
+		lk, _ := math.Lgamma(float64(k - i + 1))
+		sum += math.Exp(lc - li - lk + float64(i)*math.Log(p) + float64(k-i)*math.Log(1-p))
+	}
+	return sum
 }
