@@ -23,8 +23,11 @@ func checkSymbols(data []byte, symbolSize int) error {
 }
 
 // SliverDataSize returns the length of the BCS SliverData of s.
-func SliverDataSize(s redstuff.Sliver) int {
-	return bcs.ULEB128Size(uint64(len(s.Data))) + len(s.Data) + 2 + 2
+func SliverDataSize(s redstuff.Sliver) int { return SliverDataLen(len(s.Data)) }
+
+// SliverDataLen returns the length of the BCS SliverData of a sliver of dataLen bytes.
+func SliverDataLen(dataLen int) int {
+	return bcs.ULEB128Size(uint64(dataLen)) + dataLen + 2 + 2
 }
 
 // SliverData { symbols: Symbols { data: vector<u8>, symbol_size: u16 }, index: u16 }.
@@ -68,11 +71,23 @@ func SliverDataParts(s redstuff.Sliver) (head, tail []byte, err error) {
 	if err := checkSymbols(s.Data, s.SymbolSize); err != nil {
 		return nil, nil, err
 	}
+	return SliverDataFraming(len(s.Data), s.SymbolSize, s.Index)
+}
+
+// SliverDataFraming is SliverDataParts for a sliver of dataLen bytes held elsewhere (a file):
+// the BCS bytes before and after its data.
+func SliverDataFraming(dataLen, symbolSize, index int) (head, tail []byte, err error) {
+	if err := checkSymbols(nil, symbolSize); err != nil {
+		return nil, nil, err
+	}
+	if dataLen < 0 || dataLen%symbolSize != 0 {
+		return nil, nil, fmt.Errorf("%w: %d bytes are not a whole number of %d-byte symbols", ErrInvalidSymbols, dataLen, symbolSize)
+	}
 	h := bcs.NewEncoder(make([]byte, 0, 10))
-	h.Len(len(s.Data))
+	h.Len(dataLen)
 	t := bcs.NewEncoder(make([]byte, 0, 4))
-	t.U16(uint16(s.SymbolSize))
-	encodeU16(t, "sliver index", s.Index)
+	t.U16(uint16(symbolSize))
+	encodeU16(t, "sliver index", index)
 	if head, err = h.Result(); err != nil {
 		return nil, nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // TestBatchBody builds batch bodies of frames of mixed sizes through batchBody and checks
 // that reading them (by Read with odd buffer sizes, and by WriteTo), twice from the same body,
-// gives exactly what the same frames written to a bytes.Buffer give, and that the batch decoder
+// gives exactly what the same frames written (some with their data as file sections) to a bytes.Buffer give, and that the batch decoder
 // reads the frames back.
 func TestBatchBody(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -35,7 +35,14 @@ func TestBatchBody(t *testing.T) {
 			if err := wb.WriteSliverParts(uint16(f), f%2 == 1, head, data, tail); err != nil {
 				t.Fatal(err)
 			}
-			if err := bb.WriteSliverParts(uint16(f), f%2 == 1, head, data, tail); err != nil {
+			if f%3 == 2 { // data from a file section, as for spilled slivers
+				if err := bb.WriteSliverHeader(uint16(f), f%2 == 1, int64(len(head)+len(data)+len(tail))); err != nil {
+					t.Fatal(err)
+				}
+				body.Write(head)
+				body.addSection(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))))
+				body.Write(tail)
+			} else if err := bb.WriteSliverParts(uint16(f), f%2 == 1, head, data, tail); err != nil {
 				t.Fatal(err)
 			}
 		}

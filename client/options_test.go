@@ -3,6 +3,9 @@ package client_test
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -302,5 +305,74 @@ func TestStorePhases(t *testing.T) {
 	}
 	if want := []string{string(client.PhaseEncoding)}; !slices.Equal(events, want) {
 		t.Fatalf("already certified: events %v, want %v", events, want)
+	}
+}
+
+// TestStoreSpilled stores blobs through temporary files (SpillAbove 1, as for large blobs):
+// from a reader (copied to a file first), from a file, and from an io.ReaderAt; each gets the
+// blob ID of the in-memory encoding, reads back, and no temporary file is left behind.
+func TestStoreSpilled(t *testing.T) {
+	base := newSeed()
+	tn := shared(t)
+	ctx := ctxFor(t)
+	w, err := tn.NewWallet(ctx, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	sc, err := tn.Client(ctx, w, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	enc, err := redstuff.New(testShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, size := range []int{1, 1000, 300_000} {
+		data := testData(size, base+uint64(i))
+		cm, err := enc.Commit(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := blob.NewMetadata(cm).ID
+		path := filepath.Join(t.TempDir(), "blob")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for how, store := range map[string]func() (*client.StoreResult, error){
+			"reader": func() (*client.StoreResult, error) {
+				return sc.Store(ctx, bytes.NewReader(data), client.StoreOptions{Force: true})
+			},
+			"file": func() (*client.StoreResult, error) {
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return nil, err
+				}
+				return sc.Store(ctx, f, client.StoreOptions{Force: true})
+			},
+			"readerAt": func() (*client.StoreResult, error) {
+				return sc.StoreReaderAt(ctx, f, int64(size), client.StoreOptions{Force: true})
+			},
+		} {
+			res, err := store()
+			if err != nil {
+				t.Fatalf("%d bytes from a %s: %v", size, how, err)
+			}
+			if res.BlobID != want || !res.NewlyCreated {
+				t.Fatalf("%d bytes from a %s: blob %s (new %v), want %s", size, how, res.BlobID, res.NewlyCreated, want)
+			}
+			got, err := sc.ReadBytes(ctx, res.BlobID)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%d bytes from a %s: read back: %v", size, how, err)
+			}
+		}
+	}
+	if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+		t.Fatalf("spilled stores left %d files behind (%v)", len(left), err)
 	}
 }

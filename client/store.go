@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -113,21 +114,95 @@ type StoreResult struct {
 	Confirmations int
 }
 
-// Store reads the blob from r and stores it (see StoreBytes).
+// Store reads the blob from r and stores it (see StoreBytes). A blob larger than
+// Config.SpillAbove is stored in bounded memory (see StoreReaderAt): a regular file is
+// encoded from where it is, any other reader is first copied to a temporary file.
 func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*StoreResult, error) {
 	v, err := c.committee(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	max := v.params.MaxBlobSize()
-	data, err := io.ReadAll(io.LimitReader(r, int64(min(max, 1<<62))+1))
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, err := f.Seek(0, io.SeekCurrent); err == nil && c.spills(uint64(st.Size()-off)) {
+				return c.StoreReaderAt(ctx, io.NewSectionReader(f, off, st.Size()-off), st.Size()-off, opts)
+			}
+		}
+	}
+	limit := int64(min(max, 1<<62))
+	var head []byte
+	if c.spills(max) {
+		// Read up to the spill bound into memory; past it, spill.
+		bound := c.cfg.SpillAbove
+		if bound == 0 {
+			bound = DefaultSpillAbove
+		}
+		if head, err = io.ReadAll(io.LimitReader(r, bound+1)); err != nil {
+			return nil, fmt.Errorf("client: reading the blob: %w", err)
+		}
+		if int64(len(head)) > bound {
+			return c.storeSpilledReader(ctx, head, r, limit, opts)
+		}
+	} else if head, err = io.ReadAll(io.LimitReader(r, limit+1)); err != nil {
+		return nil, fmt.Errorf("client: reading the blob: %w", err)
+	}
+	if uint64(len(head)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBlobTooLarge, max)
+	}
+	return c.StoreBytes(ctx, head, opts)
+}
+
+// storeSpilledReader copies head and the rest of r (at most limit bytes in all) to a
+// temporary file and stores it from there.
+func (c *Client) storeSpilledReader(ctx context.Context, head []byte, r io.Reader, limit int64, opts StoreOptions) (*StoreResult, error) {
+	f, err := c.tempFile("floe-blob-*")
+	if err != nil {
+		return nil, err
+	}
+	defer removeTemp(f)
+	if _, err := f.Write(head); err != nil {
+		return nil, fmt.Errorf("client: spilling the blob: %w", err)
+	}
+	k, err := io.Copy(f, io.LimitReader(r, limit+1-int64(len(head))))
 	if err != nil {
 		return nil, fmt.Errorf("client: reading the blob: %w", err)
 	}
-	if uint64(len(data)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrBlobTooLarge, max)
+	size := int64(len(head)) + k
+	if size > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBlobTooLarge, limit)
 	}
-	return c.StoreBytes(ctx, data, opts)
+	return c.StoreReaderAt(ctx, f, size, opts)
+}
+
+// StoreReaderAt stores the size bytes of r (a file, say), which must not change during the
+// call. A blob larger than Config.SpillAbove is encoded from r as it is read
+// (redstuff.EncodeAt) into a temporary file of all its slivers (about 4.5 times its size) in
+// Config.TempDir, from which they are uploaded: the client's memory stays bounded whatever
+// the blob's size. A smaller one is read into memory (see StoreBytes).
+func (c *Client) StoreReaderAt(ctx context.Context, r io.ReaderAt, size int64, opts StoreOptions) (*StoreResult, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("%w: negative size %d", ErrInvalidConfig, size)
+	}
+	if !c.spills(uint64(size)) {
+		data := make([]byte, size)
+		if k, err := r.ReadAt(data, 0); k < len(data) {
+			return nil, fmt.Errorf("client: reading the blob: %d of %d bytes: %w", k, size, err)
+		}
+		return c.StoreBytes(ctx, data, opts)
+	}
+	return c.store(ctx, uint64(size), opts, func(v *committeeView) (*encodedBlob, error) {
+		f, err := c.tempFile("floe-slivers-*")
+		if err != nil {
+			return nil, err
+		}
+		cm, err := v.enc.EncodeAt(r, size, f)
+		if err != nil {
+			removeTemp(f)
+			return nil, err
+		}
+		return &encodedBlob{Commitment: *cm, params: v.params, file: f}, nil
+	})
 }
 
 // StoreBytes stores data as a blob (spec §11.3): it encodes it; unless opts.Force, returns at
@@ -136,6 +211,17 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 // node of the committee; collects verified confirmations covering n-f shards; certifies the
 // blob with their aggregate; and transfers the object to opts.SendObjectTo if set.
 func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
+	return c.store(ctx, uint64(len(data)), opts, func(v *committeeView) (*encodedBlob, error) {
+		e, err := v.enc.Encode(data)
+		if err != nil {
+			return nil, err
+		}
+		return &encodedBlob{Commitment: e.Commitment, params: v.params, mem: e}, nil
+	})
+}
+
+// store stores a blob of size bytes that encode encodes (see StoreBytes).
+func (c *Client) store(ctx context.Context, size uint64, opts StoreOptions, encode func(*committeeView) (*encodedBlob, error)) (*StoreResult, error) {
 	if c.cfg.Wallet == nil {
 		return nil, ErrNoWallet
 	}
@@ -148,8 +234,8 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 	}
 	// Everything that can be checked before encoding is: a store that must fail fails before
 	// any node is sent anything.
-	if uint64(len(data)) > v.params.MaxBlobSize() {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrBlobTooLarge, len(data), v.params.MaxBlobSize())
+	if size > v.params.MaxBlobSize() {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrBlobTooLarge, size, v.params.MaxBlobSize())
 	}
 	if opts.Epochs > c.maxEpochsAhead {
 		return nil, fmt.Errorf("%w: %d epochs ahead, at most %d", ErrInvalidEpochs, opts.Epochs, c.maxEpochsAhead)
@@ -157,26 +243,27 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 	if opts.Force {
 		// Without the already-certified shortcut only a registration of this very blob (which
 		// the blob ID must name) could make the store cheaper than buying or reusing storage.
-		if err := c.checkBalance(ctx, v, uint64(len(data)), opts); err != nil {
+		if err := c.checkBalance(ctx, v, size, opts); err != nil {
 			return nil, err
 		}
 	}
 	start := time.Now()
 	opts.phase(PhaseEncoding)
-	e, err := v.enc.Encode(data)
+	e, err := encode(v)
 	if errors.Is(err, redstuff.ErrDataTooLarge) {
 		return nil, fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("client: encoding: %w", err)
 	}
+	defer e.close()
 	md := blob.NewMetadata(&e.Commitment)
 	encoded, err := v.params.EncodedLength(e.Length)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	log := c.log.With("blob", md.ID, "size", len(data))
-	log.Debug("encoded", "took", time.Since(start))
+	log := c.log.With("blob", md.ID, "size", size)
+	log.Debug("encoded", "took", time.Since(start), "spilled", e.file != nil)
 
 	res := &StoreResult{BlobID: md.ID, Size: e.Length, EncodedLength: encoded}
 	owner := cpapi.Address(c.cfg.Wallet.Address())
@@ -262,7 +349,7 @@ func (c *Client) alreadyCertified(ctx context.Context, v *committeeView, id blob
 }
 
 // storeOnce obtains a registration, uploads, collects confirmations and certifies.
-func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) storeOnce(ctx context.Context, v *committeeView, e *encodedBlob, md *blob.MetadataWithID,
 	opts StoreOptions, owned *ownedObjects, res *StoreResult) error {
 	epoch := v.c.Epoch
 	wantEnd := epoch + opts.Epochs
@@ -495,7 +582,7 @@ type confirmation struct {
 // upload sends every member its slivers and collects verified confirmations until they cover
 // n-f shards, then waits a short tail for stragglers (one fan-out job: a task per member,
 // weighted by its shards); it returns their aggregate certificate.
-func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) upload(ctx context.Context, v *committeeView, e *encodedBlob, md *blob.MetadataWithID,
 	opts StoreOptions, r *registration) (*protocol.Certificate, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -504,7 +591,7 @@ func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encod
 		return nil, 0, fmt.Errorf("client: metadata: %w", err)
 	}
 	n := v.c.NShards
-	pairSize := int64(blob.SliverDataSize(sliverOf(e, redstuff.Primary, 0)) + blob.SliverDataSize(sliverOf(e, redstuff.Secondary, 0)))
+	pairSize := e.sliverDataSize(redstuff.Primary) + e.sliverDataSize(redstuff.Secondary)
 	prog := &progress{f: opts.Progress, total: pairSize * int64(n)}
 	prog.add(0)
 
@@ -598,14 +685,6 @@ func (c *Client) upload(ctx context.Context, v *committeeView, e *redstuff.Encod
 	return &protocol.Certificate{Signers: bm, Message: msg, Signature: agg}, weight, nil
 }
 
-func sliverOf(e *redstuff.Encoding, a redstuff.Axis, pair int) redstuff.Sliver {
-	p, s := e.Pair(pair)
-	if a == redstuff.Primary {
-		return p
-	}
-	return s
-}
-
 // progress reports uploaded bytes.
 type progress struct {
 	mu    sync.Mutex
@@ -639,7 +718,7 @@ func (p *progress) finish() {
 
 // storeOnNode uploads a node's slivers and returns its verified confirmation. A node that
 // reports missing slivers gets them again.
-func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeclient.Client, e *encodedBlob, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, r *registration, prog *progress) (confirmation, error) {
 	// Confirmations are asked again while the node has not seen the registration yet.
 	policy := c.retryPolicy()
@@ -684,7 +763,7 @@ func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodecl
 
 // uploadToNode sends the metadata and the slivers of pairs, in batches when the node offers
 // the batched route, else sliver by sliver.
-func (c *Client) uploadToNode(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadToNode(ctx context.Context, node *nodeclient.Client, e *encodedBlob, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
 	if node.WithTimeout(c.comm.StatusTimeout).OffersBatch(ctx) {
 		err := c.uploadBatches(ctx, node, e, md, mdBytes, pairs, prog, again)
@@ -706,13 +785,13 @@ func (c *Client) uploader(node *nodeclient.Client) *nodeclient.Client {
 
 // uploadBatches sends the slivers in batched requests of at most UploadChunkBytes each, the
 // first carrying the metadata.
-func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *encodedBlob, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
 	var chunks [][]int
 	var cur []int
 	var size int64
 	for _, p := range pairs {
-		ps := int64(blob.SliverDataSize(sliverOf(e, redstuff.Primary, p)) + blob.SliverDataSize(sliverOf(e, redstuff.Secondary, p)))
+		ps := e.sliverDataSize(redstuff.Primary) + e.sliverDataSize(redstuff.Secondary)
 		if len(cur) > 0 && size+ps > c.comm.UploadChunkBytes {
 			chunks = append(chunks, cur)
 			cur, size = nil, 0
@@ -738,15 +817,11 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *
 		var sliverBytes int64
 		for _, p := range chunk {
 			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
-				sl := sliverOf(e, a, p)
-				head, tail, err := blob.SliverDataParts(sl)
+				k, err := e.writeSliver(body, bw, p, a)
 				if err != nil {
 					return fmt.Errorf("client: %w", err)
 				}
-				sliverBytes += int64(len(head) + len(sl.Data) + len(tail))
-				if err := bw.WriteSliverParts(uint16(p), a == redstuff.Secondary, head, sl.Data, tail); err != nil {
-					return fmt.Errorf("client: %w", err)
-				}
+				sliverBytes += k
 			}
 		}
 		if err := bw.Close(); err != nil {
@@ -764,13 +839,27 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *
 
 // batchBody is a batched upload body that refers to the slivers where the encoding holds
 // them instead of copying them: Write copies small writes (frame headers) into chunks of its
-// own and keeps large ones (sliver data) by reference. Unlike what io.Writer asks, it retains
-// what it is given; the encoding keeps the slivers alive and unchanged during the upload.
+// own and keeps large ones (sliver data) by reference, and addSection refers to sliver data
+// in a file. Unlike what io.Writer asks, it retains what it is given; the encoding keeps the
+// slivers alive and unchanged during the upload.
 type batchBody struct {
-	segs  [][]byte
+	segs  []segment
 	chunk []byte // small writes are copied here; it never grows, a full one is replaced
 	open  bool   // the last segment ends at the end of chunk and may be extended
 	size  int64
+}
+
+// segment is a part of a body: bytes in memory, or a section of a file.
+type segment struct {
+	b []byte
+	f *io.SectionReader
+}
+
+func (s segment) len() int64 {
+	if s.f != nil {
+		return s.f.Size()
+	}
+	return int64(len(s.b))
 }
 
 // bigWrite is the size from which a write is kept by reference.
@@ -779,7 +868,7 @@ const bigWrite = 4 << 10
 func (b *batchBody) Write(p []byte) (int, error) {
 	b.size += int64(len(p))
 	if len(p) >= bigWrite {
-		b.segs = append(b.segs, p)
+		b.segs = append(b.segs, segment{b: p})
 		b.open = false
 		return len(p), nil
 	}
@@ -790,13 +879,20 @@ func (b *batchBody) Write(p []byte) (int, error) {
 	start := len(b.chunk)
 	b.chunk = append(b.chunk, p...)
 	if b.open {
-		last := b.segs[len(b.segs)-1]
-		b.segs[len(b.segs)-1] = b.chunk[start-len(last) : len(b.chunk)]
+		last := b.segs[len(b.segs)-1].b
+		b.segs[len(b.segs)-1].b = b.chunk[start-len(last) : len(b.chunk)]
 	} else {
-		b.segs = append(b.segs, b.chunk[start:len(b.chunk)])
+		b.segs = append(b.segs, segment{b: b.chunk[start:len(b.chunk)]})
 	}
 	b.open = true
 	return len(p), nil
+}
+
+// addSection appends the bytes of sec, read when the body is read.
+func (b *batchBody) addSection(sec *io.SectionReader) {
+	b.size += sec.Size()
+	b.segs = append(b.segs, segment{f: sec})
+	b.open = false
 }
 
 // Len returns the body's length (nodeclient.Body).
@@ -808,11 +904,11 @@ func (b *batchBody) Reader() io.Reader { return b.reader() }
 // reader returns a new reader of the whole body.
 func (b *batchBody) reader() *segReader { return &segReader{segs: b.segs, left: b.size} }
 
-// segReader reads a list of byte slices as one stream (without modifying the list).
+// segReader reads a list of segments as one stream (without modifying the list).
 type segReader struct {
-	segs [][]byte
-	i    int   // current slice
-	off  int   // bytes of it already read
+	segs []segment
+	i    int   // current segment
+	off  int64 // bytes of it already read
 	left int64 // bytes not read yet
 }
 
@@ -822,9 +918,24 @@ func (r *segReader) Len() int { return int(r.left) }
 func (r *segReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) && r.i < len(r.segs) {
-		k := copy(p[n:], r.segs[r.i][r.off:])
+		sg := r.segs[r.i]
+		var k int
+		if sg.f != nil {
+			want := int(min(int64(len(p)-n), sg.f.Size()-r.off))
+			got, err := sg.f.ReadAt(p[n:n+want], r.off)
+			if got < want {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				r.left -= int64(n + got)
+				return n + got, fmt.Errorf("client: reading spilled slivers: %w", err)
+			}
+			k = got
+		} else {
+			k = copy(p[n:], sg.b[r.off:])
+		}
 		n += k
-		if r.off += k; r.off == len(r.segs[r.i]) {
+		if r.off += int64(k); r.off == sg.len() {
 			r.i, r.off = r.i+1, 0
 		}
 	}
@@ -835,14 +946,27 @@ func (r *segReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest to w, each slice in place.
+// WriteTo writes the rest to w, each slice in place, each file section through a buffer.
 func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	var buf []byte
 	for r.i < len(r.segs) {
-		k, err := w.Write(r.segs[r.i][r.off:])
-		total += int64(k)
-		r.left -= int64(k)
-		if r.off += k; r.off == len(r.segs[r.i]) {
+		sg := r.segs[r.i]
+		var k int64
+		var err error
+		if sg.f != nil {
+			if buf == nil {
+				buf = make([]byte, 256<<10)
+			}
+			k, err = io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(sg.f, r.off, sg.f.Size()-r.off), buf)
+		} else {
+			var n int
+			n, err = w.Write(sg.b[r.off:])
+			k = int64(n)
+		}
+		total += k
+		r.left -= k
+		if r.off += k; r.off == sg.len() {
 			r.i, r.off = r.i+1, 0
 		}
 		if err != nil {
@@ -852,9 +976,72 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
+// onlyWriter hides a writer's ReadFrom, so that io.CopyBuffer uses the buffer it is given.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// encodedBlob is an encoded blob being stored: its commitment, and its slivers in memory
+// (mem) or in a temporary file at params.SliverOffset (file).
+type encodedBlob struct {
+	redstuff.Commitment
+	params redstuff.Params
+	mem    *redstuff.Encoding
+	file   *os.File
+}
+
+// close removes the temporary file, if any.
+func (e *encodedBlob) close() {
+	if e.file != nil {
+		removeTemp(e.file)
+	}
+}
+
+// sliverDataSize returns the length of the BCS SliverData of a sliver of axis a.
+func (e *encodedBlob) sliverDataSize(a redstuff.Axis) int64 {
+	return int64(blob.SliverDataLen(e.params.SliverLen(a, e.SymbolSize)))
+}
+
+// writeSliver appends the BCS SliverData of the sliver of axis a in pair to body, as a frame
+// of bw if bw is not nil, referring to the sliver's data where it is; it returns the
+// SliverData's length.
+func (e *encodedBlob) writeSliver(body *batchBody, bw *api.BatchWriter, pair int, a redstuff.Axis) (int64, error) {
+	idx := e.params.SliverIndex(a, pair)
+	dataLen := e.params.SliverLen(a, e.SymbolSize)
+	head, tail, err := blob.SliverDataFraming(dataLen, e.SymbolSize, idx)
+	if err != nil {
+		return 0, err
+	}
+	size := int64(len(head) + dataLen + len(tail))
+	if bw != nil {
+		if err := bw.WriteSliverHeader(uint16(pair), a == redstuff.Secondary, size); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := body.Write(head); err != nil {
+		return 0, err
+	}
+	if e.mem != nil {
+		data := e.mem.Primary[idx]
+		if a == redstuff.Secondary {
+			data = e.mem.Secondary[idx]
+		}
+		_, err = body.Write(data)
+	} else {
+		body.addSection(io.NewSectionReader(e.file, e.params.SliverOffset(a, idx, e.SymbolSize), int64(dataLen)))
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := body.Write(tail); err != nil {
+		return 0, err
+	}
+	return size, nil
+}
+
 // uploadSlivers uses the per-sliver routes: the metadata, then every sliver (at most
 // MaxNodeConnections at once).
-func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *redstuff.Encoding, md *blob.MetadataWithID,
+func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *encodedBlob, md *blob.MetadataWithID,
 	mdBytes []byte, pairs []int, prog *progress, again bool) error {
 	up := c.uploader(node)
 	if _, err := up.PutMetadata(ctx, md.ID, mdBytes, true); err != nil {
@@ -865,15 +1052,16 @@ func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *
 	for _, p := range pairs {
 		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
 			g.Go(func() error {
-				body, err := blob.MarshalSliverData(sliverOf(e, a, p))
+				body := &batchBody{}
+				k, err := e.writeSliver(body, nil, p, a)
 				if err != nil {
 					return fmt.Errorf("client: %w", err)
 				}
-				if _, err := up.PutSliver(gctx, md.ID, p, a, nodeclient.Bytes(body), true); err != nil {
+				if _, err := up.PutSliver(gctx, md.ID, p, a, body, true); err != nil {
 					return err
 				}
 				if !again {
-					prog.add(int64(len(body)))
+					prog.add(k)
 				}
 				return nil
 			})

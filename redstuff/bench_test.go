@@ -3,6 +3,8 @@ package redstuff_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -221,4 +223,41 @@ func BenchmarkVerifyAll(b *testing.B) {
 		wg.Wait()
 	}
 	redstuff.ReportCPU(b, start)
+}
+
+// BenchmarkEncodeAt measures encoding a blob read from a file into all slivers written to a
+// temporary file (the bounded-memory store path), n = 1000.
+func BenchmarkEncodeAt(b *testing.B) {
+	for _, size := range []int{64 << 20, 256 << 20} {
+		b.Run(fmt.Sprintf("n=1000/size=%dMiB", size>>20), func(b *testing.B) {
+			enc, err := redstuff.New(1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir := b.TempDir()
+			in := filepath.Join(dir, "blob")
+			if err := os.WriteFile(in, randomBlob(size, 1), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			f, err := os.Open(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			out, err := os.Create(filepath.Join(dir, "slivers"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer out.Close()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			start := redstuff.CPUTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := enc.EncodeAt(f, int64(size), out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			redstuff.ReportCPU(b, start)
+		})
+	}
 }

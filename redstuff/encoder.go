@@ -1,6 +1,7 @@
 package redstuff
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -27,6 +28,8 @@ type Encoder struct {
 	memoryLimit uint64
 	// kernels names the rs16 kernel set; empty for the fastest (tests compare them).
 	kernels string
+	// groupBytes is sinkGroupBytes (tests lower it to write rows one at a time).
+	groupBytes int
 	// clock, if not nil, times the phases of Encode and Commit (benchmarks).
 	clock *phaseClock
 	// leafBufs and right pool the n*n leaf hashes (*[]merkle.Node) and right blocks (*[]byte)
@@ -57,7 +60,7 @@ func New(nShards int, opts ...Option) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{p: p, workers: runtime.GOMAXPROCS(0), memoryLimit: DefaultMemoryLimit}
+	e := &Encoder{p: p, workers: runtime.GOMAXPROCS(0), memoryLimit: DefaultMemoryLimit, groupBytes: sinkGroupBytes}
 	for _, o := range opts {
 		o(e)
 	}
@@ -190,11 +193,12 @@ type expansion struct {
 	primary, secondary [][]byte
 }
 
-// expand computes the expanded matrix's leaf hashes and, if keep, all slivers. It works
-// symbol by symbol in cache-sized encoding areas: the message is read in place, and besides
-// the leaf hashes only the secondary-code expansion of the top rows (the right K_p x (n-K_s)
-// block) is kept across phases.
-func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
+// expand computes the expanded matrix's leaf hashes and, if keep, all slivers in memory, or,
+// if sink is not nil, all slivers written to sink (see EncodeAt). It works symbol by symbol
+// in cache-sized encoding areas: the message is read in place, and besides the leaf hashes
+// only the secondary-code expansion of the top rows (the right K_p x (n-K_s) block) is kept
+// across phases, in memory or, with a sink, as the secondary slivers it writes.
+func (e *Encoder) expand(src *blobSource, keep bool, sink ReaderWriterAt) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	s, err := p.SymbolSize(uint64(src.size))
@@ -202,7 +206,7 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 		return nil, err
 	}
 	ws := rs16.WorkSize(s)
-	if need := e.workingSet(s, keep); need > e.memoryLimit {
+	if need := e.workingSet(s, keep, sink != nil); need > e.memoryLimit {
 		return nil, fmt.Errorf("%w: %d shards and symbols of %d bytes need %d bytes of working memory, over the limit of %d", ErrWorkingSetTooLarge, n, s, need, e.memoryLimit)
 	}
 	x := &expansion{s: s, ws: ws, leaves: e.getLeaves(n * n)}
@@ -213,15 +217,27 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 	nRight := n - ks
 	rowLen := ks * s
 	// right[r] holds the secondary-code recovery symbols of message row r (raw layout: for
-	// small symbols the work layout would be up to 32 times larger).
-	rightBuf := e.getRight(kp * nRight * s)
-	defer e.right.Put(rightBuf)
-	right := *rightBuf
+	// small symbols the work layout would be up to 32 times larger). With a sink they are
+	// the secondary slivers K_s..n, read back from it.
+	var right []byte
+	if sink == nil {
+		rightBuf := e.getRight(kp * nRight * s)
+		defer e.right.Put(rightBuf)
+		right = *rightBuf
+	}
+	// With a sink, phase 1 expands groups of rows and writes each secondary sliver's symbols
+	// of a group at once: about sinkGroupBytes of symbols per group.
+	group := 1
+	if sink != nil {
+		group = max(1, min(kp, e.groupBytes/(n*s)))
+	}
 
 	type rowScratch struct {
 		raw  []byte
 		work *rs16.EncodeWork
 		sh   *symHasher
+		rrow []byte // sink: the row's recovery symbols
+		sec  []byte // sink: the group's symbols, by column: column c, row g at (c*group+g)*s
 	}
 	rows := make([]*rowScratch, e.workers)
 	var firstErr error
@@ -229,7 +245,7 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
 
 	// Phase 1: rows 0..K_p: secondary-code expansion, leaves of the top rows.
-	e.parallel(kp, func(w, r int) {
+	e.parallel((kp+group-1)/group, func(w, gi int) {
 		start := e.clock.now()
 		defer e.clock.since(phaseExpand, start)
 		sc := rows[w]
@@ -240,38 +256,60 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 				return
 			}
 			sc = &rowScratch{raw: make([]byte, rowLen), work: wk, sh: newSymHasher(s, e.clock)}
+			if sink != nil {
+				sc.rrow = make([]byte, nRight*s)
+				sc.sec = make([]byte, n*group*s)
+			}
 			rows[w] = sc
 		}
-		raw := src.inPlace(r*rowLen, rowLen)
-		if raw == nil {
-			raw = sc.raw
-			if err := src.read(raw, int64(r*rowLen)); err != nil {
-				fail(err)
+		r0 := gi * group
+		r1 := min(r0+group, kp)
+		for r := r0; r < r1; r++ {
+			if !e.expandRow(x, src, sc.raw, sc.work, sc.sh, right, sc.rrow, keep, r, fail) {
 				return
 			}
-		}
-		leaves := x.leaves[r*n : (r+1)*n]
-		rs16.ToWork(sc.work.Originals(ks), raw, s)
-		for c := 0; c < ks; c++ {
-			sc.sh.raw(&leaves[c], raw[c*s:(c+1)*s])
-		}
-		rsStart := e.clock.now()
-		sc.work.Encode()
-		e.clock.since(phaseRS, rsStart)
-		rrow := right[r*nRight*s : (r+1)*nRight*s]
-		rs16.FromWork(rrow, sc.work.Recoveries(nRight), s)
-		for c := 0; c < nRight; c++ {
-			sym := rrow[c*s : (c+1)*s]
-			sc.sh.raw(&leaves[ks+c], sym)
-			if keep {
-				copy(x.secondary[ks+c][r*s:(r+1)*s], sym)
+			if sink == nil {
+				continue
+			}
+			raw := src.inPlace(r*rowLen, rowLen)
+			if raw == nil {
+				raw = sc.raw
+			}
+			if _, err := sink.WriteAt(raw, p.SliverOffset(Primary, r, s)); err != nil {
+				fail(fmt.Errorf("redstuff: writing primary sliver %d: %w", r, err))
+				return
+			}
+			if group == 1 { // write the row's symbols where they are
+				for c := 0; c < n; c++ {
+					var sym []byte
+					if c < ks {
+						sym = raw[c*s : (c+1)*s]
+					} else {
+						sym = sc.rrow[(c-ks)*s : (c-ks+1)*s]
+					}
+					if _, err := sink.WriteAt(sym, p.SliverOffset(Secondary, c, s)+int64(r*s)); err != nil {
+						fail(fmt.Errorf("redstuff: writing secondary sliver %d: %w", c, err))
+						return
+					}
+				}
+				return
+			}
+			g := r - r0
+			for c := 0; c < ks; c++ {
+				copy(sc.sec[(c*group+g)*s:(c*group+g+1)*s], raw[c*s:(c+1)*s])
+			}
+			for c := 0; c < nRight; c++ {
+				copy(sc.sec[((ks+c)*group+g)*s:((ks+c)*group+g+1)*s], sc.rrow[c*s:(c+1)*s])
 			}
 		}
-		sc.sh.flush() // before the next row reuses sc.raw
-		if keep {
-			copy(x.primary[r], raw)
-			for c := 0; c < ks; c++ {
-				copy(x.secondary[c][r*s:(r+1)*s], raw[c*s:(c+1)*s])
+		if sink == nil {
+			return
+		}
+		gl := (r1 - r0) * s
+		for c := 0; c < n; c++ {
+			if _, err := sink.WriteAt(sc.sec[c*group*s:c*group*s+gl], p.SliverOffset(Secondary, c, s)+int64(r0*s)); err != nil {
+				fail(fmt.Errorf("redstuff: writing secondary sliver %d: %w", c, err))
+				return
 			}
 		}
 	})
@@ -280,9 +318,9 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 	}
 
 	// Phase 2: columns, in batches of width columns that do not straddle K_s: primary-code
-	// expansion into the bottom rows, their leaves, and (Encode) the bottom primary slivers.
-	// A blob read from an io.ReaderAt is read in strips of several batches' columns (about
-	// stripBytes per row), one read per row and strip.
+	// expansion into the bottom rows, their leaves, and (Encode, EncodeAt) the bottom primary
+	// slivers. A blob read from an io.ReaderAt is read in strips of several batches' columns
+	// (about stripBytes per row), one read per row and strip.
 	width := max(1, 1024/ws)
 	stripW := width
 	if src.r != nil {
@@ -297,9 +335,12 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 		strips = append(strips, strip{c, min(c+width, n)})
 	}
 	type colScratch struct {
-		works map[int]*rs16.EncodeWork // by batch width
-		sh    *symHasher
-		raw   []byte // a strip of the message's rows 0..K_p
+		works  map[int]*rs16.EncodeWork // by batch width
+		sh     *symHasher
+		raw    []byte // a strip of the message's rows 0..K_p
+		bottom []byte // sink: a strip of the bottom rows K_p..n
+		cols   []byte // sink: the secondary slivers of a batch of columns past K_s
+		seg    []byte // sink: one row of those
 	}
 	cols := make([]*colScratch, e.workers)
 	e.parallel(len(strips), func(w, si int) {
@@ -317,7 +358,9 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 			off := r*stripLen + (c0-st.c0)*s
 			return sc.raw[off : off+(c1-c0)*s]
 		}
-		if st.c0 < ks {
+		var rightSeg func(r, c0, c1 int) []byte
+		switch {
+		case st.c0 < ks:
 			// The strip's message symbols, unless they are all read in place.
 			if src.inPlace((kp-1)*rowLen+st.c0*s, stripLen) == nil {
 				if cap(sc.raw) < kp*stripLen {
@@ -330,10 +373,53 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 					}
 				}
 			}
+		case sink == nil:
+			rightSeg = func(r, c0, c1 int) []byte {
+				off := (r*nRight + c0 - ks) * s
+				return right[off : off+(c1-c0)*s]
+			}
+		default:
+			// Read the batch's secondary slivers back from the sink.
+			cw := st.c1 - st.c0
+			if cap(sc.cols) < cw*kp*s {
+				sc.cols = make([]byte, cw*kp*s)
+				sc.seg = make([]byte, cw*s)
+			}
+			for c := st.c0; c < st.c1; c++ {
+				col := sc.cols[(c-st.c0)*kp*s : (c-st.c0+1)*kp*s]
+				if k, err := sink.ReadAt(col, p.SliverOffset(Secondary, c, s)); k < len(col) {
+					if err == nil || errors.Is(err, io.EOF) {
+						err = io.ErrUnexpectedEOF
+					}
+					fail(fmt.Errorf("redstuff: reading back secondary sliver %d: %w", c, err))
+					return
+				}
+			}
+			rightSeg = func(r, c0, c1 int) []byte {
+				seg := sc.seg[:(c1-c0)*s]
+				for c := c0; c < c1; c++ {
+					off := ((c-st.c0)*kp + r) * s
+					copy(seg[(c-c0)*s:(c-c0+1)*s], sc.cols[off:off+s])
+				}
+				return seg
+			}
+		}
+		var bottom []byte
+		if sink != nil && st.c0 < ks {
+			if cap(sc.bottom) < (n-kp)*stripLen {
+				sc.bottom = make([]byte, (n-kp)*stripLen)
+			}
+			bottom = sc.bottom[:(n-kp)*stripLen]
 		}
 		for c0 := st.c0; c0 < st.c1; c0 += width {
-			if err := e.columnBatch(x, src, sc.works, sc.sh, inStrip, right, keep, s, c0, min(c0+width, st.c1)); err != nil {
+			if err := e.columnBatch(x, src, sc.works, sc.sh, inStrip, rightSeg, bottom, st.c0, stripLen, keep, s, c0, min(c0+width, st.c1)); err != nil {
 				fail(err)
+				return
+			}
+		}
+		for r := kp; r < n && bottom != nil; r++ {
+			if _, err := sink.WriteAt(bottom[(r-kp)*stripLen:(r-kp+1)*stripLen], p.SliverOffset(Primary, r, s)+int64(st.c0*s)); err != nil {
+				fail(fmt.Errorf("redstuff: writing primary sliver %d: %w", r, err))
 				return
 			}
 		}
@@ -344,13 +430,66 @@ func (e *Encoder) expand(src *blobSource, keep bool) (*expansion, error) {
 	return x, nil
 }
 
+// expandRow expands message row r with the secondary code: the leaves of row r, its
+// recovery symbols into right (in memory) or rrow (with a sink), and, if keep, its symbols
+// into the slivers. It reports failures to fail and returns false after one.
+func (e *Encoder) expandRow(x *expansion, src *blobSource, rawBuf []byte, wk *rs16.EncodeWork, sh *symHasher, right, rrow []byte, keep bool, r int, fail func(error)) bool {
+	p := e.p
+	n, ks := p.NShards, p.SecondarySource
+	s := x.s
+	nRight := n - ks
+	rowLen := ks * s
+	raw := src.inPlace(r*rowLen, rowLen)
+	if raw == nil {
+		raw = rawBuf
+		if err := src.read(raw, int64(r*rowLen)); err != nil {
+			fail(err)
+			return false
+		}
+	}
+	leaves := x.leaves[r*n : (r+1)*n]
+	rs16.ToWork(wk.Originals(ks), raw, s)
+	for c := 0; c < ks; c++ {
+		sh.raw(&leaves[c], raw[c*s:(c+1)*s])
+	}
+	rsStart := e.clock.now()
+	wk.Encode()
+	e.clock.since(phaseRS, rsStart)
+	if rrow == nil {
+		rrow = right[r*nRight*s : (r+1)*nRight*s]
+	}
+	rs16.FromWork(rrow, wk.Recoveries(nRight), s)
+	for c := 0; c < nRight; c++ {
+		sym := rrow[c*s : (c+1)*s]
+		sh.raw(&leaves[ks+c], sym)
+		if keep {
+			copy(x.secondary[ks+c][r*s:(r+1)*s], sym)
+		}
+	}
+	sh.flush() // before the next row reuses rawBuf and rrow
+	if keep {
+		copy(x.primary[r], raw)
+		for c := 0; c < ks; c++ {
+			copy(x.secondary[c][r*s:(r+1)*s], raw[c*s:(c+1)*s])
+		}
+	}
+	return true
+}
+
 // stripBytes is about how many bytes of a row expand reads at once from an io.ReaderAt in phase 2.
 const stripBytes = 16 << 10
 
+// sinkGroupBytes is about how many bytes of symbols expand gathers per group of rows before
+// writing them to a sink: each secondary sliver gets group*s bytes per write.
+const sinkGroupBytes = 16 << 20
+
 // columnBatch expands columns c0..c1 (not straddling K_s) with the primary code: the bottom
-// rows' symbols, their leaves and, if keep, the bottom primary slivers. Message symbols come
-// in place from src or, if src does not hold them in memory, from inStrip.
-func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16.EncodeWork, sh *symHasher, inStrip func(r, c0, c1 int) []byte, right []byte, keep bool, s, c0, c1 int) error {
+// rows' symbols, their leaves and, if keep, the bottom primary slivers, or, if bottom is not
+// nil, their symbols into bottom (row K_p+r of the strip starting at column sc0, of stripLen
+// bytes per row, at bottom[r*stripLen:]). Message symbols come in place from src or, if src
+// does not hold them in memory, from inStrip; symbols past K_s from rightSeg.
+func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16.EncodeWork, sh *symHasher, inStrip, rightSeg func(r, c0, c1 int) []byte,
+	bottom []byte, sc0, stripLen int, keep bool, s, c0, c1 int) error {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	ws := rs16.WorkSize(s)
@@ -368,8 +507,7 @@ func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16
 		var seg []byte
 		switch {
 		case c0 >= ks:
-			off := (r*(n-ks) + c0 - ks) * s
-			seg = right[off : off+cw*s]
+			seg = rightSeg(r, c0, c1)
 		default:
 			if seg = src.inPlace(r*rowLen+c0*s, cw*s); seg == nil {
 				seg = inStrip(r, c0, c1)
@@ -386,8 +524,13 @@ func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16
 		for c := c0; c < c1; c++ {
 			sh.work(&x.leaves[row*n+c], rec[(c-c0)*ws:(c-c0+1)*ws])
 		}
-		if keep && c0 < ks {
+		switch {
+		case c0 >= ks:
+		case keep:
 			rs16.FromWork(x.primary[row][c0*s:c1*s], rec, s)
+		case bottom != nil:
+			off := r*stripLen + (c0-sc0)*s
+			rs16.FromWork(bottom[off:off+cw*s], rec, s)
 		}
 	}
 	sh.flush() // before the next batch's Encode
@@ -479,7 +622,7 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 
 // Encode encodes data into all 2n slivers and their commitment.
 func (e *Encoder) Encode(data []byte) (*Encoding, error) {
-	x, err := e.expand(memorySource(data), true)
+	x, err := e.expand(memorySource(data), true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +633,7 @@ func (e *Encoder) Encode(data []byte) (*Encoding, error) {
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
 // than Encode: about 0.7x the blob besides data itself.
 func (e *Encoder) Commit(data []byte) (*Commitment, error) {
-	x, err := e.expand(memorySource(data), false)
+	x, err := e.expand(memorySource(data), false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +648,7 @@ func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, erro
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, false)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -513,12 +656,48 @@ func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, erro
 }
 
 // workingSet estimates the memory expand allocates for symbol size s.
-func (e *Encoder) workingSet(s int, keep bool) uint64 {
+func (e *Encoder) workingSet(s int, keep, sink bool) uint64 {
 	p := e.p
 	n, kp, ks := uint64(p.NShards), uint64(p.PrimarySource), uint64(p.SecondarySource)
-	need := n*n*32 + kp*(n-ks)*uint64(s)
+	need := n * n * 32
+	if !sink {
+		need += kp * (n - ks) * uint64(s)
+	}
 	if keep {
 		need += n * (kp + ks) * uint64(s)
 	}
 	return need
+}
+
+// ReaderWriterAt is where EncodeAt writes slivers and reads some of them back (a file).
+type ReaderWriterAt interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+// SliverOffset returns where EncodeAt puts sliver index of axis a of a blob with symbol size
+// s: the n primary slivers first, in index order, then the n secondary slivers, each
+// contiguous. The whole encoding takes SliverOffset(Secondary, n, s) bytes.
+func (p Params) SliverOffset(a Axis, index, s int) int64 {
+	if a == Primary {
+		return int64(index) * int64(p.PrimarySliverLen(s))
+	}
+	return int64(p.NShards)*int64(p.PrimarySliverLen(s)) + int64(index)*int64(p.SecondarySliverLen(s))
+}
+
+// EncodeAt encodes the length bytes of r (a file, say: read as CommitReaderAt reads it) and
+// writes all 2n slivers to w at SliverOffset, returning the commitment. Unlike Encode it
+// holds neither the blob nor its slivers: besides the n*n leaf hashes its memory is a few
+// rows and strips per worker, whatever the blob's size. w must read back what was written
+// (the secondary slivers past K_s are read back to expand their columns). r must not change
+// during the call; a failed or short read returns ErrBlobRead.
+func (e *Encoder) EncodeAt(r io.ReaderAt, length int64, w ReaderWriterAt) (*Commitment, error) {
+	if length < 0 {
+		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
+	}
+	x, err := e.expand(&blobSource{r: r, size: length}, false, w)
+	if err != nil {
+		return nil, err
+	}
+	return e.commitment(x, uint64(length)), nil
 }

@@ -14,3 +14,6 @@ func CPUTime() time.Duration { return cpuTime() }
 
 // ReportCPU reports the CPU time per operation since start as cpu-ns/op.
 func ReportCPU(b *testing.B, start time.Duration) { reportCPU(b, start) }
+
+// WithGroupBytes sets how many bytes of symbols EncodeAt gathers per group of rows.
+func WithGroupBytes(b int) Option { return func(e *Encoder) { e.groupBytes = b } }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/floelabs/floe/redstuff"
@@ -129,5 +130,114 @@ func TestDecodeRowsAtErrors(t *testing.T) {
 	}
 	if err := enc.CheckRowsAt(e.SymbolSize, map[int]io.ReaderAt{0: bytes.NewReader(row)}, e.Hashes[:3]); !errors.Is(err, redstuff.ErrHashCount) {
 		t.Fatalf("3 hashes: %v", err)
+	}
+}
+
+// memFile is an in-memory ReaderWriterAt that grows as it is written.
+type memFile struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if end := int(off) + len(p); end > len(m.b) {
+		m.b = append(m.b, make([]byte, end-len(m.b))...)
+	}
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	k := copy(p, m.b[off:])
+	if k < len(p) {
+		return k, io.EOF
+	}
+	return k, nil
+}
+
+// failingFile fails writes at or past failAt.
+type failingFile struct {
+	memFile
+	failAt int64
+}
+
+func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.failAt {
+		return 0, errors.New("disk full")
+	}
+	return f.memFile.WriteAt(p, off)
+}
+
+// TestEncodeAt checks EncodeAt against Encode: the same commitment and every sliver at its
+// SliverOffset, for symbols of whole blocks and with tails, rows written one at a time and in
+// groups; and its errors for failed reads and writes.
+func TestEncodeAt(t *testing.T) {
+	cases := append(propertyCases, struct{ n, size int }{300, 1 << 20}, struct{ n, size int }{1000, 1024}, struct{ n, size int }{1000, 3 << 20}, struct{ n, size int }{1000, 40 << 20})
+	for _, tc := range cases {
+		if raceEnabled && tc.n >= 300 {
+			continue
+		}
+		t.Run(fmt.Sprintf("n=%d/size=%d", tc.n, tc.size), func(t *testing.T) {
+			enc := mustEncoder(t, tc.n)
+			p := enc.Params()
+			data := randomBlob(tc.size, uint64(tc.size)+7)
+			want, err := enc.Encode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f memFile
+			got, err := enc.EncodeAt(bytes.NewReader(data), int64(len(data)), &f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rows one at a time and in groups of two: the same file.
+			for _, rowsPerGroup := range []int{1, 2} {
+				s := want.SymbolSize
+				other, err := redstuff.New(tc.n, redstuff.WithGroupBytes(rowsPerGroup*tc.n*s))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g memFile
+				if _, err := other.EncodeAt(bytes.NewReader(data), int64(len(data)), &g); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(g.b, f.b) {
+					t.Fatalf("EncodeAt with %d rows per group wrote other bytes", rowsPerGroup)
+				}
+			}
+			if got.Root != want.Root || got.Length != want.Length || got.SymbolSize != want.SymbolSize {
+				t.Fatal("EncodeAt's commitment differs from Encode's")
+			}
+			s := want.SymbolSize
+			if end := p.SliverOffset(redstuff.Secondary, p.NShards, s); int64(len(f.b)) != end {
+				t.Fatalf("EncodeAt wrote %d bytes, want %d", len(f.b), end)
+			}
+			for i := 0; i < p.NShards; i++ {
+				off := p.SliverOffset(redstuff.Primary, i, s)
+				if !bytes.Equal(f.b[off:off+int64(len(want.Primary[i]))], want.Primary[i]) {
+					t.Fatalf("primary sliver %d differs", i)
+				}
+				off = p.SliverOffset(redstuff.Secondary, i, s)
+				if !bytes.Equal(f.b[off:off+int64(len(want.Secondary[i]))], want.Secondary[i]) {
+					t.Fatalf("secondary sliver %d differs", i)
+				}
+			}
+			if tc.size == 0 {
+				return
+			}
+			boom := errors.New("disk on fire")
+			if _, err := enc.EncodeAt(&flakyReader{data, int64(tc.size / 2), boom}, int64(len(data)), &memFile{}); !errors.Is(err, redstuff.ErrBlobRead) || !errors.Is(err, boom) {
+				t.Fatalf("failed read: %v", err)
+			}
+			if _, err := enc.EncodeAt(bytes.NewReader(data), int64(len(data)), &failingFile{failAt: int64(len(f.b)) / 2}); err == nil {
+				t.Fatal("failed write: no error")
+			}
+		})
 	}
 }

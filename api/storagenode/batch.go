@@ -112,6 +112,31 @@ func (bw *BatchWriter) WriteSliverParts(pair uint16, secondary bool, parts ...[]
 	return bw.frame(kind, pair, parts...)
 }
 
+// WriteSliverHeader writes the header of a sliver frame of n payload bytes, which the
+// caller then writes to the underlying writer itself (before any other call): a writer can
+// pass a payload on from elsewhere, a file say, without holding it.
+func (bw *BatchWriter) WriteSliverHeader(pair uint16, secondary bool, n int64) error {
+	if bw.err != nil {
+		return bw.err
+	}
+	if n < 0 || n > 0xffffffff {
+		return ErrFrameTooLarge
+	}
+	kind := FramePrimary
+	if secondary {
+		kind = FrameSecondary
+	}
+	bw.hdr[0] = kind
+	binary.LittleEndian.PutUint16(bw.hdr[1:], pair)
+	binary.LittleEndian.PutUint32(bw.hdr[3:], uint32(n))
+	if _, err := bw.w.Write(bw.hdr[:]); err != nil {
+		bw.err = err
+		return err
+	}
+	bw.frames++
+	return nil
+}
+
 // Close writes the end frame. It does not close the underlying writer.
 func (bw *BatchWriter) Close() error {
 	var p [4]byte

@@ -277,12 +277,19 @@ func mustObjectID(s string) protocol.ObjectID {
 }
 
 func storeFile(ctx context.Context, e *env, c *client.Client, path string, opts client.StoreOptions) (*api.BlobStoreResult, error) {
-	data, err := os.ReadFile(path)
+	// A file larger than the client's SpillAbove is encoded from where it is, in bounded
+	// memory (client.Store of an *os.File).
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	rep := newStoreReporter(e.stderr, isTerminal(e.stderr), filepath.Base(path), int64(len(data)))
-	res, err := c.StoreBytes(ctx, data, rep.options(opts))
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	rep := newStoreReporter(e.stderr, isTerminal(e.stderr), filepath.Base(path), st.Size())
+	res, err := c.Store(ctx, f, rep.options(opts))
 	rep.finish()
 	if err != nil {
 		return nil, err
