@@ -512,7 +512,8 @@ func moveToPrevious[T any](job *fanout.Job[T], v *committeeView, id blob.ID, nod
 
 // fetchPrimary fetches verified primary slivers until need distinct ones are in (a frugal
 // fan-out job: no more requests in flight than slivers still needed, unless some stall). If
-// want is not nil only those sliver indices are fetched. Systematic slivers (pair index <
+// want is not nil those sliver indices are preferred: the others are asked only in place of
+// planned ones that fail or stall. Systematic slivers (pair index <
 // K_p) go first, then the nodes expected to answer first; at most MaxNodeConnections
 // requests per node and MaxConcurrentSliverReads in all.
 //
@@ -535,15 +536,19 @@ func (c *Client) fetchPrimary(ctx context.Context, v *committeeView, md *blob.Me
 		}
 		var pairs []int
 		for _, sh := range m.Shards {
-			if p := blob.PairIndex(md.ID, n, int(sh)); want == nil || want[p] {
-				pairs = append(pairs, p)
-			}
+			pairs = append(pairs, blob.PairIndex(md.ID, n, int(sh)))
 		}
 		slices.Sort(pairs)
 		for _, p := range pairs {
 			prio := 1
 			if p < v.params.PrimarySource { // systematic: decoding them is a copy
 				prio = 0
+			}
+			if want != nil && !want[p] {
+				// Not in the plan: asked only when a planned sliver's node fails or stalls
+				// past ReadStallTimeout (the job hedges with the next task), so that a
+				// planned node that accepts and never answers cannot hold the read.
+				prio = 2
 			}
 			tasks = append(tasks, fanout.Task{Node: i, Key: p, Prio: prio, Weight: 1})
 		}
