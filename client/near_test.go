@@ -65,7 +65,13 @@ func TestReadPrefersNearNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	streaming, err := tn.Client(ctx, w, func(c *client.Config) { c.Communication.NearReadMaxBytes = -1 })
+	// The streaming client waits a minute before it calls a far node stalled: a round trip
+	// of 2 s (more on a loaded machine, with the TLS handshake) would otherwise pass the
+	// default ReadStallTimeout and the read would fall back to decoding from near nodes.
+	streaming, err := tn.Client(ctx, w, func(c *client.Config) {
+		c.Communication.NearReadMaxBytes = -1
+		c.Communication.ReadStallTimeout = time.Minute
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
