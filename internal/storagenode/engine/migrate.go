@@ -134,21 +134,50 @@ func (m *Migrations) SyncShard(ctx context.Context, body []byte) ([]byte, error)
 	if p := shardOwner(prev, req.Shard); p == nil || crypto.BLSPublicKey(p.BLSPublicKey) != m.pub {
 		return nil, fmt.Errorf("%w: this node did not own shard %d in epoch %d", ErrSyncShardDenied, req.Shard, req.Epoch-1)
 	}
-	limit := int(min(req.Count, MaxSyncShardSlivers))
-	page, err := m.store.ShardSlivers(ctx, req.Shard, req.Axis, req.Start, limit)
+	items, size, err := m.readPage(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]protocol.ShardSliver, 0, len(page))
-	size := 0
-	for _, s := range page {
-		if size += blob.SliverDataSize(s.Sliver) + blob.IDLen + 2; size > m.cfg.SyncShardPageBytes && len(items) > 0 {
-			break
-		}
-		items = append(items, protocol.ShardSliver{BlobID: s.BlobID, Sliver: s.Sliver})
-	}
 	m.mm.served.Add(float64(len(items)))
 	return protocol.AppendSyncShardResponse(make([]byte, 0, size+16), items)
+}
+
+// readPage reads the page req asks for: up to req.Count slivers (at most
+// MaxSyncShardSlivers) from req.Start, stopping before the page's bytes exceed
+// SyncShardPageBytes (after at least one sliver). It reads from the store in chunks sized by
+// the slivers read so far, so that it reads about one sliver past the byte bound rather than
+// a whole page count of slivers (up to MaxSyncShardSlivers large slivers held in memory to
+// send 32 MiB of them).
+func (m *Migrations) readPage(ctx context.Context, req protocol.SyncShardRequest) ([]protocol.ShardSliver, int, error) {
+	limit := int(min(req.Count, MaxSyncShardSlivers))
+	budget := m.cfg.SyncShardPageBytes
+	var items []protocol.ShardSliver
+	size := 0
+	from, chunk := req.Start, min(limit, 4)
+	for len(items) < limit {
+		want := min(chunk, limit-len(items))
+		page, err := m.store.ShardSlivers(ctx, req.Shard, req.Axis, from, want)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, s := range page {
+			n := blob.SliverDataSize(s.Sliver) + blob.IDLen + 2
+			if size+n > budget && len(items) > 0 {
+				return items, size, nil
+			}
+			size += n
+			items = append(items, protocol.ShardSliver{BlobID: s.BlobID, Sliver: s.Sliver})
+		}
+		if len(page) < want {
+			break // the end of the shard's axis
+		}
+		if from = nextID(page[len(page)-1].BlobID); from == (blob.ID{}) {
+			break
+		}
+		// The next chunk: as many slivers of the average size so far as fit, plus one.
+		chunk = max(1, min(64, (budget-size)/max(1, size/len(items))+1))
+	}
+	return items, size, nil
 }
 
 // committee returns the committee of epoch (the current view's if it is that epoch).
