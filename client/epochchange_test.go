@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestReadDuringEpochChange: node 3 is staked so that it holds every shard in the next epoch,
+// TestReadDuringEpochChange: node 3 is staked, and the others' stakes withdrawn, so that it
+// holds every shard in the next epoch,
 // and the previous owners hold back its sync_shard requests: after EpochChangeStart it owns
 // shards whose slivers it does not have yet (they are in transfer, it answers 404), and the
 // shards that stayed with their owner are fewer than K_p, so no read could decode from the new
@@ -169,10 +171,29 @@ func TestReadDuringEpochChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Node 3's stake grows and the other nodes' owners withdraw theirs: node 3 alone is
+	// selected, so every shard is its own (the per-node cap of a committee of one).
 	var gainer cpapi.ObjectID
 	for _, m := range cur.Members {
 		if m.Name == "node-3" {
 			gainer = m.NodeID
+			continue
+		}
+		ni, err := cp.NodeInfo(ctx, m.NodeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := cn.Net.NodeOwner[slices.IndexFunc(cn.Net.Genesis.Nodes, func(g controlplane.GenesisNode) bool { return g.Name == m.Name })]
+		// The owner's account exists once it received tokens (transactions need it).
+		if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
+			cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(owner.Address()), Amount: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ni.Stakes {
+			if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, owner,
+				cpapi.Op{WithdrawStake: &cpapi.WithdrawStakeOp{StakeID: st.ID}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],

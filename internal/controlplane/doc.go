@@ -36,8 +36,10 @@
 // # Decisions where Floe differs from Walrus
 //
 //   - Shards are apportioned by largest remainder (Hamilton), not D'Hondt: every member gets
-//     within one shard of its exact stake-proportional quota. Later epochs keep each member's
-//     shards where they can and move only the surplus shards.
+//     within one shard of its exact stake-proportional quota, under Walrus's per-node cap
+//     (spec §7.4: n/10 shards from 20 nodes, else ceil(20n / (10 nodes))); the shards a capped
+//     node does not get are shared among the others the same way. Later epochs keep each
+//     member's shards where they can and move only the surplus shards.
 //   - Epoch 0 has no committee. The first epoch change (at genesis when initial nodes are given,
 //     else when block time passes the epoch duration) picks the committee. Each epoch runs
 //     Walrus's protocol (spec §7.4, epoch.go): EpochChangeStart at the first block whose time is

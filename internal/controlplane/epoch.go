@@ -446,16 +446,81 @@ func (s *State) setPrices(c *Committee) {
 	c.Capacity = quorumValue(cp, false)
 }
 
-// Apportion divides n shards among stakes by largest remainder: each gets floor(n*s/S) and the
-// remaining shards go to the largest remainders (ties: larger stake, then lower index). Every
-// count is within one shard of its exact quota n*s/S.
+// Apportion divides n shards among stakes by largest remainder under the per-node cap of
+// spec §7.4 (ShardCap): each gets floor(n*s/S) and the remaining shards go to the largest
+// remainders (ties: larger stake, then lower index). A stake whose count would exceed the cap
+// gets the cap, and the other stakes share the rest the same way (again, until no count
+// exceeds the cap). Every uncapped count is within one shard of its exact quota of what the
+// capped ones left.
 func Apportion(n int, stakes []uint64) []int {
+	counts := make([]int, len(stakes))
+	positive := 0
+	for _, st := range stakes {
+		if st > 0 {
+			positive++
+		}
+	}
+	if n <= 0 || positive == 0 {
+		return counts
+	}
+	limit := ShardCap(n, positive)
+	capped := make([]bool, len(stakes))
+	for {
+		rest := n
+		var idx []int
+		var sub []uint64
+		for i, st := range stakes {
+			if capped[i] {
+				rest -= limit
+			} else {
+				idx = append(idx, i)
+				sub = append(sub, st)
+			}
+		}
+		got := largestRemainder(rest, sub)
+		over := false
+		for j, i := range idx {
+			if got[j] > limit {
+				capped[i], over = true, true
+			}
+		}
+		if !over {
+			for j, i := range idx {
+				counts[i] = got[j]
+			}
+			for i := range counts {
+				if capped[i] {
+					counts[i] = limit
+				}
+			}
+			return counts
+		}
+	}
+}
+
+// ShardCap is the most shards one node may get when n shards are apportioned among nodes
+// (with stake), spec §7.4: n/10 once there are at least 20 nodes, else ceil(20n / (10 nodes));
+// never less than ceil(n / nodes), so that the shards always fit.
+func ShardCap(n, nodes int) int {
+	if nodes <= 0 {
+		return n
+	}
+	limit := (2*n + nodes - 1) / nodes
+	if nodes >= 20 {
+		limit = n / 10
+	}
+	return max(limit, (n+nodes-1)/nodes)
+}
+
+// largestRemainder divides n shards among stakes in proportion by largest remainder (ties:
+// larger stake, then lower index). Every count is within one shard of its exact quota.
+func largestRemainder(n int, stakes []uint64) []int {
 	counts := make([]int, len(stakes))
 	var total uint64
 	for _, st := range stakes {
 		total += st
 	}
-	if total == 0 || len(stakes) == 0 {
+	if total == 0 || len(stakes) == 0 || n <= 0 {
 		return counts
 	}
 	rems := make([]uint64, len(stakes))

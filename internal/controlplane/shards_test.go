@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -23,7 +24,13 @@ func TestApportionNumbers(t *testing.T) {
 		{1000, []uint64{1, 2, 3, 4}, []int{100, 200, 300, 400}},
 		{1000, []uint64{1, 1, 1}, []int{334, 333, 333}},
 		{10, []uint64{40, 30, 20, 10}, []int{4, 3, 2, 1}},
-		{10, []uint64{40, 30, 20, 10, 100}, []int{2, 2, 1, 0, 5}},
+		// Uncapped 2, 2, 1, 0, 5: the cap of 5 nodes on 10 shards is 4, and the 6 shards left go
+		// to the others (quotas 2.4, 1.8, 1.2, 0.6).
+		{10, []uint64{40, 30, 20, 10, 100}, []int{2, 2, 1, 1, 4}},
+		// One node with most of the stake of 4 (uncapped 8, 1, 1, 0) gets the cap of 5.
+		{10, []uint64{1000, 100, 100, 100}, []int{5, 2, 2, 1}},
+		// 20 nodes: the cap is n/10; the 900 others share go 47.37 each, ties to the lower index.
+		{1000, append([]uint64{1e9}, slices.Repeat([]uint64{1}, 19)...), append(append([]int{100}, slices.Repeat([]int{48}, 7)...), slices.Repeat([]int{47}, 12)...)},
 		{1000, []uint64{1 << 61, 1 << 61, 1 << 62}, []int{250, 250, 500}},
 		{7, []uint64{5}, []int{7}},
 	} {
@@ -37,8 +44,30 @@ func TestApportionNumbers(t *testing.T) {
 	}
 }
 
+func TestShardCap(t *testing.T) {
+	for _, tc := range []struct{ n, nodes, want int }{
+		{1000, 20, 100},  // n/10 from 20 nodes
+		{1000, 150, 100}, // the active set's cap
+		{1000, 10, 200},  // ceil(20n / (10 nodes))
+		{1000, 7, 286},
+		{10, 4, 5},
+		{10, 7, 3},
+		{7, 1, 14},
+		{5, 20, 1}, // n/10 is 0: at least ceil(n / nodes), or the shards would not fit
+		{60, 30, 6},
+	} {
+		if got := ShardCap(tc.n, tc.nodes); got != tc.want {
+			t.Errorf("ShardCap(%d, %d) = %d, want %d", tc.n, tc.nodes, got, tc.want)
+		}
+	}
+}
+
+// TestApportionWithinOneShard: without a quota over the cap every count is within one shard
+// of its stake's quota; with one, no count exceeds the cap and the others get more than their
+// quota, never less.
 func TestApportionWithinOneShard(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	cappedRuns := 0
 	for iter := 0; iter < 2000; iter++ {
 		n := 4 + r.IntN(1000)
 		k := 1 + r.IntN(50)
@@ -46,21 +75,44 @@ func TestApportionWithinOneShard(t *testing.T) {
 		var total float64
 		for i := range stakes {
 			stakes[i] = 1 + r.Uint64N(1e12)
+			if r.IntN(20) == 0 {
+				stakes[i] *= 1 + r.Uint64N(100) // a few whales, for the cap
+			}
 			total += float64(stakes[i])
 		}
+		limit := ShardCap(n, k)
 		counts := Apportion(n, stakes)
+		capped := false
+		for _, st := range stakes {
+			if float64(n)*float64(st)/total > float64(limit) {
+				capped = true
+			}
+		}
 		sum := 0
 		for i, c := range counts {
 			sum += c
 			quota := float64(n) * float64(stakes[i]) / total
-			if float64(c) < quota-1-1e-6 || float64(c) > quota+1+1e-6 {
+			if c > limit {
+				t.Fatalf("n=%d, %d nodes: %d shards over the cap %d", n, k, c, limit)
+			}
+			if float64(c) > quota+1+1e-6 && !capped {
 				t.Fatalf("n=%d stake %d of %.0f: %d shards, quota %.3f", n, stakes[i], total, c, quota)
+			}
+			if float64(c) < quota-1-1e-6 && c != limit {
+				t.Fatalf("n=%d stake %d of %.0f: %d shards, quota %.3f (cap %d)", n, stakes[i], total, c, quota, limit)
 			}
 		}
 		if sum != n {
 			t.Fatalf("assigned %d of %d shards", sum, n)
 		}
+		if capped {
+			cappedRuns++
+		}
 	}
+	if cappedRuns == 0 {
+		t.Fatal("no case reached the cap")
+	}
+	t.Logf("%d of 2000 cases capped", cappedRuns)
 }
 
 // moved counts shards whose holder differs between two assignments.
