@@ -48,8 +48,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// ctxFor returns a context that ends with the test, or after 5 minutes: a guard against a
+// hang, far above what any test takes on an idle machine, so that a loaded one (go test -race
+// running packages in parallel on 2 cores) does not fail a slow but progressing test.
 func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -57,16 +60,33 @@ func ctxFor(t *testing.T) context.Context {
 // newClient returns a client with a new wallet of its own.
 func newClient(t *testing.T, tn *testNetwork) *client.Client {
 	t.Helper()
+	return newClientWith(t, tn, nil)
+}
+
+// newClientWith returns a client with a new wallet of its own and its configuration changed
+// by mutate (if not nil).
+func newClientWith(t *testing.T, tn *testNetwork, mutate func(*client.Config)) *client.Client {
+	t.Helper()
 	w, err := tn.NewWallet(ctxFor(t), 1<<40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tn.Client(ctxFor(t), w, nil)
+	c, err := tn.Client(ctxFor(t), w, mutate)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// steady configures a client for tests that assert which nodes a read gets its slivers from,
+// so that the answer does not depend on the machine's load: its stores wait for every node's
+// confirmation (not for a 500 ms tail after the quorum, which on a loaded machine can leave a
+// node without its slivers until its recovery sweep), and its reads never call a node that
+// answers slowly stalled (a node that is down fails at once).
+func steady(cfg *client.Config) {
+	cfg.Communication.TailBase = time.Hour
+	cfg.Communication.ReadStallTimeout = time.Hour
 }
 
 // seeds makes the blobs of each test run differ (the shared network outlives -count).
