@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/quilt"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -280,6 +281,8 @@ func (r *quiltReader) recoverColumn(ctx context.Context, col, skip int) ([]byte,
 		bytes int64
 		errs  []error
 	)
+	busyRetry := r.c.retryPolicy()
+	busyRetry.Retryable = func(err error) bool { return errors.Is(err, nodeclient.ErrBusy) }
 	var g errgroup.Group
 	g.SetLimit(4)
 	for _, i := range order {
@@ -299,7 +302,14 @@ func (r *quiltReader) recoverColumn(ctx context.Context, col, skip int) ([]byte,
 				row := blob.PairIndex(r.md.ID, n, int(sh)) // primary sliver row is pair row
 				ids = append(ids, blob.SymbolID{Primary: uint16(row), Secondary: uint16(col)})
 			}
-			syms, err := node.RecoverySymbols(ctx, r.v.enc, r.md, ids, redstuff.Primary)
+			// A node that is busy (it serves a few symbol requests at once) is asked again
+			// after a backoff: when only K_p primary slivers are left, every one counts.
+			var syms []redstuff.RecoverySymbol
+			err := busyRetry.Do(ctx, func() error {
+				var err error
+				syms, err = node.RecoverySymbols(ctx, r.v.enc, r.md, ids, redstuff.Primary)
+				return err
+			})
 			var size int
 			if err == nil {
 				b, merr := blob.MarshalGeneralRecoverySymbols(syms)
