@@ -20,6 +20,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/daemon"
+	"github.com/floelabs/floe/quilt"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -118,6 +119,102 @@ func (cn *changeNet) counts() (served, missing []int64) {
 	return served, missing
 }
 
+// startHeldChange stakes node 3, and withdraws the others' stakes, so that it holds every
+// shard in the next epoch, moves the clock to the next committee's selection and then to the
+// epoch change, and returns the committee before the change once node 3 follows the new epoch. The previous owners hold
+// back node 3's sync_shard requests (until cn.release is closed): node 3 owns shards whose
+// slivers it does not have yet (it answers 404), and the shards that keep their owner are
+// fewer than K_p, so no read could decode from the new committee alone.
+func (cn *changeNet) startHeldChange(t *testing.T) *cpapi.Committee {
+	t.Helper()
+	ctx := ctxFor(t)
+	cp := cpclient.New(cn.URL, nil)
+	cur, err := cp.CurrentCommittee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node 3's stake grows and the other nodes' owners withdraw theirs: node 3 alone is
+	// selected, so every shard is its own (the per-node cap of a committee of one).
+	var gainer cpapi.ObjectID
+	for _, m := range cur.Members {
+		if m.Name == "node-3" {
+			gainer = m.NodeID
+			continue
+		}
+		ni, err := cp.NodeInfo(ctx, m.NodeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := cn.Net.NodeOwner[slices.IndexFunc(cn.Net.Genesis.Nodes, func(g controlplane.GenesisNode) bool { return g.Name == m.Name })]
+		// The owner's account exists once it received tokens (transactions need it).
+		if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
+			cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(owner.Address()), Amount: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ni.Stakes {
+			if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, owner,
+				cpapi.Op{WithdrawStake: &cpapi.WithdrawStakeOp{StakeID: st.ID}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
+		cpapi.Op{Stake: &cpapi.StakeOp{NodeID: gainer, Amount: 1_000_000}}); err != nil {
+		t.Fatal(err)
+	}
+	cn.moveTo(0.55)
+	var next *cpapi.Committee
+	waitUntil(t, "the next committee", func() bool {
+		next, err = cp.NextCommittee(ctx)
+		return err == nil
+	})
+	before, after := cur.ShardOwner(), next.ShardOwner()
+	kept := 0
+	for s := range before {
+		if cur.Members[before[s]].NodeID == next.Members[after[s]].NodeID {
+			kept++
+		}
+	}
+	if k := (testShards - 1) / 3; kept >= testShards-2*k {
+		t.Fatalf("%d of %d shards keep their owner: a read could decode without the previous committee", kept, testShards)
+	}
+	cn.moveTo(1.0)
+	waitUntil(t, "the epoch change", func() bool {
+		info := cn.info()
+		return info.Epoch == cur.Epoch+1 && info.EpochChange != nil && info.EpochChange.State == cpapi.EpochStateChangeSync
+	})
+	if err := cn.Nodes[3].waitReady(cur.Epoch+1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return cur
+}
+
+// finishChange lets node 3's transfers through and waits until the change is done (not
+// forced) and the previous owners have dropped the shards they lost.
+func (cn *changeNet) finishChange(t *testing.T) {
+	t.Helper()
+	ctx := ctxFor(t)
+	close(cn.release)
+	waitUntil(t, "EpochChangeDone", func() bool {
+		ec := cn.info().EpochChange
+		return ec != nil && ec.State != cpapi.EpochStateChangeSync
+	})
+	if ec := cn.info().EpochChange; ec.Forced {
+		t.Fatalf("the change was forced: %+v", ec)
+	}
+	for i := 0; i < 3; i++ {
+		waitUntil(t, "the previous owners' shards dropped", func() bool {
+			for s := range testShards {
+				got, err := cn.Nodes[i].store.ShardSlivers(ctx, uint16(s), redstuff.Primary, blob.ID{}, 1)
+				if err != nil || len(got) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -166,67 +263,7 @@ func TestReadDuringEpochChange(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cp := cpclient.New(cn.URL, nil)
-	cur, err := cp.CurrentCommittee(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Node 3's stake grows and the other nodes' owners withdraw theirs: node 3 alone is
-	// selected, so every shard is its own (the per-node cap of a committee of one).
-	var gainer cpapi.ObjectID
-	for _, m := range cur.Members {
-		if m.Name == "node-3" {
-			gainer = m.NodeID
-			continue
-		}
-		ni, err := cp.NodeInfo(ctx, m.NodeID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		owner := cn.Net.NodeOwner[slices.IndexFunc(cn.Net.Genesis.Nodes, func(g controlplane.GenesisNode) bool { return g.Name == m.Name })]
-		// The owner's account exists once it received tokens (transactions need it).
-		if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
-			cpapi.Op{Transfer: &cpapi.TransferOp{To: cpapi.Address(owner.Address()), Amount: 1}}); err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range ni.Stakes {
-			if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, owner,
-				cpapi.Op{WithdrawStake: &cpapi.WithdrawStakeOp{StakeID: st.ID}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if _, err := cp.Execute(ctx, cn.Net.Genesis.Params.ChainID, cn.Net.Users[0],
-		cpapi.Op{Stake: &cpapi.StakeOp{NodeID: gainer, Amount: 1_000_000}}); err != nil {
-		t.Fatal(err)
-	}
-	cn.moveTo(0.55)
-	var next *cpapi.Committee
-	waitUntil(t, "the next committee", func() bool {
-		next, err = cp.NextCommittee(ctx)
-		return err == nil
-	})
-	// The shards whose owner does not change are fewer than K_p: without the previous owners
-	// no read can decode during the change.
-	before, after := cur.ShardOwner(), next.ShardOwner()
-	kept := 0
-	for s := range before {
-		if cur.Members[before[s]].NodeID == next.Members[after[s]].NodeID {
-			kept++
-		}
-	}
-	if k := (testShards - 1) / 3; kept >= testShards-2*k {
-		t.Fatalf("%d of %d shards keep their owner: a read could decode without the previous committee", kept, testShards)
-	}
-
-	cn.moveTo(1.0)
-	waitUntil(t, "the epoch change", func() bool {
-		info := cn.info()
-		return info.Epoch == cur.Epoch+1 && info.EpochChange != nil && info.EpochChange.State == cpapi.EpochStateChangeSync
-	})
-	if err := cn.Nodes[3].waitReady(cur.Epoch+1, time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	cn.startHeldChange(t)
 
 	// Readers that learn the committee now (a fresh client, the aggregator's), and the
 	// first client once its view is refreshed.
@@ -304,25 +341,7 @@ func TestReadDuringEpochChange(t *testing.T) {
 
 	// Let the transfers through: node 3 reports, the change is done, the old owners drop
 	// their shards, and the blobs read from the new committee.
-	close(cn.release)
-	waitUntil(t, "EpochChangeDone", func() bool {
-		ec := cn.info().EpochChange
-		return ec != nil && ec.State != cpapi.EpochStateChangeSync
-	})
-	if ec := cn.info().EpochChange; ec.Forced {
-		t.Fatalf("the change was forced: %+v", ec)
-	}
-	for i := 0; i < 3; i++ {
-		waitUntil(t, "the previous owners' shards dropped", func() bool {
-			for s := range testShards {
-				got, err := cn.Nodes[i].store.ShardSlivers(ctx, uint16(s), redstuff.Primary, blob.ID{}, 1)
-				if err != nil || len(got) > 0 {
-					return false
-				}
-			}
-			return true
-		})
-	}
+	cn.finishChange(t)
 	for _, id := range blobs {
 		got, err := stale.ReadBytes(ctx, id)
 		check("stale committee", id, got, err, data[id])
@@ -331,5 +350,134 @@ func TestReadDuringEpochChange(t *testing.T) {
 	readAll("after the change")
 	if len(failures) > 0 {
 		t.Fatalf("%d failed reads:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+}
+
+// TestQuiltReadDuringEpochChange: as TestReadDuringEpochChange, for quilt patches. During the
+// change node 3 owns shards it does not hold yet; patch reads through the SDK (by ID, by
+// identifier, by tag, whole, the patch list) and through the aggregator fetch those columns
+// from the shards' previous owners, without rebuilding any column or reading the whole quilt.
+// After the change a client that kept the previous epoch's committee reads the patches again
+// with the new one.
+func TestQuiltReadDuringEpochChange(t *testing.T) {
+	cn := newChangeNet(t, []uint64{100, 100, 100, 100})
+	ctx := ctxFor(t)
+	c := newClientWith(t, cn.testNetwork, steady)
+	patches := testPatches(24, newSeed())
+	res, err := c.StoreQuilt(ctx, patches, client.StoreOptions{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string][]byte{}
+	var idents []string
+	for _, p := range patches {
+		byID[p.Identifier] = p.Data
+		idents = append(idents, p.Identifier)
+	}
+	stale, err := cn.Client(ctx, nil, func(cfg *client.Config) { cfg.Communication.CommitteeRefresh = time.Hour })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale.Close()
+	if _, err := stale.ListQuiltPatches(ctx, res.BlobID); err != nil {
+		t.Fatal(err)
+	}
+
+	cn.startHeldChange(t)
+
+	reader := newClientWith(t, cn.testNetwork, steady)
+	agg, err := daemon.New(daemon.Config{Aggregator: true, Blobs: daemon.FromClient(reader), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(agg)
+	defer srv.Close()
+	served0, missing0 := cn.counts()
+	var failures []string
+	var stats client.QuiltReadStats
+	checkPatches := func(how string, r *client.QuiltReadResult, err error, want []string) {
+		t.Helper()
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", how, err))
+			return
+		}
+		stats.Columns += r.Stats.Columns
+		stats.FromPrevious += r.Stats.FromPrevious
+		stats.Recovered += r.Stats.Recovered
+		stats.FullRead = stats.FullRead || r.Stats.FullRead
+		if len(r.Patches) != len(want) {
+			failures = append(failures, fmt.Sprintf("%s: %d patches, want %d", how, len(r.Patches), len(want)))
+			return
+		}
+		for i, p := range r.Patches {
+			if p.Identifier != want[i] || !bytes.Equal(p.Data, byID[want[i]]) {
+				failures = append(failures, fmt.Sprintf("%s: patch %d is %q, want %q with its bytes", how, i, p.Identifier, want[i]))
+			}
+		}
+	}
+	readAll := func(phase string, c *client.Client) {
+		t.Helper()
+		list, err := c.ListQuiltPatches(ctx, res.BlobID)
+		if err != nil || len(list) != len(patches) {
+			failures = append(failures, fmt.Sprintf("%s: ListQuiltPatches: %d patches, %v", phase, len(list), err))
+		}
+		r, err := c.ReadQuilt(ctx, res.BlobID)
+		checkPatches(phase+": ReadQuilt", r, err, idents)
+		r, err = c.ReadQuiltPatches(ctx, res.BlobID, []string{idents[5], idents[17]})
+		checkPatches(phase+": ReadQuiltPatches", r, err, []string{idents[5], idents[17]})
+		var third []string
+		for _, p := range patches {
+			if p.Tags["kind"] == "third" {
+				third = append(third, p.Identifier)
+			}
+		}
+		r, err = c.ReadQuiltPatchesByTag(ctx, res.BlobID, "kind", "third")
+		checkPatches(phase+": ReadQuiltPatchesByTag", r, err, third)
+		for _, p := range res.Patches {
+			r, err := c.ReadQuiltPatchesByID(ctx, []quilt.PatchID{p.PatchID})
+			checkPatches(phase+": ReadQuiltPatchesByID", r, err, []string{p.Identifier})
+		}
+	}
+	readAll("during the change", reader)
+	for _, p := range res.Patches[:3] {
+		resp, err := http.Get(srv.URL + "/v1/blobs/by-quilt-patch-id/" + p.PatchID.String())
+		var got []byte
+		if err == nil {
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d: %s", resp.StatusCode, got)
+			}
+		}
+		if err != nil || !bytes.Equal(got, byID[p.Identifier]) {
+			failures = append(failures, fmt.Sprintf("aggregator %s: %d bytes, %v", p.Identifier, len(got), err))
+		}
+	}
+	if len(failures) > 0 {
+		t.Fatalf("%d failed quilt reads during the epoch change:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+	if st := cn.info().EpochChange.State; st != cpapi.EpochStateChangeSync {
+		t.Fatalf("the change ended during the reads (%s): the test read nothing in transfer", st)
+	}
+	served, missing := cn.counts()
+	var fromPrev int64
+	for i := 0; i < 3; i++ {
+		fromPrev += served[i] - served0[i]
+	}
+	t.Logf("during the change: %d columns read, %d from previous owners, %d recovered; node 3 answered %d sliver reads not found, the previous owners served %d",
+		stats.Columns, stats.FromPrevious, stats.Recovered, missing[3]-missing0[3], fromPrev)
+	if stats.FromPrevious == 0 || missing[3] == missing0[3] || fromPrev == 0 {
+		t.Fatalf("the columns did not come from the previous owners: stats %+v, served %v, not found %v", stats, served, missing)
+	}
+	if stats.Recovered != 0 || stats.FullRead {
+		t.Fatalf("columns were rebuilt or the whole quilt read while their previous owners held them: %+v", stats)
+	}
+
+	cn.finishChange(t)
+	stats = client.QuiltReadStats{}
+	readAll("stale committee after the change", stale)
+	readAll("after the change", newClient(t, cn.testNetwork))
+	if len(failures) > 0 {
+		t.Fatalf("%d failed quilt reads after the epoch change:\n%s", len(failures), strings.Join(failures, "\n"))
 	}
 }

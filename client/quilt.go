@@ -54,6 +54,9 @@ type QuiltReadStats struct {
 	// of the slivers fetched.
 	Columns     int   `json:"columns"`
 	SliverBytes int64 `json:"sliverBytes"`
+	// FromPrevious columns were fetched from their shard's previous owner: during an epoch
+	// change the new owner of a shard may not hold the quilt's slivers yet.
+	FromPrevious int `json:"fromPrevious"`
 	// Recovered columns were rebuilt from SymbolBytes of recovery symbols of other nodes.
 	Recovered   int   `json:"recovered"`
 	SymbolBytes int64 `json:"symbolBytes"`
@@ -125,11 +128,12 @@ func (c *Client) StoreQuilt(ctx context.Context, patches []quilt.Patch, opts Sto
 // QuiltIndex reads a quilt's index: only its first columns (secondary slivers), each verified
 // against the quilt's metadata.
 func (c *Client) QuiltIndex(ctx context.Context, quiltID blob.ID) (*quilt.Index, error) {
-	r, err := c.openQuilt(ctx, quiltID)
-	if err != nil {
-		return nil, err
-	}
-	ix, err := r.index(ctx)
+	var ix *quilt.Index
+	_, err := c.readQuilt(ctx, quiltID, func(r *quiltReader) error {
+		var err error
+		ix, err = r.index(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -166,25 +170,31 @@ func (c *Client) ReadQuiltPatch(ctx context.Context, id quilt.PatchID) (*QuiltPa
 // from recovery symbols of other nodes; if that fails too, the whole quilt is read and
 // decoded instead. The patch's bytes are decoded as untrusted data.
 func (c *Client) ReadQuiltPatchesByID(ctx context.Context, ids []quilt.PatchID) (*QuiltReadResult, error) {
-	out := &QuiltReadResult{}
-	readers := map[blob.ID]*quiltReader{}
-	for _, id := range ids {
-		r := readers[id.Quilt]
-		if r == nil {
-			var err error
-			if r, err = c.openQuilt(ctx, id.Quilt); err != nil {
-				return nil, err
-			}
-			readers[id.Quilt] = r
+	out := &QuiltReadResult{Patches: make([]QuiltPatch, len(ids))}
+	// One reader per quilt, so that columns two patches share are read once.
+	var quilts []blob.ID
+	byQuilt := map[blob.ID][]int{}
+	for i, id := range ids {
+		if _, ok := byQuilt[id.Quilt]; !ok {
+			quilts = append(quilts, id.Quilt)
 		}
-		p, err := r.patch(ctx, id.Patch)
+		byQuilt[id.Quilt] = append(byQuilt[id.Quilt], i)
+	}
+	for _, q := range quilts {
+		st, err := c.readQuilt(ctx, q, func(r *quiltReader) error {
+			for _, i := range byQuilt[q] {
+				p, err := r.patch(ctx, ids[i].Patch)
+				if err != nil {
+					return err
+				}
+				out.Patches[i] = QuiltPatch{Patch: *p, ID: ids[i]}
+			}
+			return nil
+		})
+		out.Stats.add(st)
 		if err != nil {
 			return nil, err
 		}
-		out.Patches = append(out.Patches, QuiltPatch{Patch: *p, ID: id})
-	}
-	for _, r := range readers {
-		out.Stats.add(r.stats)
 	}
 	return out, nil
 }
@@ -222,36 +232,40 @@ func (c *Client) ReadQuilt(ctx context.Context, quiltID blob.ID) (*QuiltReadResu
 }
 
 func (c *Client) readQuiltEntries(ctx context.Context, quiltID blob.ID, pick func(*quilt.Index) ([]quilt.IndexEntry, error)) (*QuiltReadResult, error) {
-	r, err := c.openQuilt(ctx, quiltID)
-	if err != nil {
-		return nil, err
-	}
-	ix, err := r.index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	es, err := pick(ix)
-	if err != nil {
-		return nil, err
-	}
 	out := &QuiltReadResult{}
-	for _, e := range es {
-		p, err := r.patch(ctx, e.InternalID())
+	st, err := c.readQuilt(ctx, quiltID, func(r *quiltReader) error {
+		out.Patches = out.Patches[:0]
+		ix, err := r.index(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if p.Identifier != e.Identifier {
-			return nil, fmt.Errorf("%w: quilt %s: the index names %q at columns [%d, %d), the patch there is %q", ErrNotQuilt, quiltID, e.Identifier, e.Start, e.End, p.Identifier)
+		es, err := pick(ix)
+		if err != nil {
+			return err
 		}
-		out.Patches = append(out.Patches, QuiltPatch{Patch: *p, ID: quilt.PatchID{Quilt: quiltID, Patch: e.InternalID()}})
+		for _, e := range es {
+			p, err := r.patch(ctx, e.InternalID())
+			if err != nil {
+				return err
+			}
+			if p.Identifier != e.Identifier {
+				return fmt.Errorf("%w: quilt %s: the index names %q at columns [%d, %d), the patch there is %q", ErrNotQuilt, quiltID, e.Identifier, e.Start, e.End, p.Identifier)
+			}
+			out.Patches = append(out.Patches, QuiltPatch{Patch: *p, ID: quilt.PatchID{Quilt: quiltID, Patch: e.InternalID()}})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	out.Stats = r.stats
+	out.Stats = st
 	return out, nil
 }
 
 func (s *QuiltReadStats) add(o QuiltReadStats) {
 	s.Columns += o.Columns
 	s.SliverBytes += o.SliverBytes
+	s.FromPrevious += o.FromPrevious
 	s.Recovered += o.Recovered
 	s.SymbolBytes += o.SymbolBytes
 	s.MetadataBytes += o.MetadataBytes

@@ -33,23 +33,28 @@ type quiltReader struct {
 	stats QuiltReadStats
 }
 
-// openQuilt checks that the quilt is readable and fetches its verified metadata.
-func (c *Client) openQuilt(ctx context.Context, id blob.ID) (*quiltReader, error) {
-	if err := c.checkReadable(ctx, id); err != nil {
-		return nil, err
+// openQuilt checks that the quilt is readable and fetches its verified metadata. While an
+// epoch change is in progress the reader falls back on the shards' previous owners for a
+// quilt certified before it (committeeView.forBlob). It returns the view it used, also when
+// the metadata fetch fails (for retryStale).
+func (c *Client) openQuilt(ctx context.Context, id blob.ID) (*committeeView, *quiltReader, error) {
+	st, err := c.readable(ctx, id)
+	if err != nil {
+		return nil, nil, err
 	}
 	v, err := c.committee(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	v = v.forBlob(st)
 	cached := c.mdCache.get(id, v.c.NShards) != nil
 	md, err := c.fetchMetadata(ctx, v, id)
 	if err != nil {
-		return nil, err
+		return v, nil, err
 	}
 	l, err := quilt.LayoutForBlob(v.c.NShards, md.Metadata.UnencodedLength)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrNotQuilt, id, err)
+		return v, nil, fmt.Errorf("%w: %s: %w", ErrNotQuilt, id, err)
 	}
 	r := &quiltReader{c: c, v: v, md: md, l: l, holder: map[int]int{}, cols: map[int][]byte{}}
 	if !cached {
@@ -60,7 +65,25 @@ func (c *Client) openQuilt(ctx context.Context, id blob.ID) (*quiltReader, error
 			r.holder[int(sh)] = i
 		}
 	}
-	return r, nil
+	return v, r, nil
+}
+
+// readQuilt opens the quilt and runs read with its reader; if that fails for want of slivers
+// or metadata and the committee has moved to a later epoch since, it opens the quilt again
+// with the current committee and runs read once more (see retryStale). It returns the stats
+// of every reader it used.
+func (c *Client) readQuilt(ctx context.Context, id blob.ID, read func(*quiltReader) error) (QuiltReadStats, error) {
+	var stats QuiltReadStats
+	_, err := c.retryStale(ctx, func() (*committeeView, int64, error) {
+		v, r, err := c.openQuilt(ctx, id)
+		if err != nil {
+			return v, 0, err
+		}
+		err = read(r)
+		stats.add(r.stats)
+		return v, 0, err
+	})
+	return stats, err
 }
 
 // index reads and decodes the quilt's index from its first columns.
@@ -171,13 +194,28 @@ func (r *quiltReader) columns(ctx context.Context, idx []int) ([][]byte, error) 
 }
 
 // column fetches secondary sliver col from the node holding it, verified against the
-// metadata, or rebuilds it from other nodes' recovery symbols: when the fetch fails, or when it
-// has not answered within ReadStallTimeout (then whichever finishes first wins).
+// metadata, and while an epoch change is in progress from the shard's previous owner if the
+// new owner does not serve it (it may not hold the quilt yet); or it rebuilds the column
+// from other nodes' recovery symbols: when the fetches fail, or when they have not answered
+// within ReadStallTimeout (then whichever finishes first wins).
 func (r *quiltReader) column(ctx context.Context, col int) ([]byte, error) {
 	p := r.v.params
 	pair := p.PairIndex(redstuff.Secondary, col)
-	m, ok := r.holder[blob.ShardIndex(r.md.ID, p.NShards, pair)]
-	if !ok || r.v.nodes[m] == nil {
+	shard := blob.ShardIndex(r.md.ID, p.NShards, pair)
+	skip := -1 // the owner, which recovery need not ask
+	var from []int
+	if m, ok := r.holder[shard]; ok {
+		skip = m
+		if r.v.nodes[m] != nil {
+			from = append(from, m)
+		}
+	}
+	if r.v.prevHolder != nil {
+		if j := r.v.prevHolder[shard]; j >= 0 && j != skip && r.v.nodes[j] != nil {
+			from = append(from, j)
+		}
+	}
+	if len(from) == 0 {
 		data, err := r.recoverColumn(ctx, col, -1)
 		if err != nil {
 			return nil, fmt.Errorf("client: quilt %s column %d: no reachable node holds pair %d; recovery: %w", r.md.ID, col, pair, err)
@@ -193,14 +231,14 @@ func (r *quiltReader) column(ctx context.Context, col int) ([]byte, error) {
 	}
 	fetched := make(chan result, 1)
 	go func() {
-		data, n, err := r.fetchColumn(ctx, m, pair, col)
+		data, n, err := r.fetchFrom(ctx, from, pair, col)
 		fetched <- result{data, n, err}
 	}()
 	var recovered chan result
 	startRecovery := func() {
 		recovered = make(chan result, 1)
 		go func() {
-			data, err := r.recoverColumn(ctx, col, m)
+			data, err := r.recoverColumn(ctx, col, skip)
 			recovered <- result{data: data, err: err}
 		}()
 	}
@@ -219,15 +257,12 @@ func (r *quiltReader) column(ctx context.Context, col int) ([]byte, error) {
 				return res.data, nil
 			}
 			fetchErr = res.err
-			if errors.Is(res.err, ErrBadNode) {
-				r.v.nodes[m].Logger().Warn("node served an invalid quilt column; recovering it from other nodes", "quilt", r.md.ID, "column", col, "err", res.err)
-			}
 			if recovered == nil {
 				startRecovery()
 			}
 		case <-stall.C:
 			if recovered == nil {
-				r.v.nodes[m].Logger().Info("quilt column not served in time; recovering it from other nodes too", "quilt", r.md.ID, "column", col, "waited", r.c.comm.ReadStallTimeout)
+				r.v.nodes[from[0]].Logger().Info("quilt column not served in time; recovering it from other nodes too", "quilt", r.md.ID, "column", col, "waited", r.c.comm.ReadStallTimeout)
 				startRecovery()
 			}
 		case res := <-recovered:
@@ -241,6 +276,33 @@ func (r *quiltReader) column(ctx context.Context, col int) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("client: quilt %s column %d: %w; recovery: %w", r.md.ID, col, fetchErr, recErr)
+}
+
+// fetchFrom fetches secondary sliver col (in pair pair) from the members from, in turn, until
+// one serves it verified; a column served by any but the first counts as FromPrevious.
+func (r *quiltReader) fetchFrom(ctx context.Context, from []int, pair, col int) ([]byte, int, error) {
+	var errs []error
+	for k, m := range from {
+		data, n, err := r.fetchColumn(ctx, m, pair, col)
+		if err == nil {
+			if k > 0 {
+				r.mu.Lock()
+				r.stats.FromPrevious++
+				r.mu.Unlock()
+			}
+			return data, n, nil
+		}
+		errs = append(errs, err)
+		switch {
+		case ctx.Err() != nil:
+			return nil, 0, errors.Join(errs...)
+		case errors.Is(err, ErrBadNode):
+			r.v.nodes[m].Logger().Warn("node served an invalid quilt column", "quilt", r.md.ID, "column", col, "err", err)
+		case k+1 < len(from):
+			r.v.nodes[m].Logger().Debug("quilt column not served by its new owner; asking its previous owner", "quilt", r.md.ID, "column", col, "err", err)
+		}
+	}
+	return nil, 0, errors.Join(errs...)
 }
 
 // fetchColumn fetches secondary sliver col (in pair pair) from member m, verified against the
@@ -268,8 +330,11 @@ func (r *quiltReader) recoverColumn(ctx context.Context, col, skip int) ([]byte,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	scores := r.v.scores()
+	// The current committee's members only: during an epoch change a node serves recovery
+	// symbols only of the shards it owns now (a read view appends the previous committee's
+	// other members to nodes).
 	var order []int
-	for i := range r.v.nodes {
+	for i := range r.v.c.Members {
 		if i != skip && r.v.nodes[i] != nil {
 			order = append(order, i)
 		}

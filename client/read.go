@@ -422,12 +422,6 @@ func (c *Client) BlobSize(ctx context.Context, id blob.ID) (uint64, error) {
 	return size, err
 }
 
-// checkReadable asks the control plane whether the blob is certified and live.
-func (c *Client) checkReadable(ctx context.Context, id blob.ID) error {
-	_, err := c.readable(ctx, id)
-	return err
-}
-
 // readable returns the status of a blob that is certified and live, or an error.
 func (c *Client) readable(ctx context.Context, id blob.ID) (*cpapi.BlobStatus, error) {
 	st, err := c.cp.BlobStatus(ctx, id)
