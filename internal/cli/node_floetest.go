@@ -17,7 +17,7 @@ type testNodeFlags struct {
 
 func (t *testNodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.byzantine, "byzantine", "", "TEST ONLY (floetest build): make the node lie on purpose: "+
-		"corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers or drop-stored=P (fault-injection tests)")
+		"corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers or drop-stored=P (fault-injection tests), or discard-slivers (verify uploads, then discard them: client memory benchmarks)")
 }
 
 func (t *testNodeFlags) configure(cfg *storagenode.Config) error {

@@ -50,7 +50,8 @@ const (
 	StallSlivers Mode = "stall-slivers"
 )
 
-// Modes lists the modes other than None.
+// Modes lists the modes other than None that the fault-injection suites try, each in turn;
+// DiscardSlivers, a benchmark mode, is not among them.
 var Modes = []Mode{CorruptSlivers, WrongMetadata, BadConfirmations, DropUploads, StallSlivers}
 
 // Parse parses a mode name ("" is None).
@@ -61,18 +62,21 @@ func Parse(s string) (Mode, error) {
 	if m, ok, err := parseDropStored(s); ok {
 		return m, err
 	}
+	if s == string(DiscardSlivers) {
+		return DiscardSlivers, nil
+	}
 	for _, m := range Modes {
 		if string(m) == s {
 			return m, nil
 		}
 	}
-	return None, fmt.Errorf("byzantine: unknown mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers, drop-stored[=P])", s)
+	return None, fmt.Errorf("byzantine: unknown mode %q (corrupt-slivers, wrong-metadata, bad-confirmations, drop-uploads, stall-slivers, discard-slivers, drop-stored[=P])", s)
 }
 
 // Configure adjusts the configuration of a node that will lie in mode; call it before
 // storagenode.New.
 func Configure(mode Mode, cfg *storagenode.Config) {
-	if mode == DropUploads || mode.DropPercent() > 0 {
+	if mode == DropUploads || mode == DiscardSlivers || mode.DropPercent() > 0 {
 		cfg.DisableRecovery = true
 	}
 }
@@ -95,7 +99,7 @@ func Apply(node *storagenode.Node, mode Mode, cfg *storagenode.Config) error {
 		node.AddTask(d.run)
 		return nil
 	}
-	b := &liar{mode: mode, store: cfg.Store, key: cfg.ProtocolKey}
+	b := &liar{mode: mode, store: cfg.Store, key: cfg.ProtocolKey, discard: newDiscarder()}
 	if mode == BadConfirmations {
 		k, err := crypto.GenerateBLSKey(rand.Reader)
 		if err != nil {
@@ -121,6 +125,7 @@ type liar struct {
 	key      *crypto.BLSSecretKey
 	wrongKey *crypto.BLSSecretKey
 	count    atomic.Uint64 // alternates between the two lies of a mode
+	discard  *discarder    // DiscardSlivers
 }
 
 func (b *liar) handler() http.Handler {
@@ -143,6 +148,12 @@ func (b *liar) handler() http.Handler {
 		lie("PUT", api.RouteMetadata, dropUpload(http.StatusCreated, "stored"))
 		lie("PUT", api.RouteSliver, dropUpload(http.StatusCreated, "stored"))
 		lie("PUT", api.RouteSliverBatch, dropUpload(http.StatusOK, api.BatchResult{Metadata: api.Stored, Stored: 1}))
+		lie("GET", api.RoutePermanentConfirm, b.confirmAnyway)
+		lie("GET", api.RouteDeletableConfirm, b.confirmAnyway)
+	case DiscardSlivers:
+		lie("PUT", api.RouteMetadata, b.putMetadata)
+		lie("PUT", api.RouteSliver, b.putSliver)
+		lie("PUT", api.RouteSliverBatch, b.putSliverBatch)
 		lie("GET", api.RoutePermanentConfirm, b.confirmAnyway)
 		lie("GET", api.RouteDeletableConfirm, b.confirmAnyway)
 	}
