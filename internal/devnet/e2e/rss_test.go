@@ -2,25 +2,38 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/storagenode/byzantine"
 )
 
 var (
 	rssSize = flag.Int64("rss.size", 1<<30, "BenchmarkPeakRSS: the size of the blob stored and read")
 	rssRead = flag.Bool("rss.read", true, "BenchmarkPeakRSS: also measure the degraded read (false: the store only, for sizes whose read copy would not fit on the disk)")
+	// rssDiscard runs the nodes in the test-only mode discard-slivers (a binary built with
+	// the build tag floetest): they verify every sliver, then drop it, and confirm anyway.
+	rssDiscard = flag.Bool("rss.discard", false, "BenchmarkPeakRSS: run the nodes in the TEST-ONLY mode discard-slivers (verify, then discard; implies -rss.read=false): "+
+		"measures the client's memory on blobs whose slivers would not fit on the disk, not the nodes' storage")
+	rssMinFree = flag.Int64("rss.minfree", 4<<30, "BenchmarkPeakRSS: stop the store and fail if the disk's free space falls below this many bytes")
 )
 
 // BenchmarkPeakRSS measures the peak resident memory (getrusage's maxrss of the child
@@ -32,14 +45,32 @@ var (
 // temporary file of its slivers and a degraded read decodes through one, so the disk must
 // hold about 11x the size (the file, the client's sliver file, the nodes' slivers, the read
 // copy and the read's sliver file); -rss.read=false measures the store only (about 10x).
+//
+// -rss.discard measures the store only, with every node in the TEST-ONLY mode discard-slivers
+// (internal/storagenode/byzantine): the nodes verify each sliver against the metadata, then
+// drop it, and sign confirmations anyway. The disk then holds only the file and the client's
+// sliver file (about 5.5x the size: 10 GiB needs 57 GB). It measures the CLIENT's memory,
+// not the nodes' storage: `go test ./internal/devnet/e2e -run XXX -bench PeakRSS -benchtime 1x
+// -args -rss.size 10737418240 -rss.discard`. Whatever the mode, the store is stopped and
+// the benchmark fails if the disk's free space falls below -rss.minfree.
 func BenchmarkPeakRSS(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a devnet of child processes")
 	}
 	size := *rssSize
 	dir := b.TempDir()
+	if *rssDiscard {
+		*rssRead = false
+		// The file and the client's sliver file (n = 1000 expands 4.5x), with room to spare.
+		if need, free := size*11/2+*rssMinFree, diskFree(b, dir); free < need {
+			b.Fatalf("-rss.discard of %d bytes needs %d bytes free on %s, %d are", size, need, dir, free)
+		}
+	}
 	n := startNet(b, filepath.Join(dir, "net"), 10, 1000, 0)
 	info := n.Info()
+	if *rssDiscard {
+		discardingNodes(b, n, filepath.Join(dir, "floe-floetest"))
+	}
 	file := filepath.Join(dir, "blob.bin")
 	writeRandomFile(b, file, size)
 	round := uint64(0)
@@ -59,7 +90,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 		}
 		want := fileSHA256(b, file)
 
-		out, _, sRSS := runMeasured(b, "store", "--config", info.ClientConfig, "--epochs", "1", "--force", "--json", file)
+		out, _, sRSS := runMeasured(b, dir, "store", "--config", info.ClientConfig, "--epochs", "1", "--force", "--json", file)
 		storeRSS = max(storeRSS, sRSS)
 		m := regexp.MustCompile(`"blobId":\s*"([A-Za-z0-9_-]+)"`).FindSubmatch(out)
 		if m == nil {
@@ -68,7 +99,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 		id := string(m[1])
 
 		if !*rssRead {
-			b.Logf("round %d: %d MiB: store peak RSS %d MiB; load %s", round, size>>20, sRSS>>20, loadAvg())
+			b.Logf("round %d: %d MiB: store peak RSS %d MiB (nodes discarding slivers: %v); load %s", round, size>>20, sRSS>>20, *rssDiscard, loadAvg())
 			continue
 		}
 		for i := range 3 {
@@ -77,7 +108,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 			}
 		}
 		got := filepath.Join(dir, "read.bin")
-		_, logs, rRSS := runMeasured(b, "read", "-v", "--config", info.ClientConfig, "--out", got, id)
+		_, logs, rRSS := runMeasured(b, dir, "read", "-v", "--config", info.ClientConfig, "--out", got, id)
 		readRSS = max(readRSS, rRSS)
 		if !strings.Contains(string(logs), "decoding from any primary slivers") {
 			b.Fatalf("the read did not decode (no systematic sliver missing?); its log:\n%s", logs)
@@ -104,13 +135,40 @@ func BenchmarkPeakRSS(b *testing.B) {
 }
 
 // runMeasured runs floe with args and returns its standard output and error and its peak
-// resident set size in bytes.
-func runMeasured(b *testing.B, args ...string) (stdout, stderr []byte, maxRSS int64) {
+// resident set size in bytes. It kills floe and fails if the free space of the disk holding
+// dir falls below -rss.minfree (a run must not fill the disk other work shares).
+func runMeasured(b *testing.B, dir string, args ...string) (stdout, stderr []byte, maxRSS int64) {
 	b.Helper()
 	cmd := exec.Command(floeBin, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	var low atomic.Int64
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if free := diskFree(b, dir); free < *rssMinFree {
+				low.Store(free)
+				_ = cmd.Process.Kill()
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	if free := low.Load(); free != 0 {
+		b.Fatalf("floe %s: stopped: the disk's free space fell to %d MiB (-rss.minfree %d MiB)", args[0], free>>20, *rssMinFree>>20)
+	}
+	if err != nil {
 		b.Fatalf("floe %s: %v\n%s", strings.Join(args, " "), err, e.Bytes())
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -118,6 +176,58 @@ func runMeasured(b *testing.B, args ...string) (stdout, stderr []byte, maxRSS in
 		b.Fatal("no rusage for the child process")
 	}
 	return o.Bytes(), e.Bytes(), ru.Maxrss << 10 // Linux reports KiB
+}
+
+// diskFree returns the bytes free for unprivileged users on the file system holding dir.
+func diskFree(b *testing.B, dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		b.Fatal(err)
+	}
+	return int64(st.Bavail) * st.Bsize
+}
+
+// discardingNodes builds floe with the build tag floetest into bin and restarts every node of
+// n with it in the TEST-ONLY mode discard-slivers.
+func discardingNodes(b *testing.B, n *devnet.Network, bin string) {
+	b.Helper()
+	build := exec.Command("go", "build", "-tags", "floetest", "-o", bin, "github.com/floelabs/floe/cmd/floe")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building floe -tags floetest: %v\n%s", err, out)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // readiness only, no data
+	defer hc.CloseIdleConnections()
+	info := n.Info()
+	for i := range n.NodeCount() {
+		p := n.Node(i)
+		if err := p.Stop(10 * time.Second); err != nil {
+			b.Fatal(err)
+		}
+		p.Argv = append(append([]string{bin}, p.Argv[1:]...), "--byzantine", string(byzantine.DiscardSlivers))
+		if err := p.Start(); err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := p.WaitReady(ctx, slog.New(slog.DiscardHandler), func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.Nodes[i].URL+"/v1/health", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("health: %s", resp.Status)
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // writeRandomFile writes size pseudo-random bytes to path without holding them in memory.
