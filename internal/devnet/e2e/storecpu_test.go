@@ -32,8 +32,9 @@ var perfDir = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the st
 // writing the slivers' bytes to a file once, with an fsync. Metrics per store: cpu-s of each
 // part, floor-s, and x-floor, the ratio of the total to the floor (the target is 1.3).
 //
-// -storecpu.perf DIR also records the nodes with perf (perf record -g), one file per run in
-// DIR, for `perf report` to say where the CPU beyond the floor goes.
+// -storecpu.perf DIR also records the nodes and the client with perf (perf record -g), into
+// DIR/nodes-N.data and DIR/client-N.data for store N, for `perf report` to say where the CPU
+// beyond the floor goes.
 func BenchmarkStoreCPU(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a devnet of child processes")
@@ -85,14 +86,16 @@ func BenchmarkStoreCPU(b *testing.B) {
 	for b.Loop() {
 		round++
 		binary.LittleEndian.PutUint64(data, round+1000)
-		stopPerf := startPerf(b, pids["nodes"], round)
+		stopNodes := startPerf(b, "nodes", pids["nodes"], round)
+		stopClient := startPerf(b, "client", []int{os.Getpid()}, round)
 		before := sample()
 		if _, err := c.StoreBytes(ctx, data, client.StoreOptions{Epochs: 1, Force: true}); err != nil {
 			b.Fatal(err)
 		}
 		settle()
 		after := sample()
-		stopPerf()
+		stopClient()
+		stopNodes()
 		var line []string
 		var all time.Duration
 		for _, p := range parts {
@@ -236,9 +239,9 @@ func procCPU(b *testing.B, pid int) time.Duration {
 
 func selfCPU(b *testing.B) time.Duration { return procCPU(b, os.Getpid()) }
 
-// startPerf starts perf recording processes pids into perfDir (if set) and returns what stops
-// it.
-func startPerf(b *testing.B, pids []int, run uint64) (stop func()) {
+// startPerf starts perf recording processes pids into perfDir/NAME-RUN.data (if perfDir is
+// set) and returns what stops it.
+func startPerf(b *testing.B, name string, pids []int, run uint64) (stop func()) {
 	b.Helper()
 	if *perfDir == "" {
 		return func() {}
@@ -247,7 +250,7 @@ func startPerf(b *testing.B, pids []int, run uint64) (stop func()) {
 	for i, p := range pids {
 		ps[i] = strconv.Itoa(p)
 	}
-	out := filepath.Join(*perfDir, fmt.Sprintf("nodes-%d.data", run))
+	out := filepath.Join(*perfDir, fmt.Sprintf("%s-%d.data", name, run))
 	cmd := exec.Command("perf", "record", "-g", "-F", "499", "-o", out, "-p", strings.Join(ps, ","))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
