@@ -189,16 +189,18 @@ func (sh *symHasher) flush() {
 type expansion struct {
 	s, ws  int
 	leaves []merkle.Node // n*n leaf hashes, row-major
-	// Encode only: raw slivers.
+	// Encode only: raw slivers, all in mem.
 	primary, secondary [][]byte
+	mem                []byte
 }
 
-// expand computes the expanded matrix's leaf hashes and, if keep, all slivers in memory, or,
-// if sink is not nil, all slivers written to sink (see EncodeAt). It works symbol by symbol
+// expand computes the expanded matrix's leaf hashes and, if keep, all slivers in memory (in
+// mem if it is large enough, else in new memory), or, if sink is not nil, all slivers
+// written to sink (see EncodeAt). It works symbol by symbol
 // in cache-sized encoding areas: the message is read in place, and besides the leaf hashes
 // only the secondary-code expansion of the top rows (the right K_p x (n-K_s) block) is kept
 // across phases, in memory or, with a sink, as the secondary slivers it writes.
-func (e *Encoder) expand(src *blobSource, keep bool, sink ReaderWriterAt) (*expansion, error) {
+func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWriterAt) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	s, err := p.SymbolSize(uint64(src.size))
@@ -211,8 +213,9 @@ func (e *Encoder) expand(src *blobSource, keep bool, sink ReaderWriterAt) (*expa
 	}
 	x := &expansion{s: s, ws: ws, leaves: e.getLeaves(n * n)}
 	if keep {
-		x.primary = allocSlivers(n, ks*s)
-		x.secondary = allocSlivers(n, kp*s)
+		x.mem = sliverMemory(mem, n*(ks+kp)*s)
+		x.primary = splitSlivers(x.mem[:n*ks*s], n, ks*s)
+		x.secondary = splitSlivers(x.mem[n*ks*s:], n, kp*s)
 	}
 	nRight := n - ks
 	rowLen := ks * s
@@ -537,11 +540,20 @@ func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16
 	return nil
 }
 
-func allocSlivers(count, size int) [][]byte {
-	buf := make([]byte, count*size)
-	if len(buf) > 0 {
-		adviseHugePages(unsafe.Pointer(&buf[0]), uintptr(len(buf)))
+// sliverMemory returns the first size bytes of mem if it has them, else size new bytes.
+func sliverMemory(mem []byte, size int) []byte {
+	if cap(mem) >= size {
+		return mem[:size:size]
 	}
+	buf := make([]byte, size)
+	if size > 0 {
+		adviseHugePages(unsafe.Pointer(&buf[0]), uintptr(size))
+	}
+	return buf
+}
+
+// splitSlivers cuts buf into count slivers of size bytes.
+func splitSlivers(buf []byte, count, size int) [][]byte {
 	out := make([][]byte, count)
 	for i := range out {
 		out[i] = buf[i*size : (i+1)*size : (i+1)*size]
@@ -622,18 +634,37 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 
 // Encode encodes data into all 2n slivers and their commitment.
 func (e *Encoder) Encode(data []byte) (*Encoding, error) {
-	x, err := e.expand(memorySource(data), true, nil)
+	return e.EncodeInto(data, nil)
+}
+
+// EncodeInto is Encode with the slivers in mem if it can hold them (see SliverMemory): mem's
+// contents are overwritten and the encoding's slivers alias it. Reusing the memory of a
+// previous encoding (Encoding.Memory) once it is no longer used spares a process the page
+// faults and zeroing of a fresh allocation, which on some virtual machines cost several
+// times the encoding itself. A smaller mem is not used.
+func (e *Encoder) EncodeInto(data, mem []byte) (*Encoding, error) {
+	x, err := e.expand(memorySource(data), true, mem, nil)
 	if err != nil {
 		return nil, err
 	}
 	c := e.commitment(x, uint64(len(data)))
-	return &Encoding{Commitment: *c, Primary: x.primary, Secondary: x.secondary}, nil
+	return &Encoding{Commitment: *c, Primary: x.primary, Secondary: x.secondary, mem: x.mem}, nil
+}
+
+// SliverMemory returns how many bytes the slivers of a blob of size bytes take: what
+// EncodeInto needs to reuse memory.
+func (e *Encoder) SliverMemory(size uint64) (int, error) {
+	s, err := e.p.SymbolSize(size)
+	if err != nil {
+		return 0, err
+	}
+	return e.p.NShards * (e.p.PrimarySource + e.p.SecondarySource) * s, nil
 }
 
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
 // than Encode: about 0.7x the blob besides data itself.
 func (e *Encoder) Commit(data []byte) (*Commitment, error) {
-	x, err := e.expand(memorySource(data), false, nil)
+	x, err := e.expand(memorySource(data), false, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -648,7 +679,7 @@ func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, erro
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, false, nil)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -695,7 +726,7 @@ func (e *Encoder) EncodeAt(r io.ReaderAt, length int64, w ReaderWriterAt) (*Comm
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, false, w)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, w)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,14 @@ type Encoding struct {
 	Primary [][]byte
 	// Secondary[j] is secondary sliver j (K_p symbols); pair p holds Secondary[n-1-p].
 	Secondary [][]byte
+	// mem holds all the slivers (Encode's), nil if they are not in one piece.
+	mem []byte
 }
+
+// Memory returns the memory that holds all the slivers (nil if they are not in one piece, as
+// in an encoding built from its parts), for a later Encoder.EncodeInto to reuse once neither
+// the encoding nor any of its slivers is used any more.
+func (e *Encoding) Memory() []byte { return e.mem }
 
 // Pair returns the primary and secondary sliver of pair p.
 func (e *Encoding) Pair(p int) (primary, secondary Sliver) {
