@@ -40,6 +40,8 @@ type Client struct {
 	inflight *semaphore.Weighted
 	// rowBufs recycles the sliver buffers of streamed reads.
 	rowBufs bufPool
+	// sliverMem keeps the last in-memory store's sliver buffer for the next one.
+	sliverMem sliverMemory
 	// mdCache holds the verified metadata of recently read blobs.
 	mdCache *metadataCache
 	// decodes is the measured cost of rebuilding rows (see nearPlan).
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 // Close releases idle connections.
 func (c *Client) Close() error {
+	c.sliverMem.release()
 	c.pool.Close()
 	return nil
 }

@@ -212,11 +212,16 @@ func (c *Client) StoreReaderAt(ctx context.Context, r io.ReaderAt, size int64, o
 // blob with their aggregate; and transfers the object to opts.SendObjectTo if set.
 func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
 	return c.store(ctx, uint64(len(data)), opts, func(v *committeeView) (*encodedBlob, error) {
-		e, err := v.enc.Encode(data)
+		var mem []byte
+		if need, err := v.enc.SliverMemory(uint64(len(data))); err == nil {
+			mem = c.sliverMem.take(need)
+		}
+		e, err := v.enc.EncodeInto(data, mem)
 		if err != nil {
+			c.sliverMem.give(mem)
 			return nil, err
 		}
-		return &encodedBlob{Commitment: e.Commitment, params: v.params, mem: e}, nil
+		return &encodedBlob{Commitment: e.Commitment, params: v.params, mem: e, reuse: &c.sliverMem, guard: &memGuard{}}, nil
 	})
 }
 
@@ -847,6 +852,7 @@ type batchBody struct {
 	chunk []byte // small writes are copied here; it never grows, a full one is replaced
 	open  bool   // the last segment ends at the end of chunk and may be extended
 	size  int64
+	guard *memGuard // if not nil, reads of the body happen under it
 }
 
 // segment is a part of a body: bytes in memory, or a section of a file.
@@ -902,20 +908,32 @@ func (b *batchBody) Len() int64 { return b.size }
 func (b *batchBody) Reader() io.Reader { return b.reader() }
 
 // reader returns a new reader of the whole body.
-func (b *batchBody) reader() *segReader { return &segReader{segs: b.segs, left: b.size} }
+func (b *batchBody) reader() *segReader {
+	return &segReader{segs: b.segs, left: b.size, guard: b.guard}
+}
 
 // segReader reads a list of segments as one stream (without modifying the list).
 type segReader struct {
-	segs []segment
-	i    int   // current segment
-	off  int64 // bytes of it already read
-	left int64 // bytes not read yet
+	segs  []segment
+	i     int   // current segment
+	off   int64 // bytes of it already read
+	left  int64 // bytes not read yet
+	guard *memGuard
 }
+
+// errBodyRevoked: an upload body was read after its store ended.
+var errBodyRevoked = errors.New("client: upload body read after the store ended")
 
 // Len reports the bytes left.
 func (r *segReader) Len() int { return int(r.left) }
 
 func (r *segReader) Read(p []byte) (int, error) {
+	if r.guard != nil {
+		if !r.guard.begin() {
+			return 0, errBodyRevoked
+		}
+		defer r.guard.end()
+	}
 	n := 0
 	for n < len(p) && r.i < len(r.segs) {
 		sg := r.segs[r.i]
@@ -960,9 +978,15 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 			}
 			k, err = io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(sg.f, r.off, sg.f.Size()-r.off), buf)
 		} else {
+			if r.guard != nil && !r.guard.begin() {
+				return total, errBodyRevoked
+			}
 			var n int
 			n, err = w.Write(sg.b[r.off:])
 			k = int64(n)
+			if r.guard != nil {
+				r.guard.end()
+			}
 		}
 		total += k
 		r.left -= k
@@ -988,12 +1012,22 @@ type encodedBlob struct {
 	params redstuff.Params
 	mem    *redstuff.Encoding
 	file   *os.File
+	// guard (with mem) stops the upload bodies' reads of mem at close, after which mem's
+	// memory goes to reuse (if not nil) for another store.
+	guard *memGuard
+	reuse *sliverMemory
 }
 
-// close removes the temporary file, if any.
+// close removes the temporary file, if any, or ends the use of the slivers in memory.
 func (e *encodedBlob) close() {
 	if e.file != nil {
 		removeTemp(e.file)
+	}
+	if e.guard != nil {
+		e.guard.revoke()
+		if e.reuse != nil {
+			e.reuse.give(e.mem.Memory())
+		}
 	}
 }
 
@@ -1026,6 +1060,7 @@ func (e *encodedBlob) writeSliver(body *batchBody, bw *api.BatchWriter, pair int
 		if a == redstuff.Secondary {
 			data = e.mem.Secondary[idx]
 		}
+		body.guard = e.guard
 		_, err = body.Write(data)
 	} else {
 		body.addSection(io.NewSectionReader(e.file, e.params.SliverOffset(a, idx, e.SymbolSize), int64(dataLen)))
