@@ -46,15 +46,17 @@ const (
 	ChallengePassed ChallengeStatus = "passed"
 	// ChallengeFailed: a validity threshold of shards attested a failing answer.
 	ChallengeFailed ChallengeStatus = "failed"
-	// ChallengeMissed: the node had not passed when the epoch after the round's ended (a
-	// challenge still open when its own epoch ends stays open, pending, through the next one);
-	// counts as a failure.
+	// ChallengeMissed: the round was still undecided (neither a pass nor a fail certificate)
+	// when the epoch after the round's ended (a challenge still open when its own epoch ends
+	// stays open, pending, through the next one). The node proved nothing, so it is not paid
+	// for the epoch; but nothing attributes a fault to it (it, or its verifiers, may have been
+	// down or overloaded), so a miss never counts towards slashing or exclusion.
 	ChallengeMissed ChallengeStatus = "missed"
 	// ChallengeVoid: the epoch ended before the round's seed was fixed; counts for nothing.
 	ChallengeVoid ChallengeStatus = "void"
 )
 
-// Failed reports whether the status counts as a failure.
+// Failed reports whether the node did not pass the round (it failed or missed it).
 func (s ChallengeStatus) Failed() bool { return s == ChallengeFailed || s == ChallengeMissed }
 
 // ChallengeSample is one challenged symbol: symbol Symbol of the expansion of the Axis
@@ -115,12 +117,16 @@ type EpochAccountability struct {
 	RoundsPassed int    `json:"rounds_passed"`
 	RoundsFailed int    `json:"rounds_failed"`
 	RoundsVoid   int    `json:"rounds_void"`
+	// RoundsMissed: rounds still undecided when the grace epoch ended (see ChallengeMissed).
+	RoundsMissed int `json:"rounds_missed,omitempty"`
 	// RoundsPending are rounds the node had not passed when the epoch ended: it may answer
 	// them until the next epoch ends, and its reward for the epoch (RewardHeld) is held until
 	// then (paid if it passes them, burnt if not).
 	RoundsPending int    `json:"rounds_pending,omitempty"`
 	RewardHeld    uint64 `json:"reward_held,omitempty"`
-	// Failed: the node failed or missed a round, so its reward for the epoch was withheld.
+	// Failed: a fail certificate (a validity threshold of attestations over a failing answer
+	// of the node's) decided a round, so its reward for the epoch was withheld and the epoch
+	// counts towards slashing. A missed round withholds the reward too, but is not a failure.
 	Failed         bool   `json:"failed"`
 	Reward         uint64 `json:"reward"`
 	RewardWithheld uint64 `json:"reward_withheld"`
@@ -136,6 +142,7 @@ type Accountability struct {
 	Name                    string                `json:"name"`
 	RoundsPassed            uint64                `json:"rounds_passed"`
 	RoundsFailed            uint64                `json:"rounds_failed"`
+	RoundsMissed            uint64                `json:"rounds_missed,omitempty"`
 	EpochsFailed            uint64                `json:"epochs_failed"`
 	ConsecutiveFailedEpochs uint32                `json:"consecutive_failed_epochs"`
 	RewardsEarned           uint64                `json:"rewards_earned"`

@@ -14,7 +14,8 @@
 //     the shards, the control plane fixes the seed, Blake2b-256 over the shares in committee
 //     order, lists the eligible blobs (certified, live through the epoch, not marked invalid,
 //     sorted by blob ID: every blob certified up to that block) and draws with Draw each
-//     member's samples (blob, one of the member's shards, axis, symbol index).
+//     member's samples (blob, one of the member's shards that it held in the epoch before too,
+//     axis, symbol index): a shard it just gained is challenged from the next epoch on.
 //  3. Each challenged node reads (or, if it lacks them, first recovers from its peers) the
 //     sampled slivers, and answers every sample with the symbol, its opening against the
 //     sliver's hash, and the opening of the pair's hashes against the blob's metadata root
@@ -26,15 +27,24 @@
 //     submit their fail attestations; a validity threshold of them (so at least one correct
 //     member) makes it fail. A node with neither when the epoch ends is pending: its reward for
 //     the epoch is held, and it may still answer, and be attested, through the whole next
-//     epoch. A node with neither when that epoch ends too has missed the round (a failure).
+//     epoch. A node with neither when that epoch ends too has missed the round.
+//  5. Consequences. A fail certificate is attributable (at least one correct member saw an
+//     answer signed by the node that fails): the node's reward for the epoch is burnt, and
+//     failed epochs in a row lead to slashing and exclusion from the next committee (at most
+//     members holding less than a third of the shards at one epoch change). A miss is not
+//     attributable (the node, or its verifiers, may have been down or overloaded): the node
+//     proved nothing, so it is not paid for the epoch, but a miss never counts towards
+//     slashing or exclusion.
 //
 // Nothing waits on a clock but the epoch: shares, answers and attestations may arrive in any
 // order at any time within it (and answers to a pending round in the next one). An honest node
 // that was down, wiped or behind on events when the epoch ended, or is still recovering the
 // sampled slivers (it recovers them ahead of the rest of its recovery queue), passes as long as
 // it answers before the next epoch ends. Only a node that cannot answer for a whole epoch after
-// its own loses the reward: a cheater cannot escape by staying silent, since silence past the
-// grace epoch counts as failing.
+// its own loses the reward: a cheater cannot keep earning by staying silent, since silence
+// past the grace epoch loses the epoch's reward; but silence is not punished beyond that,
+// because an honest node that is down looks the same. A node that answers what it has (as
+// drop-stored does) is failed by certificate and, failing again, slashed.
 //
 // # Why the seed is unpredictable
 //

@@ -32,20 +32,33 @@ import (
 //     accumulate per verdict (each member counted once): pass attestations of a quorum of the
 //     shards make the member pass, fail attestations of a validity threshold make it fail;
 //     the first threshold reached decides.
+//   - Samples are drawn only from the shards a member held in the epoch before too
+//     (keptShards): a shard gained at the epoch change is being pulled from its previous owner
+//     during the epoch, so an honest node may not hold it yet; it is challenged from the next
+//     epoch on. A member whose every shard is new is void in the round.
 //   - When the epoch ends (settleChallenges), rounds whose seed was never fixed are void, and a
 //     member still challenged is pending: it may still answer, and be attested, through the
 //     whole next epoch (an honest node that was down, wiped and recovering, or behind on
 //     events when the epoch ended must not lose its reward for that), and its share of the
 //     epoch's rewards is held meanwhile (EpochResult.RewardHeld). When the next epoch ends
-//     (settleLate), what is still challenged has missed the round (a failure), and the held
-//     share is paid or burnt. A member that failed or missed a round of the epoch has failed
-//     the epoch: its whole share of the epoch's rewards (its commission and its stakers'
-//     part) is burnt, not paid (challengeWithholdReward); burning rather than giving it to the
-//     other members leaves nobody a reason to make a peer fail, and keeps an honest node's
-//     reward independent of others' faults. A member that failed SlashAfterFailedEpochs
-//     epochs in a row loses SlashBasisPoints of every stake active with it (burnt too), is
-//     left out of the committee chosen at this epoch change (challengeExcluded) and its count
-//     starts again.
+//     (settleLate), what is still challenged has missed the round.
+//   - A fail certificate is attributable: a validity threshold of attestations, so at least one
+//     correct member, over an answer the node signed that fails. A member with one in an
+//     epoch has failed the epoch: its whole share of the epoch's rewards (its commission and
+//     its stakers' part) is burnt, not paid (challengeWithholdReward); burning rather than
+//     giving it to the other members leaves nobody a reason to make a peer fail, and keeps an
+//     honest node's reward independent of others' faults. A member that failed
+//     SlashAfterFailedEpochs epochs in a row loses SlashBasisPoints of every stake active with
+//     it (burnt too), is marked to be left out of the committee chosen at this epoch change
+//     (challengeExcluded) and its count starts again.
+//   - A miss is not attributable: the node, or enough of its verifiers, may have been down or
+//     overloaded for two epochs, or its answer lost. It proved nothing, so its held reward
+//     is burnt, but a miss counts towards no slashing and no exclusion (a 30-minute chaos run
+//     on an overloaded machine showed why: misses of honest nodes slashed and excluded them,
+//     shards moved every few epochs, and data was lost in the moves).
+//   - Exclusions are capped (capExclusions): at one epoch change the excluded members hold
+//     less than a third of the shards, and at least MinCommitteeSize members remain, so
+//     slashing can never collapse the committee.
 //   - Records of an epoch are kept through the next one (for the late answers, the explorer
 //     and `floe node info`), then removed; the samples are dropped once a challenge is
 //     decided. Each node keeps an Accountability record (totals and its latest epochs), and
@@ -77,9 +90,6 @@ const (
 	ChallengeMissed       ChallengeStatus = "missed"
 	ChallengeVoid         ChallengeStatus = "void"
 )
-
-// failed reports whether the status counts as a failure.
-func (st ChallengeStatus) failed() bool { return st == ChallengeFailed || st == ChallengeMissed }
 
 // ChallengeRound is a round of an epoch.
 type ChallengeRound struct {
@@ -115,6 +125,10 @@ type EpochResult struct {
 	RoundsPassed int    `json:"rounds_passed,omitempty"`
 	RoundsFailed int    `json:"rounds_failed,omitempty"`
 	RoundsVoid   int    `json:"rounds_void,omitempty"`
+	// RoundsMissed are rounds still undecided when the grace epoch ended: the node proved
+	// nothing, so it is not paid for the epoch, but nothing attributes a fault to it (it may
+	// have been down, or its verifiers), so a miss never counts towards slashing.
+	RoundsMissed int `json:"rounds_missed,omitempty"`
 	// RoundsPending are rounds still challenged when the epoch ended: the node may answer them
 	// until the next epoch ends (settleLate), and RewardHeld is its share of the epoch's
 	// rewards, held until then.
@@ -132,6 +146,7 @@ type Accountability struct {
 	NodeID            ObjectID      `json:"node_id"`
 	RoundsPassed      uint64        `json:"rounds_passed"`
 	RoundsFailed      uint64        `json:"rounds_failed"`
+	RoundsMissed      uint64        `json:"rounds_missed,omitempty"`
 	EpochsFailed      uint64        `json:"epochs_failed"`
 	ConsecutiveFailed uint32        `json:"consecutive_failed"`
 	RewardsEarned     uint64        `json:"rewards_earned"`
@@ -381,7 +396,14 @@ func (s *State) fixSeed(c *Committee, rd *ChallengeRound) {
 			continue
 		}
 		s.touchChallenge(id)
-		samples := challenge.Draw(seed, m.NodeID, s.d.Params.ChallengeSamples, eligible, m.Shards, c.NShards)
+		kept := s.keptShards(rd.Epoch, m)
+		if len(kept) == 0 {
+			// Every shard of the member is new to it this epoch (it may still be pulling them
+			// from their previous owners): nothing to challenge yet.
+			nc.Status, nc.DecidedHeight = ChallengeVoid, s.d.Height
+			continue
+		}
+		samples := challenge.Draw(seed, m.NodeID, s.d.Params.ChallengeSamples, eligible, kept, c.NShards)
 		if len(samples) == 0 {
 			// Nothing to prove: no blob was certified yet.
 			nc.Status, nc.DecidedHeight = ChallengePassed, s.d.Height
@@ -391,6 +413,33 @@ func (s *State) fixSeed(c *Committee, rd *ChallengeRound) {
 		nc.Status = ChallengeOpen
 	}
 	s.emit(Event{Type: EventChallengeSeedFixed, Epoch: rd.Epoch, Round: rd.Round, Amount: uint64(len(eligible))})
+}
+
+// keptShards returns the shards member m of epoch e's committee held in epoch e-1's committee
+// too: the shards its samples are drawn from. A shard it gained at the change to e is being
+// pulled from its previous owner (or recovered) during e, so an honest node may not hold it
+// yet; it is challenged from the next epoch on. At genesis (no committee before) every shard
+// is kept.
+func (s *State) keptShards(e uint32, m Member) []uint16 {
+	if e == 0 || s.d.Committees[e-1] == nil || len(s.d.Committees[e-1].Members) == 0 {
+		return m.Shards
+	}
+	prev := s.d.Committees[e-1]
+	i := prev.MemberIndex(m.NodeID)
+	if i < 0 {
+		return nil
+	}
+	had := map[uint16]bool{}
+	for _, sh := range prev.Members[i].Shards {
+		had[sh] = true
+	}
+	var out []uint16
+	for _, sh := range m.Shards {
+		if had[sh] {
+			out = append(out, sh)
+		}
+	}
+	return out
 }
 
 // eligibleBlobs returns, sorted, the blob IDs with a certified object live through epoch e
@@ -529,13 +578,16 @@ func (a *Accountability) result(e uint32) *EpochResult {
 // paying e's rewards). First the rounds of the epoch before e, whose pending members had all of
 // e to answer, are settled for good (settleLate). Then e's: rounds without a seed are void,
 // members still challenged are pending (they may answer until e+1 ends); each member's record
-// gets the epoch's result, and a member past the slashing threshold is slashed. Records of the
-// epoch before e are removed.
+// gets the epoch's result, and a member past the slashing threshold is slashed. Last, the
+// exclusions from e+1's committee are capped (capExclusions). Records of the epoch before e
+// are removed.
 func (s *State) settleChallenges(e uint32) {
 	defer s.pruneChallenges(e)
+	var excluded []ObjectID
 	if e > 0 {
-		s.settleLate(e-1, e)
+		excluded = s.settleLate(e-1, e, excluded)
 	}
+	defer func() { s.capExclusions(e, excluded) }()
 	c := s.d.Committees[e]
 	if s.d.Params.ChallengeRounds == 0 || c == nil {
 		return
@@ -564,62 +616,123 @@ func (s *State) settleChallenges(e uint32) {
 		return
 	}
 	for i, m := range c.Members {
-		res := results[i]
-		res.Epoch = e
 		a := s.accountability(m.NodeID)
+		results[i].Epoch = e
+		a.Recent = append(a.Recent, results[i])
+		if len(a.Recent) > keptEpochResults {
+			a.Recent = append([]EpochResult(nil), a.Recent[len(a.Recent)-keptEpochResults:]...)
+		}
+		res := &a.Recent[len(a.Recent)-1]
 		a.RoundsPassed += uint64(res.RoundsPassed)
 		a.RoundsFailed += uint64(res.RoundsFailed)
 		if res.RoundsFailed > 0 {
-			s.failEpoch(m.NodeID, a, &res, e)
+			if s.failEpoch(a, res, e) {
+				excluded = append(excluded, m.NodeID)
+			}
 		} else if res.RoundsPassed > 0 && res.RoundsPending == 0 {
 			a.ConsecutiveFailed = 0
-		}
-		a.Recent = append(a.Recent, res)
-		if len(a.Recent) > keptEpochResults {
-			a.Recent = append([]EpochResult(nil), a.Recent[len(a.Recent)-keptEpochResults:]...)
 		}
 	}
 }
 
 // count adds a round's status to the result.
 func (res *EpochResult) count(st ChallengeStatus) {
-	switch {
-	case st == ChallengePassed:
+	switch st {
+	case ChallengePassed:
 		res.RoundsPassed++
-	case st.failed():
+	case ChallengeFailed:
 		res.RoundsFailed++
-	case st == ChallengeOpen:
+	case ChallengeMissed:
+		res.RoundsMissed++
+	case ChallengeOpen:
 		res.RoundsPending++
 	default:
 		res.RoundsVoid++
 	}
 }
 
-// failEpoch records that node failed epoch res.Epoch (settled when epoch now ends), and slashes
-// it past the threshold of failed epochs in a row.
-func (s *State) failEpoch(node ObjectID, a *Accountability, res *EpochResult, now uint32) {
+// failEpoch records that the node failed epoch res.Epoch (settled when epoch now ends): a
+// validity threshold of the shards attested an answer of its own that fails, so at least one
+// correct member saw it lack data. Past the threshold of failed epochs in a row it is slashed
+// and marked for exclusion from the next committee (capExclusions may lift that); failEpoch
+// reports whether it was.
+func (s *State) failEpoch(a *Accountability, res *EpochResult, now uint32) bool {
 	res.Failed = true
 	a.EpochsFailed++
 	a.ConsecutiveFailed++
-	if s.d.Params.SlashAfterFailedEpochs > 0 && a.ConsecutiveFailed >= s.d.Params.SlashAfterFailedEpochs {
-		res.Slashed = s.slash(node, res.Epoch)
-		res.Excluded = true
-		a.Slashed += res.Slashed
-		a.Slashings++
-		a.ExcludedEpoch = now + 1
-		a.ConsecutiveFailed = 0
+	if s.d.Params.SlashAfterFailedEpochs == 0 || a.ConsecutiveFailed < s.d.Params.SlashAfterFailedEpochs {
+		return false
+	}
+	res.Slashed = s.slash(a.NodeID, res.Epoch)
+	res.Excluded = true
+	a.Slashed += res.Slashed
+	a.Slashings++
+	a.ExcludedEpoch = now + 1
+	a.ConsecutiveFailed = 0
+	return true
+}
+
+// capExclusions bounds the nodes that the settlement of epoch now leaves out of the next
+// committee, so that slashing can never take the committee below what keeps it safe and live:
+// taken in order of their shards in now's committee (fewest first, then node ID), an exclusion
+// stands only while the excluded members hold less than a third of the shards (below the
+// validity threshold: at most f) and at least max(MinCommitteeSize, 1) members of now's
+// committee remain. A node past the cap keeps its place; it was slashed all the same.
+func (s *State) capExclusions(now uint32, nodes []ObjectID) {
+	if len(nodes) == 0 {
+		return
+	}
+	c := s.d.Committees[now]
+	shardsOf := func(id ObjectID) int {
+		if c == nil || c.MemberIndex(id) < 0 {
+			return 0
+		}
+		return len(c.Members[c.MemberIndex(id)].Shards)
+	}
+	nodes = slices.Clone(nodes)
+	slices.SortFunc(nodes, func(x, y ObjectID) int {
+		if d := shardsOf(x) - shardsOf(y); d != 0 {
+			return d
+		}
+		return bytes.Compare(x[:], y[:])
+	})
+	members, nShards := 0, 0
+	if c != nil {
+		members, nShards = len(c.Members), c.NShards
+	}
+	floor := max(s.d.Params.MinCommitteeSize, 1)
+	weight, kept := 0, members
+	for _, id := range nodes {
+		w := shardsOf(id)
+		inCommittee := c != nil && c.MemberIndex(id) >= 0
+		if inCommittee && (protocol.Validity.Reached(weight+w, nShards) || kept-1 < floor) {
+			a := s.accountability(id)
+			a.ExcludedEpoch = 0
+			for i := range a.Recent {
+				if a.Recent[i].Epoch+1 >= now { // the result failEpoch marked: of now, or of now-1 (settleLate)
+					a.Recent[i].Excluded = false
+				}
+			}
+			continue
+		}
+		if inCommittee {
+			weight += w
+			kept--
+		}
 	}
 }
 
 // settleLate settles for good the rounds of epoch old that were pending when it ended: the
 // members had the whole of epoch now (old+1), which is ending, to answer them. A member still
 // challenged has missed the round. A member whose result of old was pending gets its final
-// result: if it failed or missed a round, it failed old (its held reward is burnt, and the
-// failure counts towards slashing); else its held reward is paid now.
-func (s *State) settleLate(old, now uint32) {
+// result: if it failed a round, it failed old (its held reward is burnt, and the failure counts
+// towards slashing); if it missed one, its held reward is burnt (it proved nothing) but the
+// miss counts towards nothing else; else its held reward is paid now. It returns excluded with
+// the nodes marked for exclusion from now+1's committee appended.
+func (s *State) settleLate(old, now uint32, excluded []ObjectID) []ObjectID {
 	c := s.d.Committees[old]
 	if s.d.Params.ChallengeRounds == 0 || c == nil {
-		return
+		return excluded
 	}
 	for _, m := range c.Members {
 		res := s.d.Accountability[m.NodeID].result(old)
@@ -643,14 +756,21 @@ func (s *State) settleLate(old, now uint32) {
 		}
 		a.RoundsPassed += uint64(final.RoundsPassed - res.RoundsPassed)
 		a.RoundsFailed += uint64(final.RoundsFailed - res.RoundsFailed)
-		res.RoundsPassed, res.RoundsFailed, res.RoundsPending = final.RoundsPassed, final.RoundsFailed, 0
+		a.RoundsMissed += uint64(final.RoundsMissed - res.RoundsMissed)
+		res.RoundsPassed, res.RoundsFailed, res.RoundsMissed, res.RoundsPending = final.RoundsPassed, final.RoundsFailed, final.RoundsMissed, 0
 		held := res.RewardHeld
 		res.RewardHeld = 0
 		switch {
 		case res.Failed:
 			// Failed already when old ended (its reward was burnt then).
 		case res.RoundsFailed > 0:
-			s.failEpoch(m.NodeID, a, res, now)
+			if s.failEpoch(a, res, now) {
+				excluded = append(excluded, m.NodeID)
+			}
+			if held > 0 {
+				s.burnReward(m.NodeID, a, res, held)
+			}
+		case res.RoundsMissed > 0:
 			if held > 0 {
 				s.burnReward(m.NodeID, a, res, held)
 			}
@@ -663,6 +783,7 @@ func (s *State) settleLate(old, now uint32) {
 			s.payNodeShare(m.NodeID, old, held)
 		}
 	}
+	return excluded
 }
 
 // burnReward burns node's share of res.Epoch's rewards, withheld for a failed challenge.

@@ -95,7 +95,7 @@ func (s *State) AccountabilityReport() cpapi.AccountabilityReport {
 }
 
 func (s *State) accountabilityAPI(a *Accountability) cpapi.Accountability {
-	out := cpapi.Accountability{NodeID: cpapi.ObjectID(a.NodeID), RoundsPassed: a.RoundsPassed, RoundsFailed: a.RoundsFailed,
+	out := cpapi.Accountability{NodeID: cpapi.ObjectID(a.NodeID), RoundsPassed: a.RoundsPassed, RoundsFailed: a.RoundsFailed, RoundsMissed: a.RoundsMissed,
 		EpochsFailed: a.EpochsFailed, ConsecutiveFailedEpochs: a.ConsecutiveFailed, RewardsEarned: a.RewardsEarned,
 		RewardsWithheld: a.RewardsWithheld, Slashed: a.Slashed, Slashings: a.Slashings, ExcludedEpoch: a.ExcludedEpoch,
 		Recent: make([]cpapi.EpochAccountability, len(a.Recent))}
@@ -104,7 +104,7 @@ func (s *State) accountabilityAPI(a *Accountability) cpapi.Accountability {
 	}
 	for i, r := range a.Recent {
 		out.Recent[i] = cpapi.EpochAccountability{Epoch: r.Epoch, RoundsPassed: r.RoundsPassed, RoundsFailed: r.RoundsFailed,
-			RoundsVoid: r.RoundsVoid, RoundsPending: r.RoundsPending, RewardHeld: r.RewardHeld, Failed: r.Failed, Reward: r.Reward, RewardWithheld: r.RewardWithheld,
+			RoundsVoid: r.RoundsVoid, RoundsMissed: r.RoundsMissed, RoundsPending: r.RoundsPending, RewardHeld: r.RewardHeld, Failed: r.Failed, Reward: r.Reward, RewardWithheld: r.RewardWithheld,
 			Slashed: r.Slashed, Excluded: r.Excluded}
 	}
 	return out
