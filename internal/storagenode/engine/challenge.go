@@ -148,6 +148,9 @@ func isChallengeEvent(t cpapi.EventType) bool {
 	return false
 }
 
+// stepTimeout bounds one pass of the challenge loop.
+const stepTimeout = 2 * time.Minute
+
 // signal wakes the prover loop.
 func (c *Challenges) signal() {
 	select {
@@ -160,10 +163,21 @@ func (c *Challenges) signal() {
 func (c *Challenges) run(ctx context.Context) {
 	tick, stop := c.newTicker(c.cfg.ChallengePoll)
 	defer stop()
+	logged := ""
 	for {
-		if err := c.step(ctx); err != nil && ctx.Err() == nil {
-			c.setErr(err)
-			c.log.Debug("storage challenge", "err", err)
+		// A pass is bounded, so that a request that hangs cannot hold up the next ones.
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		err := c.step(sctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && err.Error() != logged:
+			// Logged when it changes: a node that keeps failing to answer says why once.
+			logged = err.Error()
+			c.log.Warn("storage challenge: not done yet; retrying", "err", err)
+		case err == nil && logged != "":
+			logged = ""
+			c.log.Info("storage challenge: caught up")
 		}
 		select {
 		case <-ctx.Done():
@@ -207,7 +221,9 @@ func (c *Challenges) committee(ctx context.Context, epoch uint32) (*cpapi.Commit
 	return cm, nil
 }
 
-// step gives the shares, and proves the rounds, that the current epoch asks of the node.
+// step gives the shares, and proves the rounds, that the current epoch asks of the node, and
+// proves its rounds of the previous epoch that are still pending (also when the node is no
+// longer a member: it answers for the epoch in which it was one).
 func (c *Challenges) step(ctx context.Context) error {
 	info, err := c.cp.Info(ctx)
 	if err != nil {
@@ -227,48 +243,68 @@ func (c *Challenges) step(ctx context.Context) error {
 			me = i
 		}
 	}
-	if me < 0 {
-		c.setHealth(&api.ChallengeHealth{Epoch: e, Rounds: []api.ChallengeRoundHealth{}})
-		return nil
-	}
-	node := cm.Members[me].NodeID
-	ep, err := c.cp.ChallengeEpoch(ctx, e)
-	if errors.Is(err, ErrNoChallenge) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	h := &api.ChallengeHealth{Epoch: e, Rounds: []api.ChallengeRoundHealth{}}
 	var errs []error
+	var node cpapi.ObjectID
+	var current []cpapi.ChallengeRound
+	if me >= 0 {
+		node = cm.Members[me].NodeID
+		ep, err := c.cp.ChallengeEpoch(ctx, e)
+		switch {
+		case errors.Is(err, ErrNoChallenge):
+		case err != nil:
+			return err
+		default:
+			current = ep.Rounds
+		}
+		// The shares first: the round's seed waits for a quorum of them.
+		for _, rd := range current {
+			if mine := nodeIn(&rd, node); mine != nil && rd.Seed == nil && !mine.ShareSubmitted {
+				if err := c.submitShare(ctx, e, rd.Round, node); err != nil {
+					errs = append(errs, fmt.Errorf("seed share of round %d: %w", rd.Round, err))
+				}
+			}
+		}
+	}
 	if e > 0 {
 		// The previous epoch's outcome (this node may not have been a member). A round the node
 		// had not passed when that epoch ended is pending: it may still answer it, until the
 		// end of this epoch (a node that was down, wiped or behind when the epoch ended).
 		if prev, err := c.cp.ChallengeEpoch(ctx, e-1); err == nil {
+			pcm, err := c.committee(ctx, e-1)
+			if err != nil {
+				return err
+			}
+			pme := -1
+			for i, m := range pcm.Members {
+				if crypto.BLSPublicKey(m.BLSPublicKey) == c.pub {
+					pme = i
+				}
+			}
 			for _, rd := range prev.Rounds {
-				mine := nodeIn(&rd, node)
+				if pme < 0 {
+					break
+				}
+				mine := nodeIn(&rd, pcm.Members[pme].NodeID)
 				if mine == nil {
 					continue
 				}
 				if mine.Status == cpapi.ChallengeOpen {
-					if err := c.provePrevious(ctx, e-1, rd.Round); err != nil {
+					if err := c.prove(ctx, pcm, pme, rd.Round); err != nil {
 						errs = append(errs, fmt.Errorf("epoch %d round %d (pending): %w", e-1, rd.Round, err))
 					}
 				}
 				h.Rounds = append(h.Rounds, roundHealth(&rd, mine))
 			}
+			if me < 0 && pme >= 0 {
+				node = pcm.Members[pme].NodeID
+			}
 		}
 	}
-	for _, rd := range ep.Rounds {
+	for _, rd := range current {
 		mine := nodeIn(&rd, node)
 		if mine == nil {
 			continue
-		}
-		if rd.Seed == nil && !mine.ShareSubmitted {
-			if err := c.submitShare(ctx, e, rd.Round, node); err != nil {
-				errs = append(errs, fmt.Errorf("seed share of round %d: %w", rd.Round, err))
-			}
 		}
 		if mine.Status == cpapi.ChallengeOpen {
 			if err := c.prove(ctx, cm, me, rd.Round); err != nil {
@@ -277,29 +313,16 @@ func (c *Challenges) step(ctx context.Context) error {
 		}
 		h.Rounds = append(h.Rounds, roundHealth(&rd, mine))
 	}
-	if acc, err := c.cp.NodeAccountability(ctx, node); err == nil {
-		h.RoundsPassed, h.RoundsFailed, h.RewardsWithheld, h.Slashed = acc.RoundsPassed, acc.RoundsFailed, acc.RewardsWithheld, acc.Slashed
-		h.EpochsFailed, h.ConsecutiveFailedEpochs, h.RewardsEarned = acc.EpochsFailed, acc.ConsecutiveFailedEpochs, acc.RewardsEarned
+	if node != (cpapi.ObjectID{}) {
+		if acc, err := c.cp.NodeAccountability(ctx, node); err == nil {
+			h.RoundsPassed, h.RoundsFailed, h.RewardsWithheld, h.Slashed = acc.RoundsPassed, acc.RoundsFailed, acc.RewardsWithheld, acc.Slashed
+			h.EpochsFailed, h.ConsecutiveFailedEpochs, h.RewardsEarned = acc.EpochsFailed, acc.ConsecutiveFailedEpochs, acc.RewardsEarned
+		}
 	}
 	c.setHealth(h)
 	err = errors.Join(errs...)
 	c.setErr(err)
 	return err
-}
-
-// provePrevious proves the node's pending round of the previous epoch, with that epoch's
-// committee.
-func (c *Challenges) provePrevious(ctx context.Context, epoch, round uint32) error {
-	cm, err := c.committee(ctx, epoch)
-	if err != nil {
-		return err
-	}
-	for i, m := range cm.Members {
-		if crypto.BLSPublicKey(m.BLSPublicKey) == c.pub {
-			return c.prove(ctx, cm, i, round)
-		}
-	}
-	return nil
 }
 
 // nodeIn returns the node's challenge in round rd (nil if it is not a member).
@@ -539,14 +562,16 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 		}
 	}
 	// cannot handles a sampled sliver the node cannot prove: an excuse if the blob is no
-	// longer certified, else a recovery (or, without recovery, an admission).
+	// longer certified, or if the round is of the previous epoch and the shard has moved to
+	// another node since (the node deleted it after the epoch change: the new owner answers
+	// for it now), else a recovery (or, without recovery, an admission).
 	cannot := func(k sliverKey, idx []int) error {
 		excused, err := c.excused(ctx, k.id)
 		if err != nil {
 			return err
 		}
 		switch {
-		case excused:
+		case excused, v.epoch > e && !v.owned[k.shard]:
 			setAll(idx, challenge.Excused)
 		case c.cfg.DisableRecovery:
 			setAll(idx, challenge.Missing)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
@@ -83,7 +84,9 @@ func (c *Challenges) Verify(ctx context.Context, body []byte) (api.SignedMessage
 	case <-ctx.Done():
 		return api.SignedMessage{}, ctx.Err()
 	}
-	why, err := c.judge(ctx, params, samples, ans)
+	why, err := c.judge(ctx, params, samples, ans, func(ctx context.Context, shard uint16) (bool, error) {
+		return c.shardMoved(ctx, ans, shard)
+	})
 	<-c.verifySem
 	if err != nil {
 		return api.SignedMessage{}, err
@@ -104,9 +107,30 @@ func (c *Challenges) Verify(ctx context.Context, body []byte) (api.SignedMessage
 	return api.SignedMessage{SerializedMessage: msg, Signature: sig[:]}, nil
 }
 
+// shardMoved reports whether the prover of ans, answering a round of an epoch that has ended,
+// no longer holds shard in the current committee: it deleted the shard after the epoch change
+// and may excuse its samples (the new owner is challenged on it from now on).
+func (c *Challenges) shardMoved(ctx context.Context, ans *challenge.Answer, shard uint16) (bool, error) {
+	info, err := c.cp.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	if info.Epoch <= ans.Epoch {
+		return false, nil
+	}
+	cm, err := c.committee(ctx, info.Epoch)
+	if err != nil {
+		return false, err
+	}
+	i := cm.MemberIndex(cpapi.ObjectID(ans.Node))
+	return i < 0 || !slices.Contains(cm.Members[i].Shards, shard), nil
+}
+
 // judge checks every entry of ans against samples; it returns why the answer fails ("" if it
-// passes), or ErrExcuseRejected.
-func (c *Challenges) judge(ctx context.Context, params redstuff.Params, samples []challenge.Sample, ans *challenge.Answer) (string, error) {
+// passes), or ErrExcuseRejected. An excused entry must be of a blob that is no longer
+// certified or of a shard that moved (moved).
+func (c *Challenges) judge(ctx context.Context, params redstuff.Params, samples []challenge.Sample, ans *challenge.Answer,
+	moved func(ctx context.Context, shard uint16) (bool, error)) (string, error) {
 	if len(ans.Entries) != len(samples) {
 		return fmt.Sprintf("%d entries for %d samples", len(ans.Entries), len(samples)), nil
 	}
@@ -125,13 +149,21 @@ func (c *Challenges) judge(ctx context.Context, params redstuff.Params, samples 
 		}
 	}
 	checked := map[[32]byte]bool{}
+	movedShards := map[uint16]bool{}
 	for _, i := range excuses {
-		id := samples[i].BlobID
-		if checked[id] {
+		id, shard := samples[i].BlobID, samples[i].Shard
+		if checked[id] || movedShards[shard] {
 			continue
 		}
-		ok, err := c.excused(ctx, id)
+		ok, err := moved(ctx, shard)
 		if err != nil {
+			return "", err
+		}
+		if ok {
+			movedShards[shard] = true
+			continue
+		}
+		if ok, err = c.excused(ctx, id); err != nil {
 			return "", err
 		}
 		if !ok {
