@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -143,19 +144,20 @@ func TestChallengesCatchDropStored(t *testing.T) {
 }
 
 // challengeWatch follows the settled challenge records of a chaos run (TestChaos with
-// -chaos.epoch): every node's failed epochs, and the epochs in which the run made it drop data
-// on purpose (a Byzantine mode that stores nothing), which excuse a failure.
+// -chaos.epoch): every node's penalised epochs (a failed or missed round, a reward withheld,
+// stake slashed, an exclusion), and the epochs in which the run made it drop data on purpose
+// (a Byzantine mode that stores nothing), which excuse a penalty.
 type challengeWatch struct {
-	tn      *testNet
-	mu      sync.Mutex
-	failed  map[string]map[uint32]cpapi.EpochAccountability // by node name, epoch
-	settled map[string]int
-	exc     map[string]map[uint32]bool
+	tn     *testNet
+	mu     sync.Mutex
+	penal  map[string]map[uint32]cpapi.EpochAccountability // by node name, epoch
+	totals map[string]cpapi.Accountability
+	exc    map[string]map[uint32]bool
 }
 
 func newChallengeWatch(tn *testNet) *challengeWatch {
-	return &challengeWatch{tn: tn, failed: map[string]map[uint32]cpapi.EpochAccountability{}, settled: map[string]int{},
-		exc: map[string]map[uint32]bool{}}
+	return &challengeWatch{tn: tn, penal: map[string]map[uint32]cpapi.EpochAccountability{},
+		totals: map[string]cpapi.Accountability{}, exc: map[string]map[uint32]bool{}}
 }
 
 // epoch returns the current epoch (0 if the control plane does not answer).
@@ -179,6 +181,11 @@ func (w *challengeWatch) excuse(node string, from, to uint32) {
 	}
 }
 
+// penalised reports whether a settled epoch cost the node anything.
+func penalised(ea cpapi.EpochAccountability) bool {
+	return ea.Failed || ea.RoundsFailed > 0 || ea.RoundsMissed > 0 || ea.RewardWithheld > 0 || ea.Slashed > 0 || ea.Excluded
+}
+
 // poll records the settled epochs the control plane keeps (the last few of each node).
 func (w *challengeWatch) poll(ctx context.Context) {
 	acc, err := w.tn.cp.Accountability(ctx)
@@ -188,15 +195,15 @@ func (w *challengeWatch) poll(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, a := range acc.Nodes {
-		if w.failed[a.Name] == nil {
-			w.failed[a.Name] = map[uint32]cpapi.EpochAccountability{}
+		if w.penal[a.Name] == nil {
+			w.penal[a.Name] = map[uint32]cpapi.EpochAccountability{}
 		}
 		for _, ea := range a.Recent {
-			if ea.Failed {
-				w.failed[a.Name][ea.Epoch] = ea
+			if penalised(ea) {
+				w.penal[a.Name][ea.Epoch] = ea
 			}
 		}
-		w.settled[a.Name] = int(a.RoundsPassed + a.RoundsFailed)
+		w.totals[a.Name] = a
 	}
 }
 
@@ -208,23 +215,33 @@ func (w *challengeWatch) run(ctx context.Context) {
 	}
 }
 
-// check polls once more and fails the test for every failed epoch of a node that was not
-// excused (a false positive); it logs the figures.
+// check polls once more and fails the test for every penalised epoch of a node that was not
+// excused (a false positive: an honest node, maybe restarted, wiped or recovering, lost a
+// reward, stake or its place); it logs every node's figures.
 func (w *challengeWatch) check(ctx context.Context, t *testing.T) {
 	w.poll(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	falsePos, excused := 0, 0
-	for name, eps := range w.failed {
-		for e, ea := range eps {
+	names := make([]string, 0, len(w.totals))
+	for name := range w.totals {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		a := w.totals[name]
+		t.Logf("challenges: %s: rounds passed %d, failed %d, missed %d; epochs failed %d; rewards earned %d, withheld %d; slashed %d (%d times)",
+			name, a.RoundsPassed, a.RoundsFailed, a.RoundsMissed, a.EpochsFailed, a.RewardsEarned, a.RewardsWithheld, a.Slashed, a.Slashings)
+		for e, ea := range w.penal[name] {
 			if w.exc[name][e] {
 				excused++
-				t.Logf("challenges: %s failed epoch %d while it dropped uploads on purpose (%+v)", name, e, ea)
+				t.Logf("challenges: %s penalised in epoch %d while it dropped uploads on purpose (%+v)", name, e, ea)
 				continue
 			}
 			falsePos++
-			t.Errorf("challenges: FALSE POSITIVE: %s failed epoch %d (%+v)", name, e, ea)
+			t.Errorf("challenges: FALSE POSITIVE: honest %s penalised in epoch %d: failed %v, rounds failed %d, missed %d, reward withheld %d, slashed %d, excluded %v",
+				name, e, ea.Failed, ea.RoundsFailed, ea.RoundsMissed, ea.RewardWithheld, ea.Slashed, ea.Excluded)
 		}
 	}
-	t.Logf("challenges: decided rounds per node %v; %d excused failed epochs, %d false positives", w.settled, excused, falsePos)
+	t.Logf("challenges: %d excused penalised epochs, %d false positives", excused, falsePos)
 }
