@@ -23,7 +23,15 @@ var (
 	ErrInvalidBlob      = errors.New("nodeclient: blob marked invalid on the node")
 	ErrBusy             = errors.New("nodeclient: node busy")
 	ErrCacheSaturated   = errors.New("nodeclient: node's pending-upload buffer full")
+	// ErrShardNotAssigned: the node does not own the shard of a sliver sent to it in its
+	// current epoch (the sender's committee, or the node's, is of another epoch).
+	ErrShardNotAssigned = errors.New("nodeclient: shard not assigned to the node")
 )
+
+// ErrOtherEpoch: a node signed a storage confirmation of the blob for another epoch than the
+// one asked (the node, or the caller, has not followed an epoch change yet). The signature is
+// the node's; the confirmation is of no use for the epoch asked.
+var ErrOtherEpoch = errors.New("nodeclient: confirmation for another epoch")
 
 var reasonErrors = map[string]error{
 	api.ReasonNotRegistered:    ErrNotRegistered,
@@ -33,6 +41,7 @@ var reasonErrors = map[string]error{
 	api.ReasonInvalidBlob:      ErrInvalidBlob,
 	api.ReasonBusy:             ErrBusy,
 	api.ReasonCacheSaturated:   ErrCacheSaturated,
+	api.ReasonShardNotAssigned: ErrShardNotAssigned,
 }
 
 // Error is an error answer of a storage node (its AIP-193 envelope decoded), or a failure to

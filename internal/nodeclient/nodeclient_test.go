@@ -125,6 +125,8 @@ func TestErrorEnvelope(t *testing.T) {
 			writeJSON(w, 400, errorEnvelope(400, api.StatusFailedPrecondition, api.ReasonNotRegistered, "blob is not registered"))
 		case "busy":
 			writeJSON(w, 503, errorEnvelope(503, api.StatusUnavailable, api.ReasonBusy, "busy"))
+		case "notassigned":
+			writeJSON(w, 400, errorEnvelope(400, api.StatusFailedPrecondition, api.ReasonShardNotAssigned, "shard 3 in epoch 2"))
 		case "plain":
 			http.Error(w, "no such route", http.StatusNotFound)
 		}
@@ -145,6 +147,9 @@ func TestErrorEnvelope(t *testing.T) {
 	}
 	if e := get("busy"); !errors.Is(e, ErrBusy) || !e.Retryable() || !e.Unresponsive() {
 		t.Fatalf("busy: %+v", e)
+	}
+	if e := get("notassigned"); !errors.Is(e, ErrShardNotAssigned) || e.Retryable() || e.Unresponsive() || errors.Is(e, ErrNotRegistered) {
+		t.Fatalf("shard not assigned: %+v", e)
 	}
 	if e := get("plain"); e.Status != 404 || e.Reason != "" || e.NotFound() || errors.Is(e, ErrSliverNotFound) {
 		t.Fatalf("a missing route: %+v", e)
@@ -245,12 +250,15 @@ func TestVerification(t *testing.T) {
 		w.Write(b)
 	})
 	signer := f.key
-	f.mux.HandleFunc("GET /v1/blobs/{blob_id}/confirmation/permanent", func(w http.ResponseWriter, r *http.Request) {
+	// The node confirms the blob as permanent, in epoch 3, whatever it is asked.
+	confirm := func(w http.ResponseWriter, r *http.Request) {
 		msg := protocol.StorageConfirmation{Epoch: 3, BlobID: md.ID, Persistence: protocol.Permanent}.Encode()
 		sig := signer.Sign(msg)
 		writeJSON(w, 200, api.Success[api.Confirmation]{Success: api.SuccessBody[api.Confirmation]{Code: 200,
 			Data: api.Confirmation{Signed: &api.SignedMessage{SerializedMessage: msg, Signature: sig[:]}}}})
-	})
+	}
+	f.mux.HandleFunc("GET /v1/blobs/{blob_id}/confirmation/permanent", confirm)
+	f.mux.HandleFunc("GET /v1/blobs/{blob_id}/confirmation/deletable/{object_id}", confirm)
 	f.mux.HandleFunc("GET /v1/blobs/{blob_id}/recoverySymbols", func(w http.ResponseWriter, r *http.Request) {
 		var syms []redstuff.RecoverySymbol
 		for _, s := range r.URL.Query()["id"] {
@@ -306,18 +314,25 @@ func TestVerification(t *testing.T) {
 	if _, err := c.RecoverySymbols(ctx, enc, md, ids, redstuff.Secondary); !errors.Is(err, ErrInvalidResponse) {
 		t.Fatalf("symbols of the other axis: %v, want ErrInvalidResponse", err)
 	}
-	// Confirmations: the right message and key; then a wrong epoch; then another key.
+	// Confirmations: the right message and key; then the node's for its epoch when another
+	// was asked (the node's own, of no use for the epoch asked, not a lie); another blob's or
+	// persistence's; then another key.
 	if _, _, err := c.Confirmation(ctx, md.ID, protocol.Permanent, 3, 0); err != nil {
 		t.Fatalf("honest confirmation: %v", err)
 	}
-	if _, _, err := c.Confirmation(ctx, md.ID, protocol.Permanent, 4, 0); !errors.Is(err, ErrInvalidResponse) {
-		t.Fatalf("confirmation of another epoch: %v", err)
+	if _, _, err := c.Confirmation(ctx, md.ID, protocol.Permanent, 4, 0); !errors.Is(err, ErrOtherEpoch) || errors.Is(err, ErrInvalidResponse) {
+		t.Fatalf("confirmation of another epoch: %v, want ErrOtherEpoch", err)
+	}
+	if _, _, err := c.Confirmation(ctx, md.ID, protocol.Deletable(protocol.ObjectID{1}), 3, 0); !errors.Is(err, ErrInvalidResponse) {
+		t.Fatalf("confirmation of another persistence: %v", err)
 	}
 	if signer, _ = crypto.GenerateBLSKey(rand.Reader); signer == nil {
 		t.Fatal("key")
 	}
-	if _, _, err := c.Confirmation(ctx, md.ID, protocol.Permanent, 3, 0); !errors.Is(err, ErrInvalidResponse) {
-		t.Fatalf("confirmation signed by another key: %v", err)
+	for _, epoch := range []uint32{3, 4} {
+		if _, _, err := c.Confirmation(ctx, md.ID, protocol.Permanent, epoch, 0); !errors.Is(err, ErrInvalidResponse) || errors.Is(err, ErrOtherEpoch) {
+			t.Fatalf("confirmation (asked for epoch %d) signed by another key: %v", epoch, err)
+		}
 	}
 }
 

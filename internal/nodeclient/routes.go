@@ -218,13 +218,18 @@ func (c *Client) Confirmation(ctx context.Context, id blob.ID, pt protocol.Persi
 		return nil, crypto.BLSSignature{}, bad("malformed confirmation", err)
 	}
 	want := protocol.StorageConfirmation{Epoch: epoch, BlobID: id, Persistence: pt}
-	if sc != want {
+	other := sc.Epoch != epoch && sc.BlobID == id && sc.Persistence == pt
+	if sc != want && !other {
 		return nil, crypto.BLSSignature{}, bad("confirmation of another message",
 			fmt.Errorf("epoch %d blob %s %+v, want epoch %d blob %s %+v", sc.Epoch, sc.BlobID, sc.Persistence, epoch, id, pt))
 	}
 	sig, err := c.verifySignature(conf.Signed)
 	if err != nil {
 		return nil, crypto.BLSSignature{}, bad("bad signature", err)
+	}
+	if other {
+		return nil, crypto.BLSSignature{}, &Error{Node: c.name, Op: "GET " + path, Status: http.StatusOK,
+			Msg: fmt.Sprintf("confirmation for epoch %d, asked for epoch %d", sc.Epoch, epoch), Err: ErrOtherEpoch}
 	}
 	return conf.Signed.SerializedMessage, sig, nil
 }
