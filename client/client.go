@@ -50,6 +50,8 @@ type Client struct {
 	mu     sync.Mutex
 	view   *committeeView
 	viewAt time.Time
+	// refreshMu makes concurrent committeeSince calls share one fetch.
+	refreshMu sync.Mutex
 }
 
 // committeeView is a committee with the connections to its members.
@@ -161,6 +163,21 @@ func (c *Client) committee(ctx context.Context, force bool) (*committeeView, err
 	}
 	c.mu.Unlock()
 	return nv, nil
+}
+
+// committeeSince returns a committee view fetched at or after t: the cached one if it is that
+// recent, else a new one. Callers that learn at once that the committee may have changed
+// (several nodes answering as of another epoch) share one fetch.
+func (c *Client) committeeSince(ctx context.Context, t time.Time) (*committeeView, error) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	c.mu.Lock()
+	v, at := c.view, c.viewAt
+	c.mu.Unlock()
+	if v != nil && !at.Before(t) {
+		return v, nil
+	}
+	return c.committee(ctx, true)
 }
 
 // readView returns the view of reads of blobs certified before v's epoch while the change

@@ -24,10 +24,11 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
-// statusWriter records the status of a response.
+// statusWriter records the status of a response, and the start of an error's body.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	body []byte // of an error answer, its first 1 KiB
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -40,6 +41,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
+	}
+	if w.code >= 400 && len(w.body) < 1024 {
+		w.body = append(w.body, b[:min(len(b), 1024-len(w.body))]...)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -58,13 +62,24 @@ type changeNet struct {
 	release chan struct{} // closed: sync_shard requests go through
 	served  []atomic.Int64
 	missing []atomic.Int64
+
+	// Uploads (PUT requests) to node i wait while holds[i] is open (see holdUploads); held
+	// counts those waiting. uploaded counts the body bytes of the uploads node i accepted,
+	// notAssigned its 400 SHARD_NOT_ASSIGNED answers.
+	holds       []chan struct{}
+	held        atomic.Int64
+	uploaded    []atomic.Int64
+	notAssigned []atomic.Int64
+	confirms    []atomic.Int64 // confirmations asked of node i
 }
 
 const changeEpochMs = 600_000
 
 func newChangeNet(t *testing.T, stakes []uint64) *changeNet {
 	cn := &changeNet{epochMs: changeEpochMs, release: make(chan struct{}), served: make([]atomic.Int64, len(stakes)),
-		missing: make([]atomic.Int64, len(stakes))}
+		missing: make([]atomic.Int64, len(stakes)), holds: make([]chan struct{}, len(stakes)),
+		uploaded: make([]atomic.Int64, len(stakes)), notAssigned: make([]atomic.Int64, len(stakes)),
+		confirms: make([]atomic.Int64, len(stakes))}
 	cn.testNetwork = newNetwork(t, netOptions{Shards: testShards, Stakes: stakes, EpochDurationMs: changeEpochMs,
 		Clock: func() time.Time { return time.Now().Add(time.Duration(cn.offset.Load()) * time.Millisecond) },
 		Wrap: func(i int, h http.Handler) http.Handler {
@@ -78,6 +93,34 @@ func newChangeNet(t *testing.T, stakes []uint64) *changeNet {
 					case <-r.Context().Done():
 						return
 					}
+				}
+				if r.Method == http.MethodPut {
+					cn.mu.Lock()
+					hold := cn.holds[i]
+					cn.mu.Unlock()
+					if hold != nil {
+						cn.held.Add(1)
+						select {
+						case <-hold:
+						case <-r.Context().Done():
+						}
+						cn.held.Add(-1)
+						if r.Context().Err() != nil {
+							return // the client gave up on it
+						}
+					}
+					sw := &statusWriter{ResponseWriter: w}
+					h.ServeHTTP(sw, r)
+					switch {
+					case sw.code < 300:
+						cn.uploaded[i].Add(r.ContentLength)
+					case bytes.Contains(sw.body, []byte(api.ReasonShardNotAssigned)):
+						cn.notAssigned[i].Add(1)
+					}
+					return
+				}
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/confirmation/") {
+					cn.confirms[i].Add(1)
 				}
 				if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/slivers/") || strings.HasSuffix(r.URL.Path, "/status") {
 					h.ServeHTTP(w, r)
@@ -94,6 +137,22 @@ func newChangeNet(t *testing.T, stakes []uint64) *changeNet {
 			})
 		}})
 	return cn
+}
+
+// holdUploads makes uploads to the nodes wait until the returned function is called for
+// them (each node's once).
+func (cn *changeNet) holdUploads() (release func(node int)) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	for i := range cn.holds {
+		cn.holds[i] = make(chan struct{})
+	}
+	return func(i int) {
+		cn.mu.Lock()
+		defer cn.mu.Unlock()
+		close(cn.holds[i])
+		cn.holds[i] = nil
+	}
 }
 
 func (cn *changeNet) info() cpapi.Info {
@@ -479,5 +538,174 @@ func TestQuiltReadDuringEpochChange(t *testing.T) {
 	readAll("after the change", newClient(t, cn.testNetwork))
 	if len(failures) > 0 {
 		t.Fatalf("%d failed quilt reads after the epoch change:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+}
+
+// TestStoreDuringEpochChange stores blobs across the change of TestReadDuringEpochChange
+// (node 3 gains every shard; its transfers are held), with clients that learnt the committee
+// before the change and do not refresh it on their own:
+//   - a store whose uploads are held at the nodes until the change has started: node 3 takes
+//     its slivers of the old committee, then misses those of the shards it gained; the store
+//     starts again with the new committee, sends node 3 only the pairs it lacks, and
+//     certifies the registration it paid for in the previous epoch;
+//   - a store that starts after the change with the old committee: the nodes that lost their
+//     shards answer 400 SHARD_NOT_ASSIGNED, and the store goes to the new owners.
+//
+// Both blobs read back after the change is done.
+func TestStoreDuringEpochChange(t *testing.T) {
+	cn := newChangeNet(t, []uint64{100, 100, 100, 100})
+	ctx := ctxFor(t)
+	staleClient := func() *client.Client {
+		w, err := cn.NewWallet(ctx, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cn.Client(ctx, w, func(cfg *client.Config) {
+			steady(cfg)
+			cfg.Communication.CommitteeRefresh = time.Hour
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	spanning, late := staleClient(), staleClient()
+	warm, err := spanning.StoreBytes(ctx, testData(1000, newSeed()), client.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.ReadBytes(ctx, warm.BlobID); err != nil { // late learns the committee
+		t.Fatal(err)
+	}
+	cp := cpclient.New(cn.URL, nil)
+	cur, err := cp.CurrentCommittee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := redstuff.New(testShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ownedObjects returns the blob objects of id that c's wallet owns.
+	ownedObjects := func(c *client.Client, id blob.ID) []cpapi.Blob {
+		t.Helper()
+		o, err := cp.Owned(ctx, cpapi.Address(c.Address()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []cpapi.Blob
+		for _, b := range o.Blobs {
+			if b.BlobID == id {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+
+	// The spanning store: registered in the epoch before the change, uploads held until after.
+	data := testData(400_000, newSeed())
+	e, err := enc.Encode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := blob.NewMetadata(&e.Commitment).ID
+	pairBytes := int64(len(e.Primary[0]) + len(e.Secondary[0]))
+	uploaded0, confirms0 := cn.uploaded[3].Load(), cn.confirms[3].Load() // the warm-up store's
+	release := cn.holdUploads()
+	type outcome struct {
+		res *client.StoreResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := spanning.StoreBytes(ctx, data, client.StoreOptions{Epochs: 5})
+		done <- outcome{res, err}
+	}()
+	waitUntil(t, "the registration and an upload to every node", func() bool {
+		return cn.held.Load() == int64(len(cn.Nodes)) && len(ownedObjects(spanning, id)) == 1
+	})
+	cn.startHeldChange(t)
+	var gainerOld int64 // node 3's pairs in the old committee
+	for _, m := range cur.Members {
+		if m.Name == "node-3" {
+			gainerOld = int64(len(m.Shards))
+		}
+	}
+	// Node 3 first, until it is asked for its confirmation (it took its pairs, and the client
+	// knows it), then the others (by then their uploads may have been given up).
+	release(3)
+	waitUntil(t, "node 3 to take its slivers of the old committee", func() bool { return cn.confirms[3].Load() > confirms0 })
+	first := cn.uploaded[3].Load() - uploaded0
+	for i := range 3 {
+		release(i)
+	}
+	out := <-done
+	if out.err != nil {
+		t.Fatalf("store across the epoch change: %v", out.err)
+	}
+	total := cn.uploaded[3].Load() - uploaded0
+	t.Logf("store across the change: node 3 took %d bytes for its %d pairs of epoch %d, %d in all for its %d pairs of epoch %d (%d bytes a pair)",
+		first, gainerOld, cur.Epoch, total, testShards, cur.Epoch+1, pairBytes)
+	if first < gainerOld*pairBytes || first > (gainerOld+1)*pairBytes {
+		t.Fatalf("node 3 took %d bytes in the old committee's upload, want its %d pairs of %d bytes", first, gainerOld, pairBytes)
+	}
+	// Every pair once, plus framing and metadata: not its old pairs again.
+	if total < testShards*pairBytes || total > (testShards+1)*pairBytes {
+		t.Fatalf("node 3 took %d bytes in all, want its %d pairs of %d bytes once", total, testShards, pairBytes)
+	}
+	objs := ownedObjects(spanning, id)
+	if len(objs) != 1 || !objs[0].Certified || objs[0].Storage.End != cur.Epoch+5 || out.res.EndEpoch != cur.Epoch+5 {
+		t.Fatalf("blob objects after the store: %+v (result end epoch %d): want one, certified, until epoch %d", objs, out.res.EndEpoch, cur.Epoch+5)
+	}
+
+	// The late store: the old committee's members that lost their shards refuse the slivers.
+	var refused0 int64
+	for i := range cn.notAssigned {
+		refused0 += cn.notAssigned[i].Load()
+	}
+	refused := func() int64 {
+		var n int64
+		for i := range cn.notAssigned {
+			n += cn.notAssigned[i].Load()
+		}
+		return n
+	}
+	// Node 3's uploads wait until another node refused its slivers (else node 3 might tell
+	// the client first that the committee moved on: it misses the slivers of its new shards).
+	release = cn.holdUploads()
+	for i := range 3 {
+		release(i)
+	}
+	lateData := testData(150_000, newSeed())
+	go func() {
+		res, err := late.StoreBytes(ctx, lateData, client.StoreOptions{Epochs: 5})
+		done <- outcome{res, err}
+	}()
+	waitUntil(t, "a node refusing the previous committee's slivers", func() bool { return refused() > refused0 })
+	release(3)
+	out = <-done
+	if out.err != nil {
+		t.Fatalf("store with the previous epoch's committee: %v", out.err)
+	}
+	lateRes := out.res
+	t.Logf("store with the previous committee: %d uploads answered %s", refused()-refused0, api.ReasonShardNotAssigned)
+	if objs := ownedObjects(late, lateRes.BlobID); len(objs) != 1 || !objs[0].Certified {
+		t.Fatalf("blob objects after the late store: %+v", objs)
+	}
+	if st := cn.info().EpochChange.State; st != cpapi.EpochStateChangeSync {
+		t.Fatalf("the change ended during the stores (%s)", st)
+	}
+
+	cn.finishChange(t)
+	reader := newClient(t, cn.testNetwork)
+	for _, b := range []struct {
+		id   blob.ID
+		data []byte
+	}{{id, data}, {lateRes.BlobID, lateData}} {
+		got, err := reader.ReadBytes(ctx, b.id)
+		if err != nil || !bytes.Equal(got, b.data) {
+			t.Fatalf("read %s after the change: %d bytes, %v", b.id, len(got), err)
+		}
 	}
 }

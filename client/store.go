@@ -272,6 +272,9 @@ func (c *Client) store(ctx context.Context, size uint64, opts StoreOptions, enco
 
 	res := &StoreResult{BlobID: md.ID, Size: e.Length, EncodedLength: encoded}
 	owner := cpapi.Address(c.cfg.Wallet.Address())
+	// The epoch the blob is stored until: a store that starts again under a later committee
+	// keeps it (and so can certify the registration it already paid for).
+	endEpoch := v.c.Epoch + opts.Epochs
 	for attempt := 0; ; attempt++ {
 		epoch := v.c.Epoch
 		wantEnd := epoch + opts.Epochs
@@ -295,7 +298,8 @@ func (c *Client) store(ctx context.Context, size uint64, opts StoreOptions, enco
 			break
 		}
 		// A committee change during the store invalidates the confirmations: refresh and retry.
-		if attempt < 2 && (errors.Is(err, cpclient.ErrWrongEpoch) || errors.Is(err, ErrNotEnoughConfirmations) || errors.Is(err, cpclient.ErrStorageEpochs)) {
+		if attempt < 3 && (errors.Is(err, errCommitteeMoved) || errors.Is(err, cpclient.ErrWrongEpoch) ||
+			errors.Is(err, ErrNotEnoughConfirmations) || errors.Is(err, cpclient.ErrStorageEpochs)) {
 			nv, rerr := c.committee(ctx, true)
 			if rerr == nil && nv.c.Epoch != v.c.Epoch {
 				log.Info("committee changed during the store; retrying", "from", v.c.Epoch, "to", nv.c.Epoch)
@@ -303,6 +307,10 @@ func (c *Client) store(ctx context.Context, size uint64, opts StoreOptions, enco
 					return nil, fmt.Errorf("client: the number of shards changed: %w", err)
 				}
 				v = nv
+				opts.Epochs = 1 // at least the epoch it is certified in
+				if endEpoch > v.c.Epoch {
+					opts.Epochs = endEpoch - v.c.Epoch
+				}
 				continue
 			}
 		}
@@ -632,7 +640,7 @@ func (c *Client) upload(ctx context.Context, v *committeeView, e *encodedBlob, m
 				pairs = append(pairs, blob.PairIndex(md.ID, n, int(s)))
 			}
 			slices.Sort(pairs)
-			return c.storeOnNode(ctx, v, node, e, md, mdBytes, pairs, r, prog)
+			return c.storeOnNode(ctx, v, node, v.c.Members[i].NodeID, e, md, mdBytes, pairs, r, prog)
 		})
 	defer job.Stop()
 
@@ -646,6 +654,10 @@ func (c *Client) upload(ctx context.Context, v *committeeView, e *encodedBlob, m
 	for res := range job.Results(&jerr) {
 		i := res.Node
 		if res.Err != nil {
+			if errors.Is(res.Err, errCommitteeMoved) {
+				// Confirmations of v's epoch can no longer certify: stop the other uploads.
+				return nil, 0, res.Err
+			}
 			if ctx.Err() == nil {
 				c.log.Warn("storing on node failed", "node", v.c.Members[i].Name, "blob", md.ID, "err", res.Err)
 			}
@@ -722,24 +734,42 @@ func (p *progress) finish() {
 }
 
 // storeOnNode uploads a node's slivers and returns its verified confirmation. A node that
-// reports missing slivers gets them again.
-func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeclient.Client, e *encodedBlob, md *blob.MetadataWithID,
-	mdBytes []byte, pairs []int, r *registration, prog *progress) (confirmation, error) {
+// reports missing slivers gets them again. Pairs the node acknowledged in an earlier attempt
+// of the store (under an earlier committee, see encodedBlob.delivered) are not sent again
+// unless it reports them missing. A node that answers as of another epoch than v's (a sliver
+// of a shard it does not own in its epoch, a confirmation for its epoch) makes the client
+// refresh its committee: if the committee moved on, the store starts again with the new one
+// (errCommitteeMoved); else the node has not followed the epoch change yet and is tried again
+// after a backoff.
+func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodeclient.Client, member ObjectID, e *encodedBlob,
+	md *blob.MetadataWithID, mdBytes []byte, pairs []int, r *registration, prog *progress) (confirmation, error) {
 	// Confirmations are asked again while the node has not seen the registration yet.
 	policy := c.retryPolicy()
 	policy.Retryable = func(err error) bool {
 		return nodeclient.IsRetryable(err) || errors.Is(err, nodeclient.ErrNotRegistered)
 	}
+	send := e.delivered.missing(member, pairs)
+	behind := 0 // times the node was found behind the control plane's epoch
 	for attempt := 0; ; attempt++ {
-		if err := c.uploadToNode(ctx, node, e, md, mdBytes, pairs, prog, attempt > 0); err != nil {
-			// A node that saw the registration in the middle of a pending upload may have
-			// moved the buffered metadata to its store under the request's feet: send it all
-			// again, now as a registered blob.
-			if (errors.Is(err, nodeclient.ErrMetadataNotFound) || errors.Is(err, nodeclient.ErrNotRegistered)) && attempt < 3 {
-				node.Logger().Debug("upload raced the registration; uploading again", "blob", md.ID, "err", err)
-				continue
+		if len(send) > 0 {
+			if err := c.uploadToNode(ctx, node, e, md, mdBytes, send, prog, attempt > 0); err != nil {
+				switch {
+				case (errors.Is(err, nodeclient.ErrMetadataNotFound) || errors.Is(err, nodeclient.ErrNotRegistered)) && attempt < 3:
+					// A node that saw the registration in the middle of a pending upload may
+					// have moved the buffered metadata to its store under the request's feet:
+					// send it all again, now as a registered blob.
+					node.Logger().Debug("upload raced the registration; uploading again", "blob", md.ID, "err", err)
+					send = pairs
+					continue
+				case errors.Is(err, nodeclient.ErrShardNotAssigned):
+					if err := c.otherEpoch(ctx, v, node, md, err, &behind); err != nil {
+						return confirmation{}, err
+					}
+					continue
+				}
+				return confirmation{}, err
 			}
-			return confirmation{}, err
+			e.delivered.add(member, send)
 		}
 		obj, err := r.wait(ctx)
 		if err != nil {
@@ -755,14 +785,111 @@ func (c *Client) storeOnNode(ctx context.Context, v *committeeView, node *nodecl
 			conf.msg, conf.sig, err = node.Confirmation(ctx, md.ID, pt, v.c.Epoch, c.comm.ConfirmationWait)
 			return err
 		})
-		if errors.Is(err, nodeclient.ErrMissingSlivers) && attempt < 3 {
+		switch {
+		case errors.Is(err, nodeclient.ErrMissingSlivers) && attempt < 3:
+			// A node that gained shards at an epoch change misses their slivers: the store
+			// must start again with the new committee. Else send it all again.
+			if merr := c.committeeMoved(ctx, v, err); merr != nil {
+				return confirmation{}, merr
+			}
 			node.Logger().Debug("node misses slivers; uploading again", "blob", md.ID, "err", err)
+			send = pairs
 			continue
-		}
-		if err != nil && errors.Is(err, ErrBadNode) {
+		case errors.Is(err, nodeclient.ErrOtherEpoch):
+			if err := c.otherEpoch(ctx, v, node, md, err, &behind); err != nil {
+				return confirmation{}, err
+			}
+			send = nil // what it was sent is stored; a confirmation tells what it misses
+			continue
+		case err != nil && errors.Is(err, ErrBadNode):
 			node.Logger().Warn("node sent an invalid confirmation; ignored", "blob", md.ID, "err", err)
 		}
 		return conf, err
+	}
+}
+
+// errCommitteeMoved: the committee moved to a later epoch during a store; its confirmations
+// must come from the new committee.
+var errCommitteeMoved = errors.New("client: the committee moved to a later epoch during the store")
+
+// committeeMoved returns errCommitteeMoved (wrapping cause) if the control plane's committee,
+// fetched after cause was received (nodes follow the control plane, so it is at least at the
+// epoch of the node that answered), is of a later epoch than v's; else nil. A failure to
+// fetch it is returned wrapping cause.
+func (c *Client) committeeMoved(ctx context.Context, v *committeeView, cause error) error {
+	nv, err := c.committeeSince(ctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w (refreshing the committee: %w)", cause, err)
+	}
+	if nv.c.Epoch > v.c.Epoch {
+		return fmt.Errorf("%w: from %d to %d: %w", errCommitteeMoved, v.c.Epoch, nv.c.Epoch, cause)
+	}
+	return nil
+}
+
+// otherEpoch handles a node that has just answered a store of committee v as of another epoch
+// (cause): errCommitteeMoved if the committee moved on (see committeeMoved); else the node
+// has not followed the epoch change to v's epoch yet (it learns it from the control plane's
+// events within seconds): it waits a backoff and returns nil to try the node again, at most
+// MaxRetries times (counted in behind), then cause.
+func (c *Client) otherEpoch(ctx context.Context, v *committeeView, node *nodeclient.Client, md *blob.MetadataWithID, cause error,
+	behind *int) error {
+	if err := c.committeeMoved(ctx, v, cause); err != nil {
+		return err
+	}
+	if *behind >= c.comm.MaxRetries {
+		return cause
+	}
+	*behind++
+	wait := min(c.comm.MinBackoff<<(*behind-1), c.comm.MaxBackoff)
+	node.Logger().Debug("node has not followed the epoch change yet; trying it again", "blob", md.ID, "epoch", v.c.Epoch, "wait", wait, "err", cause)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// deliveries records, for the attempts of one store, which sliver pairs each node
+// acknowledged, so that a store that starts again under a new committee sends a node only
+// the pairs of the shards it gained.
+type deliveries struct {
+	mu    sync.Mutex
+	pairs map[ObjectID]map[int]bool
+}
+
+// missing returns the pairs not delivered to node yet (all of them if none was).
+func (d *deliveries) missing(node ObjectID, pairs []int) []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	have := d.pairs[node]
+	if len(have) == 0 {
+		return pairs
+	}
+	var out []int
+	for _, p := range pairs {
+		if !have[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// add records pairs as delivered to node.
+func (d *deliveries) add(node ObjectID, pairs []int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pairs == nil {
+		d.pairs = map[ObjectID]map[int]bool{}
+	}
+	if d.pairs[node] == nil {
+		d.pairs[node] = map[int]bool{}
+	}
+	for _, p := range pairs {
+		d.pairs[node][p] = true
 	}
 }
 
@@ -1016,6 +1143,8 @@ type encodedBlob struct {
 	// memory goes to reuse (if not nil) for another store.
 	guard *memGuard
 	reuse *sliverMemory
+	// delivered records the pairs each node acknowledged, over the attempts of the store.
+	delivered deliveries
 }
 
 // close removes the temporary file, if any, or ends the use of the slivers in memory.
