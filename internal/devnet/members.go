@@ -76,6 +76,25 @@ func (n *Network) lockMembers(try bool) (unlock func(), ok bool, err error) {
 	return func() { f.Close() }, true, nil // closing releases the lock
 }
 
+// lockSynced takes the membership lock (waiting for it) and n.mu, and then the membership
+// changes other processes made (syncMembersLocked); unlock releases both.
+func (n *Network) lockSynced() (unlock func(), err error) {
+	unlockMembers, _, err := n.lockMembers(false)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	if err := n.syncMembersLocked(); err != nil {
+		n.mu.Unlock()
+		unlockMembers()
+		return nil, err
+	}
+	return func() {
+		n.mu.Unlock()
+		unlockMembers()
+	}, nil
+}
+
 func (n *Network) writeSetup() error {
 	sb, err := json.MarshalIndent(&n.setup, "", "  ")
 	if err != nil {
@@ -214,16 +233,11 @@ func (n *Network) AddNode(ctx context.Context, stake uint64) (*Joined, error) {
 	if stake == 0 {
 		stake = nodeStake
 	}
-	unlock, _, err := n.lockMembers(false)
+	unlock, err := n.lockSynced()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.syncMembersLocked(); err != nil {
-		return nil, err
-	}
 	i := len(n.nodes)
 	name := nodeName(i)
 	used := n.setup.usedAddrs()
@@ -315,16 +329,11 @@ func (n *Network) AddNode(ctx context.Context, stake uint64) (*Joined, error) {
 // selected yet. The devnet stops its process once the committee no longer needs it
 // (Refresh); a node in no committee is stopped at once.
 func (n *Network) RemoveNode(ctx context.Context, name string) (*Leaving, error) {
-	unlock, _, err := n.lockMembers(false)
+	unlock, err := n.lockSynced()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.syncMembersLocked(); err != nil {
-		return nil, err
-	}
 	i := slices.IndexFunc(n.nodes, func(p *Process) bool { return p.Name == name })
 	if i < 0 {
 		return nil, fmt.Errorf("devnet: no node named %q", name)

@@ -779,16 +779,11 @@ func getOK(ctx context.Context, hc *http.Client, url string) error {
 // WriteInfo writes devnet.json with the current pids, after taking the membership changes
 // other processes made.
 func (n *Network) WriteInfo() error {
-	unlock, _, err := n.lockMembers(false)
+	unlock, err := n.lockSynced()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.syncMembersLocked(); err != nil {
-		return err
-	}
 	return n.writeInfoLocked()
 }
 
