@@ -90,6 +90,18 @@ type EpochChange struct {
 	// DeadlineMs is when the change is declared done without a quorum (a whole epoch after
 	// its start).
 	DeadlineMs int64 `json:"deadline_ms"`
+	// Unsynced lists the shards whose owner has not reported holding them yet (gained at this
+	// change or carried over from earlier ones), by shard. A node that holds one of them
+	// without owning it keeps it until it leaves this list.
+	Unsynced []ShardHandover `json:"unsynced,omitempty"`
+}
+
+// ShardHandover is a shard on its way to its owner: Owner has not reported holding it; From
+// is the last owner that did (where its slivers are), or zero if none did.
+type ShardHandover struct {
+	Shard uint16   `json:"shard"`
+	Owner ObjectID `json:"owner"`
+	From  ObjectID `json:"from"`
 }
 
 // Node statuses in NodeInfo.

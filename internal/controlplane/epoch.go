@@ -3,6 +3,7 @@ package controlplane
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"github.com/floelabs/floe/internal/protocol"
@@ -25,9 +26,13 @@ func (s *State) nodeWeights(e uint32) map[ObjectID]uint64 {
 //   - T: EpochChangeStart(e). The committee of e accepts writes at once; its members that
 //     gained shards fetch them from the previous owners (sync_shard, else recovery) and report
 //     EpochSyncDone. Members that gained no shard count as done at once.
-//   - When members holding a quorum of the shards are done: EpochChangeDone(e). Nodes that
-//     lost shards delete them only then, and reads of older blobs no longer need the previous
-//     committee.
+//   - When members holding a quorum of the shards are done: EpochChangeDone(e). Reads of
+//     older blobs no longer need the previous committee. A node that lost a shard deletes it
+//     once the change is done and the shard's new owner reported holding it (the shard left
+//     EpochSync.Unsynced): a new owner that is down past EpochChangeDone, or past the whole
+//     epoch, still finds the shard where it was. A shard whose owner never reported stays
+//     unsynced into the next epoch (its owner must report there, even if it gained nothing
+//     new), and a new owner of it takes it from the last owner that held it.
 //   - Voting end, at T + D/2 or when EpochChangeDone(e) comes if later: the committee, prices
 //     and capacity of e+1 are selected (EpochParametersSelected), so nodes can prepare.
 //   - T + D, once e+1's committee is selected: the change to e+1 starts.
@@ -116,12 +121,13 @@ func (s *State) changeEpoch(now int64) {
 	s.d.Committees[next] = c
 	s.touchEpoch(tableUsed, old)
 	delete(s.d.Used, old)
+	before := s.d.EpochSyncs[old]
 	s.touchEpoch(tableEpochSync, old)
 	delete(s.d.EpochSyncs, old)
 	s.emit(Event{Type: EventEpochChangeStart, Epoch: next})
 	s.expireObjects(next)
 	s.updateValidators(c)
-	s.startEpochSync(c, prev, now)
+	s.startEpochSync(c, prev, before, now)
 	s.challengeBlockBegin(now) // opens the epoch's first storage-challenge round
 }
 
@@ -147,30 +153,58 @@ func (s *State) refreshMembers(c *Committee) {
 	}
 }
 
-// gainedShards returns the shards member m holds in c that it did not hold in prev.
-func gainedShards(m *Member, prev *Committee) []uint16 {
+// handovers returns the shards of c whose owner must report holding them: the shards each
+// member gained from prev (from their owner in prev, or from where that owner was still to
+// take them from if it never reported them), and the shards still unsynced in before whose
+// owner did not change. Nothing is handed over to the first committee.
+func handovers(c, prev *Committee, before *EpochSync) []ShardHandover {
 	if prev == nil || len(prev.Members) == 0 {
-		return nil // the first committee: nobody held anything to hand over
+		return nil
 	}
-	had := map[uint16]bool{}
-	for _, sh := range prev.ShardsOf(m.NodeID) {
-		had[sh] = true
-	}
-	var out []uint16
-	for _, sh := range m.Shards {
-		if !had[sh] {
-			out = append(out, sh)
+	prevOwner := map[uint16]ObjectID{}
+	for _, m := range prev.Members {
+		for _, sh := range m.Shards {
+			prevOwner[sh] = m.NodeID
 		}
 	}
+	pending := map[uint16]ShardHandover{}
+	if before != nil {
+		for _, h := range before.Unsynced {
+			pending[h.Shard] = h
+		}
+	}
+	var out []ShardHandover
+	for _, m := range c.Members {
+		for _, sh := range m.Shards {
+			h, unsynced := pending[sh]
+			po, had := prevOwner[sh]
+			switch {
+			case had && po == m.NodeID && !unsynced:
+				continue // kept, and held
+			case had && po == m.NodeID:
+				out = append(out, h) // kept, still not reported
+			case unsynced && h.From != (ObjectID{}):
+				out = append(out, ShardHandover{Shard: sh, Owner: m.NodeID, From: h.From})
+			default:
+				out = append(out, ShardHandover{Shard: sh, Owner: m.NodeID, From: po})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Shard < out[j].Shard })
 	return out
 }
 
-// startEpochSync records the takeover of c's shards: members that gained none are done at once.
-func (s *State) startEpochSync(c *Committee, prev *Committee, now int64) {
-	es := &EpochSync{Epoch: c.Epoch, StartMs: now, Done: []ObjectID{}}
+// startEpochSync records the takeover of c's shards: the shards handed over, and the members
+// with none to take (done at once).
+func (s *State) startEpochSync(c *Committee, prev *Committee, before *EpochSync, now int64) {
+	es := &EpochSync{Epoch: c.Epoch, StartMs: now, Done: []ObjectID{}, Unsynced: handovers(c, prev, before)}
+	taking := map[ObjectID]bool{}
+	for _, h := range es.Unsynced {
+		taking[h.Owner] = true
+	}
 	for i := range c.Members {
 		m := &c.Members[i]
-		if len(gainedShards(m, prev)) == 0 {
+		if !taking[m.NodeID] {
 			es.Done = append(es.Done, m.NodeID)
 			es.DoneShards += len(m.Shards)
 		}
@@ -226,6 +260,10 @@ func (s *State) epochSyncDone(op *EpochSyncDoneOp) error {
 	es.Done = append(es.Done, m.NodeID)
 	sortIDs(es.Done)
 	es.DoneShards += len(m.Shards)
+	es.Unsynced = slices.DeleteFunc(es.Unsynced, func(h ShardHandover) bool { return h.Owner == m.NodeID })
+	if len(es.Unsynced) == 0 {
+		es.Unsynced = nil
+	}
 	s.emit(Event{Type: EventEpochSyncDone, NodeID: m.NodeID, Epoch: es.Epoch, Size: uint64(es.DoneShards)})
 	if !es.Completed && protocol.Quorum.Reached(es.DoneShards, s.d.Params.NShards) {
 		s.completeEpochSync(es, s.d.TimeMs, false)

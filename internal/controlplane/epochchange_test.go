@@ -3,6 +3,7 @@ package controlplane
 import (
 	"crypto/ed25519"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,10 +214,11 @@ func TestVotingEndWaitsForEpochChangeDone(t *testing.T) {
 }
 
 // TestEpochChangeEscape: with nobody reporting, the change is declared done (forced) when the
-// next epoch is due, and voting end and the next change follow in the same block.
+// next epoch is due, and voting end and the next change follow in the same block; the shards
+// never reported stay unsynced in the next epoch until their owner reports there.
 func TestEpochChangeEscape(t *testing.T) {
 	h := newHarness(t)
-	h.addNode(h.alice, 62, 100)
+	carol, carolKey := h.addNode(h.alice, 62, 100)
 	h.nextEpoch()
 	e := h.s.Epoch()
 	h.atFraction(0.99)
@@ -231,18 +233,30 @@ func TestEpochChangeEscape(t *testing.T) {
 	if findEvent(r.BlockEvents, EventEpochParametersSelected) == nil || h.s.Epoch() != e+1 {
 		t.Fatalf("voting end and change did not follow: epoch %d, events %+v", h.s.Epoch(), r.BlockEvents)
 	}
-	// The same committee again: nobody gains a shard, so the change is done at its start.
-	if findEvent(r.BlockEvents, EventEpochChangeStart) == nil || h.epochState() != cpapi.EpochStateChangeDone {
-		t.Fatalf("an unchanged committee is not done at once: %q", h.epochState())
+	// The same committee again: nobody gains a shard, but the new node never reported the 4
+	// it gained in epoch e, so they stay unsynced (their previous owners keep them) and it
+	// still owes its report: the others' 6 shards are short of the quorum of 7.
+	if findEvent(r.BlockEvents, EventEpochChangeStart) == nil || h.epochState() != cpapi.EpochStateChangeSync {
+		t.Fatalf("a change with shards carried over unsynced is done at once: %q", h.epochState())
 	}
-	var doneNext *cpapi.Event
-	for i := range r.BlockEvents {
-		if ev := &r.BlockEvents[i]; ev.Type == EventEpochChangeDone && ev.Epoch == e+1 {
-			doneNext = ev
+	ec := h.s.EpochChange()
+	prev, _ := h.s.Committee(e - 1)
+	if len(ec.Pending) != 1 || ec.Pending[0] != cpapi.ObjectID(carol) || len(ec.Unsynced) != 4 {
+		t.Fatalf("epoch %d's change: %+v", e+1, ec)
+	}
+	owners := prev.ShardOwner()
+	for _, u := range ec.Unsynced {
+		if u.Owner != cpapi.ObjectID(carol) || u.From != prev.Members[owners[u.Shard]].NodeID {
+			t.Fatalf("shard %d handed over to %s from %s, want to carol from its owner in epoch %d", u.Shard, u.Owner, u.From, e-1)
 		}
 	}
-	if doneNext == nil || doneNext.Forced {
-		t.Fatalf("no EpochChangeDone for epoch %d at its start: %+v", e+1, r.BlockEvents)
+	// Its report in epoch e+1 completes the change and ends the handovers.
+	r = h.block(h.report(carol, carolKey, e+1, 96))
+	if !r.Results[0].OK() || findEvent(r.Results[0].Events, EventEpochChangeDone) == nil {
+		t.Fatalf("the late report: %v %+v", r.Results[0].Err, r.Results[0].Events)
+	}
+	if ec := h.s.EpochChange(); ec.State != cpapi.EpochStateChangeDone || len(ec.Unsynced) != 0 || len(ec.Pending) != 0 {
+		t.Fatalf("after the late report: %+v", ec)
 	}
 }
 
@@ -386,5 +400,48 @@ func TestValidatorsFollowStake(t *testing.T) {
 	}
 	if got, want := h.s.Hash(), fullHash(t, h.s); got != want {
 		t.Fatal("validator changes missed the commitment")
+	}
+}
+
+// TestHandovers: which shards a change hands over, and from where: a gained shard from its
+// previous owner; a shard its owner never reported stays unsynced while it keeps it, and
+// when it moves on its new owner takes it from the last owner that held it.
+func TestHandovers(t *testing.T) {
+	a, b, c := ObjectID{1}, ObjectID{2}, ObjectID{3}
+	committee := func(shards map[ObjectID][]uint16) *Committee {
+		cm := &Committee{NShards: 4}
+		for _, id := range []ObjectID{a, b, c} {
+			if sh, ok := shards[id]; ok {
+				cm.Members = append(cm.Members, Member{NodeID: id, Shards: sh})
+			}
+		}
+		return cm
+	}
+	e1 := committee(map[ObjectID][]uint16{a: {0, 1}, b: {2, 3}})
+	if got := handovers(e1, nil, nil); got != nil {
+		t.Fatalf("the first committee: %v", got)
+	}
+	// Epoch 2: c gains shard 1 from a.
+	e2 := committee(map[ObjectID][]uint16{a: {0}, b: {2, 3}, c: {1}})
+	h2 := handovers(e2, e1, nil)
+	if want := []ShardHandover{{1, c, a}}; !slices.Equal(h2, want) {
+		t.Fatalf("epoch 2: %v, want %v", h2, want)
+	}
+	// Epoch 3: c never reported; it keeps shard 1 (still from a) and gains 3 from b.
+	e3 := committee(map[ObjectID][]uint16{a: {0}, b: {2}, c: {1, 3}})
+	h3 := handovers(e3, e2, &EpochSync{Unsynced: h2})
+	if want := []ShardHandover{{1, c, a}, {3, c, b}}; !slices.Equal(h3, want) {
+		t.Fatalf("epoch 3: %v, want %v", h3, want)
+	}
+	// Epoch 4: shard 1 moves on to b (from a, which still holds it: c never did), shard 3
+	// goes back to b (from b, which held it before c), and b's shard 2 goes to a.
+	e4 := committee(map[ObjectID][]uint16{a: {0, 2}, b: {1, 3}})
+	h4 := handovers(e4, e3, &EpochSync{Unsynced: h3})
+	if want := []ShardHandover{{1, b, a}, {2, a, b}, {3, b, b}}; !slices.Equal(h4, want) {
+		t.Fatalf("epoch 4: %v, want %v", h4, want)
+	}
+	// Epoch 5: the same committee; only the unreported shards carry over.
+	if h5 := handovers(e4, e4, &EpochSync{Unsynced: h4[1:2]}); !slices.Equal(h5, h4[1:2]) {
+		t.Fatalf("epoch 5: %v, want %v", h5, h4[1:2])
 	}
 }

@@ -234,6 +234,11 @@ func (s *State) EpochChange() *cpapi.EpochChange {
 	if es != nil && es.Completed {
 		ec.DoneMs, ec.Forced = es.DoneMs, es.Forced
 	}
+	if es != nil {
+		for _, h := range es.Unsynced {
+			ec.Unsynced = append(ec.Unsynced, cpapi.ShardHandover{Shard: h.Shard, Owner: cpapi.ObjectID(h.Owner), From: cpapi.ObjectID(h.From)})
+		}
+	}
 	return ec
 }
 

@@ -81,6 +81,20 @@ type EpochSync struct {
 	Completed bool  `json:"completed"`
 	DoneMs    int64 `json:"done_ms,omitempty"`
 	Forced    bool  `json:"forced,omitempty"`
+	// Unsynced lists, by shard, the shards whose owner in this epoch has not reported holding
+	// them: those gained at this change by members that have not sent EpochSyncDone yet, and
+	// those carried over from earlier changes that their owner never reported (it was down,
+	// or the change was forced). A node that holds an unsynced shard without owning it keeps
+	// it (and serves it) until the shard leaves this list.
+	Unsynced []ShardHandover `json:"unsynced,omitempty"`
+}
+
+// ShardHandover is a shard on its way to its owner: Owner has not reported holding it, and
+// From is the last owner that did (its slivers are there), or zero if none did.
+type ShardHandover struct {
+	Shard uint16   `json:"shard"`
+	Owner ObjectID `json:"owner"`
+	From  ObjectID `json:"from"`
 }
 
 // isDone reports whether node id is among the done members.
