@@ -413,9 +413,12 @@ type ShardSummary struct {
 	ReadOnly         int                `json:"readOnly"`
 }
 
-// ShardDetail lists the owned shards (with ?detailed=true).
+// ShardDetail lists the owned shards (with ?detailed=true), and the others the node holds
+// slivers of (status "readOnly": lost at an epoch change, kept until their new owners hold
+// them).
 type ShardDetail struct {
 	Owned []ShardStatus `json:"owned"`
+	Other []ShardStatus `json:"other,omitempty"`
 }
 
 // ShardStatus is one owned shard's status.

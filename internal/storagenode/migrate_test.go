@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
+	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
@@ -390,5 +391,151 @@ func TestSyncShardDenied(t *testing.T) {
 			t.Fatal(err)
 		}
 		break
+	}
+}
+
+// TestLostShardKeptUntilNewOwnerHoldsIt: a node gains a shard while it is down, and stays down
+// past EpochChangeDone (the others are a quorum) and past the whole next epoch. The previous
+// owners keep the shards they lost (health readOnly, floe_node_retained_shards), also across a
+// restart, and the control plane keeps them unsynced into the next epoch. When the node comes
+// back (with recovery off, so sync_shard is the only way its shards can come) it pulls them
+// from the previous owners, which did not own them in the epoch before, reports
+// EpochSyncDone in the later epoch, and only then do the previous owners delete them.
+func TestLostShardKeptUntilNewOwnerHoldsIt(t *testing.T) {
+	mn := newMigrateNet(t, testShards, 4)
+	for i := range mn.nodes {
+		mn.start(i, nil)
+	}
+	var blobs []*redstuff.Encoding
+	for k := range 6 {
+		e := testBlob(t, mn.enc, 20_000+k*977, byte(k+1))
+		mn.write(e, nil, -1)
+		blobs = append(blobs, e)
+	}
+	for i := range mn.nodes {
+		for _, e := range blobs {
+			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
+		}
+	}
+	// The gainer is a node with 2 of the 10 shards: 25 more on it (of 425) gives it 3, and the
+	// others keep 7, a quorum without it.
+	gainer := -1
+	for j := range mn.nodes {
+		if len(memberShards(mn.committee(mn.info().Epoch), cpapi.BLSPublicKey(mn.net.NodeKeys[j].PublicKey()))) == 2 {
+			gainer = j
+		}
+	}
+	cur, next := mn.stakeAndSelect(gainer, 25)
+	gained, owners := mn.losers(cur, next, gainer)
+	mine := len(memberShards(next, cpapi.BLSPublicKey(mn.net.NodeKeys[gainer].PublicKey())))
+	if len(gained) == 0 || !protocol.Quorum.Reached(testShards-mine, testShards) {
+		t.Fatalf("node %d gains %d shards (%d in all): want some, and the others a quorum without it", gainer, len(gained), mine)
+	}
+	var me cpapi.ObjectID
+	for _, m := range next.Members {
+		if m.BLSPublicKey == cpapi.BLSPublicKey(mn.net.NodeKeys[gainer].PublicKey()) {
+			me = m.NodeID
+		}
+	}
+	mn.stop(gainer, false)
+	ctx := context.Background()
+	holds := func(j int, s uint16) bool {
+		got, err := mn.nodes[j].store.ShardSlivers(ctx, s, redstuff.Primary, blob.ID{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got) > 0
+	}
+	health := func(j int) api.ServiceHealthInfo {
+		h, err := mn.nodes[j].e.Health(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	// keptByOwners checks that every previous owner still holds its lost shards and says so.
+	keptByOwners := func(when string) {
+		t.Helper()
+		for j, shards := range owners {
+			waitFor(t, "the owner's retention step", func() bool {
+				return mn.nodes[j].metric(t, "floe_node_retained_shards") == float64(len(shards))
+			})
+			for _, s := range shards {
+				if !holds(j, s) {
+					t.Fatalf("%s: node %d deleted shard %d, which node %d never took", when, j, s, gainer)
+				}
+			}
+			h := health(j)
+			if h.ShardSummary.ReadOnly != len(shards) || len(h.ShardDetail.Other) != len(shards) || h.ShardDetail.Other[0].Status != "readOnly" {
+				t.Fatalf("%s: node %d's health: readOnly %d, other %+v, want the %d shards it keeps", when, j, h.ShardSummary.ReadOnly, h.ShardDetail.Other, len(shards))
+			}
+		}
+	}
+
+	epoch := mn.changeEpoch()
+	ec := mn.waitChangeDone(epoch)
+	if ec.Forced || slices.Contains(ec.Done, me) || len(ec.Unsynced) != len(gained) {
+		t.Fatalf("epoch %d's change without node %d: %+v", epoch, gainer, ec)
+	}
+	time.Sleep(2500 * time.Millisecond) // a few migration steps after EpochChangeDone
+	keptByOwners("after EpochChangeDone")
+	// A previous owner restarted still keeps them.
+	var restarted int
+	for j := range owners {
+		restarted = j
+		break
+	}
+	mn.stop(restarted, false)
+	mn.start(restarted, nil)
+	waitFor(t, "the restarted owner's view", func() bool { return health(restarted).Epoch == epoch })
+	time.Sleep(2500 * time.Millisecond)
+	keptByOwners("after a restart")
+
+	// The next epoch, the gainer still down: the shards stay unsynced, from their old owners.
+	mn.moveTo(0.55)
+	waitFor(t, "the next committee", func() bool { return mn.committee(epoch+1) != nil })
+	later := mn.changeEpoch()
+	ec = mn.waitChangeDone(later)
+	index := map[cpapi.ObjectID]int{} // node ID -> node index
+	for _, m := range cur.Members {
+		for j := range mn.nodes {
+			if m.BLSPublicKey == cpapi.BLSPublicKey(mn.net.NodeKeys[j].PublicKey()) {
+				index[m.NodeID] = j
+			}
+		}
+	}
+	for _, h := range ec.Unsynced {
+		if j, ok := index[h.From]; h.Owner != me || !ok || !slices.Contains(owners[j], h.Shard) {
+			t.Fatalf("epoch %d: shard %d handed over to %s from %s, want to node %d from its owner in epoch %d", later, h.Shard, h.Owner, h.From, gainer, epoch-1)
+		}
+	}
+	if len(ec.Unsynced) != len(gained) || slices.Contains(ec.Done, me) {
+		t.Fatalf("epoch %d's change: %+v", later, ec)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	keptByOwners("a whole epoch later")
+
+	// The gainer comes back without recovery: only sync_shard from the old owners can fill it.
+	g := mn.start(gainer, func(c *Config) { c.DisableRecovery = true })
+	for _, e := range blobs {
+		waitFor(t, "the gainer holding its shards", func() bool { return mn.holdsAll(gainer, e) })
+	}
+	waitFor(t, "the gainer's report", func() bool {
+		info := mn.info()
+		return info.Epoch == later && slices.Contains(info.EpochChange.Done, me) && len(info.EpochChange.Unsynced) == 0
+	})
+	var served float64
+	for j, shards := range owners {
+		served += mn.nodes[j].metric(t, "floe_node_sync_shard_served_slivers_total")
+		for _, s := range shards {
+			waitFor(t, "the lost shard deleted once its owner holds it", func() bool { return !holds(j, s) })
+		}
+		waitFor(t, "the owner's health", func() bool { return health(j).ShardSummary.ReadOnly == 0 })
+	}
+	moved, fallbacks := g.metric(t, "floe_node_sync_shard_slivers_total"), g.metric(t, "floe_node_sync_shard_fallbacks_total")
+	t.Logf("node %d down over 2 epoch changes: %d shards kept by %d previous owners (one restarted); back in epoch %d: %v slivers moved by sync_shard (%v served by the old owners), %v fallbacks",
+		gainer, len(gained), len(owners), later, moved, served, fallbacks)
+	if moved != float64(2*len(gained)*len(blobs)) || fallbacks != 0 {
+		t.Fatalf("want %d slivers moved by sync_shard and no fallback", 2*len(gained)*len(blobs))
 	}
 }

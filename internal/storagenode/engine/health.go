@@ -44,8 +44,8 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 			h.ShardDetail = &api.ShardDetail{Owned: detail}
 		}
 		// Read-only: shards the node still holds slivers of but no longer owns (lost at an
-		// epoch change, kept until the change is done so the previous committee can serve
-		// reads).
+		// epoch change, kept until the change is done and their new owners hold them; see
+		// migrate.go).
 		held, err := e.store.Shards(ctx)
 		if err != nil {
 			return h, err
@@ -53,6 +53,9 @@ func (e *Engine) Health(ctx context.Context, detailed bool) (api.ServiceHealthIn
 		for _, s := range held {
 			if !v.owned[s] {
 				h.ShardSummary.ReadOnly++
+				if detailed {
+					h.ShardDetail.Other = append(h.ShardDetail.Other, api.ShardStatus{Shard: s, Status: "readOnly"})
+				}
 			}
 		}
 	}

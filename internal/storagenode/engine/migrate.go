@@ -17,17 +17,27 @@ import (
 )
 
 // Shard migration at epoch changes (spec §7.4). When the committee of a new epoch gives the
-// node shards it did not own in the previous epoch, it pulls each one from its previous owner
-// with POST /v1/migrate/sync_shard: pages of slivers in blob-ID order, one axis at a time,
-// each request signed with the node's BLS key, each page resuming after the last blob ID
-// received. Every sliver is checked against its blob's metadata before it is stored; a
-// previous owner that is unreachable (after retries) or sends a sliver that does not verify is
-// abandoned for that shard, and recovery from the other members' recovery symbols rebuilds
-// what is still missing. While a shard is pulled its health status is inTransfer (recovery
-// leaves it alone); then inRecovery until a sweep found nothing missing in it. Once every
-// gained shard is ready the node submits EpochSyncDone. Shards the node lost are deleted only
-// after the control plane declared the change done (EpochChangeDone), so that reads of older
-// blobs can still be served by the previous committee until then.
+// node shards to take over (the control plane's EpochChange.Unsynced lists them: the shards it
+// gained, and any it owned before without ever reporting them), it pulls each one with POST
+// /v1/migrate/sync_shard from the last owner that held it (ShardHandover.From; usually the
+// previous owner): pages of slivers in blob-ID order, one axis at a time, each request signed
+// with the node's BLS key, each page resuming after the last blob ID received. Every sliver is
+// checked against its blob's metadata before it is stored; an owner that is unreachable
+// (after retries) or sends a sliver that does not verify is abandoned for that shard, and
+// recovery from the other members' recovery symbols rebuilds what is still missing. While a
+// shard is pulled its health status is inTransfer (recovery leaves it alone); then
+// inRecovery until a sweep found nothing missing in it. Once every shard to take over is
+// ready the node submits EpochSyncDone (also after EpochChangeDone, and in a later epoch if it
+// could not before).
+//
+// A shard the node holds without owning it (lost at a change, or earlier while the node was
+// down) is kept, and served to sync_shard and recovery-symbol requests, until the change is
+// done (reads of older blobs may still go to the previous committee) and the shard's owner
+// reported holding it (it left EpochChange.Unsynced); only then is it deleted. So a new owner
+// that is down past EpochChangeDone still finds the shard where it was. The decision is made
+// from the store and the control plane at every step, so it holds across restarts; health
+// counts such shards as readOnly (listed under shardDetail.other) and the metric
+// floe_node_retained_shards counts them.
 
 // Errors of sync-shard requests.
 var (
@@ -62,8 +72,10 @@ type Migrations struct {
 	mu sync.Mutex
 	// synced is the last epoch whose gained shards are complete and reported.
 	synced uint32
-	// dropped is the last epoch whose lost shards were deleted.
+	// dropped is the last epoch at whose step the node held no shard it does not own.
 	dropped uint32
+	// retained is the shards kept without being owned at the last step.
+	retained []uint16
 }
 
 func newMigrations(c *core, inc *Inconsistency) (*Migrations, error) {
@@ -132,7 +144,15 @@ func (m *Migrations) SyncShard(ctx context.Context, body []byte) ([]byte, error)
 		return nil, err
 	}
 	if p := shardOwner(prev, req.Shard); p == nil || crypto.BLSPublicKey(p.BLSPublicKey) != m.pub {
-		return nil, fmt.Errorf("%w: this node did not own shard %d in epoch %d", ErrSyncShardDenied, req.Shard, req.Epoch-1)
+		// Not the previous owner: a node that still holds the shard (an owner before it,
+		// keeping it until the new owner holds it) serves it too.
+		held, err := m.store.Shards(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(held, req.Shard) {
+			return nil, fmt.Errorf("%w: this node did not own shard %d in epoch %d and does not hold it", ErrSyncShardDenied, req.Shard, req.Epoch-1)
+		}
 	}
 	items, size, err := m.readPage(ctx, req)
 	if err != nil {
@@ -227,8 +247,8 @@ func (m *Migrations) run(ctx context.Context) {
 	}
 }
 
-// step does what is left to do for the view's epoch: the gained shards, the report, the lost
-// shards' deletion.
+// step does what is left to do for the view's epoch: the shards to take over, the report,
+// the deletion of the shards held without being owned once their owners hold them.
 func (m *Migrations) step(ctx context.Context, v *epochView) {
 	m.mu.Lock()
 	synced, dropped := m.synced >= v.epoch, m.dropped >= v.epoch
@@ -236,55 +256,40 @@ func (m *Migrations) step(ctx context.Context, v *epochView) {
 	if v.epoch == 0 || (synced && dropped) {
 		return
 	}
-	prev, err := m.committee(ctx, v.epoch-1)
+	epoch, ec, err := m.epochChange(ctx)
 	if err != nil {
-		if errors.Is(err, ErrNoCommittee) {
-			m.setDone(v.epoch, true, true)
-		} else if ctx.Err() == nil {
-			m.log.Warn("shard migration: previous committee", "epoch", v.epoch-1, "err", err)
+		if ctx.Err() == nil {
+			m.log.Warn("shard migration: control plane info", "err", err)
 		}
 		return
 	}
-	prevOwned := map[uint16]bool{}
-	if me := m.self(prev); me != nil {
-		for _, s := range me.Shards {
-			prevOwned[s] = true
-		}
+	if epoch != v.epoch || ec == nil || ec.Epoch != v.epoch {
+		return // the view and the control plane disagree on the epoch: the view catches up
+	}
+	unsynced := map[uint16]cpapi.ShardHandover{}
+	for _, h := range ec.Unsynced {
+		unsynced[h.Shard] = h
 	}
 	if !synced {
-		var gained []uint16
-		for _, s := range v.shards {
-			if !prevOwned[s] {
-				gained = append(gained, s)
+		var gained []cpapi.ShardHandover
+		if me := m.self(v.committee); me != nil {
+			for _, s := range v.shards {
+				if h, ok := unsynced[s]; ok && h.Owner == me.NodeID {
+					gained = append(gained, h)
+				}
 			}
 		}
-		m.shards.keepTransfer(v.epoch, gained)
-		if m.syncGained(ctx, v, prev, gained) {
+		shards := make([]uint16, len(gained))
+		for i, h := range gained {
+			shards[i] = h.Shard
+		}
+		m.shards.keepTransfer(v.epoch, shards)
+		if m.syncGained(ctx, v, gained) {
 			m.setDone(v.epoch, true, false)
 		}
 	}
-	if !dropped {
-		// Lost: the shards owned in the previous epoch and not now, and any other shard the
-		// node holds without owning it (lost in an earlier change while it was down).
-		held, err := m.store.Shards(ctx)
-		if err != nil {
-			return
-		}
-		var lost []uint16
-		for _, s := range held {
-			if !v.owned[s] {
-				prevOwned[s] = true
-			}
-		}
-		for s := range prevOwned {
-			if !v.owned[s] {
-				lost = append(lost, s)
-			}
-		}
-		slices.Sort(lost)
-		if m.dropLost(ctx, v, lost) {
-			m.setDone(v.epoch, false, true)
-		}
+	if !dropped && m.dropHeld(ctx, v, ec, unsynced) {
+		m.setDone(v.epoch, false, true)
 	}
 }
 
@@ -308,16 +313,20 @@ func (m *Migrations) epochChange(ctx context.Context) (uint32, *cpapi.EpochChang
 	return info.Epoch, info.EpochChange, nil
 }
 
-// syncGained pulls the gained shards (those not transferred yet), waits for recovery to
-// complete them, and reports EpochSyncDone. It reports whether the epoch's sync is over.
-func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.Committee, gained []uint16) bool {
+// syncGained pulls the shards to take over (those not transferred yet for the epoch), waits
+// for recovery to complete them, and reports EpochSyncDone. It reports whether the epoch's
+// sync is over.
+func (m *Migrations) syncGained(ctx context.Context, v *epochView, gained []cpapi.ShardHandover) bool {
 	if len(gained) == 0 {
-		return true // the control plane counts members that gained nothing at once
+		return true // nothing to take over, or reported already
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for _, s := range gained {
-		if !m.shards.startTransfer(v.epoch, s) {
+	for _, h := range gained {
+		if m.shards.status(h.Shard) == "ready" {
+			continue // complete already (a sweep found nothing missing): only the report is left
+		}
+		if !m.shards.startTransfer(v.epoch, h.Shard) {
 			continue // pulled already (or being pulled) for this epoch
 		}
 		sem <- struct{}{}
@@ -325,11 +334,11 @@ func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.C
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := m.pullShard(ctx, v, prev, s)
-			m.shards.endTransfer(s)
+			err := m.pullShard(ctx, v, h)
+			m.shards.endTransfer(h.Shard)
 			if err != nil && ctx.Err() == nil {
 				m.mm.fallbacks.Inc()
-				m.log.Warn("shard transfer failed; recovering it from recovery symbols", "shard", s, "epoch", v.epoch, "err", err)
+				m.log.Warn("shard transfer failed; recovering it from recovery symbols", "shard", h.Shard, "epoch", v.epoch, "err", err)
 			}
 		}()
 	}
@@ -337,8 +346,8 @@ func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.C
 	if ctx.Err() != nil {
 		return false
 	}
-	for _, s := range gained {
-		if m.shards.status(s) != "ready" {
+	for _, h := range gained {
+		if m.shards.status(h.Shard) != "ready" {
 			m.sweepNow() // recovery rebuilds what the transfer did not bring
 			return false
 		}
@@ -348,17 +357,12 @@ func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.C
 		m.log.Warn("shard migration: control plane info", "err", err)
 		return false
 	}
-	if epoch != v.epoch || ec == nil || ec.State != cpapi.EpochStateChangeSync {
-		return true // the change is over (or the epoch moved on): nothing to report
+	if epoch != v.epoch || ec == nil {
+		return true // the epoch moved on: the next one's step takes over what is still unsynced
 	}
 	me := m.self(v.committee)
-	if me == nil {
+	if me == nil || slices.Contains(ec.Done, me.NodeID) {
 		return true
-	}
-	for _, id := range ec.Done {
-		if id == me.NodeID {
-			return true
-		}
 	}
 	op := cpapi.Op{EpochSyncDone: &cpapi.EpochSyncDoneOp{NodeID: me.NodeID, Epoch: v.epoch,
 		Signature: cpapi.BLSSignature(protocol.SignEpochSyncDone(m.key, v.epoch, protocol.ObjectID(me.NodeID)))}}
@@ -366,16 +370,40 @@ func (m *Migrations) syncGained(ctx context.Context, v *epochView, prev *cpapi.C
 		m.log.Warn("reporting epoch sync done", "epoch", v.epoch, "err", err)
 		return false
 	}
-	m.log.Info("epoch sync done: every gained shard is complete", "epoch", v.epoch, "shards", len(gained))
+	m.log.Info("epoch sync done: every shard taken over is complete", "epoch", v.epoch, "shards", len(gained), "change", ec.State)
 	return true
 }
 
-// pullShard pulls both axes of shard from its owner in prev, storing every sliver that
-// verifies. It returns an error when the owner is gone, unreachable after retries or lying.
-func (m *Migrations) pullShard(ctx context.Context, v *epochView, prev *cpapi.Committee, shard uint16) error {
-	owner := shardOwner(prev, shard)
+// source returns the member record of node id from the latest committee (from v's epoch
+// back) that has it, or nil.
+func (m *Migrations) source(ctx context.Context, v *epochView, id cpapi.ObjectID) *cpapi.Member {
+	for e := v.epoch; e > 0 && e+64 > v.epoch; e-- {
+		c, err := m.committee(ctx, e)
+		if err != nil {
+			return nil
+		}
+		for i := range c.Members {
+			if c.Members[i].NodeID == id {
+				return &c.Members[i]
+			}
+		}
+	}
+	return nil
+}
+
+// pullShard pulls both axes of h's shard from the last owner that held it (h.From), storing
+// every sliver that verifies. It returns an error when that node is gone, unreachable after
+// retries or lying. A shard back with a node that held it has nothing to pull: recovery
+// brings what was written while it was away.
+func (m *Migrations) pullShard(ctx context.Context, v *epochView, h cpapi.ShardHandover) error {
+	shard := h.Shard
+	if me := m.self(v.committee); me != nil && h.From == me.NodeID {
+		m.log.Info("shard back with this node: recovery completes it", "shard", shard, "epoch", v.epoch)
+		return nil
+	}
+	owner := m.source(ctx, v, h.From)
 	if owner == nil {
-		return fmt.Errorf("no owner of shard %d in epoch %d", shard, prev.Epoch)
+		return fmt.Errorf("no node holds shard %d to hand it over (from %s)", shard, h.From)
 	}
 	peer, err := m.peer(owner)
 	if err != nil {
@@ -485,32 +513,53 @@ func lessID(a, b blob.ID) bool {
 	return false
 }
 
-// dropLost deletes the shards the node lost once the change to v's epoch is done. It reports
-// whether nothing is left to do for the epoch.
-func (m *Migrations) dropLost(ctx context.Context, v *epochView, lost []uint16) bool {
-	if len(lost) == 0 {
-		return true
-	}
-	epoch, ec, err := m.epochChange(ctx)
+// dropHeld deletes the shards the node holds without owning them whose owner now holds
+// them (they left ec.Unsynced) once the change to v's epoch is done, and keeps the others. It
+// reports whether it holds no such shard any more.
+func (m *Migrations) dropHeld(ctx context.Context, v *epochView, ec *cpapi.EpochChange, unsynced map[uint16]cpapi.ShardHandover) bool {
+	held, err := m.store.Shards(ctx)
 	if err != nil {
 		return false
-	}
-	if epoch == v.epoch && ec != nil && ec.State == cpapi.EpochStateChangeSync {
-		return false // the previous committee may still serve reads
 	}
 	cur, err := m.currentView()
-	if err != nil {
+	if err != nil || cur.epoch != v.epoch {
 		return false
 	}
-	for _, s := range lost {
-		if cur.owned[s] {
-			continue // owned again
+	changing := ec.State == cpapi.EpochStateChangeSync
+	var keep, drop []uint16
+	for _, s := range held {
+		switch _, waiting := unsynced[s]; {
+		case cur.owned[s]:
+		case changing || waiting:
+			keep = append(keep, s)
+		default:
+			drop = append(drop, s)
 		}
+	}
+	for _, s := range drop {
 		if err := m.store.DropShard(ctx, s); err != nil {
-			m.log.Error("dropping a lost shard", "shard", s, "err", err)
+			m.log.Error("dropping a shard the node no longer owns", "shard", s, "err", err)
 			return false
 		}
 	}
-	m.log.Info("lost shards deleted after the epoch change", "epoch", v.epoch, "shards", lost)
-	return true
+	if len(drop) > 0 {
+		m.log.Info("shards no longer owned deleted: the change is done and their owners hold them", "epoch", v.epoch, "shards", drop)
+	}
+	m.mu.Lock()
+	changed := !slices.Equal(m.retained, keep)
+	m.retained = keep
+	m.mu.Unlock()
+	m.shards.setRetained(keep)
+	m.mm.retained.Set(float64(len(keep)))
+	if changed && len(keep) > 0 {
+		var waitingFor []string
+		for _, s := range keep {
+			if h, ok := unsynced[s]; ok {
+				waitingFor = append(waitingFor, fmt.Sprintf("%d->%s", s, h.Owner))
+			}
+		}
+		m.log.Info("keeping shards the node no longer owns until the change is done and their owners hold them",
+			"epoch", v.epoch, "shards", keep, "change", ec.State, "owners_not_done", waitingFor)
+	}
+	return len(keep) == 0
 }

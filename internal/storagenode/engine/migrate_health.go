@@ -15,6 +15,7 @@ type migrateMetrics struct {
 	slivers   prometheus.Counter
 	bytes     prometheus.Counter
 	fallbacks prometheus.Counter
+	retained  prometheus.Gauge
 }
 
 func newMigrateMetrics(reg *prometheus.Registry) (*migrateMetrics, error) {
@@ -27,8 +28,10 @@ func newMigrateMetrics(reg *prometheus.Registry) (*migrateMetrics, error) {
 			Help: "Sliver bytes of gained shards received from their previous owners and stored."}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_node_sync_shard_fallbacks_total",
 			Help: "Gained shards whose transfer failed (owner down or lying), left to recovery."}),
+		retained: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_node_retained_shards",
+			Help: "Shards the node holds without owning them, kept until the epoch change is done and their owners hold them."}),
 	}
-	for _, c := range []prometheus.Collector{m.served, m.slivers, m.bytes, m.fallbacks} {
+	for _, c := range []prometheus.Collector{m.served, m.slivers, m.bytes, m.fallbacks, m.retained} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("storagenode: metrics: %w", err)
 		}
@@ -94,5 +97,34 @@ func (h *shardHealth) notInTransfer(refs []nodestore.SliverRef) []nodestore.Sliv
 			out = append(out, r)
 		}
 	}
+	return out
+}
+
+// setRetained records the shards the node keeps without owning them.
+func (h *shardHealth) setRetained(shards []uint16) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.retained = make(map[uint16]bool, len(shards))
+	for _, s := range shards {
+		h.retained[s] = true
+	}
+}
+
+// isRetained reports whether the node keeps shard without owning it.
+func (h *shardHealth) isRetained(shard uint16) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.retained[shard]
+}
+
+// retainedShards returns the shards the node keeps without owning them, in order.
+func (h *shardHealth) retainedShards() []uint16 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]uint16, 0, len(h.retained))
+	for s := range h.retained {
+		out = append(out, s)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 
 	api "github.com/floelabs/floe/api/storagenode"
@@ -143,7 +144,12 @@ func (rd *Reads) RecoverySymbols(ctx context.Context, id blob.ID, q SymbolQuery)
 		wanted[s] = append(wanted[s], t)
 	}
 	p := v.enc.Params()
-	owns := func(pair int) bool { return v.owned[uint16(blob.ShardIndex(id, nShards, pair))] }
+	// The node's shards, and those it keeps without owning them until their new owners
+	// hold them (migrate.go).
+	owns := func(pair int) bool {
+		s := uint16(blob.ShardIndex(id, nShards, pair))
+		return v.owned[s] || rd.shards.isRetained(s)
+	}
 	switch {
 	case len(ids) > 0 && q.Target == nil && q.TargetAxis == nil:
 		if len(ids) > 2*nShards {
@@ -168,7 +174,7 @@ func (rd *Reads) RecoverySymbols(ctx context.Context, id blob.ID, q SymbolQuery)
 		if t < 0 || t >= nShards {
 			return nil, fmt.Errorf("%w: targetSliver=%d", ErrBadQuery, t)
 		}
-		for _, shard := range v.shards {
+		for _, shard := range append(slices.Clone(v.shards), rd.shards.retainedShards()...) {
 			add(source{blob.PairIndex(id, nShards, int(shard)), q.TargetAxis.Other()}, t)
 		}
 	default:

@@ -25,11 +25,13 @@ type shardHealth struct {
 	// epoch each gained shard was last pulled for (migrate.go).
 	transfer map[uint16]bool
 	pulled   map[uint16]uint32
+	// retained holds the shards the node keeps without owning them (migrate.go).
+	retained map[uint16]bool
 }
 
 func newShardHealth() *shardHealth {
 	return &shardHealth{swept: map[uint16]bool{}, missing: map[uint16]map[blob.ID]bool{}, byBlob: map[blob.ID][]uint16{},
-		transfer: map[uint16]bool{}, pulled: map[uint16]uint32{}}
+		transfer: map[uint16]bool{}, pulled: map[uint16]uint32{}, retained: map[uint16]bool{}}
 }
 
 // sweptShards records a completed sweep over shards.
