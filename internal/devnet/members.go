@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -282,10 +283,19 @@ func (n *Network) AddNode(ctx context.Context, stake uint64) (*Joined, error) {
 	if err := durablefile.WriteFile(filepath.Join(d, "node.json"), n.nodeConfigJSON(), 0o644); err != nil {
 		return nil, err
 	}
-	out, err = n.runFloe(ctx, "node", "register", "--config", filepath.Join(d, "node.json"), "--name", name, "--listen", addrs[0],
-		"--key-dir", filepath.Join(d, "keys"), "--control-plane", cp, "--stake", fmt.Sprintf("%dbase", stake))
-	if err != nil {
-		return nil, err
+	// The proof of possession is signed for the current epoch: with short epochs on a loaded
+	// machine the epoch may change before the registration is included, and it is refused
+	// (nothing is registered); register again then.
+	for try := 0; ; try++ {
+		out, err = n.runFloe(ctx, "node", "register", "--config", filepath.Join(d, "node.json"), "--name", name, "--listen", addrs[0],
+			"--key-dir", filepath.Join(d, "keys"), "--control-plane", cp, "--stake", fmt.Sprintf("%dbase", stake))
+		if err == nil {
+			break
+		}
+		if try == 2 || !strings.Contains(err.Error(), "proof of possession") {
+			return nil, err
+		}
+		n.log.Warn("registering an added node again: the epoch changed under its proof of possession", "name", name, "err", err)
 	}
 	var reg struct {
 		NodeID    string `json:"node_id"`
