@@ -1,14 +1,12 @@
 package multihost
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -23,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	apidaemon "github.com/floelabs/floe/api/daemon"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/netem"
 )
 
@@ -212,7 +210,7 @@ func TestMultiHost(t *testing.T) {
 			}
 		}
 		st := time.Now()
-		id, err := store(ctx, hc, base, data)
+		id, err := devnettest.PutBlob(ctx, hc, base, 5, data)
 		if err != nil {
 			procs.dumpLogs()
 			t.Fatalf("storing %d bytes: %v", size, err)
@@ -228,7 +226,7 @@ func TestMultiHost(t *testing.T) {
 		want := sha256.Sum256(data)
 		for range n {
 			st := time.Now()
-			got, err := read(ctx, hc, base, id)
+			got, err := devnettest.GetBlob(ctx, hc, base, id)
 			d := time.Since(st)
 			if err != nil {
 				procs.dumpLogs()
@@ -276,58 +274,6 @@ func downByRegion(proxies []*netem.Proxy, peer string) []int64 {
 func pct(sorted []time.Duration, p float64) time.Duration {
 	k := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[min(max(k, 0), len(sorted)-1)].Round(time.Millisecond)
-}
-
-// store PUTs data to the publisher and returns the blob ID.
-func store(ctx context.Context, hc *http.Client, base string, data []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v1/blobs?epochs=5", bytes.NewReader(data))
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("PUT: %s: %s", resp.Status, b)
-	}
-	var res apidaemon.BlobStoreResult
-	if err := json.Unmarshal(b, &res); err != nil {
-		return "", fmt.Errorf("PUT answer %s: %w", b, err)
-	}
-	switch {
-	case res.NewlyCreated != nil:
-		return res.NewlyCreated.BlobObject.BlobID, nil
-	case res.AlreadyCertified != nil:
-		return res.AlreadyCertified.BlobID, nil
-	}
-	return "", fmt.Errorf("PUT answer %s", b)
-}
-
-// read GETs a blob from the aggregator.
-func read(ctx context.Context, hc *http.Client, base, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/blobs/"+id, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET: %s: %.300s", resp.Status, b)
-	}
-	return b, nil
 }
 
 // jsonNumber returns the number field key of a JSON object or of an object within it (-1 if

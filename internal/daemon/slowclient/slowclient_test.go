@@ -4,51 +4,26 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	apid "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 )
 
 // floeBin is the floe binary the devnet runs.
 var floeBin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() || os.Getenv("FLOE_TEST_BIN") != "" {
-		floeBin = os.Getenv("FLOE_TEST_BIN")
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "floe-slowclient-bin")
-	if err != nil {
-		panic(err)
-	}
-	floeBin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building floe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devnettest.Main(m, &floeBin) }
 
 const (
 	slowPUTs    = 32
@@ -66,47 +41,6 @@ const (
 // held connections rather than the 32 large reads the stalled GETs start.
 const settle = 10 * time.Second
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// put stores data through the daemon and returns its blob ID.
-func put(ctx context.Context, hc *http.Client, base string, data []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, "PUT", base+"/v1/blobs?epochs=1", bytes.NewReader(data))
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("PUT: %s: %s", resp.Status, body)
-	}
-	var res apid.BlobStoreResult
-	if err := json.Unmarshal(body, &res); err != nil {
-		return "", err
-	}
-	switch {
-	case res.NewlyCreated != nil:
-		return res.NewlyCreated.BlobObject.BlobID, nil
-	case res.AlreadyCertified != nil:
-		return res.AlreadyCertified.BlobID, nil
-	}
-	return "", fmt.Errorf("PUT: %s", body)
-}
-
 // putQuery stores data with a query and returns the status and body.
 func putQuery(ctx context.Context, hc *http.Client, base, query string, data []byte) (int, []byte) {
 	req, err := http.NewRequestWithContext(ctx, "PUT", base+"/v1/blobs?"+query, bytes.NewReader(data))
@@ -120,27 +54,6 @@ func putQuery(ctx context.Context, hc *http.Client, base, query string, data []b
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, body
-}
-
-// get reads a blob through the daemon.
-func get(ctx context.Context, hc *http.Client, base, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/blobs/"+id, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET: %s: %s", resp.Status, body)
-	}
-	return body, nil
 }
 
 // attackers counts the attacking connections open and how many the daemon ended.
@@ -209,23 +122,12 @@ func TestSlowClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a devnet")
 	}
+	addr := devnettest.FreeAddr(t)
+	// 40 shards: a 10 MiB blob fits (K_p·K_s·65534 bytes is about 25 MB at n = 40).
+	n := devnettest.Start(t, devnet.Config{Dir: t.TempDir(), Nodes: 4, Shards: 40, Addr: addr, Binary: floeBin,
+		Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	addr := freeAddr(t)
-	// 40 shards: a 10 MiB blob fits (K_p·K_s·65534 bytes is about 25 MB at n = 40).
-	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: 4, Shards: 40, Addr: addr, Binary: floeBin,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
 	base := n.Info().Daemon
 	hc := &http.Client{Timeout: livenessTimeout}
 	defer hc.CloseIdleConnections()
@@ -255,7 +157,7 @@ func TestSlowClients(t *testing.T) {
 
 	big := make([]byte, bigBlob)
 	rand.Read(big)
-	bigID, err := put(ctx, hc, base, big)
+	bigID, err := devnettest.PutBlob(ctx, hc, base, 1, big)
 	if err != nil {
 		t.Fatalf("storing the large blob: %v", err)
 	}
@@ -266,18 +168,18 @@ func TestSlowClients(t *testing.T) {
 	for i := range before {
 		before[i] = make([]byte, 32<<10+i)
 		rand.Read(before[i])
-		if beforeIDs[i], err = put(ctx, hc, base, before[i]); err != nil {
+		if beforeIDs[i], err = devnettest.PutBlob(ctx, hc, base, 1, before[i]); err != nil {
 			t.Fatalf("storing blob %d before the attack: %v", i, err)
 		}
 	}
 	// Walrus's read checks reach the SDK: strict (re-encode, compare the blob ID) and skip
 	// read the blob; both at once are refused.
 	for _, q := range []string{"strict_consistency_check=true", "skip_consistency_check=true"} {
-		if got, err := get(ctx, hc, base, beforeIDs[0]+"?"+q); err != nil || !bytes.Equal(got, before[0]) {
+		if got, err := devnettest.GetBlob(ctx, hc, base, beforeIDs[0]+"?"+q); err != nil || !bytes.Equal(got, before[0]) {
 			t.Fatalf("GET ?%s: %d bytes, %v", q, len(got), err)
 		}
 	}
-	if _, err := get(ctx, hc, base, beforeIDs[0]+"?strict_consistency_check=true&skip_consistency_check=true"); err == nil || !strings.Contains(err.Error(), "400") {
+	if _, err := devnettest.GetBlob(ctx, hc, base, beforeIDs[0]+"?strict_consistency_check=true&skip_consistency_check=true"); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("GET with both checks: %v, want a 400", err)
 	}
 
@@ -321,10 +223,10 @@ func TestSlowClients(t *testing.T) {
 				data := make([]byte, 64<<10+i)
 				rand.Read(data)
 				start := time.Now()
-				id, err := put(ctx, hc, base, data)
+				id, err := devnettest.PutBlob(ctx, hc, base, 1, data)
 				if err == nil {
 					var got []byte
-					got, err = get(ctx, hc, base, id)
+					got, err = devnettest.GetBlob(ctx, hc, base, id)
 					if err == nil && !bytes.Equal(got, data) {
 						err = fmt.Errorf("read back %d bytes, not the %d stored", len(got), len(data))
 					}
@@ -332,7 +234,7 @@ func TestSlowClients(t *testing.T) {
 				o.store, o.storeErr = time.Since(start), err
 				// A read of a blob stored before the attack.
 				start = time.Now()
-				got, err := get(ctx, hc, base, beforeIDs[i])
+				got, err := devnettest.GetBlob(ctx, hc, base, beforeIDs[i])
 				if err == nil && !bytes.Equal(got, before[i]) {
 					err = fmt.Errorf("read %d bytes, not the %d stored", len(got), len(before[i]))
 				}

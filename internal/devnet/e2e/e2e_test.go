@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -37,41 +37,10 @@ var long = flag.Bool("devnet.long", false, "end-to-end tests on 10 nodes x 1000 
 // floeBin is the floe binary built once for the package's tests.
 var floeBin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	// FLOE_TEST_BIN names a prebuilt floe binary (for profiling the child processes with
-	// perf, which needs the binary after the run); else the package's tests build their own.
-	if floeBin = os.Getenv("FLOE_TEST_BIN"); floeBin != "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "floe-e2e-bin")
-	if err != nil {
-		panic(err)
-	}
-	floeBin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building floe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devnettest.Main(m, &floeBin) }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr is devnettest.FreeAddr (the package's tests and benchmarks call it).
+func freeAddr(t testing.TB) string { t.Helper(); return devnettest.FreeAddr(t) }
 
 // startNet opens and starts a devnet in dir; it is stopped when the test ends.
 func startNet(t testing.TB, dir string, nodes, shards int, epoch time.Duration) *devnet.Network {
@@ -83,21 +52,8 @@ func startNet(t testing.TB, dir string, nodes, shards int, epoch time.Duration) 
 // (0: the embedded driver).
 func startNetValidators(t testing.TB, dir string, nodes, shards int, epoch time.Duration, validators int) *devnet.Network {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddr(t), EpochDuration: epoch, Validators: validators,
+	n := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddr(t), EpochDuration: epoch, Validators: validators,
 		Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--max-body-size", fmt.Sprint(128 << 10)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
 	return n
 }
 

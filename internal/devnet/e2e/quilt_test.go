@@ -19,6 +19,7 @@ import (
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/quilt"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -27,21 +28,8 @@ import (
 // takes quilt bodies of at most maxQuiltKiB.
 func startPortalNet(t testing.TB, nodes, shards int, maxQuiltKiB int) *devnet.Network {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: freeAddr(t), PortalAddr: freeAddr(t),
+	n := devnettest.Start(t, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: freeAddr(t), PortalAddr: freeAddr(t),
 		Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--max-quilt-body-size", fmt.Sprint(maxQuiltKiB)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
 	return n
 }
 

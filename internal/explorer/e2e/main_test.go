@@ -4,61 +4,23 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/explorer"
 )
 
 // floeBin is the floe binary built once for the package's tests.
 var floeBin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	if floeBin = os.Getenv("FLOE_TEST_BIN"); floeBin != "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "floe-explorer-bin")
-	if err != nil {
-		panic(err)
-	}
-	floeBin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building floe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func TestMain(m *testing.M) { devnettest.Main(m, &floeBin) }
 
 // startNet starts a devnet whose explorer samples every second; it stops when the test ends.
 func startNet(t testing.TB, nodes, shards int) *devnet.Network {
@@ -66,21 +28,8 @@ func startNet(t testing.TB, nodes, shards int) *devnet.Network {
 	if testing.Short() {
 		t.Skip("devnet tests are not short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: freeAddr(t), S3Addr: "off",
+	n := devnettest.Start(t, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: devnettest.FreeAddr(t), S3Addr: "off",
 		Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--explorer-interval", "1s"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
 	return n
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/s3gw"
 )
 
@@ -451,7 +452,7 @@ func TestS3API(t *testing.T) {
 // startGateway runs another `floe s3` on the devnet's S3 wallet and keys; it returns its URL.
 func startGateway(t testing.TB, info devnet.Info, dir string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := devnettest.FreeAddr(t)
 	cmd := exec.Command(floeBin, "s3", "--config", filepath.Join(info.Dir, "s3_client_config.yaml"),
 		"--keys", filepath.Join(info.Dir, devnet.S3KeysFile), "--listen", addr, "--dir", dir)
 	logf, err := os.Create(filepath.Join(t.TempDir(), "s3.log"))

@@ -6,17 +6,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"flag"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 )
 
 var long = flag.Bool("s3.long", false, "S3 tests with the AWS CLI and rclone (200 MiB multipart, 500 files) and the 256 MiB benchmark")
@@ -32,39 +27,7 @@ var long = flag.Bool("s3.long", false, "S3 tests with the AWS CLI and rclone (20
 // floeBin is the floe binary built once for the package's tests.
 var floeBin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	if floeBin = os.Getenv("FLOE_TEST_BIN"); floeBin != "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "floe-s3-bin")
-	if err != nil {
-		panic(err)
-	}
-	floeBin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building floe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func TestMain(m *testing.M) { devnettest.Main(m, &floeBin) }
 
 // startNet starts a devnet with its S3 gateway; it stops when the test ends.
 func startNet(t testing.TB, nodes, shards int, daemonArgs ...string) *devnet.Network {
@@ -77,21 +40,8 @@ func startNetEpochs(t testing.TB, nodes, shards int, epoch time.Duration, daemon
 	if testing.Short() {
 		t.Skip("devnet tests are not short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: freeAddr(t), S3Addr: freeAddr(t),
+	n := devnettest.Start(t, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: devnettest.FreeAddr(t), S3Addr: devnettest.FreeAddr(t),
 		EpochDuration: epoch, Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: daemonArgs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
 	return n
 }
 
