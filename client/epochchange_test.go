@@ -555,22 +555,11 @@ func TestQuiltReadDuringEpochChange(t *testing.T) {
 func TestStoreDuringEpochChange(t *testing.T) {
 	cn := newChangeNet(t, []uint64{100, 100, 100, 100})
 	ctx := ctxFor(t)
-	staleClient := func() *client.Client {
-		w, err := cn.NewWallet(ctx, 1<<40)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := cn.Client(ctx, w, func(cfg *client.Config) {
-			steady(cfg)
-			cfg.Communication.CommitteeRefresh = time.Hour
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+	stale := func(cfg *client.Config) {
+		steady(cfg)
+		cfg.Communication.CommitteeRefresh = time.Hour
 	}
-	spanning, late := staleClient(), staleClient()
+	spanning, late := newClientWith(t, cn.testNetwork, stale), newClientWith(t, cn.testNetwork, stale)
 	warm, err := spanning.StoreBytes(ctx, testData(1000, newSeed()), client.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)

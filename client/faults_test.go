@@ -64,15 +64,7 @@ func TestNodesDown(t *testing.T) {
 	// A client that spills every degraded read to a temporary file reads the same bytes
 	// under each consistency check, and leaves no file behind.
 	tmp := t.TempDir()
-	w, err := tn.NewWallet(ctx, 1<<40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := tn.Client(ctx, w, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	sc := newClientWith(t, tn, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
 	for _, check := range []client.ConsistencyCheck{client.ConsistencyDefault, client.ConsistencyStrict, client.ConsistencySkip} {
 		for _, blob := range []struct {
 			res  *client.StoreResult
@@ -194,17 +186,9 @@ func TestReadWriterFails(t *testing.T) {
 // must decode from the start because another node is down.
 func TestReadPastStalledNode(t *testing.T) {
 	tn := newNetwork(t, netOptions{Shards: testShards, Stakes: testStakes})
-	w, err := tn.NewWallet(ctxFor(t), 1<<40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := tn.Client(ctxFor(t), w, func(cfg *client.Config) {
+	c := newClientWith(t, tn, func(cfg *client.Config) {
 		cfg.Communication.ReadStallTimeout = 200 * time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	ctx := ctxFor(t)
 	data := testData(600_000, newSeed())
 	res, err := c.StoreBytes(ctx, data, client.StoreOptions{})

@@ -315,16 +315,8 @@ func TestStoreSpilled(t *testing.T) {
 	base := newSeed()
 	tn := shared(t)
 	ctx := ctxFor(t)
-	w, err := tn.NewWallet(ctx, 1<<40)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmp := t.TempDir()
-	sc, err := tn.Client(ctx, w, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	sc := newClientWith(t, tn, func(cfg *client.Config) { cfg.SpillAbove, cfg.TempDir = 1, tmp })
 	enc, err := redstuff.New(testShards)
 	if err != nil {
 		t.Fatal(err)

@@ -238,17 +238,9 @@ func TestQuiltColumnRecovery(t *testing.T) {
 // waited for, and both are rebuilt from the honest nodes' symbols.
 func TestQuiltByzantine(t *testing.T) {
 	tn := newNetwork(t, netOptions{Shards: testShards, Stakes: testStakes})
-	w, err := tn.NewWallet(ctxFor(t), 1<<40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := tn.Client(ctxFor(t), w, func(cfg *client.Config) {
+	c := newClientWith(t, tn, func(cfg *client.Config) {
 		cfg.Communication.ReadStallTimeout = 200 * time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	ctx := ctxFor(t)
 	patches := testPatches(24, newSeed())
 	res, err := c.StoreQuilt(ctx, patches, client.StoreOptions{})
