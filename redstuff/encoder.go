@@ -196,11 +196,12 @@ type expansion struct {
 
 // expand computes the expanded matrix's leaf hashes and, if keep, all slivers in memory (in
 // mem if it is large enough, else in new memory), or, if sink is not nil, all slivers
-// written to sink (see EncodeAt). It works symbol by symbol
+// written to sink (see EncodeAt), or, if sink is not nil and rightOnly, only the secondary
+// slivers K_s..n, the right block, which it reads back (see CommitAt). It works symbol by symbol
 // in cache-sized encoding areas: the message is read in place, and besides the leaf hashes
 // only the secondary-code expansion of the top rows (the right K_p x (n-K_s) block) is kept
 // across phases, in memory or, with a sink, as the secondary slivers it writes.
-func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWriterAt) (*expansion, error) {
+func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWriterAt, rightOnly bool) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	s, err := p.SymbolSize(uint64(src.size))
@@ -233,6 +234,11 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 	group := 1
 	if sink != nil {
 		group = max(1, min(kp, e.groupBytes/(n*s)))
+	}
+	// firstCol is the first secondary sliver written to the sink.
+	firstCol := 0
+	if rightOnly {
+		firstCol = ks
 	}
 
 	type rowScratch struct {
@@ -278,12 +284,14 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 			if raw == nil {
 				raw = sc.raw
 			}
-			if _, err := sink.WriteAt(raw, p.SliverOffset(Primary, r, s)); err != nil {
-				fail(fmt.Errorf("redstuff: writing primary sliver %d: %w", r, err))
-				return
+			if !rightOnly {
+				if _, err := sink.WriteAt(raw, p.SliverOffset(Primary, r, s)); err != nil {
+					fail(fmt.Errorf("redstuff: writing primary sliver %d: %w", r, err))
+					return
+				}
 			}
 			if group == 1 { // write the row's symbols where they are
-				for c := 0; c < n; c++ {
+				for c := firstCol; c < n; c++ {
 					var sym []byte
 					if c < ks {
 						sym = raw[c*s : (c+1)*s]
@@ -298,7 +306,7 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 				return
 			}
 			g := r - r0
-			for c := 0; c < ks; c++ {
+			for c := firstCol; c < ks; c++ {
 				copy(sc.sec[(c*group+g)*s:(c*group+g+1)*s], raw[c*s:(c+1)*s])
 			}
 			for c := 0; c < nRight; c++ {
@@ -309,7 +317,7 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 			return
 		}
 		gl := (r1 - r0) * s
-		for c := 0; c < n; c++ {
+		for c := firstCol; c < n; c++ {
 			if _, err := sink.WriteAt(sc.sec[c*group*s:c*group*s+gl], p.SliverOffset(Secondary, c, s)+int64(r0*s)); err != nil {
 				fail(fmt.Errorf("redstuff: writing secondary sliver %d: %w", c, err))
 				return
@@ -408,7 +416,7 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 			}
 		}
 		var bottom []byte
-		if sink != nil && st.c0 < ks {
+		if sink != nil && !rightOnly && st.c0 < ks {
 			if cap(sc.bottom) < (n-kp)*stripLen {
 				sc.bottom = make([]byte, (n-kp)*stripLen)
 			}
@@ -643,7 +651,7 @@ func (e *Encoder) Encode(data []byte) (*Encoding, error) {
 // faults and zeroing of a fresh allocation, which on some virtual machines cost several
 // times the encoding itself. A smaller mem is not used.
 func (e *Encoder) EncodeInto(data, mem []byte) (*Encoding, error) {
-	x, err := e.expand(memorySource(data), true, mem, nil)
+	x, err := e.expand(memorySource(data), true, mem, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -664,7 +672,7 @@ func (e *Encoder) SliverMemory(size uint64) (int, error) {
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
 // than Encode: about 0.7x the blob besides data itself.
 func (e *Encoder) Commit(data []byte) (*Commitment, error) {
-	x, err := e.expand(memorySource(data), false, nil, nil)
+	x, err := e.expand(memorySource(data), false, nil, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -679,7 +687,24 @@ func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, erro
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, nil)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return e.commitment(x, uint64(length)), nil
+}
+
+// CommitAt is CommitReaderAt in memory bounded whatever the blob's size: the right block of
+// the expanded matrix (the secondary slivers K_s..n, half the blob's size at n = 1000), which
+// Commit and CommitReaderAt hold in memory, is written to scratch (a temporary file, say) and
+// read back. Besides the n*n leaf hashes its memory is a few rows and strips per worker.
+// scratch is written at EncodeAt's offsets of those slivers (SliverOffset), and left sparse
+// elsewhere.
+func (e *Encoder) CommitAt(r io.ReaderAt, length int64, scratch ReaderWriterAt) (*Commitment, error) {
+	if length < 0 {
+		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
+	}
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, scratch, true)
 	if err != nil {
 		return nil, err
 	}
@@ -726,7 +751,7 @@ func (e *Encoder) EncodeAt(r io.ReaderAt, length int64, w ReaderWriterAt) (*Comm
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, w)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, w, false)
 	if err != nil {
 		return nil, err
 	}

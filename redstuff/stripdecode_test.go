@@ -174,7 +174,16 @@ func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.memFile.WriteAt(p, off)
 }
 
-// TestEncodeAt checks EncodeAt against Encode: the same commitment and every sliver at its
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEncodeAt checks EncodeAt (and CommitAt) against Encode: the same commitment and every sliver at its
 // SliverOffset, for symbols of whole blocks and with tails, rows written one at a time and in
 // groups; and its errors for failed reads and writes.
 func TestEncodeAt(t *testing.T) {
@@ -228,10 +237,38 @@ func TestEncodeAt(t *testing.T) {
 					t.Fatalf("secondary sliver %d differs", i)
 				}
 			}
+			// CommitAt: the same commitment, and only the secondary slivers past K_s written,
+			// as EncodeAt writes them; rows one at a time and in groups.
+			for _, rowsPerGroup := range []int{0, 1, 2} {
+				ce := enc
+				if rowsPerGroup > 0 {
+					if ce, err = redstuff.New(tc.n, redstuff.WithGroupBytes(rowsPerGroup*tc.n*s)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var h memFile
+				c, err := ce.CommitAt(bytes.NewReader(data), int64(len(data)), &h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Root != want.Root || c.Length != want.Length || c.SymbolSize != want.SymbolSize {
+					t.Fatalf("CommitAt (%d rows per group): its commitment differs from Encode's", rowsPerGroup)
+				}
+				from := p.SliverOffset(redstuff.Secondary, p.SecondarySource, s)
+				if len(h.b) > 0 && (int64(len(h.b)) != int64(len(f.b)) || !bytes.Equal(h.b[from:], f.b[from:]) || !allZero(h.b[:from])) {
+					t.Fatalf("CommitAt (%d rows per group) wrote other bytes than the right block", rowsPerGroup)
+				}
+			}
 			if tc.size == 0 {
 				return
 			}
 			boom := errors.New("disk on fire")
+			if _, err := enc.CommitAt(bytes.NewReader(data), int64(len(data)), &failingFile{failAt: int64(len(f.b)) - 1}); err == nil {
+				t.Fatal("CommitAt: failed write: no error")
+			}
+			if _, err := enc.CommitAt(&flakyReader{data, int64(tc.size / 2), boom}, int64(len(data)), &memFile{}); !errors.Is(err, redstuff.ErrBlobRead) || !errors.Is(err, boom) {
+				t.Fatalf("CommitAt: failed read: %v", err)
+			}
 			if _, err := enc.EncodeAt(&flakyReader{data, int64(tc.size / 2), boom}, int64(len(data)), &memFile{}); !errors.Is(err, redstuff.ErrBlobRead) || !errors.Is(err, boom) {
 				t.Fatalf("failed read: %v", err)
 			}
