@@ -142,5 +142,16 @@ func TestBlobIDReadsFilesInPlace(t *testing.T) {
 		if code != 0 || out != want+"  "+f+"\n" {
 			t.Fatalf("n=%d: exit %d, %q (%s), want %s", n, code, out, errs, want)
 		}
+		// The bounded path of large files (commitBounded) gives the same ID and leaves no
+		// temporary file.
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		res, err := blobIDOfFileBounded(enc, f, 1000)
+		if err != nil || res.BlobID != want {
+			t.Fatalf("n=%d: bounded: %+v, %v; want %s", n, res, err, want)
+		}
+		if es, err := os.ReadDir(tmp); err != nil || len(es) != 0 {
+			t.Fatalf("n=%d: bounded: %d temporary files left (%v)", n, len(es), err)
+		}
 	}
 }
