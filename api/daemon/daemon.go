@@ -68,6 +68,10 @@ const (
 	ReasonForbiddenBlob             = "FORBIDDEN_BLOB"
 	ReasonInvalidIDFormat           = "INVALID_ID_FORMAT"
 	ReasonObjectIDResolutionFailed  = "OBJECT_ID_RESOLUTION_FAILED"
+
+	// ReasonInsufficientStorage (507, Floe's): the publisher's disk has no room for a large
+	// body or its slivers.
+	ReasonInsufficientStorage = "INSUFFICIENT_STORAGE"
 )
 
 // BlobStoreResult is the answer of PUT /v1/blobs: exactly one field is set.

@@ -63,6 +63,7 @@ type publisherFlags struct {
 	jwtExpiring                    *int64
 	jwtVerify                      *bool
 	jwtCacheSize                   *int
+	spillAboveKiB, maxSpillKiB     *int64
 }
 
 func addPublisherFlags(fs *flag.FlagSet) publisherFlags {
@@ -72,6 +73,10 @@ func addPublisherFlags(fs *flag.FlagSet) publisherFlags {
 			"publisher-max-buffer-size", "max-buffer-size", "max-request-buffer-size"),
 		recvBufKiB: fs.Int64("publisher-max-receive-buffer", 0,
 			fmt.Sprintf("bytes of PUT bodies being received at once, in KiB, at least --max-body-size (0: %d × --max-body-size)", api.DefaultReceiveBufferBodies)),
+		spillAboveKiB: fs.Int64("publisher-spill-above", client.DefaultSpillAbove>>10,
+			"a PUT /v1/blobs body larger than this, in KiB, is received into a temporary file (in $TMPDIR) and stored from there in bounded memory (-1: always in memory)"),
+		maxSpillKiB: fs.Int64("publisher-max-spill", 0,
+			"bytes of PUT bodies being spilled to temporary files at once, in KiB (0: as --publisher-max-receive-buffer; -1: no bound); beyond it a PUT gets 429"),
 		maxQuiltKiB:    fs.Int64("max-quilt-body-size", api.DefaultMaxQuiltBodySize>>10, "largest PUT /v1/quilts body, in KiB"),
 		origins:        fs.String("publisher-allowed-origins", "", "origins whose browser pages may call the publisher (CORS), comma-separated scheme://host[:port], or \"*\" for any; default none"),
 		subDir:         fs.String("sub-wallets-dir", "", "directory of the sub-wallets stores run with, in parallel (created and funded from the main wallet; default: none, every store uses the main wallet)"),
@@ -223,6 +228,7 @@ func runDaemon(ctx context.Context, e *env, name string, publisher, aggregator b
 	if publisher {
 		dcfg.PublisherConcurrent, dcfg.PublisherBuffered, dcfg.MaxReceiveBuffer = *pf.concurrent, *pf.buffered, *pf.recvBufKiB<<10
 		dcfg.MaxQuiltBodySize = *pf.maxQuiltKiB << 10
+		dcfg.SpillAbove, dcfg.MaxSpillBytes, dcfg.SpillDir = kibOrNegative(*pf.spillAboveKiB), kibOrNegative(*pf.maxSpillKiB), cfg.TempDir
 		for o := range strings.SplitSeq(*pf.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				dcfg.PublisherOrigins = append(dcfg.PublisherOrigins, o)
@@ -365,4 +371,13 @@ func openSubWallets(ctx context.Context, log *slog.Logger, cfg client.Config, di
 	}()
 	log.Info("sub-wallets ready", "dir", dir, "n", n)
 	return clients, nil
+}
+
+// kibOrNegative converts a KiB flag to bytes, keeping a negative value negative (its "never"
+// or "no bound").
+func kibOrNegative(kib int64) int64 {
+	if kib < 0 {
+		return -1
+	}
+	return kib << 10
 }

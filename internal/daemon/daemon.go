@@ -69,6 +69,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -78,6 +79,7 @@ import (
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/protocol"
 )
@@ -168,6 +170,14 @@ type Config struct {
 	// MaxReceiveBuffer bounds the bytes of PUT bodies being received at once, counted as they
 	// arrive (default 16 × MaxBodySize); a body that finds it full gets 429.
 	MaxReceiveBuffer int64
+	// SpillAbove: a PUT /v1/blobs body larger than this many bytes is received into a
+	// temporary file in SpillDir (default os.TempDir()) and stored from there, if Blobs is a
+	// FileBlobs (default 64 MiB, client.DefaultSpillAbove; negative: always in memory).
+	// MaxSpillBytes bounds the bytes of the bodies being spilled at once; a body that finds
+	// it full gets 429 (default MaxReceiveBuffer, negative: no bound). See spill.go.
+	SpillAbove    int64
+	SpillDir      string
+	MaxSpillBytes int64
 	// MinBodyRate (bytes per second) and BodyRateWindow: every BodyRateWindow of a PUT body
 	// must bring MinBodyRate × BodyRateWindow bytes, or the request ends with 408 (defaults
 	// 1 KiB/s and 20 s).
@@ -222,6 +232,12 @@ func (c Config) withDefaults() Config {
 			// One quilt body fits too.
 			c.MaxReceiveBuffer = max(c.MaxReceiveBuffer, c.MaxQuiltBodySize)
 		}
+	}
+	if c.SpillAbove == 0 {
+		c.SpillAbove = client.DefaultSpillAbove
+	}
+	if c.MaxSpillBytes == 0 {
+		c.MaxSpillBytes = c.MaxReceiveBuffer
 	}
 	if c.MinBodyRate == 0 {
 		c.MinBodyRate = api.DefaultMinBodyRate
@@ -297,6 +313,7 @@ type Server struct {
 	log      *slog.Logger
 	pub, agg *limiter
 	recv     *byteBudget
+	spill    *byteBudget // bytes of bodies spilled to disk (MaxSpillBytes)
 	jwt      *jwtVerifier
 	allowed  map[string]bool
 	origins  map[string]bool
@@ -313,7 +330,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, allowed: map[string]bool{}, origins: map[string]bool{},
 		pub:  newLimiter(cfg.PublisherConcurrent, cfg.PublisherBuffered),
 		agg:  newLimiter(cfg.AggregatorConcurrent, cfg.AggregatorBuffered),
-		recv: &byteBudget{max: cfg.MaxReceiveBuffer}}
+		recv: &byteBudget{max: cfg.MaxReceiveBuffer}, spill: &byteBudget{max: cfg.MaxSpillBytes}}
+	if cfg.MaxSpillBytes < 0 {
+		s.spill.max = math.MaxInt64
+	}
 	for _, h := range cfg.AllowedHeaders {
 		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
 			s.allowed[h] = true
@@ -335,6 +355,8 @@ func New(cfg Config) (*Server, error) {
 	collectors := []prometheus.Collector{s.requests, s.duration,
 		gauge("floe_daemon_receive_buffer_bytes", "Bytes reserved by PUT bodies being received (at most MaxReceiveBuffer).",
 			func() float64 { return float64(s.recv.inUse()) }),
+		gauge("floe_daemon_spill_bytes", "Bytes reserved by PUT bodies spilled to disk (at most MaxSpillBytes).",
+			func() float64 { return float64(s.spill.inUse()) }),
 		gauge("floe_daemon_blocklist_size", "Blob IDs on the blocklist.", func() float64 { return float64(cfg.Blocklist.Len()) })}
 	for _, r := range []struct {
 		role string
@@ -512,8 +534,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnavailableForLegalReasons, api.ReasonForbiddenBlob
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, api.ReasonPayloadTooLarge
-	case errors.Is(err, errOverloaded), errors.Is(err, errBufferFull):
+	case errors.Is(err, errOverloaded), errors.Is(err, errBufferFull), errors.Is(err, errSpillFull):
 		return http.StatusTooManyRequests, api.ReasonTooManyRequests
+	case errors.Is(err, errDiskFull):
+		return http.StatusInsufficientStorage, api.ReasonInsufficientStorage
 	case errors.Is(err, errBodyTimeout):
 		return http.StatusRequestTimeout, api.ReasonRequestTimeout
 	case errors.Is(err, errShortBody):
@@ -571,6 +595,8 @@ func statusName(code int) string {
 		return "UNAVAILABLE"
 	case 504:
 		return "DEADLINE_EXCEEDED"
+	case 507:
+		return "RESOURCE_EXHAUSTED"
 	}
 	return "INTERNAL"
 }

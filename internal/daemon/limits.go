@@ -105,7 +105,10 @@ func (b *byteBudget) inUse() int64 {
 // receiveBody reads a PUT body of at most maxSize bytes into memory, enforcing the
 // minimum transfer rate and the receive budget; the budget is given back when it returns (the
 // body then belongs to the publisher's bounded queue).
-func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, error) {
+//
+// With spill, a body larger than Config.SpillAbove goes to a temporary file instead (see
+// spill.go); the caller closes the received body.
+func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int64, spill bool) (*received, error) {
 	limit := maxSize
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
@@ -123,6 +126,13 @@ func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int
 	// minimum rate can fail that way, never hang.)
 	defer rc.SetReadDeadline(time.Time{})
 
+	spillAt := int64(-1)
+	if spill && s.spills() {
+		spillAt = s.cfg.SpillAbove
+	}
+	if spillAt >= 0 && r.ContentLength > spillAt {
+		return s.spillBody(body, nil, maxSize, r.ContentLength)
+	}
 	var buf []byte
 	var reserved int64
 	defer func() { s.recv.give(reserved) }()
@@ -138,11 +148,14 @@ func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int
 					}
 					return nil, bodyError(err)
 				}
-				return buf, nil
+				return &received{data: buf, size: int64(len(buf))}, nil
 			}
 			grown := min(max(2*int64(cap(buf)), recvChunk), limit+1)
 			if r.ContentLength >= 0 {
 				grown = min(grown, limit)
+			}
+			if spillAt >= 0 && grown > spillAt {
+				return s.spillBody(body, buf, maxSize, r.ContentLength)
 			}
 			// The budget counts buffer capacity (at most twice what arrived, plus the first
 			// chunk); the old buffer, garbage after the copy, is not counted.
@@ -159,7 +172,7 @@ func (s *Server) receiveBody(w http.ResponseWriter, r *http.Request, maxSize int
 			if r.ContentLength >= 0 && int64(len(buf)) < r.ContentLength {
 				return nil, fmt.Errorf("%w: %d of %d bytes", errShortBody, len(buf), r.ContentLength)
 			}
-			return buf, nil
+			return &received{data: buf, size: int64(len(buf))}, nil
 		}
 		if err != nil {
 			return nil, bodyError(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	api "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/client"
@@ -60,6 +61,16 @@ func storeErr(s *sdkBlobs, err error) error {
 }
 
 func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
+	return m.with(ctx, p, func(s *sdkBlobs, p StoreParams) (*api.BlobStoreResult, error) { return s.Store(ctx, data, p) })
+}
+
+// StoreFile is Store from a file (see sdkBlobs.StoreFile).
+func (m *multiBlobs) StoreFile(ctx context.Context, r io.ReaderAt, size int64, p StoreParams) (*api.BlobStoreResult, error) {
+	return m.with(ctx, p, func(s *sdkBlobs, p StoreParams) (*api.BlobStoreResult, error) { return s.StoreFile(ctx, r, size, p) })
+}
+
+// with runs store with a free store client, the object going to the request's recipient.
+func (m *multiBlobs) with(ctx context.Context, p StoreParams, store func(*sdkBlobs, StoreParams) (*api.BlobStoreResult, error)) (*api.BlobStoreResult, error) {
 	s, err := m.take(ctx)
 	if err != nil {
 		return nil, err
@@ -68,7 +79,7 @@ func (m *multiBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*ap
 	if p.SendObjectTo == nil && !p.Share {
 		p.SendObjectTo = m.recipient()
 	}
-	res, err := s.Store(ctx, data, p)
+	res, err := store(s, p)
 	if err != nil {
 		return nil, storeErr(s, err)
 	}

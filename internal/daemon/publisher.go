@@ -73,12 +73,16 @@ func parseStoreQuery(raw string) (storeQuery, error) {
 // (query, origin, token, epochs against the control plane's limit, declared size); then the
 // body is received (bounded by the receive budget and the minimum rate) before the request
 // takes a publisher slot.
+//
+// A body larger than Config.SpillAbove is received into a temporary file and stored from there
+// (spill.go).
 func (s *Server) store(w http.ResponseWriter, r *http.Request) {
-	data, sq, ok := s.uploadBody(w, r, s.cfg.MaxBodySize)
+	body, sq, ok := s.uploadBody(w, r, s.cfg.MaxBodySize, true)
 	if !ok {
 		return
 	}
-	if err := s.checkBlockedData(r.Context(), data); err != nil {
+	defer body.close()
+	if err := s.checkBlockedReceived(r.Context(), body); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -88,9 +92,9 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	res, err := s.cfg.Blobs.Store(r.Context(), data, sq.StoreParams)
+	res, err := s.storeReceived(r.Context(), body, sq.StoreParams)
 	if err != nil {
-		s.log.Warn("store failed", "size", len(data), "err", err)
+		s.log.Warn("store failed", "size", body.size, "spilled", body.file != nil, "err", err)
 		writeError(w, err)
 		return
 	}
@@ -98,14 +102,15 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, res)
 		return
 	}
-	s.log.Info("stored blob", "size", len(data), "newly_created", res.NewlyCreated != nil)
+	s.log.Info("stored blob", "size", body.size, "spilled", body.file != nil, "newly_created", res.NewlyCreated != nil)
 	writeJSON(w, http.StatusOK, res)
 }
 
 // uploadBody runs admitUpload and checks the body against the token's size and max_size (as
-// Walrus does whenever a token is given), answering a refusal itself.
-func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, storeQuery, bool) {
-	data, sq, claims, err := s.admitUpload(w, r, maxSize)
+// Walrus does whenever a token is given), answering a refusal itself. With spill, a large body
+// may be received into a temporary file; the caller closes what it returns.
+func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request, maxSize int64, spill bool) (*received, storeQuery, bool) {
+	body, sq, claims, err := s.admitUpload(w, r, maxSize, spill)
 	if err != nil {
 		// The body was not (all) read: closing the connection spares reading the rest
 		// (net/http would otherwise wait for it before answering).
@@ -114,19 +119,20 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request, maxSize int6
 		return nil, sq, false
 	}
 	if claims != nil {
-		if err := claims.checkSize(uint64(len(data))); err != nil {
+		if err := claims.checkSize(uint64(body.size)); err != nil {
+			body.close()
 			writeError(w, err)
 			return nil, sq, false
 		}
 	}
-	return data, sq, true
+	return body, sq, true
 }
 
 // admitUpload checks a PUT and receives its body. A token is checked as Walrus's auth layer
 // does, before the body: signature and expiry, then its jti is consumed, then its claims are
 // matched with the request (a token refused there is given back).
 // The body is at most maxSize bytes.
-func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, storeQuery, *jwtClaims, error) {
+func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request, maxSize int64, spill bool) (*received, storeQuery, *jwtClaims, error) {
 	sq, err := parseStoreQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, sq, nil, err
@@ -154,6 +160,6 @@ func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request, maxSize int
 	if sq.Epochs > maxEpochs {
 		return nil, sq, nil, badRequest(api.ReasonMalformedRequest, "epochs=%d: the network stores blobs at most %d epochs ahead", sq.Epochs, maxEpochs)
 	}
-	data, err := s.receiveBody(w, r, maxSize)
-	return data, sq, claims, err
+	body, err := s.receiveBody(w, r, maxSize, spill)
+	return body, sq, claims, err
 }

@@ -123,10 +123,11 @@ func (s *Server) storeQuilt(w http.ResponseWriter, r *http.Request, q Quilts) {
 		return
 	}
 	r.URL.RawQuery = raw
-	body, sq, ok := s.uploadBody(w, r, s.cfg.MaxQuiltBodySize)
+	rb, sq, ok := s.uploadBody(w, r, s.cfg.MaxQuiltBodySize, false)
 	if !ok {
 		return
 	}
+	body := rb.data
 	patches, err := parseQuiltForm(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		writeError(w, err)

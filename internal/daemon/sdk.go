@@ -21,6 +21,12 @@ func FromClient(c *client.Client) Blobs { return &sdkBlobs{c: c} }
 // paramsTTL is how long the control plane's limits are cached between lookups.
 const paramsTTL = time.Minute
 
+var (
+	_ FileBlobs    = (*sdkBlobs)(nil)
+	_ FileBlobs    = (*multiBlobs)(nil)
+	_ fileBlobIDer = (*sdkBlobs)(nil)
+)
+
 type sdkBlobs struct {
 	c *client.Client
 
@@ -53,6 +59,19 @@ func sdkError(err error) error {
 
 func (s *sdkBlobs) Store(ctx context.Context, data []byte, p StoreParams) (*api.BlobStoreResult, error) {
 	res, err := s.c.StoreBytes(ctx, data, storeOptions(p))
+	return s.storeResult(ctx, res, err, p)
+}
+
+// StoreFile stores the size bytes of r: a blob larger than the client's SpillAbove is
+// encoded from r into a temporary file of its slivers (client.StoreReaderAt), in bounded
+// memory.
+func (s *sdkBlobs) StoreFile(ctx context.Context, r io.ReaderAt, size int64, p StoreParams) (*api.BlobStoreResult, error) {
+	res, err := s.c.StoreReaderAt(ctx, r, size, storeOptions(p))
+	return s.storeResult(ctx, res, err, p)
+}
+
+// storeResult turns a client store's result into Walrus's, sharing the object if asked.
+func (s *sdkBlobs) storeResult(ctx context.Context, res *client.StoreResult, err error, p StoreParams) (*api.BlobStoreResult, error) {
 	if err != nil {
 		if errors.Is(err, client.ErrBlobInvalid) {
 			id := ""
@@ -166,25 +185,49 @@ func (s *sdkBlobs) MaxEpochsAhead(ctx context.Context) (uint32, error) {
 	return in.Params.MaxEpochsAhead, nil
 }
 
-// BlobIDOf computes the blob ID of data for the network's number of shards (the blocklist's
-// check of a store).
-func (s *sdkBlobs) BlobIDOf(ctx context.Context, data []byte) (blob.ID, error) {
+// encoder returns an encoder for the network's number of shards.
+func (s *sdkBlobs) encoder(ctx context.Context) (*redstuff.Encoder, error) {
 	s.mu.Lock()
 	enc := s.enc
 	s.mu.Unlock()
-	if enc == nil {
-		in, err := s.c.Info(ctx)
-		if err != nil {
-			return blob.ID{}, fmt.Errorf("%w: the number of shards: %w", ErrBlobUnavailable, err)
-		}
-		if enc, err = redstuff.New(in.Params.NShards); err != nil {
-			return blob.ID{}, err
-		}
-		s.mu.Lock()
-		s.enc = enc
-		s.mu.Unlock()
+	if enc != nil {
+		return enc, nil
+	}
+	in, err := s.c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the number of shards: %w", ErrBlobUnavailable, err)
+	}
+	if enc, err = redstuff.New(in.Params.NShards); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.enc = enc
+	s.mu.Unlock()
+	return enc, nil
+}
+
+// BlobIDOf computes the blob ID of data for the network's number of shards (the blocklist's
+// check of a store).
+func (s *sdkBlobs) BlobIDOf(ctx context.Context, data []byte) (blob.ID, error) {
+	enc, err := s.encoder(ctx)
+	if err != nil {
+		return blob.ID{}, err
 	}
 	c, err := enc.Commit(data)
+	return commitID(c, err)
+}
+
+// BlobIDOfFile is BlobIDOf for the size bytes of r, read as the encoder needs them.
+func (s *sdkBlobs) BlobIDOfFile(ctx context.Context, r io.ReaderAt, size int64) (blob.ID, error) {
+	enc, err := s.encoder(ctx)
+	if err != nil {
+		return blob.ID{}, err
+	}
+	c, err := enc.CommitReaderAt(r, size)
+	return commitID(c, err)
+}
+
+func commitID(c *redstuff.Commitment, err error) (blob.ID, error) {
 	if errors.Is(err, redstuff.ErrDataTooLarge) {
 		return blob.ID{}, fmt.Errorf("%w: %w", ErrBlobTooLarge, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -266,4 +267,145 @@ func fileSHA256(b *testing.B, path string) string {
 		b.Fatal(err)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+var rssSpillAbove = flag.Int64("rss.spill-above", 64<<10, "BenchmarkPublisherPeakRSS: the publisher's --publisher-spill-above, in KiB (-1: bodies in memory, as before the publisher spilled them)")
+
+// BenchmarkPublisherPeakRSS measures the peak resident memory (VmHWM) of a publisher daemon
+// (`floe daemon`, a child process on the default devnet) that receives one PUT /v1/blobs of a
+// -rss.size file (default 1 GiB), streamed from the file with its Content-Length, and stores
+// it; the blob read back through the daemon must equal the file. -rss.spill-above sets the
+// daemon's --publisher-spill-above (KiB; -1 keeps bodies in memory, as before spilling).
+// Metrics: publisher-peak-MiB and its multiple of the size. The disk holds the file, the
+// spilled body, the client's sliver file and the nodes' slivers: about 11x the size.
+func BenchmarkPublisherPeakRSS(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts a devnet of child processes")
+	}
+	size := *rssSize
+	dir := b.TempDir()
+	if need, free := size*11+*rssMinFree, diskFree(b, dir); free < need {
+		b.Fatalf("a PUT of %d bytes needs %d bytes free on %s, %d are", size, need, dir, free)
+	}
+	n := startNet(b, filepath.Join(dir, "net"), 10, 1000, 0)
+	info := n.Info()
+	file := filepath.Join(dir, "blob.bin")
+	writeRandomFile(b, file, size)
+	var peak int64
+	round := uint64(0)
+	for b.Loop() {
+		round++
+		f, err := os.OpenFile(file, os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, round), 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		hwm := publisherPut(b, info, dir, file, size)
+		peak = max(peak, hwm)
+		b.Logf("round %d: PUT of %d MiB (--publisher-spill-above %d KiB): publisher peak RSS %d MiB; load %s", round, size>>20, *rssSpillAbove, hwm>>20, loadAvg())
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "publisher-peak-MiB")
+	b.ReportMetric(float64(peak)/float64(size), "publisher-peak/size")
+}
+
+// publisherPut starts a publisher on the devnet, PUTs file to it, checks the blob read back
+// and returns the publisher's peak RSS in bytes; the publisher is stopped before it returns.
+func publisherPut(b *testing.B, info devnet.Info, dir, file string, size int64) int64 {
+	b.Helper()
+	addr := freeAddr(b)
+	base := "http://" + addr
+	tmp := filepath.Join(dir, "publisher-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(floeBin, "daemon", "--config", info.ClientConfig, "--bind-address", addr, "--metrics-address", "off",
+		"--max-body-size", fmt.Sprint(size>>10+1), "--publisher-spill-above", fmt.Sprint(*rssSpillAbove))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	hc := &http.Client{}
+	for deadline := time.Now().Add(time.Minute); ; {
+		resp, err := hc.Get(base + "/status")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the publisher did not answer: %v\n%s", err, logs.Bytes())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/blobs?epochs=1&force=true", f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.ContentLength = size
+	resp, err := hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("PUT: %s: %s\n%s", resp.Status, body, logs.Bytes())
+	}
+	hwm := vmHWM(b, cmd.Process.Pid)
+	m := regexp.MustCompile(`"blobId":\s*"([A-Za-z0-9_-]+)"`).FindSubmatch(body)
+	if m == nil {
+		b.Fatalf("no blob ID in the PUT's answer: %s", body)
+	}
+	resp, err = hc.Get(base + "/v1/blobs/" + string(m[1]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("reading the blob back: %s %v", resp.Status, err)
+	}
+	if fmt.Sprintf("%x", h.Sum(nil)) != fileSHA256(b, file) {
+		b.Fatal("the blob read back differs from the file PUT")
+	}
+	if es, err := os.ReadDir(tmp); err != nil || len(es) != 0 {
+		b.Fatalf("the publisher left %d temporary files (%v)", len(es), err)
+	}
+	return hwm
+}
+
+// vmHWM returns the peak resident set size of process pid, in bytes.
+func vmHWM(b *testing.B, pid int) int64 {
+	b.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s*(\d+) kB`).FindSubmatch(st)
+	if m == nil {
+		b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	}
+	kb, err := strconv.ParseInt(string(m[1]), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return kb << 10
 }
