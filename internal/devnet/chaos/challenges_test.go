@@ -62,7 +62,7 @@ func TestChallengesCatchDropStored(t *testing.T) {
 	for _, nd := range nodes {
 		ids[nd.Name] = nd.ID
 	}
-	name := func(i int) string { return tn.info.Nodes[i].Name }
+	name := func(i int) string { return tn.nodeInfo(i).Name }
 	// The control plane keeps the rounds of the current and the last epoch: watch them until
 	// the two epochs are settled, keeping each node's last status in each round.
 	type key struct {
@@ -100,7 +100,7 @@ func TestChallengesCatchDropStored(t *testing.T) {
 	}
 	caught := false
 	for k, st := range status {
-		for i := range tn.info.Nodes {
+		for i := range tn.nodeCount() {
 			if ids[name(i)] != k.node {
 				continue
 			}

@@ -31,7 +31,12 @@ var (
 	chaosChallenges = flag.Bool("chaos.challenges", false, "run TestChallengesCatchDropStored (a drop-stored=10 node on a devnet of 30 s epochs)")
 	// chaosKeep keeps a run's devnet (data and the logs of every process) for a diagnosis.
 	chaosKeep = flag.String("chaos.keep", "", "put the devnets of the tests in new directories under this one and keep them (logs in DIR/*/logs)")
+	// Random joins and leaves (churn_test.go).
+	chaosChurn = flag.Bool("chaos.churn", false, "TestChaos with nodes added and removed at random times (floe devnet add-node/remove-node's paths), epochs of 20 s unless -chaos.epoch; storage challenges off unless -churn.challenges")
 )
+
+// chaosChurnEpoch is TestChaos's epoch duration with -chaos.churn (unless -chaos.epoch).
+const chaosChurnEpoch = 20 * time.Second
 
 // chaosRecoveryDelay is the nodes' grace period before recovering a certified blob they miss.
 // It is short so that a node's recovery queue (each certified blob waits in it for this long)
@@ -66,7 +71,10 @@ func (s *chaosStats) note(kind string, err error) {
 // TestChaos injects random faults (kill -9 and restart, wipe, flipped sliver bytes, restarts
 // in a Byzantine mode) into a devnet, never more than f faulty shards at a time, while blobs
 // are stored and read concurrently; at the end every blob whose store succeeded must read
-// back byte-identical, also with the nodes holding up to 2f shards killed.
+// back byte-identical, also with the nodes holding up to 2f shards killed. With -chaos.churn
+// nodes also join and leave at random times (5 to nodes+3 staked), the fault budget counts
+// each node's shards in the current committee, and at the end every member holds every
+// sliver of its shards of every blob and the departed nodes none.
 func TestChaos(t *testing.T) {
 	if *chaosDuration <= 0 {
 		t.Skip("set -chaos.duration to run")
@@ -76,7 +84,16 @@ func TestChaos(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), %s on %d nodes x 100 shards", seed, seed, *chaosDuration, *chaosNodes)
-	tn := startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay, Epoch: *chaosEpoch})
+	epoch := *chaosEpoch
+	var tn *testNet
+	if *chaosChurn {
+		if epoch == 0 {
+			epoch = chaosChurnEpoch
+		}
+		tn = startMembersNet(t, *chaosNodes, 100, epoch)
+	} else {
+		tn = startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay, Epoch: epoch})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *chaosDuration+15*time.Minute) // liveness bound of the whole run
 	defer cancel()
 	runCtx, stopRun := context.WithTimeout(ctx, *chaosDuration)
@@ -87,8 +104,8 @@ func TestChaos(t *testing.T) {
 
 	// Writers. With short epochs (-chaos.epoch) blobs must outlive the run and its checks.
 	lifetime := uint32(2)
-	if *chaosEpoch > 0 {
-		lifetime = uint32((*chaosDuration+15*time.Minute) / *chaosEpoch + 2)
+	if epoch > 0 {
+		lifetime = uint32((*chaosDuration+15*time.Minute)/epoch + 2)
 	}
 	for w := range 2 {
 		wg.Add(1)
@@ -152,7 +169,7 @@ func TestChaos(t *testing.T) {
 		}()
 	}
 	// Faults.
-	inj := &injector{tn: tn, st: st, r: rand.New(rand.NewPCG(seed, 1)), faulty: map[int]bool{}}
+	inj := &injector{tn: tn, st: st, r: rand.New(rand.NewPCG(seed, 1)), faulty: map[int]bool{}, skip: map[int]bool{}}
 	if *chaosEpoch > 0 {
 		inj.challenges = newChallengeWatch(tn)
 		wctx, stopWatch := context.WithCancel(ctx)
@@ -164,10 +181,32 @@ func TestChaos(t *testing.T) {
 		defer wg.Done()
 		inj.run(ctx, runCtx)
 	}()
+	var ch *churner
+	if *chaosChurn {
+		ch = &churner{tn: tn, inj: inj, r: rand.New(rand.NewPCG(seed, 3)), min: min(5, *chaosNodes), max: *chaosNodes + 3,
+			staked: *chaosNodes, epochs: map[uint32]bool{}}
+		if err := ch.follow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch.run(ctx, runCtx)
+		}()
+	}
 	wg.Wait()
-	for i := range tn.info.Nodes {
+	if ch != nil {
+		// The removed nodes stop once their shards are with their new owners.
+		if err := ch.settle(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range tn.nodeCount() {
+		if inj.skip[i] {
+			continue // removed, stopped by the devnet
+		}
 		if !tn.net.Node(i).Running() {
-			t.Fatalf("%s is not running after the faults were undone", tn.info.Nodes[i].Name)
+			t.Fatalf("%s is not running after the faults were undone", tn.nodeInfo(i).Name)
 		}
 	}
 
@@ -201,7 +240,10 @@ func TestChaos(t *testing.T) {
 
 	// Once every node has healed, the blobs read with the nodes holding up to 2f shards killed.
 	healed := 0
-	for i := range tn.info.Nodes {
+	for i := range tn.nodeCount() {
+		if inj.skip[i] {
+			continue
+		}
 		if inj.heal(ctx, i) {
 			healed++
 		}
@@ -210,9 +252,43 @@ func TestChaos(t *testing.T) {
 		// Before the kills below: no node failed a challenge it should have passed.
 		inj.challenges.check(ctx, t)
 	}
+	if ch != nil {
+		// As TestChurn: every member holds every sliver of its shards of the blobs (a sample
+		// of 60: the status requests of all of them take many minutes), the departed nodes
+		// none.
+		if err := ch.follow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]blob.ID, 0, len(st.acked))
+		for _, b := range st.acked {
+			ids = append(ids, b.id)
+		}
+		rand.New(rand.NewPCG(seed, 4)).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		ids = ids[:min(len(ids), 60)]
+		checked := tn.checkHoldings(ctx, t, tn.committee(ctx), ids, ch.removed)
+		var epochs []uint32
+		for e := range ch.epochs {
+			epochs = append(epochs, e)
+		}
+		slices.Sort(epochs)
+		t.Logf("churn: %d nodes added, %d removed over epochs %v; %d sliver statuses checked on the members (%d blobs), the %d departed hold none",
+			ch.adds, ch.removals, epochs, checked, len(ids), len(ch.removed))
+		for _, a := range ch.actions {
+			t.Logf("  churn: %s", a)
+		}
+		for _, e := range ch.errors {
+			t.Errorf("churn: %s", e)
+		}
+		if ch.adds+ch.removals == 0 {
+			t.Error("no node joined or left")
+		}
+	}
 	p := tn.enc.Params()
 	killed := 0
-	for i := range tn.info.Nodes {
+	for i := range tn.nodeCount() {
+		if inj.skip[i] {
+			continue
+		}
 		if killed+len(tn.nodeShards(i)) <= tn.shards-p.PrimarySource {
 			if err := tn.net.Node(i).Kill(); err != nil {
 				t.Fatal(err)
@@ -236,13 +312,13 @@ func TestChaos(t *testing.T) {
 		fs = append(fs, fmt.Sprintf("%s=%d", k, st.faults[k]))
 		total += st.faults[k]
 	}
-	t.Logf("chaos seed %d, %s on %d nodes x %d shards (f = %d):", seed, *chaosDuration, len(tn.info.Nodes), tn.shards, tn.f())
+	t.Logf("chaos seed %d, %s on %d nodes x %d shards (f = %d):", seed, *chaosDuration, tn.nodeCount(), tn.shards, tn.f())
 	t.Logf("  blobs stored: %d (%.1f MiB), store failures: %d", st.stored, float64(st.storedBytes)/(1<<20), st.storeFailures)
 	t.Logf("  reads during the faults: %d, read failures: %d, wrong bytes: %d", st.reads, st.readFailures, st.readMismatches)
 	t.Logf("  faults injected: %d (%s), slivers flipped: %d, peak faulty shards: %d, heal timeouts: %d",
 		total, strings.Join(fs, " "), st.flippedSlivers, st.faultyPeak, st.healTimeouts)
 	t.Logf("  final read-back: %d of %d acknowledged blobs byte-identical; with %d of %d shards killed after %d of %d nodes healed: %d of %d sampled",
-		verified, len(st.acked), killed, tn.shards, healed, len(tn.info.Nodes), verifiedDown, len(sample))
+		verified, len(st.acked), killed, tn.shards, healed, tn.nodeCount(), verifiedDown, len(sample))
 	for _, e := range st.firstErrors {
 		t.Logf("  first errors: %s", e)
 	}
@@ -270,6 +346,8 @@ type injector struct {
 	mu     sync.Mutex
 	r      *rand.Rand // guarded by mu
 	faulty map[int]bool
+	// skip holds the nodes not to fault (removed: -chaos.churn).
+	skip map[int]bool
 	// challenges, with -chaos.epoch, learns which epochs a node dropped uploads in.
 	challenges *challengeWatch
 }
@@ -283,8 +361,9 @@ func (in *injector) reserve() int {
 		used += len(in.tn.nodeShards(i))
 	}
 	var fits []int
-	for i := range in.tn.info.Nodes {
-		if !in.faulty[i] && used+len(in.tn.nodeShards(i)) <= in.tn.f() {
+	for i := range in.tn.nodeCount() {
+		// A node without shards (joining, -chaos.churn) is left alone: it holds nothing to fault.
+		if !in.faulty[i] && !in.skip[i] && len(in.tn.nodeShards(i)) > 0 && used+len(in.tn.nodeShards(i)) <= in.tn.f() {
 			fits = append(fits, i)
 		}
 	}
@@ -336,7 +415,7 @@ func (in *injector) run(ctx, runCtx context.Context) {
 			defer wg.Done()
 			defer in.release(i)
 			if err := in.fault(ctx, runCtx, i, kind); err != nil {
-				in.tn.t.Errorf("fault %s on %s: %v", kind, in.tn.info.Nodes[i].Name, err)
+				in.tn.t.Errorf("fault %s on %s: %v", kind, in.tn.nodeInfo(i).Name, err)
 				return
 			}
 			in.heal(ctx, i)
@@ -365,7 +444,7 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 		acked := slices.Clone(in.st.acked)
 		in.st.mu.Unlock()
 		shards := tn.nodeShards(i)
-		for k := 0; k < 3 && len(acked) > 0; k++ {
+		for k := 0; k < 3 && len(acked) > 0 && len(shards) > 0; k++ {
 			b := acked[in.intn(len(acked))]
 			axis := redstuff.Primary
 			if in.intn(2) == 1 {
@@ -388,7 +467,7 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 			// The node may fail the challenges of the epochs in which it drops uploads, and
 			// the round of the epoch before (still pending, it may answer it while dropping).
 			from := max(w.epoch(ctx), 1) - 1
-			defer func() { w.excuse(tn.info.Nodes[i].Name, from, w.epoch(ctx)) }()
+			defer func() { w.excuse(tn.nodeInfo(i).Name, from, w.epoch(ctx)) }()
 		}
 		if err := tn.restart(ctx, i, mode); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -37,14 +38,29 @@ const (
 	churnEpoch  = 15 * time.Second
 )
 
-// startChurnNet starts a devnet of nodes of 7 x churnShards with short epochs and the nodes
-// tuned as TestChaos tunes them.
+// startChurnNet starts a devnet of nodes x churnShards with short epochs and the nodes tuned
+// as TestChaos tunes them.
 func startChurnNet(t *testing.T, nodes int) *testNet {
+	return startMembersNet(t, nodes, churnShards, churnEpoch)
+}
+
+// startMembersNet starts a devnet of nodes x shards with the given epoch duration whose nodes
+// join and leave (floe devnet add-node and remove-node's paths), tuned as TestChaos tunes its
+// nodes, with storage challenges off unless -churn.challenges.
+func startMembersNet(t *testing.T, nodes, shards int, epoch time.Duration) *testNet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n, err := devnet.Open(ctx, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: churnShards, Addr: freeAddrs(t, 1)[0], Binary: floeBin,
-		EpochDuration: churnEpoch, Logger: slog.New(slog.DiscardHandler),
+	dir := t.TempDir()
+	if *chaosKeep != "" {
+		var err error
+		if dir, err = os.MkdirTemp(*chaosKeep, "devnet-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the devnet is kept in %s", dir)
+	}
+	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddrs(t, 1)[0], Binary: floeBin,
+		EpochDuration: epoch, Logger: slog.New(slog.DiscardHandler),
 		Params: func(p *controlplane.Params) {
 			if !*churnChallenges {
 				p.ChallengeRounds = 0
@@ -62,10 +78,11 @@ func startChurnNet(t *testing.T, nodes int) *testNet {
 			t.Errorf("stopping the devnet: %v", err)
 		}
 	})
-	tn := &testNet{t: t, net: n, shards: churnShards, pubs: map[string][]byte{}, nodeLog: slog.New(slog.DiscardHandler)}
+	tn := &testNet{t: t, net: n, shards: shards, pubs: map[string][]byte{}, nodeLog: slog.New(slog.DiscardHandler)}
 	tn.info = n.Info()
+	tn.info.Nodes = nil // syncNodes takes them
 	tn.cp = cpclient.New(tn.info.ControlPlane, nil)
-	if tn.enc, err = redstuff.New(churnShards); err != nil {
+	if tn.enc, err = redstuff.New(shards); err != nil {
 		t.Fatal(err)
 	}
 	if err := tn.syncNodes(ctx); err != nil {
@@ -77,11 +94,13 @@ func startChurnNet(t *testing.T, nodes int) *testNet {
 // syncNodes takes the nodes added to the devnet since the last call: their pinned HTTPS
 // clients, metrics endpoints and command lines.
 func (tn *testNet) syncNodes(ctx context.Context) error {
-	tn.info = tn.net.Info()
 	nodes, err := tn.cp.Nodes(ctx)
 	if err != nil {
 		return err
 	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	tn.info.Nodes = tn.net.Info().Nodes
 	for _, nd := range nodes {
 		tn.pubs[nd.Name] = nd.NetworkPublicKey
 	}
@@ -426,58 +445,13 @@ func TestChurn(t *testing.T) {
 		}
 	}
 
-	// Every member holds every sliver of its shards of every blob.
+	// Every member holds every sliver of its shards of every blob; the departed nodes none.
 	committee, err := tn.cp.CurrentCommittee(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := run.ids()
-	// Bounded only by the run's liveness bound (ctx): on a loaded machine the sequential status
-	// requests alone took over 3 minutes.
-	holdCtx := ctx
-	checked := 0
-	for i, shards := range tn.memberShards(committee) {
-		for {
-			miss, err := tn.missingIn(holdCtx, i, shards, ids)
-			if err == nil && miss == 0 {
-				checked += len(shards) * len(ids) * 2
-				break
-			}
-			if holdCtx.Err() != nil {
-				t.Errorf("%s misses %d slivers of its %d shards (last error %v)", tn.info.Nodes[i].Name, miss, len(shards), err)
-				break
-			}
-			sleep(holdCtx, time.Second)
-		}
-	}
-	// The departed nodes, started again to ask them, hold none.
-	for _, i := range departed {
-		name := tn.info.Nodes[i].Name
-		if err := tn.net.Node(i).Start(); err != nil {
-			t.Fatal(err)
-		}
-		if err := tn.net.Node(i).WaitReady(ctx, tn.nodeLog, func(ctx context.Context) error {
-			_, err := tn.health(ctx, i)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		all := make([]uint16, churnShards)
-		for s := range all {
-			all[s] = uint16(s)
-		}
-		miss, err := tn.missingIn(ctx, i, all, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if held := churnShards*len(ids)*2 - miss; held != 0 {
-			t.Errorf("departed %s still holds %d slivers", name, held)
-		}
-		if err := tn.net.Node(i).Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
-			t.Error(err)
-		}
-	}
-
+	checked := tn.checkHoldings(ctx, t, committee, ids, departed)
 	// Figures.
 	var moved, syncBytes, recovered float64
 	for i := range tn.info.Nodes {
@@ -496,7 +470,7 @@ func TestChurn(t *testing.T) {
 	t.Logf("  moved by sync_shard (nodes running at the end; a restarted node counts from its restart): %.0f slivers, %.1f MiB; slivers recovered: %.0f",
 		moved, syncBytes/(1<<20), recovered)
 	t.Logf("  sliver statuses checked: %d on the %d members, %d on the %d departed nodes", checked, len(tn.memberShards(committee)),
-		len(departed)*churnShards*len(ids)*2, len(departed))
+		len(departed)*tn.shards*len(ids)*2, len(departed))
 	for _, e := range run.errs {
 		t.Logf("  first errors: %s", e)
 	}
@@ -505,5 +479,188 @@ func TestChurn(t *testing.T) {
 	}
 	if end.Epoch-start.Epoch < 4 {
 		t.Errorf("only %d epoch changes", end.Epoch-start.Epoch)
+	}
+}
+
+// checkHoldings checks, through the nodes' sliver status routes, that every member of c holds
+// every sliver of every shard it owns for every blob of ids (waiting, within ctx, for those
+// still healing), and that the departed nodes, started again to ask them (and stopped after),
+// hold none. The members are asked in parallel. It returns the statuses checked on members.
+func (tn *testNet) checkHoldings(ctx context.Context, t *testing.T, c *cpapi.Committee, ids []blob.ID, departed []int) int {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	checked := 0
+	for i, shards := range tn.memberShards(c) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				// Bounded only by the run's liveness bound (ctx): on a loaded machine the
+				// sequential status requests alone took over 3 minutes.
+				miss, err := tn.missingIn(ctx, i, shards, ids)
+				if err == nil && miss == 0 {
+					mu.Lock()
+					checked += len(shards) * len(ids) * 2
+					mu.Unlock()
+					return
+				}
+				if ctx.Err() != nil {
+					t.Errorf("%s misses %d slivers of its %d shards (last error %v)", tn.nodeInfo(i).Name, miss, len(shards), err)
+					return
+				}
+				sleep(ctx, time.Second)
+			}
+		}()
+	}
+	wg.Wait()
+	all := make([]uint16, tn.shards)
+	for s := range all {
+		all[s] = uint16(s)
+	}
+	for _, i := range departed {
+		name := tn.nodeInfo(i).Name
+		if err := tn.net.Node(i).Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tn.net.Node(i).WaitReady(ctx, tn.nodeLog, func(ctx context.Context) error {
+			_, err := tn.health(ctx, i)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		miss, err := tn.missingIn(ctx, i, all, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held := tn.shards*len(ids)*2 - miss; held != 0 {
+			t.Errorf("departed %s still holds %d slivers", name, held)
+		}
+		if err := tn.net.Node(i).Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
+			t.Error(err)
+		}
+	}
+	return checked
+}
+
+// churner adds and removes nodes at random times while TestChaos runs (-chaos.churn),
+// keeping the staked nodes between min and max, and follows the committee: the fault budget
+// counts each node's current shards, and the nodes that leave are no longer faulted.
+type churner struct {
+	tn       *testNet
+	inj      *injector
+	r        *rand.Rand
+	min, max int
+	staked   int
+	// removed are the nodes whose stake was withdrawn (the devnet stops each once the
+	// committee no longer needs it).
+	removed         []int
+	adds, removals  int
+	epochs          map[uint32]bool
+	actions, errors []string
+}
+
+// follow updates the devnet's membership (stopping removed nodes no longer needed), the
+// test's view of the nodes and their current shards.
+func (c *churner) follow(ctx context.Context) error {
+	if _, stopped, err := c.tn.net.Refresh(ctx); err != nil {
+		return err
+	} else if len(stopped) > 0 {
+		c.actions = append(c.actions, fmt.Sprintf("stopped %v", stopped))
+	}
+	if err := c.tn.syncNodes(ctx); err != nil {
+		return err
+	}
+	cm, err := c.tn.cp.CurrentCommittee(ctx)
+	if err != nil {
+		return err
+	}
+	c.epochs[cm.Epoch] = true
+	live := c.tn.memberShards(cm)
+	c.tn.mu.Lock()
+	c.tn.live = live
+	c.tn.mu.Unlock()
+	return nil
+}
+
+// act adds a node or removes one (a node that is not faulty and not leaving already).
+func (c *churner) act(ctx context.Context) {
+	add := c.staked < c.max && (c.staked <= c.min || c.r.IntN(2) == 0)
+	if add {
+		j, err := c.tn.net.AddNode(ctx, 0)
+		if err != nil {
+			c.errors = append(c.errors, fmt.Sprintf("add-node: %v", err))
+			return
+		}
+		c.staked++
+		c.adds++
+		c.actions = append(c.actions, fmt.Sprintf("added %s (joins at epoch %d)", j.Name, j.JoinEpoch))
+		if err := c.tn.syncNodes(ctx); err != nil {
+			c.errors = append(c.errors, fmt.Sprintf("sync nodes: %v", err))
+		}
+		return
+	}
+	// Under the injector's lock: the node chosen is not faulty, and no fault starts on it.
+	c.inj.mu.Lock()
+	var fits []int
+	for i := range c.tn.nodeCount() {
+		if !c.inj.faulty[i] && !c.inj.skip[i] && c.tn.net.Node(i).Running() {
+			fits = append(fits, i)
+		}
+	}
+	if len(fits) == 0 {
+		c.inj.mu.Unlock()
+		return
+	}
+	i := fits[c.r.IntN(len(fits))]
+	c.inj.skip[i] = true
+	c.inj.mu.Unlock()
+	name := c.tn.nodeInfo(i).Name
+	l, err := c.tn.net.RemoveNode(ctx, name)
+	if err != nil {
+		c.errors = append(c.errors, fmt.Sprintf("remove-node %s: %v", name, err))
+		return
+	}
+	c.staked--
+	c.removals++
+	c.removed = append(c.removed, i)
+	c.actions = append(c.actions, fmt.Sprintf("removed %s (leaves at epoch %d)", name, l.LeaveEpoch))
+}
+
+// run follows the membership every second and acts every 10-30 s until runCtx ends.
+func (c *churner) run(ctx, runCtx context.Context) {
+	next := time.Now().Add(time.Duration(10+c.r.IntN(20)) * time.Second)
+	for runCtx.Err() == nil {
+		if err := c.follow(ctx); err != nil && runCtx.Err() == nil {
+			c.errors = append(c.errors, fmt.Sprintf("follow: %v", err))
+		}
+		if time.Now().After(next) {
+			c.act(ctx)
+			next = time.Now().Add(time.Duration(10+c.r.IntN(20)) * time.Second)
+		}
+		sleep(runCtx, time.Second)
+	}
+}
+
+// settle follows the membership until every removed node is stopped and the change to the
+// current epoch is done, within ctx.
+func (c *churner) settle(ctx context.Context) error {
+	for {
+		err := c.follow(ctx)
+		if err == nil {
+			in, ierr := c.tn.cp.Info(ctx)
+			stopped := true
+			for _, i := range c.removed {
+				stopped = stopped && !c.tn.net.Node(i).Running()
+			}
+			if ierr == nil && stopped && in.EpochChange != nil && in.EpochChange.State != cpapi.EpochStateChangeSync {
+				return nil
+			}
+			err = ierr
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the membership did not settle (last error %v): %w", err, ctx.Err())
+		}
+		sleep(ctx, time.Second)
 	}
 }

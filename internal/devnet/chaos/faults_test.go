@@ -52,8 +52,8 @@ func TestByzantineNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, mode := range byzantine.Modes {
-		bad := (k + 1) % len(tn.info.Nodes)
-		name := tn.info.Nodes[bad].Name
+		bad := (k + 1) % tn.nodeCount()
+		name := tn.nodeInfo(bad).Name
 		t.Run(string(mode), func(t *testing.T) {
 			if len(tn.nodeShards(bad)) > tn.f() {
 				t.Fatalf("%s holds %d shards, more than f = %d", name, len(tn.nodeShards(bad)), tn.f())
@@ -320,7 +320,7 @@ func TestSelfHealing(t *testing.T) {
 	t.Run("reads with two thirds of the shards killed", func(t *testing.T) {
 		limit := tn.shards - p.PrimarySource
 		killed := 0
-		for i := range tn.info.Nodes {
+		for i := range tn.nodeCount() {
 			if killed+len(tn.nodeShards(i)) > limit {
 				continue
 			}
@@ -453,19 +453,19 @@ func forgeAndStore(ctx context.Context, t *testing.T, tn *testNet, wallet *crypt
 
 // put sends a PUT with an octet-stream body to node i.
 func (tn *testNet) put(ctx context.Context, i int, path string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, tn.info.Nodes[i].URL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, tn.nodeInfo(i).URL+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", api.ContentTypeOctetStream)
-	resp, err := tn.hc[i].Do(req)
+	resp, err := tn.client(i).Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PUT %s on %s: %s: %.200s", path, tn.info.Nodes[i].Name, strconv.Itoa(resp.StatusCode), b)
+		return fmt.Errorf("PUT %s on %s: %s: %.200s", path, tn.nodeInfo(i).Name, strconv.Itoa(resp.StatusCode), b)
 	}
 	return nil
 }

@@ -86,6 +86,48 @@ type testNet struct {
 	cp      *cpclient.Client
 	enc     *redstuff.Encoder
 	nodeLog *slog.Logger
+
+	// mu guards info.Nodes, argv, metrics, hc and live, which grow or change while a test
+	// runs when nodes join (syncNodes, chaos -chaos.churn): read them through the accessors.
+	mu sync.RWMutex
+	// live, when set, is each node's shards in the current committee (updated as epochs
+	// change); nil: the genesis shards in info.
+	live map[int][]uint16
+}
+
+// nodeCount is the number of nodes ever in the test's network.
+func (tn *testNet) nodeCount() int {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return len(tn.info.Nodes)
+}
+
+// nodeInfo returns node i's devnet record.
+func (tn *testNet) nodeInfo(i int) devnet.NodeInfo {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return tn.info.Nodes[i]
+}
+
+// client returns node i's pinned HTTPS client.
+func (tn *testNet) client(i int) *http.Client {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return tn.hc[i]
+}
+
+// metricsURL returns node i's metrics URL.
+func (tn *testNet) metricsURL(i int) string {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return tn.metrics[i]
+}
+
+// nodeArgv returns node i's honest command line.
+func (tn *testNet) nodeArgv(i int) []string {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return tn.argv[i]
 }
 
 func freeAddrs(t testing.TB, k int) []string {
@@ -191,8 +233,16 @@ func startNet(t testing.TB, o netOptions) *testNet {
 // f is the number of shards that may be faulty.
 func (tn *testNet) f() int { return (tn.shards - 1) / 3 }
 
-// nodeShards returns the shards of node i.
-func (tn *testNet) nodeShards(i int) []uint16 { return tn.info.Nodes[i].Shards }
+// nodeShards returns the shards of node i (in the current committee, when the test follows
+// it).
+func (tn *testNet) nodeShards(i int) []uint16 {
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	if tn.live != nil {
+		return tn.live[i]
+	}
+	return tn.info.Nodes[i].Shards
+}
 
 // restart stops node i (SIGTERM) if it runs, and starts it in mode ("" for honest), waiting
 // until it answers.
@@ -207,9 +257,9 @@ func (tn *testNet) restart(ctx context.Context, i int, mode string) error {
 // start starts the stopped node i in mode and waits until it answers.
 func (tn *testNet) start(ctx context.Context, i int, mode string) error {
 	p := tn.net.Node(i)
-	p.Argv = tn.argv[i]
+	p.Argv = tn.nodeArgv(i)
 	if mode != "" {
-		p.Argv = append(slices.Clone(tn.argv[i]), "--byzantine", mode)
+		p.Argv = append(slices.Clone(tn.nodeArgv(i)), "--byzantine", mode)
 	}
 	if err := p.Start(); err != nil {
 		return err
@@ -224,11 +274,11 @@ func (tn *testNet) start(ctx context.Context, i int, mode string) error {
 
 // get sends a GET to node i and returns the body of a 200 answer.
 func (tn *testNet) get(ctx context.Context, i int, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.info.Nodes[i].URL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.nodeInfo(i).URL+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := tn.hc[i].Do(req)
+	resp, err := tn.client(i).Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +288,7 @@ func (tn *testNet) get(ctx context.Context, i int, path string) ([]byte, error) 
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("GET %s on %s: %s: %.200s", path, tn.info.Nodes[i].Name, resp.Status, b)
+		return b, fmt.Errorf("GET %s on %s: %s: %.200s", path, tn.nodeInfo(i).Name, resp.Status, b)
 	}
 	return b, nil
 }
@@ -290,7 +340,7 @@ func (tn *testNet) waitHolds(ctx context.Context, i int, ids []blob.ID) error {
 		last, lastErr = miss, err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s still misses %d slivers (last error %v): %w", tn.info.Nodes[i].Name, last, lastErr, ctx.Err())
+			return fmt.Errorf("%s still misses %d slivers (last error %v): %w", tn.nodeInfo(i).Name, last, lastErr, ctx.Err())
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
@@ -299,7 +349,7 @@ func (tn *testNet) waitHolds(ctx context.Context, i int, ids []blob.ID) error {
 // metric returns the sum of the samples of a metric of node i whose labels contain labels
 // (e.g. `kind="symbols"`; "" for every sample).
 func (tn *testNet) metric(ctx context.Context, i int, name, labels string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.metrics[i], nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.metricsURL(i), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -339,7 +389,7 @@ func (tn *testNet) metric(ctx context.Context, i int, name, labels string) (floa
 // flipSliver flips a byte inside the symbols of a stored sliver in the (stopped) node i's
 // store; it reports false if the node does not hold the sliver.
 func (tn *testNet) flipSliver(ctx context.Context, i int, id blob.ID, shard uint16, a redstuff.Axis) (bool, error) {
-	st, err := nodestore.Open(tn.info.Nodes[i].DataDir, &nodestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := nodestore.Open(tn.nodeInfo(i).DataDir, &nodestore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return false, err
 	}
@@ -365,7 +415,7 @@ func (tn *testNet) wipe(ctx context.Context, i int) error {
 	if err := p.Stop(10 * time.Second); err != nil && !errors.Is(err, devnet.ErrNotRunning) {
 		return err
 	}
-	if err := os.RemoveAll(tn.info.Nodes[i].DataDir); err != nil {
+	if err := os.RemoveAll(tn.nodeInfo(i).DataDir); err != nil {
 		return err
 	}
 	return tn.start(ctx, i, "")
