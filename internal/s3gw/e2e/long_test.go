@@ -292,7 +292,8 @@ func sameTree(t testing.TB, a, b string) {
 // BenchmarkS3VsDaemon stores and reads a 256 MiB object through the S3 gateway and the same
 // bytes' size through the publisher/aggregator (PUT /v1/blobs, GET /v1/blobs/{id}) of the
 // same devnet in the same iteration, and reports each one's throughput and the ratios
-// (gateway time / daemon time; goal: at most 1.2).
+// (gateway time / daemon time; goal: at most 1.2), and the peak resident memory (VmHWM) of the
+// gateway's and of the daemon's process.
 func BenchmarkS3VsDaemon(b *testing.B) {
 	nodes, shards := 4, 200 // the smallest network whose blobs hold 256 MiB
 	if *long {
@@ -350,6 +351,28 @@ func BenchmarkS3VsDaemon(b *testing.B) {
 	b.ReportMetric(mbps(dGet), "daemon-get-MB/s")
 	b.ReportMetric(s3Put.Seconds()/dPut.Seconds(), "put-time-ratio")
 	b.ReportMetric(s3Get.Seconds()/dGet.Seconds(), "get-time-ratio")
+	b.ReportMetric(peakRSSMiB(b, info.S3Pid), "s3-peak-rss-MiB")
+	b.ReportMetric(peakRSSMiB(b, info.DaemonPid), "daemon-peak-rss-MiB")
+}
+
+// peakRSSMiB returns the peak resident memory (VmHWM) of process pid, in MiB.
+func peakRSSMiB(b *testing.B, pid int) float64 {
+	b.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(st)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%g kB", &kb); err != nil {
+				b.Fatalf("/proc/%d/status: %q: %v", pid, line, err)
+			}
+			return kb / 1024
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 func daemonPut(b *testing.B, info devnet.Info, data []byte) string {
