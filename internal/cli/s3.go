@@ -25,6 +25,8 @@ func runS3(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "", "index directory (default: in memory, rebuilt from the control plane at every start)")
 	epochs := fs.Uint("epochs", 10, "epochs a new object is stored for unless its request (x-floe-epochs) or bucket says")
 	chunkMiB := fs.Int64("chunk-size", 256, "largest blob, in MiB: larger objects and parts are stored as several blobs")
+	spillKiB := fs.Int64("spill-above", client.DefaultSpillAbove>>10,
+		"a chunk of a request body larger than this, in KiB, is received into a temporary file (in $TMPDIR) and stored from there in bounded memory (-1: always in memory)")
 	stale := fs.Bool("stale-reads", false, "serve reads from the local index without waiting for the control plane's latest events")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -49,6 +51,7 @@ func runS3(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.SpillAbove = kibOrNegative(*spillKiB)
 	ks, err := s3gw.LoadKeys(*keys)
 	if err != nil {
 		return err

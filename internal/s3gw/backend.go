@@ -122,7 +122,7 @@ func (b *backend) CreateBucket(ctx context.Context, name string) error {
 		return toS3(err)
 	}
 	r := &record{Kind: kindBucket, Bucket: name, Epochs: id.epochs}
-	if err := b.g.storeLabelled(ctx, id.w, content, maxAhead, r, nil); err != nil {
+	if err := b.g.storeLabelled(ctx, id.w, memChunk(content), maxAhead, r, nil); err != nil {
 		return toS3(err)
 	}
 	return toS3(b.g.ix.put(id.w.addr, r))

@@ -25,7 +25,10 @@ type AccessKey struct {
 // Config configures a Gateway.
 type Config struct {
 	// Client names the network (control plane URL, communication settings, TLS roots); its
-	// Wallet and Logger are ignored: every access key brings its own wallet.
+	// Wallet and Logger are ignored: every access key brings its own wallet. Its SpillAbove
+	// and TempDir also apply to request bodies: a chunk larger than SpillAbove (default 64
+	// MiB) is received into a temporary file in TempDir and stored from there in bounded
+	// memory (client.StoreReaderAt), as the daemon's publisher does.
 	Client client.Config
 	// Keys are the accepted access keys (at least one). Several keys may share a wallet;
 	// each wallet has its own namespace of buckets.
@@ -39,8 +42,8 @@ type Config struct {
 	// ChunkSize is the most bytes stored as one blob: a larger object or part is stored as
 	// several chunk blobs named by a manifest (default 256 MiB).
 	ChunkSize int64
-	// MaxBuffered bounds the request body bytes held in memory at once over all requests
-	// (default 1 GiB, at least ChunkSize).
+	// MaxBuffered bounds the request body bytes held at once over all requests, in memory or
+	// spilled to temporary files (default 1 GiB, at least ChunkSize).
 	MaxBuffered int64
 	// StaleReads skips the read barrier: by default every request first waits until the
 	// gateway's index has applied the control plane's events up to their head at the

@@ -31,8 +31,11 @@ type Gateway struct {
 	// chunkSize is the most bytes stored as one blob (the configuration's, at most the
 	// network's largest blob).
 	chunkSize int64
-	fake      *gofakes3.GoFakeS3
-	handler   http.Handler
+	// spillAt: a chunk larger than this is received into a temporary file and stored from
+	// there (the client's SpillAbove; negative: never).
+	spillAt int64
+	fake    *gofakes3.GoFakeS3
+	handler http.Handler
 
 	manifests manifestCache
 
@@ -97,6 +100,10 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("s3gw: %w", err)
 	}
 	g.chunkSize = min(cfg.ChunkSize, int64(p.MaxBlobSize()))
+	g.spillAt = cfg.Client.SpillAbove
+	if g.spillAt == 0 {
+		g.spillAt = client.DefaultSpillAbove
+	}
 	if g.ix, err = openIndex(cfg.Dir); err != nil {
 		return nil, err
 	}

@@ -98,8 +98,7 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, uid gofake
 			break
 		}
 		c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: string(uid), Part: number, Seq: len(p.chunks),
-			Size: int64(len(data))}
-		cr.hash(data)
+			Size: data.size}
 		if err := g.storeLabelled(ctx, u.w, data, u.epochs, c, nil); err != nil {
 			return fail(err)
 		}
@@ -108,7 +107,10 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, uid gofake
 		}
 		p.chunks = append(p.chunks, manifestChunk{ObjectID: c.ObjectID, BlobID: c.BlobID, Size: c.Size})
 	}
-	p.size, p.etag = cr.total, cr.sum()
+	p.size = cr.total
+	if p.etag, err = cr.sum(); err != nil {
+		return fail(err)
+	}
 	u.mu.Lock()
 	old := u.parts[number]
 	u.parts[number] = p

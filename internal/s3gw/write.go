@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/floelabs/floe/client"
@@ -18,19 +19,27 @@ import (
 // the same storage resource or registration, and all but one then fail and are retried.
 const storeAttempts = 4
 
-// storeBlob stores data as a new deletable blob object of w for epochs epochs.
-func (g *Gateway) storeBlob(ctx context.Context, w *wallet, data []byte, epochs uint32) (*client.StoreResult, error) {
+// storeBlob stores ch as a new deletable blob object of w for epochs epochs: from memory
+// (client.StoreBytes) or, if it was spilled, from its file (client.StoreReaderAt, which
+// encodes it into a temporary file of its slivers in bounded memory), as the daemon's
+// publisher stores a PUT body.
+func (g *Gateway) storeBlob(ctx context.Context, w *wallet, ch *chunk, epochs uint32) (*client.StoreResult, error) {
 	var err error
+	opts := client.StoreOptions{Epochs: epochs, Force: true}
 	for attempt := 1; attempt <= storeAttempts; attempt++ {
 		var res *client.StoreResult
-		res, err = w.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: epochs, Force: true})
+		if ch.file != nil {
+			res, err = w.c.StoreReaderAt(ctx, ch.file, ch.size, opts)
+		} else {
+			res, err = w.c.StoreBytes(ctx, ch.data, opts)
+		}
 		if err == nil {
 			return res, nil
 		}
 		if ctx.Err() != nil || errors.Is(err, client.ErrBlobTooLarge) {
 			break
 		}
-		g.log.Warn("store failed; retrying", "attempt", attempt, "size", len(data), "err", err)
+		g.log.Warn("store failed; retrying", "attempt", attempt, "size", ch.size, "spilled", ch.file != nil, "err", err)
 		sleep(ctx, time.Duration(attempt)*200*time.Millisecond)
 	}
 	return nil, err
@@ -49,15 +58,18 @@ func (g *Gateway) label(ctx context.Context, w *wallet, res *client.StoreResult,
 	return nil
 }
 
-// storeLabelled stores data and labels it with r; ready, if set, completes r between the
-// two. The record's write time is the control plane's time once the blob is certified, so
+// storeLabelled stores ch and labels it with r; ready, if set, completes r between the
+// two (an error from it fails the write). The record's write time is the control plane's time once the blob is certified, so
 // that of two writes of a key the later one has the later time whichever gateways made
 // them (gateways' clocks may differ; the control plane's never goes back). On failure it
 // deletes what it stored.
-func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, data []byte, epochs uint32, r *record, ready func()) error {
-	res, err := g.storeBlob(ctx, w, data, epochs)
+func (g *Gateway) storeLabelled(ctx context.Context, w *wallet, ch *chunk, epochs uint32, r *record, ready func() error) error {
+	res, err := g.storeBlob(ctx, w, ch, epochs)
 	if ready != nil {
-		ready()
+		if rerr := ready(); rerr != nil && err == nil {
+			g.deleteObjects(context.WithoutCancel(ctx), w, res.ObjectID)
+			return rerr
+		}
 	}
 	if err != nil {
 		return err
@@ -81,52 +93,107 @@ func (g *Gateway) chainTime(ctx context.Context) int64 {
 	return h.TimeMs
 }
 
+// chunk is a part of a request body that is stored as one blob: in memory, or, when it is
+// larger than the client's SpillAbove, in a temporary file.
+type chunk struct {
+	data []byte
+	file *os.File
+	size int64
+}
+
+// memChunk is a chunk of data in memory.
+func memChunk(data []byte) *chunk { return &chunk{data: data, size: int64(len(data))} }
+
+// remove removes the chunk's file, if any.
+func (ch *chunk) remove() {
+	if ch != nil && ch.file != nil {
+		_ = ch.file.Close()
+		_ = os.Remove(ch.file.Name())
+		ch.file = nil
+	}
+}
+
+// spillCopy is the buffer a spilled chunk is received through.
+const spillCopy = 1 << 20
+
 // chunkReader cuts a body into chunks of at most size bytes, holding one at a time under
-// the gateway's memory bound, and computes the body's MD5 (the ETag) on another goroutine
-// while each chunk is stored.
+// the gateway's bound on body bytes held (MaxBuffered), in memory or, above spillAt bytes,
+// in a temporary file, and computes the body's MD5 (the ETag) on another goroutine while
+// each chunk is stored, unless the body computes it itself (bodySum).
 type chunkReader struct {
 	g       *Gateway
 	r       io.Reader
 	left    int64 // bytes still expected (-1: unknown)
 	size    int64
+	spillAt int64 // a chunk larger than this goes to a temporary file (negative: never)
 	md5     hash.Hash
+	bodySum func() []byte // the MD5 of the bytes read from r, if r computes it
 	hashing chan struct{} // closed when the last chunk given to hash is hashed
+	hashErr error         // a spilled chunk could not be read back to be hashed
 	total   int64
 	held    int64
+	cur     *chunk
 	done    bool
 }
 
-// hash feeds a chunk to the body's MD5, in order, without waiting.
-func (c *chunkReader) hash(data []byte) {
-	prev, ch := c.hashing, make(chan struct{})
-	c.hashing = ch
+// bodyMD5 is a request body that computes the MD5 of the bytes read from it: the S3
+// library's PutObject body (and an UploadPart body with Content-MD5) does, as it needs it
+// for its own ETag and digest check, so the gateway need not compute it a second time.
+type bodyMD5 interface {
+	io.Reader
+	Sum(into []byte) []byte
+}
+
+// hash feeds the current chunk to the body's MD5, in order, without waiting.
+func (c *chunkReader) hash() {
+	ch := c.cur
+	if c.bodySum != nil || ch == nil {
+		return
+	}
+	prev, done := c.hashing, make(chan struct{})
+	c.hashing = done
 	go func() {
+		defer close(done)
 		if prev != nil {
 			<-prev
 		}
-		c.md5.Write(data)
-		close(ch)
+		if ch.file == nil {
+			c.md5.Write(ch.data)
+			return
+		}
+		// The chunk's file stays open until this ends (see release).
+		if _, err := io.Copy(c.md5, io.NewSectionReader(ch.file, 0, ch.size)); err != nil {
+			c.hashErr = fmt.Errorf("s3gw: hashing a spilled chunk: %w", err)
+		}
 	}()
 }
 
 // sum waits for the hashing and returns the MD5 of the chunks hashed, in hex.
-func (c *chunkReader) sum() string {
+func (c *chunkReader) sum() (string, error) {
+	if c.bodySum != nil {
+		return hex.EncodeToString(c.bodySum()), nil
+	}
 	if c.hashing != nil {
 		<-c.hashing
 	}
-	return hex.EncodeToString(c.md5.Sum(nil))
+	if c.hashErr != nil {
+		return "", c.hashErr
+	}
+	return hex.EncodeToString(c.md5.Sum(nil)), nil
 }
 
 func (g *Gateway) newChunkReader(r io.Reader, size int64) *chunkReader {
-	return &chunkReader{g: g, r: r, left: size, size: g.chunkSize, md5: md5.New()}
+	c := &chunkReader{g: g, r: r, left: size, size: g.chunkSize, spillAt: g.spillAt, md5: md5.New()}
+	if b, ok := r.(bodyMD5); ok {
+		c.bodySum = func() []byte { return b.Sum(nil) }
+	}
+	return c
 }
 
 // next returns the next chunk (nil at the end: the first call returns an empty chunk for an
-// empty body). The chunk's memory is released by the following call or by release.
-func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
-	if c.hashing != nil {
-		<-c.hashing // the previous chunk's memory is free only once it is hashed
-	}
+// empty body) and starts hashing it. The chunk is released (its memory, its file) by the
+// following call or by release.
+func (c *chunkReader) next(ctx context.Context) (*chunk, error) {
 	c.release()
 	if c.done {
 		return nil, nil
@@ -135,26 +202,41 @@ func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
 	if c.left >= 0 {
 		want = min(c.left, c.size)
 	}
+	spill := c.spillAt >= 0 && want > c.spillAt
 	// One byte more tells an unknown-length body's last chunk from a full one.
 	hold := want + 1
 	if err := c.g.mem.Acquire(ctx, hold); err != nil {
 		return nil, err
 	}
 	c.held = hold
-	buf := make([]byte, hold)
-	n, err := io.ReadFull(c.r, buf[:want])
+	// In memory: the whole chunk; spilled: an unknown-length body's first spillAt+1 bytes
+	// (fewer end the body: the chunk stays in memory), a known one's nothing.
+	head := want
+	if spill {
+		head = 0
+		if c.left < 0 {
+			head = c.spillAt + 1
+		}
+	}
+	buf := make([]byte, head)
+	n, err := io.ReadFull(c.r, buf)
+	if err == nil && spill {
+		c.cur, err = c.spill(buf, want)
+	} else {
+		c.cur = memChunk(buf[:n])
+	}
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		if c.left >= 0 {
-			return nil, fmt.Errorf("%w: %d bytes missing", errShortBody, c.left-int64(n))
+			return nil, fmt.Errorf("%w: %d bytes missing", errShortBody, c.left-c.cur.size)
 		}
 		c.done = true
 	case err != nil:
 		return nil, err
 	}
-	buf = buf[:n]
+	n64 := c.cur.size
 	if c.left >= 0 {
-		c.left -= int64(n)
+		c.left -= n64
 		c.done = c.left == 0
 	} else if !c.done {
 		// A full chunk of an unknown-length body: peek whether more follows.
@@ -169,11 +251,51 @@ func (c *chunkReader) next(ctx context.Context) ([]byte, error) {
 			c.r = io.MultiReader(bytesReader(one[:]), c.r)
 		}
 	}
-	c.total += int64(n)
-	return buf, nil
+	c.total += n64
+	c.hash()
+	return c.cur, nil
 }
 
+// spill receives a chunk of at most want bytes, whose first bytes are head, into a temporary
+// file. An error wrapping io.ErrUnexpectedEOF comes with the chunk (its bytes so far) if the
+// body ended first.
+func (c *chunkReader) spill(head []byte, want int64) (*chunk, error) {
+	f, err := os.CreateTemp(c.g.cfg.Client.TempDir, "floe-s3-*")
+	if err != nil {
+		return nil, fmt.Errorf("s3gw: a file for the request body: %w", err)
+	}
+	ch := &chunk{file: f}
+	if _, err := f.Write(head); err != nil {
+		ch.remove()
+		return nil, fmt.Errorf("s3gw: spilling the request body: %w", err)
+	}
+	ch.size = int64(len(head))
+	k, err := io.CopyBuffer(onlyWriter{f}, io.LimitReader(c.r, want-ch.size), make([]byte, spillCopy))
+	ch.size += k
+	if err != nil {
+		ch.remove()
+		return nil, fmt.Errorf("s3gw: spilling the request body: %w", err)
+	}
+	if ch.size < want {
+		return ch, io.ErrUnexpectedEOF
+	}
+	return ch, nil
+}
+
+// onlyWriter hides a writer's ReadFrom, so that io.CopyBuffer reads through the buffer it is
+// given (an os.File's ReadFrom would copy through a small one).
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// release waits until the current chunk is hashed, then removes its file and gives back its
+// bytes of the gateway's bound.
 func (c *chunkReader) release() {
+	if c.hashing != nil {
+		<-c.hashing
+	}
+	c.cur.remove()
+	c.cur = nil
 	if c.held > 0 {
 		c.g.mem.Release(c.held)
 		c.held = 0
@@ -212,9 +334,12 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 		return nil, err
 	}
 	if cr.done {
-		cr.hash(first)
 		r.Size = cr.total
-		if err := g.storeLabelled(ctx, w, first, epochs, r, func() { r.ETag = cr.sum() }); err != nil {
+		setETag := func() (err error) {
+			r.ETag, err = cr.sum()
+			return err
+		}
+		if err := g.storeLabelled(ctx, w, first, epochs, r, setETag); err != nil {
 			return nil, err
 		}
 	} else {
@@ -226,8 +351,7 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 			return nil, err
 		}
 		for data := first; data != nil; {
-			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: int64(len(data))}
-			cr.hash(data)
+			c := &record{Kind: kindChunk, Bucket: bucket, Key: key, Of: of, Seq: len(chunks), Size: data.size}
 			if err := g.storeLabelled(ctx, w, data, epochs, c, nil); err != nil {
 				return fail(err)
 			}
@@ -238,7 +362,10 @@ func (g *Gateway) writeObject(ctx context.Context, w *wallet, bucket, key string
 			}
 		}
 		cr.release()
-		r.Layout, r.Size, r.ETag = layoutManifest, cr.total, cr.sum()
+		r.Layout, r.Size = layoutManifest, cr.total
+		if r.ETag, err = cr.sum(); err != nil {
+			return fail(err)
+		}
 		if err := g.writeManifest(ctx, w, r, &manifest{Version: 1, Size: r.Size, Chunks: chunks}, epochs); err != nil {
 			return fail(err)
 		}
@@ -255,7 +382,7 @@ func (g *Gateway) writeManifest(ctx context.Context, w *wallet, r *record, m *ma
 	if err != nil {
 		return err
 	}
-	if err := g.storeLabelled(ctx, w, b, epochs, r, nil); err != nil {
+	if err := g.storeLabelled(ctx, w, memChunk(b), epochs, r, nil); err != nil {
 		return err
 	}
 	g.manifests.put(r.ObjectID, m)

@@ -130,9 +130,11 @@ func walletBlobs(t testing.TB, info devnet.Info) []client.Blob {
 // TestS3API drives the gateway of a small devnet with the AWS SDK for Go: buckets, objects
 // with metadata, ranges, listings with prefixes, delimiters and pages, overwrite, copy,
 // deletes, multipart uploads, presigned URLs, lifetimes in epochs, refused signatures, a
-// restart of the gateway and a second gateway on the same wallet.
+// restart of the gateway and a second gateway on the same wallet. The gateway spills chunks
+// above 1 MiB to temporary files, so that objects and parts of 1-5 MiB go through the path
+// large bodies take (stored from a file) and smaller ones through the in-memory one.
 func TestS3API(t *testing.T) {
-	n := startNet(t, 4, 40)
+	n := startNetEpochs(t, 4, 40, 0, []string{"--spill-above", "1024"})
 	info := n.Info()
 	ctx := context.Background()
 	c := sdk(info.S3, info.S3AccessKey, info.S3SecretKey)
@@ -332,6 +334,9 @@ func TestS3API(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if aws.ToString(up.ETag) != md5q(p) {
+			t.Fatalf("part %d: ETag %s, want %s", i+1, aws.ToString(up.ETag), md5q(p))
+		}
 		done = append(done, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(int32(i + 1))})
 	}
 	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("photos"), Key: aws.String("mp.bin"),
@@ -340,7 +345,12 @@ func TestS3API(t *testing.T) {
 	}
 	got, g = get(t, c, "photos", "mp.bin", "")
 	mustEqual(t, "multipart object", got, whole)
-	if !strings.HasSuffix(aws.ToString(g.ETag), `-3"`) || aws.ToString(g.ContentType) != "application/x-test" {
+	var partSums []byte
+	for _, p := range parts {
+		s := md5.Sum(p)
+		partSums = append(partSums, s[:]...)
+	}
+	if want := fmt.Sprintf(`"%x-3"`, md5.Sum(partSums)); aws.ToString(g.ETag) != want || aws.ToString(g.ContentType) != "application/x-test" {
 		t.Fatalf("multipart object: ETag %s, type %s", aws.ToString(g.ETag), aws.ToString(g.ContentType))
 	}
 	got, _ = get(t, c, "photos", "mp.bin", fmt.Sprintf("bytes=%d-%d", 5<<20-10, 10<<20+10))
@@ -371,6 +381,33 @@ func TestS3API(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPut, pu.URL, bytes.NewReader([]byte("via a presigned URL")))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("presigned PUT: %v %v", err, resp)
+	}
+	// Bodies of unknown length (chunked transfer encoding): one the gateway keeps in memory
+	// and one it spills after its first MiB.
+	for i, size := range []int{512, 3<<20 + 5} {
+		data := randomBytes(uint64(20+i), size)
+		key := fmt.Sprintf("unsized-%d", i)
+		pu, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String(key)}, s3.WithPresignExpires(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPut, pu.URL, io.MultiReader(bytes.NewReader(data)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != md5q(data) {
+			t.Fatalf("PUT of %d bytes of unknown length: %s, ETag %s, want %s", size, resp.Status, resp.Header.Get("ETag"), md5q(data))
+		}
+		got, g := get(t, c, "photos", key, "")
+		mustEqual(t, key, got, data)
+		if aws.ToString(g.ETag) != md5q(data) {
+			t.Fatalf("%s: ETag %s, want %s", key, aws.ToString(g.ETag), md5q(data))
+		}
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pg, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("photos"), Key: aws.String("presigned")}, s3.WithPresignExpires(time.Minute))
 	if err != nil {
@@ -521,7 +558,7 @@ func signedPut(t testing.TB, info devnet.Info, path string, signed, body []byte)
 // TestS3Expiry: an object stored for one epoch leaves the bucket at the next epoch change,
 // one stored for more stays.
 func TestS3Expiry(t *testing.T) {
-	n := startNetEpochs(t, 4, 40, 8*time.Second)
+	n := startNetEpochs(t, 4, 40, 8*time.Second, nil)
 	info := n.Info()
 	ctx := context.Background()
 	c := sdk(info.S3, info.S3AccessKey, info.S3SecretKey)

@@ -31,17 +31,18 @@ func TestMain(m *testing.M) { devnettest.Main(m, &floeBin) }
 
 // startNet starts a devnet with its S3 gateway; it stops when the test ends.
 func startNet(t testing.TB, nodes, shards int, daemonArgs ...string) *devnet.Network {
-	return startNetEpochs(t, nodes, shards, 0, daemonArgs...)
+	return startNetEpochs(t, nodes, shards, 0, nil, daemonArgs...)
 }
 
-// startNetEpochs is startNet with epochs of the given duration (0: the default hour).
-func startNetEpochs(t testing.TB, nodes, shards int, epoch time.Duration, daemonArgs ...string) *devnet.Network {
+// startNetEpochs is startNet with epochs of the given duration (0: the default hour) and
+// s3Args added to the gateway's command line.
+func startNetEpochs(t testing.TB, nodes, shards int, epoch time.Duration, s3Args []string, daemonArgs ...string) *devnet.Network {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("devnet tests are not short")
 	}
 	n := devnettest.Start(t, devnet.Config{Dir: t.TempDir(), Nodes: nodes, Shards: shards, Addr: devnettest.FreeAddr(t), S3Addr: devnettest.FreeAddr(t),
-		EpochDuration: epoch, Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: daemonArgs})
+		EpochDuration: epoch, Binary: floeBin, Logger: slog.New(slog.DiscardHandler), DaemonArgs: daemonArgs, S3Args: s3Args})
 	return n
 }
 
