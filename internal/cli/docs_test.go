@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"flag"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // -cli.docs runs the Walrus docs examples (about two minutes); .ci/run does.
@@ -32,12 +33,7 @@ func TestWalrusDocsExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	daemonAddr := ln.Addr().String()
-	ln.Close()
+	daemonAddr := freeaddr.For(t)
 	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "walrus-docs-examples.sh"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // startByHand runs argv as a user would from a shell (not as the devnet's child process),
@@ -30,12 +32,12 @@ func startByHand(t *testing.T, argv []string, addr string) *exec.Cmd {
 // exits and stopped by Stop; one with another argv is not adopted.
 func TestAdoptProcessStartedByHand(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	addr := freeAddr(t)
+	addr := freeaddr.For(t)
 	p := &Process{Name: "node", Argv: []string{os.Args[0], "-test.run=XXX", "adopt-test", addr}, LogPath: filepath.Join(t.TempDir(), "node.log")}
 	if pid := findRunning(p.Argv); pid != 0 {
 		t.Fatalf("found pid %d before anything ran", pid)
 	}
-	other := startByHand(t, []string{os.Args[0], "-test.run=XXX", "adopt-test", "other"}, freeAddr(t))
+	other := startByHand(t, []string{os.Args[0], "-test.run=XXX", "adopt-test", "other"}, freeaddr.For(t))
 	hand := startByHand(t, p.Argv, addr)
 	waitPid(t, p.Argv, hand.Process.Pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

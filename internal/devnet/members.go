@@ -21,6 +21,7 @@ import (
 	nodeapi "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodetls"
 )
 
@@ -244,7 +245,7 @@ func (n *Network) AddNode(ctx context.Context, stake uint64) (*Joined, error) {
 	used := n.setup.usedAddrs()
 	var addrs []string
 	for len(addrs) < 2 {
-		free, err := freeAddrs(2)
+		free, err := freeaddr.Reserve(2)
 		if err != nil {
 			return nil, err
 		}

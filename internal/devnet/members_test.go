@@ -15,6 +15,7 @@ import (
 
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // floeCmd runs the floe binary and decodes its JSON output into out.
@@ -81,7 +82,7 @@ func TestAddRemoveNode(t *testing.T) {
 	}
 	netDir := filepath.Join(dir, "net")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := Config{Dir: netDir, Nodes: 4, Shards: 40, Addr: freeAddr(t), S3Addr: "off", EpochDuration: 8 * time.Second, Binary: bin, Logger: log}
+	cfg := Config{Dir: netDir, Nodes: 4, Shards: 40, Addr: freeaddr.For(t), S3Addr: "off", EpochDuration: 8 * time.Second, Binary: bin, Logger: log}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	n, err := Open(ctx, cfg)

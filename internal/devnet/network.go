@@ -27,6 +27,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/crypto"
 	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/protocol"
 )
@@ -272,27 +273,6 @@ func (n *Network) nodeDir(i int) string { return n.path("nodes", nodeName(i)) }
 
 func nodeName(i int) string { return fmt.Sprintf("node-%02d", i) }
 
-// freeAddrs reserves k distinct loopback ports (the listeners are closed before use; the devnet
-// records them so that a resumed network keeps its addresses).
-func freeAddrs(k int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var out []string
-	for range k {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
-}
-
 // runFloe runs a short floe command and returns its standard output.
 func (n *Network) runFloe(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, n.cfg.Binary, args...)
@@ -324,7 +304,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
 		return err
 	}
-	addrs, err := freeAddrs(2*cfg.Nodes + 2)
+	addrs, err := freeaddr.Reserve(2*cfg.Nodes + 2)
 	if err != nil {
 		return err
 	}
@@ -400,7 +380,7 @@ func (n *Network) addMetricsAddrs() error {
 	}
 	var out []string
 	for len(out) < n.setup.Nodes {
-		addrs, err := freeAddrs(n.setup.Nodes - len(out))
+		addrs, err := freeaddr.Reserve(n.setup.Nodes - len(out))
 		if err != nil {
 			return err
 		}

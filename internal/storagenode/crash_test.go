@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane/cpserver"
 	"github.com/floelabs/floe/internal/controlplane/cptest"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
@@ -83,16 +83,6 @@ func startChild(t *testing.T, argv []string) *child {
 	return c
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestKill9 stores slivers on a node process, kills it with SIGKILL, lets the control plane
 // move on, restarts it and checks that it serves every acknowledged sliver and resumes events
 // from its persisted cursor.
@@ -128,7 +118,7 @@ func TestKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 20 * time.Second}
-	addr := freeAddr(t)
+	addr := freeaddr.For(t)
 	base := "https://" + addr
 	argv := []string{"node", "run", "--listen", addr, "--data-dir", dataDir, "--key-dir", keyDir,
 		"--control-plane", srv.URL, "--metrics-listen", "off", "--log-level", "debug"}

@@ -19,6 +19,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/floelabs/floe/internal/controlplane"
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // Timeouts are the consensus timeouts. A blob store commits small metadata transactions;
@@ -230,14 +231,14 @@ func Config(home string, t Timeouts) *cmtcfg.Config {
 	return cfg
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's
+// ephemeral range (freeaddr: no outgoing connection takes it before the validator binds it).
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeaddr.Port()
 	if err != nil {
 		return 0, fmt.Errorf("cometbft: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return p, nil
 }
 
 // TrustPoint returns a recent height and its header hash as the CometBFT RPC server at

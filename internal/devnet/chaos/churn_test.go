@@ -23,6 +23,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -59,7 +60,7 @@ func startMembersNet(t *testing.T, nodes, shards int, epoch time.Duration) *test
 		}
 		t.Logf("the devnet is kept in %s", dir)
 	}
-	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeAddrs(t, 1)[0], Binary: floeBin,
+	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeaddr.For(t), Binary: floeBin,
 		EpochDuration: epoch, Logger: slog.New(slog.DiscardHandler),
 		Params: func(p *controlplane.Params) {
 			if !*churnChallenges {

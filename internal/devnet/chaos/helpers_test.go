@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +28,7 @@ import (
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
@@ -130,24 +130,6 @@ func (tn *testNet) nodeArgv(i int) []string {
 	return tn.argv[i]
 }
 
-func freeAddrs(t testing.TB, k int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for range k {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
 // setArg returns argv with flag's value set to v (appended if absent).
 func setArg(argv []string, name, v string) []string {
 	out := slices.Clone(argv)
@@ -176,7 +158,7 @@ func startNet(t testing.TB, o netOptions) *testNet {
 		}
 		t.Logf("the devnet is kept in %s", dir)
 	}
-	addrs := freeAddrs(t, o.Nodes+1)
+	addrs := freeaddr.ForN(t, o.Nodes+1)
 	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: o.Nodes, Shards: o.Shards, Addr: addrs[0], Binary: floeBin,
 		EpochDuration: o.Epoch, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 
 	apidaemon "github.com/floelabs/floe/api/daemon"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // BinEnv names a prebuilt floe binary for the devnets of tests (to profile the child
@@ -53,15 +53,10 @@ func Main(m *testing.M, bin *string) {
 	os.Exit(code)
 }
 
-// FreeAddr returns a 127.0.0.1 address with a port free a moment ago.
+// FreeAddr returns a 127.0.0.1 address with a port free a moment ago (freeaddr.For).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeaddr.For(t)
 }
 
 // startTimeout bounds opening and starting a devnet: a guard against a hang, far above what
