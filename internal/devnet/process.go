@@ -1,9 +1,11 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -29,6 +31,8 @@ type Process struct {
 	err  error
 	// adopted is the pid of a process started by hand with Argv and adopted (adopt.go).
 	adopted int
+	// logStart is the size of the log when the current run started (its output follows).
+	logStart int64
 }
 
 // ErrNotRunning is returned when stopping or waiting for a process that is not running.
@@ -49,6 +53,10 @@ func (p *Process) Start() error {
 	if err != nil {
 		return fmt.Errorf("devnet: %s log: %w", p.Name, err)
 	}
+	var logStart int64
+	if fi, err := logf.Stat(); err == nil {
+		logStart = fi.Size()
+	}
 	cmd := exec.Command(p.Argv[0], p.Argv[1:]...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -61,7 +69,7 @@ func (p *Process) Start() error {
 		return fmt.Errorf("devnet: starting %s: %w", p.Name, err)
 	}
 	done := make(chan struct{})
-	p.cmd, p.done, p.err = cmd, done, nil
+	p.cmd, p.done, p.err, p.logStart = cmd, done, nil, logStart
 	go func() {
 		err := cmd.Wait()
 		logf.Close()
@@ -144,13 +152,20 @@ func (p *Process) signal(sig syscall.Signal, grace time.Duration) error {
 	return nil
 }
 
-// WaitReady polls ready until it returns nil, the process exits, or ctx ends.
+// bindRetries is how many times WaitReady starts again a process that exited because its
+// address was in use, a second apart (another program may hold the port for a moment: the
+// devnet picks its ports in advance, see freeaddr).
+const bindRetries = 5
+
+// WaitReady polls ready until it returns nil, the process exits, or ctx ends. A process that
+// exits because its listen address is in use is started again, up to bindRetries times.
 func (p *Process) WaitReady(ctx context.Context, log *slog.Logger, ready func(context.Context) error) error {
 	exited := p.Exited()
 	if exited == nil {
 		return fmt.Errorf("devnet: %s: %w", p.Name, ErrNotRunning)
 	}
 	var last error
+	restarts := 0
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
 		last = ready(attempt)
@@ -160,11 +175,54 @@ func (p *Process) WaitReady(ctx context.Context, log *slog.Logger, ready func(co
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("devnet: %s exited before it was ready (%v); see %s", p.Name, p.Err(), p.LogPath)
+			inUse := p.addrInUse()
+			if !inUse || restarts == bindRetries || p.Adopted() {
+				if inUse {
+					return fmt.Errorf("devnet: %s exited before it was ready (%v): its address was still in use after %d restarts; see %s",
+						p.Name, p.Err(), restarts, p.LogPath)
+				}
+				return fmt.Errorf("devnet: %s exited before it was ready (%v); see %s", p.Name, p.Err(), p.LogPath)
+			}
+			restarts++
+			log.Warn("process exited: its address is in use; starting it again", "name", p.Name, "restart", restarts)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("devnet: %s not ready: %w (its address was in use)", p.Name, ctx.Err())
+			case <-time.After(time.Second):
+			}
+			if err := p.Start(); err != nil {
+				return err
+			}
+			if exited = p.Exited(); exited == nil {
+				return fmt.Errorf("devnet: %s: %w", p.Name, ErrNotRunning)
+			}
+			delay = 20 * time.Millisecond
 		case <-ctx.Done():
 			return fmt.Errorf("devnet: %s not ready: %w (last error: %v)", p.Name, ctx.Err(), last)
 		case <-time.After(delay):
 			log.Debug("waiting for process", "name", p.Name, "err", last)
 		}
 	}
+}
+
+// addrInUse reports whether the output of the process's last run says that it could not
+// listen because the address was in use (Go's "bind: address already in use").
+func (p *Process) addrInUse() bool {
+	p.mu.Lock()
+	start := p.logStart
+	p.mu.Unlock()
+	f, err := os.Open(p.LogPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	// The error is among the last lines the process wrote before it exited.
+	const tail = 64 << 10
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	start = max(start, fi.Size()-tail)
+	b, err := io.ReadAll(io.NewSectionReader(f, start, fi.Size()-start))
+	return err == nil && bytes.Contains(b, []byte(syscall.EADDRINUSE.Error()))
 }

@@ -11,14 +11,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // The test binary doubles as a child process: with FLOE_DEVNET_CHILD set it listens on the
-// given address until it is signalled.
+// given address until it is signalled (and exits with the error if it cannot).
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("FLOE_DEVNET_CHILD"); addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(3)
 		}
 		os.Stdout.WriteString("child listening\n")
@@ -31,16 +34,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func dialReady(addr string) func(context.Context) error {
@@ -56,7 +49,7 @@ func dialReady(addr string) func(context.Context) error {
 
 func TestProcessLifecycle(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	addr := freeAddr(t)
+	addr := freeaddr.For(t)
 	p := &Process{
 		Name:    "child",
 		Argv:    []string{os.Args[0], "-test.run=XXX"},
@@ -117,6 +110,61 @@ func TestWaitReadyReportsEarlyExit(t *testing.T) {
 		// The process may have exited before WaitReady looked: then it is not running.
 		if !errors.Is(err, ErrNotRunning) {
 			t.Fatalf("got %v", err)
+		}
+	}
+}
+
+// TestWaitReadyRestartsOnAddrInUse: a process that exits because its address is taken is
+// started again until the address is free (here: the test holds the port until the first
+// run failed), and a port held throughout fails with a message that says so.
+func TestWaitReadyRestartsOnAddrInUse(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, release := range []bool{true, false} {
+		ln, err := net.Listen("tcp", freeaddr.For(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		p := &Process{Name: "child", Argv: []string{os.Args[0], "-test.run=XXX"},
+			LogPath: filepath.Join(t.TempDir(), "child.log"), Env: []string{"FLOE_DEVNET_CHILD=" + addr}}
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if release {
+			go func() {
+				<-p.Exited() // the first run found the port taken
+				ln.Close()
+			}()
+		}
+		// Ready once the child says it listens (a dial would reach the test's own listener).
+		listening := func(context.Context) error {
+			if b, _ := os.ReadFile(p.LogPath); !strings.Contains(string(b), "child listening") {
+				return errors.New("not listening yet")
+			}
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = p.WaitReady(ctx, log, listening)
+		cancel()
+		logs, _ := os.ReadFile(p.LogPath)
+		if release {
+			if err != nil {
+				t.Fatalf("port freed after the first run: %v (log %q)", err, logs)
+			}
+			if !strings.Contains(string(logs), "address already in use") || !strings.Contains(string(logs), "child listening") {
+				t.Fatalf("log does not show the failed run and the one that listens: %q", logs)
+			}
+			if err := p.Stop(5 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		ln.Close()
+		if err == nil || !strings.Contains(err.Error(), "still in use after 5 restarts") {
+			t.Fatalf("port held throughout: got %v", err)
+		}
+		if n := strings.Count(string(logs), "address already in use"); n != 6 {
+			t.Fatalf("%d runs failed to bind, want 6: %q", n, logs)
 		}
 	}
 }
