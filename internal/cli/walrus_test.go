@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/floelabs/floe/internal/daemon"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -34,12 +34,7 @@ func startDevnet(t *testing.T) devnet.Info {
 		t.Fatal(err)
 	}
 	t.Setenv(childEnv, "1")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeaddr.For(t)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("FLOE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -249,7 +244,7 @@ func TestWalrusJSONShapes(t *testing.T) {
 		}
 		checkShape(t, name, floe(t, "", args...))
 	}
-	checkShape(t, "health", floe(t, "", "health", "--committee", "--detail", "--json"))
+	checkShape(t, "health", healthAllAnswered(t, func() []byte { return floe(t, "", "health", "--committee", "--detail", "--json") }))
 
 	p := file("p.txt", 5000)
 	floe(t, "", "store", p, "--epochs", "2", "--permanent")
@@ -305,18 +300,46 @@ func TestWalrusJSONShapes(t *testing.T) {
 	checkShape(t, "blob-id", floe(t, "", "json", fmt.Sprintf(`{"command": {"blobId": {"file": %q, "nShards": 40}}}`, p)))
 }
 
+// healthAllAnswered runs health (a `health --json`) until every node answered (a node that
+// did not answer within the command's 10 s, as on a loaded machine, is {"Err": ...}, which
+// has another shape than Walrus's {"Ok": ...}), at most a minute, and returns the last output.
+func healthAllAnswered(t *testing.T, health func() []byte) []byte {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := health()
+		var h struct {
+			HealthInfo []struct {
+				NodeName   string `json:"nodeName"`
+				HealthInfo struct {
+					Err *string `json:"Err"`
+				} `json:"healthInfo"`
+			} `json:"healthInfo"`
+		}
+		if err := json.Unmarshal(out, &h); err != nil {
+			return out // checkShape reports it
+		}
+		var errs []string
+		for _, n := range h.HealthInfo {
+			if n.HealthInfo.Err != nil {
+				errs = append(errs, n.NodeName+": "+*n.HealthInfo.Err)
+			}
+		}
+		if len(errs) == 0 || time.Now().After(deadline) {
+			return out
+		}
+		t.Logf("health: %d nodes did not answer (%s); asking again", len(errs), strings.Join(errs, "; "))
+		time.Sleep(time.Second)
+	}
+}
+
 // TestPublisherWalrusFlags runs `floe daemon` with Walrus's flags on a devnet: sub-wallets
 // (--sub-wallets-dir, --n-clients) storing in parallel and keeping the objects in the main
 // wallet, a 0x-hex JWT secret, space-separated --allowed-headers and a --blocklist.
 func TestPublisherWalrusFlags(t *testing.T) {
 	info := startDevnet(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeaddr.For(t)
 	secret := []byte("publisher secret")
 	blocklist := filepath.Join(dir, "blocklist.yaml")
 	enc, err := redstuff.New(info.NShards)
