@@ -28,51 +28,12 @@ func (c *countingConn) Write(p []byte) (int, error) {
 func TestBatchedTLSConn(t *testing.T) {
 	// A body written through ReadFrom and Write reaches the TLS server whole, in about one
 	// write of the TCP connection per batchSize bytes rather than one per 16 KiB record.
-	key, err := nodetls.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	r := rand.New(rand.NewPCG(5, 6))
 	body := make([]byte, 3*batchSize+777)
 	for i := range body {
 		body[i] = byte(r.Uint32())
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(tls.Server(c, nodetls.ServerConfig(cert)))
-		got <- b
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := &countingConn{Conn: raw}
-	cfg, err := nodetls.ClientConfig(mustKeyBytes(t, &key.PublicKey), "127.0.0.1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := &batchPool{}
-	bc := &batchingConn{Conn: cc, pool: pool}
-	tc := tls.Client(bc, cfg)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c := &batchedTLSConn{Conn: tc, raw: bc, pool: pool}
+	c, cc, got := batchedPipe(t)
 	before := cc.writes.Load()
 	half := len(body) / 2
 	if n, err := c.ReadFrom(io.LimitReader(bytes.NewReader(body[:half]), int64(half))); err != nil || n != int64(half) {
@@ -91,6 +52,52 @@ func TestBatchedTLSConn(t *testing.T) {
 	if most := int64(len(body)/batchSize + 2); writes > most {
 		t.Fatalf("%d writes for %d bytes, want at most %d", writes, len(body), most)
 	}
+}
+
+// batchedPipe connects a batchedTLSConn, writing through a countingConn, to a TLS server on
+// 127.0.0.1 that reads until the connection closes and then sends what it read on got.
+func batchedPipe(t *testing.T) (c *batchedTLSConn, cc *countingConn, got <-chan []byte) {
+	t.Helper()
+	key, err := nodetls.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	read := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			read <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(tls.Server(c, nodetls.ServerConfig(cert)))
+		read <- b
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc = &countingConn{Conn: raw}
+	cfg, err := nodetls.ClientConfig(mustKeyBytes(t, &key.PublicKey), "127.0.0.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := &batchPool{}
+	bc := &batchingConn{Conn: cc, pool: pool}
+	tc := tls.Client(bc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return &batchedTLSConn{Conn: tc, raw: bc, pool: pool}, cc, read
 }
 
 func mustKeyBytes(t *testing.T, pk *ecdsa.PublicKey) []byte {
@@ -123,19 +130,6 @@ func TestBatchedTLSConnWriterTo(t *testing.T) {
 	// A body that writes itself out in pieces of mixed sizes (frame headers, sliver data)
 	// reaches the server whole, in about one write of the TCP connection per batchSize bytes;
 	// a body longer than its limit is cut there with an error.
-	key, err := nodetls.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	r := rand.New(rand.NewPCG(7, 8))
 	var body pieces
 	var want []byte
@@ -151,33 +145,7 @@ func TestBatchedTLSConnWriterTo(t *testing.T) {
 		body = append(body, b)
 		want = append(want, b...)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(tls.Server(c, nodetls.ServerConfig(cert)))
-		got <- b
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := &countingConn{Conn: raw}
-	cfg, err := nodetls.ClientConfig(mustKeyBytes(t, &key.PublicKey), "127.0.0.1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := &batchPool{}
-	bc := &batchingConn{Conn: cc, pool: pool}
-	tc := tls.Client(bc, cfg)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c := &batchedTLSConn{Conn: tc, raw: bc, pool: pool}
+	c, cc, got := batchedPipe(t)
 	before := cc.writes.Load()
 	if n, err := c.ReadFrom(io.LimitReader(body, int64(len(want)))); err != nil || n != int64(len(want)) {
 		t.Fatalf("ReadFrom: %d, %v", n, err)
