@@ -78,17 +78,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 	var storeRSS, readRSS int64
 	for b.Loop() {
 		round++
-		// A new blob each round: its first 8 bytes are the round.
-		f, err := os.OpenFile(file, os.O_WRONLY, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, round), 0); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
+		stampRound(b, file, round) // a new blob each round
 		want := fileSHA256(b, file)
 
 		out, _, sRSS := runMeasured(b, dir, "store", "--config", info.ClientConfig, "--epochs", "1", "--force", "--json", file)
@@ -295,22 +285,28 @@ func BenchmarkPublisherPeakRSS(b *testing.B) {
 	round := uint64(0)
 	for b.Loop() {
 		round++
-		f, err := os.OpenFile(file, os.O_WRONLY, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, round), 0); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
+		stampRound(b, file, round)
 		hwm := publisherPut(b, info, dir, file, size)
 		peak = max(peak, hwm)
 		b.Logf("round %d: PUT of %d MiB (--publisher-spill-above %d KiB): publisher peak RSS %d MiB; load %s", round, size>>20, *rssSpillAbove, hwm>>20, loadAvg())
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "publisher-peak-MiB")
 	b.ReportMetric(float64(peak)/float64(size), "publisher-peak/size")
+}
+
+// stampRound writes round into the first 8 bytes of file, making it a new blob.
+func stampRound(b *testing.B, file string, round uint64) {
+	b.Helper()
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, round), 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // publisherPut starts a publisher on the devnet, PUTs file to it, checks the blob read back
