@@ -3,7 +3,6 @@ package storagenode
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -13,9 +12,7 @@ import (
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/controlplane"
-	"github.com/floelabs/floe/internal/controlplane/cptest"
 	"github.com/floelabs/floe/internal/controlplane/embedded"
-	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -32,47 +29,31 @@ const migrateEpochMs = 600_000
 
 func newMigrateNet(t testing.TB, nShards, nodes int) *migrateNet {
 	t.Helper()
-	cpn := cptest.NewNetwork(nShards, nodes, 2, 1<<50, nil, time.Now())
-	cpn.Genesis.Params.EpochDurationMs = migrateEpochMs
 	mn := &migrateNet{epochMs: migrateEpochMs}
-	pn := &peerNet{nodes: make([]*testNode, nodes)}
-	for i := 0; i < nodes; i++ {
-		key, err := nodetls.GenerateKey(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := nodetls.SelfSigned(key, []string{"127.0.0.1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, err := nodetls.PublicKeyBytes(&key.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		pn.certs, pn.pubs, pn.lns = append(pn.certs, cert), append(pn.pubs, pub), append(pn.lns, ln)
-		pn.addrs = append(pn.addrs, ln.Addr().String())
-		pn.dirs = append(pn.dirs, t.TempDir())
-		g := &cpn.Genesis.Nodes[i]
-		g.NetworkAddress, g.NetworkPublicKey = ln.Addr().String(), pub
-	}
-	dir := t.TempDir()
-	chain, err := embedded.Open(dir, &embedded.Options{Genesis: cpn.Genesis, Logger: testLogger(t), TickInterval: 50 * time.Millisecond,
-		Clock: func() time.Time { return time.Now().Add(time.Duration(mn.offset.Load()) * time.Millisecond) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { chain.Close() })
-	pn.testNet = &testNet{t: t, net: cpn, chain: chain, dir: dir}
-	if pn.enc, err = redstuff.New(nShards); err != nil {
-		t.Fatal(err)
-	}
-	mn.peerNet = pn
+	mn.peerNet = newPeerNetChain(t, nShards, nodes, func(p *controlplane.Params) { p.EpochDurationMs = migrateEpochMs },
+		func(o *embedded.Options) {
+			o.TickInterval = 50 * time.Millisecond
+			o.Clock = func() time.Time { return time.Now().Add(time.Duration(mn.offset.Load()) * time.Millisecond) }
+		})
 	return mn
+}
+
+// writeHeld writes k blobs (sizes 20,000 + 977 a blob) and waits until every node holds its
+// slivers of each.
+func (mn *migrateNet) writeHeld(t *testing.T, k int) []*redstuff.Encoding {
+	t.Helper()
+	var blobs []*redstuff.Encoding
+	for j := range k {
+		e := testBlob(t, mn.enc, 20_000+j*977, byte(j+1))
+		mn.write(e, nil, -1)
+		blobs = append(blobs, e)
+	}
+	for i := range mn.nodes {
+		for _, e := range blobs {
+			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
+		}
+	}
+	return blobs
 }
 
 func (mn *migrateNet) info() cpapi.Info {
@@ -193,17 +174,7 @@ func testSyncShard(t *testing.T, mode string) {
 	for i := range mn.nodes {
 		mn.start(i, page)
 	}
-	var blobs []*redstuff.Encoding
-	for k := range 6 {
-		e := testBlob(t, mn.enc, 20_000+k*977, byte(k+1))
-		mn.write(e, nil, -1)
-		blobs = append(blobs, e)
-	}
-	for i := range mn.nodes {
-		for _, e := range blobs {
-			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
-		}
-	}
+	blobs := mn.writeHeld(t, 6)
 	// Tripling node 3's stake gives it 5 of the 10 shards, from two previous owners: fewer
 	// than K_s = 7, so rebuilding a gained shard's primary slivers needs symbols from peers (a
 	// node holding K_s shards or more rebuilds from its own slivers and fetches nothing).
@@ -406,17 +377,7 @@ func TestLostShardKeptUntilNewOwnerHoldsIt(t *testing.T) {
 	for i := range mn.nodes {
 		mn.start(i, nil)
 	}
-	var blobs []*redstuff.Encoding
-	for k := range 6 {
-		e := testBlob(t, mn.enc, 20_000+k*977, byte(k+1))
-		mn.write(e, nil, -1)
-		blobs = append(blobs, e)
-	}
-	for i := range mn.nodes {
-		for _, e := range blobs {
-			waitFor(t, "the writes", func() bool { return mn.holdsAll(i, e) })
-		}
-	}
+	blobs := mn.writeHeld(t, 6)
 	// The gainer is a node with 2 of the 10 shards: 25 more on it (of 425) gives it 3, and the
 	// others keep 7, a quorum without it.
 	gainer := -1

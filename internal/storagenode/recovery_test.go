@@ -54,7 +54,7 @@ func newPeerNetWith(t *testing.T, nShards, nodes int, params func(*controlplane.
 
 // newPeerNetChain is newPeerNetWith with the control plane's options changed by opts (if
 // not nil).
-func newPeerNetChain(t *testing.T, nShards, nodes int, params func(*controlplane.Params), opts func(*embedded.Options)) *peerNet {
+func newPeerNetChain(t testing.TB, nShards, nodes int, params func(*controlplane.Params), opts func(*embedded.Options)) *peerNet {
 	t.Helper()
 	cpn := cptest.NewNetwork(nShards, nodes, 2, 1<<50, nil, time.Now())
 	pn := &peerNet{nodes: make([]*testNode, nodes)}
