@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/floelabs/floe/internal/controlplane"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/redstuff"
@@ -52,14 +52,7 @@ func startMembersNet(t *testing.T, nodes, shards int, epoch time.Duration) *test
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	if *chaosKeep != "" {
-		var err error
-		if dir, err = os.MkdirTemp(*chaosKeep, "devnet-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("the devnet is kept in %s", dir)
-	}
+	dir := netDir(t)
 	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: nodes, Shards: shards, Addr: freeaddr.For(t), Binary: floeBin,
 		EpochDuration: epoch, Logger: slog.New(slog.DiscardHandler),
 		Params: func(p *controlplane.Params) {
@@ -71,14 +64,7 @@ func startMembersNet(t *testing.T, nodes, shards int, epoch time.Duration) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
+	devnettest.Run(ctx, t, n)
 	tn := &testNet{t: t, net: n, shards: shards, pubs: map[string][]byte{}, nodeLog: slog.New(slog.DiscardHandler)}
 	tn.info = n.Info()
 	tn.info.Nodes = nil // syncNodes takes them

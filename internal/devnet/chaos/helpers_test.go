@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +27,7 @@ import (
 	"github.com/floelabs/floe/client"
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/internal/freeaddr"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/internal/nodetls"
@@ -37,29 +37,8 @@ import (
 // floeBin is the floe binary built once for the package's tests.
 var floeBin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "floe-chaos-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	floeBin = filepath.Join(dir, "floe")
-	// The child binary carries the test-only --byzantine flag (build tag floetest).
-	cmd := exec.Command("go", "build", "-tags", "floetest", "-o", floeBin, "github.com/floelabs/floe/cmd/floe")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building floe:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// The child binary carries the test-only --byzantine flag (build tag floetest).
+func TestMain(m *testing.M) { devnettest.MainTags(m, &floeBin, "floetest") }
 
 // netOptions size a test devnet and tune its nodes.
 type netOptions struct {
@@ -142,6 +121,21 @@ func setArg(argv []string, name, v string) []string {
 	return append(out, name, v)
 }
 
+// netDir returns the directory for a test's devnet: a temporary one, or a new one under
+// -chaos.keep (kept after the test).
+func netDir(t testing.TB) string {
+	t.Helper()
+	if *chaosKeep == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp(*chaosKeep, "devnet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the devnet is kept in %s", dir)
+	return dir
+}
+
 // startNet starts a devnet; it is stopped when the test ends.
 func startNet(t testing.TB, o netOptions) *testNet {
 	t.Helper()
@@ -150,14 +144,7 @@ func startNet(t testing.TB, o netOptions) *testNet {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	if *chaosKeep != "" {
-		var err error
-		if dir, err = os.MkdirTemp(*chaosKeep, "devnet-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("the devnet is kept in %s", dir)
-	}
+	dir := netDir(t)
 	addrs := freeaddr.ForN(t, o.Nodes+1)
 	n, err := devnet.Open(ctx, devnet.Config{Dir: dir, Nodes: o.Nodes, Shards: o.Shards, Addr: addrs[0], Binary: floeBin,
 		EpochDuration: o.Epoch, Logger: slog.New(slog.DiscardHandler)})
@@ -180,14 +167,7 @@ func startNet(t testing.TB, o netOptions) *testNet {
 		tn.argv = append(tn.argv, argv)
 		tn.metrics = append(tn.metrics, "http://"+addrs[1+i]+api.RouteMetricsPath)
 	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the devnet: %v", err)
-		}
-	})
+	devnettest.Run(ctx, t, n)
 	tn.info = n.Info()
 	tn.cp = cpclient.New(tn.info.ControlPlane, nil)
 	nodes, err := tn.cp.Nodes(ctx)

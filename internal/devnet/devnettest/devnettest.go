@@ -30,9 +30,16 @@ const BinEnv = "FLOE_TEST_BIN"
 // Main is the TestMain of a package whose tests start devnets: it parses the flags, sets *bin
 // to the floe binary (BinEnv's, else one built into a temporary directory, except with
 // -short, when the tests skip devnets), runs the tests, removes what it built and exits.
-func Main(m *testing.M, bin *string) {
+func Main(m *testing.M, bin *string) { MainTags(m, bin, "") }
+
+// MainTags is Main with the binary built with the given build tags (if not empty; then
+// BinEnv is not used: a prebuilt binary may lack what the tags add).
+func MainTags(m *testing.M, bin *string, tags string) {
 	flag.Parse()
-	if *bin = os.Getenv(BinEnv); *bin != "" || testing.Short() {
+	if tags == "" {
+		*bin = os.Getenv(BinEnv)
+	}
+	if *bin != "" || testing.Short() {
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "floe-test-bin-")
@@ -41,7 +48,11 @@ func Main(m *testing.M, bin *string) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, "floe")
-	cmd := exec.Command("go", "build", "-o", *bin, "github.com/floelabs/floe/cmd/floe")
+	args := []string{"build", "-o", *bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, "github.com/floelabs/floe/cmd/floe")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		os.RemoveAll(dir)
@@ -76,6 +87,14 @@ func Start(t testing.TB, cfg devnet.Config) *devnet.Network {
 	if err != nil {
 		t.Fatal(err)
 	}
+	Run(ctx, t, n)
+	return n
+}
+
+// Run starts the opened devnet n and stops it when the test ends (a failure to stop it fails
+// the test).
+func Run(ctx context.Context, t testing.TB, n *devnet.Network) {
+	t.Helper()
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +103,6 @@ func Start(t testing.TB, cfg devnet.Config) *devnet.Network {
 			t.Errorf("stopping the devnet: %v", err)
 		}
 	})
-	return n
 }
 
 // PutBlob stores data through a publisher's PUT /v1/blobs (base its URL) for epochs epochs
