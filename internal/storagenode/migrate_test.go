@@ -302,6 +302,22 @@ func testSyncShard(t *testing.T, mode string) {
 			})
 		}
 	}
+	if mode == "honest" {
+		// A sliver stored into a lost shard after its deletion (by a write that checked the
+		// shard's ownership against the view before the change) is deleted in turn.
+		for j, shards := range owners {
+			s, e := shards[0], blobs[0]
+			id := blob.NewMetadata(&e.Commitment).ID
+			pr, _ := e.Pair(blob.PairIndex(id, testShards, int(s)))
+			if err := mn.nodes[j].store.PutSliver(ctx, s, id, pr); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a sliver written into a lost shard after its deletion deleted", func() bool {
+				got, err := mn.nodes[j].store.ShardSlivers(ctx, s, redstuff.Primary, blob.ID{}, 1)
+				return err == nil && len(got) == 0
+			})
+		}
+	}
 	// The gainer's health is ready for every shard.
 	waitFor(t, "node 3's shards ready", func() bool {
 		var h struct {

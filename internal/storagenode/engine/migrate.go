@@ -34,7 +34,10 @@ import (
 // down) is kept, and served to sync_shard and recovery-symbol requests, until the change is
 // done (reads of older blobs may still go to the previous committee) and the shard's owner
 // reported holding it (it left EpochChange.Unsynced); only then is it deleted. So a new owner
-// that is down past EpochChangeDone still finds the shard where it was. The decision is made
+// that is down past EpochChangeDone still finds the shard where it was. After that the node
+// keeps checking (every step, one seek a shard held) that it holds no shard it does not own:
+// a write that checked ownership against the view before the change can land after the
+// deletion, and is deleted in turn. The decision is made
 // from the store and the control plane at every step, so it holds across restarts; health
 // counts such shards as readOnly (listed under shardDetail.other) and the metric
 // floe_node_retained_shards counts them.
@@ -253,8 +256,14 @@ func (m *Migrations) step(ctx context.Context, v *epochView) {
 	m.mu.Lock()
 	synced, dropped := m.synced >= v.epoch, m.dropped >= v.epoch
 	m.mu.Unlock()
-	if v.epoch == 0 || (synced && dropped) {
+	if v.epoch == 0 {
 		return
+	}
+	if synced && dropped {
+		if !m.holdsUnowned(ctx, v) {
+			return
+		}
+		dropped = false // slivers written after the drop: dropHeld deletes them again
 	}
 	epoch, ec, err := m.epochChange(ctx)
 	if err != nil {
@@ -291,6 +300,23 @@ func (m *Migrations) step(ctx context.Context, v *epochView) {
 	if !dropped && m.dropHeld(ctx, v, ec, unsynced) {
 		m.setDone(v.epoch, false, true)
 	}
+}
+
+// holdsUnowned reports whether the store holds a shard the node does not own in v's epoch.
+// Once the shards lost at v's change are dropped, one can come back: a sliver whose write
+// checked the shard's ownership against an earlier view (a recovery that started before the
+// change, an upload accepted just before it) and was stored after the drop.
+func (m *Migrations) holdsUnowned(ctx context.Context, v *epochView) bool {
+	held, err := m.store.Shards(ctx)
+	if err != nil {
+		return false
+	}
+	for _, s := range held {
+		if !v.owned[s] {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Migrations) setDone(epoch uint32, synced, dropped bool) {
