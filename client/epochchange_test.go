@@ -262,23 +262,46 @@ func (cn *changeNet) finishChange(t *testing.T) {
 		t.Fatalf("the change was forced: %+v", ec)
 	}
 	for i := 0; i < 3; i++ {
-		waitUntil(t, "the previous owners' shards dropped", func() bool {
+		var left []string // what node i still holds: shard, axis, a blob
+		waitUntilOr(t, fmt.Sprintf("node %d, a previous owner, to drop the shards it lost", i), func() bool {
+			left = left[:0]
 			for s := range testShards {
-				got, err := cn.Nodes[i].store.ShardSlivers(ctx, uint16(s), redstuff.Primary, blob.ID{}, 1)
-				if err != nil || len(got) > 0 {
-					return false
+				for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
+					got, err := cn.Nodes[i].store.ShardSlivers(ctx, uint16(s), a, blob.ID{}, 1)
+					if err != nil {
+						left = append(left, fmt.Sprintf("shard %d: %v", s, err))
+					} else if len(got) > 0 {
+						left = append(left, fmt.Sprintf("shard %d %s: blob %s", s, a, got[0].BlobID))
+					}
 				}
 			}
-			return true
+			return len(left) == 0
+		}, func() string {
+			health := "unknown"
+			if hc, err := cn.Nodes[i].healthClient(); err == nil {
+				h, err := cn.Nodes[i].health(hc, "?detailed=true")
+				hc.CloseIdleConnections()
+				health = fmt.Sprintf("epoch %d, shards %+v, detail %+v, %v", h.Epoch, h.ShardSummary, h.ShardDetail, err)
+			}
+			return fmt.Sprintf("it still holds %s; its health: %s; the change: %+v", strings.Join(left, "; "), health, cn.info().EpochChange)
 		})
 	}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	waitUntilOr(t, what, cond, nil)
+}
+
+// waitUntilOr is waitUntil whose failure also says what state explains (if not nil).
+func waitUntilOr(t *testing.T, what string, cond func() bool, state func() string) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if state != nil {
+				t.Fatalf("timed out waiting for %s: %s", what, state())
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -316,26 +316,43 @@ func (n *testNode) StartByzantine(mode byzantine.Mode) error {
 
 // waitReady waits until the node reports the epoch in its health.
 func (n *testNode) waitReady(epoch uint32, timeout time.Duration) error {
-	tc, err := nodetls.ClientConfig(n.pub, "127.0.0.1", nil)
+	hc, err := n.healthClient()
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := hc.Get("https://" + n.Addr + api.RouteHealth)
-		if err == nil {
-			var h api.Success[api.ServiceHealthInfo]
-			err = json.NewDecoder(resp.Body).Decode(&h)
-			resp.Body.Close()
-			if err == nil && h.Success.Data.Epoch >= epoch {
-				return nil
-			}
+		h, err := n.health(hc, "")
+		if err == nil && h.Epoch >= epoch {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %s not ready: %v", n.Name, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// healthClient returns an HTTPS client pinned to the node's key.
+func (n *testNode) healthClient() (*http.Client, error) {
+	tc, err := nodetls.ClientConfig(n.pub, "127.0.0.1", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}, nil
+}
+
+// health returns the node's health (query "?detailed=true" adds every shard's status).
+func (n *testNode) health(hc *http.Client, query string) (api.ServiceHealthInfo, error) {
+	resp, err := hc.Get("https://" + n.Addr + api.RouteHealth + query)
+	if err != nil {
+		return api.ServiceHealthInfo{}, err
+	}
+	defer resp.Body.Close()
+	var h api.Success[api.ServiceHealthInfo]
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return api.ServiceHealthInfo{}, fmt.Errorf("node %s health: %s: %w", n.Name, resp.Status, err)
+	}
+	return h.Success.Data, nil
 }
