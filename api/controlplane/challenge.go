@@ -48,9 +48,11 @@ const (
 	ChallengeFailed ChallengeStatus = "failed"
 	// ChallengeMissed: the round was still undecided (neither a pass nor a fail certificate)
 	// when the epoch after the round's ended (a challenge still open when its own epoch ends
-	// stays open, pending, through the next one). The node proved nothing, so it is not paid
-	// for the epoch; but nothing attributes a fault to it (it, or its verifiers, may have been
-	// down or overloaded), so a miss never counts towards slashing or exclusion.
+	// stays open, pending, through the next one). Nothing attributes a fault to the node (it,
+	// or its verifiers, may have been down, overloaded or recovering), so a miss never counts
+	// towards slashing or exclusion. The epoch's reward is held until the node has an epoch
+	// whose rounds it all passed (then paid), and burnt only if the node fails a round first
+	// (a fail certificate) or has no such epoch for 64 epochs.
 	ChallengeMissed ChallengeStatus = "missed"
 	// ChallengeVoid: the epoch ended before the round's seed was fixed; counts for nothing.
 	ChallengeVoid ChallengeStatus = "void"
@@ -121,12 +123,14 @@ type EpochAccountability struct {
 	RoundsMissed int `json:"rounds_missed,omitempty"`
 	// RoundsPending are rounds the node had not passed when the epoch ended: it may answer
 	// them until the next epoch ends, and its reward for the epoch (RewardHeld) is held until
-	// then (paid if it passes them, burnt if not).
+	// then (paid if it passes them, burnt if it fails one, held on if it misses one).
+	// RewardHeld is also the reward of an epoch with a missed round while it is held (see
+	// Accountability.RewardsHeld); it is 0 again once paid (Reward) or burnt (RewardWithheld).
 	RoundsPending int    `json:"rounds_pending,omitempty"`
 	RewardHeld    uint64 `json:"reward_held,omitempty"`
 	// Failed: a fail certificate (a validity threshold of attestations over a failing answer
 	// of the node's) decided a round, so its reward for the epoch was withheld and the epoch
-	// counts towards slashing. A missed round withholds the reward too, but is not a failure.
+	// counts towards slashing. A missed round holds the reward instead, and is not a failure.
 	Failed         bool   `json:"failed"`
 	Reward         uint64 `json:"reward"`
 	RewardWithheld uint64 `json:"reward_withheld"`
@@ -138,11 +142,18 @@ type EpochAccountability struct {
 // Accountability is a node's challenge record since genesis: rounds passed and failed,
 // rewards paid and withheld (burnt), stake slashed (burnt), and its latest epochs.
 type Accountability struct {
-	NodeID                  ObjectID              `json:"node_id"`
-	Name                    string                `json:"name"`
-	RoundsPassed            uint64                `json:"rounds_passed"`
-	RoundsFailed            uint64                `json:"rounds_failed"`
-	RoundsMissed            uint64                `json:"rounds_missed,omitempty"`
+	NodeID       ObjectID `json:"node_id"`
+	Name         string   `json:"name"`
+	RoundsPassed uint64   `json:"rounds_passed"`
+	RoundsFailed uint64   `json:"rounds_failed"`
+	RoundsMissed uint64   `json:"rounds_missed,omitempty"`
+	// RewardsHeld are the node's rewards held now: of epochs with a round still pending, and
+	// of epochs with a missed round, until the node has an epoch whose rounds it all passed
+	// (then paid) or fails a round (then burnt), at most 64 epochs (then burnt).
+	// RewardsHeldPaid are the rewards of missed epochs paid so since genesis (they are in
+	// RewardsEarned too).
+	RewardsHeld             uint64                `json:"rewards_held,omitempty"`
+	RewardsHeldPaid         uint64                `json:"rewards_held_paid,omitempty"`
 	EpochsFailed            uint64                `json:"epochs_failed"`
 	ConsecutiveFailedEpochs uint32                `json:"consecutive_failed_epochs"`
 	RewardsEarned           uint64                `json:"rewards_earned"`

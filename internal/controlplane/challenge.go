@@ -52,10 +52,18 @@ import (
 //     it (burnt too), is marked to be left out of the committee chosen at this epoch change
 //     (challengeExcluded) and its count starts again.
 //   - A miss is not attributable: the node, or enough of its verifiers, may have been down or
-//     overloaded for two epochs, or its answer lost. It proved nothing, so its held reward
-//     is burnt, but a miss counts towards no slashing and no exclusion (a 30-minute chaos run
-//     on an overloaded machine showed why: misses of honest nodes slashed and excluded them,
-//     shards moved every few epochs, and data was lost in the moves).
+//     overloaded for two epochs, its answer lost, or it was still rebuilding its data after a
+//     wipe (it does not recover sampled slivers on demand: a node that dropped data could do
+//     the same, so passing must show the node held the data). A miss counts towards no
+//     slashing and no exclusion (a 30-minute chaos run on an overloaded machine showed why:
+//     misses of honest nodes slashed and excluded them, shards moved every few epochs, and
+//     data was lost in the moves), and the epoch's reward is neither paid nor burnt but held
+//     (Accountability.MissedHeld, holdMissed): all the held rewards are paid when an epoch of
+//     the node settles with every round passed (none failed, missed or pending; void rounds
+//     aside), burnt with the epoch's own when it fails an epoch, and burnt one by one once
+//     held for missedHoldEpochs (a node that never passes again earns nothing). So an honest
+//     node that misses while it rebuilds loses nothing once it passes again, and a node that
+//     lacks data and stays silent is never paid.
 //   - Exclusions are capped (capExclusions): at one epoch change the excluded members hold
 //     less than a third of the shards, and at least MinCommitteeSize members remain, so
 //     slashing can never collapse the committee.
@@ -77,6 +85,11 @@ const maxChallengeRounds = 100
 
 // keptEpochResults is how many of a node's latest epochs its Accountability record keeps.
 const keptEpochResults = 8
+
+// missedHoldEpochs is how many epochs the reward of an epoch with a missed round is held for
+// the node's next pass: long enough for a wiped node to rebuild what it stored on an
+// overloaded machine (a 5-minute chaos run's wiped node took 18 epochs of 30 s).
+const missedHoldEpochs = 64
 
 // ChallengeStatus is where a member stands in a round (the wire's ChallengeStatus values).
 type ChallengeStatus string
@@ -155,6 +168,18 @@ type Accountability struct {
 	Slashings         uint32        `json:"slashings,omitempty"`
 	ExcludedEpoch     uint32        `json:"excluded_epoch,omitempty"`
 	Recent            []EpochResult `json:"recent,omitempty"`
+	// MissedHeld are the rewards of epochs in which the node missed a round, oldest first,
+	// held until it has an epoch whose rounds it all passed (releaseMissed pays them), fails a
+	// round (failEpoch burns them) or for missedHoldEpochs (expireMissed burns them). HeldPaid
+	// is what releaseMissed paid since genesis.
+	MissedHeld []HeldReward `json:"missed_held,omitempty"`
+	HeldPaid   uint64       `json:"held_paid,omitempty"`
+}
+
+// HeldReward is a node's reward of an epoch it missed a round in, held.
+type HeldReward struct {
+	Epoch  uint32 `json:"epoch"`
+	Amount uint64 `json:"amount"`
 }
 
 // ChallengeTotals are the amounts challenges burnt since genesis.
@@ -631,6 +656,74 @@ func (s *State) settleChallenges(e uint32) {
 			}
 		} else if res.RoundsPassed > 0 && res.RoundsPending == 0 {
 			a.ConsecutiveFailed = 0
+			s.releaseMissed(a)
+		}
+	}
+	s.expireMissed(e)
+}
+
+// holdMissed holds amount, node's reward of epoch res.Epoch in which it missed a round, until
+// it passes a round again.
+func (s *State) holdMissed(a *Accountability, res *EpochResult, amount uint64) {
+	if amount == 0 {
+		return
+	}
+	res.RewardHeld = amount
+	a.MissedHeld = append(a.MissedHeld, HeldReward{Epoch: res.Epoch, Amount: amount})
+}
+
+// releaseMissed pays the node's held rewards of missed epochs: it passed a round, so the
+// misses were an outage (or a recovery), not a loss of data.
+func (s *State) releaseMissed(a *Accountability) {
+	for _, h := range a.MissedHeld {
+		a.RewardsEarned += h.Amount
+		a.HeldPaid += h.Amount
+		for i := range a.Recent {
+			if r := &a.Recent[i]; r.Epoch == h.Epoch {
+				r.Reward += h.Amount
+				r.RewardHeld = 0
+			}
+		}
+		s.payNodeShare(a.NodeID, h.Epoch, h.Amount)
+	}
+	a.MissedHeld = nil
+}
+
+// burnMissed burns the node's held rewards of missed epochs, those of epochs before until or
+// (until 0) all of them.
+func (s *State) burnMissed(a *Accountability, until uint32) {
+	kept := a.MissedHeld[:0]
+	for _, h := range a.MissedHeld {
+		if until != 0 && h.Epoch >= until {
+			kept = append(kept, h)
+			continue
+		}
+		a.RewardsWithheld += h.Amount
+		s.totals().RewardsBurnt += h.Amount
+		for i := range a.Recent {
+			if r := &a.Recent[i]; r.Epoch == h.Epoch {
+				r.RewardWithheld += h.Amount
+				r.RewardHeld = 0
+			}
+		}
+		s.emit(Event{Type: EventRewardWithheld, NodeID: a.NodeID, Epoch: h.Epoch, Amount: h.Amount})
+	}
+	a.MissedHeld = slices.Clip(kept)
+	if len(a.MissedHeld) == 0 {
+		a.MissedHeld = nil
+	}
+}
+
+// expireMissed burns the held rewards of missed epochs older than missedHoldEpochs at the end
+// of epoch now: a node that has not passed a round since proved nothing for that long.
+func (s *State) expireMissed(now uint32) {
+	if now < missedHoldEpochs {
+		return
+	}
+	for _, id := range sortedIDs(s.d.Accountability) {
+		a := s.d.Accountability[id]
+		if len(a.MissedHeld) > 0 && a.MissedHeld[0].Epoch+missedHoldEpochs <= now {
+			s.burnMissed(s.accountability(id), now-missedHoldEpochs+1)
 		}
 	}
 }
@@ -658,6 +751,7 @@ func (res *EpochResult) count(st ChallengeStatus) {
 // reports whether it was.
 func (s *State) failEpoch(a *Accountability, res *EpochResult, now uint32) bool {
 	res.Failed = true
+	s.burnMissed(a, 0) // its misses were no outage: it lacks data
 	a.EpochsFailed++
 	a.ConsecutiveFailed++
 	if s.d.Params.SlashAfterFailedEpochs == 0 || a.ConsecutiveFailed < s.d.Params.SlashAfterFailedEpochs {
@@ -771,16 +865,15 @@ func (s *State) settleLate(old, now uint32, excluded []ObjectID) []ObjectID {
 				s.burnReward(m.NodeID, a, res, held)
 			}
 		case res.RoundsMissed > 0:
-			if held > 0 {
-				s.burnReward(m.NodeID, a, res, held)
-			}
+			s.holdMissed(a, res, held)
 		default:
-			if res.RoundsPassed > 0 {
-				a.ConsecutiveFailed = 0
-			}
 			a.RewardsEarned += held
 			res.Reward += held
 			s.payNodeShare(m.NodeID, old, held)
+			if res.RoundsPassed > 0 {
+				a.ConsecutiveFailed = 0
+				s.releaseMissed(a)
+			}
 		}
 	}
 	return excluded

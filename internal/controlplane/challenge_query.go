@@ -97,8 +97,16 @@ func (s *State) AccountabilityReport() cpapi.AccountabilityReport {
 func (s *State) accountabilityAPI(a *Accountability) cpapi.Accountability {
 	out := cpapi.Accountability{NodeID: cpapi.ObjectID(a.NodeID), RoundsPassed: a.RoundsPassed, RoundsFailed: a.RoundsFailed, RoundsMissed: a.RoundsMissed,
 		EpochsFailed: a.EpochsFailed, ConsecutiveFailedEpochs: a.ConsecutiveFailed, RewardsEarned: a.RewardsEarned,
-		RewardsWithheld: a.RewardsWithheld, Slashed: a.Slashed, Slashings: a.Slashings, ExcludedEpoch: a.ExcludedEpoch,
+		RewardsHeldPaid: a.HeldPaid, RewardsWithheld: a.RewardsWithheld, Slashed: a.Slashed, Slashings: a.Slashings, ExcludedEpoch: a.ExcludedEpoch,
 		Recent: make([]cpapi.EpochAccountability, len(a.Recent))}
+	for _, h := range a.MissedHeld {
+		out.RewardsHeld += h.Amount
+	}
+	for _, r := range a.Recent {
+		if r.RoundsPending > 0 { // held until the next epoch ends (a missed epoch's is in MissedHeld)
+			out.RewardsHeld += r.RewardHeld
+		}
+	}
 	if n := s.d.Nodes[a.NodeID]; n != nil {
 		out.Name = n.Name
 	}

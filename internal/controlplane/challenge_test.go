@@ -202,17 +202,17 @@ func TestChallengeRound(t *testing.T) {
 			t.Fatalf("member %d (failed or pending %v) was paid %d", i, failed, got)
 		}
 	}
-	// w[3] does not answer in the next epoch either: it missed the round and its held reward is
-	// burnt (it proved nothing), but the miss is no failure: it counts towards no slashing.
+	// w[3] does not answer in the next epoch either: it missed the round. The miss is no
+	// failure (it counts towards no slashing) and its reward stays held until it passes again.
 	held := mulDiv(bucket, uint64(len(h.nodeAt(e, w[3]).Shards)), 10)
 	h.nextEpoch()
 	a, _ := h.s.NodeAccountability(ObjectID(h.nodeAt(e, w[3]).NodeID))
-	if r := a.Recent[0]; r.Epoch != e || r.Failed || r.RoundsMissed != 1 || r.RoundsFailed != 0 || r.RoundsPending != 0 || r.RewardHeld != 0 || r.RewardWithheld != held ||
-		a.RewardsWithheld != held || a.EpochsFailed != 0 || a.RoundsMissed != 1 || a.ConsecutiveFailedEpochs != 0 {
+	if r := a.Recent[0]; r.Epoch != e || r.Failed || r.RoundsMissed != 1 || r.RoundsFailed != 0 || r.RoundsPending != 0 || r.RewardHeld != held || r.RewardWithheld != 0 ||
+		a.RewardsWithheld != 0 || a.RewardsHeld != held || a.EpochsFailed != 0 || a.RoundsMissed != 1 || a.ConsecutiveFailedEpochs != 0 {
 		t.Fatalf("member %d after the grace epoch: %+v", w[3], a)
 	}
-	if got := h.s.Info().RewardsBurnt; got != burnt+held {
-		t.Fatalf("burnt %d, want %d", got, burnt+held)
+	if got := h.s.Info().RewardsBurnt; got != burnt {
+		t.Fatalf("burnt %d, want %d", got, burnt)
 	}
 }
 
@@ -575,11 +575,168 @@ func TestChallengeMissesNeverSlash(t *testing.T) {
 		}
 	}
 	a, _ := h.s.NodeAccountability(ObjectID(silent))
-	if a.RoundsMissed != 5 || a.RoundsFailed != 0 || a.EpochsFailed != 0 || a.Slashed != 0 || a.Slashings != 0 || a.ExcludedEpoch != 0 || a.RewardsWithheld == 0 {
+	if a.RoundsMissed != 5 || a.RoundsFailed != 0 || a.EpochsFailed != 0 || a.Slashed != 0 || a.Slashings != 0 || a.ExcludedEpoch != 0 ||
+		a.RewardsWithheld != 0 || a.RewardsHeld == 0 || a.RewardsEarned != 0 {
 		t.Fatalf("after 6 silent epochs (5 settled for good): %+v", a)
 	}
 	if info := h.s.Info(); info.StakeSlashed != 0 {
 		t.Fatalf("stake slashed %d", info.StakeSlashed)
+	}
+	// It comes back (its recovery done) and passes: every held reward is paid.
+	owner := h.s.d.Nodes[ObjectID(silent)].Owner
+	before := h.s.Account(owner).Balance
+	held := a.RewardsHeld
+	h.certifiedBlobs(1, 120)
+	h.failEpochOf() // everyone passes; the round before, still pending, is missed and held too
+	a, _ = h.s.NodeAccountability(ObjectID(silent))
+	if a.RewardsHeld != 0 || a.RewardsWithheld != 0 || a.RewardsEarned < held || h.s.Account(owner).Balance <= before {
+		t.Fatalf("after passing again (held %d): %+v", held, a)
+	}
+}
+
+// challengeEpoch runs round 0 of the current epoch with write fees in the epoch's bucket:
+// the members in silent do not answer (no certificate either way), those in failing fail (fail
+// attestations of a validity threshold), the others pass. It returns the epoch and node's
+// share of the epoch's rewards.
+func (h *harness) challengeEpoch(seed byte, node cpapi.ObjectID, silent, failing []cpapi.ObjectID) (uint32, uint64) {
+	h.t.Helper()
+	h.certifiedBlobs(1, seed) // something to sample
+	c, _ := h.s.Committee(h.s.Epoch())
+	var txs [][]byte
+	for i := range c.Members {
+		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
+	}
+	h.block(txs...)
+	w := h.memberIndexByWeight()
+	for i, m := range c.Members {
+		switch {
+		case slices.Contains(silent, m.NodeID):
+		case slices.Contains(failing, m.NodeID):
+			h.ok(h.alice, h.attestOp(i, 0, false, w[0]))
+		default:
+			h.ok(h.alice, h.attestOp(i, 0, true, w[0], w[1], w[2]))
+		}
+	}
+	h.register(h.bob, 5000, seed, 2, false) // write fees
+	e := h.s.Epoch()
+	share := mulDiv(h.s.d.Rewards[e], uint64(len(c.Members[c.MemberIndex(node)].Shards)), uint64(c.NShards))
+	if share == 0 {
+		h.t.Fatalf("epoch %d: no reward to hold", e)
+	}
+	h.nextEpoch()
+	return e, share
+}
+
+// TestChallengeMissedRewardHeld follows a node's rewards through epochs it misses and the
+// epoch it passes again, to the token: each missed epoch's reward is held (neither paid nor
+// burnt, the owner's balance unchanged, RewardsHeld counting the pending epoch too), and all of
+// them are paid when an epoch settles with its round passed, each recorded against its epoch.
+func TestChallengeMissedRewardHeld(t *testing.T) {
+	h := newHarness(t)
+	w := h.memberIndexByWeight()
+	node := h.member(w[1]).NodeID
+	owner := h.s.d.Nodes[ObjectID(node)].Owner
+	before := h.s.Account(owner).Balance
+	var epochs []uint32
+	var shares []uint64
+	var total uint64
+	for k := range 3 {
+		e, share := h.challengeEpoch(byte(170+k), node, []cpapi.ObjectID{node}, nil)
+		epochs, shares, total = append(epochs, e), append(shares, share), total+share
+		a, _ := h.s.NodeAccountability(ObjectID(node))
+		if a.RewardsHeld != total || a.RewardsEarned != 0 || a.RewardsWithheld != 0 || a.RewardsHeldPaid != 0 ||
+			a.RoundsMissed != uint64(k) || a.RoundsFailed != 0 || a.EpochsFailed != 0 {
+			t.Fatalf("after %d silent epochs (held %d): %+v", k+1, total, a)
+		}
+		if r := a.Recent[len(a.Recent)-1]; r.Epoch != e || r.RoundsPending != 1 || r.RewardHeld != share {
+			t.Fatalf("epoch %d: %+v", e, r)
+		}
+		if k > 0 {
+			if r := a.Recent[len(a.Recent)-2]; r.Epoch != epochs[k-1] || r.RoundsMissed != 1 || r.RewardHeld != shares[k-1] || r.Reward != 0 || r.RewardWithheld != 0 {
+				t.Fatalf("missed epoch %d: %+v", epochs[k-1], r)
+			}
+		}
+		if got := h.s.Account(owner).Balance; got != before {
+			t.Fatalf("the owner was paid %d while the rewards were held", got-before)
+		}
+	}
+	// It passes the next epoch's round (the last silent epoch's round is missed when it ends):
+	// every held reward is paid, with the epoch's own.
+	_, last := h.challengeEpoch(180, node, nil, nil)
+	a, _ := h.s.NodeAccountability(ObjectID(node))
+	if a.RewardsHeld != 0 || a.RewardsHeldPaid != total || a.RewardsEarned != total+last || a.RewardsWithheld != 0 ||
+		a.RoundsMissed != 3 || a.RoundsPassed != 1 {
+		t.Fatalf("after passing again (held %d, then %d): %+v", total, last, a)
+	}
+	for k, e := range epochs {
+		for _, r := range a.Recent {
+			if r.Epoch == e && (r.Reward != shares[k] || r.RewardHeld != 0 || r.RewardWithheld != 0 || r.RoundsMissed != 1) {
+				t.Fatalf("epoch %d after the pass: %+v", e, r)
+			}
+		}
+	}
+	// The node's owner is its only staker: it gets the whole of every share.
+	if got := h.s.Account(owner).Balance - before; got != total+last {
+		t.Fatalf("the owner got %d, want %d held + %d", got, total, last)
+	}
+	if burnt := h.s.Info().RewardsBurnt; burnt != 0 {
+		t.Fatalf("burnt %d", burnt)
+	}
+}
+
+// TestChallengeMissedRewardBurntOnFail: a node that missed rounds and then fails one (its answer
+// shows it lacks data) loses the rewards held for its misses with the failed epoch's.
+func TestChallengeMissedRewardBurntOnFail(t *testing.T) {
+	h := newHarness(t)
+	w := h.memberIndexByWeight()
+	node := h.member(w[2]).NodeID
+	silent := []cpapi.ObjectID{node}
+	_, s0 := h.challengeEpoch(130, node, silent, nil)
+	_, s1 := h.challengeEpoch(131, node, silent, nil) // s0 missed, s1 pending
+	a, _ := h.s.NodeAccountability(ObjectID(node))
+	if a.RewardsHeld != s0+s1 || a.RoundsMissed != 1 {
+		t.Fatalf("after a missed round: %+v", a)
+	}
+	_, s2 := h.challengeEpoch(132, node, nil, silent) // s1's round missed too, then a fail
+	a, _ = h.s.NodeAccountability(ObjectID(node))
+	want := s0 + s1 + s2
+	if a.RewardsHeld != 0 || a.RewardsWithheld != want || a.RewardsEarned != 0 || a.RewardsHeldPaid != 0 || a.EpochsFailed != 1 || a.RoundsMissed != 2 {
+		t.Fatalf("after a fail certificate (held %d + %d, failed epoch %d): %+v", s0, s1, s2, a)
+	}
+	if burnt := h.s.Info().RewardsBurnt; burnt != want {
+		t.Fatalf("burnt %d, want %d", burnt, want)
+	}
+}
+
+// TestChallengeMissedRewardExpires: a node that never passes again has each held reward burnt
+// once it has been held for missedHoldEpochs epochs (oldest first); the later ones stay held.
+func TestChallengeMissedRewardExpires(t *testing.T) {
+	h := newHarness(t)
+	w := h.memberIndexByWeight()
+	node := h.member(w[3]).NodeID
+	silent := []cpapi.ObjectID{node}
+	var shares []uint64
+	var first uint32
+	for k := range missedHoldEpochs + 1 {
+		e, share := h.challengeEpoch(byte(k), node, silent, nil)
+		if k == 0 {
+			first = e
+		}
+		shares = append(shares, share)
+		if a, _ := h.s.NodeAccountability(ObjectID(node)); k < missedHoldEpochs && a.RewardsWithheld != 0 {
+			t.Fatalf("epoch %d (%d after the first miss): burnt %d early", e, e-first, a.RewardsWithheld)
+		}
+	}
+	a, _ := h.s.NodeAccountability(ObjectID(node))
+	var rest uint64
+	for _, s := range shares[1:] {
+		rest += s
+	}
+	if a.RewardsWithheld != shares[0] || a.RewardsHeld != rest || a.RewardsEarned != 0 || a.RoundsMissed != missedHoldEpochs || a.EpochsFailed != 0 || a.Slashed != 0 {
+		t.Fatalf("after %d silent epochs (first %d: %d, then %d held): %+v", missedHoldEpochs+1, first, shares[0], rest, a)
+	}
+	if burnt := h.s.Info().RewardsBurnt; burnt != shares[0] {
+		t.Fatalf("burnt %d, want %d", burnt, shares[0])
 	}
 }
 

@@ -99,7 +99,11 @@ func TestCommitmentCoversEveryTable(t *testing.T) {
 			h.s.d.Challenges[id].PassWeight++
 			h.s.touchChallenge(id)
 		},
-		"accountability":   func() { h.s.accountability(nodeID).RoundsPassed++ },
+		"accountability": func() { h.s.accountability(nodeID).RoundsPassed++ },
+		"held reward": func() {
+			a := h.s.accountability(nodeID)
+			a.MissedHeld = append(a.MissedHeld, HeldReward{Epoch: 1, Amount: 1})
+		},
 		"challenge totals": func() { h.s.totals().RewardsBurnt++ },
 		"epoch sync": func() {
 			h.s.d.EpochSyncs[h.s.Epoch()].DoneShards++
