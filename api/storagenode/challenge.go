@@ -30,11 +30,17 @@ type ChallengeHealth struct {
 	// The node's record since genesis (from the control plane).
 	RoundsPassed            uint64 `json:"roundsPassed"`
 	RoundsFailed            uint64 `json:"roundsFailed"`
+	RoundsMissed            uint64 `json:"roundsMissed"`
 	EpochsFailed            uint64 `json:"epochsFailed"`
 	ConsecutiveFailedEpochs uint32 `json:"consecutiveFailedEpochs"`
 	RewardsEarned           uint64 `json:"rewardsEarned"`
-	RewardsWithheld         uint64 `json:"rewardsWithheld"`
-	Slashed                 uint64 `json:"slashed"`
+	// RewardsHeld: of epochs with a pending or missed round, paid once the node passes an
+	// epoch's rounds (api/controlplane's Accountability.RewardsHeld); RewardsHeldPaid: held
+	// rewards paid so (in RewardsEarned too).
+	RewardsHeld     uint64 `json:"rewardsHeld"`
+	RewardsHeldPaid uint64 `json:"rewardsHeldPaid"`
+	RewardsWithheld uint64 `json:"rewardsWithheld"`
+	Slashed         uint64 `json:"slashed"`
 	// What the node did as prover and verifier since it started.
 	AnswersSent        uint64 `json:"answersSent"`
 	AttestationsPassed uint64 `json:"attestationsPassed"`

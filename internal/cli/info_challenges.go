@@ -37,10 +37,10 @@ func printChallenges(w io.Writer, c *infoChallengeOutput) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "node\trounds passed\trounds failed\tepochs failed\tin a row\trewards earned\trewards withheld\tslashed")
+	fmt.Fprintln(tw, "node\trounds passed\trounds failed\trounds missed\tepochs failed\tin a row\trewards earned\trewards held\trewards withheld\tslashed")
 	for _, a := range c.Nodes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", a.Name, a.RoundsPassed, a.RoundsFailed, a.EpochsFailed,
-			a.ConsecutiveFailedEpochs, humanCost(a.RewardsEarned), humanCost(a.RewardsWithheld), humanCost(a.Slashed))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Name, a.RoundsPassed, a.RoundsFailed, a.RoundsMissed, a.EpochsFailed,
+			a.ConsecutiveFailedEpochs, humanCost(a.RewardsEarned), humanCost(a.RewardsHeld), humanCost(a.RewardsWithheld), humanCost(a.Slashed))
 	}
 	tw.Flush()
 }

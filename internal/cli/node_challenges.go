@@ -27,9 +27,10 @@ func printNodeChallenges(w io.Writer, ch *client.NodeChallenges) {
 		return
 	}
 	if a := ch.Record; a != nil {
-		fmt.Fprintf(w, "challenges\t%s passed, %s failed; %s failed (%d in a row); rewards earned %s, withheld %s; stake slashed %s\n",
-			plural(a.RoundsPassed, "round"), plural(a.RoundsFailed, "round"), plural(a.EpochsFailed, "epoch"),
-			a.ConsecutiveFailedEpochs, humanCost(a.RewardsEarned), humanCost(a.RewardsWithheld), humanCost(a.Slashed))
+		fmt.Fprintf(w, "challenges\t%s passed, %s failed, %d missed; %s failed (%d in a row); rewards earned %s (%s of them paid after misses), held %s, withheld %s; stake slashed %s\n",
+			plural(a.RoundsPassed, "round"), plural(a.RoundsFailed, "round"), a.RoundsMissed, plural(a.EpochsFailed, "epoch"),
+			a.ConsecutiveFailedEpochs, humanCost(a.RewardsEarned), humanCost(a.RewardsHeldPaid), humanCost(a.RewardsHeld),
+			humanCost(a.RewardsWithheld), humanCost(a.Slashed))
 	} else {
 		fmt.Fprintf(w, "challenges\tno settled epoch yet (%s of %d samples per epoch)\n", plural(uint64(ch.RoundsPerEpoch), "round"), ch.SamplesPerNode)
 	}
@@ -75,21 +76,25 @@ func describeRound(r client.ChallengeRound, current uint32) string {
 
 // describeEpochResult says how a settled epoch went for a node.
 func describeEpochResult(r cpapi.EpochAccountability, samples int) string {
-	rounds := r.RoundsPassed + r.RoundsFailed + r.RoundsVoid + r.RoundsPending
+	rounds := r.RoundsPassed + r.RoundsFailed + r.RoundsVoid + r.RoundsPending + r.RoundsMissed
 	var parts []string
 	switch {
 	case r.Failed:
 		parts = append(parts, fmt.Sprintf("FAILED %d of %s (%d samples each)", r.RoundsFailed, plural(uint64(rounds), "round"), samples))
 	case r.RoundsPending > 0:
 		parts = append(parts, fmt.Sprintf("pending: %d of %s not passed yet (%d samples each)", r.RoundsPending, plural(uint64(rounds), "round"), samples))
+	case r.RoundsMissed > 0:
+		parts = append(parts, fmt.Sprintf("MISSED %d of %s (%d samples each)", r.RoundsMissed, plural(uint64(rounds), "round"), samples))
 	case r.RoundsPassed > 0:
 		parts = append(parts, fmt.Sprintf("passed %d of %s (%d samples each)", r.RoundsPassed, plural(uint64(rounds), "round"), samples))
 	default:
 		parts = append(parts, fmt.Sprintf("void: %s without a seed", plural(uint64(rounds), "round")))
 	}
 	switch {
-	case r.RewardHeld > 0:
+	case r.RewardHeld > 0 && r.RoundsPending > 0:
 		parts = append(parts, fmt.Sprintf("reward %s held until epoch %d ends", humanCost(r.RewardHeld), r.Epoch+1))
+	case r.RewardHeld > 0:
+		parts = append(parts, fmt.Sprintf("reward %s held until the node passes an epoch's rounds", humanCost(r.RewardHeld)))
 	case r.RewardWithheld > 0:
 		parts = append(parts, fmt.Sprintf("reward %s lost (burnt)", humanCost(r.RewardWithheld)))
 	case r.Reward > 0:

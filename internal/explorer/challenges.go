@@ -61,6 +61,7 @@ func (a *accountability) annotate(nodes []Node) {
 			if c := get(r.NodeID); c != nil {
 				c.RoundsPassed, c.RoundsFailed, c.EpochsFailed, c.FailedInARow = r.RoundsPassed, r.RoundsFailed, r.EpochsFailed, r.ConsecutiveFailedEpochs
 				c.RewardsEarned, c.RewardsWithheld, c.Slashed, c.Slashings, c.ExcludedEpoch = r.RewardsEarned, r.RewardsWithheld, r.Slashed, r.Slashings, r.ExcludedEpoch
+				c.RoundsMissed, c.RewardsHeld = r.RoundsMissed, r.RewardsHeld
 			}
 		}
 	}

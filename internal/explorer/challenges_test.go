@@ -25,7 +25,7 @@ func TestChallengesShown(t *testing.T) {
 			{Round: 1, Seed: &seed, EligibleBlobs: 5, Nodes: []cpapi.NodeChallenge{{NodeID: a, Status: cpapi.ChallengePassed}, {NodeID: b, Status: cpapi.ChallengeFailed}}},
 		}},
 		report: &cpapi.AccountabilityReport{Epoch: 3, RewardPool: 1000, RewardsBurnt: 40, StakeSlashed: 7, Nodes: []cpapi.Accountability{
-			{NodeID: a, RoundsPassed: 6, RewardsEarned: 300},
+			{NodeID: a, RoundsPassed: 6, RoundsMissed: 3, RewardsEarned: 300, RewardsHeld: 25},
 			{NodeID: b, RoundsPassed: 4, RoundsFailed: 2, EpochsFailed: 1, ConsecutiveFailedEpochs: 1, RewardsWithheld: 40, Slashed: 7, Slashings: 1},
 		}},
 	}
@@ -37,7 +37,8 @@ func TestChallengesShown(t *testing.T) {
 		t.Fatalf("rounds: %+v", snap.Chain.Rounds)
 	}
 	ca, cb := snap.Nodes[0].Challenges, snap.Nodes[1].Challenges
-	if ca == nil || cb == nil || ca.Status != "passed" || cb.Status != "failed" || cb.Round != 1 || cb.RoundsFailed != 2 || cb.Slashed != 7 || ca.RewardsEarned != 300 {
+	if ca == nil || cb == nil || ca.Status != "passed" || cb.Status != "failed" || cb.Round != 1 || cb.RoundsFailed != 2 || cb.Slashed != 7 || ca.RewardsEarned != 300 ||
+		ca.RoundsMissed != 3 || ca.RewardsHeld != 25 {
 		t.Fatalf("node records: %+v %+v", ca, cb)
 	}
 
@@ -51,7 +52,7 @@ func TestChallengesShown(t *testing.T) {
 	}
 	html := out.String()
 	for _, want := range []string{`<b id="rewards-burnt">0.00000004 FLOE</b>`, `<b id="stake-slashed">0.000000007 FLOE</b>`, "round 1: 1 passed, 1 failed, 0 open (5 blobs sampled)",
-		`<span class="badge down" title="round 1">failed</span>`, "4 passed, 2 failed", `<span class="badge up" title="round 1">passed</span>`,
+		`<span class="badge down" title="round 1">failed</span>`, "4 passed, 2 failed", "6 passed, 0 failed, 3 missed", `<div class="muted">held 0.000000025 FLOE</div>`, `<span class="badge up" title="round 1">passed</span>`,
 		"100 bps of stake slashed after 1 failed epochs in a row"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("overview lacks %q", want)

@@ -101,9 +101,11 @@ type Challenges struct {
 	// Since genesis.
 	RoundsPassed    uint64 `json:"roundsPassed"`
 	RoundsFailed    uint64 `json:"roundsFailed"`
+	RoundsMissed    uint64 `json:"roundsMissed"`
 	EpochsFailed    uint64 `json:"epochsFailed"`
 	FailedInARow    uint32 `json:"failedEpochsInARow"`
 	RewardsEarned   uint64 `json:"rewardsEarned"`
+	RewardsHeld     uint64 `json:"rewardsHeld"`
 	RewardsWithheld uint64 `json:"rewardsWithheld"`
 	Slashed         uint64 `json:"slashed"`
 	Slashings       uint32 `json:"slashings"`

@@ -317,6 +317,7 @@ func (c *Challenges) step(ctx context.Context) error {
 		if acc, err := c.cp.NodeAccountability(ctx, node); err == nil {
 			h.RoundsPassed, h.RoundsFailed, h.RewardsWithheld, h.Slashed = acc.RoundsPassed, acc.RoundsFailed, acc.RewardsWithheld, acc.Slashed
 			h.EpochsFailed, h.ConsecutiveFailedEpochs, h.RewardsEarned = acc.EpochsFailed, acc.ConsecutiveFailedEpochs, acc.RewardsEarned
+			h.RoundsMissed, h.RewardsHeld, h.RewardsHeldPaid = acc.RoundsMissed, acc.RewardsHeld, acc.RewardsHeldPaid
 		}
 	}
 	c.setHealth(h)
