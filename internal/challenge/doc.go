@@ -32,19 +32,24 @@
 //     answer signed by the node that fails): the node's reward for the epoch is burnt, and
 //     failed epochs in a row lead to slashing and exclusion from the next committee (at most
 //     members holding less than a third of the shards at one epoch change). A miss is not
-//     attributable (the node, or its verifiers, may have been down or overloaded): the node
-//     proved nothing, so it is not paid for the epoch, but a miss never counts towards
-//     slashing or exclusion.
+//     attributable (the node, or its verifiers, may have been down or overloaded, or the node
+//     was rebuilding its data): it never counts towards slashing or exclusion, and the
+//     epoch's reward is held, neither paid nor burnt, until the node has an epoch whose
+//     rounds it all passed (then every held reward is paid), fails a round (then they are
+//     burnt with that epoch's) or for 64 epochs (then burnt).
 //
 // Nothing waits on a clock but the epoch: shares, answers and attestations may arrive in any
 // order at any time within it (and answers to a pending round in the next one). An honest node
-// that was down, wiped or behind on events when the epoch ended, or is still recovering the
-// sampled slivers (it recovers them ahead of the rest of its recovery queue), passes as long as
-// it answers before the next epoch ends. Only a node that cannot answer for a whole epoch after
-// its own loses the reward: a cheater cannot keep earning by staying silent, since silence
-// past the grace epoch loses the epoch's reward; but silence is not punished beyond that,
-// because an honest node that is down looks the same. A node that answers what it has (as
-// drop-stored does) is failed by certificate and, failing again, slashed.
+// that was down or behind on events when the epoch ended passes as long as it answers before
+// the next epoch ends. A node does not recover sampled slivers on demand to answer: a node
+// that dropped them could do the same (any node can rebuild a sliver from its peers), and
+// the challenge would then show only that the network holds the data, not the node. So an
+// honest node that is rebuilding after a wipe misses rounds until its recovery has rebuilt
+// the sampled slivers in its own order; its rewards wait for its next passed epoch and it
+// loses nothing. A cheater cannot earn by staying silent: silence is never paid, and its
+// held rewards are burnt when it fails or after 64 epochs; but silence is not punished beyond
+// that, because an honest node that is down looks the same. A node that answers what it has
+// (as drop-stored does) is failed by certificate and, failing again, slashed.
 //
 // # Why the seed is unpredictable
 //

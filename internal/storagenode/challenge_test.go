@@ -148,11 +148,14 @@ func TestChallengeRoundOnNodes(t *testing.T) {
 	}
 }
 
-// TestChallengeRecoveringNodePasses: a node that lost every sliver (and does not know it)
-// rebuilds the sampled ones from its peers when it is challenged, and passes; a node that
-// lost them and cannot recover (recovery disabled) answers that it misses them, and the
+// TestChallengeLostSliversMissUntilRecovered: a node that lost every sliver (and does not know
+// it) does not rebuild the sampled ones on demand to answer (a node that dropped them could do
+// the same, and the challenge would prove nothing): it cannot answer, so when the epoch ends its
+// round is still open (pending, not failed) and it has recovered nothing. Restarted, its
+// recovery sweep rebuilds its shards, and it passes the pending round in the grace epoch. A node
+// that lost them and cannot recover (recovery disabled) answers that it misses them, and the
 // others' fail attestations fail it; its reward for the epoch is withheld.
-func TestChallengeRecoveringNodePasses(t *testing.T) {
+func TestChallengeLostSliversMissUntilRecovered(t *testing.T) {
 	const epochMs = 15000 // room for a recovery under -race on a loaded machine
 	pn := challengeNet(t, epochMs)
 	for i := 0; i < 4; i++ {
@@ -163,7 +166,19 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 		}
 	}
 	encs, e := pn.writeBlobs(3, epochMs)
-	// Nodes 2 and 3 lose every sliver of their shards.
+	// Nodes 2 and 3 have applied the writes' events (a certification seen after the loss would
+	// queue a recovery, as it should) and have nothing queued; then they lose every sliver of
+	// their shards.
+	var seq uint64
+	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { seq = s.Info().EventSeq })
+	waitFor(t, "nodes 2 and 3 to apply the writes' events", func() bool {
+		for _, i := range []int{2, 3} {
+			if pn.nodes[i].metric(t, "floe_node_event_cursor")+1 < float64(seq) || pn.nodes[i].metric(t, "floe_node_recovery_queue") != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, i := range []int{2, 3} {
 		for _, enc := range encs {
 			id := blob.NewMetadata(&enc.Commitment).ID
@@ -179,18 +194,18 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 		}
 	}
 	next := e + 1
-	waitFor(t, "the next epoch's round to be decided for every node", func() bool {
+	waitFor(t, "the next epoch's round to be decided for nodes 0, 1 and 3", func() bool {
 		if pn.epoch() < next {
 			return false
 		}
-		for i := 0; i < 4; i++ {
+		for _, i := range []int{0, 1, 3} {
 			if nc := pn.nodeChallenge(next, 0, i); nc == nil || nc.Status == cpapi.ChallengeAwaitingSeed || nc.Status == cpapi.ChallengeOpen {
 				return false
 			}
 		}
 		return true
 	})
-	for i := 0; i < 4; i++ {
+	for _, i := range []int{0, 1, 3} {
 		nc := pn.nodeChallenge(next, 0, i)
 		want := cpapi.ChallengePassed
 		if i == 3 {
@@ -200,10 +215,13 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 			t.Fatalf("node %d: %s, want %s", i, nc.Status, want)
 		}
 	}
-	if pn.nodes[2].metric(t, "floe_node_recovered_slivers_total") == 0 {
-		t.Fatal("node 2 passed without recovering anything")
-	}
 	waitFor(t, "the epoch to be settled", func() bool { return pn.epoch() > next })
+	if nc := pn.nodeChallenge(next, 0, 2); nc == nil || nc.Status != cpapi.ChallengeOpen {
+		t.Fatalf("node 2 (lost its slivers, recovery on) once the epoch ended: %+v, want still challenged (pending)", nc)
+	}
+	if n := pn.nodes[2].metric(t, "floe_node_recovered_slivers_total"); n != 0 {
+		t.Fatalf("node 2 recovered %v slivers on demand to answer its challenge", n)
+	}
 	id, _ := pn.nodeID(next, 3)
 	var a cpapi.Accountability
 	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) {
@@ -212,12 +230,30 @@ func TestChallengeRecoveringNodePasses(t *testing.T) {
 	if last := a.Recent[len(a.Recent)-1]; !last.Failed || last.RewardWithheld == 0 || a.ConsecutiveFailedEpochs != 1 {
 		t.Fatalf("node 3 after failing: %+v", a)
 	}
+	// Restarted, node 2 sweeps its shards, rebuilds what it lacks, and answers its pending round.
+	pn.stop(2, false)
+	pn.start(2, fastChallenges)
+	var st cpapi.ChallengeStatus
+	waitFor(t, "node 2's pending round to be decided", func() bool {
+		if pn.epoch() > next+1 {
+			return true // settled as missed: checked below
+		}
+		if nc := pn.nodeChallenge(next, 0, 2); nc != nil && nc.Status != cpapi.ChallengeOpen {
+			st = nc.Status
+			return true
+		}
+		return false
+	})
+	if st != cpapi.ChallengePassed || pn.nodes[2].metric(t, "floe_node_recovered_slivers_total") == 0 {
+		t.Fatalf("node 2 after its restart: round of epoch %d %q (want passed), recovered %v slivers", next, st,
+			pn.nodes[2].metric(t, "floe_node_recovered_slivers_total"))
+	}
 }
 
 // TestChallengeDownAcrossEpochEndPasses is the regression test of a chaos run's false
 // positive: an honest node wiped, and down through the whole epoch whose round samples it, used
 // to miss that round when the epoch ended and lose its reward. The round stays open (pending)
-// through the next epoch: the node, started again in it, recovers the sampled slivers, answers,
+// through the next epoch: the node, started again in it, rebuilds its shards, answers,
 // is attested by that epoch's members and passes; once the next epoch ends, its reward of the
 // first is paid and it has failed nothing.
 func TestChallengeDownAcrossEpochEndPasses(t *testing.T) {

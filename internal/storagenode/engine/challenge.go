@@ -526,10 +526,10 @@ func (c *Challenges) prove(ctx context.Context, cm *cpapi.Committee, me int, rou
 	return nil
 }
 
-// answer builds the node's answer to samples: a proof for each sample it holds (recovering,
-// first, what it lacks), an excuse for a blob the control plane no longer has certified, and
-// (with recovery disabled only) an admission for what it cannot prove. It returns errIncomplete
-// while a recovery is under way.
+// answer builds the node's answer to samples: a proof for each sample it holds, an excuse for
+// a blob the control plane no longer has certified, and (with recovery disabled only) an
+// admission for what it cannot prove. It returns errIncomplete while it lacks a sampled sliver
+// that its recovery has not rebuilt yet (it does not recover samples on demand: see cannot).
 func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.ObjectID, samples []challenge.Sample) (*challenge.Answer, error) {
 	v, err := c.currentView()
 	if err != nil {
@@ -565,7 +565,7 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 	// cannot handles a sampled sliver the node cannot prove: an excuse if the blob is no
 	// longer certified, or if the round is of the previous epoch and the shard has moved to
 	// another node since (the node deleted it after the epoch change: the new owner answers
-	// for it now), else a recovery (or, without recovery, an admission).
+	// for it now), else no answer yet (or, without recovery, an admission).
 	cannot := func(k sliverKey, idx []int) error {
 		excused, err := c.excused(ctx, k.id)
 		if err != nil {
@@ -577,9 +577,11 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 		case c.cfg.DisableRecovery:
 			setAll(idx, challenge.Missing)
 		default:
-			// Ahead of the rest of the queue: a wiped node may have every blob queued, and
-			// must answer within the epoch after the round's.
-			c.scheduleUrgent(k.id)
+			// The node does not recover what it is asked for on demand: a node that dropped
+			// the sliver could do the same, so an answer must come from what it held. Its
+			// recovery (events, sweeps) rebuilds the sliver in its own order; until then the
+			// node does not answer, and if the round ends so it has missed it (its reward is
+			// held until it passes a whole epoch's rounds again).
 			incomplete++
 		}
 		return nil
@@ -627,7 +629,7 @@ func (c *Challenges) answer(ctx context.Context, e, round uint32, node protocol.
 		}
 	}
 	if incomplete > 0 {
-		return nil, fmt.Errorf("%w: %d sampled slivers are being recovered", errIncomplete, incomplete)
+		return nil, fmt.Errorf("%w: %d sampled slivers not rebuilt yet", errIncomplete, incomplete)
 	}
 	return ans, nil
 }

@@ -197,9 +197,6 @@ type core struct {
 	// for a sweep over the node's blobs (after the node's shards changed).
 	schedule func(id blob.ID, delay time.Duration)
 	sweepNow func()
-	// scheduleUrgent queues a blob for recovery now, ahead of the queued blobs that are not
-	// urgent (a sampled sliver of a storage challenge).
-	scheduleUrgent func(id blob.ID)
 	// viewChanged tells shard migration (migrate.go) that the committee view changed.
 	viewChanged func(old, cur *epochView)
 	// shards tracks the state of the node's shards for its health.
@@ -262,7 +259,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{core: c}
 	e.Inconsistency = &Inconsistency{core: c}
 	e.recovery = newRecovery(c, e.Inconsistency)
-	c.schedule, c.sweepNow, c.scheduleUrgent = e.recovery.schedule, e.recovery.requestSweep, e.recovery.scheduleUrgent
+	c.schedule, c.sweepNow = e.recovery.schedule, e.recovery.requestSweep
 	e.Uploads = &Uploads{core: c}
 	e.Reads = &Reads{core: c, symbolSem: make(chan struct{}, opts.MaxSymbolRequests)}
 	e.Confirmations = &Confirmations{core: c}

@@ -35,7 +35,6 @@ type recoveryTask struct {
 	attempts int
 	running  bool
 	again    bool // queued again while running: run once more at due
-	urgent   bool // runs before the due tasks that are not urgent
 }
 
 // recoveryQueue is the set of blobs waiting for recovery.
@@ -81,20 +80,6 @@ func (q *recoveryQueue) add(id blob.ID, due time.Time) bool {
 	return true
 }
 
-// addUrgent queues id to run now, before the due tasks that are not urgent. It reports false
-// if the queue is full.
-func (q *recoveryQueue) addUrgent(id blob.ID, now time.Time) bool {
-	if !q.add(id, now) {
-		return false
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if t := q.tasks[id]; t != nil {
-		t.urgent = true
-	}
-	return true
-}
-
 // remove drops id from the queue (a running recovery finishes but is not repeated).
 func (q *recoveryQueue) remove(id blob.ID) {
 	q.mu.Lock()
@@ -111,19 +96,17 @@ func (q *recoveryQueue) remove(id blob.ID) {
 func (q *recoveryQueue) next(now time.Time, limit int) (ids []blob.ID, wake time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, urgent := range [2]bool{true, false} { // urgent tasks first
-		for id, t := range q.tasks {
-			if t.running || t.urgent != urgent {
-				continue
-			}
-			if !t.due.After(now) && len(ids) < limit {
-				t.running = true
-				ids = append(ids, id)
-				continue
-			}
-			if wake.IsZero() || t.due.Before(wake) {
-				wake = t.due
-			}
+	for id, t := range q.tasks {
+		if t.running {
+			continue
+		}
+		if !t.due.After(now) && len(ids) < limit {
+			t.running = true
+			ids = append(ids, id)
+			continue
+		}
+		if wake.IsZero() || t.due.Before(wake) {
+			wake = t.due
 		}
 	}
 	return ids, wake
@@ -190,17 +173,6 @@ func (n *Recovery) schedule(id blob.ID, delay time.Duration) {
 		return
 	}
 	if !n.queue.add(id, time.Now().Add(delay)) {
-		n.log.Debug("recovery queue full", "blob", id)
-	}
-	n.m.recoveryQueue.Set(float64(n.queue.len()))
-}
-
-// scheduleUrgent queues blob id for recovery now, ahead of the queued blobs that are not urgent.
-func (n *Recovery) scheduleUrgent(id blob.ID) {
-	if n.cfg.DisableRecovery {
-		return
-	}
-	if !n.queue.addUrgent(id, time.Now()) {
 		n.log.Debug("recovery queue full", "blob", id)
 	}
 	n.m.recoveryQueue.Set(float64(n.queue.len()))

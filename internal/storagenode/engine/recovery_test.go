@@ -45,26 +45,3 @@ func TestRecoveryQueue(t *testing.T) {
 		t.Fatal("remove left the blob queued")
 	}
 }
-
-// TestRecoveryQueueUrgent: a blob queued as urgent (a challenge's sampled sliver) runs before
-// every due blob that is not, however many were queued before it (a wiped node queues all).
-func TestRecoveryQueueUrgent(t *testing.T) {
-	q := newRecoveryQueue(1000)
-	t0 := time.Unix(1000, 0)
-	for i := range 200 {
-		q.add(blob.ID{byte(i), 1}, t0)
-	}
-	urgent := blob.ID{9, 9}
-	if !q.addUrgent(urgent, t0) {
-		t.Fatal("urgent blob refused")
-	}
-	if ids, _ := q.next(t0, 1); !slices.Equal(ids, []blob.ID{urgent}) {
-		t.Fatalf("first of 201 due blobs: %v, want the urgent one", ids)
-	}
-	// Queued already (not urgent): made urgent.
-	old := blob.ID{7, 1}
-	q.addUrgent(old, t0)
-	if ids, _ := q.next(t0, 1); !slices.Equal(ids, []blob.ID{old}) {
-		t.Fatalf("next: %v, want the blob made urgent", ids)
-	}
-}
