@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -144,8 +145,9 @@ func TestChallengesCatchDropStored(t *testing.T) {
 }
 
 // challengeWatch follows the settled challenge records of a chaos run (TestChaos with
-// -chaos.epoch): every node's penalised epochs (a failed or missed round, a reward withheld,
-// stake slashed, an exclusion), and the epochs in which the run made it drop data on purpose
+// -chaos.epoch): every node's penalised epochs (a failed round, a reward withheld (burnt),
+// stake slashed, an exclusion; a missed round only holds the reward, and awaitSettled checks
+// at the end that it was paid), and the epochs in which the run made it drop data on purpose
 // (a Byzantine mode that stores nothing), which excuse a penalty.
 type challengeWatch struct {
 	tn     *testNet
@@ -181,9 +183,11 @@ func (w *challengeWatch) excuse(node string, from, to uint32) {
 	}
 }
 
-// penalised reports whether a settled epoch cost the node anything.
+// penalised reports whether a settled epoch cost the node anything: a missed round holds the
+// epoch's reward until the node passes again, which is no penalty unless it is burnt (a held
+// reward still unpaid at the end of the run is checked by settled).
 func penalised(ea cpapi.EpochAccountability) bool {
-	return ea.Failed || ea.RoundsFailed > 0 || ea.RoundsMissed > 0 || ea.RewardWithheld > 0 || ea.Slashed > 0 || ea.Excluded
+	return ea.Failed || ea.RoundsFailed > 0 || ea.RewardWithheld > 0 || ea.Slashed > 0 || ea.Excluded
 }
 
 // poll records the settled epochs the control plane keeps (the last few of each node).
@@ -204,6 +208,90 @@ func (w *challengeWatch) poll(ctx context.Context) {
 			}
 		}
 		w.totals[a.Name] = a
+	}
+}
+
+// burntHeldOnly reports whether a penalised epoch's only penalty is its held reward burnt
+// (a missed round's, burnt because the node failed a later epoch or held it too long).
+func burntHeldOnly(ea cpapi.EpochAccountability) bool {
+	return !ea.Failed && ea.RoundsFailed == 0 && ea.Slashed == 0 && !ea.Excluded && ea.RewardWithheld > 0
+}
+
+// excusedAfter reports whether node has an excused epoch after e: a failure then burns the
+// rewards held for its earlier misses (w.mu held).
+func (w *challengeWatch) excusedAfter(node string, e uint32) bool {
+	for x := range w.exc[node] {
+		if x > e {
+			return true
+		}
+	}
+	return false
+}
+
+// settledClean reports whether node a holds no reward and has settled an epoch since epoch
+// since with every round passed (at least one; none failed, missed or pending).
+func settledClean(a cpapi.Accountability, since uint32) bool {
+	if a.RewardsHeld != 0 {
+		return false
+	}
+	for _, r := range a.Recent {
+		if r.Epoch >= since && r.RoundsPassed > 0 && r.RoundsFailed == 0 && r.RoundsMissed == 0 && r.RoundsPending == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// describe is a node's challenge figures for the test's messages.
+func describe(a cpapi.Accountability) string {
+	s := fmt.Sprintf("%s: rounds passed %d, failed %d, missed %d; rewards earned %d (paid after misses %d), held %d, withheld %d; slashed %d",
+		a.Name, a.RoundsPassed, a.RoundsFailed, a.RoundsMissed, a.RewardsEarned, a.RewardsHeldPaid, a.RewardsHeld, a.RewardsWithheld, a.Slashed)
+	if n := len(a.Recent); n > 0 {
+		r := a.Recent[n-1]
+		s += fmt.Sprintf("; latest settled epoch %d: passed %d, failed %d, missed %d, pending %d, void %d, reward %d, held %d, withheld %d",
+			r.Epoch, r.RoundsPassed, r.RoundsFailed, r.RoundsMissed, r.RoundsPending, r.RoundsVoid, r.Reward, r.RewardHeld, r.RewardWithheld)
+	}
+	return s
+}
+
+// awaitSettled waits, once the faults have stopped, until every member of the committee has
+// settled an epoch with every round passed since then and holds no reward (what it earned in the epochs
+// it missed while down or rebuilding was paid), for at most maxEpochs epochs; it returns the
+// figures of the members that did not (nil when all did), and how many epochs it waited.
+func (w *challengeWatch) awaitSettled(ctx context.Context, maxEpochs uint32) ([]string, uint32) {
+	start := w.epoch(ctx)
+	for start == 0 && ctx.Err() == nil {
+		sleep(ctx, time.Second)
+		start = w.epoch(ctx)
+	}
+	for {
+		var waiting []string
+		acc, accErr := w.tn.cp.Accountability(ctx)
+		c, cErr := w.tn.cp.CurrentCommittee(ctx)
+		if accErr == nil && cErr == nil {
+			byID := map[cpapi.ObjectID]cpapi.Accountability{}
+			for _, a := range acc.Nodes {
+				byID[a.NodeID] = a
+			}
+			for _, m := range c.Members {
+				a, ok := byID[m.NodeID]
+				if !ok {
+					waiting = append(waiting, m.Name+": no record")
+				} else if !settledClean(a, start) {
+					waiting = append(waiting, describe(a))
+				}
+			}
+			if len(waiting) == 0 {
+				return nil, acc.Epoch - start
+			}
+		} else {
+			waiting = []string{fmt.Sprintf("control plane: %v", errors.Join(accErr, cErr))}
+		}
+		e := w.epoch(ctx)
+		if e >= start+maxEpochs || ctx.Err() != nil {
+			return waiting, e - start
+		}
+		sleep(ctx, 5*time.Second)
 	}
 }
 
@@ -230,10 +318,11 @@ func (w *challengeWatch) check(ctx context.Context, t *testing.T) {
 	slices.Sort(names)
 	for _, name := range names {
 		a := w.totals[name]
-		t.Logf("challenges: %s: rounds passed %d, failed %d, missed %d; epochs failed %d; rewards earned %d, withheld %d; slashed %d (%d times)",
-			name, a.RoundsPassed, a.RoundsFailed, a.RoundsMissed, a.EpochsFailed, a.RewardsEarned, a.RewardsWithheld, a.Slashed, a.Slashings)
+		t.Logf("challenges: %s: rounds passed %d, failed %d, missed %d; epochs failed %d; rewards earned %d (%d of them held for misses, then paid), held now %d, withheld %d; slashed %d (%d times), excluded in epoch %d",
+			name, a.RoundsPassed, a.RoundsFailed, a.RoundsMissed, a.EpochsFailed, a.RewardsEarned, a.RewardsHeldPaid, a.RewardsHeld, a.RewardsWithheld,
+			a.Slashed, a.Slashings, a.ExcludedEpoch)
 		for e, ea := range w.penal[name] {
-			if w.exc[name][e] {
+			if w.exc[name][e] || (burntHeldOnly(ea) && w.excusedAfter(name, e)) {
 				excused++
 				t.Logf("challenges: %s penalised in epoch %d while it dropped uploads on purpose (%+v)", name, e, ea)
 				continue

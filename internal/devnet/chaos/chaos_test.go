@@ -35,6 +35,11 @@ var (
 	chaosChurn = flag.Bool("chaos.churn", false, "TestChaos with nodes added and removed at random times (floe devnet add-node/remove-node's paths), epochs of 20 s unless -chaos.epoch; storage challenges off unless -churn.challenges")
 )
 
+// settleEpochs bounds how many epochs TestChaos -chaos.epoch waits, once the faults have
+// stopped, for every member to pass an epoch's rounds and be paid its held rewards (a node
+// wiped at the end rebuilds everything first: 9 minutes at load 40 in one run).
+const settleEpochs = 15
+
 // chaosChurnEpoch is TestChaos's epoch duration with -chaos.churn (unless -chaos.epoch).
 const chaosChurnEpoch = 20 * time.Second
 
@@ -94,7 +99,14 @@ func TestChaos(t *testing.T) {
 	} else {
 		tn = startNet(t, netOptions{Nodes: *chaosNodes, Shards: 100, ScrubSecs: 2, RecoveryDelay: chaosRecoveryDelay, Epoch: epoch})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *chaosDuration+15*time.Minute) // liveness bound of the whole run
+	// Liveness bound of the whole run: the faults, the checks and, with -chaos.epoch, up to
+	// settleEpochs epochs for every node to pass a round and be paid what it earned while it
+	// missed rounds.
+	budget := *chaosDuration + 15*time.Minute
+	if epoch > 0 && !*chaosChurn {
+		budget += settleEpochs * epoch / 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	runCtx, stopRun := context.WithTimeout(ctx, *chaosDuration)
 	defer stopRun()
@@ -105,7 +117,7 @@ func TestChaos(t *testing.T) {
 	// Writers. With short epochs (-chaos.epoch) blobs must outlive the run and its checks.
 	lifetime := uint32(2)
 	if epoch > 0 {
-		lifetime = uint32((*chaosDuration+15*time.Minute)/epoch + 2)
+		lifetime = uint32(budget/epoch + 2)
 		// The control plane refuses more than max_epochs_ahead (53 by default) epochs:
 		// 53 epochs of 20 s (-chaos.churn's default) still outlive a 3-minute run and its checks.
 		lifetime = min(lifetime, 53)
@@ -198,6 +210,21 @@ func TestChaos(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The faults have stopped (every node runs honest again). While the blobs are read back
+	// and the nodes heal, every member must come to pass a round and be paid what it earned
+	// while it missed rounds (down, restarted or rebuilding after a wipe): a held reward is
+	// no penalty once paid.
+	type settleResult struct {
+		waiting []string
+		epochs  uint32
+	}
+	settled := make(chan settleResult, 1)
+	if inj.challenges != nil && ch == nil {
+		go func() {
+			waiting, epochs := inj.challenges.awaitSettled(ctx, settleEpochs)
+			settled <- settleResult{waiting, epochs}
+		}()
+	}
 	if ch != nil {
 		// The removed nodes stop once their shards are with their new owners.
 		if err := ch.settle(ctx); err != nil {
@@ -249,6 +276,15 @@ func TestChaos(t *testing.T) {
 		}
 		if inj.heal(ctx, i) {
 			healed++
+		}
+	}
+	if inj.challenges != nil && ch == nil {
+		res := <-settled
+		for _, w := range res.waiting {
+			t.Errorf("challenges: %d epochs after the faults stopped, not every held reward is paid: %s", res.epochs, w)
+		}
+		if res.waiting == nil {
+			t.Logf("challenges: %d epochs after the faults stopped, every member had passed an epoch's rounds and held no reward", res.epochs)
 		}
 	}
 	if inj.challenges != nil {
