@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -71,5 +72,65 @@ func TestSliverMemoryReuse(t *testing.T) {
 	}
 	if mem.take(1) == nil {
 		t.Fatal("the held buffer was dropped by a store it did not fit")
+	}
+}
+
+// TestSliverMemoryMapped checks that a buffer mapped by alloc holds an encoding equal to
+// Encode's, is reused once given back, and is unmapped (forgotten) when another buffer
+// replaces it or at release.
+func TestSliverMemoryMapped(t *testing.T) {
+	enc, err := redstuff.New(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mem sliverMemory
+	defer mem.release()
+	data := bytes.Repeat([]byte("mapped"), 20_000)
+	need, err := enc.SliverMemory(uint64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := mem.alloc(need)
+	if buf == nil {
+		t.Skipf("SKIPPED: no mapped sliver memory on %s (the encoder allocates its own)", runtime.GOOS)
+	}
+	if len(buf) != need || len(mem.mapped) != 1 {
+		t.Fatalf("alloc(%d): %d bytes, %d mappings", need, len(buf), len(mem.mapped))
+	}
+	e, err := enc.EncodeInto(data, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(e.Memory()) != unsafe.SliceData(buf) {
+		t.Fatal("the encoding did not use the mapped buffer")
+	}
+	want, err := enc.Encode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Primary {
+		if !bytes.Equal(e.Primary[i], want.Primary[i]) || !bytes.Equal(e.Secondary[i], want.Secondary[i]) {
+			t.Fatalf("sliver pair %d in mapped memory differs from Encode's", i)
+		}
+	}
+	if e.Root != want.Root {
+		t.Fatal("the root of the encoding in mapped memory differs from Encode's")
+	}
+	mem.give(e.Memory())
+	again := mem.take(need)
+	if unsafe.SliceData(again) != unsafe.SliceData(buf) {
+		t.Fatal("the mapped buffer was not reused")
+	}
+	// Another buffer given back replaces it: the mapped one is unmapped.
+	mem.give(again)
+	mem.give(make([]byte, need))
+	if len(mem.mapped) != 0 {
+		t.Fatalf("%d mappings left after the mapped buffer was replaced", len(mem.mapped))
+	}
+	// A held mapped buffer is unmapped at release.
+	mem.give(mem.alloc(need))
+	mem.release()
+	if len(mem.mapped) != 0 || mem.buf != nil {
+		t.Fatalf("%d mappings and a held buffer left after release", len(mem.mapped))
 	}
 }

@@ -214,7 +214,9 @@ func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions)
 	return c.store(ctx, uint64(len(data)), opts, func(v *committeeView) (*encodedBlob, error) {
 		var mem []byte
 		if need, err := v.enc.SliverMemory(uint64(len(data))); err == nil {
-			mem = c.sliverMem.take(need)
+			if mem = c.sliverMem.take(need); mem == nil {
+				mem = c.sliverMem.alloc(need)
+			}
 		}
 		e, err := v.enc.EncodeInto(data, mem)
 		if err != nil {
