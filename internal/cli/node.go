@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -171,6 +172,10 @@ type nodeConfig struct {
 	WritePrice        uint64 `json:"write_price"`
 	CapacityGiB       uint64 `json:"capacity_gib"`
 	Pprof             bool   `json:"pprof"`
+	// GoMaxProcs, if positive, is the most threads that run the node's Go code at once
+	// (runtime.GOMAXPROCS); 0 keeps Go's default, one per CPU the process may use. floe devnet
+	// sets it to CPUs / nodes (at least 1) because its nodes share one machine.
+	GoMaxProcs int `json:"gomaxprocs"`
 	// test holds the test-only flags (node_floetest.go; none in the release binary).
 	test testNodeFlags
 }
@@ -197,6 +202,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	fs.StringVar(&flagCfg.KeyDir, "key-dir", "", "directory of the keys written by floe node keygen")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "", "debug, info, warn or error")
 	fs.BoolVar(&flagCfg.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on the metrics address")
+	fs.IntVar(&flagCfg.GoMaxProcs, "gomaxprocs", 0, "most threads running the node's Go code at once (0: one per CPU)")
 	flagCfg.test.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return cfg, err
@@ -228,6 +234,9 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	if set["pprof"] {
 		cfg.Pprof = flagCfg.Pprof
 	}
+	if set["gomaxprocs"] {
+		cfg.GoMaxProcs = flagCfg.GoMaxProcs
+	}
 	cfg.test = flagCfg.test
 	for envName, dst := range map[string]*string{"NAME": &cfg.Name, "LISTEN": &cfg.Listen, "PUBLIC_ADDRESS": &cfg.PublicAddress,
 		"METRICS_LISTEN": &cfg.MetricsListen, "DATA_DIR": &cfg.DataDir, "CONTROL_PLANE": &cfg.ControlPlane, "KEY_DIR": &cfg.KeyDir,
@@ -242,6 +251,13 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 			return cfg, usagef("FLOE_NODE_PPROF: %v", err)
 		}
 		cfg.Pprof = b
+	}
+	if v, ok := os.LookupEnv("FLOE_NODE_GOMAXPROCS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return cfg, usagef("FLOE_NODE_GOMAXPROCS: %v", err)
+		}
+		cfg.GoMaxProcs = n
 	}
 	if v, ok := os.LookupEnv("FLOE_NODE_MAX_PENDING_MIB"); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -265,7 +281,7 @@ func loadNodeConfig(e *env, name string, args []string) (nodeConfig, error) {
 	if _, _, err := net.SplitHostPort(cfg.PublicAddress); err != nil {
 		return cfg, usagef("public address %q: %v", cfg.PublicAddress, err)
 	}
-	if cfg.MaxPendingMiB < 0 || cfg.MaxWaitMillis < 0 || cfg.ScrubIntervalSecs < 0 || cfg.RecoveryDelayMs < 0 || cfg.GCIntervalSecs < 0 || cfg.Commission > 10000 {
+	if cfg.MaxPendingMiB < 0 || cfg.MaxWaitMillis < 0 || cfg.ScrubIntervalSecs < 0 || cfg.RecoveryDelayMs < 0 || cfg.GCIntervalSecs < 0 || cfg.GoMaxProcs < 0 || cfg.Commission > 10000 {
 		return cfg, usagef("config: negative limit or commission above 10000 bps")
 	}
 	return cfg, nil
@@ -349,6 +365,11 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 		return usagef("log level %q: %v", cfg.LogLevel, err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})).With("node", cfg.Name)
+	if cfg.GoMaxProcs > 0 {
+		// Before the engine sizes its worker limits from it.
+		prev := runtime.GOMAXPROCS(cfg.GoMaxProcs)
+		defer runtime.GOMAXPROCS(prev)
+	}
 	bls, err := readProtocolKey(cfg.ProtocolKey)
 	if err != nil {
 		return err

@@ -40,6 +40,10 @@ var nodeConfigTemplate = template.Must(template.New("node").Parse(`// Floe stora
   // Also serve Go's profiles on the metrics address (GET /debug/pprof/; e.g. go tool pprof
   // http://METRICS/debug/pprof/profile?seconds=30). Off unless you are profiling the node.
   "pprof": {{.Pprof}},
+  // The most threads that run the node's Go code at once (Go's GOMAXPROCS); 0: one per CPU.
+  // Lower it when several nodes share a machine's cores (floe devnet gives each node
+  // CPUs / nodes): fewer threads handing work to each other costs less CPU per upload.
+  "gomaxprocs": {{.GoMaxProcs}},
 
   // Where the node keeps its slivers and metadata (Pebble). Back up the keys, not this: a
   // lost data directory is recovered from the other nodes.

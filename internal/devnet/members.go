@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -177,9 +178,14 @@ func (n *Network) markMembership(i int) {
 }
 
 // nodeConfigJSON is every devnet node's node.json: nodes collect expired slivers every
-// quarter epoch (at most every 10 minutes), so that short epochs show expiry promptly.
+// quarter epoch (at most every 10 minutes), so that short epochs show expiry promptly, and
+// run Go code on CPUs / nodes threads at most (at least 1): the nodes share this machine's
+// cores, and a node with as many threads as the machine has cores spends more of them
+// handing work between threads (on the 2-core machine of BenchmarkStoreCPU, 10 nodes:
+// see the README's "Store CPU").
 func (n *Network) nodeConfigJSON() []byte {
-	cfg := map[string]int64{"gc_interval_secs": max(1, min(600, n.setup.EpochMs/4000))}
+	cfg := map[string]int64{"gc_interval_secs": max(1, min(600, n.setup.EpochMs/4000)),
+		"gomaxprocs": int64(max(1, runtime.NumCPU()/max(1, n.setup.nodeCount())))}
 	maps.Copy(cfg, n.cfg.NodeOptions)
 	b, err := json.Marshal(cfg)
 	if err != nil {

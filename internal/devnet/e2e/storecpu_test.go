@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +19,16 @@ import (
 	"time"
 
 	"github.com/floelabs/floe/client"
+	"github.com/floelabs/floe/internal/devnet"
+	"github.com/floelabs/floe/internal/devnet/devnettest"
 	"github.com/floelabs/floe/redstuff"
 )
 
-var perfDir = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the storage nodes with perf into this directory")
+var (
+	perfDir    = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the storage nodes with perf into this directory")
+	compareBin = flag.String("storecpu.compare", "", "BenchmarkStoreCPU also runs a second devnet with this floe binary (or a script "+
+		"that runs one) and alternates stores between the two devnets, logging both")
+)
 
 // BenchmarkStoreCPU measures, on the default devnet (10 nodes, 1000 shards), the CPU seconds a
 // store of 256 MiB through the SDK costs the whole machine, from /proc: the client (this
@@ -35,79 +42,58 @@ var perfDir = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the st
 // -storecpu.perf DIR also records the nodes and the client with perf (perf record -g), into
 // DIR/nodes-N.data and DIR/client-N.data for store N, for `perf report` to say where the CPU
 // beyond the floor goes.
+//
+// -storecpu.compare BIN runs a second default devnet with the floe binary BIN (e.g. another
+// build, or a script that sets FLOE_NODE_GOMAXPROCS and runs floe) and stores the same blob
+// on it after each store on the first, logged as "compare store N": on a machine whose load
+// varies from minute to minute, two builds or settings compared store by store differ by
+// their own cost more than by the load. The metrics are the first devnet's.
 func BenchmarkStoreCPU(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a devnet of child processes")
 	}
 	const size = 256 << 20
-	n := startNet(b, b.TempDir(), 10, 1000, 0)
-	info := n.Info()
-	c := sdkClient(b, info)
+	first := startStoreNet(b, floeBin)
+	var other *storeNet
+	if *compareBin != "" {
+		other = startStoreNet(b, *compareBin)
+	}
 	ctx := context.Background()
 	data := randomBytes(7, size)
 
-	floor := storeFloor(b, data, info.NShards)
-
-	pids := map[string][]int{"daemon": {info.DaemonPid}, "controlplane": {info.ChainPid}}
-	for _, nd := range info.Nodes {
-		pids["nodes"] = append(pids["nodes"], nd.Pid)
+	floor := storeFloor(b, data, first.info.NShards)
+	first.settle()
+	if other != nil {
+		other.settle()
 	}
-	parts := []string{"client", "nodes", "daemon", "controlplane"}
-	sample := func() map[string]time.Duration {
-		m := map[string]time.Duration{"client": selfCPU(b)}
-		for part, ps := range pids {
-			for _, pid := range ps {
-				m[part] += procCPU(b, pid)
-			}
-		}
-		return m
-	}
-	// settle waits until the child processes stop using CPU (the nodes flush and follow
-	// events after a store returns), at most 30 s.
-	settle := func() {
-		prev := sample()
-		for range 60 {
-			time.Sleep(500 * time.Millisecond)
-			cur := sample()
-			var d time.Duration
-			for _, p := range parts[1:] {
-				d += cur[p] - prev[p]
-			}
-			prev = cur
-			if d < 40*time.Millisecond { // the idle devnet's own ticking
-				return
-			}
-		}
-	}
-	settle()
-	sum := map[string]time.Duration{}
+	var sum, otherSum map[string]time.Duration
 	round := uint64(0)
 	b.SetBytes(size)
 	for b.Loop() {
 		round++
 		binary.LittleEndian.PutUint64(data, round+1000)
-		stopNodes := startPerf(b, "nodes", pids["nodes"], round)
+		stopNodes := startPerf(b, "nodes", first.pids["nodes"], round)
 		stopClient := startPerf(b, "client", []int{os.Getpid()}, round)
-		before := sample()
-		if _, err := c.StoreBytes(ctx, data, client.StoreOptions{Epochs: 1, Force: true}); err != nil {
-			b.Fatal(err)
-		}
-		settle()
-		after := sample()
+		d := first.store(ctx, data)
 		stopClient()
 		stopNodes()
-		var line []string
-		var all time.Duration
-		for _, p := range parts {
-			d := after[p] - before[p]
-			sum[p] += d
-			all += d
-			line = append(line, fmt.Sprintf("%s %.2f", p, d.Seconds()))
+		sum = addParts(sum, d)
+		b.Logf("store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
+		if other != nil {
+			d := other.store(ctx, data)
+			otherSum = addParts(otherSum, d)
+			b.Logf("compare store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
 		}
-		b.Logf("store %d: %.2f cpu-s (%s), %.2fx the floor; load %s", round, all.Seconds(), strings.Join(line, ", "), all.Seconds()/floor.total().Seconds(), loadAvg())
+	}
+	if other != nil {
+		avg := storeParts{}
+		for _, p := range storeParts(nil).names() {
+			avg[p] = otherSum[p] / time.Duration(b.N)
+		}
+		b.Logf("compare: %s per store (first devnet: nodes %.2f)", avg, (sum["nodes"] / time.Duration(b.N)).Seconds())
 	}
 	var total time.Duration
-	for _, p := range parts {
+	for _, p := range storeParts(nil).names() {
 		per := sum[p] / time.Duration(b.N)
 		total += per
 		b.ReportMetric(per.Seconds(), p+"-cpu-s/op")
@@ -118,6 +104,103 @@ func BenchmarkStoreCPU(b *testing.B) {
 	b.ReportMetric(floor.write.Seconds(), "floor-write-s")
 	b.ReportMetric(floor.total().Seconds(), "floor-s")
 	b.ReportMetric(total.Seconds()/floor.total().Seconds(), "x-floor")
+}
+
+// storeParts is the CPU time of each part of a store.
+type storeParts map[string]time.Duration
+
+func (storeParts) names() []string { return []string{"client", "nodes", "daemon", "controlplane"} }
+
+func (d storeParts) total() time.Duration {
+	var t time.Duration
+	for _, p := range d.names() {
+		t += d[p]
+	}
+	return t
+}
+
+func (d storeParts) String() string {
+	var line []string
+	for _, p := range d.names() {
+		line = append(line, fmt.Sprintf("%s %.2f", p, d[p].Seconds()))
+	}
+	return fmt.Sprintf("%.2f cpu-s (%s)", d.total().Seconds(), strings.Join(line, ", "))
+}
+
+func addParts(sum map[string]time.Duration, d storeParts) map[string]time.Duration {
+	if sum == nil {
+		sum = map[string]time.Duration{}
+	}
+	for p, v := range d {
+		sum[p] += v
+	}
+	return sum
+}
+
+// storeNet is a default devnet whose stores BenchmarkStoreCPU measures.
+type storeNet struct {
+	b    *testing.B
+	info devnet.Info
+	c    *client.Client
+	pids map[string][]int
+}
+
+func startStoreNet(b *testing.B, bin string) *storeNet {
+	b.Helper()
+	dir := b.TempDir()
+	n := devnettest.Start(b, devnet.Config{Dir: dir, Nodes: 10, Shards: 1000, Addr: freeAddr(b), Binary: bin,
+		Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--max-body-size", fmt.Sprint(128 << 10)}})
+	info := n.Info()
+	sn := &storeNet{b: b, info: info, c: sdkClient(b, info),
+		pids: map[string][]int{"daemon": {info.DaemonPid}, "controlplane": {info.ChainPid}}}
+	for _, nd := range info.Nodes {
+		sn.pids["nodes"] = append(sn.pids["nodes"], nd.Pid)
+	}
+	return sn
+}
+
+// sample returns the CPU time each part has used so far (the client is this process).
+func (sn *storeNet) sample() storeParts {
+	m := storeParts{"client": selfCPU(sn.b)}
+	for part, ps := range sn.pids {
+		for _, pid := range ps {
+			m[part] += procCPU(sn.b, pid)
+		}
+	}
+	return m
+}
+
+// settle waits until the devnet's processes stop using CPU (the nodes flush and follow
+// events after a store returns), at most 30 s.
+func (sn *storeNet) settle() {
+	prev := sn.sample()
+	for range 60 {
+		time.Sleep(500 * time.Millisecond)
+		cur := sn.sample()
+		var d time.Duration
+		for _, p := range cur.names()[1:] {
+			d += cur[p] - prev[p]
+		}
+		prev = cur
+		if d < 40*time.Millisecond { // the idle devnet's own ticking
+			return
+		}
+	}
+}
+
+// store stores data and returns what it cost each part, until the devnet settled.
+func (sn *storeNet) store(ctx context.Context, data []byte) storeParts {
+	before := sn.sample()
+	if _, err := sn.c.StoreBytes(ctx, data, client.StoreOptions{Epochs: 1, Force: true}); err != nil {
+		sn.b.Fatal(err)
+	}
+	sn.settle()
+	after := sn.sample()
+	d := storeParts{}
+	for _, p := range d.names() {
+		d[p] = after[p] - before[p]
+	}
+	return d
 }
 
 type floorCPU struct{ encode, verify, write time.Duration }
