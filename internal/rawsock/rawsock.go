@@ -1,4 +1,4 @@
-// Package rawsock writes TCP sockets without waking the Go runtime's monitor
+// Package rawsock writes and reads TCP sockets without waking the Go runtime's monitor
 // thread.
 //
 // A write(2) made the usual way (syscall.Syscall) tells the Go scheduler it
@@ -23,3 +23,11 @@ import "net"
 // monitor where c is a socket of the operating system (Linux, not under the race detector);
 // else c.Write itself.
 func Writer(c net.Conn) func([]byte) (int, error) { return writer(c) }
+
+// Reader returns a function that reads c like c.Read (into its whole buffer what has arrived,
+// waiting for the network poller if nothing has), without waking the monitor where c is a
+// socket of the operating system (Linux, not under the race detector); else c.Read itself. A
+// storage node receiving slivers goes idle whenever it has read what arrived, and its next
+// read after the poller woke it woke the monitor too. The connection's read deadline
+// applies as to its own Read; the end of the stream is io.EOF.
+func Reader(c net.Conn) func([]byte) (int, error) { return reader(c) }

@@ -3,6 +3,7 @@
 package rawsock
 
 import (
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -58,6 +59,50 @@ func writer(c net.Conn) func([]byte) (int, error) {
 		}
 		if err != nil {
 			return n, opError(c, "write", err)
+		}
+		return n, nil
+	}
+}
+
+func reader(c net.Conn) func([]byte) (int, error) {
+	rc := rawConn(c)
+	if rc == nil {
+		return c.Read
+	}
+	return func(b []byte) (int, error) {
+		if len(b) == 0 {
+			return 0, nil
+		}
+		var (
+			n     int
+			errno syscall.Errno
+		)
+		// rc.Read calls the function again each time the poller reports the socket
+		// readable, until it returns true, under the connection's read deadline.
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+				switch e {
+				case 0:
+					n = int(r)
+					return true
+				case syscall.EINTR:
+				case syscall.EAGAIN:
+					return false
+				default:
+					errno = e
+					return true
+				}
+			}
+		})
+		if err == nil && errno != 0 {
+			err = os.NewSyscallError("read", errno)
+		}
+		if err != nil {
+			return 0, opError(c, "read", err)
+		}
+		if n == 0 {
+			return 0, io.EOF
 		}
 		return n, nil
 	}

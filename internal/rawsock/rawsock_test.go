@@ -41,7 +41,7 @@ func TestReadWrite(t *testing.T) {
 	for i := range want {
 		want[i] = byte(r.Uint32())
 	}
-	write, read := Writer(a), b.Read
+	write, read := Writer(a), Reader(b)
 	done := make(chan error, 1)
 	go func() {
 		for rest := want; len(rest) > 0; {
@@ -87,7 +87,7 @@ func TestDeadlines(t *testing.T) {
 	// The write deadline ends a write that waits for room with a timeout error; the bytes
 	// it moved reach the other end.
 	a, b := pair(t)
-	read, write := b.Read, Writer(a)
+	read, write := Reader(b), Writer(a)
 	if err := b.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,8 @@ func TestDeadlines(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
-	if err := a.SetWriteDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+	// Long enough for the first write to start on a loaded machine.
+	if err := a.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Nobody reads b: a write larger than the socket buffers must time out.
@@ -142,5 +143,34 @@ func TestNotASocket(t *testing.T) {
 	p := make([]byte, 4)
 	if _, err := io.ReadFull(b, p); err != nil || string(p) != "pipe" {
 		t.Fatalf("read through a pipe: %q, %v", p, err)
+	}
+}
+
+func TestReadClosed(t *testing.T) {
+	// An empty read returns at once; a read waiting for bytes ends with net.ErrClosed when its
+	// own connection is closed; a read of a pipe (not a socket) reads it as it is.
+	_, b := pair(t)
+	read := Reader(b)
+	if k, err := read(nil); k != 0 || err != nil {
+		t.Fatalf("empty read: %d, %v", k, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := read(make([]byte, 10))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	b.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read of a closed connection: %v, want net.ErrClosed", err)
+	}
+
+	p, q := net.Pipe()
+	defer p.Close()
+	defer q.Close()
+	go func() { _, _ = p.Write([]byte("pipe")) }()
+	buf := make([]byte, 4)
+	if k, err := Reader(q)(buf); err != nil || string(buf[:k]) != "pipe"[:k] || k == 0 {
+		t.Fatalf("read through a pipe: %q, %v", buf[:k], err)
 	}
 }
