@@ -45,7 +45,8 @@ var (
 //
 // -storecpu.compare BIN runs a second default devnet with the floe binary BIN (e.g. another
 // build, or a script that sets FLOE_NODE_GOMAXPROCS and runs floe) and stores the same blob
-// on it after each store on the first, logged as "compare store N": on a machine whose load
+// on it next to each store on the first (after it, then before it, in turn), logged as
+// "compare store N": on a machine whose load
 // varies from minute to minute, two builds or settings compared store by store differ by
 // their own cost more than by the load. The metrics are the first devnet's.
 func BenchmarkStoreCPU(b *testing.B) {
@@ -72,6 +73,14 @@ func BenchmarkStoreCPU(b *testing.B) {
 	for b.Loop() {
 		round++
 		binary.LittleEndian.PutUint64(data, round+1000)
+		compare := func() {
+			d := other.store(ctx, data)
+			otherSum = addParts(otherSum, d)
+			b.Logf("compare store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
+		}
+		if other != nil && round%2 == 0 {
+			compare() // every other round first, so that a load that rises or falls favours neither
+		}
 		stopNodes := startPerf(b, "nodes", first.pids["nodes"], round)
 		stopClient := startPerf(b, "client", []int{os.Getpid()}, round)
 		d := first.store(ctx, data)
@@ -79,10 +88,8 @@ func BenchmarkStoreCPU(b *testing.B) {
 		stopNodes()
 		sum = addParts(sum, d)
 		b.Logf("store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
-		if other != nil {
-			d := other.store(ctx, data)
-			otherSum = addParts(otherSum, d)
-			b.Logf("compare store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
+		if other != nil && round%2 == 1 {
+			compare()
 		}
 	}
 	if other != nil {
