@@ -81,7 +81,7 @@ func (pn *peerNet) writeBlobs(k int, epochMs int64) ([]*redstuff.Encoding, uint3
 // the blobs certified before the seed, attest each other's answers and pass; their health
 // route and the control plane's records show it, and nobody's reward is withheld.
 func TestChallengeRoundOnNodes(t *testing.T) {
-	const epochMs = 6000
+	const epochMs = 12000 // the 3 blob writes (and their certificates) fit in one epoch under load
 	pn := challengeNet(t, epochMs)
 	for i := 0; i < 4; i++ {
 		pn.start(i, fastChallenges)
