@@ -170,7 +170,9 @@ func TestUploadRoom(t *testing.T) {
 	u := startSlowUpload(t, node, api.SliverPath(id, 0, "primary")+"?pending=true", 4000, make([]byte, 10))
 	stop := make(chan struct{})
 	go u.trickle(50*time.Millisecond, stop) // 20 bytes/s: above the 1 byte/s minimum
-	time.Sleep(100 * time.Millisecond)      // let the node take the room
+	waitFor(t, "the slow upload to take the node's upload room", func() bool {
+		return node.metric(t, "floe_node_http_body_room_bytes") >= 4000
+	})
 	req, err := http.NewRequest("PUT", node.base+api.MetadataPath(id)+"?pending=true", bytes.NewReader(mb))
 	if err != nil {
 		t.Fatal(err)
