@@ -288,6 +288,18 @@ func (cn *changeNet) finishChange(t *testing.T) {
 	}
 }
 
+// startAggregator serves an aggregator that reads with c until the test ends.
+func startAggregator(t *testing.T, c *client.Client) *httptest.Server {
+	t.Helper()
+	agg, err := daemon.New(daemon.Config{Aggregator: true, Blobs: daemon.FromClient(c), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(agg)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	waitUntilOr(t, what, cond, nil)
@@ -350,12 +362,7 @@ func TestReadDuringEpochChange(t *testing.T) {
 	// Readers that learn the committee now (a fresh client, the aggregator's), and the
 	// first client once its view is refreshed.
 	reader := newClient(t, cn.testNetwork)
-	agg, err := daemon.New(daemon.Config{Aggregator: true, Blobs: daemon.FromClient(reader), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(agg)
-	defer srv.Close()
+	srv := startAggregator(t, reader)
 	served0, _ := cn.counts()
 	var failures []string
 	check := func(how string, id blob.ID, got []byte, err error, want []byte) {
@@ -468,12 +475,7 @@ func TestQuiltReadDuringEpochChange(t *testing.T) {
 	cn.startHeldChange(t)
 
 	reader := newClientWith(t, cn.testNetwork, steady)
-	agg, err := daemon.New(daemon.Config{Aggregator: true, Blobs: daemon.FromClient(reader), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(agg)
-	defer srv.Close()
+	srv := startAggregator(t, reader)
 	served0, missing0 := cn.counts()
 	var failures []string
 	var stats client.QuiltReadStats
