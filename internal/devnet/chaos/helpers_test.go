@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -236,21 +235,9 @@ func (tn *testNet) start(ctx context.Context, i int, mode string) error {
 
 // get sends a GET to node i and returns the body of a 200 answer.
 func (tn *testNet) get(ctx context.Context, i int, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tn.nodeInfo(i).URL+path, nil)
+	b, err := devnettest.Get(ctx, tn.client(i), tn.nodeInfo(i).URL+path)
 	if err != nil {
-		return nil, err
-	}
-	resp, err := tn.client(i).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("GET %s on %s: %s: %.200s", path, tn.nodeInfo(i).Name, resp.Status, b)
+		return nil, fmt.Errorf("%s: %w", tn.nodeInfo(i).Name, err)
 	}
 	return b, nil
 }

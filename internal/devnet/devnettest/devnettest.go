@@ -139,7 +139,13 @@ func PutBlob(ctx context.Context, hc *http.Client, base string, epochs int, data
 
 // GetBlob reads a blob through an aggregator's GET /v1/blobs/{id} (base its URL).
 func GetBlob(ctx context.Context, hc *http.Client, base, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/blobs/"+id, nil)
+	return Get(ctx, hc, base+"/v1/blobs/"+id)
+}
+
+// Get sends a GET to url and returns the body of a 200 answer (else an error with the status
+// and the start of the body).
+func Get(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +159,7 @@ func GetBlob(ctx context.Context, hc *http.Client, base, id string) ([]byte, err
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET: %s: %.300s", resp.Status, b)
+		return nil, fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, b)
 	}
 	return b, nil
 }
