@@ -129,27 +129,6 @@ func (tn *testNet) memberShards(c *cpapi.Committee) map[int][]uint16 {
 	return out
 }
 
-// missingIn counts the slivers of ids in shards that node i's sliver status routes do not
-// report stored.
-func (tn *testNet) missingIn(ctx context.Context, i int, shards []uint16, ids []blob.ID) (int, error) {
-	miss := 0
-	for _, id := range ids {
-		for _, sh := range shards {
-			pair := blob.PairIndex(id, tn.shards, int(sh))
-			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
-				st, err := tn.sliverStatus(ctx, i, id, pair, a)
-				if err != nil {
-					return 0, err
-				}
-				if st != api.Stored {
-					miss++
-				}
-			}
-		}
-	}
-	return miss, nil
-}
-
 // churnRun is TestChurn's workload state.
 type churnRun struct {
 	mu                                  sync.Mutex

@@ -258,9 +258,15 @@ func (tn *testNet) sliverStatus(ctx context.Context, i int, id blob.ID, pair int
 // missing returns how many slivers of the blobs node i's shards do not hold, as its sliver
 // status routes report them.
 func (tn *testNet) missing(ctx context.Context, i int, ids []blob.ID) (int, error) {
+	return tn.missingIn(ctx, i, tn.nodeShards(i), ids)
+}
+
+// missingIn counts the slivers of ids in shards that node i's sliver status routes do not
+// report stored.
+func (tn *testNet) missingIn(ctx context.Context, i int, shards []uint16, ids []blob.ID) (int, error) {
 	miss := 0
 	for _, id := range ids {
-		for _, sh := range tn.nodeShards(i) {
+		for _, sh := range shards {
 			pair := blob.PairIndex(id, tn.shards, int(sh))
 			for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
 				st, err := tn.sliverStatus(ctx, i, id, pair, a)
