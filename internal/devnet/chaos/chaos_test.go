@@ -56,21 +56,10 @@ type ackedBlob struct {
 
 // chaosStats are a run's figures.
 type chaosStats struct {
-	mu                                  sync.Mutex
-	stored, storeFailures               int
-	storedBytes                         int64
-	reads, readFailures, readMismatches int
-	faults                              map[string]int
-	flippedSlivers, healTimeouts        int
-	faultyPeak                          int // most faulty shards at once
-	firstErrors                         []string
-	acked                               []ackedBlob
-}
-
-func (s *chaosStats) note(kind string, err error) {
-	if len(s.firstErrors) < 10 {
-		s.firstErrors = append(s.firstErrors, fmt.Sprintf("%s: %v", kind, err))
-	}
+	workload                     // its mu also guards the fields below
+	faults                       map[string]int
+	flippedSlivers, healTimeouts int
+	faultyPeak                   int // most faulty shards at once
 }
 
 // TestChaos injects random faults (kill -9 and restart, wipe, flipped sliver bytes, restarts
@@ -126,27 +115,13 @@ func TestChaos(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(10+w)))
-			for runCtx.Err() == nil {
+			st.storeLoop(ctx, runCtx, c, rand.New(rand.NewPCG(seed, uint64(10+w))), func(r *rand.Rand) ([]byte, client.StoreOptions) {
 				size := 1 + r.IntN(256<<10)
 				if r.IntN(10) == 0 {
 					size = 1<<20 + r.IntN(1<<20)
 				}
-				data := randomBytes(r, size)
-				opCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				res, err := c.StoreBytes(opCtx, data, client.StoreOptions{Epochs: lifetime, Permanent: r.IntN(2) == 0})
-				cancel()
-				st.mu.Lock()
-				if err != nil {
-					st.storeFailures++
-					st.note("store", err)
-				} else {
-					st.stored++
-					st.storedBytes += int64(size)
-					st.acked = append(st.acked, ackedBlob{res.BlobID, data})
-				}
-				st.mu.Unlock()
-			}
+				return randomBytes(r, size), client.StoreOptions{Epochs: lifetime, Permanent: r.IntN(2) == 0}
+			})
 		}()
 	}
 	// Readers.
@@ -169,17 +144,7 @@ func TestChaos(t *testing.T) {
 				opCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 				got, err := c.ReadBytes(opCtx, b.id)
 				cancel()
-				st.mu.Lock()
-				st.reads++
-				switch {
-				case err != nil:
-					st.readFailures++
-					st.note("read", err)
-				case !bytes.Equal(got, b.data):
-					st.readMismatches++
-					st.note("read", fmt.Errorf("%s: %d bytes differ from the %d stored", b.id, len(got), len(b.data)))
-				}
-				st.mu.Unlock()
+				st.readDone(b, got, err, b.id.String())
 			}
 		}()
 	}
@@ -358,7 +323,7 @@ func TestChaos(t *testing.T) {
 		total, strings.Join(fs, " "), st.flippedSlivers, st.faultyPeak, st.healTimeouts)
 	t.Logf("  final read-back: %d of %d acknowledged blobs byte-identical; with %d of %d shards killed after %d of %d nodes healed: %d of %d sampled",
 		verified, len(st.acked), killed, tn.shards, healed, tn.nodeCount(), verifiedDown, len(sample))
-	for _, e := range st.firstErrors {
+	for _, e := range st.errs {
 		t.Logf("  first errors: %s", e)
 	}
 	if st.readMismatches > 0 {

@@ -131,18 +131,7 @@ func (tn *testNet) memberShards(c *cpapi.Committee) map[int][]uint16 {
 
 // churnRun is TestChurn's workload state.
 type churnRun struct {
-	mu                                  sync.Mutex
-	acked                               []ackedBlob
-	stored, storeFailures               int
-	storedBytes                         int64
-	reads, readFailures, readMismatches int
-	errs                                []string
-}
-
-func (r *churnRun) note(format string, args ...any) {
-	if len(r.errs) < 10 {
-		r.errs = append(r.errs, fmt.Sprintf(format, args...))
-	}
+	workload
 }
 
 func (r *churnRun) ids() []blob.ID {
@@ -189,9 +178,7 @@ func TestChurn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("initial store: %v", err)
 		}
-		run.acked = append(run.acked, ackedBlob{res.BlobID, data})
-		run.stored++
-		run.storedBytes += int64(len(data))
+		run.storeDone(data, res, nil)
 	}
 
 	var wg sync.WaitGroup
@@ -199,23 +186,9 @@ func TestChurn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(10+w)))
-			for runCtx.Err() == nil {
-				data := randomBytes(r, 1+r.IntN(128<<10))
-				opCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				res, err := c.StoreBytes(opCtx, data, client.StoreOptions{Epochs: 50})
-				cancel()
-				run.mu.Lock()
-				if err != nil {
-					run.storeFailures++
-					run.note("store: %v", err)
-				} else {
-					run.stored++
-					run.storedBytes += int64(len(data))
-					run.acked = append(run.acked, ackedBlob{res.BlobID, data})
-				}
-				run.mu.Unlock()
-			}
+			run.storeLoop(ctx, runCtx, c, rand.New(rand.NewPCG(seed, uint64(10+w))), func(r *rand.Rand) ([]byte, client.StoreOptions) {
+				return randomBytes(r, 1+r.IntN(128<<10)), client.StoreOptions{Epochs: 50}
+			})
 		}()
 	}
 	for rd := range 2 {
@@ -237,17 +210,7 @@ func TestChurn(t *testing.T) {
 				if in, ierr := tn.cp.Info(ctx); ierr == nil {
 					epoch = in.Epoch
 				}
-				run.mu.Lock()
-				run.reads++
-				switch {
-				case err != nil:
-					run.readFailures++
-					run.note("read %s (epoch %d): %v", b.id, epoch, err)
-				case !bytes.Equal(got, b.data):
-					run.readMismatches++
-					run.note("read %s (epoch %d): %d bytes differ from the %d stored", b.id, epoch, len(got), len(b.data))
-				}
-				run.mu.Unlock()
+				run.readDone(b, got, err, fmt.Sprintf("%s (epoch %d)", b.id, epoch))
 			}
 		}()
 	}

@@ -120,6 +120,65 @@ func setArg(argv []string, name, v string) []string {
 	return append(out, name, v)
 }
 
+// workload is what a test's stores and reads did: the acknowledged blobs, the counts, and the
+// first errors.
+type workload struct {
+	mu                                  sync.Mutex
+	acked                               []ackedBlob
+	stored, storeFailures               int
+	storedBytes                         int64
+	reads, readFailures, readMismatches int
+	errs                                []string // the first 10
+}
+
+// note records an error among the first ten (w.mu held).
+func (w *workload) note(format string, args ...any) {
+	if len(w.errs) < 10 {
+		w.errs = append(w.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+// storeDone records a store of data: acknowledged (res), or failed (err).
+func (w *workload) storeDone(data []byte, res *client.StoreResult, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.storeFailures++
+		w.note("store: %v", err)
+		return
+	}
+	w.stored++
+	w.storedBytes += int64(len(data))
+	w.acked = append(w.acked, ackedBlob{res.BlobID, data})
+}
+
+// readDone records a read of b that returned got or err (what names the read in errors).
+func (w *workload) readDone(b ackedBlob, got []byte, err error, what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reads++
+	switch {
+	case err != nil:
+		w.readFailures++
+		w.note("read %s: %v", what, err)
+	case !bytes.Equal(got, b.data):
+		w.readMismatches++
+		w.note("read %s: %d bytes differ from the %d stored", what, len(got), len(b.data))
+	}
+}
+
+// storeLoop stores the blobs draw gives (data and options) with c until runCtx ends, each
+// store bounded by 3 minutes within ctx, and records them.
+func (w *workload) storeLoop(ctx, runCtx context.Context, c *client.Client, r *rand.Rand, draw func(*rand.Rand) ([]byte, client.StoreOptions)) {
+	for runCtx.Err() == nil {
+		data, opts := draw(r)
+		opCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		res, err := c.StoreBytes(opCtx, data, opts)
+		cancel()
+		w.storeDone(data, res, err)
+	}
+}
+
 // netDir returns the directory for a test's devnet: a temporary one, or a new one under
 // -chaos.keep (kept after the test).
 func netDir(t testing.TB) string {
