@@ -422,7 +422,13 @@ func (in *injector) run(ctx, runCtx context.Context) {
 				in.tn.t.Errorf("fault %s on %s: %v", kind, in.tn.nodeInfo(i).Name, err)
 				return
 			}
-			in.heal(ctx, i)
+			// The node's shards count as faulty until it has healed, however long its rebuild
+			// takes: a wiped node that is still rebuilding lacks the data of its shards, and
+			// faulting others meanwhile would take the run past f (a 30-minute run at load
+			// 60-90 released wiped nodes after the 3-minute heal bound, wiped 6 of 7 nodes
+			// within 17 minutes, and lost blobs that way).
+			for !in.heal(ctx, i) && ctx.Err() == nil {
+			}
 		}()
 	}
 }
@@ -484,7 +490,8 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 
 // heal waits (boundedly) until node i, restarted, has nothing left to recover: it applied
 // every control-plane event there was when heal began and its recovery queue is empty at two
-// polls half a second apart. It reports whether it healed in time.
+// polls half a second apart. It reports whether it healed in time (3 minutes; each time out
+// is counted in the run's heal timeouts).
 func (in *injector) heal(ctx context.Context, i int) bool {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
