@@ -31,6 +31,19 @@ func (h *harness) member(i int) cpapi.Member {
 }
 
 // shareOp is member i's seed share of round r of the current epoch.
+// shareAll commits, in one block, every member's seed share for round r of the current
+// epoch, and returns the epoch's committee.
+func (h *harness) shareAll(r uint32) *cpapi.Committee {
+	h.t.Helper()
+	c, _ := h.s.Committee(h.s.Epoch())
+	var txs [][]byte
+	for i := range c.Members {
+		txs = append(txs, h.sign(h.alice, h.shareOp(i, r)))
+	}
+	h.block(txs...)
+	return c
+}
+
 func (h *harness) shareOp(i int, r uint32) Op {
 	e := h.s.Epoch()
 	return Op{ChallengeShare: &ChallengeShareOp{Epoch: e, Round: r, NodeID: ObjectID(h.member(i).NodeID),
@@ -226,12 +239,7 @@ func (h *harness) nodeAt(e uint32, i int) cpapi.Member {
 // the one given passing; that one gets a fail certificate.
 func (h *harness) failEpoch(node cpapi.ObjectID) {
 	h.t.Helper()
-	c, _ := h.s.Committee(h.s.Epoch())
-	var txs [][]byte
-	for i := range c.Members {
-		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
-	}
-	h.block(txs...)
+	c := h.shareAll(0)
 	w := h.memberIndexByWeight()
 	for i, m := range c.Members {
 		if m.NodeID != node {
@@ -461,12 +469,7 @@ func TestChallengeLateAnswer(t *testing.T) {
 	h := newHarness(t)
 	h.certifiedBlobs(3, 20)
 	w := h.memberIndexByWeight() // shards 4, 3, 2, 1
-	c, _ := h.s.Committee(h.s.Epoch())
-	var txs [][]byte
-	for i := range c.Members {
-		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
-	}
-	h.block(txs...)
+	c := h.shareAll(0)
 	// w[0] and w[1] pass in their epoch; w[2] and w[3] (the recovering nodes) do not answer in it.
 	h.ok(h.alice, h.attestOp(w[0], 0, true, w[0], w[1]))
 	h.ok(h.alice, h.attestOp(w[1], 0, true, w[0], w[1]))
@@ -530,12 +533,7 @@ func TestChallengeLateAnswer(t *testing.T) {
 // get fail certificates, the others pass.
 func (h *harness) failEpochOf(bad ...cpapi.ObjectID) {
 	h.t.Helper()
-	c, _ := h.s.Committee(h.s.Epoch())
-	var txs [][]byte
-	for i := range c.Members {
-		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
-	}
-	h.block(txs...)
+	c := h.shareAll(0)
 	w := h.memberIndexByWeight()
 	for i, m := range c.Members {
 		if slices.Contains(bad, m.NodeID) {
@@ -557,12 +555,7 @@ func TestChallengeMissesNeverSlash(t *testing.T) {
 	silent := h.member(w[1]).NodeID
 	for k := range 6 {
 		h.certifiedBlobs(1, byte(100+k)) // something to sample in every epoch
-		c, _ := h.s.Committee(h.s.Epoch())
-		var txs [][]byte
-		for i := range c.Members {
-			txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
-		}
-		h.block(txs...)
+		c := h.shareAll(0)
 		for i, m := range c.Members {
 			if m.NodeID != silent {
 				h.ok(h.alice, h.attestOp(i, 0, true, w[0], w[1], w[2]))
@@ -601,12 +594,7 @@ func TestChallengeMissesNeverSlash(t *testing.T) {
 func (h *harness) challengeEpoch(seed byte, node cpapi.ObjectID, silent, failing []cpapi.ObjectID) (uint32, uint64) {
 	h.t.Helper()
 	h.certifiedBlobs(1, seed) // something to sample
-	c, _ := h.s.Committee(h.s.Epoch())
-	var txs [][]byte
-	for i := range c.Members {
-		txs = append(txs, h.sign(h.alice, h.shareOp(i, 0)))
-	}
-	h.block(txs...)
+	c := h.shareAll(0)
 	w := h.memberIndexByWeight()
 	for i, m := range c.Members {
 		switch {
