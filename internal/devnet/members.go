@@ -470,7 +470,12 @@ func (n *Network) stopDepartedLocked(ctx context.Context) ([]string, error) {
 	committees := []*cpapi.Committee{cur}
 	if in.NextCommitteeSelected {
 		next, err := cp.NextCommittee(ctx)
-		if err != nil {
+		switch {
+		case errors.Is(err, cpclient.ErrNotFound):
+			// The epoch changed between Info and this query (the next committee is the
+			// current one now): nothing is decided this time, the next Refresh looks again.
+			return nil, nil
+		case err != nil:
 			return nil, err
 		}
 		committees = append(committees, next)
