@@ -488,30 +488,14 @@ func (in *injector) fault(ctx, runCtx context.Context, i int, kind string) error
 	return fmt.Errorf("unknown fault %q", kind)
 }
 
-// heal waits (boundedly) until node i, restarted, has nothing left to recover: it applied
-// every control-plane event there was when heal began and its recovery queue is empty at two
-// polls half a second apart. It reports whether it healed in time (3 minutes; each time out
-// is counted in the run's heal timeouts).
+// heal waits (boundedly) until node i, restarted, has nothing left to recover (see
+// testNet.awaitHealed). It reports whether it healed in time (3 minutes; each time out is
+// counted in the run's heal timeouts).
 func (in *injector) heal(ctx context.Context, i int) bool {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	target := uint64(0)
-	if info, err := in.tn.cp.Info(ctx); err == nil && info.EventSeq > 0 {
-		target = info.EventSeq - 1
-	}
-	empty := 0
-	for ctx.Err() == nil {
-		cur, err := in.tn.metric(ctx, i, "floe_node_event_cursor", "")
-		q, qerr := in.tn.metric(ctx, i, "floe_node_recovery_queue", "")
-		if err == nil && qerr == nil && uint64(cur) >= target && q == 0 {
-			empty++
-			if empty == 2 {
-				return true
-			}
-		} else {
-			empty = 0
-		}
-		sleep(ctx, 500*time.Millisecond)
+	if in.tn.awaitHealed(ctx, i) == nil {
+		return true
 	}
 	in.st.mu.Lock()
 	in.st.healTimeouts++

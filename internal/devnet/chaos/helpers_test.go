@@ -400,6 +400,33 @@ func (tn *testNet) metric(ctx context.Context, i int, name, labels string) (floa
 	return sum, nil
 }
 
+// awaitHealed waits until node i has applied every control-plane event there was when it
+// began and its recovery queue is empty at two polls half a second apart, or ctx ends.
+func (tn *testNet) awaitHealed(ctx context.Context, i int) error {
+	target := uint64(0)
+	if info, err := tn.cp.Info(ctx); err == nil && info.EventSeq > 0 {
+		target = info.EventSeq - 1
+	}
+	empty := 0
+	for {
+		cur, err := tn.metric(ctx, i, "floe_node_event_cursor", "")
+		q, qerr := tn.metric(ctx, i, "floe_node_recovery_queue", "")
+		if err == nil && qerr == nil && uint64(cur) >= target && q == 0 {
+			empty++
+			if empty == 2 {
+				return nil
+			}
+		} else {
+			empty = 0
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healed (event cursor %v of %d, recovery queue %v): %w", tn.nodeInfo(i).Name, cur, target, q, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // flipSliver flips a byte inside the symbols of a stored sliver in the (stopped) node i's
 // store; it reports false if the node does not hold the sliver.
 func (tn *testNet) flipSliver(ctx context.Context, i int, id blob.ID, shard uint16, a redstuff.Axis) (bool, error) {
