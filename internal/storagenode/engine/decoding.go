@@ -15,15 +15,14 @@ import (
 // proofs) the node's stored slivers of the other axis give towards each target sliver of axis
 // targetAxis: Walrus's GET .../decodingSymbols, with which a reader rebuilds the systematic
 // slivers of a byte range it could not fetch. Each symbol is checked against the metadata as
-// for RecoverySymbols, and the requests share its bound (ErrBusy beyond it). A target with no
+// for RecoverySymbols, and the requests share its bound (symbolSlot). A target with no
 // symbol is left out of the map; no symbol at all is ErrSliverNotFound.
 func (rd *Reads) DecodingSymbols(ctx context.Context, id blob.ID, targets []int, targetAxis redstuff.Axis) ([]byte, error) {
-	select {
-	case rd.symbolSem <- struct{}{}:
-		defer func() { <-rd.symbolSem }()
-	default:
-		return nil, fmt.Errorf("%w: too many symbol requests", ErrBusy)
+	release, err := rd.symbolSlot(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	v, err := rd.currentView()
 	if err != nil {
 		return nil, err

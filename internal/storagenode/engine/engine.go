@@ -48,9 +48,14 @@ type Options struct {
 	// EventPoll the long-poll duration (default 2 s).
 	EventBatch int
 	EventPoll  time.Duration
-	// MaxSymbolRequests bounds concurrent recovery-symbol requests (default GOMAXPROCS); more
-	// are refused with ErrBusy.
+	// MaxSymbolRequests bounds the recovery- and decoding-symbol requests served at once
+	// (default GOMAXPROCS, at least 2); up to MaxSymbolWaiters more (default 64) wait up to
+	// SymbolWait (default 10 s) for their turn, and the rest are refused with ErrBusy. A
+	// rebuilding peer asks many of them at once: refusing them outright made it fail and back
+	// off, queueing them costs only the wait.
 	MaxSymbolRequests int
+	MaxSymbolWaiters  int
+	SymbolWait        time.Duration
 	// MaxVerifications bounds concurrent sliver verifications (default GOMAXPROCS).
 	MaxVerifications int
 	// ScrubInterval and GCInterval schedule the scrubber and garbage collection (0: never).
@@ -60,9 +65,14 @@ type Options struct {
 	// DisableRecovery turns off sliver recovery (the node still serves recovery symbols and
 	// inconsistency proofs).
 	DisableRecovery bool
-	// RecoveryWorkers is the number of blobs recovered at once (default 2); RecoveryFetches
-	// the number of concurrent peer requests of one blob's recovery (default 8).
+	// RecoveryWorkers is the number of blobs recovered at once (default 16), as long as their
+	// estimated memory (symbols and rebuilt slivers) fits in RecoveryMemory (default 256 MiB; a
+	// blob larger than that is recovered alone); RecoveryFetches the number of concurrent peer
+	// requests of one blob's recovery (default 8). A blob's recovery is a few round trips to
+	// peers, mostly waiting: a node wiped at load 20-28 rebuilt one small blob a second with two
+	// workers (2944 blobs would have taken 48 minutes).
 	RecoveryWorkers int
+	RecoveryMemory  int64
 	RecoveryFetches int
 	// RecoveryHedge is the least time a recovery waits for a peer request before it asks other
 	// peers in place of one that has not answered; it waits four times the median of the
@@ -126,9 +136,14 @@ func (o *Options) SetDefaults() {
 	setDur(&o.MaxWaitForRegistration, 10*time.Second)
 	setInt(&o.EventBatch, 500)
 	setDur(&o.EventPoll, 2*time.Second)
-	setInt(&o.MaxSymbolRequests, runtime.GOMAXPROCS(0))
+	setInt(&o.MaxSymbolRequests, max(runtime.GOMAXPROCS(0), 2))
+	setInt(&o.MaxSymbolWaiters, 64)
+	setDur(&o.SymbolWait, 10*time.Second)
 	setInt(&o.MaxVerifications, runtime.GOMAXPROCS(0))
-	setInt(&o.RecoveryWorkers, 2)
+	setInt(&o.RecoveryWorkers, 16)
+	if o.RecoveryMemory == 0 {
+		o.RecoveryMemory = 256 << 20
+	}
 	setInt(&o.RecoveryFetches, 8)
 	setDur(&o.RecoveryHedge, 5*time.Second)
 	setDur(&o.RecoveryDelay, 30*time.Second)
@@ -153,7 +168,7 @@ func (o *Options) Validate() error {
 	case o.ProtocolKey == nil:
 		return errors.New("storagenode: config: no protocol key")
 	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
-		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
+		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxSymbolWaiters < 0 || o.SymbolWait < 0 || o.RecoveryMemory < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
 		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.SyncShardPage < 0 || o.SyncShardPageBytes < 0:
 		return errors.New("storagenode: config: negative limit")

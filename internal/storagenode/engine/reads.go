@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
@@ -17,8 +19,37 @@ import (
 // Reads serves what the node holds: metadata, slivers, recovery symbols and blob statuses.
 type Reads struct {
 	*core
-	// symbolSem bounds the recovery-symbol requests served at once.
-	symbolSem chan struct{}
+	// symbolSem bounds the recovery- and decoding-symbol requests served at once;
+	// symbolWaiters counts those waiting for a slot.
+	symbolSem     chan struct{}
+	symbolWaiters atomic.Int64
+}
+
+// symbolSlot waits for one of the MaxSymbolRequests slots of symbol requests, at most
+// SymbolWait and only if fewer than MaxSymbolWaiters already wait (ErrBusy otherwise), and
+// returns its release.
+func (rd *Reads) symbolSlot(ctx context.Context) (func(), error) {
+	release := func() { <-rd.symbolSem }
+	select {
+	case rd.symbolSem <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if rd.symbolWaiters.Add(1) > int64(rd.cfg.MaxSymbolWaiters) {
+		rd.symbolWaiters.Add(-1)
+		return nil, fmt.Errorf("%w: too many symbol requests", ErrBusy)
+	}
+	defer rd.symbolWaiters.Add(-1)
+	t := time.NewTimer(rd.cfg.SymbolWait)
+	defer t.Stop()
+	select {
+	case rd.symbolSem <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		return nil, fmt.Errorf("%w: symbol requests queued for %v", ErrBusy, rd.cfg.SymbolWait)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Metadata returns a blob's metadata in its BCS form (with the ID).
@@ -106,15 +137,14 @@ type SymbolQuery struct {
 }
 
 // RecoverySymbols returns the symbols q asks for, with their proofs, in their BCS form; each
-// is checked against the metadata first. At most MaxSymbolRequests are served at once; more
-// get ErrBusy.
+// is checked against the metadata first. At most MaxSymbolRequests are served at once (see
+// symbolSlot).
 func (rd *Reads) RecoverySymbols(ctx context.Context, id blob.ID, q SymbolQuery) ([]byte, error) {
-	select {
-	case rd.symbolSem <- struct{}{}:
-		defer func() { <-rd.symbolSem }()
-	default:
-		return nil, fmt.Errorf("%w: too many recovery symbol requests", ErrBusy)
+	release, err := rd.symbolSlot(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	v, err := rd.currentView()
 	if err != nil {
 		return nil, err

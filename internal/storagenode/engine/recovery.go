@@ -15,6 +15,7 @@ import (
 	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
+	"golang.org/x/sync/semaphore"
 )
 
 // Sliver recovery (spec §2.10). A node that lacks slivers of a certified blob in its shards
@@ -27,7 +28,8 @@ import (
 // Blobs to recover are queued (recoveryQueue) by the BlobCertified events (after a grace
 // period for in-flight uploads), by the scrubber and reads that quarantine a sliver, and by
 // a sweep over every blob the node knows, at start and then periodically; RecoveryWorkers
-// blobs are recovered at once, and a failed recovery is retried with exponential backoff.
+// blobs are recovered at once within RecoveryMemory, and a failed recovery is retried with
+// exponential backoff.
 
 // recoveryTask is one queued blob.
 type recoveryTask struct {
@@ -153,10 +155,32 @@ type Recovery struct {
 	inconsistency *Inconsistency
 	// sweepReq asks run for a sweep now.
 	sweepReq chan struct{}
+	// memory bounds the estimated bytes of the recoveries running at once (RecoveryMemory).
+	memory *semaphore.Weighted
 }
 
 func newRecovery(c *core, inc *Inconsistency) *Recovery {
-	return &Recovery{core: c, queue: newRecoveryQueue(c.cfg.MaxRecoveryQueue), inconsistency: inc, sweepReq: make(chan struct{}, 1)}
+	return &Recovery{core: c, queue: newRecoveryQueue(c.cfg.MaxRecoveryQueue), inconsistency: inc, sweepReq: make(chan struct{}, 1),
+		memory: semaphore.NewWeighted(max(c.cfg.RecoveryMemory, 1))}
+}
+
+// recoveryBytes estimates the memory of rebuilding the slivers refs of a blob of
+// unencodedLength bytes: per sliver, the symbols it is rebuilt from (each with a Merkle proof)
+// and the sliver itself.
+func recoveryBytes(p redstuff.Params, unencodedLength uint64, refs []nodestore.SliverRef) int64 {
+	symbolSize, err := p.SymbolSize(unencodedLength)
+	if err != nil {
+		return 1
+	}
+	proof := 64
+	for l := 1; l < p.NShards; l *= 2 {
+		proof += 33
+	}
+	var total int64
+	for _, ref := range refs {
+		total += int64(p.SymbolCount(ref.Axis)*(symbolSize+proof) + p.SliverLen(ref.Axis, symbolSize))
+	}
+	return max(total, 1)
 }
 
 // requestSweep asks for a sweep as soon as none runs.
@@ -366,6 +390,12 @@ func (n *Recovery) recoverBlob(ctx context.Context, id blob.ID) (err error) {
 	if err != nil {
 		return err
 	}
+	// Within RecoveryMemory; a blob larger than all of it waits for the others to finish.
+	need := min(recoveryBytes(v.enc.Params(), md.Metadata.UnencodedLength, missing), n.cfg.RecoveryMemory)
+	if err := n.memory.Acquire(ctx, need); err != nil {
+		return err
+	}
+	defer n.memory.Release(need)
 	byAxis := map[redstuff.Axis][]nodestore.SliverRef{}
 	for _, ref := range missing {
 		byAxis[ref.Axis] = append(byAxis[ref.Axis], ref)
