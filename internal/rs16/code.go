@@ -305,13 +305,10 @@ func (c *Code) Decode(shards [][]byte, present []bool) error {
 			erasures[i] = 1
 		}
 		end = c.chunk + c.k
-		c.eng.t.evalPoly(&erasures, end)
+		c.eng.t.locator(&erasures, end, false)
 	} else {
-		end = c.chunk + c.m
-		for i := end; i < order; i++ {
-			erasures[i] = 1
-		}
-		c.eng.t.evalPoly(&erasures, order)
+		end = c.chunk + c.m // every position from end on counts as erased
+		c.eng.t.locator(&erasures, end, true)
 	}
 
 	wc := c.decodeWorkCount()
