@@ -226,6 +226,14 @@ func (s *Store) Quarantined(ctx context.Context) (out []QuarantinedSliver, err e
 	return out, nil
 }
 
+// DeleteQuarantined adds the deletion of a quarantined sliver (if there is one) to the batch.
+func (b *Batch) DeleteQuarantined(ref SliverRef) error {
+	if err := checkAxis(ref.Axis); err != nil {
+		return fmt.Errorf("nodestore: delete quarantined %s: %w", ref, err)
+	}
+	return b.b.Delete(ref.key(prefixQuarantine), nil)
+}
+
 // DeleteQuarantined deletes a quarantined sliver (synced).
 func (s *Store) DeleteQuarantined(ctx context.Context, ref SliverRef) error {
 	if err := checkAxis(ref.Axis); err != nil {

@@ -569,6 +569,11 @@ func (n *Recovery) recoverAxis(ctx context.Context, v *epochView, md *blob.Metad
 	// symbol bytes): say where the symbols came from.
 	n.m.recoverySymbols.WithLabelValues("local").Add(float64(local))
 	n.m.recoverySymbols.WithLabelValues("peers").Add(float64(held() - local))
+	// The rebuilt slivers of the axis are stored in one synced batch (with their quarantined
+	// copies deleted), not one commit each: 28 synced commits per blob of a node of 14 shards
+	// bounded a wiped node's rebuild.
+	batch := n.store.NewBatch()
+	defer batch.Close()
 	for _, t := range targets {
 		syms := make([]redstuff.RecoverySymbol, 0, len(got[t]))
 		for _, sym := range got[t] {
@@ -585,17 +590,20 @@ func (n *Recovery) recoverAxis(ctx context.Context, v *epochView, md *blob.Metad
 			return nil, fmt.Errorf("rebuilding %s sliver %d of %s: %w", target, t, id, err)
 		}
 		shard := uint16(blob.ShardIndex(id, v.nShards, p.PairIndex(target, t)))
-		if info, err := n.blobInfo(ctx, id); err != nil || info.Invalid {
-			return nil, err // proven invalid meanwhile: its slivers are dropped, not stored
-		}
-		if err := n.store.PutSliver(ctx, shard, id, sl); err != nil {
+		if err := batch.PutSliver(shard, id, sl); err != nil {
 			return nil, err
 		}
-		if err := n.store.DeleteQuarantined(ctx, nodestore.SliverRef{Shard: shard, BlobID: id, Axis: target}); err != nil {
+		if err := batch.DeleteQuarantined(nodestore.SliverRef{Shard: shard, BlobID: id, Axis: target}); err != nil {
 			return nil, err
 		}
-		n.m.recoveredSlivers.WithLabelValues(target.String()).Inc()
 	}
+	if info, err := n.blobInfo(ctx, id); err != nil || info.Invalid {
+		return nil, err // proven invalid meanwhile: its slivers are dropped, not stored
+	}
+	if err := n.store.Commit(ctx, batch); err != nil {
+		return nil, err
+	}
+	n.m.recoveredSlivers.WithLabelValues(target.String()).Add(float64(len(targets)))
 	n.log.Info("slivers recovered", "blob", id, "axis", target, "count", len(targets))
 	return nil, nil
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -43,5 +45,52 @@ func TestRecoveryQueue(t *testing.T) {
 	q.remove(b)
 	if q.len() != 0 {
 		t.Fatal("remove left the blob queued")
+	}
+}
+
+// TestSymbolSlotQueues: symbol requests beyond MaxSymbolRequests wait for a slot (up to
+// SymbolWait), those beyond MaxSymbolWaiters are refused at once with ErrBusy, and a waiter
+// that times out is refused with ErrBusy too.
+func TestSymbolSlotQueues(t *testing.T) {
+	rd := &Reads{core: &core{cfg: Options{MaxSymbolRequests: 1, MaxSymbolWaiters: 1, SymbolWait: time.Minute}},
+		symbolSem: make(chan struct{}, 1)}
+	ctx := context.Background()
+	release, err := rd.symbolSlot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		rel, err := rd.symbolSlot(ctx)
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	for rd.symbolWaiters.Load() != 1 { // the second request waits
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := rd.symbolSlot(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third request with the queue full: %v, want ErrBusy", err)
+	}
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("queued request after the slot was released: %v", err)
+	}
+
+	rd.cfg.SymbolWait = time.Millisecond
+	release, err = rd.symbolSlot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := rd.symbolSlot(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("request queued past SymbolWait: %v, want ErrBusy", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	rd.cfg.SymbolWait = time.Minute
+	if _, err := rd.symbolSlot(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("request whose context ended while queued: %v, want context.Canceled", err)
 	}
 }
