@@ -90,8 +90,9 @@ func TestChaos(t *testing.T) {
 	}
 	// Liveness bound of the whole run: the faults, the checks and, with -chaos.epoch, up to
 	// settleEpochs epochs for every node to pass a round and be paid what it earned while it
-	// missed rounds.
-	budget := *chaosDuration + 15*time.Minute
+	// missed rounds. A node wiped in the run's last minutes rebuilds after it: 20 minutes for
+	// that and the read-back of every blob (2944 after 30 minutes).
+	budget := *chaosDuration + 20*time.Minute
 	if epoch > 0 && !*chaosChurn {
 		budget += settleEpochs * epoch / 2
 	}
