@@ -2,6 +2,7 @@ package nodestore
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/floelabs/floe/internal/uring"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -43,6 +45,12 @@ func TestExtentsDirectOnDisk(t *testing.T) {
 	if !s.ext.direct.Load() {
 		t.Skipf("the file system of %s refuses direct I/O: only the buffered writes were tested", os.TempDir())
 	}
+	if r, err := uring.New(2); err == nil {
+		_ = r.Close()
+		if s.ext.dw.ring == nil {
+			t.Fatal("the kernel provides io_uring, yet the store writes its extents without a ring")
+		}
+	}
 	ids := extentFiles(t, s)
 	if len(ids) != 1 {
 		t.Fatalf("extent files %v, want one", ids)
@@ -67,9 +75,32 @@ func TestExtentsDirectOnDisk(t *testing.T) {
 func TestDirectWriterLayout(t *testing.T) {
 	// Buffers of every alignment and length, some larger than the staging buffer, some more
 	// than one writev takes: each is in the file at its offset (a multiple of the alignment),
-	// the gaps hold zeros and the file ends with the last buffer.
+	// the gaps hold zeros and the file ends with the last buffer. With the usual system calls
+	// and through a ring (internal/uring), which also syncs the directory.
+	t.Run("syscalls", func(t *testing.T) { testDirectWriterLayout(t, &directWriter{dirFd: -1}) })
+	t.Run("ring", func(t *testing.T) {
+		r, err := uring.New(16)
+		if errors.Is(err, uring.ErrUnsupported) {
+			t.Skipf("no io_uring: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		testDirectWriterLayout(t, &directWriter{ring: r, dirFd: -1})
+	})
+}
+
+func testDirectWriterLayout(t *testing.T, d *directWriter) {
 	dir := t.TempDir()
-	var d directWriter
+	if d.ring != nil {
+		df, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer df.Close()
+		d.dirFd = int(df.Fd())
+	}
 	aligned := func(b []byte) []byte { a := alignedBuffer(len(b)); copy(a, b); return a }
 	many := make([]int, iovMax+3)
 	for i := range many {
@@ -94,12 +125,15 @@ func TestDirectWriterLayout(t *testing.T) {
 			}
 		}
 		path := filepath.Join(dir, "f")
-		offs, err := d.write(path, parts)
+		offs, dirSynced, err := d.write(path, parts)
 		if err == errDirectUnsupported {
 			t.Skipf("the file system of %s refuses direct I/O", dir)
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if dirSynced != (d.ring != nil) {
+			t.Fatalf("directory synced %v, with a ring %v", dirSynced, d.ring != nil)
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {

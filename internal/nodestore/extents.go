@@ -17,6 +17,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/floelabs/floe/internal/uring"
 )
 
 // Extents: the slivers of a large batch (an upload chunk) are written once, to an extent file
@@ -101,13 +103,18 @@ type extents struct {
 	// it refuses).
 	direct atomic.Bool
 	dw     directWriter
+	// dir of the operating system's file system, open while the store is, for dw to sync
+	// with each file it writes through its ring.
+	dirFile *os.File
 
 	mu       sync.Mutex
 	next     uint64              // the next file id
 	inflight map[uint64]struct{} // files written whose batch is not committed yet
 }
 
-func openExtents(fs vfs.FS, dbDir string, threshold int) (*extents, error) {
+// openExtents opens the extents of the store in dbDir; ring, if not nil, is the store's ring,
+// through which extent files on the operating system's file system are written and synced.
+func openExtents(fs vfs.FS, dbDir string, threshold int, ring *uring.Ring) (*extents, error) {
 	if threshold == 0 {
 		threshold = DefaultExtentThreshold
 	}
@@ -127,7 +134,25 @@ func openExtents(fs vfs.FS, dbDir string, threshold int) (*extents, error) {
 	if len(ids) > 0 {
 		x.next = slices.Max(ids) + 1
 	}
+	x.dw.dirFd = -1
+	if ring != nil && x.direct.Load() {
+		d, err := os.Open(x.dir)
+		if err != nil {
+			return nil, fmt.Errorf("extents: %w", err)
+		}
+		x.dw.ring, x.dw.dirFd, x.dirFile = ring, int(d.Fd()), d
+	}
 	return x, nil
+}
+
+// close closes the directory that dw syncs through the ring.
+func (x *extents) close() error {
+	if x.dirFile == nil {
+		return nil
+	}
+	err := x.dirFile.Close()
+	x.dw.ring, x.dw.dirFd, x.dirFile = nil, -1, nil
+	return err
 }
 
 func (x *extents) path(id uint64) string {
@@ -173,10 +198,13 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 	for i, w := range ws {
 		bufs[i], crcs[i] = w.data, crc32.Checksum(w.data, castagnoli)
 	}
-	var offs []uint64
+	var (
+		offs      []uint64
+		dirSynced bool
+	)
 	err = errDirectUnsupported
 	if x.direct.Load() {
-		if offs, err = x.dw.write(x.path(id), bufs); errors.Is(err, errDirectUnsupported) {
+		if offs, dirSynced, err = x.dw.write(x.path(id), bufs); errors.Is(err, errDirectUnsupported) {
 			x.direct.Store(false)
 		}
 	}
@@ -190,8 +218,10 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 		r := extentRef{file: id, off: offs[i], length: uint32(len(w.data)), crc: crcs[i]}
 		refs = append(refs, r.encode())
 	}
-	if err := syncDir(x.fs, x.dir); err != nil {
-		return nil, id, err
+	if !dirSynced {
+		if err := syncDir(x.fs, x.dir); err != nil {
+			return nil, id, err
+		}
 	}
 	return refs, id, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/floelabs/floe/internal/uring"
 )
 
 // FormatVersion is the version of the key layout and record encodings this package writes and
@@ -64,6 +66,10 @@ type Store struct {
 	db  *pebble.DB
 	log *slog.Logger
 	ext *extents
+	// ring, if not nil, runs the system calls of the log and extent writes (walring.go,
+	// direct_linux.go): stores on the operating system's file system where the kernel
+	// provides io_uring.
+	ring *uring.Ring
 
 	// mu guards closed and active: every operation counts itself in active while it runs,
 	// and Close waits (on idle) until active is zero. A plain count rather than a read lock,
@@ -128,6 +134,19 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	s := &Store{log: log}
 	s.idle = sync.NewCond(&s.mu)
+	if o.FS == nil {
+		if r, err := uring.New(32); err == nil {
+			s.ring = r
+			po.FS = &ringFS{FS: vfs.Default, ring: r}
+		} else {
+			log.Info("writing without io_uring", "err", err)
+		}
+	}
+	closeRing := func() {
+		if s.ring != nil {
+			_ = s.ring.Close()
+		}
+	}
 	// Open may hit Pebble's fatal path too (it writes a manifest and a log).
 	err := catchFatal(func() error {
 		db, err := pebble.Open(dir, po)
@@ -135,21 +154,26 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return err
 	})
 	if err != nil {
+		closeRing()
 		return nil, fmt.Errorf("nodestore: open %s: %w", dir, err)
 	}
 	if err := s.checkFormat(); err != nil {
 		_ = catchFatal(s.db.Close)
+		closeRing()
 		return nil, fmt.Errorf("nodestore: open %s: %w", dir, err)
 	}
 	fs := o.FS
 	if fs == nil {
 		fs = vfs.Default
 	}
-	if s.ext, err = openExtents(fs, dir, o.ExtentThreshold); err == nil {
-		_, err = s.sweepExtents() // the files of batches a crash left uncommitted
+	if s.ext, err = openExtents(fs, dir, o.ExtentThreshold, s.ring); err == nil {
+		if _, err = s.sweepExtents(); err != nil { // the files of batches a crash left uncommitted
+			_ = s.ext.close()
+		}
 	}
 	if err != nil {
 		_ = catchFatal(s.db.Close)
+		closeRing()
 		return nil, fmt.Errorf("nodestore: open %s: %w", dir, err)
 	}
 	log.Info("store opened", "dir", dir, "format_version", FormatVersion)
@@ -209,14 +233,23 @@ func (s *Store) Close() error {
 		s.idle.Wait()
 	}
 	s.mu.Unlock()
+	if err := s.ext.close(); err != nil {
+		s.log.Warn("closing the extents directory", "err", err)
+	}
 	if err := s.failure(); err != nil {
 		// Pebble's commit pipeline is broken; closing it could block or panic. Its files are
 		// left as they are, which is what a crash would leave, and the next Open recovers.
+		// (The ring stays open too: Pebble's log writer may still use it.)
 		s.log.Error("store closed after a fatal error; Pebble not closed", "err", err)
 		return nil
 	}
 	if err := catchFatal(s.db.Close); err != nil {
 		return fmt.Errorf("nodestore: close: %w", err)
+	}
+	if s.ring != nil {
+		if err := s.ring.Close(); err != nil {
+			return fmt.Errorf("nodestore: close: %w", err)
+		}
 	}
 	s.log.Info("store closed")
 	return nil
