@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -284,4 +285,30 @@ func TestExtentsSurviveCrash(t *testing.T) {
 	}
 	defer s.Close()
 	checkBig(t, s, id(2), 20, 1, 2, 3, 4, 5)
+}
+
+func TestNewSliverBatchRoom(t *testing.T) {
+	// A batch for 32 slivers of 128 KiB (an upload request's 4 MiB) has room for their
+	// extent references, not their bytes; one for slivers too few bytes for an extent has
+	// room for the bytes.
+	s := openMem(t)
+	lens := make([]int, 32)
+	for i := range lens {
+		lens[i] = 128 << 10
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b := s.NewSliverBatch(lens)
+	runtime.ReadMemStats(&after)
+	b.Close()
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("a batch of extent references allocated %d bytes", got)
+	}
+	runtime.ReadMemStats(&before)
+	b = s.NewSliverBatch(lens[:2])
+	runtime.ReadMemStats(&after)
+	b.Close()
+	if got := after.TotalAlloc - before.TotalAlloc; got < 256<<10 {
+		t.Fatalf("a batch of two inline slivers allocated %d bytes, want room for their 256 KiB", got)
+	}
 }

@@ -75,6 +75,32 @@ func (s *Store) NewBatchSized(size int) *Batch {
 	return &Batch{b: s.db.NewBatchWithSize(max(0, size))}
 }
 
+// sliverRecordRoom is the room a sliver record's key and the batch's framing take, about.
+const sliverRecordRoom = 64
+
+// NewSliverBatch returns an empty batch with room for slivers of the given lengths (their
+// SliverData) as Commit will write them into it: the small ones, and all of them if they are
+// too few bytes for an extent, as they are; the others as references to an extent file. (A
+// batch sized for the large slivers' bytes cost a 4 MiB allocation per upload request,
+// zeroed and then never used.)
+func (s *Store) NewSliverBatch(lens []int) *Batch {
+	ext := 0
+	for _, n := range lens {
+		if n >= extentMinSliver {
+			ext += n
+		}
+	}
+	inline := s.ext.threshold < 0 || ext < s.ext.threshold
+	size := 0
+	for _, n := range lens {
+		if n >= extentMinSliver && !inline {
+			n = extentRefLen
+		}
+		size += n + sliverRecordRoom
+	}
+	return s.NewBatchSized(size)
+}
+
 // Close releases the batch; it must not be used afterwards.
 func (b *Batch) Close() { _ = b.b.Close() }
 

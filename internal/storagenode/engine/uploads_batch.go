@@ -204,11 +204,11 @@ func (u *Uploads) commitVerified(ctx context.Context, id blob.ID, todo []verifie
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	size := 0
-	for _, it := range todo {
-		size += len(it.body) + 64
+	lens := make([]int, len(todo))
+	for i, it := range todo {
+		lens[i] = len(it.body)
 	}
-	b := u.store.NewBatchSized(size)
+	b := u.store.NewSliverBatch(lens)
 	defer b.Close()
 	for _, it := range todo {
 		if err := b.PutSliverData(it.shard, id, it.axis, it.body); err != nil {
