@@ -402,7 +402,7 @@ func runNodeRun(ctx context.Context, e *env, args []string) error {
 	}
 	ncfg := storagenode.Config{ListenAddr: cfg.Listen, MetricsAddr: metricsAddr, Pprof: cfg.Pprof, Certificate: cert, Options: engine.Options{
 		Store:        store,
-		ControlPlane: storagenode.Remote{Client: cpclient.New(cfg.ControlPlane, nil)},
+		ControlPlane: storagenode.Remote{Client: cpclient.New(cfg.ControlPlane, storagenode.ControlPlaneHTTPClient())},
 		ProtocolKey:  bls, Logger: log, Registry: reg,
 		MaxPendingBytes:        max(cfg.MaxPendingMiB<<20, 1),
 		MaxWaitForRegistration: time.Duration(max(cfg.MaxWaitMillis, 1)) * time.Millisecond,

@@ -1,7 +1,9 @@
 package storagenode
 
 import (
+	"context"
 	"net"
+	"net/http"
 	"sync"
 
 	"github.com/floelabs/floe/internal/rawsock"
@@ -17,7 +19,9 @@ import (
 // idle connection holds none. The socket is read without waking the runtime's monitor
 // thread (internal/rawsock): a node goes idle whenever it has read what arrived, and its
 // next read after the poller woke it used to wake the monitor, which then polled every
-// 20 µs while the node worked.
+// 20 µs while the node worked. Its writes (responses) go out the same way: one response per
+// upload request, written when the node had gone idle waiting for the store's disk writes, woke
+// the monitor again.
 
 // bigReadSize is the size of a connection's read buffer.
 const bigReadSize = 256 << 10
@@ -37,18 +41,19 @@ func (l *bigReadListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bigReadConn{Conn: c, read: rawsock.Reader(c), pool: l.pool}, nil
+	return &bigReadConn{Conn: c, read: rawsock.Reader(c), write: rawsock.Writer(c), pool: l.pool}, nil
 }
 
 // bigReadConn is a net.Conn whose reads go through a pooled buffer. Like any net.Conn's, its
 // reads are not for concurrent use (TLS serializes them).
 type bigReadConn struct {
 	net.Conn
-	read func([]byte) (int, error) // c.Conn's reads
-	pool *sync.Pool
-	buf  *[]byte // nil when empty
-	r, w int     // the unread bytes are (*buf)[r:w]
-	err  error   // the error that came with the last bytes read, returned once they are
+	read  func([]byte) (int, error) // c.Conn's reads
+	write func([]byte) (int, error) // c.Conn's writes
+	pool  *sync.Pool
+	buf   *[]byte // nil when empty
+	r, w  int     // the unread bytes are (*buf)[r:w]
+	err   error   // the error that came with the last bytes read, returned once they are
 	// (Close, which may run beside a Read, leaves a held buffer to the collector.)
 }
 
@@ -77,4 +82,36 @@ func (c *bigReadConn) Read(p []byte) (int, error) {
 		c.buf = nil
 	}
 	return k, nil
+}
+
+func (c *bigReadConn) Write(p []byte) (int, error) { return c.write(p) }
+
+// rawConn is a connection the node dialed, read and written without waking the runtime's
+// monitor thread (rawsock).
+type rawConn struct {
+	net.Conn
+	read, write func([]byte) (int, error)
+}
+
+func (c *rawConn) Read(p []byte) (int, error)  { return c.read(p) }
+func (c *rawConn) Write(p []byte) (int, error) { return c.write(p) }
+
+// ControlPlaneHTTPClient returns the HTTP client for a node's control-plane client
+// (cpclient.New): the same as cpclient's own, but its connections are read and written
+// without waking the runtime's monitor thread. A node long-polls the control plane's events
+// all the time, and the reads and writes of those polls were, with the garbage collector,
+// what still woke the monitor most often on nodes storing slivers (uprobes on the runtime
+// during BenchmarkStoreCPU), after which it polled every 20 µs for a while.
+func ControlPlaneHTTPClient() *http.Client {
+	var d net.Dialer
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &rawConn{Conn: c, read: rawsock.Reader(c), write: rawsock.Writer(c)}, nil
+		},
+	}}
 }

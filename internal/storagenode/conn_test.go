@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -69,6 +70,88 @@ func TestBigReadConn(t *testing.T) {
 	}
 	if bc.buf != nil {
 		t.Fatal("the buffer is held after EOF")
+	}
+}
+
+func TestBigReadConnWrites(t *testing.T) {
+	// What the node writes (responses, several megabytes so that the socket's buffer fills and
+	// the writer must wait for the poller) reaches the other end unchanged.
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newBigReadListener(raw)
+	defer ln.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	want := make([]byte, 8<<20+777)
+	for i := range want {
+		want[i] = byte(r.Uint32())
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest := want; len(rest) > 0; {
+		k := min(len(rest), 1<<20+13)
+		n, err := c.Write(rest[:k])
+		if err != nil || n != k {
+			t.Fatalf("write: %d of %d bytes, %v", n, k, err)
+		}
+		rest = rest[k:]
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the other end read %d bytes, not the %d written", len(b), len(want))
+	}
+}
+
+func TestControlPlaneHTTPClient(t *testing.T) {
+	// Requests and responses of several megabytes go through the node's control-plane HTTP
+	// client (raw reads and writes) unchanged, over one kept-alive connection.
+	body := bytes.Repeat([]byte("floe-"), 1<<20)
+	var conns int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, err := io.ReadAll(r.Body)
+		if err != nil || !bytes.Equal(got, body) {
+			http.Error(w, "request body changed", http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns++
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	hc := ControlPlaneHTTPClient()
+	for range 3 {
+		resp, err := hc.Post(srv.URL, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
+			t.Fatalf("status %d, %d bytes back (%v)", resp.StatusCode, len(got), err)
+		}
+	}
+	if conns != 1 {
+		t.Fatalf("%d connections for three requests, want one kept alive", conns)
 	}
 }
 
