@@ -152,10 +152,13 @@ type Accountability struct {
 	// (then paid) or fails a round (then burnt), at most 64 epochs (then burnt).
 	// RewardsHeldPaid are the rewards of missed epochs paid so since genesis (they are in
 	// RewardsEarned too).
-	RewardsHeld             uint64                `json:"rewards_held,omitempty"`
-	RewardsHeldPaid         uint64                `json:"rewards_held_paid,omitempty"`
-	EpochsFailed            uint64                `json:"epochs_failed"`
-	ConsecutiveFailedEpochs uint32                `json:"consecutive_failed_epochs"`
+	RewardsHeld             uint64 `json:"rewards_held,omitempty"`
+	RewardsHeldPaid         uint64 `json:"rewards_held_paid,omitempty"`
+	EpochsFailed            uint64 `json:"epochs_failed"`
+	ConsecutiveFailedEpochs uint32 `json:"consecutive_failed_epochs"`
+	// ConsecutiveMissedEpochs are the epochs in a row whose rounds the node missed (passed or
+	// failed none); at the network's exclude_after_missed_epochs it leaves the committee.
+	ConsecutiveMissedEpochs uint32                `json:"consecutive_missed_epochs,omitempty"`
 	RewardsEarned           uint64                `json:"rewards_earned"`
 	RewardsWithheld         uint64                `json:"rewards_withheld"`
 	Slashed                 uint64                `json:"slashed"`

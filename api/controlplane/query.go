@@ -11,12 +11,14 @@ type Params struct {
 	MinCommitteeSize int    `json:"min_committee_size"`
 	MaxCommitteeSize int    `json:"max_committee_size"`
 	MinStake         uint64 `json:"min_stake"`
-	// Storage challenges: rounds per epoch (0: none), samples per node per round, and the
-	// slashing rule (a share of the stake, after failed epochs in a row; 0: never).
-	ChallengeRounds        int    `json:"challenge_rounds,omitempty"`
-	ChallengeSamples       int    `json:"challenge_samples,omitempty"`
-	SlashAfterFailedEpochs uint32 `json:"slash_after_failed_epochs,omitempty"`
-	SlashBasisPoints       uint16 `json:"slash_basis_points,omitempty"`
+	// Storage challenges: rounds per epoch (0: none), samples per node per round, the
+	// slashing rule (a share of the stake, after failed epochs in a row; 0: never) and the
+	// exclusion of a node that missed every round of so many epochs in a row (0: never).
+	ChallengeRounds          int    `json:"challenge_rounds,omitempty"`
+	ChallengeSamples         int    `json:"challenge_samples,omitempty"`
+	SlashAfterFailedEpochs   uint32 `json:"slash_after_failed_epochs,omitempty"`
+	SlashBasisPoints         uint16 `json:"slash_basis_points,omitempty"`
+	ExcludeAfterMissedEpochs uint32 `json:"exclude_after_missed_epochs,omitempty"`
 }
 
 // Prices are the prices and capacity of the current epoch.

@@ -27,8 +27,8 @@ func printNodeChallenges(w io.Writer, ch *client.NodeChallenges) {
 		return
 	}
 	if a := ch.Record; a != nil {
-		fmt.Fprintf(w, "challenges\t%s passed, %s failed, %d missed; %s failed (%d in a row); rewards earned %s (%s of them paid after misses), held %s, withheld %s; stake slashed %s\n",
-			plural(a.RoundsPassed, "round"), plural(a.RoundsFailed, "round"), a.RoundsMissed, plural(a.EpochsFailed, "epoch"),
+		fmt.Fprintf(w, "challenges\t%s passed, %s failed, %d missed (%s in a row); %s failed (%d in a row); rewards earned %s (%s of them paid after misses), held %s, withheld %s; stake slashed %s\n",
+			plural(a.RoundsPassed, "round"), plural(a.RoundsFailed, "round"), a.RoundsMissed, plural(uint64(a.ConsecutiveMissedEpochs), "epoch"), plural(a.EpochsFailed, "epoch"),
 			a.ConsecutiveFailedEpochs, humanCost(a.RewardsEarned), humanCost(a.RewardsHeldPaid), humanCost(a.RewardsHeld),
 			humanCost(a.RewardsWithheld), humanCost(a.Slashed))
 	} else {

@@ -20,7 +20,7 @@ func TestNodeInfoChallengeLines(t *testing.T) {
 			{Epoch: 8, Round: 0, Status: cpapi.ChallengeOpen, Samples: 100, PassWeight: 30, QuorumWeight: 67},
 			{Epoch: 9, Round: 0, Status: cpapi.ChallengePassed, Samples: 100, PassWeight: 71, QuorumWeight: 67},
 		},
-		Record: &cpapi.Accountability{RoundsPassed: 4, RoundsFailed: 2, RoundsMissed: 2, EpochsFailed: 2, ConsecutiveFailedEpochs: 0,
+		Record: &cpapi.Accountability{RoundsPassed: 4, RoundsFailed: 2, RoundsMissed: 2, ConsecutiveMissedEpochs: 1, EpochsFailed: 2, ConsecutiveFailedEpochs: 0,
 			RewardsEarned: 2_500_000_000, RewardsHeldPaid: 500_000_000, RewardsHeld: 1_700_000_000, RewardsWithheld: 400_000_000,
 			Slashed: 10_000_000_000, Slashings: 1,
 			Recent: []cpapi.EpochAccountability{
@@ -37,7 +37,7 @@ func TestNodeInfoChallengeLines(t *testing.T) {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	printNodeChallenges(tw, ch)
 	tw.Flush()
-	want := `challenges  4 rounds passed, 2 rounds failed, 2 missed; 2 epochs failed (0 in a row); rewards earned 2.5 FLOE (0.5 FLOE of them paid after misses), held 1.7 FLOE, withheld 0.4 FLOE; stake slashed 10 FLOE
+	want := `challenges  4 rounds passed, 2 rounds failed, 2 missed (1 epoch in a row); 2 epochs failed (0 in a row); rewards earned 2.5 FLOE (0.5 FLOE of them paid after misses), held 1.7 FLOE, withheld 0.4 FLOE; stake slashed 10 FLOE
 round 9.0   passed: 100 samples, attested by 71 shards
 round 8.0   pending: 100 samples not yet passed when epoch 8 ended; may still pass until epoch 9 ends (pass attestations 30 of 67 shards)
 epoch 8     pending: 1 of 1 round not passed yet (100 samples each); reward 0.7 FLOE held until epoch 9 ends

@@ -63,7 +63,10 @@ import (
 //     aside), burnt with the epoch's own when it fails an epoch, and burnt one by one once
 //     held for missedHoldEpochs (a node that never passes again earns nothing). So an honest
 //     node that misses while it rebuilds loses nothing once it passes again, and a node that
-//     lacks data and stays silent is never paid.
+//     lacks data and stays silent is never paid. A node that missed the rounds of
+//     ExcludeAfterMissedEpochs epochs in a row (missedHoldEpochs by default: far longer than a
+//     rebuild) is left out of the next committee, not slashed (missEpoch): it keeps no shards
+//     the network cannot count on.
 //   - Exclusions are capped (capExclusions): at one epoch change the excluded members hold
 //     less than a third of the shards, and at least MinCommitteeSize members remain, so
 //     slashing can never collapse the committee.
@@ -156,12 +159,15 @@ type EpochResult struct {
 
 // Accountability is a node's challenge record since genesis.
 type Accountability struct {
-	NodeID            ObjectID      `json:"node_id"`
-	RoundsPassed      uint64        `json:"rounds_passed"`
-	RoundsFailed      uint64        `json:"rounds_failed"`
-	RoundsMissed      uint64        `json:"rounds_missed,omitempty"`
-	EpochsFailed      uint64        `json:"epochs_failed"`
-	ConsecutiveFailed uint32        `json:"consecutive_failed"`
+	NodeID            ObjectID `json:"node_id"`
+	RoundsPassed      uint64   `json:"rounds_passed"`
+	RoundsFailed      uint64   `json:"rounds_failed"`
+	RoundsMissed      uint64   `json:"rounds_missed,omitempty"`
+	EpochsFailed      uint64   `json:"epochs_failed"`
+	ConsecutiveFailed uint32   `json:"consecutive_failed"`
+	// ConsecutiveMissed counts the epochs in a row in which the node missed its rounds (final
+	// after the grace epoch) and passed or failed none, towards ExcludeAfterMissedEpochs.
+	ConsecutiveMissed uint32        `json:"consecutive_missed,omitempty"`
 	RewardsEarned     uint64        `json:"rewards_earned"`
 	RewardsWithheld   uint64        `json:"rewards_withheld"`
 	Slashed           uint64        `json:"slashed"`
@@ -656,6 +662,7 @@ func (s *State) settleChallenges(e uint32) {
 			}
 		} else if res.RoundsPassed > 0 && res.RoundsPending == 0 {
 			a.ConsecutiveFailed = 0
+			a.ConsecutiveMissed = 0
 			s.releaseMissed(a)
 		}
 	}
@@ -754,6 +761,7 @@ func (s *State) failEpoch(a *Accountability, res *EpochResult, now uint32) bool 
 	s.burnMissed(a, 0) // its misses were no outage: it lacks data
 	a.EpochsFailed++
 	a.ConsecutiveFailed++
+	a.ConsecutiveMissed = 0
 	if s.d.Params.SlashAfterFailedEpochs == 0 || a.ConsecutiveFailed < s.d.Params.SlashAfterFailedEpochs {
 		return false
 	}
@@ -763,6 +771,22 @@ func (s *State) failEpoch(a *Accountability, res *EpochResult, now uint32) bool 
 	a.Slashings++
 	a.ExcludedEpoch = now + 1
 	a.ConsecutiveFailed = 0
+	return true
+}
+
+// missEpoch records that the node missed the rounds of epoch res.Epoch (final when epoch now
+// ends) and passed or failed none. After ExcludeAfterMissedEpochs such epochs in a row it is marked for
+// exclusion from the next committee (capExclusions may lift that), not slashed: a miss is not
+// attributable, but a node silent for that long holds shards nobody can count on. missEpoch
+// reports whether it was marked.
+func (s *State) missEpoch(a *Accountability, res *EpochResult, now uint32) bool {
+	a.ConsecutiveMissed++
+	if s.d.Params.ExcludeAfterMissedEpochs == 0 || a.ConsecutiveMissed < s.d.Params.ExcludeAfterMissedEpochs {
+		return false
+	}
+	res.Excluded = true
+	a.ExcludedEpoch = now + 1
+	a.ConsecutiveMissed = 0
 	return true
 }
 
@@ -866,12 +890,18 @@ func (s *State) settleLate(old, now uint32, excluded []ObjectID) []ObjectID {
 			}
 		case res.RoundsMissed > 0:
 			s.holdMissed(a, res, held)
+			if res.RoundsPassed > 0 {
+				a.ConsecutiveMissed = 0 // it answered some: not silent
+			} else if s.missEpoch(a, res, now) {
+				excluded = append(excluded, m.NodeID)
+			}
 		default:
 			a.RewardsEarned += held
 			res.Reward += held
 			s.payNodeShare(m.NodeID, old, held)
 			if res.RoundsPassed > 0 {
 				a.ConsecutiveFailed = 0
+				a.ConsecutiveMissed = 0
 				s.releaseMissed(a)
 			}
 		}

@@ -97,7 +97,8 @@ func (s *State) AccountabilityReport() cpapi.AccountabilityReport {
 func (s *State) accountabilityAPI(a *Accountability) cpapi.Accountability {
 	out := cpapi.Accountability{NodeID: cpapi.ObjectID(a.NodeID), RoundsPassed: a.RoundsPassed, RoundsFailed: a.RoundsFailed, RoundsMissed: a.RoundsMissed,
 		EpochsFailed: a.EpochsFailed, ConsecutiveFailedEpochs: a.ConsecutiveFailed, RewardsEarned: a.RewardsEarned,
-		RewardsHeldPaid: a.HeldPaid, RewardsWithheld: a.RewardsWithheld, Slashed: a.Slashed, Slashings: a.Slashings, ExcludedEpoch: a.ExcludedEpoch,
+		ConsecutiveMissedEpochs: a.ConsecutiveMissed,
+		RewardsHeldPaid:         a.HeldPaid, RewardsWithheld: a.RewardsWithheld, Slashed: a.Slashed, Slashings: a.Slashings, ExcludedEpoch: a.ExcludedEpoch,
 		Recent: make([]cpapi.EpochAccountability, len(a.Recent))}
 	for _, h := range a.MissedHeld {
 		out.RewardsHeld += h.Amount

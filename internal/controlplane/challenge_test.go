@@ -789,3 +789,47 @@ func TestChallengeKeptShards(t *testing.T) {
 		t.Fatalf("a new member kept %v", got)
 	}
 }
+
+// TestChallengeSilentNodeExcluded: a node that misses every round of ExcludeAfterMissedEpochs
+// epochs in a row (each miss final once its grace epoch ended) is left out of the next
+// committee, not slashed; a node whose silent spells are broken by a passed epoch is not.
+func TestChallengeSilentNodeExcluded(t *testing.T) {
+	const limit = 3
+	h := newHarness(t)
+	h.s.d.Params.ExcludeAfterMissedEpochs = limit
+	w := h.memberIndexByWeight()
+	node := h.member(w[3]).NodeID
+	silent := []cpapi.ObjectID{node}
+	// The miss of an epoch is final when the next one ends: limit+1 silent epochs.
+	for k := range limit + 1 {
+		c, _ := h.s.Committee(h.s.Epoch())
+		if c.MemberIndex(node) < 0 {
+			t.Fatalf("excluded after %d silent epochs, want %d", k, limit+1)
+		}
+		h.challengeEpoch(byte(200+k), node, silent, nil)
+	}
+	c, _ := h.s.Committee(h.s.Epoch())
+	a, _ := h.s.NodeAccountability(ObjectID(node))
+	if c.MemberIndex(node) >= 0 || a.ExcludedEpoch != h.s.Epoch() || a.Slashed != 0 || a.Slashings != 0 || a.EpochsFailed != 0 {
+		t.Fatalf("after %d silent epochs: in the committee %v, %+v", limit+1, c.MemberIndex(node) >= 0, a)
+	}
+	if r := a.Recent[len(a.Recent)-2]; !r.Excluded || r.RoundsMissed != 1 {
+		t.Fatalf("the last final missed epoch's result: %+v", r)
+	}
+
+	h = newHarness(t)
+	h.s.d.Params.ExcludeAfterMissedEpochs = limit
+	w = h.memberIndexByWeight()
+	node = h.member(w[3]).NodeID
+	for k, quiet := range []bool{true, true, false, true, true, false} {
+		var silent []cpapi.ObjectID
+		if quiet {
+			silent = []cpapi.ObjectID{node}
+		}
+		h.challengeEpoch(byte(210+k), node, silent, nil)
+		c, _ := h.s.Committee(h.s.Epoch())
+		if a, _ := h.s.NodeAccountability(ObjectID(node)); c.MemberIndex(node) < 0 || a.ExcludedEpoch != 0 || a.ConsecutiveMissedEpochs >= limit {
+			t.Fatalf("epoch %d of a node that passes every third epoch: excluded (%+v)", k, a)
+		}
+	}
+}

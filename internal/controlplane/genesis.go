@@ -21,11 +21,14 @@ type Params struct {
 	// Storage challenges (challenge.go): ChallengeRounds rounds per epoch (0: none), each
 	// sampling ChallengeSamples symbols per node. A node that failed challenges in
 	// SlashAfterFailedEpochs epochs in a row (0: never) loses SlashBasisPoints of its stake
-	// and is left out of the next committee.
-	ChallengeRounds        int    `json:"challenge_rounds,omitempty"`
-	ChallengeSamples       int    `json:"challenge_samples,omitempty"`
-	SlashAfterFailedEpochs uint32 `json:"slash_after_failed_epochs,omitempty"`
-	SlashBasisPoints       uint16 `json:"slash_basis_points,omitempty"`
+	// and is left out of the next committee. A node that missed (proved nothing, failed
+	// nothing) every round of ExcludeAfterMissedEpochs epochs in a row (0: never) is left out
+	// of the next committee, not slashed.
+	ChallengeRounds          int    `json:"challenge_rounds,omitempty"`
+	ChallengeSamples         int    `json:"challenge_samples,omitempty"`
+	SlashAfterFailedEpochs   uint32 `json:"slash_after_failed_epochs,omitempty"`
+	SlashBasisPoints         uint16 `json:"slash_basis_points,omitempty"`
+	ExcludeAfterMissedEpochs uint32 `json:"exclude_after_missed_epochs,omitempty"`
 }
 
 // GenesisBalance is an initial balance.
@@ -80,6 +83,9 @@ func DefaultParams() Params {
 		ChallengeSamples:       DefaultChallengeSamples,
 		SlashAfterFailedEpochs: 2,
 		SlashBasisPoints:       1000,
+		// As long as a missed epoch's reward is held: a node silent that long earned nothing
+		// and holds shards the network cannot count on.
+		ExcludeAfterMissedEpochs: missedHoldEpochs,
 	}
 }
 

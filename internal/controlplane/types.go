@@ -365,5 +365,6 @@ func (p Params) API() cpapi.Params {
 	return cpapi.Params{ChainID: p.ChainID, NShards: p.NShards, EpochDurationMs: p.EpochDurationMs, MaxEpochsAhead: p.MaxEpochsAhead,
 		MinCommitteeSize: p.MinCommitteeSize, MaxCommitteeSize: p.MaxCommitteeSize, MinStake: p.MinStake,
 		ChallengeRounds: p.ChallengeRounds, ChallengeSamples: p.ChallengeSamples,
-		SlashAfterFailedEpochs: p.SlashAfterFailedEpochs, SlashBasisPoints: p.SlashBasisPoints}
+		SlashAfterFailedEpochs: p.SlashAfterFailedEpochs, SlashBasisPoints: p.SlashBasisPoints,
+		ExcludeAfterMissedEpochs: p.ExcludeAfterMissedEpochs}
 }

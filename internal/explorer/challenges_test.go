@@ -29,7 +29,7 @@ func TestChallengesShown(t *testing.T) {
 			{NodeID: b, RoundsPassed: 4, RoundsFailed: 2, EpochsFailed: 1, ConsecutiveFailedEpochs: 1, RewardsWithheld: 40, Slashed: 7, Slashings: 1},
 		}},
 	}
-	snap.Chain.ChallengeRounds, snap.Chain.ChallengeSamples, snap.Chain.SlashAfterFailedEpochs, snap.Chain.SlashBasisPoints = 2, 3, 1, 100
+	snap.Chain.ChallengeRounds, snap.Chain.ChallengeSamples, snap.Chain.SlashAfterFailedEpochs, snap.Chain.SlashBasisPoints, snap.Chain.ExcludeAfterMissedEpochs = 2, 3, 1, 100, 64
 	snap.Chain.RewardPool, snap.Chain.RewardsBurnt, snap.Chain.StakeSlashed = 1000, 40, 7
 	acc.fill(snap.Chain)
 	acc.annotate(snap.Nodes)
@@ -53,7 +53,7 @@ func TestChallengesShown(t *testing.T) {
 	html := out.String()
 	for _, want := range []string{`<b id="rewards-burnt">0.00000004 FLOE</b>`, `<b id="stake-slashed">0.000000007 FLOE</b>`, "round 1: 1 passed, 1 failed, 0 open (5 blobs sampled)",
 		`<span class="badge down" title="round 1">failed</span>`, "4 passed, 2 failed", "6 passed, 0 failed, 3 missed", `<div class="muted">held 0.000000025 FLOE</div>`, `<span class="badge up" title="round 1">passed</span>`,
-		"100 bps of stake slashed after 1 failed epochs in a row"} {
+		"100 bps of stake slashed after 1 failed epochs in a row", "a node that misses every round of 64 epochs in a row leaves the committee"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("overview lacks %q", want)
 		}

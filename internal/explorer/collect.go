@@ -70,12 +70,15 @@ type Chain struct {
 	// Challenges: rounds per epoch (0: the network runs none), samples per node per round,
 	// the slashing rule, and the current epoch's rounds (nil when the control plane did not
 	// answer the challenge query; ChallengeError says why).
-	ChallengeRounds        int           `json:"challengeRoundsPerEpoch"`
-	ChallengeSamples       int           `json:"challengeSamples"`
-	SlashAfterFailedEpochs uint32        `json:"slashAfterFailedEpochs"`
-	SlashBasisPoints       uint16        `json:"slashBasisPoints"`
-	Rounds                 []RoundStatus `json:"rounds"`
-	ChallengeError         string        `json:"challengeError,omitempty"`
+	ChallengeRounds        int    `json:"challengeRoundsPerEpoch"`
+	ChallengeSamples       int    `json:"challengeSamples"`
+	SlashAfterFailedEpochs uint32 `json:"slashAfterFailedEpochs"`
+	SlashBasisPoints       uint16 `json:"slashBasisPoints"`
+	// ExcludeAfterMissedEpochs: a node that missed every round of so many epochs in a row
+	// leaves the committee (0: never).
+	ExcludeAfterMissedEpochs uint32        `json:"excludeAfterMissedEpochs"`
+	Rounds                   []RoundStatus `json:"rounds"`
+	ChallengeError           string        `json:"challengeError,omitempty"`
 }
 
 // RoundStatus is one storage-challenge round of the current epoch.
@@ -292,7 +295,8 @@ func (x *Explorer) readChain(ctx context.Context, now time.Time) (*Chain, *cpapi
 		Used: info.Prices.Used, CostExample: cost, EventSeq: info.EventSeq,
 		RewardPool: info.RewardPool, RewardsBurnt: info.RewardsBurnt, StakeSlashed: info.StakeSlashed,
 		ChallengeRounds: info.Params.ChallengeRounds, ChallengeSamples: info.Params.ChallengeSamples,
-		SlashAfterFailedEpochs: info.Params.SlashAfterFailedEpochs, SlashBasisPoints: info.Params.SlashBasisPoints}
+		SlashAfterFailedEpochs: info.Params.SlashAfterFailedEpochs, SlashBasisPoints: info.Params.SlashBasisPoints,
+		ExcludeAfterMissedEpochs: info.Params.ExcludeAfterMissedEpochs}
 	acc.fill(c)
 	if span := info.NextEpochMs - info.EpochStartMs; span > 0 {
 		c.EpochProgress = math.Min(1, math.Max(0, float64(now.UnixMilli()-info.EpochStartMs)/float64(span)))
