@@ -58,9 +58,11 @@ const (
 	// maxSyncShardBytes bounds a page's bytes (a page stops before exceeding it, after at
 	// least one sliver).
 	maxSyncShardBytes = 32 << 20
-	// syncShardRetries is how many times a failed page request is retried (with backoff,
-	// about 3 s in all) before the previous owner is given up for recovery.
-	syncShardRetries = 4
+	// syncShardRetryFor is how long failed page requests are retried (with backoff) before
+	// the previous owner is given up for recovery: long enough for a restart of that node (3 s
+	// were not, for a node restarted mid-transfer on a loaded machine), short next to what
+	// recovery of a whole shard costs.
+	syncShardRetryFor = 20 * time.Second
 )
 
 // Migrations serves sync_shard requests and pulls the node's gained shards.
@@ -472,13 +474,20 @@ func (m *Migrations) fetchPage(ctx context.Context, peer *nodeclient.Client, req
 	body := protocol.SignSyncShard(m.key, req)
 	backoff := 200 * time.Millisecond
 	var errs []error
-	for try := 0; ; try++ {
+	var giveUp time.Time
+	for {
 		items, err := peer.With(m.countBytes("sync_shard")).SyncShard(ctx, body, maxSyncShardBytes+(1<<20))
 		if err == nil {
 			return items, nil
 		}
+		if giveUp.IsZero() {
+			giveUp = time.Now().Add(syncShardRetryFor)
+		}
 		errs = append(errs, err)
-		if errors.Is(err, nodeclient.ErrInvalidResponse) || try >= syncShardRetries || ctx.Err() != nil {
+		if errors.Is(err, nodeclient.ErrInvalidResponse) || time.Now().Add(backoff).After(giveUp) || ctx.Err() != nil {
+			if len(errs) > 4 { // the first few and the last say why; the rest repeat them
+				errs = append(errs[:3], errs[len(errs)-1])
+			}
 			return nil, errors.Join(errs...)
 		}
 		select {
