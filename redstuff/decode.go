@@ -3,7 +3,6 @@ package redstuff
 import (
 	"fmt"
 
-	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/rs16"
 )
 
@@ -145,12 +144,12 @@ func (e *Encoder) checkConsistency(data []byte, s int, inputs map[int][]byte, ha
 	errs := make([]error, len(rows))
 	e.parallel(len(rows), func(_, j int) {
 		i := rows[j]
-		_, leaves, err := e.expandSliver(Primary, data[i*rowLen:(i+1)*rowLen], s, false)
+		root, err := e.expandedRoot(Primary, data[i*rowLen:(i+1)*rowLen], s)
 		if err != nil {
 			errs[j] = err
 			return
 		}
-		bad[j] = merkle.RootInPlace(leaves) != hashes[i].Primary
+		bad[j] = root != hashes[i].Primary
 	})
 	for j := range rows {
 		if errs[j] != nil {

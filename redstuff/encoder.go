@@ -22,7 +22,8 @@ type Encoder struct {
 	colCode *rs16.Code
 	// rowCode is the secondary code (k = K_s, n): it expands a row, i.e. a primary sliver.
 	rowCode *rs16.Code
-	// works pools encoding areas for expanding single slivers, by workKey.
+	// works pools the scratch of expanding single slivers (*sync.Pool of *sliverScratch), by
+	// scratchKey.
 	works sync.Map
 	// memoryLimit bounds the working memory of one Encode or Commit (see WithMemoryLimit).
 	memoryLimit uint64

@@ -32,28 +32,86 @@ func checkSymbolSize(s int) error {
 	return nil
 }
 
-// expandSliver expands a sliver's symbols with the code of its axis into all n symbols of its
-// row or column. It returns the n raw symbols (the first ones alias data) and their leaf
-// hashes; with rawSymbols false it returns only the leaf hashes and skips converting the
-// recovery symbols back to raw layout beyond their tails.
-func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool) ([][]byte, []merkle.Node, error) {
+// sliverScratch is what expanding one sliver needs besides its data: the encoding area and
+// the per-symbol tables. Nodes verify thousands of slivers of the same shape per blob, so the
+// scratch is pooled (per axis and symbol size) and a verification allocates nothing.
+type sliverScratch struct {
+	w      *rs16.EncodeWork
+	leaves []merkle.Node // n leaf hashes
+	orig   [][]byte      // k original symbols (alias the sliver's data; cleared on release)
+	heads  [][]byte      // m recovery symbols' whole 64-byte blocks (alias w)
+	tails  [][]byte      // m recovery symbols' joined tails (alias tailBuf), nil entries without tails
+	tail   []byte        // m tails of s mod 64 bytes
+}
+
+// scratchKey identifies a pool of sliver scratch.
+type scratchKey struct {
+	axis Axis
+	size int // symbol size
+}
+
+// scratch returns expansion scratch for slivers of axis a with symbols of s bytes, reusing
+// pooled scratch when it can.
+func (e *Encoder) scratch(a Axis, s int) (*sliverScratch, error) {
+	if p, ok := e.works.Load(scratchKey{a, s}); ok {
+		if sc, ok := p.(*sync.Pool).Get().(*sliverScratch); ok {
+			return sc, nil
+		}
+	}
 	code := e.code(a)
 	k, m := code.K(), code.M()
-	ws := rs16.WorkSize(s)
-	w, err := e.encodeWork(a, ws)
+	w, err := code.NewEncodeWork(rs16.WorkSize(s))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer e.releaseWork(a, w)
+	sc := &sliverScratch{
+		w:      w,
+		leaves: make([]merkle.Node, k+m),
+		orig:   make([][]byte, k),
+		heads:  make([][]byte, m),
+		tails:  make([][]byte, m),
+	}
+	full := s &^ 63
+	if t := s - full; t > 0 {
+		sc.tail = make([]byte, m*t)
+		for r := range m {
+			sc.tails[r] = sc.tail[r*t : (r+1)*t : (r+1)*t]
+		}
+	}
+	for r := range m {
+		sc.heads[r] = w.Recovery(r)[:full:full]
+	}
+	return sc, nil
+}
+
+// release gives scratch of axis a and symbol size s back to the pool; the caller must not use
+// it (nor its leaves) afterwards.
+func (e *Encoder) release(a Axis, s int, sc *sliverScratch) {
+	clear(sc.orig) // do not keep the caller's data alive
+	key := scratchKey{a, s}
+	p, ok := e.works.Load(key)
+	if !ok {
+		p, _ = e.works.LoadOrStore(key, new(sync.Pool))
+	}
+	p.(*sync.Pool).Put(sc)
+}
+
+// expandSliver expands a sliver's symbols with the code of its axis into all n symbols of its
+// row or column and computes their leaf hashes into sc.leaves. With rawSymbols it also returns
+// the n raw symbols (the first ones alias data); without, it hashes the recovery symbols in
+// the encoding area, in place, and returns nil.
+func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool, sc *sliverScratch) [][]byte {
+	code := e.code(a)
+	k, m := code.K(), code.M()
+	w := sc.w
 	for i := 0; i < k; i++ {
 		rs16.ToWork(w.Original(i), data[i*s:(i+1)*s], s)
 	}
 	w.Encode()
 	n := k + m
-	leaves := make([]merkle.Node, n)
-	orig := make([][]byte, k)
+	leaves, orig := sc.leaves, sc.orig
 	for i := 0; i < k; i++ {
-		orig[i] = data[i*s : (i+1)*s]
+		orig[i] = data[i*s : (i+1)*s : (i+1)*s]
 	}
 	merkle.LeafMany(leaves[:k], orig)
 	if rawSymbols {
@@ -66,56 +124,35 @@ func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool) ([][
 			syms[k+r] = sym
 		}
 		merkle.LeafMany(leaves[k:], syms[k:])
-		return syms, leaves, nil
+		return syms
 	}
-	// Hash the recovery symbols in place: their whole 64-byte blocks are already raw bytes;
-	// only a tail of t = s mod 64 bytes needs its two halves joined.
+	// Hash the recovery symbols in place: their whole 64-byte blocks are already raw bytes
+	// (sc.heads); only a tail of t = s mod 64 bytes needs its two halves joined.
 	full := s &^ 63
-	t := s - full
-	heads := make([][]byte, m)
-	tails := make([][]byte, m)
-	var tailBuf []byte
-	if t > 0 {
-		tailBuf = make([]byte, m*t)
-	}
-	for r := 0; r < m; r++ {
-		sym := w.Recovery(r)
-		heads[r] = sym[:full]
-		if t > 0 {
-			h := t / 2
-			tail := tailBuf[r*t : (r+1)*t]
+	if t := s - full; t > 0 {
+		h := t / 2
+		for r := 0; r < m; r++ {
+			sym := w.Recovery(r)
+			tail := sc.tails[r]
 			copy(tail[:h], sym[full:full+h])
 			copy(tail[h:], sym[full+32:full+32+h])
-			tails[r] = tail
-		} else {
-			tails[r] = nil
 		}
+		merkle.LeafPartsMany(leaves[k:], sc.heads, sc.tails)
+	} else {
+		merkle.LeafMany(leaves[k:], sc.heads)
 	}
-	merkle.LeafPartsMany(leaves[k:], heads, tails)
-	return nil, leaves, nil
+	return nil
 }
 
-// workKey identifies a pool of encoding areas.
-type workKey struct {
-	axis Axis
-	size int
-}
-
-// encodeWork returns an encoding area for expanding slivers of axis a with symbols of ws
-// work-layout bytes, reusing one from the pool when it can (nodes verify many slivers of the
-// same size).
-func (e *Encoder) encodeWork(a Axis, ws int) (*rs16.EncodeWork, error) {
-	if p, ok := e.works.Load(workKey{a, ws}); ok {
-		if w, ok := p.(*sync.Pool).Get().(*rs16.EncodeWork); ok {
-			return w, nil
-		}
+// expandedRoot returns the Merkle root over the expansion of a sliver's data.
+func (e *Encoder) expandedRoot(a Axis, data []byte, s int) (Node, error) {
+	sc, err := e.scratch(a, s)
+	if err != nil {
+		return Node{}, err
 	}
-	return e.code(a).NewEncodeWork(ws)
-}
-
-func (e *Encoder) releaseWork(a Axis, w *rs16.EncodeWork) {
-	p, _ := e.works.LoadOrStore(workKey{a, w.Size()}, new(sync.Pool))
-	p.(*sync.Pool).Put(w)
+	defer e.release(a, s, sc)
+	e.expandSliver(a, data, s, false, sc)
+	return merkle.RootInPlace(sc.leaves), nil
 }
 
 // SliverHash returns the Merkle root over the expansion of the sliver.
@@ -126,11 +163,7 @@ func (e *Encoder) SliverHash(sl Sliver) (Node, error) {
 	if err := e.checkSliverShape(sl, sl.SymbolSize); err != nil {
 		return Node{}, err
 	}
-	_, leaves, err := e.expandSliver(sl.Axis, sl.Data, sl.SymbolSize, false)
-	if err != nil {
-		return Node{}, err
-	}
-	return merkle.RootInPlace(leaves), nil
+	return e.expandedRoot(sl.Axis, sl.Data, sl.SymbolSize)
 }
 
 // VerifySliver checks a sliver's index, length and symbol size (for a blob of the given
@@ -165,11 +198,13 @@ func (e *Encoder) RecoverySymbols(source Sliver, targets []int) ([]RecoverySymbo
 	if err := e.checkSliverShape(source, source.SymbolSize); err != nil {
 		return nil, err
 	}
-	syms, leaves, err := e.expandSliver(source.Axis, source.Data, source.SymbolSize, true)
+	sc, err := e.scratch(source.Axis, source.SymbolSize)
 	if err != nil {
 		return nil, err
 	}
-	tree := merkle.NewTree(leaves)
+	syms := e.expandSliver(source.Axis, source.Data, source.SymbolSize, true, sc)
+	tree := merkle.NewTree(sc.leaves) // copies the leaves
+	e.release(source.Axis, source.SymbolSize, sc)
 	out := make([]RecoverySymbol, 0, len(targets))
 	for _, t := range targets {
 		if t < 0 || t >= e.p.NShards {

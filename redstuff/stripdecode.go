@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/rs16"
 )
 
@@ -156,12 +155,12 @@ func (e *Encoder) CheckRowsAt(s int, rows map[int]io.ReaderAt, hashes []PairHash
 			errs[j] = fmt.Errorf("%w: row %d: %w", ErrBlobRead, r, err)
 			return
 		}
-		_, leaves, err := e.expandSliver(Primary, buf, s, false)
+		root, err := e.expandedRoot(Primary, buf, s)
 		if err != nil {
 			errs[j] = err
 			return
 		}
-		bad[j] = merkle.RootInPlace(leaves) != hashes[r].Primary
+		bad[j] = root != hashes[r].Primary
 	})
 	for j, r := range idx {
 		if errs[j] != nil {
