@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"sync"
 
@@ -228,12 +229,23 @@ func (u *Uploads) commitVerified(ctx context.Context, id blob.ID, todo []verifie
 }
 
 // bufPool recycles the buffers of uploaded frames, so that a node receiving gigabytes does
-// not allocate (and zero, and fault in) fresh memory for every sliver.
-type bufPool struct{ p sync.Pool }
+// not allocate (and zero, and fault in) fresh memory for every sliver. Buffers are pooled by
+// size class (the bit length of their size), so that a blob's primary slivers, its secondary
+// slivers (half as long) and its metadata frame each find buffers of their own size: with one
+// pool, a secondary sliver's buffer handed out for a primary sliver was dropped and a fresh
+// one allocated.
+type bufPool struct{ classes [bits.UintSize + 1]sync.Pool }
+
+// sizeClass returns the pool class of buffers of n bytes: the buffers of a class hold between
+// 2^(c-1)+1 and 2^c bytes.
+func sizeClass(n int) int { return bits.Len(uint(n - 1)) }
 
 // get returns a buffer of n bytes (contents undefined).
 func (bp *bufPool) get(n int) []byte {
-	if b, ok := bp.p.Get().(*[]byte); ok && cap(*b) >= n {
+	if n <= 0 {
+		return make([]byte, n)
+	}
+	if b, ok := bp.classes[sizeClass(n)].Get().(*[]byte); ok && cap(*b) >= n {
 		return (*b)[:n]
 	}
 	return make([]byte, n)
@@ -241,7 +253,8 @@ func (bp *bufPool) get(n int) []byte {
 
 // put gives b back; the caller must not use it afterwards.
 func (bp *bufPool) put(b []byte) {
-	if cap(b) > 0 {
-		bp.p.Put(&b)
+	if c := cap(b); c > 0 {
+		b = b[:c]
+		bp.classes[sizeClass(c)].Put(&b)
 	}
 }
