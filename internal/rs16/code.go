@@ -218,7 +218,14 @@ func (c *Code) Encode(originals, recovery [][]byte) error {
 func (c *Code) encodeHigh(d workArea) {
 	e, k, m, C := &c.eng, c.k, c.m, c.chunk
 	wc := c.encodeWorkCount()
-	d.zero(k, wc)
+	last := k % C
+	if k > C && last > 0 && c.halfTail(last) {
+		// The last chunk's upper half is zero and only its final butterflies read it (see
+		// halfTail): it needs no clearing.
+		d.zero(k, wc-C/2)
+	} else {
+		d.zero(k, wc)
+	}
 	first := min(k, C)
 	e.ifft(d, 0, C, first, C)
 	if k > C {
@@ -227,27 +234,67 @@ func (c *Code) encodeHigh(d workArea) {
 			e.ifft(d, cs, C, C, cs+C)
 			xorInto(d.span(0, C), d.span(cs, C))
 		}
-		if last := k % C; last > 0 {
-			e.ifft(d, cs, C, last, cs+C)
-			xorInto(d.span(0, C), d.span(cs, C))
+		if last > 0 {
+			if c.halfTail(last) {
+				// The inverse transform of the chunk, truncated to last <= C/2 originals: all
+				// but its widest layer stay within the lower half x, and the widest layer's
+				// butterflies, on (x, 0), give (x ^ x*skew, x). Add those to the first
+				// chunk directly.
+				h := C / 2
+				e.ifft(d, cs, h, last, cs+C)
+				x := d.span(cs, h)
+				xorInto(d.span(0, h), x)
+				if logM := e.t.skew[h+cs+C-1]; logM != modulus {
+					e.k.mulAdd(d.span(0, h), x, logM)
+				}
+				xorInto(d.span(h, h), x)
+			} else {
+				e.ifft(d, cs, C, last, cs+C)
+				xorInto(d.span(0, C), d.span(cs, C))
+			}
 		}
 	}
 	e.fft(d, 0, C, m, 0)
+}
+
+// halfTail reports whether a chunk of the code's size C (a power of two) truncated to last
+// entries is transformed with its widest layer alone (an odd number of layers, see fft and
+// ifft) and has only zeros, or only unused outputs, in its upper half, so that the widest
+// layer can be folded into its neighbour step.
+func (c *Code) halfTail(last int) bool {
+	return c.chunk >= 2 && log2(c.chunk)%2 == 1 && last <= c.chunk/2
 }
 
 func (c *Code) encodeLow(d workArea) {
 	e, k, m, C := &c.eng, c.k, c.m, c.chunk
 	d.zero(k, C)
 	e.ifft(d, 0, C, k, 0)
+	last := m % C
+	half := m > C && last > 0 && c.halfTail(last)
 	for cs := C; cs < m; cs += C {
+		if half && cs+C > m {
+			// The last chunk, truncated to last <= C/2 outputs: its widest fft layer's
+			// butterflies (x ^= y*skew; y ^= x) feed the later layers only through x, so
+			// compute that x from the first chunk's halves instead of copying the chunk.
+			h := C / 2
+			copy(d.span(cs, h), d.span(0, h))
+			if logM := e.t.skew[h+cs+C-1]; logM != modulus {
+				e.k.mulAdd(d.span(cs, h), d.span(h, h), logM)
+			}
+			continue
+		}
 		copy(d.span(cs, C), d.span(0, C))
 	}
 	cs := 0
 	for ; cs+C <= m; cs += C {
 		e.fft(d, cs, C, C, cs+C)
 	}
-	if last := m % C; last > 0 {
-		e.fft(d, cs, C, last, cs+C)
+	if last > 0 {
+		if half {
+			e.fft(d, cs, C/2, last, cs+C)
+		} else {
+			e.fft(d, cs, C, last, cs+C)
+		}
 	}
 }
 

@@ -54,6 +54,9 @@ func TestRoundTrip(t *testing.T) {
 		{1, 1, 64}, {2, 3, 128}, {3, 2, 64}, {4, 6, 192}, {7, 3, 64}, {16, 16, 64},
 		{33, 67, 128}, {67, 33, 64}, {100, 200, 64}, {334, 666, 64}, {667, 333, 128},
 		{5, 1000, 64}, {1000, 5, 64}, {2000, 3000, 64},
+		// Last chunks of at most half the chunk size with an odd number of layers (halfTail),
+		// at and below the boundary, both rates.
+		{9, 2, 64}, {10, 7, 64}, {12, 7, 128}, {13, 7, 64}, {5, 10, 64}, {7, 12, 128}, {100, 129, 64}, {1100, 600, 64},
 	} {
 		if raceEnabled && tc.k+tc.m > 1000 {
 			continue // checked without the race detector (.ci/run)
