@@ -127,7 +127,10 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 		h     [8 * maxLanes]uint64
 		ptab  [chunkBlocks * maxLanes]*byte
 		stage [stageBlocks][maxLanes][blockSize]byte
-		none  []byte
+		// slotBlock is the block whose shared bytes (prefix and zero padding) each staging
+		// slot holds, -1 for none: every message has the same length, so a slot staging the
+		// same block again (as it does for every group) needs only the messages' bytes.
+		slotBlock = [stageBlocks]int{-1, -1}
 	)
 	length := pl + la + lb
 	nb := max(1, (length+blockSize-1)/blockSize)
@@ -172,13 +175,28 @@ func sumParts[D ~[Size]byte](out []D, prefix []byte, a, b [][]byte, lanes int) {
 					ptab[p+l] = &gb[l][off-pl-la]
 				}
 			default:
-				for l := 0; l < cnt; l++ {
-					tail := none
-					if gb != nil {
-						tail = gb[l]
+				if slotBlock[staged] != j {
+					slotBlock[staged] = j
+					for l := range stage[staged] {
+						dst := &stage[staged][l]
+						clear(dst[:])
+						if off < pl {
+							copy(dst[:], prefix[off:])
+						}
 					}
+				}
+				// The bytes of a and b in this block: message positions [aFrom, aTo) and
+				// [bFrom, bTo).
+				aFrom, aTo := max(off, pl), min(off+blockSize, pl+la)
+				bFrom, bTo := max(off, pl+la), min(off+blockSize, length)
+				for l := 0; l < cnt; l++ {
 					dst := &stage[staged][l]
-					fill(dst, prefix, ga[l], tail, off)
+					if aFrom < aTo {
+						copy(dst[aFrom-off:], ga[l][aFrom-pl:aTo-pl])
+					}
+					if bFrom < bTo {
+						copy(dst[bFrom-off:], gb[l][bFrom-pl-la:bTo-pl-la])
+					}
 					ptab[p+l] = &dst[0]
 				}
 				staged++
@@ -305,27 +323,6 @@ func tails(b [][]byte, i, j int) [][]byte {
 		return nil
 	}
 	return b[i:j]
-}
-
-// fill copies bytes [off, off+128) of prefix || a || b to dst, zero-padded past the end.
-func fill(dst *[blockSize]byte, prefix, a, b []byte, off int) {
-	d := dst[:]
-	pos := off
-	if pos < len(prefix) {
-		c := copy(d, prefix[pos:])
-		d, pos = d[c:], pos+c
-	}
-	pos -= len(prefix)
-	if len(d) > 0 && pos < len(a) {
-		c := copy(d, a[pos:])
-		d, pos = d[c:], pos+c
-	}
-	pos -= len(a)
-	if len(d) > 0 && pos < len(b) {
-		c := copy(d, b[pos:])
-		d = d[c:]
-	}
-	clear(d)
 }
 
 // sumScalar hashes the messages one by one with x/crypto.
