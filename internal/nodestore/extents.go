@@ -110,6 +110,13 @@ type extents struct {
 	mu       sync.Mutex
 	next     uint64              // the next file id
 	inflight map[uint64]struct{} // files written whose batch is not committed yet
+	// sizes holds the size of each extent file on disk (stated once at Open, then known from
+	// what write wrote and sweepExtents removed) and total their sum, which size returns: a
+	// node's disk-usage gauge used to stat every file at each Prometheus scrape, some
+	// thousands of blocking system calls a minute per node after a few stores (each of which
+	// also woke the Go runtime's monitor thread of an idle node), and more with every file.
+	sizes map[uint64]int64
+	total int64
 }
 
 // openExtents opens the extents of the store in dbDir; ring, if not nil, is the store's ring,
@@ -118,7 +125,8 @@ func openExtents(fs vfs.FS, dbDir string, threshold int, ring *uring.Ring) (*ext
 	if threshold == 0 {
 		threshold = DefaultExtentThreshold
 	}
-	x := &extents{fs: fs, dir: fs.PathJoin(dbDir, extentDir), threshold: threshold, next: 1, inflight: map[uint64]struct{}{}}
+	x := &extents{fs: fs, dir: fs.PathJoin(dbDir, extentDir), threshold: threshold, next: 1, inflight: map[uint64]struct{}{},
+		sizes: map[uint64]int64{}}
 	x.direct.Store(fs == vfs.Default)
 	if err := fs.MkdirAll(x.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("extents: %w", err)
@@ -133,6 +141,13 @@ func openExtents(fs vfs.FS, dbDir string, threshold int, ring *uring.Ring) (*ext
 	}
 	if len(ids) > 0 {
 		x.next = slices.Max(ids) + 1
+	}
+	for _, id := range ids {
+		st, err := fs.Stat(x.path(id))
+		if err != nil {
+			return nil, fmt.Errorf("extents: %w", err)
+		}
+		x.added(id, st.Size())
 	}
 	x.dw.dirFd = -1
 	if ring != nil && x.direct.Load() {
@@ -223,7 +238,28 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 			return nil, id, err
 		}
 	}
+	size := int64(0)
+	if k := len(ws); k > 0 {
+		size = int64(offs[k-1]) + int64(len(ws[k-1].data)) // either way, the file ends with the last sliver
+	}
+	x.added(id, size)
 	return refs, id, nil
+}
+
+// added counts file id, of size bytes, in the extents' disk usage.
+func (x *extents) added(id uint64, size int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.total += size - x.sizes[id]
+	x.sizes[id] = size
+}
+
+// removed stops counting file id (deleted) in the extents' disk usage.
+func (x *extents) removed(id uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.total -= x.sizes[id]
+	delete(x.sizes, id)
 }
 
 // writeBuffered creates path and writes bufs back to back into it through x.fs, then syncs
@@ -338,23 +374,10 @@ func (x *extents) read(r extentRef) ([]byte, error) {
 }
 
 // size returns the bytes of every extent file.
-func (x *extents) size() (uint64, error) {
-	ids, err := x.list()
-	if err != nil {
-		return 0, err
-	}
-	var total uint64
-	for _, id := range ids {
-		st, err := x.fs.Stat(x.path(id))
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // swept meanwhile
-			}
-			return 0, fmt.Errorf("extents: %w", err)
-		}
-		total += uint64(st.Size())
-	}
-	return total, nil
+func (x *extents) size() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return uint64(x.total)
 }
 
 // resolve returns a stored sliver value's SliverData: v itself, or the bytes of the extent it
@@ -432,6 +455,7 @@ func (s *Store) sweepExtents() (int, error) {
 		if err := s.ext.fs.Remove(s.ext.path(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return n, fmt.Errorf("extents: remove %d: %w", id, err)
 		}
+		s.ext.removed(id)
 		n++
 	}
 	return n, nil

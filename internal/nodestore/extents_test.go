@@ -312,3 +312,85 @@ func TestNewSliverBatchRoom(t *testing.T) {
 		t.Fatalf("a batch of two inline slivers allocated %d bytes, want room for their 256 KiB", got)
 	}
 }
+
+// TestExtentBytes: the extents' disk usage, kept without listing the files, is the sum of
+// the sizes of the extent files on disk after writes, a file left in flight, deletions and
+// sweeps, and a reopening; on the operating system's file system (direct I/O) and in memory.
+func TestExtentBytes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fs   vfs.FS
+		dir  string
+	}{{"mem", vfs.NewMem(), "db"}, {"os", nil, t.TempDir()}} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys := c.fs
+			if fsys == nil {
+				fsys = vfs.Default
+			}
+			open := func() *Store {
+				s, err := Open(c.dir, &Options{FS: c.fs, Logger: testLogger(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			check := func(s *Store, files int) {
+				t.Helper()
+				ids := extentFiles(t, s)
+				var want int64
+				for _, id := range ids {
+					st, err := fsys.Stat(s.ext.path(id))
+					if err != nil {
+						t.Fatal(err)
+					}
+					want += st.Size()
+				}
+				if len(ids) != files {
+					t.Fatalf("%d extent files, want %d", len(ids), files)
+				}
+				if got := s.ext.size(); got != uint64(want) {
+					t.Fatalf("extent bytes %d, want %d, the sum of the files' sizes", got, want)
+				}
+				if u, err := s.DiskUsage(); err != nil || u < uint64(want) {
+					t.Fatalf("DiskUsage %d, %v: less than the extents' %d bytes", u, err, want)
+				}
+			}
+			s := open()
+			check(s, 0)
+			putBig(t, s, id(1), 10, 1, 2, 3, 4, 5)
+			putBig(t, s, id(2), 20, 6, 7, 8, 9)
+			check(s, 2)
+			var ws []extentWrite
+			for i := range 7 {
+				ws = append(ws, extentWrite{key: []byte{byte(i)}, data: mustSliverData(t, bigSliver(redstuff.Primary, i, 99))})
+			}
+			_, inflight, err := s.ext.write(ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(s, 3)
+			// Dropping the second batch's shards leaves its file unreferenced: swept; the one in
+			// flight stays.
+			for _, sh := range []uint16{6, 7, 8, 9} {
+				if err := s.DropShard(context.Background(), sh); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check(s, 2)
+			s.ext.done(inflight)
+			if n, err := s.sweepExtents(); err != nil || n != 1 {
+				t.Fatalf("sweep deleted %d, %v; want the file no longer in flight", n, err)
+			}
+			check(s, 1)
+			putBig(t, s, id(3), 30, 10, 11, 12, 13)
+			check(s, 2)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open()
+			defer s.Close()
+			check(s, 2)
+			checkBig(t, s, id(1), 10, 1, 2, 3, 4, 5)
+		})
+	}
+}

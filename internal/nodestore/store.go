@@ -262,11 +262,7 @@ func (s *Store) DiskUsage() (uint64, error) {
 		return 0, err
 	}
 	defer s.release()
-	ext, err := s.ext.size()
-	if err != nil {
-		return 0, fmt.Errorf("nodestore: disk usage: %w", err)
-	}
-	return s.db.Metrics().DiskSpaceUsage() + ext, nil
+	return s.db.Metrics().DiskSpaceUsage() + s.ext.size(), nil
 }
 
 // begin checks ctx and acquires the store for one operation. Callers defer release.
