@@ -217,17 +217,9 @@ func (c *Code) Encode(originals, recovery [][]byte) error {
 
 func (c *Code) encodeHigh(d workArea) {
 	e, k, m, C := &c.eng, c.k, c.m, c.chunk
-	wc := c.encodeWorkCount()
 	last := k % C
-	if k > C && last > 0 && c.halfTail(last) {
-		// The last chunk's upper half is zero and only its final butterflies read it (see
-		// halfTail): it needs no clearing.
-		d.zero(k, wc-C/2)
-	} else {
-		d.zero(k, wc)
-	}
 	first := min(k, C)
-	e.ifft(d, 0, C, first, C)
+	e.ifftUncleared(d, 0, C, first, C)
 	if k > C {
 		cs := C
 		for ; cs+C <= k; cs += C {
@@ -241,7 +233,7 @@ func (c *Code) encodeHigh(d workArea) {
 				// butterflies, on (x, 0), give (x ^ x*skew, x). Add those to the first
 				// chunk directly.
 				h := C / 2
-				e.ifft(d, cs, h, last, cs+C)
+				e.ifftUncleared(d, cs, h, last, cs+C)
 				x := d.span(cs, h)
 				xorInto(d.span(0, h), x)
 				if logM := e.t.skew[h+cs+C-1]; logM != modulus {
@@ -249,7 +241,7 @@ func (c *Code) encodeHigh(d workArea) {
 				}
 				xorInto(d.span(h, h), x)
 			} else {
-				e.ifft(d, cs, C, last, cs+C)
+				e.ifftUncleared(d, cs, C, last, cs+C)
 				xorInto(d.span(0, C), d.span(cs, C))
 			}
 		}
@@ -267,8 +259,7 @@ func (c *Code) halfTail(last int) bool {
 
 func (c *Code) encodeLow(d workArea) {
 	e, k, m, C := &c.eng, c.k, c.m, c.chunk
-	d.zero(k, C)
-	e.ifft(d, 0, C, k, 0)
+	e.ifftUncleared(d, 0, C, k, 0)
 	last := m % C
 	half := m > C && last > 0 && c.halfTail(last)
 	for cs := C; cs < m; cs += C {

@@ -95,13 +95,20 @@ func roundTrip(t *testing.T, rng *rand.Rand, c *Code, orig, rec [][]byte, size i
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range orig {
-		copy(w.Original(i), orig[i])
+	// Twice: over an area of random bytes (Encode must not rely on slots beyond the
+	// originals being zero), then over what the first Encode left.
+	for i := range w.area.buf {
+		w.area.buf[i] = byte(rng.Uint32())
 	}
-	w.Encode()
-	for r := range rec {
-		if !bytes.Equal(w.Recovery(r), rec[r]) {
-			t.Fatalf("EncodeWork recovery %d differs", r)
+	for pass := 0; pass < 2; pass++ {
+		for i := range orig {
+			copy(w.Original(i), orig[i])
+		}
+		w.Encode()
+		for r := range rec {
+			if !bytes.Equal(w.Recovery(r), rec[r]) {
+				t.Fatalf("pass %d: EncodeWork recovery %d differs", pass, r)
+			}
 		}
 	}
 	all := append(append([][]byte{}, orig...), rec...)

@@ -108,6 +108,57 @@ func (e *engine) ifft(d workArea, pos, size, truncated, skewDelta int) {
 	}
 }
 
+// ifftUncleared is ifft over shards pos..pos+size of which only the first truncated hold data:
+// the others stand for zeros but need not be cleared. It clears only the few a radix-4
+// butterfly reads, and runs the butterflies whose second span is all such shards as a copy and
+// a multiply-add (ifft2 on (x, 0) gives (x ^ x*skew, x)).
+//
+// Why every other span read is valid: after the layers of groups of G shards, every group
+// that starts below truncated is written, so the written prefix [0, w) has w a multiple of G
+// (w >= the roundup of truncated to G), and a span of the next layers, aligned to its size, is
+// either all written or all past w.
+func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) {
+	skew := &e.t.skew
+	sz := d.size
+	w := truncated // shards [pos, pos+w) hold data
+	// butterfly runs ifft2 on the spans of width shards at r and r+width.
+	butterfly := func(r, width int, logM uint16) {
+		x, y := d.span(pos+r, width), d.span(pos+r+width, width)
+		if r+width < w {
+			e.ifft2(x, y, logM)
+			return
+		}
+		copy(y, x)
+		if logM != modulus {
+			e.k.mulAdd(x, y, logM)
+		}
+		w = max(w, r+2*width)
+	}
+	dist := 1
+	for ; 4*dist <= size; dist *= 4 {
+		for r := 0; r < truncated; r += 4 * dist {
+			log01 := skew[r+dist+skewDelta-1]
+			log02 := skew[r+2*dist+skewDelta-1]
+			if r+2*dist < truncated {
+				if end := r + 4*dist; end > w {
+					d.zero(pos+w, pos+end)
+					w = end
+				}
+				log23 := skew[r+3*dist+skewDelta-1]
+				e.k.ifft4(d.span(pos+r, 4*dist), dist*sz, log01, log23, log02)
+				continue
+			}
+			butterfly(r, dist, log01)
+			butterfly(r, 2*dist, log02)
+		}
+	}
+	if dist < size {
+		for r := 0; r < truncated; r += 2 * dist {
+			butterfly(r, dist, skew[r+dist+skewDelta-1])
+		}
+	}
+}
+
 // formalDerivative replaces the shards with the formal derivative of the polynomial they hold.
 func formalDerivative(d workArea, count int) {
 	for i := 1; i < count; i++ {
