@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	api "github.com/floelabs/floe/api/storagenode"
@@ -17,9 +18,13 @@ import (
 // give, and that the batch decoder reads the frames back.
 func TestBatchBody(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	var gatherPool sync.Pool
 	for round := range 20 {
 		var want bytes.Buffer
 		body := &batchBody{}
+		if round%2 == 1 {
+			body.gather = &gatherPool // pooled gather buffers, reused across rounds
+		}
 		wb, _ := api.NewBatchWriter(&want)
 		bb, _ := api.NewBatchWriter(body)
 		frames := r.IntN(40)

@@ -939,7 +939,7 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *
 	}
 	up := c.uploader(node)
 	for k, chunk := range chunks {
-		body := &batchBody{}
+		body := &batchBody{gather: &c.gatherBufs}
 		bw, err := api.NewBatchWriter(body)
 		if err != nil {
 			return fmt.Errorf("client: %w", err)
@@ -983,6 +983,8 @@ type batchBody struct {
 	open  bool   // the last segment ends at the end of chunk and may be extended
 	size  int64
 	guard *memGuard // if not nil, reads of the body happen under it
+	// gather, if not nil, pools the buffers (*[]byte) WriteTo gathers runs into.
+	gather *sync.Pool
 }
 
 // segment is a part of a body: bytes in memory, runs of bytes in memory (a column of a
@@ -1074,16 +1076,17 @@ func (b *batchBody) Reader() io.Reader { return b.reader() }
 
 // reader returns a new reader of the whole body.
 func (b *batchBody) reader() *segReader {
-	return &segReader{segs: b.segs, left: b.size, guard: b.guard}
+	return &segReader{segs: b.segs, left: b.size, guard: b.guard, gather: b.gather}
 }
 
 // segReader reads a list of segments as one stream (without modifying the list).
 type segReader struct {
-	segs  []segment
-	i     int   // current segment
-	off   int64 // bytes of it already read
-	left  int64 // bytes not read yet
-	guard *memGuard
+	segs   []segment
+	i      int   // current segment
+	off    int64 // bytes of it already read
+	left   int64 // bytes not read yet
+	guard  *memGuard
+	gather *sync.Pool
 }
 
 // errBodyRevoked: an upload body was read after its store ended.
@@ -1133,6 +1136,19 @@ func (r *segReader) Read(p []byte) (int, error) {
 // run (a symbol, often about a kilobyte) would make a TLS record of each.
 const gatherBuf = 64 << 10
 
+// gatherBuf returns a buffer of gatherBuf bytes and what gives it back.
+func (r *segReader) gatherBuf() (buf []byte, put func()) {
+	if r.gather == nil {
+		return make([]byte, gatherBuf), func() {}
+	}
+	p, ok := r.gather.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, gatherBuf)
+		p = &b
+	}
+	return *p, func() { r.gather.Put(p) }
+}
+
 // WriteTo writes the rest to w, each slice in place, runs and file sections through a buffer.
 func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
@@ -1149,7 +1165,9 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 			k, err = io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(sg.f, r.off, sg.f.Size()-r.off), buf)
 		case sg.run > 0:
 			if buf == nil {
-				buf = make([]byte, gatherBuf)
+				var put func()
+				buf, put = r.gatherBuf()
+				defer put()
 			}
 			if r.guard != nil && !r.guard.begin() {
 				return total, errBodyRevoked
@@ -1272,7 +1290,7 @@ func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *
 	for _, p := range pairs {
 		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
 			g.Go(func() error {
-				body := &batchBody{}
+				body := &batchBody{gather: &c.gatherBufs}
 				k, err := e.writeSliver(body, nil, p, a)
 				if err != nil {
 					return fmt.Errorf("client: %w", err)
