@@ -41,6 +41,8 @@ type Uploads struct {
 	*core
 	// frameBufs recycles the payload buffers of batched uploads.
 	frameBufs bufPool
+	// mds keeps the decoded metadata of the blobs uploaded last.
+	mds metadataCache
 }
 
 // MetadataLimit returns the largest metadata body for the current committee.
@@ -137,11 +139,13 @@ func (u *Uploads) storeMetadata(ctx context.Context, md *blob.MetadataWithID, v 
 		return 0, err
 	}
 	if has {
+		u.mds.put(md)
 		return AlreadyHeld, nil
 	}
 	if err := u.store.PutMetadata(ctx, md); err != nil {
 		return 0, err
 	}
+	u.mds.put(md)
 	return Stored, nil
 }
 
@@ -234,10 +238,22 @@ func (u *Uploads) checkSliver(ctx context.Context, id blob.ID, v *epochView, pai
 		return sl, shard, false, fmt.Errorf("%w: %s", ErrNotRegistered, id)
 	}
 	if st.md == nil {
+		if md := u.mds.get(id); md != nil {
+			has, err := u.store.HasMetadata(ctx, id)
+			if err != nil {
+				return sl, shard, false, err
+			}
+			if has {
+				st.md = md
+			}
+		}
+	}
+	if st.md == nil {
 		md, err := u.store.Metadata(ctx, id)
 		switch {
 		case err == nil:
 			st.md = md
+			u.mds.put(md)
 		case errors.Is(err, nodestore.ErrNotFound):
 			if st.md = u.pending.metadata(id); st.md == nil {
 				return sl, shard, false, fmt.Errorf("%w: %s", ErrMetadataRequired, id)

@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/floelabs/floe/blob"
+)
 
 // TestBufPoolBySize checks that a recycled frame buffer goes to a later frame of its own size
 // even when buffers of other sizes were given back after it: a blob's primary slivers are
@@ -36,5 +40,42 @@ func TestBufPoolBySize(t *testing.T) {
 	}
 	if b := bp.get(0); len(b) != 0 {
 		t.Errorf("get(0) returned %d bytes", len(b))
+	}
+}
+
+// TestMetadataCache checks the cache of decoded metadata: hits by ID, no duplicates, and the
+// oldest entry replaced when full.
+func TestMetadataCache(t *testing.T) {
+	var c metadataCache
+	id := func(i int) blob.ID {
+		var b blob.ID
+		b[0], b[1] = byte(i), byte(i>>8)
+		return b
+	}
+	if c.get(id(1)) != nil {
+		t.Fatal("empty cache returned metadata")
+	}
+	mds := make([]*blob.MetadataWithID, mdCacheSize+3)
+	for i := range mds {
+		mds[i] = &blob.MetadataWithID{ID: id(i + 1)}
+	}
+	for _, md := range mds[:mdCacheSize] {
+		c.put(md)
+		c.put(md) // again: no second slot
+	}
+	for i, md := range mds[:mdCacheSize] {
+		if got := c.get(md.ID); got != md {
+			t.Fatalf("entry %d: got %v", i, got)
+		}
+	}
+	// Three more replace the three oldest.
+	for _, md := range mds[mdCacheSize:] {
+		c.put(md)
+	}
+	for i, md := range mds {
+		got := c.get(md.ID)
+		if evicted := i < 3; evicted != (got == nil) {
+			t.Errorf("entry %d: cached %v, want evicted %v", i, got != nil, evicted)
+		}
 	}
 }
