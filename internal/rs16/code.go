@@ -235,11 +235,13 @@ func (c *Code) encodeHigh(d workArea) {
 				h := C / 2
 				e.ifftUncleared(d, cs, h, last, cs+C)
 				x := d.span(cs, h)
-				xorInto(d.span(0, h), x)
-				if logM := e.t.skew[h+cs+C-1]; logM != modulus {
-					e.k.mulAdd(d.span(0, h), x, logM)
-				}
 				xorInto(d.span(h, h), x)
+				// The first chunk's lower half gets x ^ x*skew = x * (1 + skew).
+				if logM := e.t.skew[h+cs+C-1]; logM == modulus {
+					xorInto(d.span(0, h), x)
+				} else if l, ok := e.t.onePlusLog(logM); ok {
+					e.k.mulAdd(d.span(0, h), x, l)
+				}
 			} else {
 				e.ifftUncleared(d, cs, C, last, cs+C)
 				xorInto(d.span(0, C), d.span(cs, C))

@@ -130,7 +130,12 @@ func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) 
 		}
 		copy(y, x)
 		if logM != modulus {
-			e.k.mulAdd(x, y, logM)
+			// x ^= x*m, that is x *= 1 + m.
+			if l, ok := e.t.onePlusLog(logM); ok {
+				e.k.mul(x, l)
+			} else {
+				clear(x)
+			}
 		}
 		w = max(w, r+2*width)
 	}
@@ -157,6 +162,16 @@ func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) 
 			butterfly(r, dist, skew[r+dist+skewDelta-1])
 		}
 	}
+}
+
+// onePlusLog returns the log of 1 + exp(logM) (logM < modulus), so that x ^ x*exp(logM) is
+// one multiplication, and false when that sum is zero.
+func (t *tables) onePlusLog(logM uint16) (uint16, bool) {
+	v := t.exp[0] ^ t.exp[logM] // exp[0] is the field's one
+	if v == 0 {
+		return 0, false
+	}
+	return t.log[v], true
 }
 
 // formalDerivative replaces the shards with the formal derivative of the polynomial they hold.

@@ -229,3 +229,23 @@ func TestFieldIdentities(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePlusLog checks x ^ x*exp(m) = x * exp(onePlusLog(m)) for every multiplier log m.
+func TestOnePlusLog(t *testing.T) {
+	tab := fieldTables()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for m := 0; m < modulus; m++ {
+		x := uint16(1 + rng.IntN(modulus))
+		want := x ^ tab.mulLog(x, uint16(m))
+		l, ok := tab.onePlusLog(uint16(m))
+		if !ok {
+			if want != 0 {
+				t.Fatalf("m=%d: onePlusLog says 1 + exp(m) = 0, but x ^ x*exp(m) = %d", m, want)
+			}
+			continue
+		}
+		if got := tab.mulLog(x, l); got != want {
+			t.Fatalf("m=%d, x=%d: x*exp(onePlusLog) = %d, want %d", m, x, got, want)
+		}
+	}
+}
