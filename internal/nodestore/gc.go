@@ -77,11 +77,11 @@ func (s *Store) CollectGarbage(ctx context.Context, currentEpoch uint32) (GCRepo
 		return rep, fmt.Errorf("nodestore: gc: %w", err)
 	}
 	rep.BlobsScanned = len(ids)
-	sliverShards, err := s.shards(prefixSliver)
+	sliverShards, err := s.listShards(prefixSliver)
 	if err != nil {
 		return rep, fmt.Errorf("nodestore: gc: %w", err)
 	}
-	quarantineShards, err := s.shards(prefixQuarantine)
+	quarantineShards, err := s.listShards(prefixQuarantine)
 	if err != nil {
 		return rep, fmt.Errorf("nodestore: gc: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -368,22 +370,71 @@ func (s *Store) shardSlivers(ctx context.Context, shard uint16, a redstuff.Axis,
 	return out, it.Error()
 }
 
-// Shards returns the shards that hold at least one sliver, in increasing order.
+// Shards returns the shards that hold at least one sliver, in increasing order. Listing them
+// seeks through the store once per shard; a node asks every second (shard migrations), so
+// the last answer is reused while no commit that may change it was made since.
 func (s *Store) Shards(ctx context.Context) ([]uint16, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
 	defer s.release()
-	out, err := s.shards(prefixSliver)
+	gen := s.sliverWrites.Load()
+	if out, ok := s.shards.get(gen); ok {
+		return out, nil
+	}
+	out, err := s.listShards(prefixSliver)
 	if err != nil {
 		return nil, fmt.Errorf("nodestore: list shards: %w", err)
 	}
+	s.shards.put(gen, out)
 	return out, nil
 }
 
-// shards lists the shards with a key under prefix (0x03 or 0x04), seeking from one shard to
-// the next rather than reading every key.
-func (s *Store) shards(prefix byte) (out []uint16, err error) {
+// shardsCache holds the shards holding slivers as listed when Store.sliverWrites was gen.
+type shardsCache struct {
+	mu    sync.Mutex
+	valid bool
+	gen   uint64
+	list  []uint16
+}
+
+func (c *shardsCache) get(gen uint64) ([]uint16, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || c.gen != gen {
+		return nil, false
+	}
+	return slices.Clone(c.list), true
+}
+
+func (c *shardsCache) put(gen uint64, list []uint16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.valid, c.gen, c.list = true, gen, slices.Clone(list)
+}
+
+// touchesSlivers reports whether applying b may change which shards hold slivers: unless
+// every write of b sets or deletes a key outside the sliver records (metadata, blob infos,
+// the event cursor...).
+func touchesSlivers(b *pebble.Batch) bool {
+	r := b.Reader()
+	for {
+		kind, k, _, ok, err := r.Next()
+		if err != nil {
+			return true
+		}
+		if !ok {
+			return false
+		}
+		if (kind != pebble.InternalKeyKindSet && kind != pebble.InternalKeyKindDelete) || len(k) == 0 || k[0] == prefixSliver {
+			return true
+		}
+	}
+}
+
+// listShards lists the shards with a key under prefix (0x03 or 0x04), seeking from one shard
+// to the next rather than reading every key.
+func (s *Store) listShards(prefix byte) (out []uint16, err error) {
 	lower, upper := prefixRange(prefix)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {

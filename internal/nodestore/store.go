@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -85,6 +86,12 @@ type Store struct {
 
 	// eventMu serializes ApplyEvent and the blob-info decisions of CollectGarbage.
 	eventMu sync.Mutex
+
+	// sliverWrites counts the commits that may have changed which shards hold slivers
+	// (see touchesSlivers); shards caches Shards' last answer with the count it was listed
+	// at.
+	sliverWrites atomic.Uint64
+	shards       shardsCache
 }
 
 // Open opens the store in dir, creating it if it does not exist, and checks its format
@@ -325,6 +332,11 @@ func (s *Store) write(fill func(b *pebble.Batch) error) error {
 func (s *Store) commit(b *pebble.Batch) error {
 	if b.Empty() {
 		return nil
+	}
+	if touchesSlivers(b) {
+		// Counted once the batch is applied (or failed): a listing that started before
+		// then is not reused.
+		defer s.sliverWrites.Add(1)
 	}
 	err := catchFatal(func() error { return s.db.Apply(b, pebble.Sync) })
 	var fe *fatalError

@@ -411,3 +411,59 @@ func TestContextCancelled(t *testing.T) {
 func quietPebble(fs vfs.FS) *pebble.Options {
 	return &pebble.Options{FS: fs, Logger: pebbleLogger{log: slog.New(slog.DiscardHandler)}}
 }
+
+// TestShardsReused: Shards answers what the store holds after every kind of write that adds
+// or removes slivers, and reuses its last listing across writes that cannot change it
+// (metadata) and none other.
+func TestShardsReused(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), &Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bid := blob.ID{9}
+	want := func(shards ...uint16) {
+		t.Helper()
+		got, err := s.Shards(ctx)
+		if err != nil || !slices.Equal(got, shards) {
+			t.Fatalf("Shards = %v, %v; want %v", got, err, shards)
+		}
+		if again, _ := s.Shards(ctx); !slices.Equal(again, got) {
+			t.Fatalf("Shards asked again = %v, want %v", again, got)
+		}
+	}
+	want()
+	put := func(shard uint16) {
+		t.Helper()
+		if err := s.PutSliver(ctx, shard, bid, smallSliver(redstuff.Primary, int(shard), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(3)
+	want(3)
+	e := newEncoder(t)
+	gen := s.sliverWrites.Load()
+	if err := s.PutMetadata(ctx, encodeBlob(t, e, 1, 1000).meta); err != nil {
+		t.Fatal(err)
+	}
+	if s.sliverWrites.Load() != gen {
+		t.Fatal("a metadata write counts as one that may change the shards held")
+	}
+	want(3)
+	put(7)
+	put(5)
+	want(3, 5, 7)
+	if err := s.DeleteSliver(ctx, 5, bid, redstuff.Primary); err != nil {
+		t.Fatal(err)
+	}
+	want(3, 7)
+	if err := s.DropShard(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	want(7)
+	// A listing must not be mistaken for the caller's: changing it changes no later answer.
+	got, _ := s.Shards(ctx)
+	got[0] = 100
+	want(7)
+}
