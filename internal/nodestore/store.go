@@ -121,6 +121,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if o.MemTableSize > 0 {
 		po.MemTableSize = o.MemTableSize
 	}
+	// Compactions are granted without a goroutine that looks for them every 100 ms.
+	po.Experimental.CompactionScheduler = newCompactionScheduler()
 	// Slivers are erasure-coded and mostly incompressible: compressing them costs CPU on every
 	// flush and compaction and saves nothing.
 	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
