@@ -4,27 +4,20 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	api "github.com/floelabs/floe/api/storagenode"
-	"github.com/floelabs/floe/redstuff"
 )
 
 // TestBatchBody builds batch bodies of frames of mixed sizes through batchBody and checks
 // that reading them (by Read with odd buffer sizes, and by WriteTo), twice from the same body,
-// gives exactly what the same frames written (some with their data as file sections, some as
-// runs of bytes spaced apart in memory, as lean encodings give columns) to a bytes.Buffer
-// give, and that the batch decoder reads the frames back.
+// gives exactly what the same frames written (some with their data as file sections) to a bytes.Buffer give, and that the batch decoder
+// reads the frames back.
 func TestBatchBody(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var gatherPool sync.Pool
 	for round := range 20 {
 		var want bytes.Buffer
 		body := &batchBody{}
-		if round%2 == 1 {
-			body.gather = &gatherPool // pooled gather buffers, reused across rounds
-		}
 		wb, _ := api.NewBatchWriter(&want)
 		bb, _ := api.NewBatchWriter(body)
 		frames := r.IntN(40)
@@ -48,23 +41,6 @@ func TestBatchBody(t *testing.T) {
 				}
 				body.Write(head)
 				body.addSection(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))))
-				body.Write(tail)
-			} else if f%3 == 1 { // data as runs spaced apart in memory
-				if err := bb.WriteSliverHeader(uint16(f), f%2 == 1, int64(len(head)+len(data)+len(tail))); err != nil {
-					t.Fatal(err)
-				}
-				body.Write(head)
-				run := 1 + r.IntN(3000)
-				count := len(data) / run
-				stride := run + r.IntN(3)*r.IntN(100)
-				spaced := make([]byte, count*stride)
-				for i := range count {
-					copy(spaced[i*stride:], data[i*run:(i+1)*run])
-				}
-				if count > 0 {
-					body.addPiece(redstuff.Piece{B: spaced, Run: run, Stride: stride, Count: count})
-				}
-				body.Write(data[count*run:])
 				body.Write(tail)
 			} else if err := bb.WriteSliverParts(uint16(f), f%2 == 1, head, data, tail); err != nil {
 				t.Fatal(err)

@@ -42,9 +42,6 @@ type Client struct {
 	rowBufs bufPool
 	// sliverMem keeps the last in-memory store's sliver buffer for the next one.
 	sliverMem sliverMemory
-	// gatherBufs pools the buffers upload bodies gather runs of sliver bytes into (*[]byte of
-	// gatherBuf bytes): a new one per request was fresh memory to fault in and clear.
-	gatherBufs sync.Pool
 	// mdCache holds the verified metadata of recently read blobs.
 	mdCache *metadataCache
 	// decodes is the measured cost of rebuilding rows (see nearPlan).

@@ -41,7 +41,6 @@ func BenchmarkEncodeAndSend(b *testing.B) {
 	}
 	var mem sliverMemory
 	defer mem.release()
-	var c Client
 	w := &recordCopier{}
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
@@ -54,19 +53,19 @@ func BenchmarkEncodeAndSend(b *testing.B) {
 		if i == 1 { // the first store's fresh memory apart
 			start = cpu()
 		}
-		need, _ := enc.LeanMemory(uint64(len(data)))
+		need, _ := enc.SliverMemory(uint64(len(data)))
 		m := mem.take(need)
 		if m == nil {
 			m = mem.alloc(need)
 		}
-		l, err := enc.EncodeLean(data, m)
+		l, err := enc.EncodeInto(data, m)
 		if err != nil {
 			b.Fatal(err)
 		}
 		e := &encodedBlob{Commitment: l.Commitment, params: p, mem: l, guard: &memGuard{}}
 		const chunk = 4 << 20
 		for p0 := 0; p0 < p.NShards; {
-			body := &batchBody{gather: &c.gatherBufs}
+			body := &batchBody{}
 			size := int64(0)
 			for ; p0 < p.NShards && size < chunk; p0++ {
 				for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {

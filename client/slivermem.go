@@ -6,14 +6,12 @@ import (
 	"unsafe"
 )
 
-// A store from memory encodes its blob into one buffer holding the slivers' bytes the blob
-// does not hold itself (redstuff.EncodeLean: about 2.5 times the blob at n = 1000; the
-// systematic slivers are uploaded from the blob, its columns gathered as they are sent). A
-// new buffer is fresh memory for the process: on the virtual machines the devnet benchmarks
-// run on, the page faults and zeroing of the 1.2 GB of all a 256 MiB blob's slivers took the
-// client about 2.5 CPU seconds, twice the encoding itself (BenchmarkStoreCPU, perf: half of
-// the client's samples in clear_page). The client keeps the buffer of its last in-memory store
-// for keepSliverMemory, and the next store of a blob no larger reuses it.
+// A store from memory encodes its blob into one buffer holding all the slivers (about 4.5
+// times the blob). A new buffer is fresh memory for the process: on the virtual machines the
+// devnet benchmarks run on, the page faults and zeroing of the 1.2 GB of a 256 MiB blob's
+// slivers took the client about 2.5 CPU seconds, twice the encoding itself (BenchmarkStoreCPU,
+// perf: half of the client's samples in clear_page). The client keeps the buffer of its last
+// in-memory store for keepSliverMemory, and the next store of a blob no larger reuses it.
 //
 // A new buffer (the first store of a process, or one larger than the buffer held) is mapped
 // outside the Go heap where the system allows (Linux: transparent huge pages, populated in one

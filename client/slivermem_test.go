@@ -23,11 +23,11 @@ func TestSliverMemoryReuse(t *testing.T) {
 	var mem sliverMemory
 	defer mem.release()
 	encode := func(data []byte) *encodedBlob {
-		need, err := enc.LeanMemory(uint64(len(data)))
+		need, err := enc.SliverMemory(uint64(len(data)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := enc.EncodeLean(data, mem.take(need))
+		e, err := enc.EncodeInto(data, mem.take(need))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,8 +61,7 @@ func TestSliverMemoryReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.Root != want.Root || !bytes.Equal(second.mem.AppendSliver(nil, redstuff.Primary, 7), want.Primary[7]) ||
-		!bytes.Equal(second.mem.AppendSliver(nil, redstuff.Secondary, 7), want.Secondary[7]) {
+	if second.Root != want.Root || !bytes.Equal(second.mem.Primary[7], want.Primary[7]) {
 		t.Fatal("the encoding into reused memory differs from Encode's")
 	}
 	second.close()
@@ -87,7 +86,7 @@ func TestSliverMemoryMapped(t *testing.T) {
 	var mem sliverMemory
 	defer mem.release()
 	data := bytes.Repeat([]byte("mapped"), 20_000)
-	need, err := enc.LeanMemory(uint64(len(data)))
+	need, err := enc.SliverMemory(uint64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +97,7 @@ func TestSliverMemoryMapped(t *testing.T) {
 	if len(buf) != need || len(mem.mapped) != 1 {
 		t.Fatalf("alloc(%d): %d bytes, %d mappings", need, len(buf), len(mem.mapped))
 	}
-	e, err := enc.EncodeLean(data, buf)
+	e, err := enc.EncodeInto(data, buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +109,7 @@ func TestSliverMemoryMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range want.Primary {
-		if !bytes.Equal(e.AppendSliver(nil, redstuff.Primary, i), want.Primary[i]) ||
-			!bytes.Equal(e.AppendSliver(nil, redstuff.Secondary, i), want.Secondary[i]) {
+		if !bytes.Equal(e.Primary[i], want.Primary[i]) || !bytes.Equal(e.Secondary[i], want.Secondary[i]) {
 			t.Fatalf("sliver pair %d in mapped memory differs from Encode's", i)
 		}
 	}

@@ -209,17 +209,16 @@ func (c *Client) StoreReaderAt(ctx context.Context, r io.ReaderAt, size int64, o
 // once if the blob is already certified until at least the requested end epoch; reuses an
 // owned registration or storage resource or buys storage; uploads the sliver pairs to every
 // node of the committee; collects verified confirmations covering n-f shards; certifies the
-// blob with their aggregate; and transfers the object to opts.SendObjectTo if set. data must
-// not change during the call: the slivers it holds are uploaded from it.
+// blob with their aggregate; and transfers the object to opts.SendObjectTo if set.
 func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
 	return c.store(ctx, uint64(len(data)), opts, func(v *committeeView) (*encodedBlob, error) {
 		var mem []byte
-		if need, err := v.enc.LeanMemory(uint64(len(data))); err == nil {
+		if need, err := v.enc.SliverMemory(uint64(len(data))); err == nil {
 			if mem = c.sliverMem.take(need); mem == nil {
 				mem = c.sliverMem.alloc(need)
 			}
 		}
-		e, err := v.enc.EncodeLean(data, mem)
+		e, err := v.enc.EncodeInto(data, mem)
 		if err != nil {
 			c.sliverMem.give(mem)
 			return nil, err
@@ -939,7 +938,7 @@ func (c *Client) uploadBatches(ctx context.Context, node *nodeclient.Client, e *
 	}
 	up := c.uploader(node)
 	for k, chunk := range chunks {
-		body := &batchBody{gather: &c.gatherBufs}
+		body := &batchBody{}
 		bw, err := api.NewBatchWriter(body)
 		if err != nil {
 			return fmt.Errorf("client: %w", err)
@@ -983,45 +982,19 @@ type batchBody struct {
 	open  bool   // the last segment ends at the end of chunk and may be extended
 	size  int64
 	guard *memGuard // if not nil, reads of the body happen under it
-	// gather, if not nil, pools the buffers (*[]byte) WriteTo gathers runs into.
-	gather *sync.Pool
 }
 
-// segment is a part of a body: bytes in memory, runs of bytes in memory (a column of a
-// blob, say), or a section of a file.
+// segment is a part of a body: bytes in memory, or a section of a file.
 type segment struct {
-	// b is the segment's bytes or, if run > 0, holds count runs of run bytes, stride bytes
-	// apart from its start.
-	b                  []byte
-	run, stride, count int
-	f                  *io.SectionReader
+	b []byte
+	f *io.SectionReader
 }
 
 func (s segment) len() int64 {
-	switch {
-	case s.f != nil:
+	if s.f != nil {
 		return s.f.Size()
-	case s.run > 0:
-		return int64(s.run) * int64(s.count)
 	}
 	return int64(len(s.b))
-}
-
-// copyAt copies the bytes of a segment in memory from off on into p, as many as fit.
-func (s segment) copyAt(p []byte, off int64) int {
-	if s.run == 0 {
-		return copy(p, s.b[off:])
-	}
-	n := 0
-	i, o := int(off/int64(s.run)), int(off%int64(s.run))
-	for n < len(p) && i < s.count {
-		k := copy(p[n:], s.b[i*s.stride+o:i*s.stride+s.run])
-		n += k
-		if o += k; o == s.run {
-			i, o = i+1, 0
-		}
-	}
-	return n
 }
 
 // bigWrite is the size from which a write is kept by reference.
@@ -1050,17 +1023,6 @@ func (b *batchBody) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// addPiece appends the bytes of pc, by reference.
-func (b *batchBody) addPiece(pc redstuff.Piece) {
-	if pc.Count == 1 || pc.Run == pc.Stride {
-		_, _ = b.Write(pc.B[:pc.Len()])
-		return
-	}
-	b.size += int64(pc.Len())
-	b.segs = append(b.segs, segment{b: pc.B, run: pc.Run, stride: pc.Stride, count: pc.Count})
-	b.open = false
-}
-
 // addSection appends the bytes of sec, read when the body is read.
 func (b *batchBody) addSection(sec *io.SectionReader) {
 	b.size += sec.Size()
@@ -1076,17 +1038,16 @@ func (b *batchBody) Reader() io.Reader { return b.reader() }
 
 // reader returns a new reader of the whole body.
 func (b *batchBody) reader() *segReader {
-	return &segReader{segs: b.segs, left: b.size, guard: b.guard, gather: b.gather}
+	return &segReader{segs: b.segs, left: b.size, guard: b.guard}
 }
 
 // segReader reads a list of segments as one stream (without modifying the list).
 type segReader struct {
-	segs   []segment
-	i      int   // current segment
-	off    int64 // bytes of it already read
-	left   int64 // bytes not read yet
-	guard  *memGuard
-	gather *sync.Pool
+	segs  []segment
+	i     int   // current segment
+	off   int64 // bytes of it already read
+	left  int64 // bytes not read yet
+	guard *memGuard
 }
 
 // errBodyRevoked: an upload body was read after its store ended.
@@ -1118,7 +1079,7 @@ func (r *segReader) Read(p []byte) (int, error) {
 			}
 			k = got
 		} else {
-			k = sg.copyAt(p[n:], r.off)
+			k = copy(p[n:], sg.b[r.off:])
 		}
 		n += k
 		if r.off += int64(k); r.off == sg.len() {
@@ -1132,24 +1093,7 @@ func (r *segReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// gatherBuf is the size of the buffer WriteTo gathers runs of bytes into: a write of each
-// run (a symbol, often about a kilobyte) would make a TLS record of each.
-const gatherBuf = 64 << 10
-
-// gatherBuf returns a buffer of gatherBuf bytes and what gives it back.
-func (r *segReader) gatherBuf() (buf []byte, put func()) {
-	if r.gather == nil {
-		return make([]byte, gatherBuf), func() {}
-	}
-	p, ok := r.gather.Get().(*[]byte)
-	if !ok {
-		b := make([]byte, gatherBuf)
-		p = &b
-	}
-	return *p, func() { r.gather.Put(p) }
-}
-
-// WriteTo writes the rest to w, each slice in place, runs and file sections through a buffer.
+// WriteTo writes the rest to w, each slice in place, each file section through a buffer.
 func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	var buf []byte
@@ -1157,29 +1101,12 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 		sg := r.segs[r.i]
 		var k int64
 		var err error
-		switch {
-		case sg.f != nil:
+		if sg.f != nil {
 			if buf == nil {
 				buf = make([]byte, 256<<10)
 			}
 			k, err = io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(sg.f, r.off, sg.f.Size()-r.off), buf)
-		case sg.run > 0:
-			if buf == nil {
-				var put func()
-				buf, put = r.gatherBuf()
-				defer put()
-			}
-			if r.guard != nil && !r.guard.begin() {
-				return total, errBodyRevoked
-			}
-			got := sg.copyAt(buf[:min(int64(len(buf)), sg.len()-r.off)], r.off)
-			if r.guard != nil {
-				r.guard.end()
-			}
-			var n int
-			n, err = w.Write(buf[:got])
-			k = int64(n)
-		default:
+		} else {
 			if r.guard != nil && !r.guard.begin() {
 				return total, errBodyRevoked
 			}
@@ -1212,7 +1139,7 @@ func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 type encodedBlob struct {
 	redstuff.Commitment
 	params redstuff.Params
-	mem    *redstuff.LeanEncoding
+	mem    *redstuff.Encoding
 	file   *os.File
 	// guard (with mem) stops the upload bodies' reads of mem at close, after which mem's
 	// memory goes to reuse (if not nil) for another store.
@@ -1260,11 +1187,12 @@ func (e *encodedBlob) writeSliver(body *batchBody, bw *api.BatchWriter, pair int
 		return 0, err
 	}
 	if e.mem != nil {
-		body.guard = e.guard
-		var pieces [2]redstuff.Piece
-		for _, pc := range e.mem.Sliver(pieces[:0], a, idx) {
-			body.addPiece(pc)
+		data := e.mem.Primary[idx]
+		if a == redstuff.Secondary {
+			data = e.mem.Secondary[idx]
 		}
+		body.guard = e.guard
+		_, err = body.Write(data)
 	} else {
 		body.addSection(io.NewSectionReader(e.file, e.params.SliverOffset(a, idx, e.SymbolSize), int64(dataLen)))
 	}
@@ -1290,7 +1218,7 @@ func (c *Client) uploadSlivers(ctx context.Context, node *nodeclient.Client, e *
 	for _, p := range pairs {
 		for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
 			g.Go(func() error {
-				body := &batchBody{gather: &c.gatherBufs}
+				body := &batchBody{}
 				k, err := e.writeSliver(body, nil, p, a)
 				if err != nil {
 					return fmt.Errorf("client: %w", err)

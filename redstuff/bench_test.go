@@ -93,53 +93,6 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodeReused measures encoding into memory reused from the previous encoding, as
-// a client storing blobs one after another does: all slivers (EncodeInto) or only what the
-// blob does not hold (EncodeLean). Fresh memory is not counted: on virtual machines it can
-// cost more than the encoding.
-func BenchmarkEncodeReused(b *testing.B) {
-	const n, size = 1000, 256 << 20
-	enc, err := redstuff.New(n)
-	if err != nil {
-		b.Fatal(err)
-	}
-	data := randomBlob(size, 1)
-	b.Run("all", func(b *testing.B) {
-		e, err := enc.Encode(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mem := e.Memory()
-		b.SetBytes(size)
-		b.ResetTimer()
-		start := redstuff.CPUTime()
-		for b.Loop() {
-			if _, err := enc.EncodeInto(data, mem); err != nil {
-				b.Fatal(err)
-			}
-		}
-		redstuff.ReportCPU(b, start)
-		b.ReportMetric(float64(len(mem)), "mem-bytes")
-	})
-	b.Run("lean", func(b *testing.B) {
-		e, err := enc.EncodeLean(data, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mem := e.Memory()
-		b.SetBytes(size)
-		b.ResetTimer()
-		start := redstuff.CPUTime()
-		for b.Loop() {
-			if _, err := enc.EncodeLean(data, mem); err != nil {
-				b.Fatal(err)
-			}
-		}
-		redstuff.ReportCPU(b, start)
-		b.ReportMetric(float64(len(mem)), "mem-bytes")
-	})
-}
-
 // BenchmarkDecode measures reading a blob back from K_p primary slivers: the systematic ones
 // (a copy) and the last K_p ones (a full erasure decode).
 func BenchmarkDecode(b *testing.B) {

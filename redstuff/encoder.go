@@ -186,40 +186,23 @@ func (sh *symHasher) flush() {
 	sh.n = 0
 }
 
-// keepMode says which slivers an expansion keeps in memory.
-type keepMode int
-
-const (
-	keepNone keepMode = iota // only the leaf hashes (Commit, EncodeAt)
-	keepAll                  // all 2n slivers, in one buffer (Encode)
-	// keepLean keeps only what is not in the blob already (EncodeLean): the bottom primary
-	// slivers, the right block and the message rows the blob holds only in part.
-	keepLean
-)
-
 // expansion holds what expanding a blob produces.
 type expansion struct {
 	s, ws  int
 	leaves []merkle.Node // n*n leaf hashes, row-major
-	// Encode, EncodeLean: raw primary slivers (EncodeLean: those of rows 0..K_p alias the blob
-	// or tail); Encode only: raw secondary slivers. All in mem, but for the aliases.
+	// Encode only: raw slivers, all in mem.
 	primary, secondary [][]byte
 	mem                []byte
-	// EncodeLean only: the right block (see expand) and the message rows full..K_p, zero
-	// padded, both in mem.
-	right, tail []byte
-	full        int
 }
 
-// expand computes the expanded matrix's leaf hashes and, if keep is keepAll, all slivers in
-// memory (in mem if it is large enough, else in new memory), or, if keepLean, what
-// EncodeLean keeps (leanLayout), or, if sink is not nil, all slivers
+// expand computes the expanded matrix's leaf hashes and, if keep, all slivers in memory (in
+// mem if it is large enough, else in new memory), or, if sink is not nil, all slivers
 // written to sink (see EncodeAt), or, if sink is not nil and rightOnly, only the secondary
 // slivers K_s..n, the right block, which it reads back (see CommitAt). It works symbol by symbol
 // in cache-sized encoding areas: the message is read in place, and besides the leaf hashes
 // only the secondary-code expansion of the top rows (the right K_p x (n-K_s) block) is kept
 // across phases, in memory or, with a sink, as the secondary slivers it writes.
-func (e *Encoder) expand(src *blobSource, keep keepMode, mem []byte, sink ReaderWriterAt, rightOnly bool) (*expansion, error) {
+func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWriterAt, rightOnly bool) (*expansion, error) {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	s, err := p.SymbolSize(uint64(src.size))
@@ -227,41 +210,22 @@ func (e *Encoder) expand(src *blobSource, keep keepMode, mem []byte, sink Reader
 		return nil, err
 	}
 	ws := rs16.WorkSize(s)
-	if need := e.workingSet(s, src.size, keep, sink != nil); need > e.memoryLimit {
+	if need := e.workingSet(s, keep, sink != nil); need > e.memoryLimit {
 		return nil, fmt.Errorf("%w: %d shards and symbols of %d bytes need %d bytes of working memory, over the limit of %d", ErrWorkingSetTooLarge, n, s, need, e.memoryLimit)
 	}
 	x := &expansion{s: s, ws: ws, leaves: e.getLeaves(n * n)}
-	nRight := n - ks
-	rowLen := ks * s
-	switch keep {
-	case keepAll:
+	if keep {
 		x.mem = sliverMemory(mem, n*(ks+kp)*s)
 		x.primary = splitSlivers(x.mem[:n*ks*s], n, ks*s)
 		x.secondary = splitSlivers(x.mem[n*ks*s:], n, kp*s)
-	case keepLean:
-		l := e.p.leanLayout(s, src.size)
-		x.mem = sliverMemory(mem, l.size())
-		bottom := x.mem[:l.bottom]
-		x.right = x.mem[l.bottom : l.bottom+l.right : l.bottom+l.right]
-		x.tail = x.mem[l.bottom+l.right : l.size() : l.size()]
-		x.full = l.full
-		x.primary = make([][]byte, n)
-		for r := range n {
-			switch {
-			case r < l.full:
-				x.primary[r] = src.inPlace(r*rowLen, rowLen)
-			case r < kp:
-				x.primary[r] = x.tail[(r-l.full)*rowLen : (r-l.full+1)*rowLen : (r-l.full+1)*rowLen]
-			default:
-				x.primary[r] = bottom[(r-kp)*rowLen : (r-kp+1)*rowLen : (r-kp+1)*rowLen]
-			}
-		}
 	}
+	nRight := n - ks
+	rowLen := ks * s
 	// right[r] holds the secondary-code recovery symbols of message row r (raw layout: for
 	// small symbols the work layout would be up to 32 times larger). With a sink they are
 	// the secondary slivers K_s..n, read back from it.
-	right := x.right
-	if sink == nil && right == nil {
+	var right []byte
+	if sink == nil {
 		rightBuf := e.getRight(kp * nRight * s)
 		defer e.right.Put(rightBuf)
 		right = *rightBuf
@@ -481,7 +445,7 @@ func (e *Encoder) expand(src *blobSource, keep keepMode, mem []byte, sink Reader
 // expandRow expands message row r with the secondary code: the leaves of row r, its
 // recovery symbols into right (in memory) or rrow (with a sink), and, if keep, its symbols
 // into the slivers. It reports failures to fail and returns false after one.
-func (e *Encoder) expandRow(x *expansion, src *blobSource, rawBuf []byte, wk *rs16.EncodeWork, sh *symHasher, right, rrow []byte, keep keepMode, r int, fail func(error)) bool {
+func (e *Encoder) expandRow(x *expansion, src *blobSource, rawBuf []byte, wk *rs16.EncodeWork, sh *symHasher, right, rrow []byte, keep bool, r int, fail func(error)) bool {
 	p := e.p
 	n, ks := p.NShards, p.SecondarySource
 	s := x.s
@@ -490,9 +454,6 @@ func (e *Encoder) expandRow(x *expansion, src *blobSource, rawBuf []byte, wk *rs
 	raw := src.inPlace(r*rowLen, rowLen)
 	if raw == nil {
 		raw = rawBuf
-		if keep == keepLean { // the row is kept in the tail
-			raw = x.primary[r]
-		}
 		if err := src.read(raw, int64(r*rowLen)); err != nil {
 			fail(err)
 			return false
@@ -513,12 +474,12 @@ func (e *Encoder) expandRow(x *expansion, src *blobSource, rawBuf []byte, wk *rs
 	for c := 0; c < nRight; c++ {
 		sym := rrow[c*s : (c+1)*s]
 		sh.raw(&leaves[ks+c], sym)
-		if keep == keepAll {
+		if keep {
 			copy(x.secondary[ks+c][r*s:(r+1)*s], sym)
 		}
 	}
 	sh.flush() // before the next row reuses rawBuf and rrow
-	if keep == keepAll {
+	if keep {
 		copy(x.primary[r], raw)
 		for c := 0; c < ks; c++ {
 			copy(x.secondary[c][r*s:(r+1)*s], raw[c*s:(c+1)*s])
@@ -540,7 +501,7 @@ const sinkGroupBytes = 16 << 20
 // bytes per row, at bottom[r*stripLen:]). Message symbols come in place from src or, if src
 // does not hold them in memory, from inStrip; symbols past K_s from rightSeg.
 func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16.EncodeWork, sh *symHasher, inStrip, rightSeg func(r, c0, c1 int) []byte,
-	bottom []byte, sc0, stripLen int, keep keepMode, s, c0, c1 int) error {
+	bottom []byte, sc0, stripLen int, keep bool, s, c0, c1 int) error {
 	p := e.p
 	n, kp, ks := p.NShards, p.PrimarySource, p.SecondarySource
 	ws := rs16.WorkSize(s)
@@ -577,7 +538,7 @@ func (e *Encoder) columnBatch(x *expansion, src *blobSource, works map[int]*rs16
 		}
 		switch {
 		case c0 >= ks:
-		case keep != keepNone:
+		case keep:
 			rs16.FromWork(x.primary[row][c0*s:c1*s], rec, s)
 		case bottom != nil:
 			off := r*stripLen + (c0-sc0)*s
@@ -691,7 +652,7 @@ func (e *Encoder) Encode(data []byte) (*Encoding, error) {
 // faults and zeroing of a fresh allocation, which on some virtual machines cost several
 // times the encoding itself. A smaller mem is not used.
 func (e *Encoder) EncodeInto(data, mem []byte) (*Encoding, error) {
-	x, err := e.expand(memorySource(data), keepAll, mem, nil, false)
+	x, err := e.expand(memorySource(data), true, mem, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -712,7 +673,7 @@ func (e *Encoder) SliverMemory(size uint64) (int, error) {
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
 // than Encode: about 0.7x the blob besides data itself.
 func (e *Encoder) Commit(data []byte) (*Commitment, error) {
-	x, err := e.expand(memorySource(data), keepNone, nil, nil, false)
+	x, err := e.expand(memorySource(data), false, nil, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -727,7 +688,7 @@ func (e *Encoder) CommitReaderAt(r io.ReaderAt, length int64) (*Commitment, erro
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, keepNone, nil, nil, false)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -744,28 +705,23 @@ func (e *Encoder) CommitAt(r io.ReaderAt, length int64, scratch ReaderWriterAt) 
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, keepNone, nil, scratch, true)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, scratch, true)
 	if err != nil {
 		return nil, err
 	}
 	return e.commitment(x, uint64(length)), nil
 }
 
-// workingSet estimates the memory expand allocates for symbol size s and a blob of size
-// bytes.
-func (e *Encoder) workingSet(s int, size int64, keep keepMode, sink bool) uint64 {
+// workingSet estimates the memory expand allocates for symbol size s.
+func (e *Encoder) workingSet(s int, keep, sink bool) uint64 {
 	p := e.p
 	n, kp, ks := uint64(p.NShards), uint64(p.PrimarySource), uint64(p.SecondarySource)
 	need := n * n * 32
 	if !sink {
 		need += kp * (n - ks) * uint64(s)
 	}
-	switch keep {
-	case keepAll:
+	if keep {
 		need += n * (kp + ks) * uint64(s)
-	case keepLean: // the right block is in it
-		l := p.leanLayout(s, size)
-		need += uint64(l.bottom + l.tail)
 	}
 	return need
 }
@@ -796,7 +752,7 @@ func (e *Encoder) EncodeAt(r io.ReaderAt, length int64, w ReaderWriterAt) (*Comm
 	if length < 0 {
 		return nil, fmt.Errorf("%w: negative length %d", ErrBlobRead, length)
 	}
-	x, err := e.expand(&blobSource{r: r, size: length}, keepNone, nil, w, false)
+	x, err := e.expand(&blobSource{r: r, size: length}, false, nil, w, false)
 	if err != nil {
 		return nil, err
 	}
