@@ -13,6 +13,20 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
+// encodedBlob returns an encoder for n shards and the encoding of a random blob of size bytes.
+func encodedBlob(tb testing.TB, n, size int, seed uint64) (*redstuff.Encoder, *redstuff.Encoding) {
+	tb.Helper()
+	enc, err := redstuff.New(n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := enc.Encode(randomBlob(size, seed))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return enc, e
+}
+
 func randomBlob(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	b := make([]byte, n)
@@ -188,14 +202,7 @@ func BenchmarkRecoverSliver(b *testing.B) {
 // cores. Bytes are the blob's; compare with BenchmarkCommit, which is what a blob ID costs.
 func BenchmarkVerifyAll(b *testing.B) {
 	const n, size = 1000, 256 << 20
-	enc, err := redstuff.New(n)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := enc.Encode(randomBlob(size, 4))
-	if err != nil {
-		b.Fatal(err)
-	}
+	enc, e := encodedBlob(b, n, size, 4)
 	var all []redstuff.Sliver
 	for p := 0; p < n; p++ {
 		pr, se := e.Pair(p)

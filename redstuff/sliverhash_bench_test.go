@@ -13,14 +13,7 @@ import (
 // the verification allocates per sliver in steady state.
 func BenchmarkSliverHash(b *testing.B) {
 	const n, size = 1000, 256 << 20
-	enc, err := redstuff.New(n)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := enc.Encode(randomBlob(size, 4))
-	if err != nil {
-		b.Fatal(err)
-	}
+	enc, e := encodedBlob(b, n, size, 4)
 	for _, a := range []redstuff.Axis{redstuff.Primary, redstuff.Secondary} {
 		b.Run(fmt.Sprintf("axis=%s", a), func(b *testing.B) {
 			// Cycle through several slivers, as a node does, so that one sliver's data does not
