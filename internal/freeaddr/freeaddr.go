@@ -63,22 +63,39 @@ const attempts = 200
 
 // Reserve returns k distinct 127.0.0.1 addresses whose ports were free a moment ago, outside
 // the ephemeral range (on a machine whose range leaves no room, ports from it).
-func Reserve(k int) ([]string, error) {
+func Reserve(k int) ([]string, error) { return ReserveExcept(k, nil) }
+
+// ReserveExcept is Reserve giving none of the addresses in except: those another part of the
+// same program was given earlier but may not listen on yet.
+func ReserveExcept(k int, except []string) ([]string, error) {
+	lo, hi := pool()
+	return reserve(k, except, lo, hi)
+}
+
+// reserve is ReserveExcept over the ports [lo, hi].
+func reserve(k int, except []string, lo, hi int) ([]string, error) {
+	skip := make(map[string]bool, len(except))
+	for _, a := range except {
+		skip[a] = true
+	}
 	var lns []net.Listener
 	defer func() {
 		for _, l := range lns {
 			l.Close()
 		}
 	}()
-	lo, hi := pool()
 	out := make([]string, 0, k)
-	for range k {
+	for len(out) < k {
 		l, err := listen(lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("freeaddr: %w", err)
 		}
 		lns = append(lns, l)
-		out = append(out, l.Addr().String())
+		if a := l.Addr().String(); !skip[a] {
+			out = append(out, a)
+		} else if len(lns) > k+attempts {
+			return nil, fmt.Errorf("freeaddr: every free port found is excluded")
+		}
 	}
 	return out, nil
 }

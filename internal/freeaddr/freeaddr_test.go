@@ -84,3 +84,47 @@ func TestListenSkipsTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestReserveExcept: of a pool of four free ports, two excluded, the reservation gives the
+// other two (every time), and fails clearly when it asks for more than the pool leaves.
+func TestReserveExcept(t *testing.T) {
+	var base int
+	for try := 0; ; try++ {
+		if try == 20 {
+			t.Fatal("found no four free consecutive ports in 20 tries")
+		}
+		addrs, err := Reserve(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ps, _ := net.SplitHostPort(addrs[0])
+		base, _ = strconv.Atoi(ps)
+		free := 0
+		for p := base; p < base+4; p++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				break
+			}
+			l.Close()
+			free++
+		}
+		if free == 4 {
+			break
+		}
+	}
+	addr := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+	except := []string{addr(base), addr(base + 2)}
+	for range 20 {
+		got, err := reserve(2, except, base, base+3)
+		if err != nil {
+			t.Fatal(err) // also if another program took base+1 or base+3 meanwhile
+		}
+		want := map[string]bool{addr(base + 1): true, addr(base + 3): true}
+		if len(got) != 2 || got[0] == got[1] || !want[got[0]] || !want[got[1]] {
+			t.Fatalf("reserve 2 of %d-%d except %v: %v", base, base+3, except, got)
+		}
+	}
+	if got, err := reserve(3, except, base, base+3); err == nil {
+		t.Fatalf("reserve 3 of a pool leaving 2: %v, want an error", got)
+	}
+}
