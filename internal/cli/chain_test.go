@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -148,6 +149,24 @@ func TestChainRunSurvivesKill9(t *testing.T) {
 		}
 		if sent.Load() == 0 {
 			t.Fatalf("round %d: no transaction was acknowledged before the kill", round)
+		}
+	}
+}
+
+// TestParsePorts: --p2p-ports takes exactly one distinct port per validator and refuses
+// anything else with a usage error.
+func TestParsePorts(t *testing.T) {
+	got, err := parsePorts("20001, 20002,20003", 3)
+	if err != nil || len(got) != 3 || got[0] != 20001 || got[1] != 20002 || got[2] != 20003 {
+		t.Fatalf("parsePorts: %v, %v", got, err)
+	}
+	if got, err := parsePorts("", 4); err != nil || got != nil {
+		t.Fatalf("empty list: %v, %v", got, err)
+	}
+	for _, bad := range []string{"20001,20002", "20001,20001,20002", "20001,x,20002", "0,1,2", "1,2,70000"} {
+		var ue *usageError
+		if _, err := parsePorts(bad, 3); !errors.As(err, &ue) {
+			t.Errorf("parsePorts(%q): %v, want a usage error", bad, err)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func chainInit(e *env, args []string) error {
 	hosts := fs.String("hosts", "127.0.0.1", "comma-separated addresses the validators reach each other at: one for all, or one per validator")
 	listenHost := fs.String("listen-host", "", "address the P2P ports bind (default: each validator's host)")
 	basePort := fs.Int("base-port", 26656, "validator i listens for peers on base-port+i; 0 picks free loopback ports")
+	p2pPorts := fs.String("p2p-ports", "", "comma-separated P2P ports, one per validator (overrides --base-port)")
 	wan := fs.Bool("wan", false, "use consensus timeouts for validators spread over a WAN (default: LAN timeouts)")
 	tPropose := fs.Duration("timeout-propose", 0, "override the propose timeout")
 	tVote := fs.Duration("timeout-vote", 0, "override the prevote/precommit timeouts")
@@ -46,6 +48,10 @@ func chainInit(e *env, args []string) error {
 	}
 	if *n < 1 {
 		return usagef("--validators must be at least 1")
+	}
+	ports, err := parsePorts(*p2pPorts, *n)
+	if err != nil {
+		return err
 	}
 	t := cometbft.LANTimeouts()
 	if *wan {
@@ -66,18 +72,16 @@ func chainInit(e *env, args []string) error {
 	res := chainInitResult{Dir: *dir, Timeouts: map[string]string{"propose": t.Propose.String(), "vote": t.Vote.String(), "commit": t.Commit.String()}}
 	var g *controlplane.Genesis
 	if *genesisPath != "" {
-		var err error
 		if g, err = readGenesis(*genesisPath); err != nil {
 			return err
 		}
 	} else {
-		var err error
 		if g, res.FaucetKey, err = faucetGenesis(*dir, *epochDuration); err != nil {
 			return err
 		}
 	}
 	vals, err := cometbft.InitNetwork(cometbft.NetworkConfig{Dir: *dir, Validators: *n, Genesis: g,
-		Hosts: strings.Split(*hosts, ","), ListenHost: *listenHost, BasePort: *basePort, Timeouts: &t})
+		Hosts: strings.Split(*hosts, ","), ListenHost: *listenHost, BasePort: *basePort, P2PPorts: ports, Timeouts: &t})
 	if err != nil {
 		return err
 	}
@@ -146,4 +150,29 @@ func chainRunValidator(ctx context.Context, e *env, vf validatorFlags, listen st
 		log.Warn("shutting down the API", "err", err)
 	}
 	return node.Close()
+}
+
+// parsePorts parses --p2p-ports: empty, or exactly n distinct ports in 1-65535.
+func parsePorts(list string, n int) ([]int, error) {
+	if list == "" {
+		return nil, nil
+	}
+	f := strings.Split(list, ",")
+	if len(f) != n {
+		return nil, usagef("--p2p-ports gives %d ports for %d validators", len(f), n)
+	}
+	ports := make([]int, n)
+	seen := make(map[int]bool, n)
+	for i, s := range f {
+		p, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || p < 1 || p > 65535 {
+			return nil, usagef("--p2p-ports: %q is not a port", s)
+		}
+		if seen[p] {
+			return nil, usagef("--p2p-ports: port %d given twice", p)
+		}
+		seen[p] = true
+		ports[i] = p
+	}
+	return ports, nil
 }

@@ -304,12 +304,16 @@ func (n *Network) create(ctx context.Context) error {
 	if err := os.MkdirAll(n.path("logs"), 0o755); err != nil {
 		return err
 	}
-	addrs, err := freeaddr.Reserve(2*cfg.Nodes + 2)
+	// Every address the devnet's processes listen on comes from one reservation: ports
+	// reserved apart could repeat, and a validator holding a node's port would keep that node
+	// from ever starting.
+	addrs, err := freeaddr.ReserveExcept(2*cfg.Nodes+2+2*cfg.Validators, []string{cfg.Addr, cfg.S3Addr, cfg.PortalAddr})
 	if err != nil {
 		return err
 	}
+	validatorAddrs := addrs[2*cfg.Nodes+2:]
 	n.setup = setup{Nodes: cfg.Nodes, Shards: cfg.Shards, ChainAddr: addrs[0], MetricsAddr: addrs[1], NodeAddrs: addrs[2 : 2+cfg.Nodes],
-		NodeMetricsAddrs: addrs[2+cfg.Nodes:],
+		NodeMetricsAddrs: addrs[2+cfg.Nodes : 2+2*cfg.Nodes],
 		EpochMs:          cfg.EpochDuration.Milliseconds(), CreatedUnixS: time.Now().Unix(), Validators: cfg.Validators}
 	p := controlplane.DefaultParams()
 	p.NShards = cfg.Shards
@@ -357,7 +361,7 @@ func (n *Network) create(ctx context.Context) error {
 		return err
 	}
 	if cfg.Validators > 0 {
-		if err := InitValidators(ctx, cfg.Binary, cfg.Dir, n.path(GenesisFile), cfg.Validators); err != nil {
+		if err := InitValidators(ctx, cfg.Binary, cfg.Dir, n.path(GenesisFile), cfg.Validators, validatorAddrs); err != nil {
 			return err
 		}
 	}

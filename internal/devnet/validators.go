@@ -17,6 +17,7 @@ import (
 
 	"github.com/floelabs/floe/internal/controlplane/cpclient"
 	"github.com/floelabs/floe/internal/durablefile"
+	"github.com/floelabs/floe/internal/freeaddr"
 )
 
 // ValidatorsDir is the directory (inside a devnet's Dir) of a control plane run as CometBFT
@@ -46,27 +47,37 @@ type ValidatorSet struct {
 }
 
 // InitValidators writes a new network of n validators for the Floe genesis in genesisPath
-// under dir/validators (floe chain init with free loopback ports) and fixes each validator's
-// API address.
-func InitValidators(ctx context.Context, bin, dir, genesisPath string, n int) error {
+// under dir/validators (floe chain init) and fixes each validator's API address. reserved, when
+// not nil, holds 2n free loopback addresses taken in the same reservation as the devnet's
+// other addresses (the validators' P2P addresses, then their API addresses), so that no two
+// processes of the devnet are given one port; nil reserves them here.
+func InitValidators(ctx context.Context, bin, dir, genesisPath string, n int, reserved []string) error {
+	if reserved == nil {
+		var err error
+		if reserved, err = freeaddr.Reserve(2 * n); err != nil {
+			return fmt.Errorf("devnet: %w", err)
+		}
+	}
+	if len(reserved) != 2*n {
+		return fmt.Errorf("devnet: %d reserved addresses for %d validators (want %d)", len(reserved), n, 2*n)
+	}
+	p2p := make([]string, n)
+	for i, a := range reserved[:n] {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("devnet: %w", err)
+		}
+		p2p[i] = port
+	}
 	vdir := filepath.Join(dir, ValidatorsDir)
 	cmd := exec.CommandContext(ctx, bin, "chain", "init", "--validators", strconv.Itoa(n), "--dir", vdir,
-		"--genesis", genesisPath, "--base-port", "0", "--json")
+		"--genesis", genesisPath, "--p2p-ports", strings.Join(p2p, ","), "--json")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("devnet: floe chain init: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	addrs := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("devnet: %w", err)
-		}
-		addrs[i] = l.Addr().String()
-		l.Close()
-	}
-	b, err := json.Marshal(addrs)
+	b, err := json.Marshal(reserved[n:])
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}

@@ -39,7 +39,7 @@ func TestValidatorSet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := InitValidators(ctx, bin, dir, genesisPath, 4); err != nil {
+	if err := InitValidators(ctx, bin, dir, genesisPath, 4, nil); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := OpenValidators(bin, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -112,15 +112,25 @@ func InitNetwork(c NetworkConfig) ([]Validator, error) {
 	}
 	host := func(i int) string { return c.Hosts[min(i, len(c.Hosts)-1)] }
 	ports := c.P2PPorts
-	if len(ports) == 0 {
+	if len(ports) == 0 && c.BasePort != 0 {
 		for i := range c.Validators {
-			if c.BasePort != 0 {
-				ports = append(ports, c.BasePort+i)
-				continue
-			}
-			p, err := FreePort()
+			ports = append(ports, c.BasePort+i)
+		}
+	}
+	if len(ports) == 0 {
+		// One reservation for all: ports picked one by one could repeat.
+		addrs, err := freeaddr.Reserve(c.Validators)
+		if err != nil {
+			return nil, fmt.Errorf("cometbft: %w", err)
+		}
+		for _, a := range addrs {
+			_, ps, err := net.SplitHostPort(a)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("cometbft: %w", err)
+			}
+			p, err := strconv.Atoi(ps)
+			if err != nil {
+				return nil, fmt.Errorf("cometbft: %w", err)
 			}
 			ports = append(ports, p)
 		}
