@@ -73,13 +73,16 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			}
 			id.epochs = uint32(e)
 		}
+		// A copy of the request: the server's own keeps its body, by which it tells a body
+		// left unread (a request refused early) and closes the connection instead of reading
+		// the rest of that body as the next request.
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		if r.Body != nil && r.Body != http.NoBody {
 			if err := g.wrapBody(r, key); err != nil {
 				writeError(w, r, http.StatusBadRequest, err.code, err.msg)
 				return
 			}
 		}
-		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		ew := &etagWriter{ResponseWriter: w, id: id}
 		next.ServeHTTP(ew, r)
 		ew.fix() // a response without a body (HEAD) is written after the handler returns

@@ -78,6 +78,7 @@ func (g *Gateway) decodeChunked(r *http.Request, key *accessKey, mode string) *b
 	}
 	r.Body = d
 	r.ContentLength = dl
+	r.Header = r.Header.Clone() // the server's request keeps its own
 	r.Header.Set("Content-Length", strconv.FormatInt(dl, 10))
 	r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
 	r.Header.Del("X-Amz-Decoded-Content-Length")

@@ -47,8 +47,14 @@ func authOnly(t *testing.T) (*Gateway, http.Handler, *[]byte, *error) {
 // size chunk, signed by the AWS SDK's signers; tamper may change the encoded body.
 func signedChunked(t *testing.T, data []byte, chunk int, tamper func([]byte) []byte) *http.Request {
 	t.Helper()
+	return signedChunkedTo(t, "http://127.0.0.1/bkt/key", data, chunk, tamper)
+}
+
+// signedChunkedTo is signedChunked to url.
+func signedChunkedTo(t *testing.T, url string, data []byte, chunk int, tamper func([]byte) []byte) *http.Request {
+	t.Helper()
 	now := time.Now()
-	req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/bkt/key", nil)
+	req := httptest.NewRequest(http.MethodPut, url, nil)
 	req.Header.Set("X-Amz-Content-Sha256", streamingSigned)
 	req.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
 	req.Header.Set("Content-Encoding", "aws-chunked")
