@@ -25,6 +25,7 @@ var (
 	errNoIdentity       = errors.New("s3gw: request without an authenticated access key")
 	errTooLarge         = errors.New("s3gw: object too large")
 	errShortBody        = errors.New("s3gw: request body shorter than its length")
+	errLongBody         = errors.New("s3gw: request body longer than its length")
 	errBadEpochs        = errors.New("s3gw: invalid epochs")
 )
 
@@ -55,7 +56,7 @@ func toS3(err error) error {
 		return gofakes3.ErrorMessage(gofakes3.ErrInvalidArgument, err.Error())
 	case errors.Is(err, errTooLarge), errors.Is(err, client.ErrBlobTooLarge):
 		return gofakes3.ErrorMessage(gofakes3.ErrEntityTooLarge, err.Error())
-	case errors.Is(err, errShortBody):
+	case errors.Is(err, errShortBody), errors.Is(err, errLongBody):
 		return gofakes3.ErrorMessage(gofakes3.ErrIncompleteBody, err.Error())
 	case errors.Is(err, client.ErrInvalidRange):
 		return gofakes3.ErrInvalidRange

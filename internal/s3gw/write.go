@@ -237,7 +237,11 @@ func (c *chunkReader) next(ctx context.Context) (*chunk, error) {
 	n64 := c.cur.size
 	if c.left >= 0 {
 		c.left -= n64
-		c.done = c.left == 0
+		if c.done = c.left == 0; c.done {
+			if err := c.end(); err != nil {
+				return nil, err
+			}
+		}
 	} else if !c.done {
 		// A full chunk of an unknown-length body: peek whether more follows.
 		var one [1]byte
@@ -254,6 +258,24 @@ func (c *chunkReader) next(ctx context.Context) (*chunk, error) {
 	c.total += n64
 	c.hash()
 	return c.cur, nil
+}
+
+// end reads past the last byte of a body of known length, which must be its end. The readers
+// a body comes through check it there: the S3 library's against Content-MD5 (with the MD5 it
+// computes for the ETag anyway, which bodySum reuses: no second pass over the body) and
+// x-amz-checksum-*, the gateway's against the signed SHA-256 and the aws-chunked trailer. A
+// reader that stops at the length never gets there, and those checks would not run. This
+// runs before the body's last chunk is stored, so nothing of a refused body becomes visible.
+func (c *chunkReader) end() error {
+	var one [1]byte
+	n, err := io.ReadFull(c.r, one[:])
+	switch {
+	case n > 0:
+		return errLongBody
+	case errors.Is(err, io.EOF):
+		return nil
+	}
+	return err
 }
 
 // spill receives a chunk of at most want bytes, whose first bytes are head, into a temporary
