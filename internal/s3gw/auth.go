@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"hash"
@@ -83,6 +84,12 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if isUploadPart(r) {
+			if err := checkPartChecksum(r); err != nil {
+				writeError(w, r, http.StatusBadRequest, err.code, err.msg)
+				return
+			}
+		}
 		ew := &etagWriter{ResponseWriter: w, id: id}
 		next.ServeHTTP(ew, r)
 		ew.fix() // a response without a body (HEAD) is written after the handler returns
@@ -107,26 +114,27 @@ func (g *Gateway) wrapBody(r *http.Request, key *accessKey) *bodyError {
 	if err != nil || len(want) != sha256.Size {
 		return &bodyError{"InvalidArgument", "X-Amz-Content-Sha256 is not a SHA-256"}
 	}
-	r.Body = &sha256Body{r: r.Body, h: sha256.New(), want: want, left: r.ContentLength}
+	r.Body = &digestBody{r: r.Body, h: sha256.New(), want: want, left: r.ContentLength, mismatch: errSHA256Mismatch}
 	return nil
 }
 
-// sha256Body fails the read that reaches the end of a body whose SHA-256 is not the signed
-// one. The end is its Content-Length (readers stop there without asking for io.EOF), or
-// io.EOF when the length is unknown; the failing read returns no bytes, so that a reader
-// that got all it asked for still sees the error.
-type sha256Body struct {
-	r    io.ReadCloser
-	h    hash.Hash
-	want []byte
-	left int64 // -1: unknown
-	err  error
+// digestBody fails the read that reaches the end of a body whose digest (h) is not want. The
+// end is its Content-Length (readers stop there without asking for io.EOF), or io.EOF when
+// the length is unknown; the failing read returns no bytes, so that a reader that got all it
+// asked for still sees the error.
+type digestBody struct {
+	r        io.ReadCloser
+	h        hash.Hash
+	want     []byte
+	left     int64 // -1: unknown
+	mismatch error // the error of a body that does not match
+	err      error
 }
 
 // (S3 says XAmzContentSHA256Mismatch; the library maps only its own codes to statuses.)
 var errSHA256Mismatch = gofakes3.ErrorMessage(gofakes3.ErrBadDigest, "the body does not match the signed x-amz-content-sha256")
 
-func (b *sha256Body) Read(p []byte) (int, error) {
+func (b *digestBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -136,13 +144,72 @@ func (b *sha256Body) Read(p []byte) (int, error) {
 		b.left -= int64(n)
 	}
 	if (b.left == 0 || err == io.EOF) && !bytes.Equal(b.h.Sum(nil), b.want) {
-		b.err = errSHA256Mismatch
+		b.err = b.mismatch
 		return 0, b.err
 	}
 	return n, err
 }
 
-func (b *sha256Body) Close() error { return b.r.Close() }
+func (b *digestBody) Close() error { return b.r.Close() }
+
+// isUploadPart tells an UploadPart request (the S3 library's route: a PUT with an uploadId)
+// with a body of its own (not UploadPartCopy).
+func isUploadPart(r *http.Request) bool {
+	return r.Method == http.MethodPut && r.URL.Query().Get("uploadId") != "" && r.Header.Get("X-Amz-Copy-Source") == ""
+}
+
+// checkPartChecksum checks an UploadPart body against its x-amz-checksum-* header, as S3
+// does (the S3 library checks one only on PutObject): the body is wrapped to fail the read
+// that reaches its end if it does not match (an empty body is checked at once). A header
+// that names no algorithm S3 has, or whose value is not a checksum of it, is refused.
+func checkPartChecksum(r *http.Request) *bodyError {
+	alg, newHash, want, berr := requestChecksum(r.Header)
+	if berr != nil || newHash == nil {
+		return berr
+	}
+	msg := "The " + strings.ToUpper(alg) + " you specified did not match the calculated checksum."
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		// Readers stop at the length: an empty body is never read.
+		if !bytes.Equal(newHash().Sum(nil), want) {
+			return &bodyError{string(gofakes3.ErrBadDigest), msg}
+		}
+		return nil
+	}
+	r.Body = &digestBody{r: r.Body, h: newHash(), want: want, left: r.ContentLength, mismatch: gofakes3.ErrorMessage(gofakes3.ErrBadDigest, msg)}
+	return nil
+}
+
+// requestChecksum reads the x-amz-checksum-<algorithm> header of a request: the algorithm,
+// its hash and the value (base64 in the header); no hash if there is no such header.
+func requestChecksum(h http.Header) (alg string, newHash func() hash.Hash, want []byte, err *bodyError) {
+	const prefix = "X-Amz-Checksum-"
+	var value string
+	for k, v := range h {
+		name, ok := strings.CutPrefix(http.CanonicalHeaderKey(k), prefix)
+		if !ok || len(v) == 0 {
+			continue
+		}
+		name = strings.ToLower(name)
+		if name == "type" || name == "mode" || name == "algorithm" {
+			continue
+		}
+		if alg != "" {
+			return "", nil, nil, &bodyError{string(gofakes3.ErrInvalidRequest), "more than one x-amz-checksum- header"}
+		}
+		alg, value = name, v[0]
+	}
+	if alg == "" {
+		return "", nil, nil, nil
+	}
+	if newHash = checksums[alg]; newHash == nil {
+		return "", nil, nil, &bodyError{string(gofakes3.ErrInvalidRequest), "unsupported checksum x-amz-checksum-" + alg}
+	}
+	want, derr := base64.StdEncoding.DecodeString(value)
+	if derr != nil || len(want) != newHash().Size() {
+		return "", nil, nil, &bodyError{string(gofakes3.ErrInvalidRequest), "x-amz-checksum-" + alg + " is not a " + strings.ToUpper(alg)}
+	}
+	return alg, newHash, want, nil
+}
 
 // etagWriter replaces the ETag header of a response with the identity's override.
 type etagWriter struct {

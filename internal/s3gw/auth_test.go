@@ -3,11 +3,15 @@ package s3gw
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +88,104 @@ func TestRefusedBodyLeavesNoRequest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPartChecksum: an UploadPart body is checked against its x-amz-checksum-* header (the
+// S3 library checks one only on PutObject): a body that matches is read whole, one that does
+// not fails the read that reaches its end with BadDigest (an empty one is refused at once),
+// and a header that is not a checksum S3 has is refused before the body is read. PutObject
+// bodies are left to the library.
+func TestPartChecksum(t *testing.T) {
+	data := bytes.Repeat([]byte("part of an upload "), 3000)
+	crc := func(b []byte) string {
+		s := crc32.ChecksumIEEE(b)
+		return base64.StdEncoding.EncodeToString([]byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)})
+	}
+	sha1b64 := func(b []byte) string { s := sha1.Sum(b); return base64.StdEncoding.EncodeToString(s[:]) }
+	send := func(target string, body []byte, hdr map[string]string) (int, []byte, error) {
+		_, h, got, rerr := authOnly(t)
+		req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/bkt/key"+target, bytes.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Content-Length", strconv.Itoa(len(body))) // as a server's request has it
+		s := sha256.Sum256(body)
+		sum := hex.EncodeToString(s[:])
+		req.Header.Set("X-Amz-Content-Sha256", sum)
+		if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, sum, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, *got, *rerr
+	}
+	const part = "?partNumber=1&uploadId=abc"
+	for _, tc := range []struct {
+		name   string
+		target string
+		body   []byte
+		hdr    map[string]string
+		status int    // of the gateway's own answer (200: handed on)
+		code   string // in its answer or the read's error ("": read whole)
+	}{
+		{"crc32", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data)}, 200, ""},
+		{"sha1", part, data, map[string]string{"x-amz-checksum-sha1": sha1b64(data)}, 200, ""},
+		{"none", part, data, nil, 200, ""},
+		{"wrong crc32", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, "BadDigest"},
+		{"wrong sha1", part, data, map[string]string{"X-Amz-Checksum-Sha1": sha1b64(nil)}, 200, "BadDigest"},
+		{"empty", part, nil, map[string]string{"X-Amz-Checksum-Crc32": crc(nil)}, 200, ""},
+		{"empty, wrong", part, nil, map[string]string{"X-Amz-Checksum-Crc32": crc(data)}, 400, "BadDigest"},
+		{"not base64", part, data, map[string]string{"X-Amz-Checksum-Crc32": "!!"}, 400, "InvalidRequest"},
+		{"too long", part, data, map[string]string{"X-Amz-Checksum-Crc32": sha1b64(data)}, 400, "InvalidRequest"},
+		{"unknown", part, data, map[string]string{"X-Amz-Checksum-Md4": crc(data)}, 400, "InvalidRequest"},
+		{"two", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data), "X-Amz-Checksum-Sha1": sha1b64(data)}, 400, "InvalidRequest"},
+		{"the type only", part, data, map[string]string{"X-Amz-Checksum-Type": "COMPOSITE"}, 200, ""},
+		{"PutObject", "", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, ""},
+		{"UploadPartCopy", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:]), "X-Amz-Copy-Source": "bkt/other"}, 200, ""},
+	} {
+		status, got, err := send(tc.target, tc.body, tc.hdr)
+		var code string
+		if err != nil {
+			code = err.Error()
+		}
+		switch {
+		case status != tc.status:
+			t.Errorf("%s: status %d, want %d", tc.name, status, tc.status)
+		case status == 200 && tc.code == "" && (err != nil || !bytes.Equal(got, tc.body)):
+			t.Errorf("%s: %d bytes read, %v", tc.name, len(got), err)
+		case status == 200 && tc.code != "" && !strings.Contains(code, tc.code):
+			t.Errorf("%s: read error %v, want %s", tc.name, err, tc.code)
+		}
+	}
+}
+
+// FuzzRequestChecksum: any x-amz-checksum-* header is either refused or read as a checksum
+// S3 has, of its size.
+func FuzzRequestChecksum(f *testing.F) {
+	f.Add("crc32", "AAAAAA==", "", "")
+	f.Add("SHA256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "type", "COMPOSITE")
+	f.Add("crc64nvme", "AAAAAAAAAAA=", "crc32c", "AAAAAA==")
+	f.Fuzz(func(t *testing.T, name, value, name2, value2 string) {
+		h := http.Header{}
+		h.Add("X-Amz-Checksum-"+name, value)
+		if name2 != "" {
+			h.Add("x-amz-checksum-"+name2, value2)
+		}
+		alg, newHash, want, err := requestChecksum(h)
+		if err != nil {
+			if newHash != nil || want != nil {
+				t.Fatal("a refused header came with a checksum")
+			}
+			return
+		}
+		if newHash == nil {
+			if alg != "" || want != nil {
+				t.Fatalf("no checksum, yet algorithm %q and %d bytes", alg, len(want))
+			}
+			return
+		}
+		if checksums[alg] == nil || len(want) != newHash().Size() {
+			t.Fatalf("algorithm %q with a value of %d bytes", alg, len(want))
+		}
+	})
 }

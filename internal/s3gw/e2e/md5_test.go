@@ -333,4 +333,51 @@ func TestS3ContentMD5(t *testing.T) {
 			})
 		}
 	}
+
+	// UploadPart with an x-amz-checksum-crc32 header (which the S3 library checks only on
+	// PutObject): refused if it does not match, or if it is not a CRC32.
+	for i, size := range md5Sizes {
+		t.Run("UploadPart/checksum-header/"+size.name, func(t *testing.T) {
+			key := "part-crc-" + size.name
+			data := randomBytes(uint64(1700+i), size.n)
+			other := randomBytes(uint64(1800+i), size.n)
+			mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("md5"), Key: aws.String(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			part1 := fmt.Sprintf("/md5/%s?partNumber=1&uploadId=%s", key, aws.ToString(mp.UploadId))
+			before := blobs()
+			for _, h := range []map[string]string{
+				{"X-Amz-Checksum-Crc32": crc32b64(data)},
+				{"X-Amz-Checksum-Crc32": crc32b64(data), "Content-MD5": md5b64(other)},
+				{"X-Amz-Checksum-Crc32": crc32b64(other), "Content-MD5": md5b64(data)},
+			} {
+				st, code, _ := sendBody(t, info, part1, sentSigned, other, h)
+				refused(fmt.Sprintf("headers %q", h), st, code, "BadDigest")
+			}
+			for _, h := range []map[string]string{
+				{"X-Amz-Checksum-Crc32": "not base64!"},
+				{"X-Amz-Checksum-Crc32": md5b64(other)},
+				{"X-Amz-Checksum-Crc33": crc32b64(other)},
+				{"X-Amz-Checksum-Crc32": crc32b64(other), "X-Amz-Checksum-Sha1": md5b64(other)},
+			} {
+				st, code, _ := sendBody(t, info, part1, sentSigned, other, h)
+				refused(fmt.Sprintf("headers %q", h), st, code, "InvalidRequest")
+			}
+			if after := blobs(); after != before {
+				t.Errorf("refused parts left %d blob objects, %d before", after, before)
+			}
+			st, code, etag := sendBody(t, info, part1, sentSigned, data, map[string]string{"X-Amz-Checksum-Crc32": crc32b64(data), "Content-MD5": md5b64(data)})
+			if st != http.StatusOK || etag != md5q(data) {
+				t.Fatalf("the right checksums: status %d %q, ETag %s, want 200 and %s", st, code, etag, md5q(data))
+			}
+			if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("md5"), Key: aws.String(key),
+				UploadId: mp.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
+					{ETag: aws.String(md5q(data)), PartNumber: aws.Int32(1)}}}}); err != nil {
+				t.Fatalf("completing with the part: %v", err)
+			}
+			got, _ := get(t, c, "md5", key, "")
+			mustEqual(t, key, got, data)
+		})
+	}
 }
