@@ -30,6 +30,11 @@ type identity struct {
 	epochs uint32 // HeaderEpochs, 0 if absent
 	synced bool   // the read barrier has run
 
+	// checksum is a PutObject's x-amz-checksum-* header (name, value), which the gateway
+	// checks instead of the library: the backend stores it with the object, the response
+	// carries it back.
+	checksum [2]string
+
 	mu   sync.Mutex
 	etag string // an ETag the response must carry instead of the library's
 }
@@ -84,15 +89,30 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if isUploadPart(r) {
-			if err := checkPartChecksum(r); err != nil {
+		switch {
+		case isUploadPart(r):
+			if _, _, err := checkChecksum(r); err != nil {
 				writeError(w, r, http.StatusBadRequest, err.code, err.msg)
 				return
+			}
+		case isPutObject(r):
+			name, value, err := checkChecksum(r)
+			if err != nil {
+				writeError(w, r, http.StatusBadRequest, err.code, err.msg)
+				return
+			}
+			if name != "" {
+				// Hidden from the library: its own checker would wrap the reader that
+				// computes the body's MD5 (the ETag), and the gateway would compute it
+				// again (see bodyMD5).
+				r.Header = r.Header.Clone()
+				r.Header.Del(name)
+				id.checksum = [2]string{name, value}
 			}
 		}
 		ew := &etagWriter{ResponseWriter: w, id: id}
 		next.ServeHTTP(ew, r)
-		ew.fix() // a response without a body (HEAD) is written after the handler returns
+		ew.fix(http.StatusOK) // a response without a body (HEAD) is written after the handler returns
 	})
 }
 
@@ -158,25 +178,45 @@ func isUploadPart(r *http.Request) bool {
 	return r.Method == http.MethodPut && r.URL.Query().Get("uploadId") != "" && r.Header.Get("X-Amz-Copy-Source") == ""
 }
 
-// checkPartChecksum checks an UploadPart body against its x-amz-checksum-* header, as S3
-// does (the S3 library checks one only on PutObject): the body is wrapped to fail the read
-// that reaches its end if it does not match (an empty body is checked at once). A header
-// that names no algorithm S3 has, or whose value is not a checksum of it, is refused.
-func checkPartChecksum(r *http.Request) *bodyError {
+// isPutObject tells a PutObject request (path-style, as the gateway serves): a PUT of a key
+// with no sub-resource in its query (only the SDKs' x-id and a presigned URL's X-Amz-*
+// parameters), not a copy.
+func isPutObject(r *http.Request) bool {
+	if r.Method != http.MethodPut || r.Header.Get("X-Amz-Copy-Source") != "" {
+		return false
+	}
+	_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if key == "" {
+		return false
+	}
+	for k := range r.URL.Query() {
+		if k != "x-id" && !strings.HasPrefix(strings.ToLower(k), "x-amz-") {
+			return false
+		}
+	}
+	return true
+}
+
+// checkChecksum checks a body against the request's x-amz-checksum-* header, as S3 does:
+// the body is wrapped to fail the read that reaches its end if it does not match (an empty
+// body is checked at once). A header that names no algorithm S3 has, or whose value is not a
+// checksum of it, is refused. It returns the header's name and value (base64), if any.
+func checkChecksum(r *http.Request) (name, value string, _ *bodyError) {
 	alg, newHash, want, berr := requestChecksum(r.Header)
 	if berr != nil || newHash == nil {
-		return berr
+		return "", "", berr
 	}
+	name, value = http.CanonicalHeaderKey("X-Amz-Checksum-"+alg), base64.StdEncoding.EncodeToString(want)
 	msg := "The " + strings.ToUpper(alg) + " you specified did not match the calculated checksum."
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		// Readers stop at the length: an empty body is never read.
 		if !bytes.Equal(newHash().Sum(nil), want) {
-			return &bodyError{string(gofakes3.ErrBadDigest), msg}
+			return "", "", &bodyError{string(gofakes3.ErrBadDigest), msg}
 		}
-		return nil
+		return name, value, nil
 	}
 	r.Body = &digestBody{r: r.Body, h: newHash(), want: want, left: r.ContentLength, mismatch: gofakes3.ErrorMessage(gofakes3.ErrBadDigest, msg)}
-	return nil
+	return name, value, nil
 }
 
 // requestChecksum reads the x-amz-checksum-<algorithm> header of a request: the algorithm,
@@ -208,6 +248,9 @@ func requestChecksum(h http.Header) (alg string, newHash func() hash.Hash, want 
 	if derr != nil || len(want) != newHash().Size() {
 		return "", nil, nil, &bodyError{string(gofakes3.ErrInvalidRequest), "x-amz-checksum-" + alg + " is not a " + strings.ToUpper(alg)}
 	}
+	if sdk := h.Get("X-Amz-Sdk-Checksum-Algorithm"); sdk != "" && !strings.EqualFold(sdk, alg) {
+		return "", nil, nil, &bodyError{string(gofakes3.ErrInvalidRequest), "x-amz-sdk-checksum-algorithm is not the x-amz-checksum- header's"}
+	}
 	return alg, newHash, want, nil
 }
 
@@ -218,7 +261,8 @@ type etagWriter struct {
 	wrote bool
 }
 
-func (e *etagWriter) fix() {
+// fix sets the headers of a response of status code before it is written.
+func (e *etagWriter) fix(code int) {
 	if e.wrote {
 		return
 	}
@@ -229,21 +273,24 @@ func (e *etagWriter) fix() {
 	if etag != "" && e.Header().Get("ETag") != "" {
 		e.Header().Set("ETag", etag)
 	}
+	if name := e.id.checksum[0]; name != "" && code >= 200 && code < 300 {
+		e.Header().Set(name, e.id.checksum[1])
+	}
 }
 
 func (e *etagWriter) WriteHeader(code int) {
-	e.fix()
+	e.fix(code)
 	e.ResponseWriter.WriteHeader(code)
 }
 
 func (e *etagWriter) Write(p []byte) (int, error) {
-	e.fix()
+	e.fix(http.StatusOK)
 	return e.ResponseWriter.Write(p)
 }
 
 func (e *etagWriter) Flush() {
 	if f, ok := e.ResponseWriter.(http.Flusher); ok {
-		e.fix()
+		e.fix(http.StatusOK)
 		f.Flush()
 	}
 }

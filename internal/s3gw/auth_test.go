@@ -3,6 +3,7 @@ package s3gw
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,10 +14,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/rclone/gofakes3"
+	"github.com/rclone/gofakes3/s3mem"
 )
 
 // TestRefusedBodyLeavesNoRequest: a request whose body the gateway wraps (a signed SHA-256,
@@ -90,12 +94,12 @@ func TestRefusedBodyLeavesNoRequest(t *testing.T) {
 	}
 }
 
-// TestPartChecksum: an UploadPart body is checked against its x-amz-checksum-* header (the
-// S3 library checks one only on PutObject): a body that matches is read whole, one that does
-// not fails the read that reaches its end with BadDigest (an empty one is refused at once),
-// and a header that is not a checksum S3 has is refused before the body is read. PutObject
-// bodies are left to the library.
-func TestPartChecksum(t *testing.T) {
+// TestChecksumHeader: PutObject and UploadPart bodies are checked against their
+// x-amz-checksum-* header (the S3 library checks none on UploadPart): a body that matches is
+// read whole, one that does not fails the read that reaches its end with BadDigest (an empty
+// one is refused at once), and a header that is not a checksum S3 has is refused before the
+// body is read. Other requests (copies, sub-resources) are left to the library.
+func TestChecksumHeader(t *testing.T) {
 	data := bytes.Repeat([]byte("part of an upload "), 3000)
 	crc := func(b []byte) string {
 		s := crc32.ChecksumIEEE(b)
@@ -104,7 +108,7 @@ func TestPartChecksum(t *testing.T) {
 	sha1b64 := func(b []byte) string { s := sha1.Sum(b); return base64.StdEncoding.EncodeToString(s[:]) }
 	send := func(target string, body []byte, hdr map[string]string) (int, []byte, error) {
 		_, h, got, rerr := authOnly(t)
-		req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/bkt/key"+target, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1"+target, bytes.NewReader(body))
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
@@ -119,7 +123,7 @@ func TestPartChecksum(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec.Code, *got, *rerr
 	}
-	const part = "?partNumber=1&uploadId=abc"
+	const part, put = "/bkt/key?partNumber=1&uploadId=abc", "/bkt/a/key"
 	for _, tc := range []struct {
 		name   string
 		target string
@@ -140,8 +144,17 @@ func TestPartChecksum(t *testing.T) {
 		{"unknown", part, data, map[string]string{"X-Amz-Checksum-Md4": crc(data)}, 400, "InvalidRequest"},
 		{"two", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data), "X-Amz-Checksum-Sha1": sha1b64(data)}, 400, "InvalidRequest"},
 		{"the type only", part, data, map[string]string{"X-Amz-Checksum-Type": "COMPOSITE"}, 200, ""},
-		{"PutObject", "", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, ""},
+		{"the SDK's algorithm", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data), "X-Amz-Sdk-Checksum-Algorithm": "CRC32"}, 200, ""},
+		{"another SDK algorithm", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data), "X-Amz-Sdk-Checksum-Algorithm": "SHA1"}, 400, "InvalidRequest"},
+		{"PutObject", put, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data)}, 200, ""},
+		{"PutObject, x-id", put + "?x-id=PutObject", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data)}, 200, ""},
+		{"PutObject, wrong", put, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, "BadDigest"},
+		{"PutObject, empty, wrong", put, nil, map[string]string{"X-Amz-Checksum-Sha1": sha1b64(data)}, 400, "BadDigest"},
+		{"PutObject, malformed", put, data, map[string]string{"X-Amz-Checksum-Crc32": "AAAA"}, 400, "InvalidRequest"},
 		{"UploadPartCopy", part, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:]), "X-Amz-Copy-Source": "bkt/other"}, 200, ""},
+		{"CopyObject", put, data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:]), "X-Amz-Copy-Source": "bkt/other"}, 200, ""},
+		{"PutObjectTagging", put + "?tagging", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, ""},
+		{"a bucket", "/bkt", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])}, 200, ""},
 	} {
 		status, got, err := send(tc.target, tc.body, tc.hdr)
 		var code string
@@ -171,6 +184,7 @@ func FuzzRequestChecksum(f *testing.F) {
 		if name2 != "" {
 			h.Add("x-amz-checksum-"+name2, value2)
 		}
+		h.Add("X-Amz-Sdk-Checksum-Algorithm", name2)
 		alg, newHash, want, err := requestChecksum(h)
 		if err != nil {
 			if newHash != nil || want != nil {
@@ -188,4 +202,73 @@ func FuzzRequestChecksum(f *testing.F) {
 			t.Fatalf("algorithm %q with a value of %d bytes", alg, len(want))
 		}
 	})
+}
+
+// probeBackend is the S3 library's in-memory backend, noting whether the body PutObject is
+// given computes its own MD5 (bodyMD5), which the gateway takes as the ETag.
+type probeBackend struct {
+	gofakes3.Backend
+	sawMD5 atomic.Bool
+}
+
+func (p *probeBackend) PutObject(ctx context.Context, bucket, key string, meta map[string]string, input io.Reader, size int64) (gofakes3.PutObjectResult, error) {
+	_, ok := input.(bodyMD5)
+	p.sawMD5.Store(ok)
+	return p.Backend.PutObject(ctx, bucket, key, meta, input, size)
+}
+
+// TestPutChecksumKeepsMD5: through the S3 library (gofakes3 over its in-memory backend, on a
+// real server on 127.0.0.1), a PutObject with an x-amz-checksum-* header hands its backend
+// the library's MD5 reader, so that the gateway computes the body's MD5 once; the checksum
+// is checked (a wrong one: 400 BadDigest, nothing stored) and sent back.
+func TestPutChecksumKeepsMD5(t *testing.T) {
+	g := &Gateway{keys: map[string]*accessKey{testCreds.AccessKeyID: {id: testCreds.AccessKeyID, secret: testCreds.SecretAccessKey, w: &wallet{}}}}
+	probe := &probeBackend{Backend: s3mem.New()}
+	if err := probe.CreateBucket(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.authenticate(gofakes3.New(probe).Server()))
+	defer srv.Close()
+	data := bytes.Repeat([]byte("checked once "), 10000)
+	crc := func(b []byte) string {
+		s := crc32.ChecksumIEEE(b)
+		return base64.StdEncoding.EncodeToString([]byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)})
+	}
+	do := func(method, path string, body []byte, hdr map[string]string) *http.Response {
+		req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		s := sha256.Sum256(body)
+		sum := hex.EncodeToString(s[:])
+		req.Header.Set("X-Amz-Content-Sha256", sum)
+		if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, sum, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := do(http.MethodPut, "/bkt/wrong?x-id=PutObject", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data[1:])})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a wrong checksum: %s", resp.Status)
+	}
+	if resp := do(http.MethodHead, "/bkt/wrong", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD after a refused PUT: %s", resp.Status)
+	}
+	resp = do(http.MethodPut, "/bkt/right?x-id=PutObject", data, map[string]string{"X-Amz-Checksum-Crc32": crc(data)})
+	sum := md5.Sum(data)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Checksum-Crc32") != crc(data) || resp.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
+		t.Fatalf("the right checksum: %s, checksum %q, ETag %s", resp.Status, resp.Header.Get("X-Amz-Checksum-Crc32"), resp.Header.Get("ETag"))
+	}
+	if !probe.sawMD5.Load() {
+		t.Fatal("the backend was not given the library's MD5 reader: the gateway would hash the body again")
+	}
 }

@@ -273,7 +273,12 @@ func (b *backend) PutObject(ctx context.Context, bucket, key string, meta map[st
 	if err != nil {
 		return gofakes3.PutObjectResult{}, toS3(err)
 	}
-	r, err := b.g.writeObject(ctx, id.w, bucket, key, storedMeta(meta), input, size, b.epochs(id, br))
+	sm := storedMeta(meta)
+	if name := id.checksum[0]; name != "" {
+		// The checksum the gateway checked (authenticate), kept as the library keeps one.
+		sm[name] = id.checksum[1]
+	}
+	r, err := b.g.writeObject(ctx, id.w, bucket, key, sm, input, size, b.epochs(id, br))
 	if err != nil {
 		return gofakes3.PutObjectResult{}, toS3(err)
 	}

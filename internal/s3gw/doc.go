@@ -4,10 +4,12 @@
 // github.com/rclone/gofakes3's; this package is its storage backend, its authentication
 // (SigV4 headers and presigned URLs verified with the library's signature package against
 // the configured access keys, the signed payload SHA-256 and aws-chunked signatures and
-// trailing checksums verified here as the body is read) and its index. Content-MD5 and
-// x-amz-checksum-* headers are checked by the library's readers when the body's end is read
-// (an UploadPart's x-amz-checksum-* by the gateway's: checkPartChecksum), which the gateway
-// reads before it stores a body's last chunk (chunkReader.end).
+// trailing checksums verified here as the body is read) and its index. A body's
+// Content-MD5 is checked by the library's reader (which also computes the ETag) and its
+// x-amz-checksum-* header by the gateway's (checkChecksum: the library checks none on
+// UploadPart, and its checker would hide its MD5 reader on PutObject), both when the body's
+// end is read, which the gateway reads before it stores a body's last chunk
+// (chunkReader.end).
 //
 // Every bucket, object and chunk is a Floe blob object owned by the wallet of the access key
 // that wrote it; the object's attributes on the control plane (records.go) name its bucket,

@@ -262,8 +262,8 @@ func (c *chunkReader) next(ctx context.Context) (*chunk, error) {
 
 // end reads past the last byte of a body of known length, which must be its end. The readers
 // a body comes through check it there: the S3 library's against Content-MD5 (with the MD5 it
-// computes for the ETag anyway, which bodySum reuses: no second pass over the body) and
-// x-amz-checksum-*, the gateway's against the signed SHA-256 and the aws-chunked trailer. A
+// computes for the ETag anyway, which bodySum reuses: no second pass over the body), the
+// gateway's against x-amz-checksum-*, the signed SHA-256 and the aws-chunked trailer. A
 // reader that stops at the length never gets there, and those checks would not run. This
 // runs before the body's last chunk is stored, so nothing of a refused body becomes visible.
 func (c *chunkReader) end() error {

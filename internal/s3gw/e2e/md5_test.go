@@ -249,8 +249,8 @@ func TestS3ContentMD5(t *testing.T) {
 		}
 	}
 
-	// With an x-amz-checksum-crc32 header too (the S3 library checks it where it checks
-	// Content-MD5, at the end of the body; the gateway then computes the ETag itself).
+	// With an x-amz-checksum-crc32 header too (checked by the gateway at the end of the body,
+	// where the S3 library checks Content-MD5).
 	for i, size := range md5Sizes {
 		t.Run("PutObject/checksum-header/"+size.name, func(t *testing.T) {
 			key := "crc-" + size.name
@@ -277,6 +277,11 @@ func TestS3ContentMD5(t *testing.T) {
 			}
 			got, _ := get(t, c, "md5", key, "")
 			mustEqual(t, key, got, data)
+			// The checksum is kept with the object, as S3 keeps it.
+			h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("md5"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil || aws.ToString(h.ChecksumCRC32) != crc32b64(data) {
+				t.Fatalf("HEAD with checksums: %v, CRC32 %q, want %q", err, aws.ToString(h.ChecksumCRC32), crc32b64(data))
+			}
 		})
 	}
 
