@@ -88,6 +88,10 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 				writeError(w, r, http.StatusBadRequest, err.code, err.msg)
 				return
 			}
+		} else if sum := r.Header.Get("X-Amz-Content-Sha256"); len(sum) == 2*sha256.Size && sum != emptySHA256 {
+			// No body, yet the signature is for one (its bytes dropped on the way, say).
+			writeError(w, r, http.StatusBadRequest, string(gofakes3.ErrBadDigest), "the body does not match the signed x-amz-content-sha256")
+			return
 		}
 		switch {
 		case isUploadPart(r):

@@ -76,6 +76,20 @@ func (g *Gateway) decodeChunked(r *http.Request, key *accessKey, mode string) *b
 			d.sumName, d.sum = name, newHash()
 		}
 	}
+	if dl == 0 {
+		// Readers stop at the length and never read an empty body: its final chunk (its
+		// signature) and trailer (its checksum) are checked here.
+		if err := d.nextChunk(); err != io.EOF {
+			if err == nil {
+				err = chunkError("data in a body of X-Amz-Decoded-Content-Length 0")
+			}
+			var se s3Error
+			if errors.As(err, &se) {
+				return &bodyError{string(se.ErrorCode()), err.Error()}
+			}
+			return &bodyError{string(gofakes3.ErrIncompleteBody), err.Error()}
+		}
+	}
 	r.Body = d
 	r.ContentLength = dl
 	r.Header = r.Header.Clone() // the server's request keeps its own

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -125,6 +126,37 @@ func TestSignedChunked(t *testing.T) {
 	}
 }
 
+// TestEmptyChunkedBody: an empty aws-chunked body, which readers never read (they stop at
+// its length), still has its final chunk's signature and its trailer checked.
+func TestEmptyChunkedBody(t *testing.T) {
+	crc0 := "x-amz-checksum-crc32:AAAAAA==" // the CRC32 of nothing
+	for name, tc := range map[string]struct {
+		req  func() *http.Request
+		code int
+	}{
+		"signed": {func() *http.Request { return signedChunked(t, nil, 1<<10, nil) }, http.StatusOK},
+		"a bad final signature": {func() *http.Request {
+			return signedChunked(t, nil, 1<<10, func(b []byte) []byte { b[len(b)-5] ^= 1; return b })
+		}, http.StatusBadRequest},
+		"no final chunk": {func() *http.Request { return signedChunked(t, nil, 1<<10, func([]byte) []byte { return nil }) }, http.StatusBadRequest},
+		"a data chunk": {func() *http.Request {
+			return signedChunked(t, nil, 1<<10, func(b []byte) []byte {
+				return append([]byte("1;chunk-signature="+strings.Repeat("0", 64)+"\r\nx\r\n"), b...)
+			})
+		}, http.StatusBadRequest},
+		"trailer":             {func() *http.Request { return unsignedTrailer(t, nil, crc0) }, http.StatusOK},
+		"a wrong trailer":     {func() *http.Request { return unsignedTrailer(t, nil, "x-amz-checksum-crc32:AAAAAB==") }, http.StatusBadRequest},
+		"a malformed trailer": {func() *http.Request { return unsignedTrailer(t, nil, "garbage") }, http.StatusBadRequest},
+	} {
+		_, h, got, rerr := authOnly(t)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, tc.req())
+		if rec.Code != tc.code || *rerr != nil || len(*got) != 0 {
+			t.Errorf("%s: status %d, want %d (read error %v, %d bytes)", name, rec.Code, tc.code, *rerr, len(*got))
+		}
+	}
+}
+
 func unsignedTrailer(t *testing.T, data []byte, trailer string) *http.Request {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/bkt/key", nil)
@@ -175,6 +207,13 @@ func TestAuthRefuses(t *testing.T) {
 		"old signature": func() *http.Request {
 			r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
 			v4.NewSigner().SignHTTP(context.Background(), testCreds, r, emptySHA256, "s3", "us-east-1", time.Now().Add(-time.Hour))
+			return r
+		},
+		"an empty body signed as another": func() *http.Request {
+			r := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/bkt/key", nil)
+			sum := sha256.Sum256([]byte("the body that was signed"))
+			r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			v4.NewSigner().SignHTTP(context.Background(), testCreds, r, hex.EncodeToString(sum[:]), "s3", "us-east-1", time.Now())
 			return r
 		},
 		"bad epochs header": func() *http.Request {
