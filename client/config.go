@@ -67,7 +67,10 @@ type CommunicationConfig struct {
 	// MaxNodeConnections bounds the concurrent requests to one node (default 10).
 	MaxNodeConnections int `yaml:"max_node_connections"`
 	// UploadChunkBytes is the most sliver bytes one batched upload request carries (default
-	// 4 MiB, at most MaxDataInFlight).
+	// 16 MiB, at most MaxDataInFlight). A node makes each request durable on its own (an
+	// extent file, its fsync, a Pebble commit), so fewer, larger requests cost the nodes less:
+	// on a 10-node devnet, 16 MiB instead of 4 MiB took the nodes' CPU per 256 MiB store from
+	// 3.10 to 2.50 s (BenchmarkStoreCPU, five paired stores).
 	UploadChunkBytes int64 `yaml:"upload_chunk_bytes"`
 	// RequestTimeout bounds one request to a node (default 5 minutes).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -120,7 +123,7 @@ func DefaultCommunicationConfig() CommunicationConfig {
 		MaxConcurrentMetadataReads: 3,
 		MaxDataInFlight:            128 << 20,
 		MaxNodeConnections:         10,
-		UploadChunkBytes:           4 << 20,
+		UploadChunkBytes:           16 << 20,
 		RequestTimeout:             5 * time.Minute,
 		MinBackoff:                 time.Second,
 		MaxBackoff:                 30 * time.Second,

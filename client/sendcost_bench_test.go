@@ -63,7 +63,7 @@ func BenchmarkEncodeAndSend(b *testing.B) {
 			b.Fatal(err)
 		}
 		e := &encodedBlob{Commitment: l.Commitment, params: p, mem: l, guard: &memGuard{}}
-		const chunk = 4 << 20
+		chunk := DefaultCommunicationConfig().UploadChunkBytes
 		for p0 := 0; p0 < p.NShards; {
 			body := &batchBody{}
 			size := int64(0)
