@@ -89,6 +89,8 @@ func parseExtentRef(v []byte) (extentRef, bool) {
 // extentWrite is a sliver a batch will write to an extent, unless the batch is small.
 type extentWrite struct {
 	key, data []byte
+	sum       uint32 // SliverSum(data), if summed
+	summed    bool
 }
 
 // extents manages a store's extent files.
@@ -211,7 +213,10 @@ func (x *extents) write(ws []extentWrite) (refs [][]byte, id uint64, err error) 
 	bufs := make([][]byte, len(ws))
 	crcs := make([]uint32, len(ws))
 	for i, w := range ws {
-		bufs[i], crcs[i] = w.data, crc32.Checksum(w.data, castagnoli)
+		bufs[i], crcs[i] = w.data, w.sum
+		if !w.summed {
+			crcs[i] = SliverSum(w.data)
+		}
 	}
 	var (
 		offs      []uint64

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"sync"
 
@@ -110,11 +111,14 @@ func (b *Batch) Close() { _ = b.b.Close() }
 func (b *Batch) Count() int { return int(b.b.Count()) + len(b.ext) }
 
 // setSliver adds a sliver record; large ones wait for Commit (see Batch.ext).
-func (b *Batch) setSliver(key, v []byte) error {
+func (b *Batch) setSliver(key, v []byte) error { return b.setSliverSum(key, v, 0, false) }
+
+// setSliverSum is setSliver with v's SliverSum if summed.
+func (b *Batch) setSliverSum(key, v []byte, sum uint32, summed bool) error {
 	if len(v) < extentMinSliver {
 		return b.b.Set(key, v, nil)
 	}
-	b.ext = append(b.ext, extentWrite{key: key, data: v})
+	b.ext = append(b.ext, extentWrite{key: key, data: v, sum: sum, summed: summed})
 	b.extBytes += len(v)
 	return nil
 }
@@ -143,6 +147,22 @@ func (b *Batch) PutSliver(shard uint16, id blob.ID, sl redstuff.Sliver) error {
 // storing those bytes as they are after checking that they decode. The batch may keep data
 // without copying it until Commit returns: it must not change before then.
 func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []byte) error {
+	return b.putSliverData(shard, id, a, data, 0, false)
+}
+
+// SliverSum returns the checksum a store keeps with a sliver's bytes written to an extent
+// file (CRC-32C), and checks when it reads them back.
+func SliverSum(data []byte) uint32 { return crc32.Checksum(data, castagnoli) }
+
+// PutSliverDataSum is PutSliverData given the data's SliverSum, which the caller computed
+// while the bytes were in the CPU's caches (just after verifying them, say): Commit would
+// otherwise read them all once more to checksum them. A wrong sum makes the sliver read back
+// as corrupt.
+func (b *Batch) PutSliverDataSum(shard uint16, id blob.ID, a redstuff.Axis, data []byte, sum uint32) error {
+	return b.putSliverData(shard, id, a, data, sum, true)
+}
+
+func (b *Batch) putSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []byte, sum uint32, summed bool) error {
 	ref := SliverRef{shard, id, a}
 	if err := checkAxis(a); err != nil {
 		return fmt.Errorf("sliver %s: %w", ref, err)
@@ -150,7 +170,7 @@ func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []
 	if _, err := blob.UnmarshalSliverData(data, a); err != nil {
 		return fmt.Errorf("sliver %s: %w: %w", ref, ErrInvalid, err)
 	}
-	return b.setSliver(ref.key(prefixSliver), data)
+	return b.setSliverSum(ref.key(prefixSliver), data, sum, summed)
 }
 
 // Commit makes every write of b durable (synced) and visible, atomically. b stays usable only

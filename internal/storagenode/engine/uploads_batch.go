@@ -11,6 +11,7 @@ import (
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -150,6 +151,7 @@ func frameAxis(kind byte) redstuff.Axis {
 type verifiedSliver struct {
 	batchSliver
 	shard uint16
+	sum   uint32 // nodestore.SliverSum of body, computed just after verifying it (in cache)
 }
 
 // verifyBatchSliver checks and verifies one sliver of a batch. It returns the sliver to
@@ -178,7 +180,7 @@ func (u *Uploads) verifyBatchSliver(ctx context.Context, id blob.ID, v *epochVie
 		u.m.slivers.WithLabelValues("invalid").Inc()
 		return nil, err
 	}
-	return &verifiedSliver{bs, shard}, nil
+	return &verifiedSliver{bs, shard, nodestore.SliverSum(bs.body)}, nil
 }
 
 // bufferBatchSliver stores (buffers) a sliver of a blob not registered yet.
@@ -212,7 +214,7 @@ func (u *Uploads) commitVerified(ctx context.Context, id blob.ID, todo []verifie
 	b := u.store.NewSliverBatch(lens)
 	defer b.Close()
 	for _, it := range todo {
-		if err := b.PutSliverData(it.shard, id, it.axis, it.body); err != nil {
+		if err := b.PutSliverDataSum(it.shard, id, it.axis, it.body, it.sum); err != nil {
 			return err
 		}
 	}
