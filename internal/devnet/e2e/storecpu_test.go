@@ -79,6 +79,7 @@ func BenchmarkStoreCPU(b *testing.B) {
 	}
 	var sum, otherSum map[string]time.Duration
 	kinds := map[string]map[string]float64{} // with -storecpu.perf: part, kind of work: CPU s over the timed stores
+	kindStores := map[string]int{}           // the timed stores each part's kinds were read for
 	round := uint64(0)
 	compare := func() {
 		d := other.store(ctx, data)
@@ -103,6 +104,7 @@ func BenchmarkStoreCPU(b *testing.B) {
 			for kind, cpu := range k {
 				kinds[part][kind] += cpu
 			}
+			kindStores[part]++
 		}
 		return d
 	}
@@ -127,11 +129,12 @@ func BenchmarkStoreCPU(b *testing.B) {
 		}
 	}
 	for part, k := range kinds {
+		// Averaged over the stores whose recording could be read (perf may fail on one).
 		var line []string
 		for _, kind := range sortedKinds(k) {
-			line = append(line, fmt.Sprintf("%s %.2f", kind, k[kind]/float64(b.N)))
+			line = append(line, fmt.Sprintf("%s %.2f", kind, k[kind]/float64(kindStores[part])))
 		}
-		b.Logf("%s per timed store, by kind of work (cpu-s): %s", part, strings.Join(line, ", "))
+		b.Logf("%s per timed store, by kind of work (cpu-s, %d of %d stores): %s", part, kindStores[part], b.N, strings.Join(line, ", "))
 	}
 	if other != nil {
 		avg := storeParts{}
