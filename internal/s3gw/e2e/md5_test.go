@@ -332,13 +332,7 @@ func TestS3ContentMD5(t *testing.T) {
 				if after := blobs(); after != stored {
 					t.Errorf("refused parts left %d blob objects, %d before", after, stored)
 				}
-				if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("md5"), Key: aws.String(key),
-					UploadId: mp.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
-						{ETag: aws.String(md5q(data)), PartNumber: aws.Int32(1)}}}}); err != nil {
-					t.Fatalf("completing with the part: %v", err)
-				}
-				got, _ := get(t, c, "md5", key, "")
-				mustEqual(t, key, got, data)
+				completeOnePart(t, c, key, mp.UploadId, data)
 			})
 		}
 	}
@@ -380,13 +374,20 @@ func TestS3ContentMD5(t *testing.T) {
 			if st != http.StatusOK || etag != md5q(data) {
 				t.Fatalf("the right checksums: status %d %q, ETag %s, want 200 and %s", st, code, etag, md5q(data))
 			}
-			if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("md5"), Key: aws.String(key),
-				UploadId: mp.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
-					{ETag: aws.String(md5q(data)), PartNumber: aws.Int32(1)}}}}); err != nil {
-				t.Fatalf("completing with the part: %v", err)
-			}
-			got, _ := get(t, c, "md5", key, "")
-			mustEqual(t, key, got, data)
+			completeOnePart(t, c, key, mp.UploadId, data)
 		})
 	}
+}
+
+// completeOnePart completes the multipart upload of key in bucket md5 with its part 1, which
+// holds data, and checks that the object reads back as data.
+func completeOnePart(t *testing.T, c *s3.Client, key string, uploadID *string, data []byte) {
+	t.Helper()
+	if _, err := c.CompleteMultipartUpload(context.Background(), &s3.CompleteMultipartUploadInput{Bucket: aws.String("md5"), Key: aws.String(key),
+		UploadId: uploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
+			{ETag: aws.String(md5q(data)), PartNumber: aws.Int32(1)}}}}); err != nil {
+		t.Fatalf("completing with the part: %v", err)
+	}
+	got, _ := get(t, c, "md5", key, "")
+	mustEqual(t, key, got, data)
 }
