@@ -17,3 +17,6 @@ func ReportCPU(b *testing.B, start time.Duration) { reportCPU(b, start) }
 
 // WithGroupBytes sets how many bytes of symbols EncodeAt gathers per group of rows.
 func WithGroupBytes(b int) Option { return func(e *Encoder) { e.groupBytes = b } }
+
+// ThreadCPU returns the calling thread's CPU time in nanoseconds.
+func ThreadCPU() int64 { return threadCPU() }
