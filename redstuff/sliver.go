@@ -96,15 +96,18 @@ func (e *Encoder) release(a Axis, s int, sc *sliverScratch) {
 	p.(*sync.Pool).Put(sc)
 }
 
-// fuseGroup is how many original symbols expandSliver copies and hashes at a time: a
-// multiple of the 16 messages blake2bx hashes at once, and few enough (64 symbols of a 256 MiB
-// blob at n = 1000 are 77 KB) to stay in the core's caches between the copy and the hash.
-const fuseGroup = 64
-
 // expandSliver expands a sliver's symbols with the code of its axis into all n symbols of its
 // row or column and computes their leaf hashes into sc.leaves. With rawSymbols it also returns
 // the n raw symbols (the first ones alias data); without, it hashes the recovery symbols in
 // the encoding area, in place, and returns nil.
+//
+// The encoding takes the originals and gives the recovery symbols a group (64) at a time
+// (rs16.EncodeWork.EncodeFunc), so that the symbols are copied, transformed and hashed while
+// they are in the core's caches: the sliver is read from memory once, and the first and last
+// transform layers run on a group just copied or about to be hashed. (Copied all at once,
+// encoded, then hashed, a sliver was read twice, and the encoding area passed through the
+// caches more often, which cost most where other processes share the core and evict it
+// between passes, as a storage node's do.)
 func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool, sc *sliverScratch) [][]byte {
 	code := e.code(a)
 	k, m := code.K(), code.M()
@@ -113,47 +116,45 @@ func (e *Encoder) expandSliver(a Axis, data []byte, s int, rawSymbols bool, sc *
 	for i := 0; i < k; i++ {
 		orig[i] = data[i*s : (i+1)*s : (i+1)*s]
 	}
-	// Copy the originals into the encoding area and hash them a group at a time, so that the
-	// hash reads each group from the caches the copy just brought it into: the sliver is read
-	// from memory once. (Hashed after the encoding, whose passes over the encoding area evict
-	// it, a sliver was read twice, and the second read is the one that misses the caches
-	// most where other processes share the core, as a storage node's do.)
-	for g := 0; g < k; g += fuseGroup {
-		end := min(g+fuseGroup, k)
-		for i := g; i < end; i++ {
+	fill := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			rs16.ToWork(w.Original(i), orig[i], s)
 		}
-		merkle.LeafMany(leaves[g:end], orig[g:end])
+		merkle.LeafMany(leaves[lo:hi], orig[lo:hi])
 	}
-	w.Encode()
-	n := k + m
 	if rawSymbols {
+		n := k + m
 		syms := make([][]byte, n)
 		copy(syms, orig)
 		rec := make([]byte, m*s)
-		for r := 0; r < m; r++ {
-			sym := rec[r*s : (r+1)*s]
-			rs16.FromWork(sym, w.Recovery(r), s)
-			syms[k+r] = sym
-		}
-		merkle.LeafMany(leaves[k:], syms[k:])
+		w.EncodeFunc(fill, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				sym := rec[r*s : (r+1)*s]
+				rs16.FromWork(sym, w.Recovery(r), s)
+				syms[k+r] = sym
+			}
+			merkle.LeafMany(leaves[k+lo:k+hi], syms[k+lo:k+hi])
+		})
 		return syms
 	}
 	// Hash the recovery symbols in place: their whole 64-byte blocks are already raw bytes
 	// (sc.heads); only a tail of t = s mod 64 bytes needs its two halves joined.
 	full := s &^ 63
-	if t := s - full; t > 0 {
-		h := t / 2
-		for r := 0; r < m; r++ {
+	t := s - full
+	h := t / 2
+	w.EncodeFunc(fill, func(lo, hi int) {
+		if t == 0 {
+			merkle.LeafMany(leaves[k+lo:k+hi], sc.heads[lo:hi])
+			return
+		}
+		for r := lo; r < hi; r++ {
 			sym := w.Recovery(r)
 			tail := sc.tails[r]
 			copy(tail[:h], sym[full:full+h])
 			copy(tail[h:], sym[full+32:full+32+h])
 		}
-		merkle.LeafPartsMany(leaves[k:], sc.heads, sc.tails)
-	} else {
-		merkle.LeafMany(leaves[k:], sc.heads)
-	}
+		merkle.LeafPartsMany(leaves[k+lo:k+hi], sc.heads[lo:hi], sc.tails[lo:hi])
+	})
 	return nil
 }
 

@@ -291,6 +291,72 @@ func (c *Code) encodeLow(d workArea) {
 	}
 }
 
+// encodeHighGrouped is encodeHigh with the originals written by fill and the recovery shards
+// handed to done a group at a time (see EncodeWork.EncodeFunc).
+func (c *Code) encodeHighGrouped(d workArea, fill, done func(lo, hi int)) {
+	e, k, m, C := &c.eng, c.k, c.m, c.chunk
+	last := k % C
+	first := min(k, C)
+	e.ifftUnclearedGrouped(d, 0, C, first, C, fill)
+	if k > C {
+		cs := C
+		for ; cs+C <= k; cs += C {
+			e.ifftGrouped(d, cs, C, C, cs+C, fill)
+			xorInto(d.span(0, C), d.span(cs, C))
+		}
+		if last > 0 {
+			if c.halfTail(last) {
+				// As in encodeHigh.
+				h := C / 2
+				e.ifftUnclearedGrouped(d, cs, h, last, cs+C, fill)
+				x := d.span(cs, h)
+				xorInto(d.span(h, h), x)
+				if logM := e.t.skew[h+cs+C-1]; logM == modulus {
+					xorInto(d.span(0, h), x)
+				} else if l, ok := e.t.onePlusLog(logM); ok {
+					e.k.mulAdd(d.span(0, h), x, l)
+				}
+			} else {
+				e.ifftUnclearedGrouped(d, cs, C, last, cs+C, fill)
+				xorInto(d.span(0, C), d.span(cs, C))
+			}
+		}
+	}
+	e.fftGrouped(d, 0, C, m, 0, done)
+}
+
+// encodeLowGrouped is encodeLow with the originals written by fill and the recovery shards
+// handed to done a group at a time (see EncodeWork.EncodeFunc).
+func (c *Code) encodeLowGrouped(d workArea, fill, done func(lo, hi int)) {
+	e, k, m, C := &c.eng, c.k, c.m, c.chunk
+	e.ifftUnclearedGrouped(d, 0, C, k, 0, fill)
+	last := m % C
+	half := m > C && last > 0 && c.halfTail(last)
+	for cs := C; cs < m; cs += C {
+		if half && cs+C > m {
+			// As in encodeLow.
+			h := C / 2
+			copy(d.span(cs, h), d.span(0, h))
+			if logM := e.t.skew[h+cs+C-1]; logM != modulus {
+				e.k.mulAdd(d.span(cs, h), d.span(h, h), logM)
+			}
+			continue
+		}
+		copy(d.span(cs, C), d.span(0, C))
+	}
+	cs := 0
+	for ; cs+C <= m; cs += C {
+		e.fftGrouped(d, cs, C, C, cs+C, done)
+	}
+	if last > 0 {
+		if half {
+			e.fftGrouped(d, cs, C/2, last, cs+C, done)
+		} else {
+			e.fftGrouped(d, cs, C, last, cs+C, done)
+		}
+	}
+}
+
 // Decode restores the missing original shards. shards holds the k+m shards in codeword order
 // (originals, then recovery); present[i] says whether shards[i] holds valid data. Every
 // shards[i] must be allocated with the common size; restored originals are written into

@@ -111,6 +111,40 @@ func roundTrip(t *testing.T, rng *rand.Rand, c *Code, orig, rec [][]byte, size i
 			}
 		}
 	}
+	// EncodeFunc agrees with Encode, asks for every original once and in order, and hands
+	// over every recovery shard once, in order, already final.
+	for i := range w.area.buf {
+		w.area.buf[i] = byte(rng.Uint32())
+	}
+	for pass := 0; pass < 2; pass++ {
+		filled, handed := 0, 0
+		early := make([][]byte, tc.m) // recovery shards as done saw them
+		w.EncodeFunc(func(lo, hi int) {
+			if lo != filled || hi <= lo || hi > tc.k {
+				t.Fatalf("pass %d: fill(%d, %d) after %d originals", pass, lo, hi, filled)
+			}
+			for i := lo; i < hi; i++ {
+				copy(w.Original(i), orig[i])
+			}
+			filled = hi
+		}, func(lo, hi int) {
+			if lo != handed || hi <= lo || hi > tc.m {
+				t.Fatalf("pass %d: done(%d, %d) after %d recovery shards", pass, lo, hi, handed)
+			}
+			for r := lo; r < hi; r++ {
+				early[r] = bytes.Clone(w.Recovery(r))
+			}
+			handed = hi
+		})
+		if filled != tc.k || handed != tc.m {
+			t.Fatalf("pass %d: %d originals filled, %d recovery shards handed over", pass, filled, handed)
+		}
+		for r := range rec {
+			if !bytes.Equal(early[r], rec[r]) || !bytes.Equal(w.Recovery(r), rec[r]) {
+				t.Fatalf("pass %d: EncodeFunc recovery %d differs", pass, r)
+			}
+		}
+	}
 	all := append(append([][]byte{}, orig...), rec...)
 	for trial := 0; trial < 5; trial++ {
 		shards := make([][]byte, tc.k+tc.m)

@@ -51,6 +51,12 @@ func log2(size int) int {
 // layers of distances 2d and d are one pass over the data. With an odd number of layers, the
 // widest (a single group) is done alone first.
 func (e *engine) fft(d workArea, pos, size, truncated, skewDelta int) {
+	e.fftWide(d, pos, size, truncated, skewDelta, 1)
+}
+
+// fftWide is fft's layers from the widest down to the pair of distances 2*minDist and
+// minDist (minDist a power of 4); the others are left for later calls.
+func (e *engine) fftWide(d workArea, pos, size, truncated, skewDelta, minDist int) {
 	skew := &e.t.skew
 	sz := d.size
 	hi := size / 2
@@ -64,7 +70,7 @@ func (e *engine) fft(d workArea, pos, size, truncated, skewDelta int) {
 		hi /= 2
 	}
 	// hi is now the lower distance of the next pair of layers (distances 2*hi and hi).
-	for dist := hi; dist > 0; dist /= 4 {
+	for dist := hi; dist >= minDist; dist /= 4 {
 		for r := 0; r < truncated; r += 4 * dist {
 			log01 := skew[r+dist+skewDelta-1]
 			log02 := skew[r+2*dist+skewDelta-1]
@@ -83,9 +89,15 @@ func (e *engine) fft(d workArea, pos, size, truncated, skewDelta int) {
 // ifft is the inverse additive FFT over shards pos..pos+size, its layers fused in pairs like
 // fft's; with an odd number of layers the widest is done alone last.
 func (e *engine) ifft(d workArea, pos, size, truncated, skewDelta int) {
+	e.ifftFrom(d, pos, size, truncated, skewDelta, 1)
+}
+
+// ifftFrom is ifft's layers from the pair of distances dist0 and 4*dist0 (dist0 a power of
+// 4) on, those below having been done.
+func (e *engine) ifftFrom(d workArea, pos, size, truncated, skewDelta, dist0 int) {
 	skew := &e.t.skew
 	sz := d.size
-	dist := 1
+	dist := dist0
 	for ; 4*dist <= size; dist *= 4 {
 		for r := 0; r < truncated; r += 4 * dist {
 			log01 := skew[r+dist+skewDelta-1]
@@ -118,9 +130,16 @@ func (e *engine) ifft(d workArea, pos, size, truncated, skewDelta int) {
 // (w >= the roundup of truncated to G), and a span of the next layers, aligned to its size, is
 // either all written or all past w.
 func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) {
+	e.ifftUnclearedFrom(d, pos, size, truncated, skewDelta, 1, truncated)
+}
+
+// ifftUnclearedFrom is ifftUncleared's layers from the pair of distances dist0 and 4*dist0
+// (dist0 a power of 4) on, those below having been done and having written shards
+// [pos, pos+w). It returns how many shards from pos are written afterwards.
+func (e *engine) ifftUnclearedFrom(d workArea, pos, size, truncated, skewDelta, dist0, w int) int {
 	skew := &e.t.skew
 	sz := d.size
-	w := truncated // shards [pos, pos+w) hold data
+	// shards [pos, pos+w) hold data
 	// butterfly runs ifft2 on the spans of width shards at r and r+width.
 	butterfly := func(r, width int, logM uint16) {
 		x, y := d.span(pos+r, width), d.span(pos+r+width, width)
@@ -139,7 +158,7 @@ func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) 
 		}
 		w = max(w, r+2*width)
 	}
-	dist := 1
+	dist := dist0
 	for ; 4*dist <= size; dist *= 4 {
 		for r := 0; r < truncated; r += 4 * dist {
 			log01 := skew[r+dist+skewDelta-1]
@@ -162,6 +181,7 @@ func (e *engine) ifftUncleared(d workArea, pos, size, truncated, skewDelta int) 
 			butterfly(r, dist, skew[r+dist+skewDelta-1])
 		}
 	}
+	return w
 }
 
 // onePlusLog returns the log of 1 + exp(logM) (logM < modulus), so that x ^ x*exp(logM) is
@@ -179,5 +199,59 @@ func formalDerivative(d workArea, count int) {
 	for i := 1; i < count; i++ {
 		width := i & -i
 		xorInto(d.span(i-width, width), d.span(i, width))
+	}
+}
+
+// groupShards is the width of the aligned groups of shards the grouped transforms hand to
+// their callers: the layer pairs of distances 1 and 2, 4 and 8, 16 and 32 stay within them.
+const groupShards = 64
+
+// ifftUnclearedGrouped is ifftUncleared with the inputs written by fill a group at a time
+// (fill(lo, hi) writes shards [lo, hi)), each group's layers up to distance 32 run while the
+// group is still in the caches.
+func (e *engine) ifftUnclearedGrouped(d workArea, pos, size, truncated, skewDelta int, fill func(lo, hi int)) {
+	if size < groupShards {
+		fill(pos, pos+truncated)
+		e.ifftUncleared(d, pos, size, truncated, skewDelta)
+		return
+	}
+	w := 0
+	for g := 0; g < truncated; g += groupShards {
+		n := min(groupShards, truncated-g)
+		fill(pos+g, pos+g+n)
+		w = g + e.ifftUnclearedFrom(d, pos+g, groupShards, n, skewDelta+g, 1, n)
+	}
+	e.ifftUnclearedFrom(d, pos, size, truncated, skewDelta, groupShards, w)
+}
+
+// ifftGrouped is ifft with the inputs written by fill a group at a time, like
+// ifftUnclearedGrouped.
+func (e *engine) ifftGrouped(d workArea, pos, size, truncated, skewDelta int, fill func(lo, hi int)) {
+	if size < groupShards {
+		fill(pos, pos+truncated)
+		e.ifft(d, pos, size, truncated, skewDelta)
+		return
+	}
+	for g := 0; g < truncated; g += groupShards {
+		n := min(groupShards, truncated-g)
+		fill(pos+g, pos+g+n)
+		e.ifftFrom(d, pos+g, groupShards, n, skewDelta+g, 1)
+	}
+	e.ifftFrom(d, pos, size, truncated, skewDelta, groupShards)
+}
+
+// fftGrouped is fft with its outputs handed to done a group at a time (done(lo, hi): shards
+// [lo, hi) are final), each group's layers from distance 32 down run just before.
+func (e *engine) fftGrouped(d workArea, pos, size, truncated, skewDelta int, done func(lo, hi int)) {
+	if size < groupShards {
+		e.fft(d, pos, size, truncated, skewDelta)
+		done(pos, pos+truncated)
+		return
+	}
+	e.fftWide(d, pos, size, truncated, skewDelta, groupShards)
+	for g := 0; g < truncated; g += groupShards {
+		n := min(groupShards, truncated-g)
+		e.fft(d, pos+g, groupShards, n, skewDelta+g)
+		done(pos+g, pos+g+n)
 	}
 }

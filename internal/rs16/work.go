@@ -39,6 +39,20 @@ func (w *EncodeWork) Encode() {
 	w.c.encodeLow(w.area)
 }
 
+// EncodeFunc is Encode for callers that write the originals and read the recovery shards a
+// few at a time while they are in the CPU's caches: it calls fill(lo, hi) to write originals
+// lo..hi-1 into their slots, for consecutive groups of originals in order, each just before
+// the group's first transform layers, and done(lo, hi) once recovery shards lo..hi-1 are
+// final (they stay so until the next Encode), for consecutive groups in order, each just
+// after the group's last layers. It computes the same shards as Encode.
+func (w *EncodeWork) EncodeFunc(fill, done func(lo, hi int)) {
+	if w.c.high {
+		w.c.encodeHighGrouped(w.area, fill, done)
+		return
+	}
+	w.c.encodeLowGrouped(w.area, fill, done)
+}
+
 // Recovery returns recovery shard r (0 <= r < m) after Encode.
 func (w *EncodeWork) Recovery(r int) []byte { return w.area.at(r) }
 
