@@ -2,6 +2,7 @@ package storagenode
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -85,6 +86,27 @@ func (c *bigReadConn) Read(p []byte) (int, error) {
 }
 
 func (c *bigReadConn) Write(p []byte) (int, error) { return c.write(p) }
+
+// PeekByte returns the next byte Read will return, reading what has arrived into the
+// connection's buffer (nodetls.Listener looks at a connection's first byte).
+func (c *bigReadConn) PeekByte() (byte, error) {
+	if c.buf == nil {
+		if c.err != nil {
+			return 0, c.err
+		}
+		buf := c.pool.Get().(*[]byte)
+		n, err := c.read(*buf)
+		if n <= 0 {
+			c.pool.Put(buf)
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, err
+		}
+		c.buf, c.r, c.w, c.err = buf, 0, n, err
+	}
+	return (*c.buf)[c.r], nil
+}
 
 // rawConn is a connection the node dialed, read and written without waking the runtime's
 // monitor thread (rawsock).

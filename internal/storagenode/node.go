@@ -135,6 +135,7 @@ func New(cfg Config) (*Node, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slogLogger(cfg.Logger),
+		Protocols:         nodeProtocols(),
 	}
 	if cfg.MetricsAddr != "" {
 		if n.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
@@ -153,6 +154,16 @@ func New(cfg Config) (*Node, error) {
 		n.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return n, nil
+}
+
+// nodeProtocols are what a node's API speaks: HTTP/1.1 and HTTP/2 over TLS, and to clients on
+// its own machine the same without TLS (nodetls.Listener), HTTP/2 by prior knowledge.
+func nodeProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }
 
 // Addr returns the HTTPS listen address.
@@ -193,7 +204,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := n.srv.ServeTLS(newBigReadListener(n.ln), "", ""); !errors.Is(err, http.ErrServerClosed) {
+		l := nodetls.NewListener(newBigReadListener(n.ln), n.srv.TLSConfig, nodetls.ListenerOptions{Logger: n.cfg.Logger})
+		if err := n.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("storagenode: serve: %w", err)
 		}
 		return nil

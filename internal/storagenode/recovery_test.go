@@ -665,12 +665,13 @@ func TestRecoveryStalledPeer(t *testing.T) {
 	}
 }
 
-// impostor serves h on node i's address with its TLS identity, in place of the node.
+// impostor serves h on node i's address with its TLS identity, in place of the node, and
+// like a node plain HTTP to its loopback peers.
 func (pn *peerNet) impostor(i int, h http.Handler) {
-	srv := &http.Server{Handler: h, TLSConfig: nodetls.ServerConfig(pn.certs[i]), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, TLSConfig: nodetls.ServerConfig(pn.certs[i]), ReadHeaderTimeout: 5 * time.Second, Protocols: nodeProtocols()}
 	ln := pn.lns[i]
 	pn.lns[i] = nil
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	go func() { _ = srv.Serve(nodetls.NewListener(ln, srv.TLSConfig, nodetls.ListenerOptions{})) }()
 	pn.t.Cleanup(func() { srv.Close() })
 }
 
