@@ -46,7 +46,12 @@ type Options struct {
 	Timeout time.Duration
 	// BufferSize sets the transport's read and write buffers (default: net/http's).
 	BufferSize int
-	Logger     *slog.Logger
+	// TLSOnLoopback talks TLS to nodes at loopback addresses too. By default a node whose
+	// address is a loopback IP literal (127.0.0.0/8, ::1) is reached over plain HTTP (HTTP/2
+	// by prior knowledge with HTTP2): the traffic stays on the machine, and everything a
+	// node serves is verified anyway (see nodetls.Listener). Nodes elsewhere always get TLS.
+	TLSOnLoopback bool
+	Logger        *slog.Logger
 }
 
 // Node names a storage node as the control plane registers it.
@@ -106,8 +111,9 @@ func (p *Pool) Encoder(n int) (*redstuff.Encoder, error) {
 
 // conn is what the clients of one node share: its HTTP client, latency and route support.
 type conn struct {
-	hc  *http.Client
-	lat Latency
+	hc   *http.Client
+	base string // scheme://address
+	lat  Latency
 
 	mu    sync.Mutex
 	name  string
@@ -136,7 +142,6 @@ func (p *Pool) Client(n Node) (*Client, error) {
 		}
 		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 		tr := &http.Transport{
-			TLSClientConfig:     tc,
 			ForceAttemptHTTP2:   p.opts.HTTP2,
 			MaxIdleConnsPerHost: p.opts.MaxConnsPerNode,
 			IdleConnTimeout:     90 * time.Second,
@@ -145,18 +150,29 @@ func (p *Pool) Client(n Node) (*Client, error) {
 			WriteBufferSize:     p.opts.BufferSize,
 			ReadBufferSize:      p.opts.BufferSize,
 		}
-		if !p.opts.HTTP2 {
-			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			// HTTP/1.1 bodies go out in batches of TLS records (batchconn.go).
-			tr.DialTLSContext = dialBatchedTLS(dialer, tc, &p.batches, 10*time.Second)
+		scheme := "https://"
+		if !p.opts.TLSOnLoopback && nodetls.IsLoopbackHost(host) {
+			scheme = "http://"
+			tr.DialContext = dialPlain(dialer, &p.batches)
+			if p.opts.HTTP2 {
+				tr.Protocols = new(http.Protocols)
+				tr.Protocols.SetUnencryptedHTTP2(true)
+			}
+		} else {
+			tr.TLSClientConfig = tc
+			if !p.opts.HTTP2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+				// HTTP/1.1 bodies go out in batches of TLS records (batchconn.go).
+				tr.DialTLSContext = dialBatchedTLS(dialer, tc, &p.batches, 10*time.Second)
+			}
 		}
-		c = &conn{hc: &http.Client{Transport: tr}}
+		c = &conn{hc: &http.Client{Transport: tr}, base: scheme + n.Address}
 		p.nodes[key] = c
 	}
 	c.mu.Lock()
 	c.name, c.bls = name, n.BLSKey
 	c.mu.Unlock()
-	cl := &Client{pool: p, c: c, name: name, base: "https://" + n.Address, bls: n.BLSKey, timeout: p.opts.Timeout,
+	cl := &Client{pool: p, c: c, name: name, base: c.base, bls: n.BLSKey, timeout: p.opts.Timeout,
 		log: p.log.With("node", name)}
 	cl.doer = DoerFunc(cl.send)
 	return cl, nil

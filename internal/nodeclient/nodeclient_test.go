@@ -24,8 +24,8 @@ import (
 	"github.com/floelabs/floe/redstuff"
 )
 
-// fakeNode is an HTTPS server on 127.0.0.1 with a node's TLS identity and a handler the test
-// sets.
+// fakeNode is a server on 127.0.0.1 with a node's TLS identity and a handler the test sets;
+// like a node it serves TLS, and plain HTTP to loopback clients (nodetls.Listener).
 type fakeNode struct {
 	node Node
 	key  *crypto.BLSSecretKey
@@ -57,15 +57,24 @@ func startFake(t *testing.T) *fakeNode {
 	}
 	f := &fakeNode{key: bk, mux: http.NewServeMux()}
 	f.node = Node{Name: "fake", Address: ln.Addr().String(), NetworkKey: pub, BLSKey: bk.PublicKey()}
-	f.srv = &http.Server{Handler: f.mux, TLSConfig: nodetls.ServerConfig(cert), ReadHeaderTimeout: 5 * time.Second}
-	go f.srv.ServeTLS(ln, "", "")
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	f.srv = &http.Server{Handler: f.mux, TLSConfig: nodetls.ServerConfig(cert), ReadHeaderTimeout: 5 * time.Second, Protocols: &protos}
+	go f.srv.Serve(nodetls.NewListener(ln, f.srv.TLSConfig, nodetls.ListenerOptions{}))
 	t.Cleanup(func() { f.srv.Close() })
 	return f
 }
 
 func (f *fakeNode) client(t *testing.T) *Client {
 	t.Helper()
-	p := NewPool(Options{Timeout: 10 * time.Second})
+	return f.clientWith(t, Options{Timeout: 10 * time.Second})
+}
+
+func (f *fakeNode) clientWith(t *testing.T, opts Options) *Client {
+	t.Helper()
+	p := NewPool(opts)
 	t.Cleanup(p.Close)
 	c, err := p.Client(f.node)
 	if err != nil {
@@ -86,20 +95,20 @@ func errorEnvelope(code int, status, reason, msg string) api.Error {
 		Details: []api.ErrorInfo{{Type: api.ErrorInfoType, Reason: reason, Domain: api.Domain}}}}
 }
 
-// TestPinnedKey: a node whose certificate does not hold the registered network key is not
-// talked to.
+// TestPinnedKey: over TLS, a node whose certificate does not hold the registered network key
+// is not talked to.
 func TestPinnedKey(t *testing.T) {
 	f := startFake(t)
 	f.mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, api.Success[api.ServiceHealthInfo]{})
 	})
-	if _, err := f.client(t).Health(context.Background(), false); err != nil {
+	if _, err := f.clientWith(t, Options{TLSOnLoopback: true}).Health(context.Background(), false); err != nil {
 		t.Fatalf("health with the right key: %v", err)
 	}
 	other := startFake(t)
 	wrong := f.node
 	wrong.NetworkKey = other.node.NetworkKey
-	p := NewPool(Options{})
+	p := NewPool(Options{TLSOnLoopback: true})
 	defer p.Close()
 	c, err := p.Client(wrong)
 	if err != nil {

@@ -1,0 +1,102 @@
+package nodeclient
+
+import (
+	"context"
+	"io"
+	"net"
+
+	"github.com/floelabs/floe/internal/rawsock"
+)
+
+// A node at a loopback address is reached over plain HTTP unless Options.TLSOnLoopback (see
+// nodetls.Listener for why that is safe). Upload bodies then go from the caller's buffers to
+// the socket with one write(2) per sliver; the small pieces between slivers (frame headers)
+// are gathered into one write.
+
+// smallWrite is the size below which a body's writes are gathered.
+const smallWrite = 64 << 10
+
+// plainConn is a TCP connection without TLS, written without waking the runtime's monitor
+// (rawsock).
+type plainConn struct {
+	net.Conn
+	write func([]byte) (int, error)
+	pool  *batchPool
+}
+
+func (c *plainConn) Write(p []byte) (int, error) { return c.write(p) }
+
+// ReadFrom copies r to the connection: a body that can write itself (an io.WriterTo under
+// net/http's io.LimitedReader at its Content-Length) writes from its own buffers; anything
+// else goes through a pooled buffer in pieces of batchSize.
+func (c *plainConn) ReadFrom(r io.Reader) (int64, error) {
+	bp := c.pool.get()
+	defer c.pool.put(bp)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if wt, ok := lr.R.(io.WriterTo); ok {
+			w := &gatherWriter{c: c, left: lr.N, buf: (*bp)[:0]}
+			n, err := wt.WriteTo(w)
+			if ferr := w.flush(); err == nil {
+				err = ferr
+			}
+			return n, err
+		}
+	}
+	return io.CopyBuffer(writerOnly{c}, r, (*bp)[:batchSize])
+}
+
+// writerOnly hides the connection's ReadFrom from io.CopyBuffer.
+type writerOnly struct{ io.Writer }
+
+// gatherWriter writes at most left bytes to c: large writes go out as they are, small ones
+// are gathered in buf until a large one or the end.
+type gatherWriter struct {
+	c    *plainConn
+	left int64
+	buf  []byte
+}
+
+func (w *gatherWriter) Write(p []byte) (int, error) {
+	var err error
+	if int64(len(p)) > w.left {
+		p, err = p[:w.left], errBodyTooLong
+	}
+	w.left -= int64(len(p))
+	if len(p) < smallWrite && len(w.buf)+len(p) <= cap(w.buf) {
+		w.buf = append(w.buf, p...)
+		return len(p), err
+	}
+	if ferr := w.flush(); ferr != nil {
+		return 0, ferr
+	}
+	if len(p) < smallWrite {
+		w.buf = append(w.buf, p...)
+		return len(p), err
+	}
+	n, werr := w.c.write(p)
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+// flush writes what was gathered.
+func (w *gatherWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.c.write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+// dialPlain returns a DialContext that wraps the connections of d in plainConns.
+func dialPlain(d *net.Dialer, pool *batchPool) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &plainConn{Conn: raw, write: rawsock.Writer(raw), pool: pool}, nil
+	}
+}
