@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, comm: comm, log: log,
 		cp: cpclient.New(cfg.ControlPlaneURL, cfg.HTTPClient),
 		pool: nodeclient.NewPool(nodeclient.Options{RootCAs: cfg.RootCAs, HTTP2: comm.HTTP2, MaxConnsPerNode: comm.MaxNodeConnections,
-			Timeout: comm.RequestTimeout, BufferSize: 256 << 10, Logger: log}),
+			Timeout: comm.RequestTimeout, BufferSize: 256 << 10, TLSOnLoopback: comm.TLSOnLoopback, Logger: log}),
 		inflight: semaphore.NewWeighted(comm.MaxDataInFlight),
 		mdCache:  newMetadataCache(comm.MetadataCacheEntries),
 	}
