@@ -62,6 +62,12 @@ func startNetValidators(t testing.TB, dir string, nodes, shards int, epoch time.
 // CLI commands the tests run).
 func sdkClient(t testing.TB, info devnet.Info) *client.Client {
 	t.Helper()
+	return sdkClientYAML(t, info, "")
+}
+
+// sdkClientYAML is sdkClient with more lines of client configuration (YAML).
+func sdkClientYAML(t testing.TB, info devnet.Info, extra string) *client.Client {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "sdk.key")
 	var nw struct {
@@ -72,7 +78,7 @@ func sdkClient(t testing.TB, info devnet.Info) *client.Client {
 	}
 	floe(t, "wallet", "transfer", "--url", info.ControlPlane, "--key", info.Wallet, "--to", nw.Address, "--amount", "100000000000000000")
 	cfgPath := filepath.Join(dir, "client_config.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "control_plane_url: %q\nwallet: %q\n", info.ControlPlane, key), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "control_plane_url: %q\nwallet: %q\n%s", info.ControlPlane, key, extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := client.LoadConfig(cfgPath)

@@ -29,6 +29,9 @@ var (
 	perfDir    = flag.String("storecpu.perf", "", "BenchmarkStoreCPU records the storage nodes with perf into this directory")
 	compareBin = flag.String("storecpu.compare", "", "BenchmarkStoreCPU also runs a second devnet with this floe binary (or a script "+
 		"that runs one) and alternates stores between the two devnets, logging both")
+	storeTLS   = flag.Bool("storecpu.tls", false, "BenchmarkStoreCPU: the client talks TLS to the (loopback) nodes, as to remote ones")
+	compareTLS = flag.Bool("storecpu.compare-tls", false, "BenchmarkStoreCPU also runs a second devnet (with -storecpu.compare's binary, "+
+		"else the same) whose client talks TLS to the nodes, and alternates stores between the two devnets")
 )
 
 // BenchmarkStoreCPU measures, on the default devnet (10 nodes, 1000 shards), the CPU seconds a
@@ -53,21 +56,29 @@ var (
 // http, gc-alloc, scheduler, kernel-other, other: see perfRules) in CPU seconds, and their
 // averages over the timed stores, to say where the CPU beyond the floor goes.
 //
+// The client talks plain HTTP to the devnet's nodes, as it does to any node at a loopback
+// address; -storecpu.tls makes it talk TLS, as to nodes on other machines.
+//
 // -storecpu.compare BIN runs a second default devnet with the floe binary BIN (e.g. another
 // build, or a script that sets FLOE_NODE_GOMAXPROCS and runs floe) and stores the same blob
 // on it next to each store on the first (after it, then before it, in turn), logged as
 // "compare store N": on a machine whose load
 // varies from minute to minute, two builds or settings compared store by store differ by
 // their own cost more than by the load. The metrics are the first devnet's.
+// -storecpu.compare-tls does the same with a second devnet whose client talks TLS.
 func BenchmarkStoreCPU(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a devnet of child processes")
 	}
 	const size = 256 << 20
-	first := startStoreNet(b, floeBin)
+	first := startStoreNet(b, floeBin, *storeTLS)
 	var other *storeNet
-	if *compareBin != "" {
-		other = startStoreNet(b, *compareBin)
+	if *compareBin != "" || *compareTLS {
+		bin := *compareBin
+		if bin == "" {
+			bin = floeBin
+		}
+		other = startStoreNet(b, bin, *compareTLS)
 	}
 	ctx := context.Background()
 	data := randomBytes(7, size)
@@ -200,13 +211,17 @@ type storeNet struct {
 	pids map[string][]int
 }
 
-func startStoreNet(b *testing.B, bin string) *storeNet {
+func startStoreNet(b *testing.B, bin string, tls bool) *storeNet {
 	b.Helper()
 	dir := b.TempDir()
 	n := devnettest.Start(b, devnet.Config{Dir: dir, Nodes: 10, Shards: 1000, Addr: freeAddr(b), Binary: bin,
 		Logger: slog.New(slog.DiscardHandler), DaemonArgs: []string{"--max-body-size", fmt.Sprint(128 << 10)}})
 	info := n.Info()
-	sn := &storeNet{b: b, info: info, c: sdkClient(b, info),
+	extra := ""
+	if tls {
+		extra = "communication:\n  tls_on_loopback: true\n"
+	}
+	sn := &storeNet{b: b, info: info, c: sdkClientYAML(b, info, extra),
 		pids: map[string][]int{"daemon": {info.DaemonPid}, "controlplane": {info.ChainPid}}}
 	for _, nd := range info.Nodes {
 		sn.pids["nodes"] = append(sn.pids["nodes"], nd.Pid)
