@@ -3,6 +3,7 @@ package nodeclient
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -31,6 +32,7 @@ type fakeNode struct {
 	key  *crypto.BLSSecretKey
 	mux  *http.ServeMux
 	srv  *http.Server
+	cert tls.Certificate
 }
 
 func startFake(t *testing.T) *fakeNode {
@@ -55,7 +57,7 @@ func startFake(t *testing.T) *fakeNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeNode{key: bk, mux: http.NewServeMux()}
+	f := &fakeNode{key: bk, mux: http.NewServeMux(), cert: cert}
 	f.node = Node{Name: "fake", Address: ln.Addr().String(), NetworkKey: pub, BLSKey: bk.PublicKey()}
 	var protos http.Protocols
 	protos.SetHTTP1(true)

@@ -153,8 +153,8 @@ func TestPlainRefusedFromRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: f.mux, TLSConfig: f.srv.TLSConfig}
-	go srv.Serve(nodetls.NewListener(ln, f.srv.TLSConfig, nodetls.ListenerOptions{AllowPlain: func(net.Addr) bool { return false }}))
+	srv := &http.Server{Handler: f.mux, TLSConfig: nodetls.ServerConfig(f.cert)}
+	go srv.Serve(nodetls.NewListener(ln, srv.TLSConfig, nodetls.ListenerOptions{AllowPlain: func(net.Addr) bool { return false }}))
 	defer srv.Close()
 	f.mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
 	n := f.node
