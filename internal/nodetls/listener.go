@@ -87,10 +87,12 @@ func NewListener(inner net.Listener, cfg *tls.Config, opts ListenerOptions) *Lis
 }
 
 // IsLoopback reports whether addr is a TCP or UDP address on a loopback IP (127.0.0.0/8,
-// ::1, or an IPv4-mapped loopback address).
+// ::1, or an IPv4-mapped loopback address), or a Unix socket's.
 func IsLoopback(addr net.Addr) bool {
 	var ip net.IP
 	switch a := addr.(type) {
+	case *net.UnixAddr:
+		return true
 	case *net.TCPAddr:
 		ip = a.IP
 	case *net.UDPAddr:
@@ -240,3 +242,12 @@ func (c *peekConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
+
+// LocalSocket returns the name of the Unix socket (in Linux's abstract namespace, which
+// belongs to the network namespace and needs no file) on which a node listening on the
+// loopback address addr also serves its API to clients on its machine. Loopback TCP costs
+// the kernel about twice what a Unix socket does per byte (1.15 GB, a 256 MiB store's
+// slivers: 0.48-0.57 CPU s against 0.18-0.27 on the devnet's machine), and a client reaching
+// a node at a loopback address tries the socket first (nodeclient). Whoever answers there is
+// treated as the node is on loopback TCP: everything it serves is verified.
+func LocalSocket(addr string) string { return "@floe-node/" + addr }
