@@ -104,8 +104,11 @@ type Node struct {
 	uploads *semaphore.Weighted
 
 	ln, metricsLn net.Listener
-	srv           *http.Server
-	metricsSrv    *http.Server
+	// localLn is the Unix socket (nodetls.LocalSocket) of a node listening on loopback, nil
+	// if it has none.
+	localLn    net.Listener
+	srv        *http.Server
+	metricsSrv *http.Server
 	// tasks run beside the node (AddTask).
 	tasks []func(ctx context.Context)
 }
@@ -129,6 +132,13 @@ func New(cfg Config) (*Node, error) {
 	} else if n.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 		return nil, fmt.Errorf("storagenode: listen: %w", err)
 	}
+	if a, ok := n.ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		name := nodetls.LocalSocket(a.String())
+		if n.localLn, err = net.Listen("unix", name); err != nil {
+			cfg.Logger.Warn("storagenode: no local socket; clients on this machine use loopback TCP", "socket", name, "err", err)
+			n.localLn = nil
+		}
+	}
 	n.srv = &http.Server{
 		Handler:           n.Handler(),
 		TLSConfig:         nodetls.ServerConfig(cfg.Certificate),
@@ -140,6 +150,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.MetricsAddr != "" {
 		if n.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			n.ln.Close()
+			if n.localLn != nil {
+				n.localLn.Close()
+			}
 			return nil, fmt.Errorf("storagenode: metrics listen: %w", err)
 		}
 		mux := http.NewServeMux()
@@ -197,6 +210,9 @@ func (n *Node) PublicKey() crypto.BLSPublicKey { return n.e.PublicKey() }
 func (n *Node) Run(ctx context.Context) error {
 	if err := n.e.Init(ctx); err != nil {
 		n.ln.Close()
+		if n.localLn != nil {
+			n.localLn.Close()
+		}
 		if n.metricsLn != nil {
 			n.metricsLn.Close()
 		}
@@ -210,6 +226,15 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if n.localLn != nil {
+		g.Go(func() error {
+			l := nodetls.NewListener(newBigReadListener(n.localLn), n.srv.TLSConfig, nodetls.ListenerOptions{Logger: n.cfg.Logger})
+			if err := n.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("storagenode: serve the local socket: %w", err)
+			}
+			return nil
+		})
+	}
 	if n.metricsSrv != nil {
 		g.Go(func() error {
 			if err := n.metricsSrv.Serve(n.metricsLn); !errors.Is(err, http.ErrServerClosed) {
