@@ -51,6 +51,10 @@ type Options struct {
 	// by prior knowledge with HTTP2): the traffic stays on the machine, and everything a
 	// node serves is verified anyway (see nodetls.Listener). Nodes elsewhere always get TLS.
 	TLSOnLoopback bool
+	// NoLocalSocket reaches nodes at loopback addresses over loopback TCP only. By default
+	// the client tries the node's Unix socket first (nodetls.LocalSocket), which costs the
+	// kernel about half as much per byte.
+	NoLocalSocket bool
 	Logger        *slog.Logger
 }
 
@@ -153,7 +157,7 @@ func (p *Pool) Client(n Node) (*Client, error) {
 		scheme := "https://"
 		if !p.opts.TLSOnLoopback && nodetls.IsLoopbackHost(host) {
 			scheme = "http://"
-			tr.DialContext = dialPlain(dialer, &p.batches)
+			tr.DialContext = dialPlain(dialer, &p.batches, !p.opts.NoLocalSocket)
 			if p.opts.HTTP2 {
 				tr.Protocols = new(http.Protocols)
 				tr.Protocols.SetUnencryptedHTTP2(true)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/floelabs/floe/internal/nodetls"
 	"github.com/floelabs/floe/internal/rawsock"
 )
 
@@ -90,12 +91,23 @@ func (w *gatherWriter) flush() error {
 	return err
 }
 
-// dialPlain returns a DialContext that wraps the connections of d in plainConns.
-func dialPlain(d *net.Dialer, pool *batchPool) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialPlain returns a DialContext that reaches a node at a loopback address through its local
+// socket (nodetls.LocalSocket), or where it has none (or local is false) over TCP with d, and
+// wraps the connection in a plainConn.
+func dialPlain(d *net.Dialer, pool *batchPool, local bool) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		raw, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
+		var raw net.Conn
+		if local {
+			if c, err := d.DialContext(ctx, "unix", nodetls.LocalSocket(addr)); err == nil {
+				raw = c
+			}
+		}
+		if raw == nil {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			raw = c
 		}
 		return &plainConn{Conn: raw, write: rawsock.Writer(raw), pool: pool}, nil
 	}

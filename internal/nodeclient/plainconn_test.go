@@ -16,14 +16,14 @@ import (
 )
 
 // TestTransports: a node at a loopback address is talked to over plain HTTP (HTTP/1.1, or
-// HTTP/2 by prior knowledge), or over TLS with TLSOnLoopback; an upload body arrives whole
-// either way.
+// HTTP/2 by prior knowledge), through its local socket if it has one, or over TLS with
+// TLSOnLoopback; an upload body arrives whole every way.
 func TestTransports(t *testing.T) {
 	f := startFake(t)
 	type seen struct {
-		tls   bool
-		proto int
-		sum   [32]byte
+		tls, unix bool
+		proto     int
+		sum       [32]byte
 	}
 	got := make(chan seen, 1)
 	f.mux.HandleFunc("PUT /upload", func(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +32,8 @@ func TestTransports(t *testing.T) {
 			http.Error(w, err.Error(), 400)
 			return
 		}
-		got <- seen{tls: r.TLS != nil, proto: r.ProtoMajor, sum: sha256.Sum256(b)}
+		la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		got <- seen{tls: r.TLS != nil, unix: la != nil && la.Network() == "unix", proto: r.ProtoMajor, sum: sha256.Sum256(b)}
 		w.WriteHeader(http.StatusCreated)
 	})
 	body := make([]byte, 5<<20+3)
@@ -40,6 +41,25 @@ func TestTransports(t *testing.T) {
 	for i := range body {
 		body[i] = byte(r.Uint32())
 	}
+	check := func(t *testing.T, opts Options, tls, unix bool, protoMajor int) {
+		t.Helper()
+		c := f.clientWith(t, opts)
+		for range 2 { // a second request on the same connection
+			resp, err := c.Do(context.Background(), &Request{Method: "PUT", Path: "/upload", Body: Bytes(body), Limit: 1 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Release()
+			s := <-got
+			if s.tls != tls || s.unix != unix || s.proto != protoMajor {
+				t.Fatalf("the node saw TLS %v, Unix socket %v, HTTP/%d; want %v, %v, HTTP/%d", s.tls, s.unix, s.proto, tls, unix, protoMajor)
+			}
+			if s.sum != sha256.Sum256(body) {
+				t.Fatal("the node received another body than the one sent")
+			}
+		}
+	}
+	// Without a local socket, loopback TCP.
 	for _, tc := range []struct {
 		name      string
 		opts      Options
@@ -51,24 +71,18 @@ func TestTransports(t *testing.T) {
 		{"TLS HTTP/1.1", Options{TLSOnLoopback: true}, true, 1},
 		{"TLS HTTP/2", Options{TLSOnLoopback: true, HTTP2: true}, true, 2},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := f.clientWith(t, tc.opts)
-			for range 2 { // a second request on the same connection
-				resp, err := c.Do(context.Background(), &Request{Method: "PUT", Path: "/upload", Body: Bytes(body), Limit: 1 << 10})
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Release()
-				s := <-got
-				if s.tls != tc.tls || s.proto != tc.protoMajr {
-					t.Fatalf("the node saw TLS %v, HTTP/%d; want TLS %v, HTTP/%d", s.tls, s.proto, tc.tls, tc.protoMajr)
-				}
-				if s.sum != sha256.Sum256(body) {
-					t.Fatal("the node received another body than the one sent")
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { check(t, tc.opts, tc.tls, false, tc.protoMajr) })
 	}
+	// With the node's local socket: plain HTTP goes there, unless NoLocalSocket.
+	ul, err := net.Listen("unix", nodetls.LocalSocket(f.node.Address))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.srv.Serve(nodetls.NewListener(ul, f.srv.TLSConfig, nodetls.ListenerOptions{}))
+	t.Run("local socket HTTP/1.1", func(t *testing.T) { check(t, Options{}, false, true, 1) })
+	t.Run("local socket HTTP/2", func(t *testing.T) { check(t, Options{HTTP2: true}, false, true, 2) })
+	t.Run("NoLocalSocket", func(t *testing.T) { check(t, Options{NoLocalSocket: true}, false, false, 1) })
+	t.Run("TLS on loopback", func(t *testing.T) { check(t, Options{TLSOnLoopback: true}, true, false, 1) })
 }
 
 // TestPlainConnWriterTo: a body that writes itself out in pieces of mixed sizes (frame
