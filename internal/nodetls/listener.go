@@ -41,6 +41,13 @@ type ByteReader interface {
 	PeekByte() (byte, error)
 }
 
+// PlainAware is implemented by connections that read differently when they carry plain HTTP
+// rather than TLS records: Listener calls ServingPlain on such a connection before Accept
+// returns it as plain.
+type PlainAware interface {
+	ServingPlain()
+}
+
 // ListenerOptions configure a Listener. Zero fields take the defaults.
 type ListenerOptions struct {
 	// SniffTimeout bounds the wait for a connection's first byte (default
@@ -174,6 +181,9 @@ func (l *Listener) sniff(c net.Conn) {
 	case b == recordTypeHandshake:
 		out = tls.Server(pc, l.cfg)
 	case l.opts.AllowPlain(c.RemoteAddr()):
+		if p, ok := c.(PlainAware); ok {
+			p.ServingPlain()
+		}
 		out = pc
 	default:
 		l.opts.Logger.Info("nodetls: refused a plain HTTP connection from a non-loopback address", "remote", c.RemoteAddr().String())

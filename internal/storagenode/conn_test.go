@@ -14,7 +14,14 @@ import (
 func TestBigReadConn(t *testing.T) {
 	// Bytes written in pieces of every size reach a reader that reads in pieces of every size
 	// (smaller and larger than the buffer) unchanged, then EOF; the buffer goes back to the
-	// pool once drained.
+	// pool once drained. PeekByte shows the first byte without consuming it. Serving plain
+	// HTTP, a read of plainDirectRead bytes or more with nothing buffered takes no buffer.
+	for _, plain := range []bool{false, true} {
+		testBigReadConn(t, plain)
+	}
+}
+
+func testBigReadConn(t *testing.T, plain bool) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +53,17 @@ func TestBigReadConn(t *testing.T) {
 	}
 	defer c.Close()
 	bc := c.(*bigReadConn)
+	if b, err := bc.PeekByte(); err != nil || b != want[0] {
+		t.Fatalf("PeekByte: %#x, %v; want %#x", b, err, want[0])
+	}
+	if plain {
+		bc.ServingPlain()
+	}
 	var got []byte
-	sizes := []int{1, 7, 16 << 10, bigReadSize, bigReadSize + 1, 100}
+	sizes := []int{1, 7, 16 << 10, bigReadSize, bigReadSize + 1, 100, plainDirectRead}
 	for i := 0; ; i++ {
 		p := make([]byte, sizes[i%len(sizes)])
+		empty := bc.buf == nil
 		k, err := bc.Read(p)
 		got = append(got, p[:k]...)
 		if errors.Is(err, io.EOF) {
@@ -63,6 +77,9 @@ func TestBigReadConn(t *testing.T) {
 		}
 		if bc.buf != nil && bc.r == bc.w {
 			t.Fatal("a drained buffer is still held")
+		}
+		if plain && empty && len(p) >= plainDirectRead && bc.buf != nil {
+			t.Fatalf("serving plain HTTP, a read of %d bytes went through the buffer", len(p))
 		}
 	}
 	if !bytes.Equal(got, want) {
