@@ -14,6 +14,9 @@ import (
 // the socket with one write(2) per sliver; the small pieces between slivers (frame headers)
 // are gathered into one write.
 
+// unixSendBuffer is the send buffer asked for a connection to a node's local socket.
+const unixSendBuffer = 4 << 20
+
 // smallWrite is the size below which a body's writes are gathered.
 const smallWrite = 64 << 10
 
@@ -99,6 +102,12 @@ func dialPlain(d *net.Dialer, pool *batchPool, local bool) func(ctx context.Cont
 		var raw net.Conn
 		if local {
 			if c, err := d.DialContext(ctx, "unix", nodetls.LocalSocket(addr)); err == nil {
+				// A Unix socket's send buffer (net.core.wmem_default, 208 KiB) would hold less
+				// than one sliver: the client would wait for the node, and wake it, every
+				// 100 KiB or so. The kernel caps the size at net.core.wmem_max.
+				if uc, ok := c.(*net.UnixConn); ok {
+					_ = uc.SetWriteBuffer(unixSendBuffer)
+				}
 				raw = c
 			}
 		}
