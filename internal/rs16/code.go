@@ -301,7 +301,7 @@ func (c *Code) encodeHighGrouped(d workArea, fill, done func(lo, hi int)) {
 	if k > C {
 		cs := C
 		for ; cs+C <= k; cs += C {
-			e.ifftGrouped(d, cs, C, C, cs+C, fill)
+			e.ifftGrouped(d, cs, C, cs+C, fill)
 			xorInto(d.span(0, C), d.span(cs, C))
 		}
 		if last > 0 {

@@ -206,52 +206,65 @@ func formalDerivative(d workArea, count int) {
 // their callers: the layer pairs of distances 1 and 2, 4 and 8, 16 and 32 stay within them.
 const groupShards = 64
 
-// ifftUnclearedGrouped is ifftUncleared with the inputs written by fill a group at a time
-// (fill(lo, hi) writes shards [lo, hi)), each group's layers up to distance 32 run while the
-// group is still in the caches.
-func (e *engine) ifftUnclearedGrouped(d workArea, pos, size, truncated, skewDelta int, fill func(lo, hi int)) {
-	if size < groupShards {
-		fill(pos, pos+truncated)
-		e.ifftUncleared(d, pos, size, truncated, skewDelta)
-		return
+// subBlock returns the size of the aligned blocks a grouped transform of size shards (a
+// power of two above groupShards) splits into: the largest power of 4 below size, so that
+// the transform's layers up to the block size stay within blocks.
+func subBlock(size int) int {
+	b := groupShards
+	for 4*b < size {
+		b *= 4
 	}
+	return b
+}
+
+// The grouped transforms below run the same butterflies as ifftUncleared, ifft and fft, in
+// another order: a block's layers below its size touch no other block, so each block of
+// 256 shards, and within it each group of 64, is transformed as far as it can be before the
+// next one, while it is in the caches. The inputs are written by fill a group at a time
+// (fill(lo, hi) writes shards [lo, hi)), each just before its first layers; the outputs are
+// handed to done a group at a time (done(lo, hi): shards [lo, hi) are final), each just
+// after its last layers.
+
+// ifftUnclearedGrouped is ifftUncleared with its inputs written by fill; it returns how many
+// shards from pos are written afterwards.
+func (e *engine) ifftUnclearedGrouped(d workArea, pos, size, truncated, skewDelta int, fill func(lo, hi int)) int {
+	if size <= groupShards {
+		fill(pos, pos+truncated)
+		return e.ifftUnclearedFrom(d, pos, size, truncated, skewDelta, 1, truncated)
+	}
+	b := subBlock(size)
 	w := 0
-	for g := 0; g < truncated; g += groupShards {
-		n := min(groupShards, truncated-g)
-		fill(pos+g, pos+g+n)
-		w = g + e.ifftUnclearedFrom(d, pos+g, groupShards, n, skewDelta+g, 1, n)
+	for g := 0; g < truncated; g += b {
+		w = g + e.ifftUnclearedGrouped(d, pos+g, b, min(b, truncated-g), skewDelta+g, fill)
 	}
-	e.ifftUnclearedFrom(d, pos, size, truncated, skewDelta, groupShards, w)
+	return e.ifftUnclearedFrom(d, pos, size, truncated, skewDelta, b, w)
 }
 
-// ifftGrouped is ifft with the inputs written by fill a group at a time, like
-// ifftUnclearedGrouped.
-func (e *engine) ifftGrouped(d workArea, pos, size, truncated, skewDelta int, fill func(lo, hi int)) {
-	if size < groupShards {
-		fill(pos, pos+truncated)
-		e.ifft(d, pos, size, truncated, skewDelta)
+// ifftGrouped is ifft of size full shards (truncated == size) with its inputs written by
+// fill.
+func (e *engine) ifftGrouped(d workArea, pos, size, skewDelta int, fill func(lo, hi int)) {
+	if size <= groupShards {
+		fill(pos, pos+size)
+		e.ifft(d, pos, size, size, skewDelta)
 		return
 	}
-	for g := 0; g < truncated; g += groupShards {
-		n := min(groupShards, truncated-g)
-		fill(pos+g, pos+g+n)
-		e.ifftFrom(d, pos+g, groupShards, n, skewDelta+g, 1)
+	b := subBlock(size)
+	for g := 0; g < size; g += b {
+		e.ifftGrouped(d, pos+g, b, skewDelta+g, fill)
 	}
-	e.ifftFrom(d, pos, size, truncated, skewDelta, groupShards)
+	e.ifftFrom(d, pos, size, size, skewDelta, b)
 }
 
-// fftGrouped is fft with its outputs handed to done a group at a time (done(lo, hi): shards
-// [lo, hi) are final), each group's layers from distance 32 down run just before.
+// fftGrouped is fft with its outputs handed to done.
 func (e *engine) fftGrouped(d workArea, pos, size, truncated, skewDelta int, done func(lo, hi int)) {
-	if size < groupShards {
+	if size <= groupShards {
 		e.fft(d, pos, size, truncated, skewDelta)
 		done(pos, pos+truncated)
 		return
 	}
-	e.fftWide(d, pos, size, truncated, skewDelta, groupShards)
-	for g := 0; g < truncated; g += groupShards {
-		n := min(groupShards, truncated-g)
-		e.fft(d, pos+g, groupShards, n, skewDelta+g)
-		done(pos+g, pos+g+n)
+	b := subBlock(size)
+	e.fftWide(d, pos, size, truncated, skewDelta, b)
+	for g := 0; g < truncated; g += b {
+		e.fftGrouped(d, pos+g, b, min(b, truncated-g), skewDelta+g, done)
 	}
 }
