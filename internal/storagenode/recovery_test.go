@@ -317,6 +317,32 @@ func testRecoveryAbsentNode(t *testing.T, shards, nodes, size int) {
 	}
 }
 
+// TestEventCursorAfterRestart: a restarted node's event cursor metric is the cursor it
+// resumes from, before any new event arrives.
+func TestEventCursorAfterRestart(t *testing.T) {
+	pn := newPeerNet(t, testShards, 4)
+	for i := range 4 {
+		pn.start(i, nil)
+	}
+	pn.write(testBlob(t, pn.enc, 50_000, 5), nil, -1)
+	eventSeq := func() (seq uint64) {
+		pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { seq = s.Info().EventSeq })
+		return seq
+	}
+	seq := eventSeq()
+	waitFor(t, "node 0 to apply every event", func() bool { return pn.nodes[0].metric(t, "floe_node_event_cursor")+1 >= float64(seq) })
+	want := pn.nodes[0].metric(t, "floe_node_event_cursor")
+	pn.stop(0, false)
+	node := pn.start(0, nil)
+	waitFor(t, "node 0 to run again", func() bool {
+		_, err := node.client.Get(node.base + "/v1/health")
+		return err == nil
+	})
+	if got := node.metric(t, "floe_node_event_cursor"); got != want || eventSeq() != seq {
+		t.Fatalf("after a restart without new events the event cursor metric is %v, want %v", got, want)
+	}
+}
+
 // TestRecoveryWipedStore: a node whose store is wiped recovers every sliver of every certified
 // blob of its shards (metadata from its peers), and a node that missed a blob while its
 // recovery was off recovers it after a restart (the start-up sweep).

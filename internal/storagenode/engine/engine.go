@@ -305,6 +305,11 @@ func (e *Engine) Init(ctx context.Context) error {
 	}
 	from := e.cursor
 	e.mu.Unlock()
+	if ok {
+		// The gauge says where the node is from the start, not only after its next event: a
+		// node restarted when no more events came would report 0 for ever.
+		e.m.eventCursor.Set(float64(seq))
+	}
 	e.log.Info("resuming events", "from", from)
 	info, err := e.cp.Info(ctx)
 	if err != nil {
