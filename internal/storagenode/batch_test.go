@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
@@ -161,5 +162,46 @@ func TestPendingAndDeletable(t *testing.T) {
 	}
 	if !saturated {
 		t.Fatal("a 1 MiB pending buffer accepted a 600 kB blob's slivers (x4.5)")
+	}
+}
+
+// TestBatchWaitsForRegistration: a pending batch that arrives just before the node sees its
+// blob's registration waits for it and stores its slivers at once, not through the pending
+// buffer; one whose registration does not come within the wait is buffered.
+func TestBatchWaitsForRegistration(t *testing.T) {
+	tn := newTestNet(t, testShards, 2)
+	node := tn.startNode(0, nil)
+	enc, _ := redstuff.New(testShards)
+	ct := api.ContentTypeSliverBatch
+
+	never := testBlob(t, enc, 20000, 7)
+	nid := blob.NewMetadata(&never.Commitment).ID
+	nOwned, _ := tn.ownedPairs(nid, 0)
+	r := node.do(t, "PUT", api.SliverBatchPath(nid.String())+"?pending=true", batchBody(t, never, nOwned, true), ct)
+	expect(t, "batch of a blob never registered", r, 200, "")
+	if res := batchResult(t, r); !res.Buffered || res.Stored != 2*len(nOwned) {
+		t.Fatalf("batch of a blob never registered: %+v, want %d slivers buffered", res, 2*len(nOwned))
+	}
+	if b := node.metric(t, "floe_node_slivers_total", "outcome", "buffered"); b != float64(2*len(nOwned)) {
+		t.Fatalf("%v slivers buffered, want %d", b, 2*len(nOwned))
+	}
+
+	e := testBlob(t, enc, 20000, 8)
+	id := blob.NewMetadata(&e.Commitment).ID
+	owned, _ := tn.ownedPairs(id, 0)
+	registered := make(chan struct{})
+	go func() {
+		defer close(registered)
+		time.Sleep(300 * time.Millisecond) // the batch below is on its way by then
+		tn.register(e, false)
+	}()
+	r = node.do(t, "PUT", api.SliverBatchPath(id.String())+"?pending=true", batchBody(t, e, owned, true), ct)
+	<-registered
+	expect(t, "batch just before its registration", r, 200, "")
+	if res := batchResult(t, r); res.Buffered || res.Stored != 2*len(owned) {
+		t.Fatalf("batch just before its registration: %+v, want %d slivers stored", res, 2*len(owned))
+	}
+	if b := node.metric(t, "floe_node_slivers_total", "outcome", "buffered"); b != float64(2*len(nOwned)) {
+		t.Fatalf("%v slivers buffered, want only the %d of the blob never registered", b, 2*len(nOwned))
 	}
 }
