@@ -259,16 +259,14 @@ func (c *Code) halfTail(last int) bool {
 	return c.chunk >= 2 && log2(c.chunk)%2 == 1 && last <= c.chunk/2
 }
 
-func (c *Code) encodeLow(d workArea) {
-	e, k, m, C := &c.eng, c.k, c.m, c.chunk
-	e.ifftUncleared(d, 0, C, k, 0)
-	last := m % C
-	half := m > C && last > 0 && c.halfTail(last)
+// spreadFirstChunk copies the first chunk's inverse transform to every later chunk of the m
+// outputs. With half, the last chunk is truncated to at most C/2 outputs: its widest fft
+// layer's butterflies (x ^= y*skew; y ^= x) feed the later layers only through x, so that x
+// is computed from the first chunk's halves instead of copying the chunk.
+func (c *Code) spreadFirstChunk(d workArea, half bool) {
+	e, m, C := &c.eng, c.m, c.chunk
 	for cs := C; cs < m; cs += C {
 		if half && cs+C > m {
-			// The last chunk, truncated to last <= C/2 outputs: its widest fft layer's
-			// butterflies (x ^= y*skew; y ^= x) feed the later layers only through x, so
-			// compute that x from the first chunk's halves instead of copying the chunk.
 			h := C / 2
 			copy(d.span(cs, h), d.span(0, h))
 			if logM := e.t.skew[h+cs+C-1]; logM != modulus {
@@ -278,6 +276,14 @@ func (c *Code) encodeLow(d workArea) {
 		}
 		copy(d.span(cs, C), d.span(0, C))
 	}
+}
+
+func (c *Code) encodeLow(d workArea) {
+	e, k, m, C := &c.eng, c.k, c.m, c.chunk
+	e.ifftUncleared(d, 0, C, k, 0)
+	last := m % C
+	half := m > C && last > 0 && c.halfTail(last)
+	c.spreadFirstChunk(d, half)
 	cs := 0
 	for ; cs+C <= m; cs += C {
 		e.fft(d, cs, C, C, cs+C)
@@ -332,18 +338,7 @@ func (c *Code) encodeLowGrouped(d workArea, fill, done func(lo, hi int)) {
 	e.ifftUnclearedGrouped(d, 0, C, k, 0, fill)
 	last := m % C
 	half := m > C && last > 0 && c.halfTail(last)
-	for cs := C; cs < m; cs += C {
-		if half && cs+C > m {
-			// As in encodeLow.
-			h := C / 2
-			copy(d.span(cs, h), d.span(0, h))
-			if logM := e.t.skew[h+cs+C-1]; logM != modulus {
-				e.k.mulAdd(d.span(cs, h), d.span(h, h), logM)
-			}
-			continue
-		}
-		copy(d.span(cs, C), d.span(0, C))
-	}
+	c.spreadFirstChunk(d, half)
 	cs := 0
 	for ; cs+C <= m; cs += C {
 		e.fftGrouped(d, cs, C, C, cs+C, done)
