@@ -26,26 +26,15 @@ func (cf *Confirmations) Confirm(ctx context.Context, id blob.ID, pt protocol.Pe
 		waitFor = cf.cfg.MaxWaitForRegistration
 	}
 	var err error
-	deadline := time.Now().Add(waitFor)
 	var v *epochView
-	for {
-		changed := cf.waitChange()
+	if werr := cf.waitEvents(ctx, time.Now().Add(waitFor), func() bool {
 		if v, err = cf.currentView(); err != nil {
-			return api.Confirmation{}, err
+			return true
 		}
 		err = cf.checkRegistered(ctx, id, v, pt)
-		if err == nil || !errors.Is(err, ErrNotRegistered) || !time.Now().Before(deadline) {
-			break
-		}
-		t := time.NewTimer(time.Until(deadline))
-		select {
-		case <-changed:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return api.Confirmation{}, ctx.Err()
-		}
-		t.Stop()
+		return err == nil || !errors.Is(err, ErrNotRegistered)
+	}); werr != nil {
+		return api.Confirmation{}, werr
 	}
 	if err != nil {
 		return api.Confirmation{}, err

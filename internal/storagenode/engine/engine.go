@@ -397,6 +397,26 @@ func (c *core) currentView() (*epochView, error) {
 	return c.view, nil
 }
 
+// waitEvents calls done now and after each applied event batch until it returns true, the
+// deadline passes or ctx ends (then it returns ctx's error).
+func (c *core) waitEvents(ctx context.Context, deadline time.Time, done func() bool) error {
+	for {
+		changed := c.waitChange()
+		if done() || !time.Now().Before(deadline) {
+			return nil
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
 // waitChange returns a channel closed at the next applied event batch.
 func (c *core) waitChange() <-chan struct{} {
 	c.mu.RLock()

@@ -156,24 +156,10 @@ const batchRegistrationWait = time.Second
 // the devnet stores where it happened (BenchmarkStoreCPU, perf). Waiting for the event first
 // stores them at once. A blob whose registration does not come in time is buffered as before.
 func (u *Uploads) awaitRegistration(ctx context.Context, id blob.ID, v *epochView, wait time.Duration) {
-	deadline := time.Now().Add(wait)
-	for {
-		changed := u.waitChange()
+	_ = u.waitEvents(ctx, time.Now().Add(wait), func() bool {
 		info, err := u.blobInfo(ctx, id)
-		if err != nil || info.Invalid || info.IsRegistered(v.epoch) || !time.Now().Before(deadline) {
-			return
-		}
-		t := time.NewTimer(time.Until(deadline))
-		select {
-		case <-changed:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		if ctx.Err() != nil {
-			return
-		}
-	}
+		return err != nil || info.Invalid || info.IsRegistered(v.epoch)
+	})
 }
 
 func frameAxis(kind byte) redstuff.Axis {
