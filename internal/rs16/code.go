@@ -232,16 +232,8 @@ func (c *Code) encodeHigh(d workArea) {
 				// but its widest layer stay within the lower half x, and the widest layer's
 				// butterflies, on (x, 0), give (x ^ x*skew, x). Add those to the first
 				// chunk directly.
-				h := C / 2
-				e.ifftUncleared(d, cs, h, last, cs+C)
-				x := d.span(cs, h)
-				xorInto(d.span(h, h), x)
-				// The first chunk's lower half gets x ^ x*skew = x * (1 + skew).
-				if logM := e.t.skew[h+cs+C-1]; logM == modulus {
-					xorInto(d.span(0, h), x)
-				} else if l, ok := e.t.onePlusLog(logM); ok {
-					e.k.mulAdd(d.span(0, h), x, l)
-				}
+				e.ifftUncleared(d, cs, C/2, last, cs+C)
+				c.foldHalfChunk(d, cs)
 			} else {
 				e.ifftUncleared(d, cs, C, last, cs+C)
 				xorInto(d.span(0, C), d.span(cs, C))
@@ -257,6 +249,21 @@ func (c *Code) encodeHigh(d workArea) {
 // layer can be folded into its neighbour step.
 func (c *Code) halfTail(last int) bool {
 	return c.chunk >= 2 && log2(c.chunk)%2 == 1 && last <= c.chunk/2
+}
+
+// foldHalfChunk adds the chunk at cs, its lower half x inverse-transformed but for the widest
+// layer (whose butterflies on (x, 0) give (x ^ x*skew, x)), to the first chunk: its upper
+// half gets x, its lower half x ^ x*skew = x * (1 + skew).
+func (c *Code) foldHalfChunk(d workArea, cs int) {
+	e, C := &c.eng, c.chunk
+	h := C / 2
+	x := d.span(cs, h)
+	xorInto(d.span(h, h), x)
+	if logM := e.t.skew[h+cs+C-1]; logM == modulus {
+		xorInto(d.span(0, h), x)
+	} else if l, ok := e.t.onePlusLog(logM); ok {
+		e.k.mulAdd(d.span(0, h), x, l)
+	}
 }
 
 // spreadFirstChunk copies the first chunk's inverse transform to every later chunk of the m
@@ -313,15 +320,8 @@ func (c *Code) encodeHighGrouped(d workArea, fill, done func(lo, hi int)) {
 		if last > 0 {
 			if c.halfTail(last) {
 				// As in encodeHigh.
-				h := C / 2
-				e.ifftUnclearedGrouped(d, cs, h, last, cs+C, fill)
-				x := d.span(cs, h)
-				xorInto(d.span(h, h), x)
-				if logM := e.t.skew[h+cs+C-1]; logM == modulus {
-					xorInto(d.span(0, h), x)
-				} else if l, ok := e.t.onePlusLog(logM); ok {
-					e.k.mulAdd(d.span(0, h), x, l)
-				}
+				e.ifftUnclearedGrouped(d, cs, C/2, last, cs+C, fill)
+				c.foldHalfChunk(d, cs)
 			} else {
 				e.ifftUnclearedGrouped(d, cs, C, last, cs+C, fill)
 				xorInto(d.span(0, C), d.span(cs, C))
