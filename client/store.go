@@ -1111,7 +1111,12 @@ func (r *segReader) WriteTo(w io.Writer) (int64, error) {
 				return total, errBodyRevoked
 			}
 			var n int
-			n, err = w.Write(sg.b[r.off:])
+			if rw, ok := w.(nodeclient.RetainingWriter); ok {
+				// The body's memory stays as it is until the store has ended (batchBody).
+				n, err = rw.WriteRetained(sg.b[r.off:])
+			} else {
+				n, err = w.Write(sg.b[r.off:])
+			}
 			k = int64(n)
 			if r.guard != nil {
 				r.guard.end()

@@ -195,3 +195,87 @@ func TestPlainRefusedFromRemote(t *testing.T) {
 	}
 	resp.Release()
 }
+
+// retained is a body of pieces that stay unchanged until the server has read them: large
+// pieces go to WriteRetained where the writer has it.
+type retained [][]byte
+
+func (p retained) Read([]byte) (int, error) { panic("retained is read through WriteTo") }
+
+func (p retained) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, b := range p {
+		var k int
+		var err error
+		if rw, ok := w.(RetainingWriter); ok {
+			k, err = rw.WriteRetained(b)
+		} else {
+			k, err = w.Write(b)
+		}
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// TestPlainConnRetained: a body that writes its large pieces with WriteRetained over a Unix
+// socket (spliced where the build splices) reaches the server whole, mixed with small
+// pieces; one longer than its limit is cut there with an error.
+func TestPlainConnRetained(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var body retained
+	var want []byte
+	for len(want) < 24<<20 {
+		size := r.IntN(12)
+		if r.IntN(3) == 0 {
+			size = r.IntN(2 << 20)
+		}
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		body = append(body, b)
+		want = append(want, b...)
+	}
+	ln, err := net.Listen("unix", nodetls.LocalSocket("retained.test:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	read := make(chan []byte, 1)
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			read <- nil
+			return
+		}
+		defer s.Close()
+		b, _ := io.ReadAll(s)
+		read <- b
+	}()
+	var pool batchPool
+	raw, err := dialPlain(&net.Dialer{}, &pool, true)(context.Background(), "tcp", "retained.test:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := raw.(*plainConn)
+	if c.RemoteAddr().Network() != "unix" {
+		t.Fatalf("dialled over %s, want the local socket", c.RemoteAddr().Network())
+	}
+	if n, err := c.ReadFrom(io.LimitReader(body, int64(len(want)))); err != nil || n != int64(len(want)) {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	long := retained{bytes.Repeat([]byte{7}, 3*spliceMin)}
+	if n, err := c.ReadFrom(io.LimitReader(long, 2*spliceMin)); n != 2*spliceMin || !errors.Is(err, errBodyTooLong) {
+		t.Fatalf("ReadFrom of a body longer than its limit: %d, %v", n, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, long[0][:2*spliceMin]...)
+	if b := <-read; !bytes.Equal(b, want) {
+		t.Fatalf("the server read %d bytes, not the %d sent", len(b), len(want))
+	}
+}
