@@ -11,25 +11,59 @@ import (
 // devnet benchmarks run on, the page faults and zeroing of the 1.2 GB of a 256 MiB blob's
 // slivers took the client about 2.5 CPU seconds, twice the encoding itself (BenchmarkStoreCPU,
 // perf: half of the client's samples in clear_page). The client keeps the buffer of its last
-// in-memory store for keepSliverMemory, and the next store of a blob no larger reuses it.
+// in-memory store for keepSliverMemory (longer while memory is plentiful), and the next
+// store of a blob no larger reuses it.
 //
 // A new buffer (the first store of a process, or one larger than the buffer held) is mapped
 // outside the Go heap where the system allows (Linux: transparent huge pages, populated in one
 // call, see mapSlivers): a Go allocation of 1.2 GB faulted in and zeroed 4 KiB at a time cost
 // 6.4-7.0 CPU s on those machines, the mapping 4.2-4.5 s. It is unmapped when it is dropped.
 
-// keepSliverMemory is how long the client keeps a finished store's sliver buffer for reuse.
-const keepSliverMemory = 30 * time.Second
+// keepSliverMemory is how long the client keeps a finished store's sliver buffer for reuse;
+// while the machine has memory to spare (plentyMemory), it keeps it for another
+// keepSliverMemory, up to keepSliverMemoryMax after the buffer was given back. A client that
+// stores every minute or two (a publisher, a benchmark waiting for its devnet to go idle
+// between stores) paid for fresh memory at every store with the 30 s alone: 4.3 CPU s in a
+// 256 MiB store that otherwise cost 2.5-3 (BenchmarkStoreCPU, 2026-12-02).
+const (
+	keepSliverMemory    = 30 * time.Second
+	keepSliverMemoryMax = 5 * time.Minute
+)
 
 // sliverMemory holds at most one sliver buffer for reuse; it drops it keepSliverMemory after
-// it was given back.
+// it was given back, or later while memory is plentiful (see keepSliverMemory).
 type sliverMemory struct {
 	mu    sync.Mutex
 	buf   []byte
+	given time.Time // when buf was given back
 	timer *time.Timer
 	// mapped are the buffers alloc mapped (by their first byte: a buffer handed out and given
 	// back starts there) with their whole mappings, unmapped when dropped.
 	mapped map[*byte][]byte
+
+	// keep and keepMax replace keepSliverMemory and keepSliverMemoryMax, and plenty
+	// plentyMemory, where set (tests).
+	keep, keepMax time.Duration
+	plenty        func(held int) bool
+}
+
+func (m *sliverMemory) keepFor() (keep, most time.Duration) {
+	keep, most = keepSliverMemory, keepSliverMemoryMax
+	if m.keep > 0 {
+		keep = m.keep
+	}
+	if m.keepMax > 0 {
+		most = m.keepMax
+	}
+	return keep, most
+}
+
+// plentyMemory reports whether the machine has memory to spare beside a held buffer of held
+// bytes: at least four times as much available (Linux: MemAvailable) and a quarter of its
+// memory. Where it cannot tell, no.
+func plentyMemory(held int) bool {
+	avail, total, ok := memAvailable()
+	return ok && avail >= 4*uint64(held) && avail >= total/4
 }
 
 // take returns the held buffer and forgets it if it has at least size bytes; else nil.
@@ -75,10 +109,12 @@ func (m *sliverMemory) give(b []byte) {
 		m.free(m.buf)
 	}
 	m.buf = b
+	m.given = time.Now()
+	keep, _ := m.keepFor()
 	if m.timer == nil {
-		m.timer = time.AfterFunc(keepSliverMemory, m.drop)
+		m.timer = time.AfterFunc(keep, m.drop)
 	} else {
-		m.timer.Reset(keepSliverMemory)
+		m.timer.Reset(keep)
 	}
 }
 
@@ -94,9 +130,23 @@ func (m *sliverMemory) free(b []byte) {
 	}
 }
 
+// drop frees the held buffer, or keeps it for another keep while memory is plentiful and
+// the buffer was given back less than keepMax ago.
 func (m *sliverMemory) drop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.buf == nil {
+		return
+	}
+	keep, most := m.keepFor()
+	plenty := m.plenty
+	if plenty == nil {
+		plenty = plentyMemory
+	}
+	if time.Since(m.given)+keep <= most && plenty(cap(m.buf)) {
+		m.timer.Reset(keep)
+		return
+	}
 	m.free(m.buf)
 	m.buf = nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/floelabs/floe/redstuff"
@@ -132,5 +134,56 @@ func TestSliverMemoryMapped(t *testing.T) {
 	mem.release()
 	if len(mem.mapped) != 0 || mem.buf != nil {
 		t.Fatalf("%d mappings and a held buffer left after release", len(mem.mapped))
+	}
+}
+
+// TestSliverMemoryHold: a buffer given back is kept past keep while memory is plentiful,
+// dropped once keepMax has passed, and dropped after keep when memory is short.
+func TestSliverMemoryHold(t *testing.T) {
+	var plenty atomic.Bool
+	plenty.Store(true)
+	m := &sliverMemory{keep: 10 * time.Millisecond, keepMax: 2 * time.Second, plenty: func(int) bool { return plenty.Load() }}
+	defer m.release()
+	held := func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.buf != nil
+	}
+	waitDropped := func(within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for held() {
+			if time.Since(start) > within {
+				t.Fatalf("the buffer is still held %v later", within)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	given := time.Now()
+	m.give(make([]byte, 1<<10))
+	time.Sleep(300 * time.Millisecond)
+	if !held() {
+		t.Fatal("the buffer was dropped while memory is plentiful, before keepMax")
+	}
+	waitDropped(10 * time.Second)
+	if d := time.Since(given); d < 2*time.Second-10*time.Millisecond {
+		t.Fatalf("dropped %v after it was given back, before keepMax", d)
+	}
+	plenty.Store(false)
+	m.give(make([]byte, 1<<10))
+	waitDropped(5 * time.Second)
+}
+
+func TestMemAvailable(t *testing.T) {
+	avail, total, ok := memAvailable()
+	if !ok {
+		if runtime.GOOS == "linux" {
+			t.Fatal("memAvailable cannot read /proc/meminfo on Linux")
+		}
+		return
+	}
+	if total == 0 || avail > total {
+		t.Fatalf("MemAvailable %d, MemTotal %d", avail, total)
 	}
 }
