@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"slices"
@@ -52,8 +51,6 @@ const (
 	extentDir              = "extents"
 	extentSuffix           = ".ext"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // extentRef locates a sliver's bytes in an extent file.
 type extentRef struct {
@@ -372,7 +369,7 @@ func (x *extents) read(r extentRef) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: extent %d: %d bytes at %d: %w", ErrCorrupt, r.file, r.length, r.off, err)
 	}
-	if crc32.Checksum(buf, castagnoli) != r.crc {
+	if SliverSum(buf) != r.crc {
 		return buf, fmt.Errorf("%w: extent %d: %d bytes at %d: checksum mismatch", ErrCorrupt, r.file, r.length, r.off)
 	}
 	return buf, nil

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/crc32c"
 	"github.com/floelabs/floe/redstuff"
 )
 
@@ -152,7 +152,7 @@ func (b *Batch) PutSliverData(shard uint16, id blob.ID, a redstuff.Axis, data []
 
 // SliverSum returns the checksum a store keeps with a sliver's bytes written to an extent
 // file (CRC-32C), and checks when it reads them back.
-func SliverSum(data []byte) uint32 { return crc32.Checksum(data, castagnoli) }
+func SliverSum(data []byte) uint32 { return crc32c.Checksum(data) }
 
 // PutSliverDataSum is PutSliverData given the data's SliverSum, which the caller computed
 // while the bytes were in the CPU's caches (just after verifying them, say): Commit would
