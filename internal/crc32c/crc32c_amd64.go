@@ -38,4 +38,9 @@ var foldK = [...]uint64{
 	0x33ccbbbc00000000, 0xa2158b3400000000,
 	0x3743f7bd00000000, 0x3171d43000000000,
 	0, 0,
+	// d = 8192 (3*256+256 bytes): the accumulators over a superblock's three crc32 streams.
+	0x3076054e00000000, 0xcdc220dd00000000,
+	// 32-bit reflected x^(16*256+31) and x^(8*256+31) mod P: the first and second stream's
+	// registers moved to the end of the third.
+	0xbd6f81f8, 0xdcb17aa4,
 }
