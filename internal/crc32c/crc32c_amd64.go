@@ -38,9 +38,13 @@ var foldK = [...]uint64{
 	0x33ccbbbc00000000, 0xa2158b3400000000,
 	0x3743f7bd00000000, 0x3171d43000000000,
 	0, 0,
-	// d = 8192 (3*256+256 bytes): the accumulators over a superblock's three crc32 streams.
-	0x3076054e00000000, 0xcdc220dd00000000,
-	// 32-bit reflected x^(16*256+31) and x^(8*256+31) mod P: the first and second stream's
-	// registers moved to the end of the third.
-	0xbd6f81f8, 0xdcb17aa4,
+	// d = 8*(3*streamBytes+256): the accumulators over a superblock's three crc32 streams.
+	0x1406ea5900000000, 0xd3855e1200000000,
+	// x^(16*streamBytes+31) and x^(8*streamBytes+31) mod P, 32-bit reflected (the bit of value
+	// 2^(31-i) is the coefficient of x^i): the first and second streams' registers times these
+	// are congruent to them put after the third.
+	0x8d96551c, 0x00ac29cf,
 }
+
+// streamBytes is the length of each crc32 stream of a superblock (SS in crc32c_amd64.s).
+const streamBytes = 384

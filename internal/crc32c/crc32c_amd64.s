@@ -15,17 +15,19 @@
 //
 // The crc32 instruction runs beside the multiplications: inputs of at least SBLOCK+256 bytes
 // are taken in superblocks of SBLOCK bytes, SA folded as above then three streams of SS bytes
-// each summed with crc32 from a zero register, SS/8 of them for every 256 folded bytes. The
-// register c of a stream of b bytes is the stream's bytes times x^32 mod P: c times x^(8t+32)
+// each summed with crc32 from a zero register, 48 bytes of each for every 256 folded bytes
+// (three chains of six dependent crc32s take about as long as the eight multiplications). The
+// register c of a stream is the stream's bytes times x^32 mod P: c times x^(8t+32)
 // mod P, a carry-less product with x^(8t+31) mod P, is a 64-bit value congruent to the stream
 // put in the 8 bytes t bytes after its end. The three are put at the start of the next
 // superblock (or the 256 bytes after the last one), xored into those bytes as the starting
 // register was into the first, and the accumulators are moved on over the three streams with
 // the constants for 3*SS+256 bytes.
 
+// SS is streamBytes in crc32c_amd64.go; SBLOCK is SA+3*SS.
 #define SA 2048
-#define SS 256
-#define SBLOCK 2816
+#define SS 384
+#define SBLOCK 3200
 
 // VPCLMULQDQ's immediate: $0x00 multiplies the low quadwords of each lane, $0x11 the high ones.
 
@@ -41,7 +43,7 @@
 	VPCLMULQDQ $0x11, k, src, src \
 	VPTERNLOGD $0x96, src, t, dst
 
-// CRCS adds 32 bytes of each stream (at DI, DI+SS and DI+2*SS) to its register R8, R9, R10.
+// CRCS adds 48 bytes of each stream (at DI, DI+SS and DI+2*SS) to its register R8, R9, R10.
 #define CRCS \
 	CRC32Q 0(DI), R8 \
 	CRC32Q SS+0(DI), R9 \
@@ -54,7 +56,13 @@
 	CRC32Q 2*SS+16(DI), R10 \
 	CRC32Q 24(DI), R8 \
 	CRC32Q SS+24(DI), R9 \
-	CRC32Q 2*SS+24(DI), R10
+	CRC32Q 2*SS+24(DI), R10 \
+	CRC32Q 32(DI), R8 \
+	CRC32Q SS+32(DI), R9 \
+	CRC32Q 2*SS+32(DI), R10 \
+	CRC32Q 40(DI), R8 \
+	CRC32Q SS+40(DI), R9 \
+	CRC32Q 2*SS+40(DI), R10
 
 // func updateAVX512(crc uint32, p *byte, n int) uint32
 //
@@ -89,7 +97,7 @@ super:
 	VPXORQ Z4, Z0, Z0
 	CRCS
 	ADDQ $256, SI
-	ADDQ $32, DI
+	ADDQ $48, DI
 	MOVQ $SA/256-1, BX
 
 superloop:
@@ -99,7 +107,7 @@ superloop:
 	FOLD(Z3, Z5, Z9, 192(SI))
 	CRCS
 	ADDQ $256, SI
-	ADDQ $32, DI
+	ADDQ $48, DI
 	DECQ BX
 	JNZ  superloop
 

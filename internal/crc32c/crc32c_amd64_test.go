@@ -16,8 +16,9 @@ func TestFoldConstants(t *testing.T) {
 	for _, d := range []int{2048, 512, 384, 256, 128} {
 		w = append(w, foldConst(63+d), foldConst(d-1))
 	}
-	w = append(w, 0, 0, foldConst(63+8192), foldConst(8191))
-	w = append(w, uint64(bits.Reverse32(xPowMod(16*256+31))), uint64(bits.Reverse32(xPowMod(8*256+31))))
+	skip := 8 * (3*streamBytes + 256)
+	w = append(w, 0, 0, foldConst(63+skip), foldConst(skip-1))
+	w = append(w, uint64(bits.Reverse32(xPowMod(16*streamBytes+31))), uint64(bits.Reverse32(xPowMod(8*streamBytes+31))))
 	if len(foldK) != len(w) {
 		t.Fatalf("%d constants, want %d", len(foldK), len(w))
 	}

@@ -52,6 +52,29 @@ func TestChecksumLengths(t *testing.T) {
 	})
 }
 
+// TestChecksumBoundaries checks lengths about the amd64 code's thresholds and superblocks
+// (3200 bytes, from 3456 on).
+func TestChecksumBoundaries(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	buf := randomBytes(r, 5*3200+1024)
+	bothPaths(t, func(t testing.TB) {
+		for k := range 6 {
+			for _, d := range []int{-129, -65, -64, -63, -1, 0, 1, 63, 64, 65, 255, 256, 257} {
+				n := k*3200 + 256 + d
+				if n < 0 {
+					continue
+				}
+				for _, align := range []int{0, 5} {
+					b := buf[align : align+n]
+					if got, w := Checksum(b), want(b); got != w {
+						t.Fatalf("fold %v: Checksum(%d bytes at +%d) = %#08x, want %#08x", useFold, n, align, got, w)
+					}
+				}
+			}
+		}
+	})
+}
+
 // TestChecksumPatterns checks inputs of all zeros, all ones and single set bits, where a wrong
 // constant or lane order could cancel out less often than with random bytes... or more.
 func TestChecksumPatterns(t *testing.T) {
@@ -149,7 +172,7 @@ func TestXPowMod(t *testing.T) {
 }
 
 func FuzzChecksum(f *testing.F) {
-	for _, n := range []int{0, 1, 63, 64, 255, 256, 511, 512, 513, 1024, 4097} {
+	for _, n := range []int{0, 1, 63, 64, 255, 256, 511, 512, 513, 1024, 3456, 4097, 6913} {
 		f.Add(make([]byte, n), uint32(n))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, start uint32) {
@@ -165,7 +188,7 @@ func FuzzChecksum(f *testing.F) {
 }
 
 func BenchmarkChecksum(b *testing.B) {
-	for _, n := range []int{256, 512, 1 << 10, 4 << 10, 64 << 10, 600 << 10, 16 << 20} {
+	for _, n := range []int{256, 384, 512, 1 << 10, 4 << 10, 64 << 10, 600 << 10, 16 << 20} {
 		buf := randomBytes(rand.New(rand.NewPCG(7, 8)), n)
 		name := fmt.Sprintf("%dB", n)
 		switch {
