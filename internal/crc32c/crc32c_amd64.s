@@ -111,7 +111,8 @@ superloop:
 	DECQ BX
 	JNZ  superloop
 
-	// Z4 = R8*x^(16*SS+31) + R9*x^(8*SS+31) + R10*x^31 mod P: the three streams, as the next 8 bytes.
+	// Z4 = the carry-less products of R8 and R9 with x^(16*SS+31) and x^(8*SS+31) mod P, xor
+	// R10: the three streams as the next superblock's first 8 bytes.
 	VMOVQ      R8, X11
 	VPINSRQ    $1, R9, X11, X11
 	VPCLMULQDQ $0x00, X12, X11, X13
