@@ -180,11 +180,15 @@ type BatchReader struct {
 	started  bool
 	done     bool
 	alloc    func(n int) []byte
+	free     func([]byte)
 }
 
-// SetAlloc makes Next take each payload's buffer from alloc (which must return n bytes) instead
-// of allocating it, so that a server can recycle them.
-func (br *BatchReader) SetAlloc(alloc func(n int) []byte) { br.alloc = alloc }
+// SetAlloc makes Next take each sliver payload's buffer from alloc (which must return n bytes) instead
+// of allocating it, so that a server can recycle them; a buffer Next took but does not return
+// (its frame could not be read whole) goes back to free, if not nil.
+func (br *BatchReader) SetAlloc(alloc func(n int) []byte, free func([]byte)) {
+	br.alloc, br.free = alloc, free
+}
 
 // NewBatchReader returns a reader of the batch body r that refuses frames whose payload is
 // longer than maxFrame bytes.
@@ -232,12 +236,17 @@ func (br *BatchReader) Next() (Frame, error) {
 	if uint64(n) > uint64(br.maxFrame) {
 		return Frame{}, fmt.Errorf("%w: frame %d has %d bytes, limit %d", ErrFrameTooLarge, br.frames, n, br.maxFrame)
 	}
-	if br.alloc != nil && f.Kind != FrameEnd {
+	// Sliver payloads only: a metadata frame is decoded and dropped, the end frame checked.
+	pooled := br.alloc != nil && f.Kind != FrameEnd && f.Kind != FrameMetadata
+	if pooled {
 		f.Payload = br.alloc(int(n))[:n]
 	} else {
 		f.Payload = make([]byte, n)
 	}
 	if err := br.readFull(f.Payload); err != nil {
+		if pooled && br.free != nil {
+			br.free(f.Payload)
+		}
 		return Frame{}, err
 	}
 	if f.Kind == FrameEnd {

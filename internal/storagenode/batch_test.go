@@ -3,11 +3,13 @@ package storagenode
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/hugemem"
 	"github.com/floelabs/floe/internal/protocol"
 	"github.com/floelabs/floe/redstuff"
 )
@@ -204,4 +206,49 @@ func TestBatchWaitsForRegistration(t *testing.T) {
 	if b := node.metric(t, "floe_node_slivers_total", "outcome", "buffered"); b != float64(2*len(nOwned)) {
 		t.Fatalf("%v slivers buffered, want only the %d of the blob never registered", b, 2*len(nOwned))
 	}
+}
+
+// TestSliverBatchFrameMemory: slivers large enough for the huge-page frame buffers
+// (hugemem.MinSize) are received into them, and every buffer goes back whatever becomes of
+// its frame: stored, already held, refused (wrong pair), cut short (truncated body).
+func TestSliverBatchFrameMemory(t *testing.T) {
+	tn := newTestNet(t, testShards, 2)
+	node := tn.startNode(0, nil)
+	enc, _ := redstuff.New(testShards)
+	e := testBlob(t, enc, 1_800_000, 5)
+	id := blob.NewMetadata(&e.Commitment).ID
+	owned, _ := tn.ownedPairs(id, 0)
+	if pr, se := e.Pair(owned[0]); len(pr.Data) < hugemem.MinSize || len(se.Data) < hugemem.MinSize {
+		t.Fatalf("slivers of %d and %d bytes: too small for the frame memory", len(pr.Data), len(se.Data))
+	}
+	path := api.SliverBatchPath(id.String())
+	ct := api.ContentTypeSliverBatch
+	tn.register(e, false)
+	node.waitApplied(t, tn.chain)
+	inUse := func(what string) {
+		t.Helper()
+		mapped, out := node.e.Uploads.FrameMemory()
+		if runtime.GOOS == "linux" && mapped == 0 {
+			t.Fatalf("%s: no frame memory mapped on Linux", what)
+		}
+		if out != 0 {
+			t.Fatalf("%s: %d bytes of frame buffers not given back", what, out)
+		}
+	}
+	body := batchBody(t, e, owned, true)
+	expect(t, "batch truncated", node.do(t, "PUT", path, body[:len(body)-len(body)/3], ct), 400, api.ReasonTruncatedBody)
+	inUse("truncated")
+	var buf bytes.Buffer
+	bw, _ := api.NewBatchWriter(&buf)
+	pr, _ := e.Pair(owned[0])
+	bw.WriteSliver(uint16((owned[0]+1)%testShards), false, sliverBody(t, pr))
+	bw.Close()
+	expect(t, "batch wrong pair", node.do(t, "PUT", path, buf.Bytes(), ct), 400, api.ReasonSliverIndexMismatch)
+	inUse("wrong pair")
+	expect(t, "batch", node.do(t, "PUT", path, body, ct), 200, "")
+	inUse("stored")
+	if res := batchResult(t, node.do(t, "PUT", path, body, ct)); res.AlreadyStored != 2*len(owned) {
+		t.Fatalf("repeated batch result %+v", res)
+	}
+	inUse("already held")
 }

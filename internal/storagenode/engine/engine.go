@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/floelabs/floe/internal/hugemem"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -58,6 +59,9 @@ type Options struct {
 	SymbolWait        time.Duration
 	// MaxVerifications bounds concurrent sliver verifications (default GOMAXPROCS).
 	MaxVerifications int
+	// FrameMemory bounds the memory mapped with huge pages for uploaded slivers' buffers
+	// (default 128 MiB; -1: none, every buffer from the Go heap). See internal/hugemem.
+	FrameMemory int
 	// ScrubInterval and GCInterval schedule the scrubber and garbage collection (0: never).
 	ScrubInterval time.Duration
 	GCInterval    time.Duration
@@ -133,6 +137,7 @@ func (o *Options) SetDefaults() {
 		o.MaxPendingPerSource = max(o.MaxPendingBytes/4, 1)
 	}
 	setDur(&o.PendingTTL, time.Minute)
+	setInt(&o.FrameMemory, 128<<20)
 	setDur(&o.MaxWaitForRegistration, 10*time.Second)
 	setInt(&o.EventBatch, 500)
 	setDur(&o.EventPoll, 2*time.Second)
@@ -276,6 +281,9 @@ func New(opts Options) (*Engine, error) {
 	e.recovery = newRecovery(c, e.Inconsistency)
 	c.schedule, c.sweepNow = e.recovery.schedule, e.recovery.requestSweep
 	e.Uploads = &Uploads{core: c}
+	if opts.FrameMemory > 0 {
+		e.Uploads.frameBufs.arena = hugemem.New(opts.FrameMemory)
+	}
 	e.Reads = &Reads{core: c, symbolSem: make(chan struct{}, opts.MaxSymbolRequests)}
 	e.Confirmations = &Confirmations{core: c}
 	e.events = &Events{core: c, recovery: e.recovery}

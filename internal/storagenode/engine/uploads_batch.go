@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/floelabs/floe/internal/hugemem"
 	"io"
 	"math/bits"
 	"strconv"
@@ -77,7 +78,7 @@ func (u *Uploads) PutBatch(ctx context.Context, id blob.ID, body io.Reader, up U
 	}
 	maxFrame := max(sliverLimit(v.enc.Params()), api.MetadataLimit(v.nShards))
 	br := api.NewBatchReader(body, int(maxFrame))
-	br.SetAlloc(u.frameBufs.get)
+	br.SetAlloc(u.frameBufs.get, u.frameBufs.put)
 	var res api.BatchResult
 	st := &uploadState{}
 	var todo []verifiedSliver // verified, not committed yet
@@ -180,7 +181,14 @@ type verifiedSliver struct {
 // commit, or nil if there is nothing to commit: the sliver was already held (counted in
 // res.AlreadyStored) or its blob is not registered yet and it was buffered (res.Stored).
 func (u *Uploads) verifyBatchSliver(ctx context.Context, id blob.ID, v *epochView, bs batchSliver, up Upload,
-	st *uploadState, res *api.BatchResult) (*verifiedSliver, error) {
+	st *uploadState, res *api.BatchResult) (vs *verifiedSliver, err error) {
+	defer func() {
+		if vs == nil {
+			// Refused, already held, or buffered (the pending buffer keeps a copy): nothing
+			// holds the body any more.
+			u.frameBufs.put(bs.body)
+		}
+	}()
 	if st.info != nil && !st.registered {
 		// Not registered (pending upload): buffered one by one.
 		return nil, u.bufferBatchSliver(ctx, id, v, bs, up, st, res)
@@ -192,7 +200,6 @@ func (u *Uploads) verifyBatchSliver(ctx context.Context, id blob.ID, v *epochVie
 	}
 	if done {
 		res.AlreadyStored++
-		u.frameBufs.put(bs.body)
 		return nil, nil
 	}
 	if !st.registered {
@@ -258,7 +265,11 @@ func (u *Uploads) commitVerified(ctx context.Context, id blob.ID, todo []verifie
 // slivers (half as long) and its metadata frame each find buffers of their own size: with one
 // pool, a secondary sliver's buffer handed out for a primary sliver was dropped and a fresh
 // one allocated.
-type bufPool struct{ classes [bits.UintSize + 1]sync.Pool }
+type bufPool struct {
+	classes [bits.UintSize + 1]sync.Pool
+	// arena, if not nil, hands out the large buffers (slivers) from memory with huge pages.
+	arena *hugemem.Arena
+}
 
 // sizeClass returns the pool class of buffers of n bytes: the buffers of a class hold between
 // 2^(c-1)+1 and 2^c bytes.
@@ -269,6 +280,9 @@ func (bp *bufPool) get(n int) []byte {
 	if n <= 0 {
 		return make([]byte, n)
 	}
+	if b := bp.arena.Get(n); b != nil {
+		return b
+	}
 	if b, ok := bp.classes[sizeClass(n)].Get().(*[]byte); ok && cap(*b) >= n {
 		return (*b)[:n]
 	}
@@ -277,8 +291,15 @@ func (bp *bufPool) get(n int) []byte {
 
 // put gives b back; the caller must not use it afterwards.
 func (bp *bufPool) put(b []byte) {
+	if bp.arena.Put(b) {
+		return
+	}
 	if c := cap(b); c > 0 {
 		b = b[:c]
 		bp.classes[sizeClass(c)].Put(&b)
 	}
 }
+
+// FrameMemory returns the bytes mapped for uploaded slivers' buffers (Options.FrameMemory)
+// and the bytes of them in use.
+func (u *Uploads) FrameMemory() (mapped, inUse int) { return u.frameBufs.arena.Stats() }
