@@ -2,8 +2,10 @@ package redstuff
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
+	"github.com/floelabs/floe/internal/hugemem"
 	"github.com/floelabs/floe/internal/merkle"
 	"github.com/floelabs/floe/internal/rs16"
 )
@@ -60,9 +62,27 @@ func (e *Encoder) scratch(a Axis, s int) (*sliverScratch, error) {
 	}
 	code := e.code(a)
 	k, m := code.K(), code.M()
-	w, err := code.NewEncodeWork(rs16.WorkSize(s))
-	if err != nil {
-		return nil, err
+	// The expansion area is the scratch's bulk (about a sliver's n symbols), walked for every
+	// sliver verified: it is mapped with huge pages where the system has them (a storage
+	// node verifying a blob's slivers shares the CPUs with other processes; see
+	// internal/hugemem), and unmapped once the pool drops the scratch.
+	size := rs16.WorkSize(s)
+	var whole []byte
+	var w *rs16.EncodeWork
+	var err error
+	if need := code.EncodeWorkBytes(size); need >= hugemem.MinSize {
+		var buf []byte
+		if buf, whole = hugemem.Map(need); buf != nil {
+			if w, err = code.NewEncodeWorkIn(size, buf); err != nil {
+				hugemem.Unmap(whole)
+				return nil, err
+			}
+		}
+	}
+	if w == nil {
+		if w, err = code.NewEncodeWork(size); err != nil {
+			return nil, err
+		}
 	}
 	sc := &sliverScratch{
 		w:      w,
@@ -70,6 +90,9 @@ func (e *Encoder) scratch(a Axis, s int) (*sliverScratch, error) {
 		orig:   make([][]byte, k),
 		heads:  make([][]byte, m),
 		tails:  make([][]byte, m),
+	}
+	if whole != nil {
+		runtime.AddCleanup(sc, hugemem.Unmap, whole)
 	}
 	full := s &^ 63
 	if t := s - full; t > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/floelabs/floe/internal/hugemem"
 	"github.com/floelabs/floe/internal/uring"
 )
 
@@ -42,6 +43,9 @@ type directWriter struct {
 	// the directory of the files, which write then syncs with each file.
 	ring  *uring.Ring
 	dirFd int
+	// mapped are the staging buffers mapped with huge pages (by first byte) with their
+	// mappings, unmapped when a buffer is dropped.
+	mapped map[*byte][]byte
 }
 
 const maxFreeStages = 2
@@ -54,6 +58,15 @@ func (d *directWriter) getStage() []byte {
 		d.free = d.free[:k-1]
 		return b
 	}
+	// Huge pages where the system has them: every sliver byte written is copied or read
+	// here, by a process sharing the CPUs with others (see internal/hugemem).
+	if b, whole := hugemem.Map(directStage); b != nil {
+		if d.mapped == nil {
+			d.mapped = map[*byte][]byte{}
+		}
+		d.mapped[&b[0]] = whole
+		return b
+	}
 	return alignedBuffer(directStage)
 }
 
@@ -62,6 +75,11 @@ func (d *directWriter) putStage(b []byte) {
 	defer d.mu.Unlock()
 	if len(d.free) < maxFreeStages {
 		d.free = append(d.free, b)
+		return
+	}
+	if whole, ok := d.mapped[&b[0]]; ok {
+		delete(d.mapped, &b[0])
+		hugemem.Unmap(whole)
 	}
 }
 

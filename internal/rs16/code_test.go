@@ -203,6 +203,31 @@ func TestBadShards(t *testing.T) {
 	if _, err := c.NewEncodeWork(100); !errors.Is(err, ErrShardSize) {
 		t.Errorf("work size 100: %v", err)
 	}
+	if _, err := c.NewEncodeWorkIn(64, make([]byte, c.EncodeWorkBytes(64)-1)); !errors.Is(err, ErrShardSize) {
+		t.Errorf("work area one byte short: %v", err)
+	}
+	// An area in the caller's memory (longer than needed) encodes as one of its own.
+	own, err := c.NewEncodeWork(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := c.NewEncodeWorkIn(64, make([]byte, c.EncodeWorkBytes(64)+100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*EncodeWork{own, in} {
+		for i := range 3 {
+			for j := range w.Original(i) {
+				w.Original(i)[j] = byte(i*64 + j)
+			}
+		}
+		w.Encode()
+	}
+	for r := range 2 {
+		if !bytes.Equal(own.Recovery(r), in.Recovery(r)) {
+			t.Errorf("recovery shard %d differs in the caller's area", r)
+		}
+	}
 }
 
 // TestLayout checks ToWork/FromWork: full blocks stay as they are, a tail of t bytes puts t/2

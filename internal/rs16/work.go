@@ -16,8 +16,23 @@ func (c *Code) NewEncodeWork(size int) (*EncodeWork, error) {
 	if size <= 0 || size%64 != 0 {
 		return nil, fmt.Errorf("%w: %d", ErrShardSize, size)
 	}
+	return c.NewEncodeWorkIn(size, make([]byte, c.EncodeWorkBytes(size)))
+}
+
+// EncodeWorkBytes returns the bytes of an encoding area for shards of size bytes.
+func (c *Code) EncodeWorkBytes(size int) int { return c.encodeWorkCount() * size }
+
+// NewEncodeWorkIn is NewEncodeWork in buf, which must hold EncodeWorkBytes(size) bytes of
+// zeros (fresh memory: the area relies on slots it never writes being zero).
+func (c *Code) NewEncodeWorkIn(size int, buf []byte) (*EncodeWork, error) {
+	if size <= 0 || size%64 != 0 {
+		return nil, fmt.Errorf("%w: %d", ErrShardSize, size)
+	}
 	wc := c.encodeWorkCount()
-	return &EncodeWork{c: c, area: workArea{buf: make([]byte, wc*size), size: size}, wc: wc}, nil
+	if len(buf) < wc*size {
+		return nil, fmt.Errorf("%w: an area of %d bytes for %d shards of %d", ErrShardSize, len(buf), wc, size)
+	}
+	return &EncodeWork{c: c, area: workArea{buf: buf[: wc*size : wc*size], size: size}, wc: wc}, nil
 }
 
 // Size returns the shard size.
