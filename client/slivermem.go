@@ -7,7 +7,8 @@ import (
 )
 
 // A store from memory encodes its blob into one buffer holding all the slivers (about 4.5
-// times the blob). A new buffer is fresh memory for the process: on the virtual machines the
+// times the blob) and the encoding's working memory (redstuff.Encoder.EncodeMemory: 0.6
+// times the blob more, and the leaf hashes). A new buffer is fresh memory for the process: on the virtual machines the
 // devnet benchmarks run on, the page faults and zeroing of the 1.2 GB of a 256 MiB blob's
 // slivers took the client about 2.5 CPU seconds, twice the encoding itself (BenchmarkStoreCPU,
 // perf: half of the client's samples in clear_page). The client keeps the buffer of its last

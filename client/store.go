@@ -213,7 +213,7 @@ func (c *Client) StoreReaderAt(ctx context.Context, r io.ReaderAt, size int64, o
 func (c *Client) StoreBytes(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
 	return c.store(ctx, uint64(len(data)), opts, func(v *committeeView) (*encodedBlob, error) {
 		var mem []byte
-		if need, err := v.enc.SliverMemory(uint64(len(data))); err == nil {
+		if need, err := v.enc.EncodeMemory(uint64(len(data))); err == nil {
 			if mem = c.sliverMem.take(need); mem == nil {
 				mem = c.sliverMem.alloc(need)
 			}

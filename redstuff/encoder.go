@@ -190,6 +190,8 @@ func (sh *symHasher) flush() {
 type expansion struct {
 	s, ws  int
 	leaves []merkle.Node // n*n leaf hashes, row-major
+	// leavesPooled: leaves came from e.leafBufs and go back there (not from the caller's mem).
+	leavesPooled bool
 	// Encode only: raw slivers, all in mem.
 	primary, secondary [][]byte
 	mem                []byte
@@ -213,22 +215,36 @@ func (e *Encoder) expand(src *blobSource, keep bool, mem []byte, sink ReaderWrit
 	if need := e.workingSet(s, keep, sink != nil); need > e.memoryLimit {
 		return nil, fmt.Errorf("%w: %d shards and symbols of %d bytes need %d bytes of working memory, over the limit of %d", ErrWorkingSetTooLarge, n, s, need, e.memoryLimit)
 	}
-	x := &expansion{s: s, ws: ws, leaves: e.getLeaves(n * n)}
-	if keep {
-		x.mem = sliverMemory(mem, n*(ks+kp)*s)
-		x.primary = splitSlivers(x.mem[:n*ks*s], n, ks*s)
-		x.secondary = splitSlivers(x.mem[n*ks*s:], n, kp*s)
-	}
 	nRight := n - ks
 	rowLen := ks * s
+	x := &expansion{s: s, ws: ws}
 	// right[r] holds the secondary-code recovery symbols of message row r (raw layout: for
 	// small symbols the work layout would be up to 32 times larger). With a sink they are
 	// the secondary slivers K_s..n, read back from it.
 	var right []byte
-	if sink == nil {
-		rightBuf := e.getRight(kp * nRight * s)
-		defer e.right.Put(rightBuf)
-		right = *rightBuf
+	sliverBytes, rightBytes, leafBytes := encodeMemory(n, kp, ks, s)
+	if keep && sink == nil && cap(mem) >= sliverBytes+rightBytes+leafBytes {
+		// All in the caller's memory (EncodeMemory): the slivers, then the right block and
+		// the leaf hashes, which are dead once the encoding is made.
+		x.mem = mem[:cap(mem)]
+		right = x.mem[sliverBytes : sliverBytes+rightBytes : sliverBytes+rightBytes]
+		if leafBytes > 0 {
+			x.leaves = unsafe.Slice((*merkle.Node)(unsafe.Pointer(&x.mem[sliverBytes+rightBytes])), n*n)
+		}
+	} else {
+		x.leaves, x.leavesPooled = e.getLeaves(n*n), true
+		if keep {
+			x.mem = sliverMemory(mem, sliverBytes)
+		}
+		if sink == nil {
+			rightBuf := e.getRight(kp * nRight * s)
+			defer e.right.Put(rightBuf)
+			right = *rightBuf
+		}
+	}
+	if keep {
+		x.primary = splitSlivers(x.mem[:n*ks*s], n, ks*s)
+		x.secondary = splitSlivers(x.mem[n*ks*s:sliverBytes], n, kp*s)
 	}
 	// With a sink, phase 1 expands groups of rows and writes each secondary sliver's symbols
 	// of a group at once: about sinkGroupBytes of symbols per group.
@@ -634,7 +650,9 @@ func (e *Encoder) commitment(x *expansion, length uint64) *Commitment {
 	})
 	leaves := x.leaves
 	x.leaves = nil
-	e.leafBufs.Put(&leaves)
+	if x.leavesPooled {
+		e.leafBufs.Put(&leaves)
+	}
 	start := e.clock.now()
 	root := RootHash(hashes)
 	e.clock.since(phaseMetadata, start)
@@ -646,8 +664,9 @@ func (e *Encoder) Encode(data []byte) (*Encoding, error) {
 	return e.EncodeInto(data, nil)
 }
 
-// EncodeInto is Encode with the slivers in mem if it can hold them (see SliverMemory): mem's
-// contents are overwritten and the encoding's slivers alias it. Reusing the memory of a
+// EncodeInto is Encode with the slivers in mem if it can hold them (see SliverMemory), and
+// its working memory too if mem can hold that besides (see EncodeMemory): mem's contents are
+// overwritten and the encoding's slivers alias it. Reusing the memory of a
 // previous encoding (Encoding.Memory) once it is no longer used spares a process the page
 // faults and zeroing of a fresh allocation, which on some virtual machines cost several
 // times the encoding itself. A smaller mem is not used.
@@ -661,13 +680,36 @@ func (e *Encoder) EncodeInto(data, mem []byte) (*Encoding, error) {
 }
 
 // SliverMemory returns how many bytes the slivers of a blob of size bytes take: what
-// EncodeInto needs to reuse memory.
+// EncodeInto needs to reuse memory for the slivers.
 func (e *Encoder) SliverMemory(size uint64) (int, error) {
 	s, err := e.p.SymbolSize(size)
 	if err != nil {
 		return 0, err
 	}
-	return e.p.NShards * (e.p.PrimarySource + e.p.SecondarySource) * s, nil
+	sl, _, _ := encodeMemory(e.p.NShards, e.p.PrimarySource, e.p.SecondarySource, s)
+	return sl, nil
+}
+
+// EncodeMemory returns how many bytes EncodeInto uses of a mem that holds them: the slivers
+// (SliverMemory), then the encoding's working memory, the right block of the expanded matrix
+// and the n*n leaf hashes (about 0.6x the blob and 32 MB at n = 1000), which it otherwise
+// takes from pools of the encoder's. A pool keeps its buffers only until the next garbage
+// collections; memory given back to the system and taken again is fresh memory, whose page
+// faults and zeroing cost, on the virtual machines the devnet benchmarks run on, a third of
+// the encoding itself (BenchmarkStoreCPU, perf: clear_page in 22% of a client's samples).
+func (e *Encoder) EncodeMemory(size uint64) (int, error) {
+	s, err := e.p.SymbolSize(size)
+	if err != nil {
+		return 0, err
+	}
+	sl, right, leaves := encodeMemory(e.p.NShards, e.p.PrimarySource, e.p.SecondarySource, s)
+	return sl + right + leaves, nil
+}
+
+// encodeMemory returns the bytes of the slivers, of the right block and of the leaf hashes
+// of an encoding with symbols of s bytes.
+func encodeMemory(n, kp, ks, s int) (slivers, right, leaves int) {
+	return n * (kp + ks) * s, kp * (n - ks) * s, n * n * int(unsafe.Sizeof(merkle.Node{}))
 }
 
 // Commit computes only the commitment (pair hashes and root) of data. It needs far less memory
