@@ -1,8 +1,13 @@
 package explorer
 
 import (
+	"context"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -129,4 +134,25 @@ func FuzzParseMetrics(f *testing.F) {
 			h.delta(h)
 		}
 	})
+}
+
+// TestScrapeUncompressed: a scrape asks for the metrics page uncompressed (a node would
+// otherwise deflate it at every scrape) and reads it.
+func TestScrapeUncompressed(t *testing.T) {
+	var enc atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc.Store(r.Header.Get("Accept-Encoding"))
+		io.WriteString(w, "# TYPE up gauge\nup 1\n")
+	}))
+	defer srv.Close()
+	m, err := scrapeURL(context.Background(), srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := enc.Load(); got != "identity" {
+		t.Fatalf("Accept-Encoding %q, want identity", got)
+	}
+	if m == nil {
+		t.Fatal("no metrics read")
+	}
 }
