@@ -59,18 +59,23 @@ type CommunicationConfig struct {
 	MaxConcurrentMetadataReads int `yaml:"max_concurrent_metadata_reads"`
 	// MaxConcurrentStatusReads bounds the status requests in flight (default: all nodes).
 	MaxConcurrentStatusReads int `yaml:"max_concurrent_status_reads"`
-	// MaxDataInFlight bounds the sliver bytes of the uploads in flight (default 128 MiB).
+	// MaxDataInFlight bounds the sliver bytes of the uploads in flight (default 512 MiB).
 	// Walrus's client uses 12.5 MB; with one 4 MiB batch per node in flight that lets only
 	// three of a committee's nodes receive at a time, so Floe allows enough for every node of
-	// a typical committee to receive at once. Lower it on a slow uplink.
+	// a typical committee to receive at once (eight requests of UploadChunkBytes). It bounds
+	// bandwidth, not memory: an upload body refers to the slivers where the encoding holds
+	// them. Lower it on a slow uplink.
 	MaxDataInFlight int64 `yaml:"max_data_in_flight"`
 	// MaxNodeConnections bounds the concurrent requests to one node (default 10).
 	MaxNodeConnections int `yaml:"max_node_connections"`
 	// UploadChunkBytes is the most sliver bytes one batched upload request carries (default
-	// 16 MiB, at most MaxDataInFlight). A node makes each request durable on its own (an
+	// 64 MiB, at most MaxDataInFlight). A node makes each request durable on its own (an
 	// extent file, its fsync, a Pebble commit), so fewer, larger requests cost the nodes less:
 	// on a 10-node devnet, 16 MiB instead of 4 MiB took the nodes' CPU per 256 MiB store from
-	// 3.10 to 2.50 s (BenchmarkStoreCPU, five paired stores).
+	// 3.10 to 2.50 s; 64 MiB instead of 16 took whole stores from 2.56 to 2.21 CPU s, then,
+	// the two devnets' roles swapped, from 2.15 to 2.10 (128 MiB: 2.39 to 2.24), six paired
+	// stores each (BenchmarkStoreCPU -storecpu.compare); 16 MiB requests limited to two at a
+	// time: 2.54 and 2.48, so it is the number of requests, not their concurrency.
 	UploadChunkBytes int64 `yaml:"upload_chunk_bytes"`
 	// RequestTimeout bounds one request to a node (default 5 minutes).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -128,9 +133,9 @@ func DefaultCommunicationConfig() CommunicationConfig {
 	return CommunicationConfig{
 		MaxConcurrentSliverReads:   64,
 		MaxConcurrentMetadataReads: 3,
-		MaxDataInFlight:            128 << 20,
+		MaxDataInFlight:            512 << 20,
 		MaxNodeConnections:         10,
-		UploadChunkBytes:           16 << 20,
+		UploadChunkBytes:           64 << 20,
 		RequestTimeout:             5 * time.Minute,
 		MinBackoff:                 time.Second,
 		MaxBackoff:                 30 * time.Second,
