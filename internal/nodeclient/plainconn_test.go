@@ -109,22 +109,7 @@ func TestPlainConnWriterTo(t *testing.T) {
 		body = append(body, b)
 		want = append(want, b...)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	read := make(chan []byte, 1)
-	go func() {
-		s, err := ln.Accept()
-		if err != nil {
-			read <- nil
-			return
-		}
-		defer s.Close()
-		b, _ := io.ReadAll(s)
-		read <- b
-	}()
+	ln, read := readAllOnce(t, "tcp", "127.0.0.1:0")
 	raw, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -239,22 +224,7 @@ func TestPlainConnRetained(t *testing.T) {
 		body = append(body, b)
 		want = append(want, b...)
 	}
-	ln, err := net.Listen("unix", nodetls.LocalSocket("retained.test:1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	read := make(chan []byte, 1)
-	go func() {
-		s, err := ln.Accept()
-		if err != nil {
-			read <- nil
-			return
-		}
-		defer s.Close()
-		b, _ := io.ReadAll(s)
-		read <- b
-	}()
+	_, read := readAllOnce(t, "unix", nodetls.LocalSocket("retained.test:1"))
 	var pool batchPool
 	raw, err := dialPlain(&net.Dialer{}, &pool, true)(context.Background(), "tcp", "retained.test:1")
 	if err != nil {
@@ -278,4 +248,27 @@ func TestPlainConnRetained(t *testing.T) {
 	if b := <-read; !bytes.Equal(b, want) {
 		t.Fatalf("the server read %d bytes, not the %d sent", len(b), len(want))
 	}
+}
+
+// readAllOnce listens on network at addr (closed at the test's end), accepts one connection
+// and sends all it reads from it, up to its end, on the channel (nil if the accept failed).
+func readAllOnce(t *testing.T, network, addr string) (net.Listener, <-chan []byte) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	read := make(chan []byte, 1)
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			read <- nil
+			return
+		}
+		defer s.Close()
+		b, _ := io.ReadAll(s)
+		read <- b
+	}()
+	return ln, read
 }

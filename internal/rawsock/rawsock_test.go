@@ -12,14 +12,17 @@ import (
 )
 
 // pair returns the two ends of a TCP connection on 127.0.0.1.
-func pair(t *testing.T) (a, b net.Conn) {
+func pair(t *testing.T) (a, b net.Conn) { return connPair(t, "tcp", "127.0.0.1:0") }
+
+// connPair returns the two ends of a connection to a listener of network at addr.
+func connPair(t *testing.T, network, addr string) (a, b net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	a, err = net.Dial("tcp", ln.Addr().String())
+	a, err = net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,22 +14,7 @@ import (
 
 // unixPair returns the two ends of a Unix stream connection.
 func unixPair(t *testing.T) (a, b net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err = net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
+	return connPair(t, "unix", filepath.Join(t.TempDir(), "s"))
 }
 
 // newSplicerOrNot returns c's Splicer, failing the test if one is given where splicing is not
