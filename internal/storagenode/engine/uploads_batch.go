@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/floelabs/floe/internal/hugemem"
 	"io"
 	"math/bits"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	api "github.com/floelabs/floe/api/storagenode"
 	"github.com/floelabs/floe/blob"
+	"github.com/floelabs/floe/internal/hugemem"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
 )
