@@ -3,6 +3,7 @@ package storagenode
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,4 +422,38 @@ func TestChallengeVerifier(t *testing.T) {
 		t.Fatalf("failed with %d shards of fail attestations", nc.FailWeight)
 	}
 	expect(t, "an answer for a decided challenge", post(2, honest, key3), 400, api.ReasonNoChallenge)
+}
+
+// countingChallenges counts the ChallengeEpoch requests a node makes of its control plane.
+type countingChallenges struct {
+	ControlPlane
+	n *atomic.Int64
+}
+
+func (c countingChallenges) ChallengeEpoch(ctx context.Context, epoch uint32) (*cpapi.ChallengeEpoch, error) {
+	c.n.Add(1)
+	return c.ControlPlane.ChallengeEpoch(ctx, epoch)
+}
+
+// TestChallengeIdlePoll: a node polls the challenges every ChallengePoll only while one of
+// its rounds is open; once they are settled, every ChallengeIdlePoll (and at the events), so
+// that an idle network does not keep its control plane busy.
+func TestChallengeIdlePoll(t *testing.T) {
+	const epochMs = 60000
+	pn := challengeNet(t, epochMs)
+	var calls atomic.Int64
+	for i := 0; i < 4; i++ {
+		pn.start(i, func(c *Config) {
+			c.ChallengePoll, c.ChallengeIdlePoll = 50*time.Millisecond, time.Hour
+			if i == 0 {
+				c.ControlPlane = countingChallenges{ControlPlane: c.ControlPlane, n: &calls}
+			}
+		})
+	}
+	waitFor(t, "node 0's first pass", func() bool { return calls.Load() > 0 })
+	before := calls.Load()
+	time.Sleep(time.Second) // 20 polls, were the node polling at ChallengePoll
+	if n := calls.Load() - before; n > 2 {
+		t.Fatalf("node 0 asked the challenges of its epoch %d times in 1 s with no round open", n)
+	}
 }

@@ -118,8 +118,8 @@ func (c Remote) Events(ctx context.Context, from uint64, limit int) ([]cpapi.Eve
 		wait = 2 * time.Second
 	}
 	if d, ok := ctx.Deadline(); ok {
-		// leave the request time to come back before ctx ends
-		wait = min(wait, time.Until(d)*3/4)
+		// as long as ctx allows, leaving the request time to come back before ctx ends
+		wait = time.Until(d) * 3 / 4
 	}
 	resp, err := c.Client.Events(ctx, from, limit, max(wait, 0))
 	if err != nil {

@@ -35,7 +35,9 @@ import (
 //
 // Nothing waits on a clock but the epoch: the node retries until it has passed or the epoch is
 // over. Each pass is driven by control-plane events (the round's opening, its seed) and by a
-// periodic poll (ChallengePoll), so a node that was down or behind picks up where it stands.
+// periodic poll, so a node that was down or behind picks up where it stands: every
+// ChallengePoll while a round of the node's is open or a pass failed, every ChallengeIdlePoll
+// once its rounds are settled (the events wake it for the next one).
 // A node with recovery disabled (a test configuration) cannot get back what it lacks, so it
 // answers the samples it cannot prove as missing, and the verifiers attest that it failed.
 
@@ -164,10 +166,12 @@ func (c *Challenges) run(ctx context.Context) {
 	tick, stop := c.newTicker(c.cfg.ChallengePoll)
 	defer stop()
 	logged := ""
+	// Ticks to let pass before the next poll: none while a round is open or a pass failed.
+	idleTicks := max(int(c.cfg.ChallengeIdlePoll/max(c.cfg.ChallengePoll, 1))-1, 0)
 	for {
 		// A pass is bounded, so that a request that hangs cannot hold up the next ones.
 		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-		err := c.step(sctx)
+		open, err := c.step(sctx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
@@ -179,11 +183,19 @@ func (c *Challenges) run(ctx context.Context) {
 			logged = ""
 			c.log.Info("storage challenge: caught up")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick:
-		case <-c.wake:
+		skip := 0
+		if err == nil && !open {
+			skip = idleTicks
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick:
+				waiting, skip = skip > 0, skip-1
+			case <-c.wake:
+				waiting = false
+			}
 		}
 	}
 }
@@ -223,19 +235,20 @@ func (c *Challenges) committee(ctx context.Context, epoch uint32) (*cpapi.Commit
 
 // step gives the shares, and proves the rounds, that the current epoch asks of the node, and
 // proves its rounds of the previous epoch that are still pending (also when the node is no
-// longer a member: it answers for the epoch in which it was one).
-func (c *Challenges) step(ctx context.Context) error {
+// longer a member: it answers for the epoch in which it was one). It reports whether a round
+// of the node's was open.
+func (c *Challenges) step(ctx context.Context) (open bool, err error) {
 	info, err := c.cp.Info(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if info.Params.ChallengeRounds == 0 {
-		return nil
+		return false, nil
 	}
 	e := info.Epoch
 	cm, err := c.committee(ctx, e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	me := -1
 	for i, m := range cm.Members {
@@ -253,7 +266,7 @@ func (c *Challenges) step(ctx context.Context) error {
 		switch {
 		case errors.Is(err, ErrNoChallenge):
 		case err != nil:
-			return err
+			return false, err
 		default:
 			current = ep.Rounds
 		}
@@ -273,7 +286,7 @@ func (c *Challenges) step(ctx context.Context) error {
 		if prev, err := c.cp.ChallengeEpoch(ctx, e-1); err == nil {
 			pcm, err := c.committee(ctx, e-1)
 			if err != nil {
-				return err
+				return false, err
 			}
 			pme := -1
 			for i, m := range pcm.Members {
@@ -290,6 +303,7 @@ func (c *Challenges) step(ctx context.Context) error {
 					continue
 				}
 				if mine.Status == cpapi.ChallengeOpen {
+					open = true
 					if err := c.prove(ctx, pcm, pme, rd.Round); err != nil {
 						errs = append(errs, fmt.Errorf("epoch %d round %d (pending): %w", e-1, rd.Round, err))
 					}
@@ -307,6 +321,7 @@ func (c *Challenges) step(ctx context.Context) error {
 			continue
 		}
 		if mine.Status == cpapi.ChallengeOpen {
+			open = true
 			if err := c.prove(ctx, cm, me, rd.Round); err != nil {
 				errs = append(errs, fmt.Errorf("round %d: %w", rd.Round, err))
 			}
@@ -323,7 +338,7 @@ func (c *Challenges) step(ctx context.Context) error {
 	c.setHealth(h)
 	err = errors.Join(errs...)
 	c.setErr(err)
-	return err
+	return open, err
 }
 
 // nodeIn returns the node's challenge in round rd (nil if it is not a member).

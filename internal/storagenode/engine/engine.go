@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/floelabs/floe/internal/hugemem"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	cpapi "github.com/floelabs/floe/api/controlplane"
 	"github.com/floelabs/floe/blob"
 	"github.com/floelabs/floe/internal/crypto"
+	"github.com/floelabs/floe/internal/hugemem"
 	"github.com/floelabs/floe/internal/nodeclient"
 	"github.com/floelabs/floe/internal/nodestore"
 	"github.com/floelabs/floe/redstuff"
@@ -46,7 +46,8 @@ type Options struct {
 	// MaxWaitForRegistration caps wait_millis of confirmation requests (default 10 s).
 	MaxWaitForRegistration time.Duration
 	// EventBatch is the number of events fetched and applied at once (default 500);
-	// EventPoll the long-poll duration (default 2 s).
+	// EventPoll the long-poll duration (default 30 s: an idle node asks the control plane
+	// twice a minute).
 	EventBatch int
 	EventPoll  time.Duration
 	// MaxSymbolRequests bounds the recovery- and decoding-symbol requests served at once
@@ -102,8 +103,11 @@ type Options struct {
 	// (a sliver that fails is quarantined and rebuilt). Recovery symbols are always verified.
 	VerifyReads bool
 	// ChallengePoll is how often the node checks the storage challenges of its epoch besides
-	// the control-plane events that announce them (default 5 s; challenge.go).
-	ChallengePoll time.Duration
+	// the control-plane events that announce them, while one of its rounds is open or a pass
+	// failed (default 5 s); ChallengeIdlePoll once its rounds are settled (default 30 s,
+	// rounded to a multiple of ChallengePoll; challenge.go).
+	ChallengePoll     time.Duration
+	ChallengeIdlePoll time.Duration
 	// SyncShardPage is the number of slivers a gained shard's transfer asks per sync_shard page
 	// (default and most MaxSyncShardSlivers; see migrate.go).
 	SyncShardPage int
@@ -140,7 +144,7 @@ func (o *Options) SetDefaults() {
 	setInt(&o.FrameMemory, 128<<20)
 	setDur(&o.MaxWaitForRegistration, 10*time.Second)
 	setInt(&o.EventBatch, 500)
-	setDur(&o.EventPoll, 2*time.Second)
+	setDur(&o.EventPoll, 30*time.Second)
 	setInt(&o.MaxSymbolRequests, max(runtime.GOMAXPROCS(0), 2))
 	setInt(&o.MaxSymbolWaiters, 64)
 	setDur(&o.SymbolWait, 10*time.Second)
@@ -158,6 +162,7 @@ func (o *Options) SetDefaults() {
 	setInt(&o.MaxRecoveryQueue, 100_000)
 	setDur(&o.PeerTimeout, 30*time.Second)
 	setDur(&o.ChallengePoll, 5*time.Second)
+	setDur(&o.ChallengeIdlePoll, 30*time.Second)
 	setInt(&o.SyncShardPage, MaxSyncShardSlivers)
 	setInt(&o.SyncShardPageBytes, maxSyncShardBytes)
 	o.SyncShardPageBytes = min(o.SyncShardPageBytes, maxSyncShardBytes)
@@ -175,7 +180,7 @@ func (o *Options) Validate() error {
 	case o.MaxPendingBytes < 0 || o.MaxPendingPerSource < 0 || o.PendingTTL < 0 || o.MaxWaitForRegistration < 0 || o.EventBatch < 0 ||
 		o.EventPoll < 0 || o.MaxSymbolRequests < 0 || o.MaxSymbolWaiters < 0 || o.SymbolWait < 0 || o.RecoveryMemory < 0 || o.MaxVerifications < 0 || o.RecoveryWorkers < 0 ||
 		o.RecoveryFetches < 0 || o.RecoveryHedge < 0 || o.RecoveryDelay < 0 || o.RecoveryBackoff < 0 || o.RecoveryMaxBackoff < 0 ||
-		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.SyncShardPage < 0 || o.SyncShardPageBytes < 0:
+		o.RecoverySweep < 0 || o.MaxRecoveryQueue < 0 || o.PeerTimeout < 0 || o.ChallengePoll < 0 || o.ChallengeIdlePoll < 0 || o.SyncShardPage < 0 || o.SyncShardPageBytes < 0:
 		return errors.New("storagenode: config: negative limit")
 	}
 	return nil
