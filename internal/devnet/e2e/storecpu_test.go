@@ -47,12 +47,20 @@ var (
 // idle-cpu-s is what the idle devnet's own ticking (measured for 3 s before the stores) comes
 // to over a store's measurement, which counts it (it is not taken off).
 //
+// The floor is measured around every timed store, once before it and once after (the one
+// after a store is the one before the next), and each part of the store's floor is the
+// lesser of the two: the speed of these virtual machines drifts by a third and more from
+// minute to minute with their neighbours' load, so a floor measured once at the start made
+// the ratio follow the drift rather than the store. x-floor is the timed stores' total over
+// their floors' total; x-start-floor compares them with the floor measured before them all
+// (the least of three tries), as this benchmark did until 2026-12.
+//
 // The first store of a process is measured apart, before the timed ones, and reported as
-// first-*-cpu-s and first-x-floor: it may pay for fresh memory (the client's sliver buffer,
-// the nodes' upload buffers), which on the virtual machines this runs on costs up to several
-// CPU seconds per GB first touched (2 to 7 s for 1.2 GB, varying from run to run), where
-// memory written again costs next to nothing. The floor's parts are
-// the least of three tries on warm memory, so x-floor compares the warm stores with it.
+// first-*-cpu-s and first-x-floor (against the start floor): it may pay for fresh memory (the
+// client's sliver buffer, the nodes' upload buffers), which on the virtual machines this runs
+// on costs up to several CPU seconds per GB first touched (2 to 7 s for 1.2 GB, varying from
+// run to run), where memory written again costs next to nothing. The floor's tries run on
+// warm memory, so x-floor compares the warm stores with a warm floor.
 //
 // -storecpu.perf DIR also records the nodes and the client with perf (perf record -g), into
 // DIR/nodes-N.data and DIR/client-N.data for store N (0 for the first), and logs each store's
@@ -87,7 +95,8 @@ func BenchmarkStoreCPU(b *testing.B) {
 	ctx := context.Background()
 	data := randomBytes(7, size)
 
-	floor := storeFloor(b, data, first.info.NShards)
+	fm := newFloorMeter(b, data, first.info.NShards)
+	floor := fm.best(3) // the start floor
 	first.settle()
 	if other != nil {
 		other.settle()
@@ -95,13 +104,15 @@ func BenchmarkStoreCPU(b *testing.B) {
 	idleRate := first.idleRate()
 	var idleSum time.Duration
 	var sum, otherSum map[string]time.Duration
+	var floorSum floorCPU // the timed stores' floors, measured around each
+	var roundFloor floorCPU
 	kinds := map[string]map[string]float64{} // with -storecpu.perf: part, kind of work: CPU s over the timed stores
 	kindStores := map[string]int{}           // the timed stores each part's kinds were read for
 	round := uint64(0)
 	compare := func() {
 		d := other.store(ctx, data)
 		otherSum = addParts(otherSum, d)
-		b.Logf("compare store %d: %s, %.2fx the floor; load %s", round, d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
+		b.Logf("compare store %d: %s; load %s", round, d, loadAvg())
 	}
 	measured := func() storeParts {
 		stopNodes := startPerf(b, "nodes", first.pids["nodes"], round)
@@ -114,8 +125,8 @@ func BenchmarkStoreCPU(b *testing.B) {
 		}
 		stopClient()
 		stopNodes()
-		b.Logf("store %d: %s, %.2fx the floor (of which the idle devnet's own ticking over the same %.1f s: about %.2f); load %s",
-			round, d, d.total().Seconds()/floor.total().Seconds(), time.Since(start).Seconds(), idle.Seconds(), loadAvg())
+		b.Logf("store %d: %s (of which the idle devnet's own ticking over the same %.1f s: about %.2f); load %s",
+			round, d, time.Since(start).Seconds(), idle.Seconds(), loadAvg())
 		for _, part := range []string{"nodes", "client"} {
 			k := perfKinds(b, part, round, d[part])
 			if k == nil || round == 0 {
@@ -137,8 +148,10 @@ func BenchmarkStoreCPU(b *testing.B) {
 	firstStore := measured()
 	if other != nil {
 		d := other.store(ctx, data)
-		b.Logf("compare store 0: %s, %.2fx the floor; load %s", d, d.total().Seconds()/floor.total().Seconds(), loadAvg())
+		b.Logf("compare store 0: %s; load %s", d, loadAvg())
 	}
+	b.Logf("first store: %.2fx the start floor", firstStore.total().Seconds()/floor.total().Seconds())
+	before := fm.once()
 	b.SetBytes(size)
 	for b.Loop() {
 		round++
@@ -146,11 +159,21 @@ func BenchmarkStoreCPU(b *testing.B) {
 		if other != nil && round%2 == 0 {
 			compare() // every other round first, so that a load that rises or falls favours neither
 		}
-		sum = addParts(sum, measured())
+		d := measured()
+		sum = addParts(sum, d)
 		if other != nil && round%2 == 1 {
 			compare()
 		}
+		b.StopTimer()
+		after := fm.once()
+		roundFloor = before.least(after)
+		floorSum = floorSum.add(roundFloor)
+		b.Logf("store %d: %.2fx its floor, %s (the lesser, part by part, of the floors before it, %.2f, and after it, %.2f)",
+			round, d.total().Seconds()/roundFloor.total().Seconds(), roundFloor, before.total().Seconds(), after.total().Seconds())
+		before = after
+		b.StartTimer()
 	}
+	avgFloor := floorSum.div(b.N)
 	for part, k := range kinds {
 		// Averaged over the stores whose recording could be read (perf may fail on one).
 		var line []string
@@ -178,11 +201,13 @@ func BenchmarkStoreCPU(b *testing.B) {
 	b.ReportMetric(firstStore["nodes"].Seconds(), "first-nodes-cpu-s")
 	b.ReportMetric(firstStore.total().Seconds(), "first-total-cpu-s")
 	b.ReportMetric(firstStore.total().Seconds()/floor.total().Seconds(), "first-x-floor")
-	b.ReportMetric(floor.encode.Seconds(), "floor-encode-s")
-	b.ReportMetric(floor.verify.Seconds(), "floor-verify-s")
-	b.ReportMetric(floor.write.Seconds(), "floor-write-s")
-	b.ReportMetric(floor.total().Seconds(), "floor-s")
-	b.ReportMetric(total.Seconds()/floor.total().Seconds(), "x-floor")
+	b.ReportMetric(avgFloor.encode.Seconds(), "floor-encode-s")
+	b.ReportMetric(avgFloor.verify.Seconds(), "floor-verify-s")
+	b.ReportMetric(avgFloor.write.Seconds(), "floor-write-s")
+	b.ReportMetric(avgFloor.total().Seconds(), "floor-s")
+	b.ReportMetric(floor.total().Seconds(), "start-floor-s")
+	b.ReportMetric(total.Seconds()/avgFloor.total().Seconds(), "x-floor")
+	b.ReportMetric(total.Seconds()/floor.total().Seconds(), "x-start-floor")
 }
 
 // storeParts is the CPU time of each part of a store.
@@ -305,17 +330,41 @@ type floorCPU struct{ encode, verify, write time.Duration }
 
 func (f floorCPU) total() time.Duration { return f.encode + f.verify + f.write }
 
-// storeFloor measures, in this process, the CPU the store of data cannot avoid: encoding it,
+func (f floorCPU) String() string {
+	return fmt.Sprintf("encode %.2f + verify %.2f + write %.2f = %.2f cpu-s", f.encode.Seconds(), f.verify.Seconds(), f.write.Seconds(), f.total().Seconds())
+}
+
+// least is the lesser of f and g, part by part.
+func (f floorCPU) least(g floorCPU) floorCPU {
+	return floorCPU{min(f.encode, g.encode), min(f.verify, g.verify), min(f.write, g.write)}
+}
+
+func (f floorCPU) add(g floorCPU) floorCPU {
+	return floorCPU{f.encode + g.encode, f.verify + g.verify, f.write + g.write}
+}
+
+func (f floorCPU) div(n int) floorCPU {
+	d := time.Duration(max(n, 1))
+	return floorCPU{f.encode / d, f.verify / d, f.write / d}
+}
+
+// floorMeter measures, in this process, the CPU the store of data cannot avoid: encoding it,
 // verifying every sliver on all cores, and writing every sliver's bytes once (then fsync).
-// Each is the least of three tries, as a store's own work runs on warm memory.
-func storeFloor(b *testing.B, data []byte, nShards int) floorCPU {
+type floorMeter struct {
+	b    *testing.B
+	enc  *redstuff.Encoder
+	data []byte
+	mem  []byte
+}
+
+func newFloorMeter(b *testing.B, data []byte, nShards int) *floorMeter {
 	b.Helper()
 	enc, err := redstuff.New(nShards)
 	if err != nil {
 		b.Fatal(err)
 	}
 	// The slivers and the encoding's working memory (EncodeMemory) go into one buffer reused
-	// by the three tries, as the client's encodings into the buffer it keeps (huge pages,
+	// by every try, as the client's encodings into the buffer it keeps (huge pages,
 	// populated at once): a new 1.2 GB encoding per try paid for fresh memory in every try
 	// on these VMs (the floor's encode 1.04-1.51 CPU s where the client's encode of the same
 	// blob took 0.8-0.9).
@@ -328,14 +377,21 @@ func storeFloor(b *testing.B, data []byte, nShards int) floorCPU {
 		mem = make([]byte, need)
 	} else {
 		hugemem.Populate(mem)
-		defer hugemem.Unmap(whole)
+		b.Cleanup(func() { hugemem.Unmap(whole) })
 	}
-	f := floorOnce(b, enc, data, mem)
-	for range 2 {
-		g := floorOnce(b, enc, data, mem)
-		f.encode, f.verify, f.write = min(f.encode, g.encode), min(f.verify, g.verify), min(f.write, g.write)
+	return &floorMeter{b: b, enc: enc, data: data, mem: mem}
+}
+
+// once measures the floor once.
+func (m *floorMeter) once() floorCPU { return floorOnce(m.b, m.enc, m.data, m.mem) }
+
+// best is the least of tries measures, part by part.
+func (m *floorMeter) best(tries int) floorCPU {
+	f := m.once()
+	for range tries - 1 {
+		f = f.least(m.once())
 	}
-	b.Logf("floor: encode %.2f + verify %.2f + write %.2f = %.2f cpu-s; load %s", f.encode.Seconds(), f.verify.Seconds(), f.write.Seconds(), f.total().Seconds(), loadAvg())
+	m.b.Logf("start floor (least of %d tries): %s; load %s", tries, f, loadAvg())
 	return f
 }
 
