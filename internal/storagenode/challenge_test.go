@@ -450,7 +450,13 @@ func TestChallengeIdlePoll(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "node 0's first pass", func() bool { return calls.Load() > 0 })
+	// Once node 0 has made its first pass and applied every event so far (the events that
+	// announce challenges wake the loop at once), it has nothing left to poll for.
+	var seq uint64
+	pn.chain.View(func(s *controlplane.State, _ controlplane.Hash) { seq = s.Info().EventSeq })
+	waitFor(t, "node 0's first pass and the events so far", func() bool {
+		return calls.Load() > 0 && pn.nodes[0].metric(t, "floe_node_event_cursor")+1 >= float64(seq)
+	})
 	before := calls.Load()
 	time.Sleep(time.Second) // 20 polls, were the node polling at ChallengePoll
 	if n := calls.Load() - before; n > 2 {
